@@ -1,0 +1,7 @@
+import ArgumentParser
+
+@main
+struct NBT: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nbt", abstract: "NetBitTorrent command-line client.", subcommands: [])
+}

@@ -1,0 +1,58 @@
+import BTBencode
+
+/// Why a torrent file or magnet link was rejected.
+///
+/// A struct with an opaque ``Code`` (new cases can be added without breaking users) and a human reason.
+public struct MetainfoError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kind of failure; compare against the static members.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        let name: String
+        package init(_ name: String) { self.name = name }
+        public var description: String { name }
+
+        /// The bytes are not valid bencode (``MetainfoError/bencode`` has the detail).
+        public static let invalidBencode = Code("invalidBencode")
+        /// A required key is missing.
+        public static let missingField = Code("missingField")
+        /// A key has the wrong type or an invalid value.
+        public static let invalidField = Code("invalidField")
+        /// Piece length zero, negative, not a power of two where required, or absurdly large.
+        public static let invalidPieceLength = Code("invalidPieceLength")
+        /// The number of piece hashes does not match the total length.
+        public static let pieceCountMismatch = Code("pieceCountMismatch")
+        /// A file path is empty, absolute, contains `..`, `.`, NUL or a separator.
+        public static let unsafePath = Code("unsafePath")
+        /// Two files have the same path (or one's path is a folder of another's).
+        public static let duplicatePath = Code("duplicatePath")
+        /// A negative or absurd file length.
+        public static let invalidFileLength = Code("invalidFileLength")
+        /// A v2 `file tree` or `piece layers` that is malformed.
+        public static let invalidFileTree = Code("invalidFileTree")
+        /// `meta version` other than 2, or a dictionary that is neither v1 nor v2.
+        public static let unsupportedVersion = Code("unsupportedVersion")
+        /// The v1 and v2 parts of a hybrid torrent describe different files.
+        public static let hybridMismatch = Code("hybridMismatch")
+        /// A magnet link that cannot be parsed.
+        public static let invalidMagnet = Code("invalidMagnet")
+        /// Too many files, trackers or similar.
+        public static let limitExceeded = Code("limitExceeded")
+        /// Reading the content to create a torrent failed.
+        public static let ioError = Code("ioError")
+    }
+
+    /// What went wrong.
+    public let code: Code
+    /// A human readable explanation.
+    public let reason: String
+    /// The underlying bencode error, when ``code`` is ``Code/invalidBencode``.
+    public let bencode: BencodeError?
+
+    /// Creates an error.
+    public init(_ code: Code, _ reason: String, bencode: BencodeError? = nil) {
+        self.code = code
+        self.reason = reason
+        self.bencode = bencode
+    }
+
+    public var description: String { reason }
+}
