@@ -13,7 +13,7 @@ public struct BencodeDocument: Sendable {
     /// The input, exactly as given.
     public let bytes: [UInt8]
     /// Token table: token 0 is the root value; a container's children follow it in order.
-    @usableFromInline let tokens: [BencodeToken]
+    @usableFromInline let tokens: BencodeTokenTable
 
     /// Decodes `bytes`, which must hold exactly one bencoded value.
     /// - Throws: ``BencodeError`` with the byte offset of the first problem.
@@ -37,7 +37,7 @@ public struct BencodeDocument: Sendable {
         return (BencodeDocument(bytes: bytes, tokens: parser.tokens), end)
     }
 
-    init(bytes: [UInt8], tokens: [BencodeToken]) {
+    init(bytes: [UInt8], tokens: BencodeTokenTable) {
         self.bytes = bytes
         self.tokens = tokens
     }
@@ -60,4 +60,40 @@ struct BencodeToken: Sendable {
     /// the container's subtree. Integers: unused.
     var aux: UInt32
     var kind: BencodeNode.Kind
+}
+
+/// The token table: a growable buffer written once by the tokenizer and read-only afterwards.
+///
+/// `@unchecked Sendable` is sound because nothing mutates a table after ``BencodeDocument`` receives it.
+@usableFromInline
+final class BencodeTokenTable: @unchecked Sendable {
+    var base: UnsafeMutablePointer<BencodeToken>
+    var count = 0
+    var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = Swift.max(capacity, 1)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always) func append(_ token: BencodeToken) {
+        if count == capacity { grow() }
+        (base + count).initialize(to: token)
+        count += 1
+    }
+
+    private func grow() {
+        let bigger = UnsafeMutablePointer<BencodeToken>.allocate(capacity: capacity * 2)
+        bigger.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity *= 2
+    }
+
+    @usableFromInline subscript(index: Int) -> BencodeToken {
+        precondition(index >= 0 && index < count, "token index out of range")
+        return base[index]
+    }
 }

@@ -3,7 +3,7 @@
 /// Iterative (an explicit stack bounded by `maxDepth`), so hostile nesting cannot overflow the call stack.
 struct BencodeTokenizer {
     let options: BencodeDecodingOptions
-    var tokens: [BencodeToken] = []
+    var tokens = BencodeTokenTable(capacity: 0)
 
     init(options: BencodeDecodingOptions) { self.options = options }
 
@@ -29,38 +29,45 @@ struct BencodeTokenizer {
         guard input.count < Int(UInt32.max) else {
             throw BencodeError(.inputTooLarge, at: 0, "input of \(input.count) bytes exceeds the 4 GiB limit")
         }
-        tokens.reserveCapacity(min(options.maxTokens, max(16, input.count / 16)))
-        do {
-            return try input.withUnsafeBufferPointer { buffer throws(BencodeError) in try run(buffer) }
-        }
+        // The hot loop appends to a manually grown table that the document then owns as is: Array's
+        // per-append checks, and a final copy into an Array, each cost about a third of the decoding time.
+        let table = BencodeTokenTable(capacity: min(options.maxTokens, max(16, input.count / 12)))
+        let end = try input.withUnsafeBufferPointer { bytes throws(BencodeError) in try run(bytes, table) }
+        tokens = table
+        return end
     }
 
-    private mutating func run(_ p: UnsafeBufferPointer<UInt8>) throws(BencodeError) -> Int {
+    private func run(
+        _ p: UnsafeBufferPointer<UInt8>, _ tokens: BencodeTokenTable
+    ) throws(BencodeError) -> Int {
         let n = p.count
         var pos = 0
-        var stack: [Frame] = []
-        stack.reserveCapacity(16)
         let maxTokens = options.maxTokens
         let maxDepth = options.maxDepth
         let lenient = options.allowUnsortedKeys
+        // The container stack, bounded by maxDepth.
+        let stack = UnsafeMutablePointer<Frame>.allocate(capacity: maxDepth + 1)
+        defer { stack.deallocate() }
+        var depth = 0
 
         repeat {
             guard pos < n else {
                 throw BencodeError(
                     .unexpectedEnd, at: pos,
-                    stack.isEmpty ? "empty input" : "input ended inside an unterminated list or dictionary")
+                    depth == 0 ? "empty input" : "input ended inside an unterminated list or dictionary")
             }
             let c = p[pos]
             if c == Self.e {
-                guard let frame = stack.last else {
+                guard depth > 0 else {
                     throw BencodeError(.unexpectedByte, at: pos, "'e' where a value was expected")
                 }
+                let frame = stack[depth - 1]
                 if frame.isDictionary && !frame.expectKey {
                     throw BencodeError(.missingValue, at: pos, "dictionary key without a value")
                 }
-                tokens[frame.token].end = UInt32(pos + 1)
-                tokens[frame.token].aux = UInt32(tokens.count)
-                stack.removeLast()
+                tokens.base[frame.token].end = UInt32(pos + 1)
+                tokens.base[frame.token].aux = UInt32(tokens.count)
+                depth -= 1
                 pos += 1
                 continue
             }
@@ -69,15 +76,15 @@ struct BencodeTokenizer {
             }
             // Dictionary bookkeeping: alternate key, value; keys must be strings in order.
             var isKey = false
-            if let top = stack.indices.last, stack[top].isDictionary {
-                if stack[top].expectKey {
+            if depth > 0 && stack[depth - 1].isDictionary {
+                if stack[depth - 1].expectKey {
                     guard c >= Self.zero && c <= Self.nine else {
                         throw BencodeError(.nonStringKey, at: pos, "dictionary key is not a byte string")
                     }
                     isKey = true
-                    stack[top].expectKey = false
+                    stack[depth - 1].expectKey = false
                 } else {
-                    stack[top].expectKey = true
+                    stack[depth - 1].expectKey = true
                 }
             }
             switch c {
@@ -88,8 +95,7 @@ struct BencodeTokenizer {
             case Self.zero...Self.nine:
                 let (payload, end) = try Self.scanString(p, from: pos)
                 if isKey {
-                    let top = stack.count - 1
-                    let frame = stack[top]
+                    let frame = stack[depth - 1]
                     if frame.lastKeyEnd >= 0 {
                         let order = Self.compare(p, frame.lastKeyStart, frame.lastKeyEnd, payload, end)
                         if order == 0 {
@@ -98,20 +104,21 @@ struct BencodeTokenizer {
                             throw BencodeError(.unsortedKeys, at: pos, "dictionary keys are not in ascending order")
                         }
                     }
-                    stack[top].lastKeyStart = payload
-                    stack[top].lastKeyEnd = end
+                    stack[depth - 1].lastKeyStart = payload
+                    stack[depth - 1].lastKeyEnd = end
                 }
                 tokens.append(BencodeToken(start: UInt32(pos), end: UInt32(end), aux: UInt32(payload), kind: .string))
                 pos = end
             case Self.l, Self.d:
-                guard stack.count < maxDepth else {
+                guard depth < maxDepth else {
                     throw BencodeError(.depthLimitExceeded, at: pos, "nesting deeper than \(maxDepth)")
                 }
                 let isDictionary = c == Self.d
-                stack.append(
-                    Frame(
+                (stack + depth).initialize(
+                    to: Frame(
                         token: tokens.count, isDictionary: isDictionary, expectKey: true, lastKeyStart: -1,
                         lastKeyEnd: -1))
+                depth += 1
                 tokens.append(
                     BencodeToken(start: UInt32(pos), end: 0, aux: 0, kind: isDictionary ? .dictionary : .list))
                 pos += 1
@@ -119,7 +126,7 @@ struct BencodeTokenizer {
                 throw BencodeError(
                     .unexpectedByte, at: pos, "unexpected byte 0x\(String(c, radix: 16)) at start of value")
             }
-        } while !stack.isEmpty
+        } while depth > 0
         return pos
     }
 
