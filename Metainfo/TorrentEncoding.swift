@@ -22,7 +22,8 @@ extension Torrent {
         if !dhtNodes.isEmpty {
             add("nodes", .list(dhtNodes.map { .list([.string($0.host), .integer(Int64($0.port))]) }))
         }
-        if !pieceLayers.isEmpty {
+        // libtorrent writes `piece layers` for every v2 torrent, empty when no file spans two pieces.
+        if version != .v1 || !pieceLayers.isEmpty {
             let layers = pieceLayers.map {
                 BencodeDictionary.Entry(key: ArraySlice($0.key), value: .bytes($0.value[...]))
             }

@@ -46,7 +46,7 @@ enum ExternalTool {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("nbt-tool-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: outFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outFile) }
         let handle = try FileHandle(forWritingTo: outFile)
         process.standardOutput = handle

@@ -74,7 +74,7 @@ struct ParsesWellFormedTorrents {
             "pieces": .bytes(ArraySlice([UInt8](repeating: 0, count: 20))),
         ]
         let torrent = try Torrent(
-            bytes: BencodeValue(["announce": "udp://t:80", "url-list": ["http://w/1", "http://w/2"], "info": info])
+            bytes: bencode(["announce": "udp://t:80", "url-list": ["http://w/1", "http://w/2"], "info": info])
                 .encoded())
         #expect(torrent.announceTiers == [["udp://t:80"]])
         #expect(torrent.webSeeds == ["http://w/1", "http://w/2"])
@@ -156,7 +156,7 @@ struct ParsesWellFormedTorrents {
             info = .dictionary(dictionary)
         }
         let layerValue = BencodeDictionary(layers.map { .init(key: $0.key[...], value: .bytes($0.value[...])) })
-        let bytes = BencodeValue(["info": info, "piece layers": .dictionary(layerValue)]).encoded()
+        let bytes = bencode(["info": info, "piece layers": .dictionary(layerValue)]).encoded()
         return (bytes, layers)
     }
 
@@ -199,10 +199,13 @@ struct ParsesWellFormedTorrents {
             "name": "one.bin", "piece length": 16384, "meta version": 2,
             "file tree": ["one.bin": ["": ["length": 1000, "pieces root": .bytes(root[...])]]],
         ]
-        let torrent = try Torrent(bytes: BencodeValue(["info": info]).encoded())
+        let torrent = try Torrent(bytes: bencode(["info": info]).encoded())
         #expect(torrent.isSingleFile)
         #expect(torrent.files.first == TorrentFile(path: ["one.bin"], length: 1000, offset: 0, piecesRoot: root))
         // Like libtorrent, the stream is padded to a whole piece.
         #expect(torrent.files.count == 2 && torrent.files[1].isPadFile && torrent.files[1].length == 15384)
     }
 }
+
+/// Types a literal as a bencode value.
+func bencode(_ value: BencodeValue) -> BencodeValue { value }

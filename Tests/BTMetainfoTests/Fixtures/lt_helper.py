@@ -3,6 +3,8 @@
 
   lt_helper.py dump FILE.torrent
       prints what libtorrent's torrent_info reports, as JSON.
+  lt_helper.py autopiece SIZE...
+      prints the automatic piece size create_torrent picks for one file of each SIZE, one a line.
   lt_helper.py create PATH OUT.torrent --mode v1|v2|hybrid [--piece-size N] [--tracker URL[,TIER]]...
                  [--web-seed URL]... [--private] [--comment TEXT] [--creator TEXT] [--date N]
       creates a torrent with lt.create_torrent. Files are added in sorted path order (component by
@@ -93,11 +95,20 @@ def create(args):
         fh.write(lt.bencode(entry))
 
 
+def autopiece(sizes):
+    for size in sizes:
+        fs = lt.file_storage()
+        fs.add_file("x", int(size))
+        print(lt.create_torrent(fs, 0).piece_length())
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("dump")
     d.add_argument("file")
+    a = sub.add_parser("autopiece")
+    a.add_argument("sizes", nargs="+")
     c = sub.add_parser("create")
     c.add_argument("path")
     c.add_argument("out")
@@ -112,6 +123,8 @@ def main():
     args = parser.parse_args()
     if args.cmd == "dump":
         dump(args.file)
+    elif args.cmd == "autopiece":
+        autopiece(args.sizes)
     else:
         create(args)
 
