@@ -81,4 +81,20 @@ import Testing
         limiter.removePeer(1)
         #expect(limiter.nextWakeup(.upload) == nil && limiter.pendingBytes(of: 1, direction: .upload) == 0)
     }
+
+    @Test func aGreedyPeerDoesNotStarveAModestOne() {
+        let quantum = 16 * 1024
+        var limiter = Limiter(upload: .bytesPerSecond(4 * quantum), now: .zero)
+        _ = limiter.request(4 * 1024 * 1024, peer: 1, torrent: "t", direction: .upload, now: .zero)
+        let start = EngineInstant.seconds(1)
+        var modest = limiter.request(quantum, peer: 2, torrent: "t", direction: .upload, now: start)
+            .filter { $0.peer == 2 }
+        var now = start
+        while modest.isEmpty, let wakeup = limiter.nextWakeup(.upload), wakeup < start + .seconds(10) {
+            now = wakeup
+            modest = limiter.advance(to: now).filter { $0.peer == 2 }
+        }
+        #expect(modest.map(\.bytes) == [quantum])
+        #expect(now - start <= .milliseconds(500), "served within two turns of the round robin, at \(now)")
+    }
 }
