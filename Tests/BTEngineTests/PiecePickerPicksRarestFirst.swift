@@ -93,6 +93,15 @@ import Testing
         #expect(picker.availability(ofPiece: 3) == 1)
         #expect(picker.availability(ofPiece: 5) == 0)
         #expect(picker.isInteresting(2) && !picker.isInteresting(3) && !picker.isInteresting(1))
+
+        // A peer whose `have`s complete its bitfield becomes a seed without counting any piece twice.
+        var almost = Bitfield(count: 10, allSet: true)
+        almost[0] = false
+        picker.peerBitfield(4, almost)
+        picker.peerHas(4, piece: 0)
+        #expect((0..<10).map { picker.availability(ofPiece: $0) } == [1, 1, 1, 2, 1, 1, 1, 1, 1, 1])
+        picker.peerLeft(4)
+        #expect(picker.availability(ofPiece: 0) == 0 && picker.availability(ofPiece: 3) == 1)
     }
 
     /// Peer 2 is a seed; peers 3 to 5 have every piece but 9, so piece 9 is the rarest.
