@@ -20,8 +20,8 @@ struct NBTProcess {
         return folder.appendingPathComponent("nbt")
     }
 
-    /// Runs `nbt` with `arguments` and waits for it.
-    static func run(_ arguments: [String], currentDirectory: URL? = nil) throws -> Result {
+    /// Runs `nbt` with `arguments` and waits for it; the process is killed after `timeout` seconds.
+    static func run(_ arguments: [String], currentDirectory: URL? = nil, timeout: Double = 300) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -31,9 +31,19 @@ struct NBTProcess {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+        // Drain stderr on another thread so a chatty child cannot fill one pipe while we wait on the other.
+        nonisolated(unsafe) var errData = Data()
+        let errDone = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            errDone.signal()
+        }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        errDone.wait()
         process.waitUntilExit()
+        killer.cancel()
         return Result(
             status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
             stderr: String(decoding: errData, as: UTF8.self))
