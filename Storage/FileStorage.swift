@@ -133,12 +133,10 @@ public final class FileStorage: Storage {
     }
 
     private func makeParentFolders(of path: String, root: String) throws {
-        var parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        parts.removeLast()
-        var current = ""
+        let parts = path.split(separator: "/").dropLast()
+        var current = path.hasPrefix("/") ? "" : "."
         for part in parts {
-            current += (current.isEmpty && part.isEmpty) ? "/" : (current.hasSuffix("/") ? part : "/" + part)
-            if current == "/" || part.isEmpty { continue }
+            current += "/" + part
             if mkdir(current, 0o755) != 0 && errno != EEXIST {
                 throw StorageError(errno: errno, .open, path: current)
             }

@@ -64,6 +64,15 @@ public struct PieceVerifier: Sendable {
             == layer[(indexInFile * 32)..<(indexInFile * 32 + 32)]
     }
 
+    /// True when only SHA-1 hashes are checked (v1 torrents): pieces can then be hashed chunk by chunk.
+    package var isV1Only: Bool { !checksV2 }
+
+    /// Whether `digest` is the SHA-1 of piece `piece` (v1 torrents).
+    package func matchesV1(piece: Int, digest: Insecure.SHA1.Digest) -> Bool {
+        guard piece >= 0, (piece + 1) * 20 <= v1Hashes.count else { return false }
+        return digest.elementsEqual(v1Hashes[(piece * 20)..<(piece * 20 + 20)])
+    }
+
     /// Smallest power of two `>= n`.
     package static func powerOfTwo(atLeast n: Int) -> Int {
         var value = 1
