@@ -4,5 +4,8 @@ import ArgumentParser
 struct NBT: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nbt", abstract: "NetBitTorrent command-line client.",
-        subcommands: [StorageSoakCommand.self, StorageWriteBenchCommand.self])
+        subcommands: [
+            InfoCommand.self, CreateCommand.self, CheckCommand.self, StorageSoakCommand.self,
+            StorageWriteBenchCommand.self,
+        ])
 }
