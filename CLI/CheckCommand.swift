@@ -35,7 +35,7 @@ struct CheckCommand: AsyncParsableCommand {
         }
         let storage = FileStorage(torrent: torrent, folder: directory)
         let store = PieceStore(torrent: torrent, storage: storage)
-        let bar = ProgressBar(enabled: !json && isatty(STDERR_FILENO) != 0, totalBytes: torrent.layout.totalLength)
+        let bar = CheckProgressBar(enabled: !json && isatty(STDERR_FILENO) != 0, totalBytes: torrent.layout.totalLength)
         let verified: Bitfield
         do {
             verified = try await store.checkExistingData { bar.update($0) }
@@ -87,7 +87,7 @@ struct CheckCommand: AsyncParsableCommand {
 }
 
 /// A one-line progress bar on standard error, redrawn at most ten times a second.
-private final class ProgressBar: @unchecked Sendable {
+private final class CheckProgressBar: @unchecked Sendable {
     private let enabled: Bool
     private let totalBytes: Int64
     private let lock = NSLock()

@@ -310,7 +310,7 @@ public final class FileStorage: Storage {
     package func prefetch(file: Int, offset: Int64, length: Int) {
         guard let handle = try? handle(file, writable: false) else { return }
         #if os(Linux)
-            _ = posix_fadvise(handle.descriptor.rawValue, offset, off_t(length), POSIX_FADV_WILLNEED)
+            _ = posix_fadvise(handle.descriptor.rawValue, off_t(offset), off_t(length), POSIX_FADV_WILLNEED)
         #endif
     }
 }
