@@ -4,7 +4,7 @@ import BTStorage
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `nbt check FILE.torrent DIR [--json]`: hash-checks downloaded data the way `aria2c --check-integrity` and

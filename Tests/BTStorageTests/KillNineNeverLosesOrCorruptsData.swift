@@ -142,5 +142,7 @@ func killNineAtRandomMomentsNeverLosesOrCorruptsData() async throws {
         #expect(copy == original, "\(name) differs")
     }
     #expect(reportedEver.count > 0)
-    print("kill -9 soak: \(kills) kills, \(killsMidDownload) after pieces verified, \(reportedEver.count) pieces reported")
+    print(
+        "kill -9 soak: \(kills) kills, \(killsMidDownload) after pieces verified, \(reportedEver.count) pieces reported"
+    )
 }
