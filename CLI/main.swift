@@ -4,7 +4,10 @@ import ArgumentParser
 struct NBT: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nbt", abstract: "NetBitTorrent command-line client.",
-        subcommands: [InfoCommand.self, CreateCommand.self])
+        subcommands: [
+            InfoCommand.self, CreateCommand.self, CheckCommand.self, StorageSoakCommand.self,
+            StorageWriteBenchCommand.self,
+        ])
 }
 
 // Top-level code rather than `@main` (a target with several files treats `main.swift` as its entry
