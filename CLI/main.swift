@@ -10,15 +10,13 @@ struct NBT: AsyncParsableCommand {
         ])
 }
 
-// Top-level code rather than `@main` (a target with several files treats `main.swift` as its entry
-// point); the body of `AsyncParsableCommand.main()`, which a top-level call would not select.
-do {
-    var command = try NBT.parseAsRoot()
-    if var asyncCommand = command as? AsyncParsableCommand {
-        try await asyncCommand.run()
-    } else {
-        try command.run()
-    }
-} catch {
-    NBT.exit(withError: error)
+// `main.swift` is top-level code, so the entry point is called here rather than marked `@main` (SwiftPM
+// accepts `@main` in a multi-file executable only when the file is not named main.swift). Inside an `async`
+// function `NBT.main()` resolves to `AsyncParsableCommand.main()`, which runs async subcommands; at top
+// level it would pick the synchronous entry point, and casting to `AsyncParsableCommand` and calling `run()`
+// also selects the synchronous requirement (which only prints help).
+func runCommandLine() async {
+    await NBT.main()
 }
+
+await runCommandLine()
