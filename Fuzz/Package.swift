@@ -1,4 +1,6 @@
-// swift-tools-version:6.1
+// swift-tools-version:5.4
+// (5.4 on purpose: newer tools versions rename an executable's entry point to <Target>_main, which a
+// libFuzzer binary built with -parse-as-library never defines, so linking fails.)
 // libFuzzer targets for every NetBitTorrent parser of untrusted bytes.
 //
 // Each folder Fuzz/Sources/<Target>/ is one fuzz target (an executable with
@@ -7,9 +9,24 @@
 import Foundation
 import PackageDescription
 
-let sources = Context.packageDirectory + "/Sources"
+let sources = (#filePath as NSString).deletingLastPathComponent + "/Sources"
 let names = ((try? FileManager.default.contentsOfDirectory(atPath: sources)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
 let modules = ["BTBencode", "BTMetainfo", "BTWire", "BTMSE", "BTUTP", "BTDHT", "BTTracker", "BTStorage"]
+
+/// The NetBitTorrent modules a target imports, so that building one target compiles only what it needs.
+func imports(of target: String) -> [String] {
+    let folder = sources + "/" + target
+    let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".swift") }
+    var found: Set<String> = []
+    for file in files {
+        guard let text = try? String(contentsOfFile: folder + "/" + file, encoding: .utf8) else { continue }
+        for line in text.split(separator: "\n") where line.hasPrefix("import ") {
+            let module = line.dropFirst("import ".count).trimmingCharacters(in: .whitespaces)
+            if modules.contains(module) { found.insert(module) }
+        }
+    }
+    return found.sorted()
+}
 
 let package = Package(
     name: "NetBitTorrentFuzz",
@@ -17,8 +34,8 @@ let package = Package(
     targets: names.map { name in
         .executableTarget(
             name: name,
-            dependencies: modules.map { .product(name: $0, package: "NetBitTorrent") },
+            dependencies: imports(of: name).map { .product(name: $0, package: "NetBitTorrent") },
             path: "Sources/" + name,
-            swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-parse-as-library"])])
+            swiftSettings: [.unsafeFlags(["-parse-as-library", "-swift-version", "6"])])
     }
 )
