@@ -7,4 +7,10 @@ struct NBT: AsyncParsableCommand {
         commandName: "nbt", abstract: "NetBitTorrent command-line client.", subcommands: [ScrapeCommand.self])
 }
 
-await NBT.main()
+extension NBT {
+    /// In an async context `main()` resolves to `AsyncParsableCommand.main()`; plain top-level code would pick
+    /// the synchronous `ParsableCommand.main()`, which cannot run async subcommands.
+    static func runAsync() async { await main() }
+}
+
+await NBT.runAsync()
