@@ -63,14 +63,15 @@ struct ScrapeCommand: AsyncParsableCommand {
             udpRetransmission: UDPRetransmissionPolicy(baseTimeout: third, maxExponent: 1, maxAttempts: 2))
         let infoHash = target.infoHash
         let rows = try await TrackerClient.withClient(configuration: configuration) { client in
-            try await withThrowingTaskGroup(of: (Int, Row).self) { group in
-                for (index, url) in trackers.enumerated() {
-                    group.addTask { (index, await Self.ask(client, url: url, infoHash: infoHash)) }
-                }
-                var rows = [Row?](repeating: nil, count: trackers.count)
-                for try await (index, row) in group { rows[index] = row }
-                return rows.compactMap { $0 }
+            // Scrapes first, all at once; then the announce fallbacks, so that their short-lived presence in
+            // a swarm does not show up in another tracker's scrape of the same swarm.
+            var rows = try await Self.concurrently(trackers) { await Self.scrape(client, url: $0, infoHash: infoHash) }
+            let fallback = trackers.indices.filter { rows[$0] == nil }
+            let announced = try await Self.concurrently(fallback.map { trackers[$0] }) {
+                await Self.announceInstead(client, url: $0, infoHash: infoHash)
             }
+            for (index, row) in zip(fallback, announced) { rows[index] = row }
+            return rows.compactMap { $0 }
         }
         if json {
             let encoder = JSONEncoder()
@@ -90,7 +91,20 @@ struct ScrapeCommand: AsyncParsableCommand {
         }
     }
 
-    static func ask(_ client: TrackerClient, url: String, infoHash: [UInt8]) async -> Row {
+    /// Runs `body` for every element concurrently; results in input order.
+    static func concurrently<Output: Sendable>(
+        _ inputs: [String], _ body: @escaping @Sendable (String) async -> Output
+    ) async throws -> [Output] {
+        try await withThrowingTaskGroup(of: (Int, Output).self) { group in
+            for (index, input) in inputs.enumerated() { group.addTask { (index, await body(input)) } }
+            var outputs = [Output?](repeating: nil, count: inputs.count)
+            for try await (index, output) in group { outputs[index] = output }
+            return outputs.map { $0! }
+        }
+    }
+
+    /// The scrape row, or nil when the tracker has no scrape (then an announce is tried).
+    static func scrape(_ client: TrackerClient, url: String, infoHash: [UInt8]) async -> Row? {
         do {
             let results = try await client.scrape([infoHash], at: url)
             guard let result = results.first(where: { $0.infoHash == infoHash }) else {
@@ -100,7 +114,7 @@ struct ScrapeCommand: AsyncParsableCommand {
                 tracker: url, method: "scrape", seeders: result.complete, leechers: result.incomplete,
                 completed: result.downloaded)
         } catch let error where error.code == .scrapeUnsupported {
-            return await announceInstead(client, url: url, infoHash: infoHash)
+            return nil
         } catch {
             return Row(tracker: url, method: "scrape", error: error.reason)
         }
