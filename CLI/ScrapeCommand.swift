@@ -1,8 +1,6 @@
 import ArgumentParser
-import BTBencode
 import BTMetainfo
 import BTTracker
-import Crypto
 import Foundation
 import NIOCore
 
@@ -141,10 +139,7 @@ struct ScrapeCommand: AsyncParsableCommand {
     }
 }
 
-/// The info-hash and trackers of a .torrent file or magnet link.
-///
-/// Reads only what scraping needs (the info dictionary's bytes for the hash, `announce` and `announce-list`,
-/// magnet `xt` and `tr`); full validation belongs to BTMetainfo's parser.
+/// The info-hash and trackers of a .torrent file (BTMetainfo's `Torrent(bytes:)`) or magnet link (`MagnetLink`).
 struct ScrapeTarget {
     var infoHash: [UInt8]
     var trackers: [String]
@@ -155,88 +150,28 @@ struct ScrapeTarget {
     }
 
     static func load(_ source: String) throws -> ScrapeTarget {
-        source.lowercased().hasPrefix("magnet:") ? try ScrapeTarget(magnet: source) : try ScrapeTarget(file: source)
-    }
-
-    init(file source: String) throws {
+        if source.lowercased().hasPrefix("magnet:") {
+            do {
+                let magnet = try MagnetLink(parsing: source)
+                return ScrapeTarget(infoHash: magnet.infoHashes.wire, trackers: unique(magnet.trackers))
+            } catch {
+                throw Failure("not a valid magnet link: \(error)")
+            }
+        }
         guard let data = FileManager.default.contents(atPath: source) else {
             throw Failure("cannot read \(source)")
         }
-        guard data.count <= 64 << 20 else { throw Failure("\(source) is larger than 64 MiB") }
-        let document: BencodeDocument
         do {
-            document = try BencodeDocument(Array(data), options: .lenient)
+            let torrent = try Torrent(bytes: Array(data))
+            return ScrapeTarget(
+                infoHash: torrent.infoHashes.wire, trackers: unique(torrent.announceTiers.flatMap { $0 }))
         } catch {
-            throw Failure("\(source) is not a torrent: \(error)")
+            throw Failure("\(source) is not a valid torrent: \(error)")
         }
-        guard let info = document.root["info"], info.kind == .dictionary else {
-            throw Failure("\(source) is not a torrent: no info dictionary")
-        }
-        let raw = info.rawBytes
-        // v1 (and hybrid): SHA-1 of the info dictionary; pure v2 (meta version 2, no pieces): SHA-256 truncated.
-        if info["meta version"]?.integer == 2 && info["pieces"] == nil {
-            infoHash = Array(SHA256.hash(data: raw).prefix(20))
-        } else {
-            infoHash = Array(Insecure.SHA1.hash(data: raw))
-        }
-        var urls: [String] = []
-        for tier in document.root["announce-list"]?.list.array ?? [] {
-            for url in tier.list { if let text = url.string { urls.append(text) } }
-        }
-        if urls.isEmpty, let announce = document.root["announce"]?.string { urls.append(announce) }
-        trackers = Self.unique(urls)
-    }
-
-    init(magnet: String) throws {
-        guard let query = magnet.split(separator: "?", maxSplits: 1).dropFirst().first else {
-            throw Failure("magnet link without parameters")
-        }
-        var hash: [UInt8]?
-        var urls: [String] = []
-        for pair in query.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { continue }
-            let key = parts[0].lowercased()
-            let value = String(parts[1]).removingPercentEncoding ?? String(parts[1])
-            if key == "tr" || key.hasPrefix("tr.") {
-                urls.append(value)
-            } else if key == "xt" || key.hasPrefix("xt.") {
-                let lower = value.lowercased()
-                if lower.hasPrefix("urn:btih:") {
-                    let text = value.dropFirst("urn:btih:".count)
-                    hash = hash ?? (text.count == 40 ? NetBitTorrentHex.decode(text) : Self.base32(text))
-                } else if lower.hasPrefix("urn:btmh:1220"), let v2 = NetBitTorrentHex.decode(value.dropFirst(13)),
-                    v2.count == 32
-                {
-                    hash = hash ?? Array(v2.prefix(20))
-                }
-            }
-        }
-        guard let hash, hash.count == 20 else { throw Failure("magnet link without a valid xt=urn:btih or urn:btmh") }
-        infoHash = hash
-        trackers = Self.unique(urls)
     }
 
     private static func unique(_ urls: [String]) -> [String] {
         var seen: Set<String> = []
         return urls.filter { !$0.isEmpty && seen.insert($0).inserted }
-    }
-
-    private static func base32(_ text: Substring) -> [UInt8]? {
-        guard text.count == 32 else { return nil }
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-        var bits: UInt64 = 0
-        var count = 0
-        var out: [UInt8] = []
-        for character in text.uppercased() {
-            guard let value = alphabet.firstIndex(of: character) else { return nil }
-            bits = bits << 5 | UInt64(value)
-            count += 5
-            if count >= 8 {
-                out.append(UInt8(truncatingIfNeeded: bits >> UInt64(count - 8)))
-                count -= 8
-            }
-        }
-        return out.count == 20 ? out : nil
     }
 }
