@@ -5,7 +5,7 @@ struct NBT: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nbt", abstract: "NetBitTorrent command-line client.",
         subcommands: [
-            InfoCommand.self, CreateCommand.self, CheckCommand.self, StorageSoakCommand.self,
+            InfoCommand.self, CreateCommand.self, CheckCommand.self, ScrapeCommand.self, StorageSoakCommand.self,
             StorageWriteBenchCommand.self,
         ])
 }
