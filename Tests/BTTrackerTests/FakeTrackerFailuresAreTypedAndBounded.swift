@@ -6,8 +6,10 @@ private let request = AnnounceRequest(
     infoHash: Array(repeating: 0xab, count: 20), peerID: Array("-NB0010-\u{0}\u{1}abcdefghij".utf8), port: 6881,
     left: 100, event: .started, numWant: 10, key: 0x1234)
 
+// The HTTP deadline leaves room for a loaded 2-core CI machine (2 s was seen to expire on successful
+// announces while interop peers ran in parallel); the fake's "slow" mode sleeps 20 s, so it still times out.
 private let quick = TrackerClient.Configuration(
-    httpTimeout: .seconds(2), maxResponseBytes: 256 << 10, maxRedirects: 3,
+    httpTimeout: .seconds(8), maxResponseBytes: 256 << 10, maxRedirects: 3,
     udpRetransmission: UDPRetransmissionPolicy(baseTimeout: .milliseconds(100), maxExponent: 2, maxAttempts: 3))
 
 private func code(_ body: () async throws -> Void) async -> TrackerError.Code? {
@@ -79,7 +81,7 @@ private func code(_ body: () async throws -> Void) async -> TrackerError.Code? {
             #expect(
                 events.contains { if case .failure(url, let e) = $0 { e.code == expected } else { false } }, "\(path)")
             #expect(events.contains(.disconnect(tracker: url)), "\(path)")
-            #expect(clock.now - started < .seconds(10), "\(path) took too long")
+            #expect(clock.now - started < .seconds(19), "\(path) took too long")
         }
         let reason = try await withEvents(quick) { client in
             do {
