@@ -1,0 +1,103 @@
+import BTMetainfo
+import NIOCore
+
+/// Everything a ``PeerStateMachine`` needs to know about the torrent, ourselves and its limits.
+public struct PeerConfiguration: Sendable {
+    /// The torrent's 20-byte wire info-hash.
+    public var infoHash: [UInt8]
+    /// Our peer id.
+    public var localPeerID: PeerID
+    /// Our reserved bits (extension protocol and fast extension by default).
+    public var localReserved: ReservedBits
+    /// Nominal piece length.
+    public var pieceLength: Int
+    /// Total length of the torrent's linear byte stream.
+    public var totalLength: Int64
+    /// The pieces we have when the connection starts.
+    public var localPieces: Bitfield
+    /// Our extension handshake; `reqq` is set from ``maxServingQueue`` and `m` gets ut_pex (1) and
+    /// ut_metadata (2) when absent.
+    public var extensionHandshake: ExtensionHandshake
+    /// The connection is encrypted (MSE), as told by the transport (seed 001 `is_encrypted`).
+    public var isEncrypted: Bool
+    /// The peer's IPv4 address, used to compute the allowed-fast set we grant it (BEP 6); nil grants none.
+    public var remoteIPv4: [UInt8]?
+    /// Size of the allowed-fast set we grant (BEP 6 suggests 10).
+    public var allowedFastCount: Int
+    /// Largest block we serve or request (16 KiB unless configured).
+    public var maxRequestLength: Int
+    /// Largest message accepted from the peer.
+    public var maxMessageLength: Int
+    /// How many of the peer's requests we queue (our `reqq`).
+    public var maxServingQueue: Int
+    /// Most requests we keep in flight, whatever the peer's `reqq` and rate.
+    public var maxPipelineDepth: Int
+    /// Requests in flight before any rate is measured.
+    public var initialPipelineDepth: Int
+    /// Seconds of download we keep requested ahead (depth = rate × this / block size), like libtorrent's
+    /// `request_queue_time`.
+    public var requestQueueSeconds: Double
+    /// Without any block for this long while requests are out, the peer is snubbed.
+    public var requestTimeout: TimeAmount
+    /// Handshake must finish within this (seed 002: 30 s).
+    public var handshakeTimeout: TimeAmount
+    /// Neither side interested for this long ends the connection (seed 002: 3 minutes).
+    public var uselessPeerTimeout: TimeAmount
+    /// A keep-alive is sent after this long without sending anything.
+    public var keepAliveInterval: TimeAmount
+    /// Invalid requests (for pieces we lack, out of the piece) tolerated from a fast-extension peer, each
+    /// rejected, before it is disconnected. A peer without the fast extension is disconnected on its second.
+    public var maxInvalidRequests: Int
+    /// Whether to send `interested` / `not interested` automatically from the two bitfields.
+    public var automaticInterest: Bool
+    /// Whether to emit a ``PeerEvent/packet(_:)`` event for every packet in and out.
+    public var emitsPacketEvents: Bool
+
+    /// Creates a configuration with the defaults documented on each property.
+    public init(
+        infoHash: [UInt8], localPeerID: PeerID, pieceLength: Int, totalLength: Int64, localPieces: Bitfield,
+        localReserved: ReservedBits = .local(), extensionHandshake: ExtensionHandshake = ExtensionHandshake(),
+        isEncrypted: Bool = false, remoteIPv4: [UInt8]? = nil
+    ) {
+        precondition(infoHash.count == 20 && pieceLength > 0 && totalLength >= 0)
+        self.infoHash = infoHash
+        self.localPeerID = localPeerID
+        self.localReserved = localReserved
+        self.pieceLength = pieceLength
+        self.totalLength = totalLength
+        self.localPieces = localPieces
+        self.extensionHandshake = extensionHandshake
+        self.isEncrypted = isEncrypted
+        self.remoteIPv4 = remoteIPv4
+        self.allowedFastCount = 10
+        self.maxRequestLength = 16 * 1024
+        self.maxMessageLength = (1 << 20) + 13
+        self.maxServingQueue = 250
+        self.maxPipelineDepth = 250
+        self.initialPipelineDepth = 4
+        self.requestQueueSeconds = 3
+        self.requestTimeout = .seconds(30)
+        self.handshakeTimeout = .seconds(30)
+        self.uselessPeerTimeout = .minutes(3)
+        self.keepAliveInterval = .seconds(90)
+        self.maxInvalidRequests = 20
+        self.automaticInterest = true
+        self.emitsPacketEvents = true
+    }
+
+    /// A configuration for `torrent`.
+    public init(torrent: Torrent, localPeerID: PeerID, localPieces: Bitfield) {
+        self.init(
+            infoHash: torrent.infoHashes.wire, localPeerID: localPeerID, pieceLength: torrent.pieceLength,
+            totalLength: torrent.layout.totalLength, localPieces: localPieces)
+    }
+
+    /// Number of pieces.
+    public var pieceCount: Int { localPieces.count }
+
+    /// Size of piece `index` (the last one may be short).
+    public func size(ofPiece index: Int) -> Int {
+        if index == pieceCount - 1 { return Int(totalLength - Int64(index) * Int64(pieceLength)) }
+        return pieceLength
+    }
+}

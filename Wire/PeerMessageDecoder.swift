@@ -1,0 +1,199 @@
+import NIOCore
+
+/// Turns a byte stream (after the handshake) into ``PeerMessage`` values, whatever way the stream is split.
+///
+/// Reads are transactional: a partial message stays buffered and nothing is consumed. Block data, bitfields
+/// and extension payloads are slices of the received buffers, not copies. Every length is checked against
+/// ``Limits`` before anything is buffered for it, so a peer announcing a 4 GiB message is rejected at once.
+///
+/// ```swift
+/// var decoder = PeerMessageDecoder(limits: .init(pieceCount: torrent.pieceCount))
+/// decoder.append(bytesFromSocket)
+/// while let message = try decoder.next() { handle(message) }
+/// ```
+public struct PeerMessageDecoder: Sendable {
+    /// Hard limits applied while decoding.
+    public struct Limits: Hashable, Sendable {
+        /// Largest accepted length prefix (bytes after the prefix). Default 1 MiB + 13: enough for a bitfield
+        /// of 8 million pieces and for any block up to ``maxRequestLength``.
+        public var maxMessageLength: Int
+        /// Largest accepted `request`, `cancel` or `reject` length. Default 16 KiB, as every client sends.
+        public var maxRequestLength: Int
+        /// The torrent's piece count, when known: bitfields must match it exactly (spare bits zero) and
+        /// `have`, `request`, `piece`, `cancel` and `reject` indexes must be below it.
+        public var pieceCount: Int?
+
+        /// Creates limits.
+        public init(maxMessageLength: Int = (1 << 20) + 13, maxRequestLength: Int = 16 * 1024, pieceCount: Int? = nil) {
+            self.maxMessageLength = maxMessageLength
+            self.maxRequestLength = maxRequestLength
+            self.pieceCount = pieceCount
+        }
+    }
+
+    /// The limits in force; may be changed between messages (e.g. once metadata arrives).
+    public var limits: Limits
+    private var buffer: ByteBuffer?
+
+    /// Creates a decoder.
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+    }
+
+    /// Number of bytes received and not yet decoded.
+    public var bufferedBytes: Int { buffer?.readableBytes ?? 0 }
+
+    /// Adds received bytes. When nothing is pending the buffer is adopted as is (no copy).
+    public mutating func append(_ bytes: ByteBuffer) {
+        if var pending = buffer, pending.readableBytes > 0 {
+            buffer = nil  // keep the storage uniquely referenced while writing
+            pending.writeImmutableBuffer(bytes)
+            buffer = pending
+        } else {
+            buffer = bytes
+        }
+    }
+
+    /// Adds received bytes given as an array (copied once into a buffer).
+    public mutating func append(_ bytes: some Collection<UInt8>) {
+        append(ByteBuffer(bytes: bytes))
+    }
+
+    /// The next complete message, or nil when more bytes are needed.
+    /// - Throws: ``WireError`` when the stream breaks a limit or a message is malformed; the connection
+    ///   must then be closed (the decoder's position is unspecified afterwards).
+    public mutating func next() throws(WireError) -> PeerMessage? {
+        guard var pending = buffer else { return nil }
+        buffer = nil
+        defer { buffer = pending.readableBytes > 0 ? pending : nil }
+        return try Self.decode(from: &pending, limits: limits)
+    }
+
+    /// Decodes one message from the front of `buffer`: nil (nothing consumed) when incomplete.
+    public static func decode(from buffer: inout ByteBuffer, limits: Limits) throws(WireError) -> PeerMessage? {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
+        let size = Int(length)
+        guard size <= limits.maxMessageLength else {
+            throw WireError(
+                .messageTooLong, "message of \(size) bytes exceeds the limit of \(limits.maxMessageLength)")
+        }
+        guard buffer.readableBytes >= 4 + size else { return nil }
+        buffer.moveReaderIndex(forwardBy: 4)
+        if size == 0 { return .keepAlive }
+        var body = buffer.readSlice(length: size)!
+        let id: UInt8 = body.readInteger()!
+        return try decodeBody(id: id, body: &body, limits: limits)
+    }
+
+    private static func decodeBody(id: UInt8, body: inout ByteBuffer, limits: Limits) throws(WireError) -> PeerMessage {
+        let length = body.readableBytes
+        func expect(_ wanted: Int, _ name: String) throws(WireError) {
+            guard length == wanted else {
+                throw WireError(
+                    .invalidMessageLength, "\(name) carries \(length) payload bytes instead of \(wanted)")
+            }
+        }
+        func piece(_ name: String) throws(WireError) -> Int {
+            let value = Int(body.readInteger(as: UInt32.self)!)
+            if let count = limits.pieceCount, value >= count {
+                throw WireError(.pieceIndexOutOfRange, "\(name) for piece \(value) of a \(count)-piece torrent")
+            }
+            return value
+        }
+        func blockRequest(_ name: String) throws(WireError) -> BlockRequest {
+            try expect(12, name)
+            let index = try piece(name)
+            let offset = Int(body.readInteger(as: UInt32.self)!)
+            let size = Int(body.readInteger(as: UInt32.self)!)
+            guard size > 0 && size <= limits.maxRequestLength else {
+                throw WireError(
+                    .invalidRequestLength, "\(name) of \(size) bytes (limit \(limits.maxRequestLength))")
+            }
+            return BlockRequest(piece: index, offset: offset, length: size)
+        }
+        func hashRequest(_ name: String) throws(WireError) -> HashRequest {
+            let root = body.readBytes(length: 32)!
+            let values = (0..<4).map { _ in Int(body.readInteger(as: UInt32.self)!) }
+            return HashRequest(
+                piecesRoot: root, baseLayer: values[0], index: values[1], length: values[2], proofLayers: values[3])
+        }
+
+        guard let known = PeerMessage.ID(rawValue: id) else { return .unknown(id: id, payload: body) }
+        switch known {
+        case .choke:
+            try expect(0, "choke")
+            return .choke
+        case .unchoke:
+            try expect(0, "unchoke")
+            return .unchoke
+        case .interested:
+            try expect(0, "interested")
+            return .interested
+        case .notInterested:
+            try expect(0, "not interested")
+            return .notInterested
+        case .haveAll:
+            try expect(0, "have all")
+            return .haveAll
+        case .haveNone:
+            try expect(0, "have none")
+            return .haveNone
+        case .have:
+            try expect(4, "have")
+            return .have(piece: try piece("have"))
+        case .suggest:
+            // Out-of-range suggestions are tolerated here (the state machine ignores them), as libtorrent does.
+            try expect(4, "suggest piece")
+            return .suggest(piece: Int(body.readInteger(as: UInt32.self)!))
+        case .allowedFast:
+            try expect(4, "allowed fast")
+            return .allowedFast(piece: Int(body.readInteger(as: UInt32.self)!))
+        case .bitfield:
+            if let count = limits.pieceCount {
+                let wanted = (count + 7) / 8
+                guard length == wanted else {
+                    throw WireError(.invalidBitfield, "bitfield of \(length) bytes for \(count) pieces (\(wanted))")
+                }
+                if count % 8 != 0, length > 0,
+                    body.getInteger(at: body.writerIndex - 1, as: UInt8.self)!
+                        & (0xff >> UInt8(count % 8)) != 0
+                {
+                    throw WireError(.invalidBitfield, "bitfield has spare bits set past piece \(count - 1)")
+                }
+            }
+            return .bitfield(body)
+        case .request:
+            return .request(try blockRequest("request"))
+        case .cancel:
+            return .cancel(try blockRequest("cancel"))
+        case .reject:
+            return .reject(try blockRequest("reject request"))
+        case .piece:
+            guard length >= 8 else {
+                throw WireError(.invalidMessageLength, "piece carries \(length) payload bytes, fewer than 8")
+            }
+            let index = try piece("piece")
+            let offset = Int(body.readInteger(as: UInt32.self)!)
+            return .piece(Block(piece: index, offset: offset, data: body))
+        case .port:
+            try expect(2, "port")
+            return .port(body.readInteger(as: UInt16.self)!)
+        case .extended:
+            guard length >= 1 else { throw WireError(.invalidMessageLength, "extended message without an id") }
+            let extendedID: UInt8 = body.readInteger()!
+            return .extended(ExtendedMessage(id: extendedID, payload: body))
+        case .hashRequest:
+            try expect(48, "hash request")
+            return .hashRequest(try hashRequest("hash request"))
+        case .hashReject:
+            try expect(48, "hash reject")
+            return .hashReject(try hashRequest("hash reject"))
+        case .hashes:
+            guard length >= 48, (length - 48) % 32 == 0 else {
+                throw WireError(.invalidMessageLength, "hashes carries \(length) bytes, not 48 + 32n")
+            }
+            let request = try hashRequest("hashes")
+            return .hashes(HashesMessage(request: request, hashes: body))
+        }
+    }
+}
