@@ -3,5 +3,6 @@ import ArgumentParser
 @main
 struct NBT: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "nbt", abstract: "NetBitTorrent command-line client.", subcommands: [])
+        commandName: "nbt", abstract: "NetBitTorrent command-line client.",
+        subcommands: [StorageSoakCommand.self, StorageWriteBenchCommand.self])
 }

@@ -1,0 +1,318 @@
+import BTMetainfo
+import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Stores a torrent as ordinary files under a download folder.
+///
+/// Positioned I/O (`pread`/`pwrite` through swift-system), no mmap. Files and their folders are created on
+/// first write, sparse. Open handles are kept in a bounded cache (least recently used closed first); reads
+/// open files read-only, so a seeding torrent holds no writable handle after ``closeFiles()``. Every path is
+/// resolved with ``SafePath`` so no torrent can reach outside the folder, symbolic links included.
+public final class FileStorage: Storage {
+    public let layout: PieceLayout
+    private let events: StorageEventHandler?
+    private let maxOpenFiles: Int
+    private let state: Locked<State>
+
+    private struct State {
+        var root: String
+        var paths: [[String]]
+        var handles: [Int: Handle] = [:]
+        var useClock: UInt64 = 0
+    }
+
+    /// An open file; closing happens when the last user lets go (so eviction never closes under a reader).
+    private final class Handle: Sendable {
+        let descriptor: FileDescriptor
+        let writable: Bool
+        let ref: StorageFileRef
+        let events: StorageEventHandler?
+        nonisolated(unsafe) var lastUse: UInt64 = 0
+
+        init(descriptor: FileDescriptor, writable: Bool, ref: StorageFileRef, events: StorageEventHandler?) {
+            self.descriptor = descriptor
+            self.writable = writable
+            self.ref = ref
+            self.events = events
+        }
+
+        deinit {
+            try? descriptor.close()
+            events?(.fileClose(file: ref))
+        }
+    }
+
+    /// Storage for `files` (the torrent's layout, pad files included) under `folder`, each file at
+    /// `paths[i]` below it. At most `maxOpenFiles` handles stay open.
+    public init(
+        layout: PieceLayout, paths: [[String]], folder: String, maxOpenFiles: Int = 64,
+        events: StorageEventHandler? = nil
+    ) {
+        precondition(paths.count == layout.files.count, "one path per file")
+        self.layout = layout
+        self.events = events
+        self.maxOpenFiles = max(1, maxOpenFiles)
+        self.state = Locked(State(root: folder, paths: paths))
+    }
+
+    /// Storage for `torrent` under `folder`: a single-file torrent is `folder/name`, a multi-file one
+    /// `folder/name/path...`.
+    public convenience init(
+        torrent: Torrent, folder: String, maxOpenFiles: Int = 64, events: StorageEventHandler? = nil
+    ) {
+        self.init(
+            layout: torrent.layout, paths: FileStorage.paths(of: torrent), folder: folder, maxOpenFiles: maxOpenFiles,
+            events: events)
+    }
+
+    /// Paths below the download folder of each file of `torrent`, in layout order.
+    public static func paths(of torrent: Torrent) -> [[String]] {
+        torrent.files.map { torrent.isSingleFile ? $0.path : [torrent.name] + $0.path }
+    }
+
+    /// The current download folder.
+    public var folder: String { state.withLock { $0.root } }
+
+    public func path(ofFile index: Int) -> [String] { state.withLock { $0.paths[index] } }
+
+    /// Absolute path of file `index` (checked against the folder).
+    public func absolutePath(ofFile index: Int) throws -> String {
+        let (root, path) = state.withLock { ($0.root, $0.paths[index]) }
+        return try SafePath.resolve(root: root, path)
+    }
+
+    private func ref(_ index: Int) -> StorageFileRef { StorageFileRef(index: index, path: path(ofFile: index)) }
+
+    /// A handle for `index`: cached, or opened now. nil when reading a file that does not exist.
+    private func handle(_ index: Int, writable: Bool) throws -> Handle? {
+        let cached: Handle? = state.withLock { state in
+            guard let handle = state.handles[index], handle.writable || !writable else { return nil }
+            state.useClock += 1
+            handle.lastUse = state.useClock
+            return handle
+        }
+        if let cached { return cached }
+        let (root, components) = state.withLock { ($0.root, $0.paths[index]) }
+        let fullPath = try SafePath.resolve(root: root, components)
+        let descriptor: FileDescriptor
+        do {
+            if writable {
+                try makeParentFolders(of: fullPath, root: root)
+                descriptor = try FileDescriptor.open(
+                    FilePath(fullPath), .readWrite, options: [.create, .closeOnExec],
+                    permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            } else {
+                descriptor = try FileDescriptor.open(FilePath(fullPath), .readOnly, options: [.closeOnExec])
+            }
+        } catch let error as Errno {
+            if !writable && error == .noSuchFileOrDirectory { return nil }
+            throw fail(StorageError(errno: error.rawValue, .open, path: fullPath), index)
+        }
+        let handle = Handle(
+            descriptor: descriptor, writable: writable, ref: StorageFileRef(index: index, path: components),
+            events: events)
+        events?(.fileOpen(file: handle.ref, mode: writable ? .write : .read))
+        var evicted: [Handle] = []
+        state.withLock { state in
+            state.useClock += 1
+            handle.lastUse = state.useClock
+            if let old = state.handles.updateValue(handle, forKey: index) { evicted.append(old) }
+            while state.handles.count > maxOpenFiles {
+                guard let oldest = state.handles.min(by: { $0.value.lastUse < $1.value.lastUse }) else { break }
+                evicted.append(oldest.value)
+                state.handles.removeValue(forKey: oldest.key)
+            }
+        }
+        evicted.removeAll()  // closes outside the lock
+        return handle
+    }
+
+    private func makeParentFolders(of path: String, root: String) throws {
+        var parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        parts.removeLast()
+        var current = ""
+        for part in parts {
+            current += (current.isEmpty && part.isEmpty) ? "/" : (current.hasSuffix("/") ? part : "/" + part)
+            if current == "/" || part.isEmpty { continue }
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw StorageError(errno: errno, .open, path: current)
+            }
+        }
+    }
+
+    @discardableResult
+    private func fail(_ error: StorageError, _ index: Int?) -> StorageError {
+        events?(.fileError(file: index.map(ref), message: error.description, error: error))
+        return error
+    }
+
+    public func read(file: Int, offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard buffer.count > 0, let handle = try handle(file, writable: false) else { return 0 }
+        var done = 0
+        do {
+            while done < buffer.count {
+                let count = try handle.descriptor.read(
+                    fromAbsoluteOffset: offset + Int64(done),
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
+                if count == 0 { break }
+                done += count
+            }
+        } catch let error as Errno {
+            throw fail(StorageError(errno: error.rawValue, .read, path: description(of: file)), file)
+        }
+        events?(.fileRead(file: handle.ref, length: done))
+        return done
+    }
+
+    public func write(file: Int, offset: Int64, from buffer: UnsafeRawBufferPointer) throws {
+        guard buffer.count > 0, let handle = try handle(file, writable: true) else { return }
+        do {
+            var done = 0
+            while done < buffer.count {
+                done += try handle.descriptor.write(
+                    toAbsoluteOffset: offset + Int64(done), UnsafeRawBufferPointer(rebasing: buffer[done...]))
+            }
+        } catch let error as Errno {
+            throw fail(StorageError(errno: error.rawValue, .write, path: description(of: file)), file)
+        }
+        events?(.fileWrite(file: handle.ref, length: buffer.count))
+    }
+
+    private func description(of file: Int) -> String {
+        let (root, path) = state.withLock { ($0.root, $0.paths[file]) }
+        return ([root] + path).joined(separator: "/")
+    }
+
+    public func status(ofFile file: Int) throws -> FileStatus? {
+        let fullPath = try absolutePath(ofFile: file)
+        var info = stat()
+        if stat(fullPath, &info) != 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw fail(StorageError(errno: errno, .stat, path: fullPath), file)
+        }
+        return FileStatus(
+            size: Int64(info.st_size),
+            modificationTime: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+    }
+
+    public func createFile(_ file: Int) throws {
+        _ = try handle(file, writable: true)
+    }
+
+    public func synchronize() throws {
+        let writable = state.withLock { $0.handles.filter { $0.value.writable } }
+        for (index, handle) in writable {
+            if fsync(handle.descriptor.rawValue) != 0 {
+                throw fail(StorageError(errno: errno, .sync, path: description(of: index)), index)
+            }
+        }
+    }
+
+    public func closeFiles() {
+        var dropped = state.withLock { state -> [Handle] in
+            defer { state.handles.removeAll() }
+            return Array(state.handles.values)
+        }
+        dropped.removeAll()
+    }
+
+    /// Moves the file at `from` to `to` (both absolute), across file systems by copying when needed.
+    private func moveFile(from: String, to: String, root: String, index: Int) throws {
+        try makeParentFolders(of: to, root: root)
+        if rename(from, to) == 0 { return }
+        guard errno == EXDEV else { throw fail(StorageError(errno: errno, .move, path: from), index) }
+        try copyFile(from: from, to: to, index: index)
+        if unlink(from) != 0 { throw fail(StorageError(errno: errno, .remove, path: from), index) }
+    }
+
+    private func copyFile(from: String, to: String, index: Int) throws {
+        do {
+            let source = try FileDescriptor.open(FilePath(from), .readOnly)
+            defer { try? source.close() }
+            let target = try FileDescriptor.open(
+                FilePath(to), .writeOnly, options: [.create, .truncate],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            defer { try? target.close() }
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            var offset: Int64 = 0
+            while true {
+                let count = try buffer.withUnsafeMutableBytes { try source.read(fromAbsoluteOffset: offset, into: $0) }
+                if count == 0 { break }
+                _ = try buffer.withUnsafeBytes { try target.writeAll(toAbsoluteOffset: offset, $0[..<count]) }
+                offset += Int64(count)
+            }
+            if fsync(target.rawValue) != 0 { throw Errno(rawValue: errno) }
+        } catch let error as Errno {
+            throw fail(StorageError(errno: error.rawValue, .move, path: to), index)
+        }
+    }
+
+    /// Removes the folders of `path` that are empty, up to (not including) `root`.
+    private func removeEmptyParents(of path: String, root: String) {
+        var parts = path.split(separator: "/").map(String.init)
+        let rootDepth = root.split(separator: "/").count
+        parts.removeLast()
+        while parts.count > rootDepth {
+            if rmdir("/" + parts.joined(separator: "/")) != 0 { break }
+            parts.removeLast()
+        }
+    }
+
+    public func renameFile(_ file: Int, to path: [String]) throws {
+        let (root, oldComponents) = state.withLock { ($0.root, $0.paths[file]) }
+        let newPath = try SafePath.resolve(root: root, path)
+        let oldPath = try SafePath.resolve(root: root, oldComponents)
+        closeFiles()
+        var info = stat()
+        if lstat(oldPath, &info) == 0 {
+            try moveFile(from: oldPath, to: newPath, root: root, index: file)
+            removeEmptyParents(of: oldPath, root: SafePath.realPath(root) ?? root)
+        }
+        state.withLock { $0.paths[file] = path }
+    }
+
+    public func move(to folder: String) throws {
+        closeFiles()
+        let (root, paths) = state.withLock { ($0.root, $0.paths) }
+        if mkdir(folder, 0o755) != 0 && errno != EEXIST {
+            throw fail(StorageError(errno: errno, .move, path: folder), nil)
+        }
+        let canonicalOld = SafePath.realPath(root) ?? root
+        for (index, components) in paths.enumerated() where !layout.files[index].isPadFile {
+            let oldPath = try SafePath.resolve(root: root, components)
+            var info = stat()
+            guard lstat(oldPath, &info) == 0 else { continue }
+            let newPath = try SafePath.resolve(root: folder, components)
+            try moveFile(from: oldPath, to: newPath, root: folder, index: index)
+            removeEmptyParents(of: oldPath, root: canonicalOld)
+        }
+        state.withLock { $0.root = folder }
+    }
+
+    public func removeData() throws {
+        closeFiles()
+        let (root, paths) = state.withLock { ($0.root, $0.paths) }
+        let canonical = SafePath.realPath(root) ?? root
+        for (index, components) in paths.enumerated() where !layout.files[index].isPadFile {
+            let path = try SafePath.resolve(root: root, components)
+            if unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR {
+                throw fail(StorageError(errno: errno, .remove, path: path), index)
+            }
+            removeEmptyParents(of: path, root: canonical)
+        }
+    }
+
+    /// Hints the kernel to start reading `length` bytes of file `file` at `offset` (read-ahead for
+    /// hash checks); a no-op when the file is not open or the hint fails.
+    package func prefetch(file: Int, offset: Int64, length: Int) {
+        guard let handle = try? handle(file, writable: false) else { return }
+        #if os(Linux)
+            _ = posix_fadvise(handle.descriptor.rawValue, offset, off_t(length), POSIX_FADV_WILLNEED)
+        #endif
+    }
+}

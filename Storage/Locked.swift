@@ -1,0 +1,16 @@
+import Foundation
+
+/// A value guarded by a lock, for the little state shared between pool threads (handle cache, counters).
+/// Critical sections are short and never do I/O.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}

@@ -1,0 +1,360 @@
+import BTMetainfo
+
+/// What happened to a block handed to ``PieceStore/writeBlock(piece:offset:bytes:from:)``.
+public enum BlockWriteResult: Hashable, Sendable {
+    /// Written; the piece still misses blocks.
+    case stored
+    /// Ignored: the piece is already verified, or this block is already written or being written.
+    case duplicate
+    /// Written, and it completed the piece, whose hash passed: the piece is ours.
+    case pieceVerified(piece: Int)
+    /// Written, it completed the piece, and the piece failed its hash: every block of it is discarded and
+    /// `peers` are those that sent blocks of it (seed 001: reputation -20 each).
+    case pieceFailed(piece: Int, peers: Set<PeerTag>)
+}
+
+/// How a store was started from its resume data.
+public enum StartOutcome: Hashable, Sendable {
+    /// No resume data existed: every piece was hash-checked.
+    case fullCheck
+    /// Resume data was unusable (corrupt, another torrent): every piece was hash-checked.
+    case fullCheckAfterInvalidResumeData(reason: String)
+    /// Resume data was used; the pieces of `changedFiles` (size or time differed) were re-checked.
+    case resumed(changedFiles: [Int], recheckedPieces: Int)
+}
+
+/// The storage side of one torrent: takes blocks as they arrive, verifies each piece once its blocks are
+/// all written, serves verified blocks, checks existing data, and saves and restores resume data.
+///
+/// A piece counts as ours (``verifiedPieces``) only after its hash passed over the bytes read back from
+/// storage, which happens only after every write to it succeeded. All I/O and hashing run on a
+/// ``WorkerPool``; the actor only keeps the books.
+public actor PieceStore {
+    /// Size of a block (the unit of requests, BEP 3; the leaf size of BEP 52 merkle trees).
+    public static let blockSize = 16 * 1024
+
+    /// The torrent.
+    public nonisolated let torrent: Torrent
+    /// Where its bytes live.
+    public nonisolated let storage: any Storage
+    private nonisolated let layout: PieceLayout
+    private nonisolated let verifier: PieceVerifier
+    private nonisolated let pool: WorkerPool
+    private nonisolated let events: StorageEventHandler?
+
+    /// Pieces that passed their hash and are on disk.
+    public private(set) var verifiedPieces: Bitfield
+    /// Per-file priorities (pad files included, always `.normal`).
+    public private(set) var priorities: [FilePriority]
+    private var partial: [Int: PartialPiece] = [:]
+    private var renamed: [Int: [String]] = [:]
+    private var createdEmptyFiles = false
+
+    private struct PartialPiece {
+        var written: Bitfield
+        var inFlight: Set<Int> = []
+        var contributors: Set<PeerTag> = []
+        var hashing = false
+    }
+
+    /// A store for `torrent` over `storage`, doing its I/O on `pool` and reporting to `events`. Starts with
+    /// nothing verified: call ``start(resumeDataAt:)`` or ``checkExistingData(progress:)``.
+    public init(torrent: Torrent, storage: any Storage, pool: WorkerPool = .shared, events: StorageEventHandler? = nil)
+    {
+        self.torrent = torrent
+        self.storage = storage
+        self.layout = storage.layout
+        self.verifier = PieceVerifier(torrent: torrent)
+        self.pool = pool
+        self.events = events
+        self.verifiedPieces = Bitfield(count: storage.layout.pieceCount)
+        self.priorities = Array(repeating: .normal, count: storage.layout.files.count)
+    }
+
+    /// Number of blocks of piece `piece`.
+    public nonisolated func blockCount(ofPiece piece: Int) -> Int {
+        (layout.size(ofPiece: piece) + Self.blockSize - 1) / Self.blockSize
+    }
+
+    /// Length of block `block` of piece `piece` (the last block of the last piece may be short).
+    public nonisolated func blockLength(piece: Int, block: Int) -> Int {
+        min(Self.blockSize, layout.size(ofPiece: piece) - block * Self.blockSize)
+    }
+
+    /// Whether every piece is verified.
+    public var isComplete: Bool { verifiedPieces.isAllSet }
+
+    /// Pieces holding at least one byte of a file that is not skipped.
+    public var wantedPieces: Bitfield {
+        var wanted = Bitfield(count: layout.pieceCount)
+        for (index, file) in layout.files.enumerated() where !file.isPadFile && priorities[index] != .skip {
+            for piece in layout.pieces(ofFile: index) { wanted[piece] = true }
+        }
+        return wanted
+    }
+
+    /// Blocks of `piece` not yet written (and not being written): what to request next.
+    public func missingBlocks(ofPiece piece: Int) -> [Int] {
+        guard piece >= 0 && piece < layout.pieceCount, !verifiedPieces[piece] else { return [] }
+        guard let state = partial[piece] else { return Array(0..<blockCount(ofPiece: piece)) }
+        if state.hashing { return [] }
+        return (0..<state.written.count).filter { !state.written[$0] && !state.inFlight.contains($0) }
+    }
+
+    // MARK: Blocks
+
+    /// Writes one block received from `peer`. `offset` must be a multiple of ``blockSize`` and `bytes` the
+    /// block's full length. When the block completes its piece, the piece is hashed before this returns.
+    public func writeBlock(piece: Int, offset: Int, bytes: [UInt8], from peer: PeerTag) async throws -> BlockWriteResult
+    {
+        guard piece >= 0 && piece < layout.pieceCount, offset >= 0, offset % Self.blockSize == 0,
+            offset < layout.size(ofPiece: piece),
+            bytes.count == blockLength(piece: piece, block: offset / Self.blockSize)
+        else {
+            throw StorageError(
+                .invalidRequest, .write, path: nil,
+                reason: "block piece \(piece) offset \(offset) length \(bytes.count) is not a block of this torrent")
+        }
+        let block = offset / Self.blockSize
+        if verifiedPieces[piece] { return .duplicate }
+        var state = partial[piece] ?? PartialPiece(written: Bitfield(count: blockCount(ofPiece: piece)))
+        if state.hashing || state.written[block] || state.inFlight.contains(block) { return .duplicate }
+        state.inFlight.insert(block)
+        state.contributors.insert(peer)
+        partial[piece] = state
+        if !createdEmptyFiles { try await createEmptyFiles() }
+
+        let storage = self.storage
+        do {
+            try await pool.run {
+                try bytes.withUnsafeBytes { try storage.writePiece(piece, offset: offset, from: $0) }
+            }
+        } catch {
+            partial[piece]?.inFlight.remove(block)
+            throw error
+        }
+        guard var current = partial[piece] else { return .stored }  // data removed or re-checked meanwhile
+        current.inFlight.remove(block)
+        current.written[block] = true
+        let complete = current.written.isAllSet && current.inFlight.isEmpty && !current.hashing
+        if complete { current.hashing = true }
+        partial[piece] = current
+        return complete ? try await hashCompletedPiece(piece) : .stored
+    }
+
+    private func hashCompletedPiece(_ piece: Int) async throws -> BlockWriteResult {
+        let storage = self.storage
+        let verifier = self.verifier
+        let size = layout.size(ofPiece: piece)
+        let good: Bool
+        do {
+            good = try await pool.run {
+                var buffer = [UInt8](repeating: 0, count: size)
+                return try buffer.withUnsafeMutableBytes { raw in
+                    try storage.readPiece(piece, into: raw)
+                        && verifier.verify(piece: piece, data: UnsafeRawBufferPointer(raw))
+                }
+            }
+        } catch {
+            partial[piece] = nil  // its blocks will be fetched again
+            throw error
+        }
+        let peers = partial[piece]?.contributors ?? []
+        partial[piece] = nil
+        if good {
+            verifiedPieces[piece] = true
+            events?(.pieceHashPass(index: piece))
+            if verifiedPieces.isAllSet { storage.closeFiles() }  // seeding: reopen read-only
+            return .pieceVerified(piece: piece)
+        }
+        events?(.pieceHashFail(index: piece, peers: peers))
+        return .pieceFailed(piece: piece, peers: peers)
+    }
+
+    /// Reads `length` bytes at `offset` of a verified piece (to upload it). A piece whose data has vanished
+    /// or shrunk stops being verified and the error says the file changed.
+    public func readBlock(piece: Int, offset: Int, length: Int) async throws -> [UInt8] {
+        guard piece >= 0 && piece < layout.pieceCount, offset >= 0, length > 0,
+            offset + length <= layout.size(ofPiece: piece)
+        else {
+            throw StorageError(
+                .invalidRequest, .read, path: nil, reason: "piece \(piece) range \(offset)+\(length) is invalid")
+        }
+        guard verifiedPieces[piece] else {
+            throw StorageError(.invalidRequest, .read, path: nil, reason: "piece \(piece) is not verified")
+        }
+        let storage = self.storage
+        let (bytes, complete) = try await pool.run {
+            var buffer = [UInt8](repeating: 0, count: length)
+            let complete = try buffer.withUnsafeMutableBytes { try storage.readPiece(piece, offset: offset, into: $0) }
+            return (buffer, complete)
+        }
+        guard complete else {
+            verifiedPieces[piece] = false
+            let file = layout.slices(piece: piece, offset: offset, length: length).first?.fileIndex
+            let path = file.map { storage.path(ofFile: $0).joined(separator: "/") }
+            let error = StorageError(
+                .fileChanged, .read, path: path, reason: "verified data of piece \(piece) is missing")
+            events?(
+                .fileError(
+                    file: file.map { StorageFileRef(index: $0, path: storage.path(ofFile: $0)) },
+                    message: error.description, error: error))
+            throw error
+        }
+        return bytes
+    }
+
+    /// Creates the zero-length files that are not skipped (they have no pieces, so no write creates them).
+    public func createEmptyFiles() async throws {
+        createdEmptyFiles = true
+        let empty = layout.files.indices.filter {
+            layout.files[$0].length == 0 && !layout.files[$0].isPadFile && priorities[$0] != .skip
+        }
+        guard !empty.isEmpty else { return }
+        let storage = self.storage
+        try await pool.run { for index in empty { try storage.createFile(index) } }
+    }
+
+    // MARK: Checking
+
+    /// Hash-checks every piece against the data in storage (missing or short files give missing pieces),
+    /// replacing what was known. Cancellable; `progress` is called from worker threads.
+    @discardableResult
+    public func checkExistingData(progress: (@Sendable (CheckProgress) -> Void)? = nil) async throws -> Bitfield {
+        try await recheck(pieces: Array(0..<layout.pieceCount), progress: progress)
+    }
+
+    private func recheck(pieces: [Int], progress: (@Sendable (CheckProgress) -> Void)?) async throws -> Bitfield {
+        for piece in pieces { partial[piece] = nil }
+        let events = self.events
+        let passed = try await HashCheck(storage: storage, verifier: verifier, pool: pool).run(
+            pieces: pieces, progress: progress,
+            onPiece: { piece, good in if good { events?(.pieceHashPass(index: piece)) } })
+        for piece in pieces { verifiedPieces[piece] = passed[piece] }
+        return verifiedPieces
+    }
+
+    // MARK: Resume data
+
+    /// A snapshot of the resume data. Written files are flushed first, so everything the snapshot calls
+    /// verified or written is on stable storage.
+    public func resumeData() async throws -> ResumeData {
+        let verified = verifiedPieces
+        let blocks = partial.compactMapValues { $0.written.isNoneSet ? nil : $0.written }
+        let storage = self.storage
+        let files = layout.files
+        let statuses: [FileStatus?] = try await pool.run {
+            try storage.synchronize()
+            return try files.indices.map { files[$0].isPadFile ? nil : try storage.status(ofFile: $0) }
+        }
+        return ResumeData(
+            infoHash: torrent.infoHashes.wire, verified: verified, files: statuses, partialPieces: blocks,
+            priorities: priorities, renamedFiles: renamed, folder: (storage as? FileStorage)?.folder)
+    }
+
+    /// Writes the resume data to `path` atomically (temporary file, fsync, rename, fsync of the folder).
+    public func saveResumeData(to path: String) async throws {
+        let bytes = try await resumeData().encoded()
+        try await pool.run { try AtomicFile.write(bytes, to: path) }
+    }
+
+    /// Starts from the resume data at `path`: when it is absent or unusable every piece is checked,
+    /// otherwise only the pieces of files whose size or modification time changed.
+    @discardableResult
+    public func start(
+        resumeDataAt path: String?, progress: (@Sendable (CheckProgress) -> Void)? = nil
+    ) async throws -> StartOutcome {
+        guard let path, let bytes = try await pool.run({ try AtomicFile.read(path) }) else {
+            try await checkExistingData(progress: progress)
+            return .fullCheck
+        }
+        do {
+            return try await restore(from: ResumeData(bytes: bytes), progress: progress)
+        } catch let error as StorageError where error.code == .invalidResumeData {
+            try await checkExistingData(progress: progress)
+            return .fullCheckAfterInvalidResumeData(reason: error.reason)
+        }
+    }
+
+    /// Restores state from parsed resume data: trusts the pieces of files whose size and modification time
+    /// are as recorded and re-checks the others. Throws ``StorageError/Code/invalidResumeData`` when the
+    /// data belongs to another torrent or does not fit this one.
+    public func restore(
+        from resume: ResumeData, progress: (@Sendable (CheckProgress) -> Void)? = nil
+    ) async throws -> StartOutcome {
+        func invalid(_ reason: String) -> StorageError {
+            StorageError(.invalidResumeData, .resume, path: nil, reason: reason)
+        }
+        guard resume.infoHash == torrent.infoHashes.wire else { throw invalid("resume data of another torrent") }
+        guard resume.verified.count == layout.pieceCount else { throw invalid("piece count differs") }
+        guard resume.files.count == layout.files.count else { throw invalid("file count differs") }
+        guard resume.priorities.isEmpty || resume.priorities.count == layout.files.count else {
+            throw invalid("priority count differs")
+        }
+        for (piece, map) in resume.partialPieces
+        where piece < 0 || piece >= layout.pieceCount || map.count != blockCount(ofPiece: piece) {
+            throw invalid("block map of piece \(piece) has the wrong size")
+        }
+        for (index, path) in resume.renamedFiles {
+            guard index < layout.files.count else { throw invalid("renamed file index out of range") }
+            let storage = self.storage
+            try await pool.run { try storage.renameFile(index, to: path) }
+            renamed[index] = path
+        }
+        if !resume.priorities.isEmpty { priorities = resume.priorities }
+
+        let storage = self.storage
+        let files = layout.files
+        let current: [FileStatus?] = try await pool.run {
+            try files.indices.map { files[$0].isPadFile ? nil : try storage.status(ofFile: $0) }
+        }
+        var changedFiles: [Int] = []
+        var suspect = Set<Int>()
+        for index in files.indices where !files[index].isPadFile && current[index] != resume.files[index] {
+            changedFiles.append(index)
+            suspect.formUnion(layout.pieces(ofFile: index))
+        }
+        verifiedPieces = resume.verified
+        partial = [:]
+        for (piece, map) in resume.partialPieces where !suspect.contains(piece) && !resume.verified[piece] {
+            partial[piece] = PartialPiece(written: map)
+        }
+        // Pieces whose blocks were all written before the snapshot but not yet hashed are checked too.
+        let completeButUnhashed = partial.filter { $0.value.written.isAllSet }.map(\.key)
+        let toCheck = suspect.union(completeButUnhashed).sorted()
+        if !toCheck.isEmpty { try await recheck(pieces: toCheck, progress: progress) }
+        return .resumed(changedFiles: changedFiles, recheckedPieces: toCheck.count)
+    }
+
+    // MARK: Files
+
+    /// Sets the priority of file `index`. Skipping a file makes its pieces unwanted (see ``wantedPieces``);
+    /// data already there is kept.
+    public func setPriority(_ priority: FilePriority, ofFile index: Int) {
+        precondition(index >= 0 && index < priorities.count, "file index out of range")
+        priorities[index] = priority
+    }
+
+    /// Renames file `index` to `path` below the download folder (moving existing data).
+    public func renameFile(_ index: Int, to path: [String]) async throws {
+        let storage = self.storage
+        try await pool.run { try storage.renameFile(index, to: path) }
+        renamed[index] = path
+    }
+
+    /// Moves all data to `folder`, which becomes the download folder. Blocks written while the move runs
+    /// are safe when the move is a rename on one file system; across file systems, pause the torrent first.
+    public func moveStorage(to folder: String) async throws {
+        let storage = self.storage
+        try await pool.run { try storage.move(to: folder) }
+    }
+
+    /// Deletes the torrent's files; nothing is verified afterwards.
+    public func removeData() async throws {
+        let storage = self.storage
+        verifiedPieces = Bitfield(count: layout.pieceCount)
+        partial = [:]
+        createdEmptyFiles = false
+        try await pool.run { try storage.removeData() }
+    }
+}

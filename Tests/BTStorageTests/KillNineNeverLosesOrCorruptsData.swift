@@ -1,0 +1,122 @@
+import BTMetainfo
+import BTStorage
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The `nbt` executable built beside the tests (or `$NBT`).
+private func nbtExecutable() -> String? {
+    if let path = ProcessInfo.processInfo.environment["NBT"], !path.isEmpty { return path }
+    var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    while folder.path != "/" {
+        let candidate = folder.appendingPathComponent("nbt").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        folder = folder.deletingLastPathComponent()
+    }
+    return nil
+}
+
+/// Kill -9 at random moments during a download, restart from resume data, repeat: every piece the child
+/// ever reported verified, and every piece its resume data calls verified, holds the original bytes at that
+/// moment; at the end every file is byte-identical to the original.
+@Test(.timeLimit(.minutes(5)))
+func killNineAtRandomMomentsNeverLosesOrCorruptsData() async throws {
+    let executable = try #require(nbtExecutable(), "build the nbt executable first (swift build --build-tests)")
+    var generator = SeededGenerator(seed: UInt64(UInt32(truncatingIfNeeded: getpid())))
+    let folder = try TemporaryFolder("nbt-soak")
+    defer { folder.cleanup() }
+    let source = folder.path + "/source"
+    let target = folder.path + "/target"
+    let resume = folder.path + "/resume.dat"
+    let pieceLength = 32768
+
+    // Files (sorted by path, as the soak helper lists them), including empty ones.
+    let sizes = [300_000, 0, 1_234_567, 65536, 1, 900_000, 0, 777_777]
+    var stream: [UInt8] = []
+    var names: [String] = []
+    for (index, size) in sizes.enumerated() {
+        let name = "d\(index % 3)/f\(index).bin"
+        names.append(name)
+        try FileManager.default.createDirectory(atPath: source + "/d\(index % 3)", withIntermediateDirectories: true)
+        let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        try Data(bytes).write(to: URL(fileURLWithPath: source + "/" + name))
+    }
+    let order = names.indices.sorted { names[$0] < names[$1] }
+    var files: [TorrentFile] = []
+    for index in order {
+        let data = try Data(contentsOf: URL(fileURLWithPath: source + "/" + names[index]))
+        files.append(
+            TorrentFile(
+                path: names[index].split(separator: "/").map(String.init), length: Int64(data.count),
+                offset: Int64(stream.count)))
+        stream += data
+    }
+    let layout = PieceLayout(pieceLength: pieceLength, files: files)
+
+    func pieceOnDiskMatches(_ piece: Int) -> Bool {
+        let storage = FileStorage(layout: layout, paths: files.map(\.path), folder: target)
+        var buffer = [UInt8](repeating: 0, count: layout.size(ofPiece: piece))
+        let complete = (try? buffer.withUnsafeMutableBytes { try storage.readPiece(piece, into: $0) }) ?? false
+        let start = Int(layout.offset(ofPiece: piece))
+        return complete && buffer[...] == stream[start..<(start + buffer.count)]
+    }
+
+    func launch() throws -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [
+            "_storage-soak", "--source", source, "--target", target, "--resume", resume,
+            "--piece-length", "\(pieceLength)", "--save-every", "8",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return (process, output)
+    }
+
+    var kills = 0
+    var reportedEver = Set<Int>()
+    for _ in 0..<10 {
+        let (process, output) = try launch()
+        try await Task.sleep(for: .milliseconds(Int.random(in: 20...400, using: &generator)))
+        let finished = !process.isRunning
+        if !finished {
+            kill(process.processIdentifier, SIGKILL)
+            kills += 1
+        }
+        process.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let reported = text.split(separator: "\n").compactMap { line in
+            line.hasPrefix("verified ") ? Int(line.dropFirst("verified ".count)) : nil
+        }
+        reportedEver.formUnion(reported)
+        for piece in reported { #expect(pieceOnDiskMatches(piece), "reported piece \(piece) is wrong on disk") }
+        if let bytes = try? Data(contentsOf: URL(fileURLWithPath: resume)) {
+            let data = try ResumeData(bytes: Array(bytes))
+            for piece in data.verified.setIndexes {
+                #expect(pieceOnDiskMatches(piece), "resume data calls piece \(piece) verified but it is wrong")
+            }
+        }
+        if finished { break }
+    }
+    #expect(kills >= 3, "the child finished too quickly to be killed often")
+
+    let (process, output) = try launch()
+    let deadline = Date().addingTimeInterval(120)
+    while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    #expect(process.terminationStatus == 0, "final run: \(text.suffix(300))")
+    #expect(text.contains("complete"))
+    for name in names {
+        let original = try Data(contentsOf: URL(fileURLWithPath: source + "/" + name))
+        let copy = try? Data(contentsOf: URL(fileURLWithPath: target + "/" + name))
+        #expect(copy == original, "\(name) differs")
+    }
+    #expect(reportedEver.count > 0)
+}
