@@ -4,5 +4,9 @@ import ArgumentParser
 struct NBT: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nbt", abstract: "NetBitTorrent command-line client.",
-        subcommands: [StorageSoakCommand.self, StorageWriteBenchCommand.self])
+        subcommands: [
+            ScrapeCommand.self,
+            StorageSoakCommand.self,
+            StorageWriteBenchCommand.self,
+        ])
 }

@@ -1,0 +1,276 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Announces to and scrapes HTTP(S) and UDP trackers. The transports are thin: request building, response
+/// parsing and the UDP retransmission schedule live in ``HTTPTrackerProtocol`` and ``UDPTrackerExchange``.
+///
+/// Every host is checked against the ``TrackerAddressPolicy`` before it is contacted, on every redirect hop.
+/// What happens is reported on ``events``. Call ``shutdown()`` when done (or use ``withClient(configuration:_:)``).
+///
+/// ```swift
+/// let response = try await TrackerClient.withClient { client in
+///     try await client.announce(request, to: "udp://tracker.example:6969/announce")
+/// }
+/// print(response.peers)
+/// ```
+public final class TrackerClient: Sendable {
+    /// Transport limits and policy.
+    public struct Configuration: Sendable {
+        /// Which hosts may be contacted.
+        public var addressPolicy: TrackerAddressPolicy
+        /// Deadline for a whole HTTP exchange, redirects included.
+        public var httpTimeout: TimeAmount
+        /// Largest HTTP response body accepted (after gzip decompression).
+        public var maxResponseBytes: Int
+        /// Redirects followed before giving up.
+        public var maxRedirects: Int
+        /// UDP retransmission schedule (BEP 15).
+        public var udpRetransmission: UDPRetransmissionPolicy
+        /// `User-Agent` sent to HTTP trackers.
+        public var userAgent: String
+
+        /// Creates a configuration.
+        public init(
+            addressPolicy: TrackerAddressPolicy = .default, httpTimeout: TimeAmount = .seconds(30),
+            maxResponseBytes: Int = 1 << 20, maxRedirects: Int = 5,
+            udpRetransmission: UDPRetransmissionPolicy = .init(),
+            userAgent: String = "NetBitTorrent/\(BTTrackerVersion.current)"
+        ) {
+            self.addressPolicy = addressPolicy
+            self.httpTimeout = httpTimeout
+            self.maxResponseBytes = maxResponseBytes
+            self.maxRedirects = maxRedirects
+            self.udpRetransmission = udpRetransmission
+            self.userAgent = userAgent
+        }
+    }
+
+    /// The configuration in use.
+    public let configuration: Configuration
+    /// Everything that happens, as seed-004 `tracker_*` events (the newest 4096 are kept if nobody reads).
+    public let events: AsyncStream<TrackerEvent>
+
+    private let eventSink: AsyncStream<TrackerEvent>.Continuation
+    private let http: HTTPClient
+    private let group: any EventLoopGroup
+    private let udpConnections = UDPConnectionCache()
+
+    /// Creates a client; call ``shutdown()`` before releasing it.
+    public init(
+        configuration: Configuration = .init(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.configuration = configuration
+        self.group = group
+        (events, eventSink) = AsyncStream.makeStream(of: TrackerEvent.self, bufferingPolicy: .bufferingNewest(4096))
+        var httpConfiguration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,  // followed by hand, so each hop passes the address policy
+            timeout: .init(connect: configuration.httpTimeout, read: configuration.httpTimeout),
+            decompression: .enabled(limit: .size(configuration.maxResponseBytes)))
+        httpConfiguration.httpVersion = .http1Only
+        http = HTTPClient(eventLoopGroup: group, configuration: httpConfiguration)
+    }
+
+    /// Runs `body` with a fresh client and shuts it down afterwards, whether `body` throws or not.
+    public static func withClient<Result: Sendable>(
+        configuration: Configuration = .init(), _ body: (TrackerClient) async throws -> Result
+    ) async throws -> Result {
+        let client = TrackerClient(configuration: configuration)
+        do {
+            let result = try await body(client)
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+
+    /// Closes the HTTP connection pool and finishes ``events``.
+    public func shutdown() async {
+        try? await http.shutdown()
+        eventSink.finish()
+    }
+
+    /// Announces to the tracker at `url` (http, https or udp).
+    /// - Throws: ``TrackerError``; the failure is also reported as a ``TrackerEvent/failure(tracker:_:)`` event.
+    public func announce(_ request: AnnounceRequest, to url: String) async throws(TrackerError) -> AnnounceResponse {
+        do {
+            let tracker = try TrackerURL(url)
+            let response: AnnounceResponse
+            switch tracker.scheme {
+            case .http, .https:
+                let body = try await httpGet(
+                    HTTPTrackerProtocol.announceURL(url, request), tracker: url, event: request.event)
+                response = try HTTPTrackerProtocol.parseAnnounceResponse(body)
+            case .udp:
+                let query = UDPTrackerQuery.announce(request, urlData: Array(tracker.pathAndQuery.utf8.prefix(2048)))
+                guard case .announce(let answer) = try await udp(query, tracker: tracker, url: url) else {
+                    throw TrackerError(.malformedPacket, "scrape answer to an announce")
+                }
+                response = answer
+            }
+            eventSink.yield(.success(tracker: url, TrackerSuccess(response)))
+            return response
+        } catch {
+            eventSink.yield(.failure(tracker: url, error))
+            throw error
+        }
+    }
+
+    /// Scrapes the tracker whose announce URL is `url` for `infoHashes` (20 bytes each). HTTP trackers are
+    /// scraped at the BEP 48 scrape URL; `.scrapeUnsupported` when the announce URL has none.
+    /// - Throws: ``TrackerError``.
+    public func scrape(_ infoHashes: [[UInt8]], at url: String) async throws(TrackerError) -> [ScrapeResult] {
+        do {
+            let tracker = try TrackerURL(url)
+            switch tracker.scheme {
+            case .http, .https:
+                guard let scrapeURL = HTTPTrackerProtocol.scrapeURL(forAnnounce: url) else {
+                    throw TrackerError(
+                        .scrapeUnsupported, "announce URL does not end in /announce*: no scrape (BEP 48)")
+                }
+                let body = try await httpGet(
+                    HTTPTrackerProtocol.scrapeRequestURL(scrapeURL, infoHashes: infoHashes), tracker: url, event: nil)
+                return try HTTPTrackerProtocol.parseScrapeResponse(body)
+            case .udp:
+                var results: [ScrapeResult] = []
+                var rest = infoHashes[...]
+                repeat {
+                    let chunk = Array(rest.prefix(UDPTrackerPacket.maxScrapeHashes))
+                    rest = rest.dropFirst(chunk.count)
+                    guard case .scrape(let answer) = try await udp(.scrape(chunk), tracker: tracker, url: url) else {
+                        throw TrackerError(.malformedPacket, "announce answer to a scrape")
+                    }
+                    results += answer
+                } while !rest.isEmpty
+                return results
+            }
+        } catch {
+            eventSink.yield(.failure(tracker: url, error))
+            throw error
+        }
+    }
+
+    // MARK: UDP
+
+    private func udp(_ query: UDPTrackerQuery, tracker: TrackerURL, url: String) async throws(TrackerError)
+        -> UDPTrackerAnswer
+    {
+        let addresses = try await HostResolver.resolve(tracker.host)
+        try configuration.addressPolicy.check(host: tracker.host, addresses: addresses)
+        let remote = try HostResolver.socketAddress(addresses[0], port: tracker.port)
+        let key = tracker.origin
+        let cached = await udpConnections.get(key)
+        let exchange = UDPTrackerExchange(query: query, connection: cached, policy: configuration.udpRetransmission)
+        let sink = eventSink
+        let outcome = await UDPTrackerTransport.run(
+            exchange, tracker: url, remote: remote, group: group, onEvent: { sink.yield($0) })
+        await udpConnections.set(key, outcome.connection)
+        return try outcome.result.get()
+    }
+
+    // MARK: HTTP
+
+    private func httpGet(_ firstURL: String, tracker: String, event: AnnounceEvent?) async throws(TrackerError)
+        -> [UInt8]
+    {
+        let deadline = NIODeadline.now() + configuration.httpTimeout
+        eventSink.yield(.connect(tracker: tracker, event: event))
+        defer { eventSink.yield(.disconnect(tracker: tracker)) }
+        var url = firstURL
+        var hops = 0
+        while true {
+            let target = try TrackerURL(url)
+            guard target.scheme != .udp else { throw TrackerError(.invalidURL, "HTTP redirect to a UDP URL") }
+            let addresses = try await HostResolver.resolve(target.host)
+            try configuration.addressPolicy.check(host: target.host, addresses: addresses)
+            var request = HTTPClientRequest(url: url)
+            if target.scheme == .http, IPAddressBytes.parse(target.host) == nil {
+                // Connect to the address that was checked, not to a second resolution of the name (DNS rebinding).
+                let pinned =
+                    addresses[0].count == 4 ? IPAddressText.ipv4(addresses[0]) : "[\(IPAddressText.ipv6(addresses[0]))]"
+                request = HTTPClientRequest(url: "http://\(pinned):\(target.port)\(target.pathAndQuery)")
+                request.headers.add(
+                    name: "Host", value: target.port == 80 ? target.host : "\(target.host):\(target.port)")
+            }
+            request.method = .GET
+            request.headers.add(name: "User-Agent", value: configuration.userAgent)
+            request.headers.add(name: "Accept-Encoding", value: "gzip")
+            request.headers.add(name: "Connection", value: "close")
+            let head =
+                "GET \(target.pathAndQuery) HTTP/1.1\r\n"
+                + request.headers.map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n"
+            eventSink.yield(.write(tracker: tracker, bytes: head.utf8.count))
+            let response: HTTPClientResponse
+            let body: ByteBuffer
+            do {
+                response = try await http.execute(request, deadline: deadline)
+                body = try await response.body.collect(upTo: configuration.maxResponseBytes)
+            } catch {
+                throw Self.map(error, limit: configuration.maxResponseBytes)
+            }
+            eventSink.yield(.read(tracker: tracker, bytes: body.readableBytes))
+            let status = response.status.code
+            if (300..<400).contains(status), let location = response.headers.first(name: "Location") {
+                hops += 1
+                guard hops <= configuration.maxRedirects else {
+                    throw TrackerError(.httpStatus, "more than \(configuration.maxRedirects) redirects")
+                }
+                url =
+                    location.contains("://")
+                    ? location : target.originForRedirect + (location.hasPrefix("/") ? location : "/" + location)
+                continue
+            }
+            let bytes = Array(body.readableBytesView)
+            guard status == 200 else {
+                // Some trackers send their failure reason with an error status.
+                if case .failure(let error) = Result(catching: { () throws(TrackerError) in
+                    try HTTPTrackerProtocol.parseAnnounceResponse(bytes)
+                }), error.code == .trackerFailure {
+                    throw error
+                }
+                throw TrackerError(.httpStatus, "HTTP \(status) \(response.status.reasonPhrase)")
+            }
+            return bytes
+        }
+    }
+
+    private static func map(_ error: any Error, limit: Int) -> TrackerError {
+        if let error = error as? TrackerError { return error }
+        if error is CancellationError { return TrackerError(.cancelled, "cancelled") }
+        if error is NIOTooManyBytesError {
+            return TrackerError(.responseTooLarge, "response larger than \(limit) bytes")
+        }
+        let text = "\(error)"
+        if let client = error as? HTTPClientError {
+            switch client {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout:
+                return TrackerError(.timeout, "no complete answer in time (\(client))")
+            case .cancelled:
+                return TrackerError(.cancelled, "cancelled")
+            default:
+                break
+            }
+        }
+        if text.contains("limit") && text.lowercased().contains("decompress") {
+            return TrackerError(.responseTooLarge, "decompressed response larger than \(limit) bytes")
+        }
+        return TrackerError(.connectionFailed, text)
+    }
+}
+
+extension TrackerURL {
+    fileprivate var originForRedirect: String {
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        return "\(scheme.rawValue)://\(shownHost):\(port)"
+    }
+}
+
+/// UDP connection ids per tracker origin, reused for a minute (BEP 15).
+private actor UDPConnectionCache {
+    private var connections: [String: UDPTrackerConnection] = [:]
+    func get(_ key: String) -> UDPTrackerConnection? { connections[key] }
+    func set(_ key: String, _ connection: UDPTrackerConnection?) { connections[key] = connection }
+}
