@@ -1,0 +1,101 @@
+import BTEngine
+import BTMetainfo
+import Testing
+
+/// Every event of seed 004 exists as a typed event and reaches both callbacks and async streams.
+@Suite struct EventBusDeliversTheSeedCatalogue {
+    /// The event names of seed 004 (Net::BitTorrent 0.05x), copied from its Events section.
+    static let seedNames: [String] =
+        ["ip_filter", "peer_connect", "peer_disconnect", "peer_read", "peer_write"]
+        + [
+            "handshake", "keepalive", "choke", "unchoke", "interested", "not_interested", "have", "bitfield",
+            "request", "block", "cancel", "extended",
+        ].flatMap { ["packet_incoming_\($0)", "packet_outgoing_\($0)"] }
+        + ["file_error", "file_open", "file_close", "file_write", "file_read"]
+        + [
+            "tracker_connect", "tracker_disconnect", "tracker_success", "tracker_failure", "tracker_write",
+            "tracker_read",
+        ]
+        + ["piece_hash_fail", "piece_hash_pass"]
+
+    static let torrent = ClientEvent.TorrentInfo(
+        infoHashes: InfoHashes(v1: [UInt8](repeating: 1, count: 20), v2: nil), name: "t")
+    static let peer = ClientEvent.PeerInfo(
+        endpoint: PeerEndpoint(address: .v4(0x7F00_0001), port: 6881), isIncoming: true)
+    static let file = ClientEvent.FileInfo(torrent: torrent, index: 0, path: ["a"])
+    static let tracker = ClientEvent.TrackerInfo(torrent: torrent, url: "udp://tracker.example:80")
+
+    /// One event of every kind.
+    static var samples: [ClientEvent] {
+        let messages: [ClientEvent.Message] = [
+            .handshake(
+                reserved: [UInt8](repeating: 0, count: 8), infoHash: [UInt8](repeating: 1, count: 20),
+                peerID: [UInt8](repeating: 2, count: 20)),
+            .keepalive, .choke, .unchoke, .interested, .notInterested, .have(index: 1), .bitfield(Bitfield(count: 3)),
+            .request(index: 1, offset: 0, length: 16384), .block(index: 1, offset: 0, length: 16384),
+            .cancel(index: 1, offset: 0, length: 16384), .port(6881), .suggest(index: 2), .haveAll, .haveNone,
+            .reject(index: 1, offset: 0, length: 16384), .allowedFast(index: 3),
+            .extended(id: 0, payload: [0x64, 0x65]),
+        ]
+        return [
+            .ipFilter(peer.endpoint, allowed: true), .peerConnect(peer), .peerDisconnect(peer, reason: .tooMany),
+            .peerRead(peer, length: 10), .peerWrite(peer, length: 10),
+        ] + messages.flatMap { [.packetIncoming(peer, $0), .packetOutgoing(peer, $0)] } + [
+            .fileOpen(file, mode: .write), .fileClose(file), .fileRead(file, length: 1), .fileWrite(file, length: 1),
+            .fileError(file, message: "disk full"), .trackerConnect(tracker, event: .started),
+            .trackerDisconnect(tracker), .trackerSuccess(tracker, .init(complete: 1, incomplete: 2)),
+            .trackerFailure(tracker, reason: "timeout"), .trackerWrite(tracker, length: 1),
+            .trackerRead(tracker, length: 1), .pieceHashPass(torrent, index: 0), .pieceHashFail(torrent, index: 1),
+            .torrentFinished(torrent),
+        ]
+    }
+
+    @Test func everySeedEventHasAKindAndEveryKindAnEvent() {
+        let kinds = Set(ClientEvent.Kind.allCases.map(\.rawValue))
+        for name in Self.seedNames { #expect(kinds.contains(name), "\(name) is missing") }
+        #expect(kinds.contains("torrent_finished"))
+        #expect(Set(Self.samples.map(\.kind)) == Set(ClientEvent.Kind.allCases))
+    }
+
+    @Test func handlersReceiveOnlyTheirKindUntilRemoved() {
+        let bus = EventBus()
+        let passes = Recorder<ClientEvent>()
+        let everything = Recorder<ClientEvent.Kind>()
+        let subscription = bus.on(.pieceHashPass) { passes.append($0) }
+        bus.onEvery { everything.append($0.kind) }
+        for event in Self.samples { bus.emit(event) }
+        #expect(passes.values == [.pieceHashPass(Self.torrent, index: 0)])
+        #expect(everything.values == Self.samples.map(\.kind))
+        bus.remove(subscription)
+        bus.emit(.pieceHashPass(Self.torrent, index: 5))
+        #expect(passes.values.count == 1)
+        #expect(everything.values.count == Self.samples.count + 1)
+    }
+
+    @Test func streamsReceiveEventsInOrderAndEndOnFinish() async {
+        let bus = EventBus()
+        let stream = bus.events()
+        for event in Self.samples { bus.emit(event) }
+        bus.finish()
+        var received: [ClientEvent] = []
+        for await event in stream { received.append(event) }
+        #expect(received == Self.samples)
+        #expect(bus.streamCount == 0)
+        var late: [ClientEvent] = []
+        for await event in bus.events() { late.append(event) }
+        #expect(late.isEmpty, "a finished bus gives finished streams")
+    }
+
+    @Test func aSlowStreamKeepsTheNewestEventsAndCountsTheDrops() async {
+        let bus = EventBus()
+        let stream = bus.events(bufferingNewest: 3)
+        for index in 0..<10 { bus.emit(.pieceHashPass(Self.torrent, index: index)) }
+        bus.finish()
+        var indexes: [Int] = []
+        for await event in stream {
+            if case .pieceHashPass(_, let index) = event { indexes.append(index) }
+        }
+        #expect(indexes == [7, 8, 9])
+        #expect(bus.droppedEventCount == 7)
+    }
+}
