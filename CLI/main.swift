@@ -5,6 +5,8 @@ struct NBT: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nbt", abstract: "NetBitTorrent command-line client.",
         subcommands: [
+            InfoCommand.self,
+            CreateCommand.self,
             ScrapeCommand.self,
             StorageSoakCommand.self,
             StorageWriteBenchCommand.self,

@@ -32,9 +32,13 @@ public struct MetainfoError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let unsupportedVersion = Code("unsupportedVersion")
         /// The v1 and v2 parts of a hybrid torrent describe different files.
         public static let hybridMismatch = Code("hybridMismatch")
+        /// The v1 `pieces` string is not a whole number of 20-byte SHA-1 hashes.
+        public static let invalidPieceHashes = Code("invalidPieceHashes")
+        /// A BEP 52 `piece layers` entry of the wrong size, or whose merkle root is not the file's pieces root.
+        public static let invalidPieceLayers = Code("invalidPieceLayers")
         /// A magnet link that cannot be parsed.
         public static let invalidMagnet = Code("invalidMagnet")
-        /// Too many files, trackers or similar.
+        /// Too many files, path components, trackers, or a file too large to be a torrent.
         public static let limitExceeded = Code("limitExceeded")
         /// Reading the content to create a torrent failed.
         public static let ioError = Code("ioError")

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Smoke test of `nbt create` and `nbt info` (run by scripts/test with NBT=path to the nbt binary).
+# Creates v1, v2 and hybrid torrents of a small folder, reads them back (text and JSON), cross-checks the
+# info-hashes with libtorrent and mktorrent when they are installed, and checks that errors are one line.
+set -euo pipefail
+NBT=${NBT:?set NBT to the nbt binary}
+PY=${NBT_PYTHON:-/usr/bin/python3}
+here=$(cd "$(dirname "$0")/.." && pwd)
+helper="$here/BTMetainfoTests/Fixtures/lt_helper.py"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+mkdir -p "$work/content/sub"
+head -c 300000 /dev/urandom >"$work/content/big.bin"
+echo hello >"$work/content/sub/small.txt"
+: >"$work/content/empty"
+
+for mode in v1 v2 hybrid; do
+  timeout 60 "$NBT" create "$work/content" -o "$work/$mode.torrent" "--$mode" --tracker http://t/announce \
+    --web-seed http://seed/ --comment smoke --piece-size 16K >"$work/create.out" 2>"$work/create.err" ||
+    fail "nbt create --$mode: $(cat "$work/create.err")"
+  [ -s "$work/create.err" ] && fail "nbt create wrote to stderr although it is not a terminal"
+  timeout 60 "$NBT" info "$work/$mode.torrent" >"$work/info.txt" || fail "nbt info $mode"
+  grep -q "Format: *$mode" "$work/info.txt" || fail "format $mode not shown"
+  grep -q "http://t/announce" "$work/info.txt" || fail "tracker not shown"
+  grep -q "sub/small.txt" "$work/info.txt" || fail "file not listed"
+  timeout 60 "$NBT" info --json "$work/$mode.torrent" >"$work/info.json" || fail "nbt info --json $mode"
+  if "$PY" -c "import libtorrent" 2>/dev/null; then
+    "$PY" - "$work/info.json" "$mode" <<'PYEOF' || fail "nbt info --json disagrees with libtorrent ($mode)"
+import json, sys
+import libtorrent as lt
+ours = json.load(open(sys.argv[1]))
+mode = sys.argv[2]
+ti = lt.torrent_info(sys.argv[1].replace("info.json", mode + ".torrent"))
+h = ti.info_hashes()
+assert (ours["infoHashV1"] or "") == (str(h.v1) if h.has_v1() else ""), ours
+assert (ours["infoHashV2"] or "") == (str(h.v2) if h.has_v2() else ""), ours
+assert ours["pieceCount"] == ti.num_pieces()
+assert ours["comment"] == ti.comment() == "smoke"
+PYEOF
+    timeout 120 "$PY" "$helper" create "$work/content" "$work/lt-$mode.torrent" --mode "$mode" --piece-size 16384 \
+      --tracker http://t/announce --web-seed http://seed/ --comment smoke
+    a=$("$NBT" info --json "$work/$mode.torrent" | grep -E '"infoHashV[12]"')
+    b=$("$NBT" info --json "$work/lt-$mode.torrent" | grep -E '"infoHashV[12]"')
+    [ "$a" = "$b" ] || fail "info-hashes differ from libtorrent's create_torrent ($mode): $a vs $b"
+  fi
+done
+
+if command -v mktorrent >/dev/null; then
+  timeout 60 mktorrent -a http://t/announce -p -o "$work/mk.torrent" "$work/content" >/dev/null
+  timeout 60 "$NBT" info --json "$work/mk.torrent" | grep -Eq '"private" ?: ?true' || fail "mktorrent private flag"
+fi
+
+magnet='magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=x&tr=http%3A%2F%2Ft%2Fa'
+timeout 30 "$NBT" info "$magnet" | grep -q c12fe1c06bba254a9dc9f519b335aa7c1367a88a || fail "magnet info"
+
+set +e
+timeout 30 "$NBT" info "$here/BTMetainfoTests/Corpus/bad/parent_path.torrent" >"$work/out" 2>"$work/err"
+status=$?
+set -e
+[ "$status" -ne 0 ] || fail "bad torrent accepted"
+[ "$(wc -l <"$work/err")" -eq 1 ] || fail "error is not one line: $(cat "$work/err")"
+grep -q '^nbt: error: ' "$work/err" || fail "error line format: $(cat "$work/err")"
+echo "info_create.sh: ok"
