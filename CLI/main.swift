@@ -8,6 +8,9 @@ struct NBT: AsyncParsableCommand {
             InfoCommand.self,
             CreateCommand.self,
             ScrapeCommand.self,
+            DownloadCommand.self,
+            SeedCommand.self,
+            DemoCommand.self,
             StorageSoakCommand.self,
             StorageWriteBenchCommand.self,
         ])
