@@ -55,8 +55,8 @@ enum SHA1 {
             }
             var (a, b, c, d, e) = h
             for t in 0..<80 {
-                let f: UInt32
-                let k: UInt32
+                var f: UInt32 = 0
+                var k: UInt32 = 0
                 switch t {
                 case 0..<20: (f, k) = ((b & c) | (~b & d), 0x5A82_7999)
                 case 20..<40: (f, k) = (b ^ c ^ d, 0x6ED9_EBA1)

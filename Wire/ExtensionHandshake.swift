@@ -128,7 +128,7 @@ enum ExtensionCodec {
 
     static func dictionary(_ payload: some Collection<UInt8>, what: String) throws(WireError) -> BencodeNode {
         let document: BencodeDocument
-        do {
+        do throws(BencodeError) {
             document = try BencodeDocument(Array(payload), options: options)
         } catch {
             throw WireError(.invalidExtensionPayload, "\(what): \(error.reason)")

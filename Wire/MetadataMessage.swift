@@ -31,14 +31,14 @@ public enum MetadataMessage: Hashable, Sendable {
     /// Decodes a payload: a bencoded dictionary, followed by the piece's bytes for `data` only.
     public init(decoding payload: some Collection<UInt8>, limits: Limits = Limits()) throws(WireError) {
         let bytes = Array(payload)
-        let document: BencodeDocument
-        let consumed: Int
-        do {
-            (document, consumed) = try BencodeDocument.decodePrefix(bytes, options: ExtensionCodec.options)
+        let decoded: (document: BencodeDocument, consumed: Int)
+        do throws(BencodeError) {
+            decoded = try BencodeDocument.decodePrefix(bytes, options: ExtensionCodec.options)
         } catch {
             throw WireError(.invalidExtensionPayload, "ut_metadata: \(error.reason)")
         }
-        let root = document.root
+        let root = decoded.document.root
+        let consumed = decoded.consumed
         guard root.kind == .dictionary, let type = root["msg_type"]?.integer, let piece = root["piece"]?.integer
         else {
             throw WireError(.invalidExtensionPayload, "ut_metadata without integer msg_type and piece")
@@ -76,9 +76,11 @@ public enum MetadataMessage: Hashable, Sendable {
     public func encoded() -> [UInt8] {
         switch self {
         case .request(let piece):
-            return BencodeValue.dictionary(["msg_type": 0, "piece": .integer(Int64(piece))]).encoded()
+            let value: BencodeValue = ["msg_type": 0, "piece": .integer(Int64(piece))]
+            return value.encoded()
         case .reject(let piece):
-            return BencodeValue.dictionary(["msg_type": 2, "piece": .integer(Int64(piece))]).encoded()
+            let value: BencodeValue = ["msg_type": 2, "piece": .integer(Int64(piece))]
+            return value.encoded()
         case .data(let piece, let totalSize, let data):
             let header: BencodeValue = [
                 "msg_type": 1, "piece": .integer(Int64(piece)), "total_size": .integer(Int64(totalSize)),

@@ -33,7 +33,10 @@ public struct PeerMessageDecoder: Sendable {
 
     /// The limits in force; may be changed between messages (e.g. once metadata arrives).
     public var limits: Limits
-    private var buffer: ByteBuffer?
+    /// The buffer being decoded.
+    private var current: ByteBuffer?
+    /// Buffers received after `current`, untouched until needed.
+    private var queued: [ByteBuffer] = []
 
     /// Creates a decoder.
     public init(limits: Limits = Limits()) {
@@ -41,16 +44,16 @@ public struct PeerMessageDecoder: Sendable {
     }
 
     /// Number of bytes received and not yet decoded.
-    public var bufferedBytes: Int { buffer?.readableBytes ?? 0 }
+    public var bufferedBytes: Int { (current?.readableBytes ?? 0) + queued.reduce(0) { $0 + $1.readableBytes } }
 
-    /// Adds received bytes. When nothing is pending the buffer is adopted as is (no copy).
+    /// Adds received bytes. Buffers are kept as they are (no copy); only a message split across two buffers is
+    /// copied, and only that message's bytes.
     public mutating func append(_ bytes: ByteBuffer) {
-        if var pending = buffer, pending.readableBytes > 0 {
-            buffer = nil  // keep the storage uniquely referenced while writing
-            pending.writeImmutableBuffer(bytes)
-            buffer = pending
+        guard bytes.readableBytes > 0 else { return }
+        if queued.isEmpty && (current?.readableBytes ?? 0) == 0 {
+            current = bytes
         } else {
-            buffer = bytes
+            queued.append(bytes)
         }
     }
 
@@ -63,10 +66,44 @@ public struct PeerMessageDecoder: Sendable {
     /// - Throws: ``WireError`` when the stream breaks a limit or a message is malformed; the connection
     ///   must then be closed (the decoder's position is unspecified afterwards).
     public mutating func next() throws(WireError) -> PeerMessage? {
-        guard var pending = buffer else { return nil }
-        buffer = nil
-        defer { buffer = pending.readableBytes > 0 ? pending : nil }
-        return try Self.decode(from: &pending, limits: limits)
+        while true {
+            if (current?.readableBytes ?? 0) == 0 {
+                guard !queued.isEmpty else {
+                    current = nil
+                    return nil
+                }
+                current = queued.removeFirst()
+            }
+            var pending = current!
+            current = nil  // keep the storage uniquely referenced while reading and writing
+            let message: PeerMessage?
+            do throws(WireError) {
+                message = try Self.decode(from: &pending, limits: limits)
+            } catch {
+                current = pending
+                throw error
+            }
+            if let message {
+                current = pending
+                return message
+            }
+            guard !queued.isEmpty else {
+                current = pending
+                return nil
+            }
+            // The message continues in the next buffer: move just the missing bytes over.
+            let missing: Int
+            if let length = pending.getInteger(at: pending.readerIndex, as: UInt32.self) {
+                missing = 4 + Int(length) - pending.readableBytes
+            } else {
+                missing = 4 - pending.readableBytes
+            }
+            var next = queued.removeFirst()
+            var part = next.readSlice(length: min(missing, next.readableBytes))!
+            pending.writeBuffer(&part)
+            if next.readableBytes > 0 { queued.insert(next, at: 0) }
+            current = pending
+        }
     }
 
     /// Decodes one message from the front of `buffer`: nil (nothing consumed) when incomplete.

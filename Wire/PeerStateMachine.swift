@@ -195,7 +195,7 @@ public struct PeerStateMachine: Sendable {
                 handshakeBuffer = nil
             }
             let handshake: Handshake?
-            do {
+            do throws(WireError) {
                 handshake = try Handshake.decode(from: &bytes)
             } catch {
                 close(&actions, .malformedHandshake, error.reason)
@@ -213,7 +213,7 @@ public struct PeerStateMachine: Sendable {
         if bytes.readableBytes > 0 { decoder.append(bytes) }
         while !isClosed {
             let message: PeerMessage?
-            do {
+            do throws(WireError) {
                 message = try decoder.next()
             } catch {
                 close(&actions, .malformedPacket, error.reason)
@@ -313,8 +313,9 @@ public struct PeerStateMachine: Sendable {
                 close(&actions, .malformedPacket, "bitfield does not match \(configuration.pieceCount) pieces")
                 return
             }
-            peerPieces = bitfield
-            bitfieldStatus = bitfield.isAllSet ? .all : (bitfield.isNoneSet ? .none : .partial)
+            // A bitfield after `have` messages (aria2 does this) adds to them, as libtorrent tolerates.
+            peerPieces = bitfield.union(peerPieces)
+            bitfieldStatus = peerPieces.isAllSet ? .all : (peerPieces.isNoneSet ? .none : .partial)
             availabilityChanged(&actions, now: now)
         case .haveAll, .haveNone:
             guard requireFast(&actions, message) else { return }
@@ -372,7 +373,7 @@ public struct PeerStateMachine: Sendable {
         }
         let payload = message.payload.readableBytesView
         if message.id == 0 {
-            do {
+            do throws(WireError) {
                 remoteExtensions = try ExtensionHandshake(decoding: payload)
             } catch {
                 close(&actions, .malformedPacket, error.reason)
@@ -385,7 +386,7 @@ public struct PeerStateMachine: Sendable {
             actions.append(.extensionMessage(.other(name: "#\(message.id)", payload: message.payload)))
             return
         }
-        do {
+        do throws(WireError) {
             switch name {
             case ExtensionHandshake.Name.pex:
                 actions.append(.extensionMessage(.pex(try PEXMessage(decoding: payload))))
@@ -572,7 +573,7 @@ public struct PeerStateMachine: Sendable {
     public mutating func cancel(_ block: BlockRequest, now: NIODeadline) -> [PeerAction] {
         var actions: [PeerAction] = []
         guard phase == .active, inFlight.removeValue(forKey: block) != nil else { return actions }
-        cancelled.insert(block)
+        rememberCancelled(block)
         send(&actions, .cancel(block), now: now)
         return actions
     }
@@ -635,13 +636,12 @@ public struct PeerStateMachine: Sendable {
     public mutating func sendExtension(_ payload: ExtensionPayload, now: NIODeadline) -> [PeerAction] {
         var actions: [PeerAction] = []
         guard phase == .active, supportsExtensions, let remote = remoteExtensions else { return actions }
-        let name: String
-        let bytes: [UInt8]
-        switch payload {
-        case .pex(let message): (name, bytes) = (ExtensionHandshake.Name.pex, message.encoded())
-        case .metadata(let message): (name, bytes) = (ExtensionHandshake.Name.metadata, message.encoded())
-        case .other(let other, let data): (name, bytes) = (other, Array(data.readableBytesView))
-        }
+        let (name, bytes): (String, [UInt8]) =
+            switch payload {
+            case .pex(let message): (ExtensionHandshake.Name.pex, message.encoded())
+            case .metadata(let message): (ExtensionHandshake.Name.metadata, message.encoded())
+            case .other(let other, let data): (other, Array(data.readableBytesView))
+            }
         guard let id = remote.messages[name], id != 0 else { return actions }
         send(&actions, .extended(ExtendedMessage(id: id, payload: ByteBuffer(bytes: bytes))), now: now)
         return actions
@@ -718,7 +718,7 @@ public struct PeerStateMachine: Sendable {
         var returned: [BlockRequest] = []
         for (block, _) in ordered.dropFirst(keep) {
             inFlight[block] = nil
-            cancelled.insert(block)
+            rememberCancelled(block)
             returned.append(block)
             send(&actions, .cancel(block), now: now)
         }
@@ -756,6 +756,13 @@ public struct PeerStateMachine: Sendable {
         handshakeBuffer = nil
         decoder = PeerMessageDecoder(limits: decoder.limits)
         actions.append(.disconnect(reason, detail: detail))
+    }
+
+    /// Remembers a cancelled request so that its block, if it still arrives, is not taken for a lie. Bounded:
+    /// a peer that never answers cancels cannot make this grow without limit.
+    private mutating func rememberCancelled(_ block: BlockRequest) {
+        if cancelled.count >= 4096 { cancelled.removeAll() }
+        cancelled.insert(block)
     }
 
     static func order(_ a: BlockRequest, _ b: BlockRequest) -> Bool {

@@ -3,12 +3,12 @@ import Testing
 
 @testable import BTWire
 
-private let h = WireTestSupport.hex
+private func h(_ text: String) -> [UInt8] { WireTestSupport.hex(text) }
 
 private func decodeError(_ bytes: [UInt8], _ limits: PeerMessageDecoder.Limits) -> WireError? {
     var decoder = PeerMessageDecoder(limits: limits)
     decoder.append(bytes)
-    do {
+    do throws(WireError) {
         _ = try decoder.next()
         return nil
     } catch {
@@ -26,7 +26,7 @@ private func decodeError(_ bytes: [UInt8], _ limits: PeerMessageDecoder.Limits) 
 @Test func fixedSizeMessagesWithTheWrongLengthAreRejected() {
     for bytes in [
         h("00000002 00 00"), h("00000004 04 000001"), h("0000000c 06 00000000 00000000 000040"),
-        h("00000002 0e ff"), h("00000004 09 1ae100"), h("00000001 14"), h("00000010 15 00"),
+        h("00000002 0e ff"), h("00000004 09 1ae100"), h("00000001 14"), h("00000002 15 00"),
     ] {
         #expect(decodeError(bytes, .init())?.code == .invalidMessageLength, "\(bytes)")
     }

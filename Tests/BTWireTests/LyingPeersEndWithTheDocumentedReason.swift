@@ -4,7 +4,7 @@ import Testing
 
 @testable import BTWire
 
-private let h = WireTestSupport.hex
+private func h(_ text: String) -> [UInt8] { WireTestSupport.hex(text) }
 
 /// A connected pair where A is the honest side under test and B's bytes are replaced by a liar's.
 private func connectedPair(aHas: Bool, bHas: Bool, fast: Bool, pieces: Int = 10) -> PeerPair {

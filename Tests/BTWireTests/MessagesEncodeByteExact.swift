@@ -3,8 +3,8 @@ import Testing
 
 @testable import BTWire
 
-private let h = WireTestSupport.hex
-private let b = WireTestSupport.buffer
+private func h(_ text: String) -> [UInt8] { WireTestSupport.hex(text) }
+private func b(_ bytes: [UInt8]) -> ByteBuffer { WireTestSupport.buffer(bytes) }
 
 /// One vector per message type: the value, and its wire bytes written out by hand from the BEPs.
 private let vectors: [(String, PeerMessage, [UInt8])] = [

@@ -61,10 +61,13 @@ import Testing
         return process
     }
 
-    /// Stops a process started by `start` (and its child) by PID.
+    /// Stops a process started by `start` and its child by PID. `timeout` leads its own process group, so the
+    /// group is killed; SIGKILL because the test process's blocked-signal mask (SIGTERM included) is
+    /// inherited by children, which then never see a SIGTERM.
     static func stop(_ process: Process) {
         if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
+            kill(-process.processIdentifier, SIGKILL)
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }

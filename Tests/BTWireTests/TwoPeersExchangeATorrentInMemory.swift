@@ -22,8 +22,9 @@ func leecherDownloadsAWholeTorrentFromASeeder(fast: Bool) {
     #expect(pair.a.remoteExtensions?.requestQueueLength == 250)
     #expect(pair.a.peerID?.client?.name == "NetBitTorrent")
     // Choked: nothing may be requested (no allowed-fast set was granted).
-    pair.requestMissing()
-    #expect(pair.a.blocksInFlight == 0 && !pair.returnedToA.isEmpty)
+    let early = BlockRequest(piece: 0, offset: 0, length: 16384)
+    pair.apply(pair.a.request([early], now: pair.now), fromA: true)
+    #expect(pair.a.blocksInFlight == 0 && pair.returnedToA == [early])
     pair.returnedToA.removeAll()
     pair.apply(pair.b.unchoke(now: pair.now), fromA: false)
     pair.pump()
