@@ -98,9 +98,11 @@ struct CreateCommand: ParsableCommand {
         if noDate { creator.creationDate = nil }
 
         let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
+        var progress: (@Sendable (Int64, Int64) -> Void)?
+        if let bar { progress = { bar.update($0, $1) } }
         let torrent: Torrent
-        do {
-            torrent = try creator.create(progress: bar.map { bar in { bar.update($0, $1) } })
+        do throws(MetainfoError) {
+            torrent = try creator.create(progress: progress)
         } catch {
             bar?.finish()
             throw MetainfoReport.fail(error.reason)

@@ -78,7 +78,7 @@ enum MetainfoReport {
         line("Private:", torrent.isPrivate ? "yes" : "no")
         if let comment = torrent.comment { line("Comment:", comment) }
         if let createdBy = torrent.createdBy { line("Created by:", createdBy) }
-        if let date = torrent.creationDate { line("Created on:", date(date)) }
+        if let created = torrent.creationDate { line("Created on:", date(created)) }
         if let source = torrent.source { line("Source:", source) }
         if torrent.announceTiers.isEmpty {
             line("Trackers:", "none")

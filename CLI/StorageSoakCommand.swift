@@ -37,7 +37,7 @@ struct StorageSoakCommand: AsyncParsableCommand {
             let digest = try buffer.withUnsafeMutableBytes { raw in
                 let view = UnsafeMutableRawBufferPointer(rebasing: raw[0..<size])
                 _ = try original.readPiece(piece, into: view)
-                return Array(Insecure.SHA1.hash(bufferPointer: UnsafeRawBufferPointer(view)))
+                return Array(Insecure.SHA1.hash(data: UnsafeRawBufferPointer(view)))
             }
             hashes += digest
         }
@@ -46,8 +46,7 @@ struct StorageSoakCommand: AsyncParsableCommand {
             pieceLength: pieceLength, files: torrentFiles, isSingleFile: false, pieceHashes: hashes, infoBytes: [])
         let store = PieceStore(torrent: torrent, storage: FileStorage(layout: layout, paths: paths, folder: target))
         let outcome = try await store.start(resumeDataAt: resume)
-        print("start \(outcome) verified \(await store.verifiedPieces.setCount)/\(layout.pieceCount)")
-        fflush(stdout)
+        Self.say("start \(outcome) verified \(await store.verifiedPieces.setCount)/\(layout.pieceCount)")
 
         var queue: [(piece: Int, block: Int)] = []
         for piece in 0..<layout.pieceCount {
@@ -68,8 +67,7 @@ struct StorageSoakCommand: AsyncParsableCommand {
             }
             switch try await store.writeBlock(piece: piece, offset: start, bytes: bytes, from: peer) {
             case .pieceVerified(let index):
-                print("verified \(index)")
-                fflush(stdout)
+                Self.say("verified \(index)")
             case .pieceFailed(let index, _):
                 let again = await store.missingBlocks(ofPiece: index).map { (index, $0) }
                 queue.insert(contentsOf: again, at: Int.random(in: 0...queue.count))
@@ -82,7 +80,12 @@ struct StorageSoakCommand: AsyncParsableCommand {
         try await store.createEmptyFiles()
         try await store.saveResumeData(to: resume)
         guard await store.isComplete else { throw ValidationError("finished with missing pieces") }
-        print("complete")
+        Self.say("complete")
+    }
+
+    /// Writes a line to standard output unbuffered (the parent reads it even after a SIGKILL).
+    static func say(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
     /// Regular files under `folder`, sorted by path, with sizes.

@@ -133,12 +133,10 @@ public final class FileStorage: Storage {
     }
 
     private func makeParentFolders(of path: String, root: String) throws {
-        var parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        parts.removeLast()
-        var current = ""
+        let parts = path.split(separator: "/").dropLast()
+        var current = path.hasPrefix("/") ? "" : "."
         for part in parts {
-            current += (current.isEmpty && part.isEmpty) ? "/" : (current.hasSuffix("/") ? part : "/" + part)
-            if current == "/" || part.isEmpty { continue }
+            current += "/" + part
             if mkdir(current, 0o755) != 0 && errno != EEXIST {
                 throw StorageError(errno: errno, .open, path: current)
             }
@@ -312,7 +310,7 @@ public final class FileStorage: Storage {
     package func prefetch(file: Int, offset: Int64, length: Int) {
         guard let handle = try? handle(file, writable: false) else { return }
         #if os(Linux)
-            _ = posix_fadvise(handle.descriptor.rawValue, offset, off_t(length), POSIX_FADV_WILLNEED)
+            _ = posix_fadvise(handle.descriptor.rawValue, off_t(offset), off_t(length), POSIX_FADV_WILLNEED)
         #endif
     }
 }

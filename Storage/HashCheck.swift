@@ -1,4 +1,5 @@
 import BTMetainfo
+import Crypto
 
 /// How far a hash check has got.
 public struct CheckProgress: Hashable, Sendable {
@@ -18,6 +19,9 @@ public struct CheckProgress: Hashable, Sendable {
 /// ascending runs to one worker per core, each reading sequentially (with a read-ahead hint one run ahead)
 /// and hashing what it read. Pieces whose files are missing or short are simply not verified.
 package struct HashCheck: Sendable {
+    /// Bytes read and hashed at a time for v1 pieces.
+    static let chunkSize = 256 * 1024
+
     let storage: any Storage
     let verifier: PieceVerifier
     let pool: WorkerPool
@@ -62,10 +66,29 @@ package struct HashCheck: Sendable {
                         if cancelled.withLock({ $0 }) { return }
                         let piece = pieces[position]
                         let size = layout.size(ofPiece: piece)
-                        let good = try buffer.withUnsafeMutableBytes { raw -> Bool in
-                            let view = UnsafeMutableRawBufferPointer(rebasing: raw[0..<size])
-                            guard try storage.readPiece(piece, into: view) else { return false }
-                            return verifier.verify(piece: piece, data: UnsafeRawBufferPointer(view))
+                        let good: Bool
+                        if verifier.isV1Only {
+                            // Read and hash in cache-sized chunks: the bytes are hashed while still in L2.
+                            var hasher = Insecure.SHA1()
+                            var done = 0
+                            var complete = true
+                            while complete && done < size {
+                                let count = min(Self.chunkSize, size - done)
+                                complete = try buffer.withUnsafeMutableBytes { raw -> Bool in
+                                    let view = UnsafeMutableRawBufferPointer(rebasing: raw[0..<count])
+                                    guard try storage.readPiece(piece, offset: done, into: view) else { return false }
+                                    hasher.update(bufferPointer: UnsafeRawBufferPointer(view))
+                                    return true
+                                }
+                                done += count
+                            }
+                            good = complete && verifier.matchesV1(piece: piece, digest: hasher.finalize())
+                        } else {
+                            good = try buffer.withUnsafeMutableBytes { raw -> Bool in
+                                let view = UnsafeMutableRawBufferPointer(rebasing: raw[0..<size])
+                                guard try storage.readPiece(piece, into: view) else { return false }
+                                return verifier.verify(piece: piece, data: UnsafeRawBufferPointer(view))
+                            }
                         }
                         onPiece?(piece, good)
                         let snapshot = shared.withLock { state -> CheckProgress in

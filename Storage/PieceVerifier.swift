@@ -30,7 +30,7 @@ public struct PieceVerifier: Sendable {
         guard piece >= 0 && piece < layout.pieceCount, data.count == layout.size(ofPiece: piece) else { return false }
         if !v1Hashes.isEmpty || !checksV2 {
             guard (piece + 1) * 20 <= v1Hashes.count else { return false }
-            let digest = Insecure.SHA1.hash(bufferPointer: data)
+            let digest = Insecure.SHA1.hash(data: data)
             guard digest.elementsEqual(v1Hashes[(piece * 20)..<(piece * 20 + 20)]) else { return false }
         }
         if checksV2 {
@@ -64,6 +64,15 @@ public struct PieceVerifier: Sendable {
             == layer[(indexInFile * 32)..<(indexInFile * 32 + 32)]
     }
 
+    /// True when only SHA-1 hashes are checked (v1 torrents): pieces can then be hashed chunk by chunk.
+    package var isV1Only: Bool { !checksV2 }
+
+    /// Whether `digest` is the SHA-1 of piece `piece` (v1 torrents).
+    package func matchesV1(piece: Int, digest: Insecure.SHA1.Digest) -> Bool {
+        guard piece >= 0, (piece + 1) * 20 <= v1Hashes.count else { return false }
+        return digest.elementsEqual(v1Hashes[(piece * 20)..<(piece * 20 + 20)])
+    }
+
     /// Smallest power of two `>= n`.
     package static func powerOfTwo(atLeast n: Int) -> Int {
         var value = 1
@@ -78,7 +87,7 @@ public struct PieceVerifier: Sendable {
         var offset = 0
         while offset < data.count {
             let end = min(offset + blockSize, data.count)
-            level.append(Array(SHA256.hash(bufferPointer: UnsafeRawBufferPointer(rebasing: data[offset..<end]))))
+            level.append(Array(SHA256.hash(data: UnsafeRawBufferPointer(rebasing: data[offset..<end]))))
             offset = end
         }
         while level.count < leafCount { level.append([UInt8](repeating: 0, count: 32)) }

@@ -126,8 +126,8 @@ final class ClientCore: @unchecked Sendable {
     /// Removes the torrent: disconnects its peers and forgets it. The caller saves resume data and deletes
     /// files.
     func removeSession(_ session: TorrentSession) {
-        disconnectAll(session, reason: .local)
         torrents[session.handle.wireInfoHash] = nil
+        disconnectAll(session, reason: .local)
         rates.removeTorrent(session.handle.wireInfoHash)
     }
 
@@ -150,7 +150,7 @@ final class ClientCore: @unchecked Sendable {
         }
         for (key, entry) in dialQueue where entry.session === session {
             dialQueue[key] = nil
-            _ = limiter.closed(key)
+            for next in limiter.closed(key) { startQueuedDial(next) }
         }
         session.dialled.removeAll()
     }
@@ -294,7 +294,9 @@ final class ClientCore: @unchecked Sendable {
 
     private func startQueuedDial(_ key: UInt64) {
         guard let entry = dialQueue.removeValue(forKey: key) else { return }
-        if torrents[entry.session.handle.wireInfoHash] === entry.session && entry.session.state != .paused {
+        if !isShutDown, torrents[entry.session.handle.wireInfoHash] === entry.session,
+            entry.session.state != .paused
+        {
             startDial(entry.connection, session: entry.session)
         } else {
             for next in limiter.closed(key) { startQueuedDial(next) }
@@ -496,10 +498,7 @@ final class ClientCore: @unchecked Sendable {
             if connection.reportedConnect { session.rechokeSoon = true }
         }
         events.emit(.peerDisconnect(connection.info, reason: reason))
-        if dialQueue.removeValue(forKey: connection.key) != nil {
-            _ = limiter.closed(connection.key)
-            return
-        }
+        dialQueue[connection.key] = nil
         for key in limiter.closed(connection.key) { startQueuedDial(key) }
     }
 

@@ -64,7 +64,8 @@ func killNineAtRandomMomentsNeverLosesOrCorruptsData() async throws {
         return complete && buffer[...] == stream[start..<(start + buffer.count)]
     }
 
-    func launch() throws -> (Process, Pipe) {
+    /// Starts the child; its output is collected as it arrives.
+    func launch() throws -> (Process, Locked<String>) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [
@@ -72,27 +73,49 @@ func killNineAtRandomMomentsNeverLosesOrCorruptsData() async throws {
             "--piece-length", "\(pieceLength)", "--save-every", "8",
         ]
         let output = Pipe()
+        let text = Locked("")
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        return (process, output)
+        return (process, text)
+    }
+
+    func finish(_ process: Process, _ text: Locked<String>) -> String {
+        process.waitUntilExit()
+        // Let the last bytes drain.
+        Thread.sleep(forTimeInterval: 0.05)
+        return text.withLock { $0 }
+    }
+
+    func verifiedLines(_ text: String) -> [Int] {
+        text.split(separator: "\n").compactMap { line in
+            line.hasPrefix("verified ") ? Int(line.dropFirst("verified ".count)) : nil
+        }
     }
 
     var kills = 0
+    var killsMidDownload = 0
     var reportedEver = Set<Int>()
-    for _ in 0..<10 {
-        let (process, output) = try launch()
-        try await Task.sleep(for: .milliseconds(Int.random(in: 20...400, using: &generator)))
+    for _ in 0..<12 {
+        let (process, text) = try launch()
+        // Kill at a random moment after the child has started downloading (startup includes a re-check).
+        let started = Date()
+        while process.isRunning && !text.withLock({ $0.contains("start ") }) && Date().timeIntervalSince(started) < 30 {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try await Task.sleep(for: .milliseconds(Int.random(in: 0...300, using: &generator)))
         let finished = !process.isRunning
         if !finished {
             kill(process.processIdentifier, SIGKILL)
             kills += 1
         }
-        process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let reported = text.split(separator: "\n").compactMap { line in
-            line.hasPrefix("verified ") ? Int(line.dropFirst("verified ".count)) : nil
-        }
+        let output = finish(process, text)
+        let reported = verifiedLines(output)
+        if !finished && !reported.isEmpty { killsMidDownload += 1 }
         reportedEver.formUnion(reported)
         for piece in reported { #expect(pieceOnDiskMatches(piece), "reported piece \(piece) is wrong on disk") }
         if let bytes = try? Data(contentsOf: URL(fileURLWithPath: resume)) {
@@ -103,20 +126,23 @@ func killNineAtRandomMomentsNeverLosesOrCorruptsData() async throws {
         }
         if finished { break }
     }
-    #expect(kills >= 3, "the child finished too quickly to be killed often")
+    #expect(killsMidDownload >= 3, "the child was not killed mid-download often enough (\(kills) kills)")
 
-    let (process, output) = try launch()
+    let (process, text) = try launch()
     let deadline = Date().addingTimeInterval(120)
     while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
     if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    process.waitUntilExit()
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    #expect(process.terminationStatus == 0, "final run: \(text.suffix(300))")
-    #expect(text.contains("complete"))
+    let output = finish(process, text)
+    #expect(process.terminationStatus == 0, "final run: \(output.suffix(300))")
+    #expect(output.contains("complete"))
+    for piece in verifiedLines(output) { #expect(pieceOnDiskMatches(piece), "reported piece \(piece) is wrong") }
     for name in names {
         let original = try Data(contentsOf: URL(fileURLWithPath: source + "/" + name))
         let copy = try? Data(contentsOf: URL(fileURLWithPath: target + "/" + name))
         #expect(copy == original, "\(name) differs")
     }
     #expect(reportedEver.count > 0)
+    print(
+        "kill -9 soak: \(kills) kills, \(killsMidDownload) after pieces verified, \(reportedEver.count) pieces reported"
+    )
 }
