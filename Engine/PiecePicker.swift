@@ -494,7 +494,8 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
             switch state {
             case .free: break
             case .requested(let requesters):
-                for requester in requesters { requestsByPeer[requester]?.remove(block(piece, index)) }
+                let requested = block(piece, index)
+                for requester in requesters { requestsByPeer[requester]?.remove(requested) }
             case .received(let peer), .written(let peer): contributors.insert(peer)
             }
         }

@@ -61,21 +61,14 @@ import Testing
         let layout = makeLayout(pieceLength: blockSize, fileLengths: [Int64(16 * blockSize)])
         var firstPicks: Set<Int> = []
         for seed in UInt64(0)..<20 {
-            var picker = PiecePicker<Int>(layout: layout)
-            var rare = Bitfield(count: 16)
-            rare[9] = true
-            picker.peerBitfield(1, rare)
-            for peer in 2...5 { picker.peerHasAll(peer) }
+            var picker = swarmWithRarePieceNine(layout)
             var random = SeededGenerator(seed: seed)
             firstPicks.insert(picker.pick(for: 2, count: 1, using: &random)[0].piece)
         }
         #expect(firstPicks.count > 1 && firstPicks != [9], "random start ignores rarity: \(firstPicks.sorted())")
 
-        var picker = PiecePicker<Int>(layout: layout)
-        var rare = Bitfield(count: 16)
-        rare[9] = true
-        picker.peerBitfield(1, rare)
-        for peer in 2...5 { picker.peerHasAll(peer) }
+        var picker = swarmWithRarePieceNine(layout)
+        #expect(picker.availability(ofPiece: 9) == 1 && picker.availability(ofPiece: 8) == 4)
         var random = SeededGenerator(seed: 1)
         for piece in [0, 1, 2, 3] { _ = picker.pieceVerified(piece) }
         #expect(picker.pick(for: 2, count: 1, using: &random) == [PieceBlock(piece: 9, offset: 0, length: blockSize)])
@@ -100,6 +93,25 @@ import Testing
         #expect(picker.availability(ofPiece: 3) == 1)
         #expect(picker.availability(ofPiece: 5) == 0)
         #expect(picker.isInteresting(2) && !picker.isInteresting(3) && !picker.isInteresting(1))
+
+        // A peer whose `have`s complete its bitfield becomes a seed without counting any piece twice.
+        var almost = Bitfield(count: 10, allSet: true)
+        almost[0] = false
+        picker.peerBitfield(4, almost)
+        picker.peerHas(4, piece: 0)
+        #expect((0..<10).map { picker.availability(ofPiece: $0) } == [1, 1, 1, 2, 1, 1, 1, 1, 1, 1])
+        picker.peerLeft(4)
+        #expect(picker.availability(ofPiece: 0) == 0 && picker.availability(ofPiece: 3) == 1)
+    }
+
+    /// Peer 2 is a seed; peers 3 to 5 have every piece but 9, so piece 9 is the rarest.
+    private func swarmWithRarePieceNine(_ layout: PieceLayout) -> PiecePicker<Int> {
+        var picker = PiecePicker<Int>(layout: layout)
+        picker.peerHasAll(2)
+        var common = Bitfield(count: 16, allSet: true)
+        common[9] = false
+        for peer in 3...5 { picker.peerBitfield(peer, common) }
+        return picker
     }
 
     private func hasPiece(_ picker: PiecePicker<Int>, peer: Int, piece: Int) -> Bool {

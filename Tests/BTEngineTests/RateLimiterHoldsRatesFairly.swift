@@ -42,7 +42,9 @@ import Testing
         let received = saturate(&limiter, peers: peers, seconds: 60, direction: .download)
         let shares = (1...5).map { received[$0] ?? 0 }
         #expect(shares.min()! > 0)
-        #expect(Double(shares.max()! - shares.min()!) <= 2 * 16 * 1024, "within two quanta: \(shares)")
+        // The first requester may take the initial burst (two quanta) alone; after that turns alternate, so
+        // the spread stays within three quanta however long the run (here 1.9 MB each).
+        #expect(shares.max()! - shares.min()! <= 3 * 16 * 1024, "within three quanta: \(shares)")
     }
 
     @Test func aTorrentLimitNestsInsideTheGlobalLimit() {
@@ -53,13 +55,14 @@ import Testing
         let fast = Double(received[3] ?? 0)
         #expect(abs(slow - 5_000_000) / 5_000_000 < 0.03, "slow torrent: \(slow)")
         #expect(abs(fast - 15_000_000) / 15_000_000 < 0.03, "the rest of the global limit: \(fast)")
-        #expect(abs((received[1] ?? 0) - (received[2] ?? 0)) <= 16 * 1024)
+        #expect(abs((received[1] ?? 0) - (received[2] ?? 0)) <= 3 * 16 * 1024, "peers of one torrent share it")
     }
 
     @Test func unlimitedGrantsEverythingAtOnce() {
         var limiter = Limiter(now: .zero)
         let grants = limiter.request(10_000_000, peer: 1, torrent: "t", direction: .download, now: .zero)
-        #expect(grants == [Limiter.Grant(peer: 1, direction: .download, bytes: 10_000_000)])
+        #expect(grants.map(\.peer) == [1] && grants.map(\.bytes) == [10_000_000])
+        #expect(grants.allSatisfy { $0.direction == .download })
         #expect(limiter.nextWakeup(.download) == nil)
     }
 
@@ -77,5 +80,21 @@ import Testing
         #expect(later.map(\.bytes) == [16 * 1024])
         limiter.removePeer(1)
         #expect(limiter.nextWakeup(.upload) == nil && limiter.pendingBytes(of: 1, direction: .upload) == 0)
+    }
+
+    @Test func aGreedyPeerDoesNotStarveAModestOne() {
+        let quantum = 16 * 1024
+        var limiter = Limiter(upload: .bytesPerSecond(4 * quantum), now: .zero)
+        _ = limiter.request(4 * 1024 * 1024, peer: 1, torrent: "t", direction: .upload, now: .zero)
+        let start = EngineInstant.seconds(1)
+        var modest = limiter.request(quantum, peer: 2, torrent: "t", direction: .upload, now: start)
+            .filter { $0.peer == 2 }
+        var now = start
+        while modest.isEmpty, let wakeup = limiter.nextWakeup(.upload), wakeup < start + .seconds(10) {
+            now = wakeup
+            modest = limiter.advance(to: now).filter { $0.peer == 2 }
+        }
+        #expect(modest.map(\.bytes) == [quantum])
+        #expect(now - start <= .milliseconds(500), "served within two turns of the round robin, at \(now)")
     }
 }
