@@ -17,7 +17,7 @@ struct InfoCommand: ParsableCommand {
     var showPadFiles = false
 
     func run() throws {
-        do {
+        do throws(MetainfoError) {
             if source.lowercased().hasPrefix("magnet:") {
                 let magnet = try MagnetLink(parsing: source)
                 print(json ? MetainfoReport.json(MetainfoReport.object(magnet)) : MetainfoReport.text(magnet))
@@ -78,7 +78,7 @@ enum MetainfoReport {
         line("Private:", torrent.isPrivate ? "yes" : "no")
         if let comment = torrent.comment { line("Comment:", comment) }
         if let createdBy = torrent.createdBy { line("Created by:", createdBy) }
-        if let created = torrent.creationDate { line("Created on:", date(created)) }
+        if let seconds = torrent.creationDate { line("Created on:", date(seconds)) }
         if let source = torrent.source { line("Source:", source) }
         if torrent.announceTiers.isEmpty {
             line("Trackers:", "none")

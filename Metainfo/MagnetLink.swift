@@ -130,7 +130,8 @@ public struct MagnetLink: Hashable, Sendable, CustomStringConvertible {
         if let displayName, !displayName.isEmpty { parts.append("dn=" + Self.percentEncoded(displayName)) }
         parts += trackers.map { "tr=" + Self.percentEncoded($0) }
         parts += webSeeds.map { "ws=" + Self.percentEncoded($0) }
-        parts += peers.map { "x.pe=" + Self.percentEncoded($0.description) }
+        // libtorrent reads x.pe without percent-decoding, so ':' and brackets stay literal.
+        parts += peers.map { "x.pe=" + Self.percentEncoded($0.description, keeping: ":[]") }
         if let selectOnly, !selectOnly.isEmpty {
             parts.append(
                 "so="
@@ -231,10 +232,13 @@ public struct MagnetLink: Hashable, Sendable, CustomStringConvertible {
         return text
     }
 
-    static func percentEncoded(_ text: String) -> String {
+    static func percentEncoded(_ text: String, keeping extra: String = "") -> String {
         var out = ""
+        let keep = Set(extra.utf8)
         for byte in text.utf8 {
             switch byte {
+            case _ where keep.contains(byte):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
                 UInt8(ascii: "~"):

@@ -277,25 +277,34 @@ enum InfoParser {
         return components
     }
 
-    /// Rejects two files with the same path, and a file whose path is a folder of another file.
+    /// Rejects two files with the same path, and a file whose path is a folder of another file. Paths are
+    /// interned as a tree of (parent, name) nodes, so the check is linear in the number of path components.
     static func checkDuplicates(_ files: [TorrentFile]) throws(MetainfoError) {
-        var filePaths = Set<[String]>()
-        var folders = Set<[String]>()
+        struct NodeKey: Hashable {
+            var parent: Int
+            var name: String
+        }
+        var nodes: [NodeKey: Int] = [:]
+        var isFile: [Bool] = [false]  // node 0 is the root folder
         for file in files where !file.isPadFile {
-            guard filePaths.insert(file.path).inserted else {
-                throw MetainfoError(.duplicatePath, "two files named \(file.path.joined(separator: "/"))")
-            }
-            if folders.contains(file.path) {
-                throw MetainfoError(
-                    .duplicatePath, "\(file.path.joined(separator: "/")) is both a file and a folder")
-            }
-            for depth in 1..<max(1, file.path.count) {
-                let folder = Array(file.path[0..<depth])
-                if filePaths.contains(folder) {
-                    throw MetainfoError(
-                        .duplicatePath, "\(folder.joined(separator: "/")) is both a file and a folder")
+            var parent = 0
+            for (index, name) in file.path.enumerated() {
+                let last = index == file.path.count - 1
+                let key = NodeKey(parent: parent, name: name)
+                if let existing = nodes[key] {
+                    let display = file.path[0...index].joined(separator: "/")
+                    if last && isFile[existing] {
+                        throw MetainfoError(.duplicatePath, "two files named \(display)")
+                    }
+                    if last || isFile[existing] {
+                        throw MetainfoError(.duplicatePath, "\(display) is both a file and a folder")
+                    }
+                    parent = existing
+                } else {
+                    nodes[key] = isFile.count
+                    parent = isFile.count
+                    isFile.append(last)
                 }
-                folders.insert(folder)
             }
         }
     }
@@ -528,10 +537,15 @@ enum InfoParser {
         guard node.kind == .dictionary else {
             throw MetainfoError(.invalidPieceLayers, "piece layers is not a dictionary")
         }
+        // One pass over the entries (not a lookup per file, which would be quadratic on hostile input).
+        var entries: [[UInt8]: BencodeNode] = [:]
+        for (key, value) in node.entries where key.count == 32 && entries[Array(key)] == nil {
+            entries[Array(key)] = value
+        }
         var layers: [[UInt8]: [UInt8]] = [:]
         let pad = MerkleTree.padHash(levels: MerkleTree.levels(perPiece: pieceLength))
         for file in files where file.length > Int64(pieceLength) {
-            guard let root = file.piecesRoot, layers[root] == nil, let layerNode = node[root] else { continue }
+            guard let root = file.piecesRoot, layers[root] == nil, let layerNode = entries[root] else { continue }
             let display = file.path.joined(separator: "/")
             guard let layer = layerNode.bytes else {
                 throw MetainfoError(.invalidPieceLayers, "piece layer of \(display) is not a byte string")

@@ -3,6 +3,10 @@
 
   lt_helper.py dump FILE.torrent
       prints what libtorrent's torrent_info reports, as JSON.
+  lt_helper.py magnet FILE.torrent
+      prints libtorrent's make_magnet_uri for the torrent.
+  lt_helper.py parse-magnet URI
+      prints what libtorrent's parse_magnet_uri reads from URI, as JSON.
   lt_helper.py autopiece SIZE...
       prints the automatic piece size create_torrent picks for one file of each SIZE, one a line.
   lt_helper.py create PATH OUT.torrent --mode v1|v2|hybrid [--piece-size N] [--tracker URL[,TIER]]...
@@ -102,11 +106,29 @@ def autopiece(sizes):
         print(lt.create_torrent(fs, 0).piece_length())
 
 
+def parse_magnet(uri):
+    p = lt.parse_magnet_uri(uri)
+    h = p.info_hashes
+    json.dump({
+        "v1": str(h.v1) if h.has_v1() else "",
+        "v2": str(h.v2) if h.has_v2() else "",
+        "name": p.name,
+        "trackers": list(p.trackers),
+        "web_seeds": list(p.url_seeds),
+        "peers": ["%s:%d" % (ip, port) for ip, port in p.peers],
+    }, sys.stdout)
+    print()
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("dump")
     d.add_argument("file")
+    m = sub.add_parser("magnet")
+    m.add_argument("file")
+    pm = sub.add_parser("parse-magnet")
+    pm.add_argument("uri")
     a = sub.add_parser("autopiece")
     a.add_argument("sizes", nargs="+")
     c = sub.add_parser("create")
@@ -123,6 +145,10 @@ def main():
     args = parser.parse_args()
     if args.cmd == "dump":
         dump(args.file)
+    elif args.cmd == "magnet":
+        print(lt.make_magnet_uri(lt.torrent_info(args.file)))
+    elif args.cmd == "parse-magnet":
+        parse_magnet(args.uri)
     elif args.cmd == "autopiece":
         autopiece(args.sizes)
     else:
