@@ -42,7 +42,7 @@ struct ScrapeCommand: AsyncParsableCommand {
     func run() async throws {
         let target: ScrapeTarget
         do {
-            target = try ScrapeTarget(source)
+            target = try ScrapeTarget.load(source)
         } catch {
             FileHandle.standardError.write(Data("nbt scrape: \(error)\n".utf8))
             throw ExitCode(2)
@@ -140,11 +140,11 @@ struct ScrapeTarget {
         init(_ description: String) { self.description = description }
     }
 
-    init(_ source: String) throws {
-        if source.lowercased().hasPrefix("magnet:") {
-            try self.init(magnet: source)
-            return
-        }
+    static func load(_ source: String) throws -> ScrapeTarget {
+        source.lowercased().hasPrefix("magnet:") ? try ScrapeTarget(magnet: source) : try ScrapeTarget(file: source)
+    }
+
+    init(file source: String) throws {
         guard let data = FileManager.default.contents(atPath: source) else {
             throw Failure("cannot read \(source)")
         }

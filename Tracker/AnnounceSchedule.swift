@@ -76,6 +76,13 @@ public struct AnnounceSchedule: Sendable {
         public var event: AnnounceEvent
         /// The `tracker id` to echo, if the tracker gave one.
         public var trackerID: [UInt8]?
+
+        /// Creates an announce description.
+        public init(url: String, event: AnnounceEvent, trackerID: [UInt8]? = nil) {
+            self.url = url
+            self.event = event
+            self.trackerID = trackerID
+        }
     }
 
     struct Tier: Sendable {

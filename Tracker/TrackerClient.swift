@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 /// Announces to and scrapes HTTP(S) and UDP trackers. The transports are thin: request building, response
@@ -96,7 +95,7 @@ public final class TrackerClient: Sendable {
     /// Announces to the tracker at `url` (http, https or udp).
     /// - Throws: ``TrackerError``; the failure is also reported as a ``TrackerEvent/failure(tracker:_:)`` event.
     public func announce(_ request: AnnounceRequest, to url: String) async throws(TrackerError) -> AnnounceResponse {
-        do {
+        do throws(TrackerError) {
             let tracker = try TrackerURL(url)
             let response: AnnounceResponse
             switch tracker.scheme {
@@ -123,7 +122,7 @@ public final class TrackerClient: Sendable {
     /// scraped at the BEP 48 scrape URL; `.scrapeUnsupported` when the announce URL has none.
     /// - Throws: ``TrackerError``.
     public func scrape(_ infoHashes: [[UInt8]], at url: String) async throws(TrackerError) -> [ScrapeResult] {
-        do {
+        do throws(TrackerError) {
             let tracker = try TrackerURL(url)
             switch tracker.scheme {
             case .http, .https:
@@ -203,17 +202,28 @@ public final class TrackerClient: Sendable {
                 "GET \(target.pathAndQuery) HTTP/1.1\r\n"
                 + request.headers.map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n"
             eventSink.yield(.write(tracker: tracker, bytes: head.utf8.count))
-            let response: HTTPClientResponse
-            let body: ByteBuffer
+            let response: (status: Int, phrase: String, location: String?, body: ByteBuffer)
             do {
-                response = try await http.execute(request, deadline: deadline)
-                body = try await response.body.collect(upTo: configuration.maxResponseBytes)
+                let http = self.http
+                let limit = configuration.maxResponseBytes
+                // AsyncHTTPClient's deadline covers the head only: the whole exchange races the deadline here, so a
+                // tracker dripping its body byte by byte cannot hold us.
+                // A little grace lets AsyncHTTPClient report its own error (say, connection refused) at the deadline.
+                response = try await Self.withDeadline(deadline + .milliseconds(500)) { [request] in
+                    let response = try await http.execute(request, deadline: deadline)
+                    let body = try await response.body.collect(upTo: limit)
+                    return (
+                        Int(response.status.code), response.status.reasonPhrase,
+                        response.headers.first(name: "Location"), body
+                    )
+                }
             } catch {
                 throw Self.map(error, limit: configuration.maxResponseBytes)
             }
+            let body = response.body
             eventSink.yield(.read(tracker: tracker, bytes: body.readableBytes))
-            let status = response.status.code
-            if (300..<400).contains(status), let location = response.headers.first(name: "Location") {
+            let status = response.status
+            if (300..<400).contains(status), let location = response.location {
                 hops += 1
                 guard hops <= configuration.maxRedirects else {
                     throw TrackerError(.httpStatus, "more than \(configuration.maxRedirects) redirects")
@@ -231,9 +241,26 @@ public final class TrackerClient: Sendable {
                 }), error.code == .trackerFailure {
                     throw error
                 }
-                throw TrackerError(.httpStatus, "HTTP \(status) \(response.status.reasonPhrase)")
+                throw TrackerError(.httpStatus, "HTTP \(status) \(response.phrase)")
             }
             return bytes
+        }
+    }
+
+    private static func withDeadline<T: Sendable>(
+        _ deadline: NIODeadline, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(nanoseconds: UInt64(max(0, (deadline - .now()).nanoseconds)))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw TrackerError(.timeout, "no complete answer before the deadline")
+            }
+            return value
         }
     }
 
@@ -254,7 +281,7 @@ public final class TrackerClient: Sendable {
                 break
             }
         }
-        if text.contains("limit") && text.lowercased().contains("decompress") {
+        if String(reflecting: error).hasSuffix("DecompressionError.limit") {
             return TrackerError(.responseTooLarge, "decompressed response larger than \(limit) bytes")
         }
         return TrackerError(.connectionFailed, text)

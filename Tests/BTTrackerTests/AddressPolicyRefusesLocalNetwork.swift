@@ -38,7 +38,7 @@ private let request = AnnounceRequest(
 ])
 func clientRefusesLocalNetworkTrackersWithoutContactingThem(url: String) async throws {
     let (error, events) = try await withEvents { client -> TrackerError? in
-        do {
+        do throws(TrackerError) {
             _ = try await client.announce(request, to: url)
             return nil
         } catch {
@@ -53,7 +53,7 @@ func clientRefusesLocalNetworkTrackersWithoutContactingThem(url: String) async t
     let port = try Opentracker.freePort()
     let strict = TrackerClient.Configuration(addressPolicy: TrackerAddressPolicy(allowLoopback: false))
     let (error, _) = try await withEvents(strict) { client -> TrackerError? in
-        do {
+        do throws(TrackerError) {
             _ = try await client.announce(request, to: "http://localhost:\(port)/announce")
             return nil
         } catch {
@@ -62,8 +62,8 @@ func clientRefusesLocalNetworkTrackersWithoutContactingThem(url: String) async t
     }
     #expect(error?.code == .addressRefused)
     // With the default policy the same name is allowed: the attempt reaches the socket (nobody listens).
-    let (allowed, _) = try await withEvents { client -> TrackerError? in
-        do {
+    let (allowed, _) = try await withEvents(.init(httpTimeout: .seconds(2))) { client -> TrackerError? in
+        do throws(TrackerError) {
             _ = try await client.announce(request, to: "http://localhost:\(port)/announce")
             return nil
         } catch {
@@ -79,7 +79,7 @@ func clientRefusesLocalNetworkTrackersWithoutContactingThem(url: String) async t
 ])
 func badTrackerURLsAreRefused(url: String) async throws {
     let (error, _) = try await withEvents { client -> TrackerError? in
-        do {
+        do throws(TrackerError) {
             _ = try await client.announce(request, to: url)
             return nil
         } catch {

@@ -156,3 +156,30 @@ private func code(_ body: () async throws -> Void) async -> TrackerError.Code? {
         #expect(writes == (expected == .timeout ? 3 : 1))
     }
 }
+
+@Test func announcerDrivesTheScheduleAcrossTiersAndStops() async throws {
+    let fake = try FakeTracker.start()
+    defer { fake.process.stop() }
+    let good = fake.http("/ok/announce")
+    let bad = fake.http("/failure/announce")
+    let udp = fake.udp
+    var random = TrackerRandom(seed: 9)
+    let schedule = AnnounceSchedule(
+        tiers: [[bad], [good], [udp]], isPrivate: false, random: &random, now: .now())
+    let (state, events) = try await withEvents(quick) { client in
+        let announcer = TorrentAnnouncer(
+            client: client, schedule: schedule, infoHash: Array(repeating: 5, count: 20),
+            peerID: Array(repeating: 6, count: 20), port: 7000, key: 1, transfer: .init(left: 10))
+        let peers = await announcer.announceDue()
+        #expect(peers.count == 3 + 2)  // /ok gives 3 peers, the UDP fake 2
+        let next = try #require(await announcer.nextDeadline)
+        #expect(next > .now() + .seconds(50))  // the failing tier backs off 60 s; the others wait their interval
+        await announcer.stop()
+        #expect(await announcer.nextDeadline == nil)
+        return await announcer.state
+    }
+    #expect(state.tiers.flatMap { $0 }.first { $0.url == bad }?.lastError?.code == .trackerFailure)
+    #expect(events.contains(.connect(tracker: good, event: .started)))
+    #expect(events.contains(.connect(tracker: good, event: .stopped)))
+    #expect(!events.contains(.connect(tracker: bad, event: .stopped)))  // never started: no stopped
+}

@@ -9,9 +9,25 @@ final class TestProcess: @unchecked Sendable {
     let output = Pipe()
 
     /// Starts `arguments` under `timeout SECONDS`.
+    ///
+    /// The test runner's threads block signals and a spawned process inherits that mask, which would leave
+    /// `timeout` deaf to its own alarm and to SIGTERM: a tiny Python shim clears the mask before exec.
     init(_ arguments: [String], seconds: Int = 120, directory: URL? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        process.arguments = ["\(seconds)"] + arguments
+        let shim = "/usr/bin/python3"
+        if FileManager.default.isExecutableFile(atPath: shim) {
+            process.executableURL = URL(fileURLWithPath: shim)
+            process.arguments =
+                [
+                    "-c",
+                    "import os,signal,sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); "
+                        + "[signal.signal(s, signal.SIG_DFL) for s in (signal.SIGPIPE, signal.SIGTERM, signal.SIGALRM)]; "
+                        + "os.execv('/usr/bin/timeout', ['timeout'] + sys.argv[1:])",
+                    "\(seconds)",
+                ] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+            process.arguments = ["\(seconds)"] + arguments
+        }
         if let directory { process.currentDirectoryURL = directory }
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -33,10 +49,12 @@ final class TestProcess: @unchecked Sendable {
 
     /// Kills the process (SIGTERM to `timeout`, which passes it on) and waits for it.
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        // Bounded wait; SIGKILL if SIGTERM was not enough.
+        for _ in 0..<100 where process.isRunning { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 
     deinit { stop() }

@@ -118,7 +118,7 @@ private func answer(_ action: UDPTrackerExchange.Action) -> Result<UDPTrackerAns
     let error = exchange.receive(
         UDPTrackerPacket.error(transactionID: t, message: "banned").encoded(), ipv6: false, now: t0)
     #expect(
-        answer(error).map { if case .failure(let e) = $0 { e } else { nil } } == TrackerError(.trackerFailure, "banned")
+        answer(error) == .failure(TrackerError(.trackerFailure, "banned"))
     )
 
     var truncated = UDPTrackerExchange(query: announce, connection: nil, random: TrackerRandom(seed: 6))
