@@ -66,7 +66,7 @@ struct DemoCommand: AsyncParsableCommand {
         } catch {
             throw TransferDisplay.fail("cannot create the payload in \(work): \(error.localizedDescription)")
         }
-        print("payload: \(files.count) files, \(TransferDisplay.bytes(Double(total))) in \(payload)")
+        TransferDisplay.say("payload: \(files.count) files, \(TransferDisplay.bytes(Double(total))) in \(payload)")
 
         // 2. Torrent.
         var creator = TorrentCreator(path: payload)
@@ -79,7 +79,7 @@ struct DemoCommand: AsyncParsableCommand {
         } catch {
             throw TransferDisplay.fail("cannot create the torrent: \(error.reason)")
         }
-        print(
+        TransferDisplay.say(
             "torrent: \(torrent.name), \(torrent.pieceCount) pieces of \(torrent.pieceLength / 1024) KiB, "
                 + "info-hash \(torrent.infoHashes)")
 
@@ -105,9 +105,9 @@ struct DemoCommand: AsyncParsableCommand {
             guard let seedStatus = await seeder.status(of: seeding), seedStatus.isComplete else {
                 throw TransferDisplay.fail("the seeder's hash check did not pass")
             }
-            print("seeder:  127.0.0.1:\(seeder.port) (\(seedStatus.verifiedPieces)/\(seedStatus.pieceCount) pieces)")
+            TransferDisplay.say("seeder:  127.0.0.1:\(seeder.port) (\(seedStatus.verifiedPieces)/\(seedStatus.pieceCount) pieces)")
             let downloading = try await leecher.addTorrent(torrent, downloadDirectory: downloadFolder)
-            print("leecher: 127.0.0.1:\(leecher.port), connecting to the seeder")
+            TransferDisplay.say("leecher: 127.0.0.1:\(leecher.port), connecting to the seeder")
             let start = ContinuousClock.now
             try await leecher.connect(host: "127.0.0.1", port: seeder.port, for: downloading)
             var lastPlain = ContinuousClock.now
@@ -162,12 +162,12 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let seconds = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 0.001)
         let downloaded = Double(finalStatus?.downloadedBytes ?? Int64(total))
-        print(
+        TransferDisplay.say(
             "verified: \(files.count) files identical to the originals (\(TransferDisplay.bytes(Double(total))))")
-        print(
+        TransferDisplay.say(
             "done: \(TransferDisplay.bytes(downloaded)) in " + String(format: "%.2f", seconds)
                 + " s, \(TransferDisplay.bytes(downloaded / seconds))/s over TCP on 127.0.0.1")
-        if keep { print("kept: \(work)") }
+        if keep { TransferDisplay.say("kept: \(work)") }
     }
 }
 

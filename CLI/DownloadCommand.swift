@@ -165,6 +165,11 @@ final class StopSignal: @unchecked Sendable {
 enum TransferDisplay {
     static let isTerminal = isatty(STDOUT_FILENO) == 1
 
+    /// Writes a line to standard output at once (unbuffered, so lines and the live progress stay in order).
+    static func say(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
     static func bytes(_ value: Double) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var value = value
@@ -201,8 +206,7 @@ enum TransferDisplay {
         if isTerminal {
             FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + line(status)).utf8))
         } else if plain {
-            print(line(status))
-            fflush(stdout)
+            TransferDisplay.say(line(status))
         }
     }
 
@@ -261,14 +265,13 @@ enum TransferSession {
         let start = ContinuousClock.now
         let initial = await client.status(of: handle)
         if requireComplete, let initial, !initial.isComplete {
-            print(
+            TransferDisplay.say(
                 "nbt: warning: only \(initial.verifiedPieces) of \(initial.pieceCount) pieces verified in \(directory); "
                     + "seeding those and downloading the rest")
         }
-        print(
+        TransferDisplay.say(
             "\(verb) \(torrent.name) (\(TransferDisplay.bytes(Double(torrent.totalSize)))) in \(directory), "
                 + "listening on \(client.host):\(client.port)")
-        fflush(stdout)
         for peer in peers {
             let endpoint = try NetworkOptions.endpoint(peer)
             try? await client.connect(host: endpoint.host, port: endpoint.port, for: handle)
@@ -292,11 +295,10 @@ enum TransferSession {
                 TransferDisplay.endLine()
                 let elapsed = ContinuousClock.now - start
                 let seconds = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 0.001)
-                print(
+                TransferDisplay.say(
                     "\(torrent.name): complete, \(TransferDisplay.bytes(Double(status.downloadedBytes))) in "
                         + String(format: "%.1f", seconds)
                         + " s (\(TransferDisplay.bytes(Double(status.downloadedBytes) / seconds))/s)")
-                fflush(stdout)
             } else {
                 TransferDisplay.show(status, plain: plain)
             }
@@ -311,7 +313,7 @@ enum TransferSession {
         let final = await client.status(of: handle)
         await client.shutdown()
         if let final {
-            print(
+            TransferDisplay.say(
                 "stopped: \(final.verifiedPieces)/\(final.pieceCount) pieces, downloaded "
                     + "\(TransferDisplay.bytes(Double(final.downloadedBytes))), uploaded "
                     + "\(TransferDisplay.bytes(Double(final.uploadedBytes))); resume data written")

@@ -765,8 +765,9 @@ final class ClientCore: @unchecked Sendable {
                 let response = try await tracker.announce(request, to: url)
                 core.loop.execute { core.announced(url, response: response, session: session) }
             } catch {
+                let failure = error as? TrackerError
                 core.loop.execute {
-                    session.schedule?.failed(url, error: error, now: .now())
+                    if let failure { session.schedule?.failed(url, error: failure, now: .now()) }
                     core.events.emit(.trackerFailure(trackerInfo, reason: "\(error)"))
                 }
             }

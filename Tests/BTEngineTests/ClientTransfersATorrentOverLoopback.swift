@@ -178,7 +178,7 @@ enum ClientFixtures {
             try await Task.sleep(for: .seconds(60))
             await server.shutdown()  // ends the event stream: the expectation below then fails
         }
-        var reason: DisconnectReason?
+        var reason: BTEngine.DisconnectReason?
         for await event in serverEvents {
             if case .peerDisconnect(_, let why) = event {
                 reason = why

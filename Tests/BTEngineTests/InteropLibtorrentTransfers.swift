@@ -8,6 +8,21 @@ import Testing
     import Glibc
 #endif
 
+/// A JSON object printed by a peer script, with the value kinds the tests read.
+struct JSONLine: Sendable, CustomStringConvertible {
+    let ints: [String: Int]
+    let bools: [String: Bool]
+    let text: String
+
+    init(_ object: [String: Any]) {
+        ints = object.compactMapValues { $0 as? Int }
+        bools = object.compactMapValues { $0 as? Bool }
+        text = "\(object)"
+    }
+
+    var description: String { text }
+}
+
 /// A real peer process for the interop tests, bounded by `timeout` and killed (its process group) when
 /// the test ends, pass or fail.
 final class InteropProcess: @unchecked Sendable {
@@ -26,11 +41,11 @@ final class InteropProcess: @unchecked Sendable {
 
     /// Reads the first JSON line the process prints (nil when it exits first), on a dispatch thread so the
     /// blocking read never holds a cooperative thread.
-    func firstJSON() async -> [String: any Sendable]? {
+    func firstJSON() async -> JSONLine? {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 let object = self.readJSONLine()
-                continuation.resume(returning: object?.compactMapValues { $0 as? any Sendable })
+                continuation.resume(returning: object.map(JSONLine.init))
             }
         }
     }
@@ -106,7 +121,7 @@ final class InteropProcess: @unchecked Sendable {
         ])
         defer { peer.stop() }
         let facts = try #require(await peer.firstJSON())
-        let port = try #require(facts["port"] as? Int, "libtorrent: \(facts)")
+        let port = try #require(facts.ints["port"], "libtorrent: \(facts)")
 
         let client = try await Client(configuration: ClientConfiguration(host: "127.0.0.3", ports: [0]))
         let handle = try await client.addTorrent(torrent, downloadDirectory: leechFolder)
@@ -142,9 +157,9 @@ final class InteropProcess: @unchecked Sendable {
         let result = await peer.firstJSON()
         let uploaded = await client.status(of: handle)?.uploadedBytes ?? 0
         await client.shutdown()
-        #expect(result?["done"] as? Bool == true, "libtorrent: \(String(describing: result))")
+        #expect(result?.bools["done"] == true, "libtorrent: \(String(describing: result))")
         #expect(uploaded >= torrent.totalSize)
         #expect(ClientFixtures.identical(seedFolder, leechFolder))
-        print("nbt -> libtorrent: \(torrent.totalSize) bytes in \(result?["seconds"] ?? "?") s")
+        print("nbt -> libtorrent: \(torrent.totalSize) bytes; \(String(describing: result))")
     }
 }
