@@ -105,7 +105,8 @@ struct DemoCommand: AsyncParsableCommand {
             guard let seedStatus = await seeder.status(of: seeding), seedStatus.isComplete else {
                 throw TransferDisplay.fail("the seeder's hash check did not pass")
             }
-            TransferDisplay.say("seeder:  127.0.0.1:\(seeder.port) (\(seedStatus.verifiedPieces)/\(seedStatus.pieceCount) pieces)")
+            TransferDisplay.say(
+                "seeder:  127.0.0.1:\(seeder.port) (\(seedStatus.verifiedPieces)/\(seedStatus.pieceCount) pieces)")
             let downloading = try await leecher.addTorrent(torrent, downloadDirectory: downloadFolder)
             TransferDisplay.say("leecher: 127.0.0.1:\(leecher.port), connecting to the seeder")
             let start = ContinuousClock.now

@@ -102,7 +102,9 @@ struct NetworkOptions: ParsableArguments {
     func configuration() throws -> ClientConfiguration {
         var configuration = ClientConfiguration(host: bind, ports: try ports())
         if let maxPeers { configuration.maximumPeersPerTorrent = maxPeers }
-        if let downLimit { configuration.downloadLimit = .bytesPerSecond(try Self.rate(downLimit, option: "--down-limit")) }
+        if let downLimit {
+            configuration.downloadLimit = .bytesPerSecond(try Self.rate(downLimit, option: "--down-limit"))
+        }
         if let upLimit { configuration.uploadLimit = .bytesPerSecond(try Self.rate(upLimit, option: "--up-limit")) }
         configuration.reportsPacketEvents = false
         return configuration
@@ -294,7 +296,8 @@ enum TransferSession {
                 TransferDisplay.show(status, plain: true)
                 TransferDisplay.endLine()
                 let elapsed = ContinuousClock.now - start
-                let seconds = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 0.001)
+                let seconds = max(
+                    Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 0.001)
                 TransferDisplay.say(
                     "\(torrent.name): complete, \(TransferDisplay.bytes(Double(status.downloadedBytes))) in "
                         + String(format: "%.1f", seconds)

@@ -71,7 +71,8 @@ public final class Client: Sendable {
             try? await group.shutdownGracefully()
             throw EngineError(
                 .bindFailed,
-                "cannot listen on \(configuration.host) port \(configuration.ports): \(failures.joined(separator: "; "))")
+                "cannot listen on \(configuration.host) port \(configuration.ports): \(failures.joined(separator: "; "))"
+            )
         }
         self.peerID = peerID
         self.host = configuration.host
@@ -222,7 +223,8 @@ public final class Client: Sendable {
 
     /// The status of every torrent, by name.
     public func statuses() async -> [TorrentStatus] {
-        (try? await onLoop { core in core.allSessions.map { core.status($0) }.sorted { $0.handle.name < $1.handle.name } })
+        (try? await onLoop { core in core.allSessions.map { core.status($0) }.sorted { $0.handle.name < $1.handle.name }
+        })
             ?? []
     }
 

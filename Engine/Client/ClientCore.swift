@@ -224,8 +224,9 @@ final class ClientCore: @unchecked Sendable {
         connectOutgoing(host: host, port: port, address: address, source: source, session: session)
     }
 
-    private func connectOutgoing(host: String, port: Int, address: IPAddress?, source: PeerSource, session: TorrentSession)
-    {
+    private func connectOutgoing(
+        host: String, port: Int, address: IPAddress?, source: PeerSource, session: TorrentSession
+    ) {
         let key = nextKey
         nextKey += 1
         let now = NIODeadline.now()
@@ -441,7 +442,8 @@ final class ClientCore: @unchecked Sendable {
     private func connected(_ connection: PeerConnection) {
         connection.reportedConnect = true
         guard let session = connection.session, let id = connection.machine?.peerID else { return }
-        if session.connections.values.contains(where: { $0 !== connection && $0.isActive && $0.machine?.peerID == id }) {
+        if session.connections.values.contains(where: { $0 !== connection && $0.isActive && $0.machine?.peerID == id })
+        {
             disconnect(connection, .preexisting, detail: "already connected to peer \(id)")
             return
         }
@@ -542,7 +544,8 @@ final class ClientCore: @unchecked Sendable {
         case .accepted(let cancel):
             for key in cancel {
                 guard let other = session.connections[key], var machine = other.machine else { continue }
-                let actions = machine.cancel(BlockRequest(piece: piece.piece, offset: piece.offset, length: length), now: .now())
+                let actions = machine.cancel(
+                    BlockRequest(piece: piece.piece, offset: piece.offset, length: length), now: .now())
                 other.machine = machine
                 perform(actions, on: other, refill: false)
             }
@@ -556,7 +559,8 @@ final class ClientCore: @unchecked Sendable {
         Task {
             let result: Result<BlockWriteResult, any Error>
             do {
-                result = .success(try await store.writeBlock(piece: piece.piece, offset: piece.offset, bytes: bytes, from: tag))
+                result = .success(
+                    try await store.writeBlock(piece: piece.piece, offset: piece.offset, bytes: bytes, from: tag))
             } catch {
                 result = .failure(error)
             }
@@ -594,7 +598,8 @@ final class ClientCore: @unchecked Sendable {
         guard !session.picker.have[piece] else { return }
         let contributors = session.picker.pieceVerified(piece)
         session.verifiedBytes += TorrentSession.payloadBytes(ofPiece: piece, layout: session.picker.layout)
-        _ = ledger.pieceVerified(contributors: Set(contributors.compactMap { session.connections[$0]?.endpoint.address.unmapped }))
+        _ = ledger.pieceVerified(
+            contributors: Set(contributors.compactMap { session.connections[$0]?.endpoint.address.unmapped }))
         events.emit(.pieceHashPass(session.info, index: piece))
         let now = NIODeadline.now()
         for connection in Array(session.connections.values) {
@@ -663,7 +668,8 @@ final class ClientCore: @unchecked Sendable {
         let core = self
         Task {
             do {
-                let bytes = try await store.readBlock(piece: request.piece, offset: request.offset, length: request.length)
+                let bytes = try await store.readBlock(
+                    piece: request.piece, offset: request.offset, length: request.length)
                 core.loop.execute { core.blockRead(request, bytes: bytes, connection: connection) }
             } catch {
                 core.loop.execute { core.blockUnavailable(request, connection: connection) }
@@ -747,7 +753,9 @@ final class ClientCore: @unchecked Sendable {
         for announce in due { send(announce, for: session, tracker: tracker) }
     }
 
-    private func announceRequest(_ event: AnnounceEvent, trackerID: [UInt8]?, session: TorrentSession) -> AnnounceRequest {
+    private func announceRequest(_ event: AnnounceEvent, trackerID: [UInt8]?, session: TorrentSession)
+        -> AnnounceRequest
+    {
         AnnounceRequest(
             infoHash: session.handle.wireInfoHash, peerID: peerID.bytes, port: listenPort,
             uploaded: session.uploadedBytes, downloaded: session.downloadedBytes, left: session.bytesLeft,

@@ -30,8 +30,10 @@ final class TorrentSession: @unchecked Sendable {
     var verifiedBytes: Int64 = 0
     var reportedFinished = false
 
-    init(handle: TorrentHandle, torrent: Torrent, store: PieceStore, verified: Bitfield, resumePath: String?, now: NIODeadline)
-    {
+    init(
+        handle: TorrentHandle, torrent: Torrent, store: PieceStore, verified: Bitfield, resumePath: String?,
+        now: NIODeadline
+    ) {
         self.handle = handle
         self.torrent = torrent
         self.info = ClientEvent.TorrentInfo(infoHashes: torrent.infoHashes, name: torrent.name)
@@ -43,7 +45,9 @@ final class TorrentSession: @unchecked Sendable {
         self.nextRechoke = now
         self.reportedFinished = verified.isAllSet
         let layout = torrent.layout
-        self.verifiedBytes = verified.setIndexes.reduce(Int64(0)) { $0 + Self.payloadBytes(ofPiece: $1, layout: layout) }
+        self.verifiedBytes = verified.setIndexes.reduce(Int64(0)) {
+            $0 + Self.payloadBytes(ofPiece: $1, layout: layout)
+        }
     }
 
     /// Payload bytes of `piece` (pad-file bytes excluded).

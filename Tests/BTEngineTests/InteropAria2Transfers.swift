@@ -66,7 +66,9 @@ import Testing
         defer { peer.stop() }
         let client = try await Client(configuration: ClientConfiguration(host: "127.0.0.7", ports: [0]))
         let handle = try await client.addTorrent(torrent, downloadDirectory: leechFolder)
+        let start = ContinuousClock.now
         let status = await Self.dialUntilComplete(client, handle, host: "127.0.0.6", port: port)
+        print("aria2 -> nbt: \(torrent.totalSize) bytes in \(ContinuousClock.now - start) (including aria2's start-up)")
         await client.shutdown()
         #expect(status?.isComplete == true, "status: \(String(describing: status))")
         #expect(ClientFixtures.identical(seedFolder, leechFolder))
@@ -85,7 +87,8 @@ import Testing
         let client = try await Client(configuration: ClientConfiguration(host: "127.0.0.8", ports: [0]))
         let handle = try await client.addTorrent(torrent, downloadDirectory: seedFolder)
         let port = Int.random(in: 20_000...60_000)
-        let peer = try Self.aria2("download", torrent: torrentFile, folder: leechFolder, address: "127.0.0.9", port: port)
+        let peer = try Self.aria2(
+            "download", torrent: torrentFile, folder: leechFolder, address: "127.0.0.9", port: port)
         defer { peer.stop() }
         // We are the seed: keep dialling aria2 until it has everything (it exits when complete).
         let start = ContinuousClock.now
@@ -99,6 +102,7 @@ import Testing
             try? await Task.sleep(for: .milliseconds(100))
         }
         let uploaded = await client.status(of: handle)?.uploadedBytes ?? 0
+        print("nbt -> aria2: \(torrent.totalSize) bytes in \(ContinuousClock.now - start) (including aria2's start-up)")
         await client.shutdown()
         #expect(!peer.process.isRunning && peer.process.terminationStatus == 0)
         #expect(uploaded >= torrent.totalSize)

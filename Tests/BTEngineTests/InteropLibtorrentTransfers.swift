@@ -62,13 +62,15 @@ final class InteropProcess: @unchecked Sendable {
         return (try? JSONSerialization.jsonObject(with: line)) as? [String: Any]
     }
 
-    /// Closes stdin (the peer's signal to stop), then kills the process if it is still running.
+    /// Closes stdin (the peer's signal to stop), then signals the process (`timeout` forwards the signal to
+    /// the peer; a second one makes aria2 skip its graceful shutdown) and finally kills it.
     func stop() {
         try? input.fileHandleForWriting.close()
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
+        for signal in [SIGTERM, SIGTERM, SIGKILL] where process.isRunning {
+            kill(process.processIdentifier, signal)
+            for _ in 0..<20 where process.isRunning { usleep(100_000) }
         }
+        if !process.isRunning { process.waitUntilExit() }
     }
 
     deinit { stop() }
