@@ -518,12 +518,23 @@ final class ClientCore: @unchecked Sendable {
             choked: machine.peerChoking, allowedFast: machine.allowedFastFromPeer,
             suggested: machine.suggestedPieces, onParole: machine.isOnParole)
         if machine.peerChoking && machine.allowedFastFromPeer.isEmpty { return }
-        let blocks = session.picker.pick(for: connection.key, count: capacity, context: context, using: &random)
+        // Under a download limit, requests are paid for up front: the next batch waits until the limiter has
+        // granted this one, so what is in flight never runs far ahead of the limit.
+        let count = downloadLimited ? min(capacity, 4) : capacity
+        let blocks = session.picker.pick(for: connection.key, count: count, context: context, using: &random)
         guard !blocks.isEmpty else { return }
         let actions = machine.request(
             blocks.map { BlockRequest(piece: $0.piece, offset: $0.offset, length: $0.length) }, now: now)
         connection.machine = machine
         perform(actions, on: connection, refill: false)
+        if downloadLimited && !connection.isClosed {
+            let bytes = blocks.reduce(0) { $0 + $1.length }
+            connection.downloadDebt += bytes
+            grant(
+                rates.request(
+                    bytes, peer: connection.key, torrent: session.handle.wireInfoHash, direction: .download,
+                    now: instant(now)))
+        }
     }
 
     private func deliver(_ block: Block, from connection: PeerConnection) {
@@ -532,13 +543,6 @@ final class ClientCore: @unchecked Sendable {
         connection.downloaded += Int64(length)
         connection.lastBlockAt = .now()
         session.downloadedBytes += Int64(length)
-        if downloadLimited {
-            connection.downloadDebt += length
-            grant(
-                rates.request(
-                    length, peer: connection.key, torrent: session.handle.wireInfoHash, direction: .download,
-                    now: instant(.now())))
-        }
         let piece = PieceBlock(piece: block.piece, offset: block.offset, length: length)
         switch session.picker.blockReceived(piece, from: connection.key) {
         case .accepted(let cancel):
