@@ -122,8 +122,9 @@ public final class Client: Sendable {
         let handle = TorrentHandle(infoHashes: torrent.infoHashes, name: torrent.name)
         let exists = try await onLoop { core in core.session(handle) != nil }
         guard !exists else { throw EngineError(.duplicateTorrent, "\(torrent.name) is already added") }
-        let storage = FileStorage(torrent: torrent, folder: downloadDirectory)
-        let store = PieceStore(torrent: torrent, storage: storage)
+        let report = Self.storageEvents(for: torrent, to: events)
+        let storage = FileStorage(torrent: torrent, folder: downloadDirectory, events: report)
+        let store = PieceStore(torrent: torrent, storage: storage, events: report)
         do {
             try await store.start(resumeDataAt: resume)
             try await store.createEmptyFiles()
@@ -137,6 +138,31 @@ public final class Client: Sendable {
             try core.addSession(session)
         }
         return handle
+    }
+
+    /// Turns the storage's `file_*` events into client events (hash results are reported by the engine).
+    private static func storageEvents(for torrent: Torrent, to bus: EventBus) -> StorageEventHandler {
+        let info = ClientEvent.TorrentInfo(infoHashes: torrent.infoHashes, name: torrent.name)
+        @Sendable func file(_ ref: StorageFileRef) -> ClientEvent.FileInfo {
+            ClientEvent.FileInfo(torrent: info, index: ref.index, path: ref.path)
+        }
+        return { event in
+            switch event {
+            case .fileOpen(let ref, let mode):
+                bus.emit(.fileOpen(file(ref), mode: mode == .read ? .read : .write))
+            case .fileClose(let ref):
+                bus.emit(.fileClose(file(ref)))
+            case .fileRead(let ref, let length):
+                bus.emit(.fileRead(file(ref), length: length))
+            case .fileWrite(let ref, let length):
+                bus.emit(.fileWrite(file(ref), length: length))
+            case .fileError(let ref, let message, _):
+                let target = ref.map(file) ?? ClientEvent.FileInfo(torrent: info, index: -1, path: [])
+                bus.emit(.fileError(target, message: message))
+            case .pieceHashPass, .pieceHashFail:
+                break
+            }
+        }
     }
 
     /// Adds a torrent from the bytes of a .torrent file (see ``addTorrent(_:downloadDirectory:resume:)``).

@@ -118,8 +118,12 @@ enum ClientFixtures {
         var passed: Set<Int> = []
         var finished = 0
         var connected = 0
+        var written = 0
+        var openedForWriting = 0
         for await event in events {
             switch event {
+            case .fileWrite(_, let length): written += length
+            case .fileOpen(_, let mode) where mode == .write: openedForWriting += 1
             case .pieceHashPass(_, let index): passed.insert(index)
             case .torrentFinished: finished += 1
             case .peerConnect: connected += 1
@@ -129,6 +133,8 @@ enum ClientFixtures {
         #expect(passed == Set(0..<torrent.pieceCount))
         #expect(finished == 1)
         #expect(connected >= 1)
+        #expect(written == Int(torrent.totalSize))
+        #expect(openedForWriting >= 3)
     }
 
     @Test func secondRunResumesFromResumeDataWithoutDownloading() async throws {
