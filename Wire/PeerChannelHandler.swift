@@ -37,6 +37,10 @@ public enum PeerCommand: Hashable, Sendable {
 /// handler (the engine) to act on, and ``PeerCommand``s written into the pipeline are applied to the machine.
 /// A repeated task on the channel's event loop calls ``PeerStateMachine/tick(now:)``. All state stays on the
 /// event loop.
+///
+/// Commands written from inside `channelRead` of an action are applied at once (re-entrantly): a handler must
+/// not answer ``PeerAction/requestsReturned(_:)`` by requesting the same blocks again in the same call, or it
+/// loops while the pipeline is full.
 public final class PeerChannelHandler: ChannelDuplexHandler {
     /// Bytes from the peer.
     public typealias InboundIn = ByteBuffer

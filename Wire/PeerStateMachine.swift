@@ -41,6 +41,8 @@ public struct PeerStateMachine: Sendable {
     /// The peer failed the request timeout; one request at a time until it delivers (seed 000 `snubbed`).
     public private(set) var isSnubbed = false
     /// The peer took part in a corrupt piece and gets whole pieces only until it proves itself (`on_parole`).
+    /// The piece picker must honour it (assign this peer whole pieces no other peer shares); a verified piece
+    /// from the peer ends the parole.
     public private(set) var isOnParole = false
     /// Reputation: starts at 100, +1 per verified piece, -20 per corrupt piece (seed 001).
     public private(set) var reputation = 100
@@ -647,12 +649,30 @@ public struct PeerStateMachine: Sendable {
         return actions
     }
 
+    /// Changes the reputation by `delta` (seed 001 `adjust_reputation`); at 50 or below the peer is blacklisted
+    /// and disconnected with ``DisconnectReason/reputation``.
+    public mutating func adjustReputation(by delta: Int, now: NIODeadline) -> [PeerAction] {
+        var actions: [PeerAction] = []
+        guard !isClosed else { return actions }
+        adjustReputation(delta, detail: "reputation adjusted by \(delta)", into: &actions)
+        return actions
+    }
+
+    private mutating func adjustReputation(_ delta: Int, detail: String, into actions: inout [PeerAction]) {
+        reputation += delta
+        event(&actions, .reputation(reputation))
+        if reputation <= 50 {
+            isBlacklisted = true
+            event(&actions, .blacklisted)
+            close(&actions, .reputation, "\(detail): reputation \(reputation)")
+        }
+    }
+
     /// A piece this peer sent blocks for passed its hash check: reputation +1, parole ends (seed 001).
     public mutating func pieceVerified(_ piece: Int, now: NIODeadline) -> [PeerAction] {
         var actions: [PeerAction] = []
         guard contributed.remove(piece) != nil, !isClosed else { return actions }
-        reputation += 1
-        event(&actions, .reputation(reputation))
+        adjustReputation(1, detail: "verified piece \(piece)", into: &actions)
         if isOnParole {
             isOnParole = false
             event(&actions, .parole(false))
@@ -665,17 +685,11 @@ public struct PeerStateMachine: Sendable {
     public mutating func pieceFailed(_ piece: Int, now: NIODeadline) -> [PeerAction] {
         var actions: [PeerAction] = []
         guard contributed.remove(piece) != nil, !isClosed else { return actions }
-        reputation -= 20
-        event(&actions, .reputation(reputation))
         if !isOnParole {
             isOnParole = true
             event(&actions, .parole(true))
         }
-        if reputation <= 50 {
-            isBlacklisted = true
-            event(&actions, .blacklisted)
-            close(&actions, .reputation, "reputation \(reputation) after corrupt piece \(piece)")
-        }
+        adjustReputation(-20, detail: "corrupt piece \(piece)", into: &actions)
         return actions
     }
 

@@ -52,3 +52,24 @@ func decoderFedRandomSplitsYieldsTheSameMessages(seed: Int) throws {
     #expect(try decoder.next() == nil)
     #expect(decoder.bufferedBytes == 0)
 }
+
+@Test func onlyTheMessageSplitAcrossBuffersIsCopied() throws {
+    let first = PeerMessage.have(piece: 9).encoded
+    let block = PeerMessage.piece(Block(piece: 1, offset: 0, data: ByteBuffer(repeating: 0x42, count: 4000))).encoded
+    // Buffer one ends inside `have`; buffer two holds the rest of it and then a whole block.
+    let one = ByteBuffer(bytes: first[0..<3])
+    let two = ByteBuffer(bytes: Array(first[3...]) + block)
+    let twoBase = two.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress!) }
+    var decoder = PeerMessageDecoder(limits: .init(pieceCount: 77))
+    decoder.append(one)
+    #expect(try decoder.next() == nil)
+    decoder.append(two)
+    #expect(try decoder.next() == .have(piece: 9))
+    guard case .piece(let received)? = try decoder.next() else {
+        Issue.record("expected a block")
+        return
+    }
+    let address = received.data.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress!) }
+    #expect(address == twoBase + UInt(first.count - 3) + 13, "the whole block is read in place from buffer two")
+    #expect(try decoder.next() == nil && decoder.bufferedBytes == 0)
+}

@@ -84,7 +84,7 @@ func unrequestedBlockIsAProtocolViolation(fast: Bool) {
     #expect(
         reason(lie(&slow, PeerMessage.request(BlockRequest(piece: 2, offset: 0, length: 16384)).encoded))
             == .protocolViolation)
-    // A request reaching past the end of the (short) last piece counts as invalid too.
+    // A request reaching past the end of a piece counts as invalid too.
     var past = connectedPair(aHas: true, bHas: false, fast: false)
     _ = past.a.unchoke(now: past.now)
     _ = lie(&past, PeerMessage.request(BlockRequest(piece: 9, offset: 16000, length: 1000)).encoded)

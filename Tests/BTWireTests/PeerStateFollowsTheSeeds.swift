@@ -166,3 +166,12 @@ private func block(_ piece: Int, _ byte: UInt8 = 0) -> PeerMessage {
     p.pump()
     #expect(p.actionsOfB.contains(.extensionMessage(.metadata(.request(piece: 0)))))
 }
+
+@Test func adjustReputationAppliesTheSameBlacklistRule() {
+    var p = pair()
+    _ = p.a.adjustReputation(by: 5, now: p.now)
+    #expect(p.a.reputation == 105 && p.a.phase == .active)
+    let actions = p.a.adjustReputation(by: -55, now: p.now)
+    #expect(p.a.reputation == 50 && p.a.isBlacklisted && p.a.phase == .closed(.reputation))
+    #expect(actions.contains(.event(.blacklisted)))
+}
