@@ -18,6 +18,8 @@ struct StorageSoakCommand: AsyncParsableCommand {
     @Option(help: "Piece length in bytes.") var pieceLength: Int = 32768
     @Option(help: "Save resume data every N blocks.") var saveEvery: Int = 16
     @Option(help: "Percent of blocks sent corrupt.") var corruptPercent: Int = 3
+    @Option(help: "Pause after each block, in microseconds (paces the download like a network).")
+    var blockDelayMicroseconds: Int = 0
 
     func run() async throws {
         let files = try Self.listFiles(source)
@@ -75,6 +77,7 @@ struct StorageSoakCommand: AsyncParsableCommand {
                 break
             }
             written += 1
+            if blockDelayMicroseconds > 0 { try await Task.sleep(for: .microseconds(blockDelayMicroseconds)) }
             if written % saveEvery == 0 { try await store.saveResumeData(to: resume) }
         }
         try await store.createEmptyFiles()

@@ -322,7 +322,7 @@ public actor PieceStore {
         // Pieces whose blocks were all written before the snapshot but not yet hashed are checked too.
         let completeButUnhashed = partial.filter { $0.value.written.isAllSet }.map(\.key)
         let toCheck = suspect.union(completeButUnhashed).sorted()
-        if !toCheck.isEmpty { try await recheck(pieces: toCheck, progress: progress) }
+        if !toCheck.isEmpty { _ = try await recheck(pieces: toCheck, progress: progress) }
         return .resumed(changedFiles: changedFiles, recheckedPieces: toCheck.count)
     }
 

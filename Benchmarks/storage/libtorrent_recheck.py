@@ -7,6 +7,7 @@ checking memory budget, with all networking off. When COLD_CMD is given it runs 
 recheck (to drop the page cache).
 """
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -46,9 +47,12 @@ handle.pause()
 if cold:
     subprocess.run(cold, shell=True, check=False)
 start = time.time()
+before = resource.getrusage(resource.RUSAGE_SELF)
 handle.force_recheck()
 handle.resume()
 ok = wait_checked(start + 900)
 elapsed = time.time() - start
+after = resource.getrusage(resource.RUSAGE_SELF)
+cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 status = handle.status()
-print(f"seconds={elapsed:.3f} verified={status.num_pieces}/{params.ti.num_pieces()} ok={ok}")
+print(f"seconds={elapsed:.3f} cpu={cpu:.3f} verified={status.num_pieces}/{params.ti.num_pieces()} ok={ok}")

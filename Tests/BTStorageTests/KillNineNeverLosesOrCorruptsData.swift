@@ -34,7 +34,9 @@ func killNineAtRandomMomentsNeverLosesOrCorruptsData() async throws {
     let pieceLength = 32768
 
     // Files (sorted by path, as the soak helper lists them), including empty ones.
-    let sizes = [300_000, 0, 1_234_567, 65536, 1, 900_000, 0, 777_777]
+    // About 500 blocks; the child writes one per millisecond at most and is killed 40-150 ms into each run,
+    // so at least three runs are killed mid-download whatever the machine's speed.
+    let sizes = [300_000, 0, 3_234_567, 65536, 1, 2_900_000, 0, 1_777_777]
     var stream: [UInt8] = []
     var names: [String] = []
     for (index, size) in sizes.enumerated() {
@@ -70,7 +72,7 @@ func killNineAtRandomMomentsNeverLosesOrCorruptsData() async throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [
             "_storage-soak", "--source", source, "--target", target, "--resume", resume,
-            "--piece-length", "\(pieceLength)", "--save-every", "8",
+            "--piece-length", "\(pieceLength)", "--save-every", "8", "--block-delay-microseconds", "1000",
         ]
         let output = Pipe()
         let text = Locked("")
@@ -100,14 +102,14 @@ func killNineAtRandomMomentsNeverLosesOrCorruptsData() async throws {
     var kills = 0
     var killsMidDownload = 0
     var reportedEver = Set<Int>()
-    for _ in 0..<12 {
+    for _ in 0..<20 {
         let (process, text) = try launch()
         // Kill at a random moment after the child has started downloading (startup includes a re-check).
         let started = Date()
         while process.isRunning && !text.withLock({ $0.contains("start ") }) && Date().timeIntervalSince(started) < 30 {
             try await Task.sleep(for: .milliseconds(5))
         }
-        try await Task.sleep(for: .milliseconds(Int.random(in: 0...300, using: &generator)))
+        try await Task.sleep(for: .milliseconds(Int.random(in: 40...150, using: &generator)))
         let finished = !process.isRunning
         if !finished {
             kill(process.processIdentifier, SIGKILL)
