@@ -1,8 +1,6 @@
 import ArgumentParser
-import BTBencode
 import BTMetainfo
 import BTTracker
-import Crypto
 import Foundation
 import NIOCore
 
@@ -63,14 +61,15 @@ struct ScrapeCommand: AsyncParsableCommand {
             udpRetransmission: UDPRetransmissionPolicy(baseTimeout: third, maxExponent: 1, maxAttempts: 2))
         let infoHash = target.infoHash
         let rows = try await TrackerClient.withClient(configuration: configuration) { client in
-            try await withThrowingTaskGroup(of: (Int, Row).self) { group in
-                for (index, url) in trackers.enumerated() {
-                    group.addTask { (index, await Self.ask(client, url: url, infoHash: infoHash)) }
-                }
-                var rows = [Row?](repeating: nil, count: trackers.count)
-                for try await (index, row) in group { rows[index] = row }
-                return rows.compactMap { $0 }
+            // Scrapes first, all at once; then the announce fallbacks, so that their short-lived presence in
+            // a swarm does not show up in another tracker's scrape of the same swarm.
+            var rows = try await Self.concurrently(trackers) { await Self.scrape(client, url: $0, infoHash: infoHash) }
+            let fallback = trackers.indices.filter { rows[$0] == nil }
+            let announced = try await Self.concurrently(fallback.map { trackers[$0] }) {
+                await Self.announceInstead(client, url: $0, infoHash: infoHash)
             }
+            for (index, row) in zip(fallback, announced) { rows[index] = row }
+            return rows.compactMap { $0 }
         }
         if json {
             let encoder = JSONEncoder()
@@ -90,7 +89,20 @@ struct ScrapeCommand: AsyncParsableCommand {
         }
     }
 
-    static func ask(_ client: TrackerClient, url: String, infoHash: [UInt8]) async -> Row {
+    /// Runs `body` for every element concurrently; results in input order.
+    static func concurrently<Output: Sendable>(
+        _ inputs: [String], _ body: @escaping @Sendable (String) async -> Output
+    ) async throws -> [Output] {
+        try await withThrowingTaskGroup(of: (Int, Output).self) { group in
+            for (index, input) in inputs.enumerated() { group.addTask { (index, await body(input)) } }
+            var outputs = [Output?](repeating: nil, count: inputs.count)
+            for try await (index, output) in group { outputs[index] = output }
+            return outputs.map { $0! }
+        }
+    }
+
+    /// The scrape row, or nil when the tracker has no scrape (then an announce is tried).
+    static func scrape(_ client: TrackerClient, url: String, infoHash: [UInt8]) async -> Row? {
         do {
             let results = try await client.scrape([infoHash], at: url)
             guard let result = results.first(where: { $0.infoHash == infoHash }) else {
@@ -100,7 +112,7 @@ struct ScrapeCommand: AsyncParsableCommand {
                 tracker: url, method: "scrape", seeders: result.complete, leechers: result.incomplete,
                 completed: result.downloaded)
         } catch let error where error.code == .scrapeUnsupported {
-            return await announceInstead(client, url: url, infoHash: infoHash)
+            return nil
         } catch {
             return Row(tracker: url, method: "scrape", error: error.reason)
         }
@@ -127,10 +139,7 @@ struct ScrapeCommand: AsyncParsableCommand {
     }
 }
 
-/// The info-hash and trackers of a .torrent file or magnet link.
-///
-/// Reads only what scraping needs (the info dictionary's bytes for the hash, `announce` and `announce-list`,
-/// magnet `xt` and `tr`); full validation belongs to BTMetainfo's parser.
+/// The info-hash and trackers of a .torrent file (BTMetainfo's `Torrent(bytes:)`) or magnet link (`MagnetLink`).
 struct ScrapeTarget {
     var infoHash: [UInt8]
     var trackers: [String]
@@ -141,88 +150,28 @@ struct ScrapeTarget {
     }
 
     static func load(_ source: String) throws -> ScrapeTarget {
-        source.lowercased().hasPrefix("magnet:") ? try ScrapeTarget(magnet: source) : try ScrapeTarget(file: source)
-    }
-
-    init(file source: String) throws {
+        if source.lowercased().hasPrefix("magnet:") {
+            do {
+                let magnet = try MagnetLink(parsing: source)
+                return ScrapeTarget(infoHash: magnet.infoHashes.wire, trackers: unique(magnet.trackers))
+            } catch {
+                throw Failure("not a valid magnet link: \(error)")
+            }
+        }
         guard let data = FileManager.default.contents(atPath: source) else {
             throw Failure("cannot read \(source)")
         }
-        guard data.count <= 64 << 20 else { throw Failure("\(source) is larger than 64 MiB") }
-        let document: BencodeDocument
         do {
-            document = try BencodeDocument(Array(data), options: .lenient)
+            let torrent = try Torrent(bytes: Array(data))
+            return ScrapeTarget(
+                infoHash: torrent.infoHashes.wire, trackers: unique(torrent.announceTiers.flatMap { $0 }))
         } catch {
-            throw Failure("\(source) is not a torrent: \(error)")
+            throw Failure("\(source) is not a valid torrent: \(error)")
         }
-        guard let info = document.root["info"], info.kind == .dictionary else {
-            throw Failure("\(source) is not a torrent: no info dictionary")
-        }
-        let raw = info.rawBytes
-        // v1 (and hybrid): SHA-1 of the info dictionary; pure v2 (meta version 2, no pieces): SHA-256 truncated.
-        if info["meta version"]?.integer == 2 && info["pieces"] == nil {
-            infoHash = Array(SHA256.hash(data: raw).prefix(20))
-        } else {
-            infoHash = Array(Insecure.SHA1.hash(data: raw))
-        }
-        var urls: [String] = []
-        for tier in document.root["announce-list"]?.list.array ?? [] {
-            for url in tier.list { if let text = url.string { urls.append(text) } }
-        }
-        if urls.isEmpty, let announce = document.root["announce"]?.string { urls.append(announce) }
-        trackers = Self.unique(urls)
-    }
-
-    init(magnet: String) throws {
-        guard let query = magnet.split(separator: "?", maxSplits: 1).dropFirst().first else {
-            throw Failure("magnet link without parameters")
-        }
-        var hash: [UInt8]?
-        var urls: [String] = []
-        for pair in query.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { continue }
-            let key = parts[0].lowercased()
-            let value = String(parts[1]).removingPercentEncoding ?? String(parts[1])
-            if key == "tr" || key.hasPrefix("tr.") {
-                urls.append(value)
-            } else if key == "xt" || key.hasPrefix("xt.") {
-                let lower = value.lowercased()
-                if lower.hasPrefix("urn:btih:") {
-                    let text = value.dropFirst("urn:btih:".count)
-                    hash = hash ?? (text.count == 40 ? NetBitTorrentHex.decode(text) : Self.base32(text))
-                } else if lower.hasPrefix("urn:btmh:1220"), let v2 = NetBitTorrentHex.decode(value.dropFirst(13)),
-                    v2.count == 32
-                {
-                    hash = hash ?? Array(v2.prefix(20))
-                }
-            }
-        }
-        guard let hash, hash.count == 20 else { throw Failure("magnet link without a valid xt=urn:btih or urn:btmh") }
-        infoHash = hash
-        trackers = Self.unique(urls)
     }
 
     private static func unique(_ urls: [String]) -> [String] {
         var seen: Set<String> = []
         return urls.filter { !$0.isEmpty && seen.insert($0).inserted }
-    }
-
-    private static func base32(_ text: Substring) -> [UInt8]? {
-        guard text.count == 32 else { return nil }
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-        var bits: UInt64 = 0
-        var count = 0
-        var out: [UInt8] = []
-        for character in text.uppercased() {
-            guard let value = alphabet.firstIndex(of: character) else { return nil }
-            bits = bits << 5 | UInt64(value)
-            count += 5
-            if count >= 8 {
-                out.append(UInt8(truncatingIfNeeded: bits >> UInt64(count - 8)))
-                count -= 8
-            }
-        }
-        return out.count == 20 ? out : nil
     }
 }

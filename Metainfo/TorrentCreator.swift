@@ -291,6 +291,7 @@ enum Hasher {
     final class Sink: @unchecked Sendable {
         let lock = NSLock()
         var v1: [UInt8]
+        /// Per piece: its v2 piece-layer hash (or the root of a file shorter than a piece).
         var v2Pieces: [[UInt8]?]
         var hashed: Int64 = 0
         var error: MetainfoError?
@@ -330,7 +331,9 @@ enum Hasher {
                         let destination = slice.offsetInRange
                         guard let diskPath = paths[slice.fileIndex] else {
                             // A pad file: zeros.
-                            for index in destination..<(destination + slice.length) { buffer[index] = 0 }
+                            buffer.withUnsafeMutableBufferPointer {
+                                $0[destination..<(destination + slice.length)].update(repeating: 0)
+                            }
                             continue
                         }
                         if owner == nil { owner = slice.fileIndex }
@@ -360,16 +363,21 @@ enum Hasher {
                             Array(Insecure.SHA1.hash(data: UnsafeRawBufferPointer(rebasing: $0[0..<size])))
                         }
                         : nil
-                    // v2: with pad files, a piece holds bytes of at most one real file, at its start.
-                    var v2Blocks: [UInt8]?
-                    if v2, owner != nil {
-                        v2Blocks = buffer.withUnsafeBytes {
+                    // v2: with pad files, a piece holds bytes of at most one real file, at its start. Keep only
+                    // 32 bytes per piece: the piece-layer hash, or for a file shorter than a piece its root.
+                    var v2Hash: [UInt8]?
+                    if v2, let owner {
+                        let blocks = buffer.withUnsafeBytes {
                             MerkleTree.blockHashes(UnsafeRawBufferPointer(rebasing: $0[0..<realBytes]))
                         }
+                        v2Hash =
+                            layout[owner].length < Int64(pieceLength)
+                            ? MerkleTree.smallFileRoot(blockHashes: blocks)
+                            : MerkleTree.pieceHash(blockHashes: blocks, pieceLength: pieceLength)
                     }
                     sink.locked {
                         if let v1Hash { sink.v1.replaceSubrange((piece * 20)..<(piece * 20 + 20), with: v1Hash) }
-                        sink.v2Pieces[piece] = v2Blocks
+                        sink.v2Pieces[piece] = v2Hash
                         sink.hashed += Int64(realBytes)
                     }
                     if let progress { progress(sink.locked { sink.hashed }, total) }
@@ -391,19 +399,13 @@ enum Hasher {
                 }
                 let pieces = pieceLayout.pieces(ofFile: index)
                 if input.length <= Int64(pieceLength) {
-                    let blocks = sink.v2Pieces[pieces.lowerBound] ?? []
-                    roots.append(
-                        input.length < Int64(pieceLength)
-                            ? MerkleTree.smallFileRoot(blockHashes: blocks)
-                            : MerkleTree.pieceHash(blockHashes: blocks, pieceLength: pieceLength))
+                    roots.append(sink.v2Pieces[pieces.lowerBound] ?? [])
                     layers.append(nil)
                     continue
                 }
                 var layer: [UInt8] = []
                 layer.reserveCapacity(pieces.count * 32)
-                for piece in pieces {
-                    layer += MerkleTree.pieceHash(blockHashes: sink.v2Pieces[piece] ?? [], pieceLength: pieceLength)
-                }
+                for piece in pieces { layer += sink.v2Pieces[piece] ?? [] }
                 roots.append(MerkleTree.root(ofLayer: layer, pad: pad))
                 layers.append(layer)
             }

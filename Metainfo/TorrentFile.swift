@@ -4,7 +4,8 @@
 /// concatenated byte stream that pieces are cut from. Pad files (BEP 47) are entries too, with
 /// ``isPadFile`` set: they occupy bytes of the stream but are never written to disk. For pure v2
 /// torrents (BEP 52), whose files each start on a piece boundary, the parser inserts the equivalent
-/// pad entries so that every torrent has the same linear layout (as libtorrent does).
+/// pad entries (`.pad/<size>`, after every non-empty file that does not end on a piece boundary, the last
+/// one included) so that every torrent has the same linear layout, exactly as libtorrent 2.0 reports it.
 public struct TorrentFile: Hashable, Sendable {
     /// Path components below the torrent's root folder (for a single-file torrent: just the name).
     /// Validated: no empty components, no `.` or `..`, no `/` or NUL inside a component.

@@ -57,6 +57,12 @@ package enum HostResolver {
         return unique
     }
 
+    /// A readable text for a socket error (`Connection refused (errno 111)` rather than NIO's debug form).
+    package static func describe(_ error: any Error) -> String {
+        guard let io = error as? IOError else { return "\(error)" }
+        return "\(String(cString: strerror(io.errnoCode))) (errno \(io.errnoCode))"
+    }
+
     /// A socket address for `bytes` and `port`.
     package static func socketAddress(_ bytes: [UInt8], port: Int) throws(TrackerError) -> SocketAddress {
         var buffer = ByteBuffer()

@@ -270,7 +270,6 @@ public final class TrackerClient: Sendable {
         if error is NIOTooManyBytesError {
             return TrackerError(.responseTooLarge, "response larger than \(limit) bytes")
         }
-        let text = "\(error)"
         if let client = error as? HTTPClientError {
             switch client {
             case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout:
@@ -284,7 +283,7 @@ public final class TrackerClient: Sendable {
         if String(reflecting: error).hasSuffix("DecompressionError.limit") {
             return TrackerError(.responseTooLarge, "decompressed response larger than \(limit) bytes")
         }
-        return TrackerError(.connectionFailed, text)
+        return TrackerError(.connectionFailed, HostResolver.describe(error))
     }
 }
 

@@ -81,7 +81,7 @@ enum UDPTrackerTransport {
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
             // On a connected UDP socket an ICMP "port unreachable" comes back as ECONNREFUSED.
-            finish((.failure(TrackerError(.connectionFailed, "\(error)")), nil), context: context)
+            finish((.failure(TrackerError(.connectionFailed, HostResolver.describe(error))), nil), context: context)
         }
 
         func channelInactive(context: ChannelHandlerContext) {

@@ -137,6 +137,16 @@ private func code(_ body: () async throws -> Void) async -> TrackerError.Code? {
         #expect(!events.contains { if case .connect = $0 { true } else { false } })
     }
 
+    @Test func udpOverIPv6ReadsEighteenBytePeers() async throws {
+        let fake = try FakeTracker.start()
+        defer { fake.process.stop() }
+        guard fake.udp6Port != 0 else { return }  // no IPv6 loopback on this machine
+        let response = try await TrackerClient.withClient(configuration: quick) { client in
+            try await client.announce(request, to: "udp://[::1]:\(fake.udp6Port)/announce")
+        }
+        #expect(response.peers == [TrackerPeer(host: "::1", port: 6882)])
+    }
+
     @Test(arguments: [
         ("wrong-txid", TrackerError.Code.timeout), ("truncated", .malformedPacket), ("error", .trackerFailure),
         ("silent", .timeout),

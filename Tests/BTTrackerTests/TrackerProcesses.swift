@@ -65,6 +65,8 @@ struct FakeTracker {
     let process: TestProcess
     let httpPort: Int
     let udpPort: Int
+    /// The UDP port on ::1, or 0 when the machine has no IPv6 loopback.
+    let udp6Port: Int
 
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures/fake_tracker.py").path
@@ -74,11 +76,11 @@ struct FakeTracker {
         let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
         let process = try TestProcess([python, script, udpMode], seconds: 120)
         let ports = process.firstLine().split(separator: " ").compactMap { Int($0) }
-        guard ports.count == 2 else {
+        guard ports.count == 3 else {
             process.stop()
             throw TrackerTestError("fake tracker did not start")
         }
-        return FakeTracker(process: process, httpPort: ports[0], udpPort: ports[1])
+        return FakeTracker(process: process, httpPort: ports[0], udpPort: ports[1], udp6Port: ports[2])
     }
 
     func http(_ path: String) -> String { "http://127.0.0.1:\(httpPort)\(path)" }

@@ -161,3 +161,38 @@ private func answer(_ action: UDPTrackerExchange.Action) -> Result<UDPTrackerAns
     }
     #expect(ids.count == 50)
 }
+
+@Test func exchangeSurvivesRandomDatagramsAndOnlyAcceptsMatchingAnswers() throws {
+    var random = TrackerRandom(seed: 2024)
+    var finishedWithSuccess = 0
+    for round in 0..<3000 {
+        let cached: UDPTrackerConnection? = round % 2 == 0 ? nil : UDPTrackerConnection(connectionID: 3, obtainedAt: t0)
+        let query: UDPTrackerQuery = round % 3 == 0 ? .scrape([Array(repeating: 9, count: 20)]) : announce
+        var exchange = UDPTrackerExchange(query: query, connection: cached, random: TrackerRandom(seed: random.next()))
+        guard case .send(let sentBytes, _) = exchange.start(now: t0) else {
+            Issue.record("no first packet")
+            return
+        }
+        var datagram = (0..<Int(random.next() % 120)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        let patched = datagram.count >= 8 && random.next() % 4 != 0
+        if patched {
+            datagram[0..<4] = [0, 0, 0, UInt8(random.next() % 4)]  // a plausible action
+            datagram.replaceSubrange(4..<8, with: sentBytes[12..<16])
+        }
+        let action = exchange.receive(datagram, ipv6: random.next() % 2 == 0, now: t0)
+        switch action {
+        case .keepWaiting:
+            #expect(!patched || datagram.count < 8)
+        case .send:
+            // Only a well-formed connect answer moves on to the request.
+            #expect(patched && datagram[3] == 0 && cached == nil)
+        case .finish(let result, _):
+            #expect(patched)
+            if case .success = result { finishedWithSuccess += 1 }
+            // Once finished, nothing more is accepted.
+            #expect(exchange.receive(datagram, ipv6: false, now: t0) == .keepWaiting)
+            #expect(exchange.timedOut(now: t0 + .seconds(100)) == .keepWaiting)
+        }
+    }
+    #expect(finishedWithSuccess > 0)
+}

@@ -2,8 +2,8 @@
 """A scripted, misbehaving tracker for BTTracker's failure-case tests (loopback only, stdlib only).
 
 Usage: fake_tracker.py UDP_MODE
-Binds 127.0.0.1 on a free TCP port (HTTP) and a free UDP port, prints "HTTP_PORT UDP_PORT" and serves until
-killed. The HTTP behaviour is chosen by the first path component; the UDP behaviour by UDP_MODE:
+Binds 127.0.0.1 on a free TCP port (HTTP) and a free UDP port, and ::1 on a free UDP port when IPv6 works,
+prints "HTTP_PORT UDP_PORT UDP6_PORT" (0 when there is no IPv6) and serves until killed. The HTTP behaviour is chosen by the first path component; the UDP behaviour by UDP_MODE:
   ok          proper BEP 15 tracker (connect, announce with two peers, scrape)
   wrong-txid  answers every packet with the wrong transaction id
   truncated   answers a connect with a 12-byte packet
@@ -121,7 +121,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
 
 
-def serve_udp(sock):
+def serve_udp(sock, ipv6=False):
     global udp_packets
     connection = 0x1122334455667788
     while True:
@@ -153,7 +153,8 @@ def serve_udp(sock):
             while len(options) >= 2 and options[0] == 2:
                 url += options[2:2 + options[1]]
                 options = options[2 + options[1]:]
-            sock.sendto(struct.pack(">IIIII", 1, txid, 1000 + len(url), 2, 3) + COMPACT, address)
+            peers = COMPACT6 if ipv6 else COMPACT
+            sock.sendto(struct.pack(">IIIII", 1, txid, 1000 + len(url), 2, 3) + peers, address)
         elif action == 2:
             count = (len(data) - 16) // 20
             sock.sendto(struct.pack(">II", 2, txid) + struct.pack(">III", 6, 8, 1) * count, address)
@@ -164,7 +165,15 @@ def main():
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
     threading.Thread(target=serve_udp, args=(udp,), daemon=True).start()
-    print(server.server_address[1], udp.getsockname()[1], flush=True)
+    udp6_port = 0
+    try:
+        udp6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        udp6.bind(("::1", 0))
+        udp6_port = udp6.getsockname()[1]
+        threading.Thread(target=serve_udp, args=(udp6, True), daemon=True).start()
+    except OSError:
+        pass
+    print(server.server_address[1], udp.getsockname()[1], udp6_port, flush=True)
     server.serve_forever()
 
 
