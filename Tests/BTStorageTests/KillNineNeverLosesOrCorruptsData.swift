@@ -34,8 +34,7 @@ func killNineAtRandomMomentsNeverLosesOrCorruptsData() async throws {
     let pieceLength = 32768
 
     // Files (sorted by path, as the soak helper lists them), including empty ones.
-    // About 500 blocks; the child writes one per millisecond at most and is killed 40-150 ms into each run,
-    // so at least three runs are killed mid-download whatever the machine's speed.
+    // About 500 blocks; the child writes one per millisecond at most.
     let sizes = [300_000, 0, 3_234_567, 65536, 1, 2_900_000, 0, 1_777_777]
     var stream: [UInt8] = []
     var names: [String] = []
@@ -102,14 +101,18 @@ func killNineAtRandomMomentsNeverLosesOrCorruptsData() async throws {
     var kills = 0
     var killsMidDownload = 0
     var reportedEver = Set<Int>()
-    for _ in 0..<20 {
+    for _ in 0..<25 {
         let (process, text) = try launch()
-        // Kill at a random moment after the child has started downloading (startup includes a re-check).
+        // Kill at a random moment once the child has verified a random few pieces in this run (so the moment
+        // falls mid-download however fast or loaded the machine is).
         let started = Date()
-        while process.isRunning && !text.withLock({ $0.contains("start ") }) && Date().timeIntervalSince(started) < 30 {
-            try await Task.sleep(for: .milliseconds(5))
+        let wanted = Int.random(in: 1...4, using: &generator)
+        while process.isRunning && verifiedLines(text.withLock { $0 }).count < wanted
+            && Date().timeIntervalSince(started) < 60
+        {
+            try await Task.sleep(for: .milliseconds(2))
         }
-        try await Task.sleep(for: .milliseconds(Int.random(in: 40...150, using: &generator)))
+        try await Task.sleep(for: .milliseconds(Int.random(in: 0...20, using: &generator)))
         let finished = !process.isRunning
         if !finished {
             kill(process.processIdentifier, SIGKILL)
@@ -128,7 +131,7 @@ func killNineAtRandomMomentsNeverLosesOrCorruptsData() async throws {
         }
         if finished { break }
     }
-    #expect(killsMidDownload >= 3, "the child was not killed mid-download often enough (\(kills) kills)")
+    #expect(killsMidDownload >= 10, "the child was not killed mid-download often enough (\(kills) kills)")
 
     let (process, text) = try launch()
     let deadline = Date().addingTimeInterval(120)
