@@ -22,7 +22,7 @@ struct DemoCommand: AsyncParsableCommand {
     var keep = false
 
     func validate() throws {
-        guard (1...1024).contains(size) else { throw ValidationError("--size must be between 1 and 1024") }
+        guard (1...1024).contains(size) else { throw TransferDisplay.fail("--size must be between 1 and 1024") }
     }
 
     func run() async throws {

@@ -40,8 +40,8 @@ struct DownloadCommand: AsyncParsableCommand {
     var sequential = false
 
     func validate() throws {
-        if seed && seedRatio != nil { throw ValidationError("--seed and --seed-ratio exclude each other") }
-        if let seedRatio, !(seedRatio >= 0) { throw ValidationError("--seed-ratio must be a number >= 0") }
+        if seed && seedRatio != nil { throw TransferDisplay.fail("--seed and --seed-ratio exclude each other") }
+        if let seedRatio, !(seedRatio >= 0) { throw TransferDisplay.fail("--seed-ratio must be a number >= 0") }
     }
 
     func run() async throws {
@@ -86,7 +86,7 @@ struct NetworkOptions: ParsableArguments {
     func validate() throws {
         _ = try ports()
         for peer in peers { _ = try Self.endpoint(peer) }
-        if let maxPeers, maxPeers < 1 { throw ValidationError("--max-peers must be at least 1") }
+        if let maxPeers, maxPeers < 1 { throw TransferDisplay.fail("--max-peers must be at least 1") }
         if let downLimit { _ = try Self.rate(downLimit, option: "--down-limit") }
         if let upLimit { _ = try Self.rate(upLimit, option: "--up-limit") }
     }
@@ -95,7 +95,7 @@ struct NetworkOptions: ParsableArguments {
         let parts = port.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count <= 2, let low = Int(parts[0]), let high = Int(parts.last!), low >= 0, high <= 65535,
             low <= high
-        else { throw ValidationError("--port takes N or A-B with ports 0...65535, not '\(port)'") }
+        else { throw TransferDisplay.fail("--port takes N or A-B with ports 0...65535, not '\(port)'") }
         return Array(low...high)
     }
 
@@ -121,7 +121,7 @@ struct NetworkOptions: ParsableArguments {
             portText = String(text[text.index(after: colon)...])
         }
         guard !host.isEmpty, let port = Int(portText), port > 0, port < 65536 else {
-            throw ValidationError("--peer takes HOST:PORT, not '\(text)'")
+            throw TransferDisplay.fail("--peer takes HOST:PORT, not '\(text)'")
         }
         return (host, port)
     }
@@ -134,7 +134,7 @@ struct NetworkOptions: ParsableArguments {
             digits.removeLast()
         }
         guard let value = Double(digits), value > 0, (value * scale) < 1e15 else {
-            throw ValidationError("\(option) takes a positive rate in bytes per second (500K, 2M), not '\(text)'")
+            throw TransferDisplay.fail("\(option) takes a positive rate in bytes per second (500K, 2M), not '\(text)'")
         }
         return max(1, Int(value * scale))
     }

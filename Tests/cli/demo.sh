@@ -15,6 +15,12 @@ grep -q "100.0%" "$work/demo.out" || fail "no progress line at 100%"
 
 # A bad option is one error line and a non-zero exit.
 if "$NBT" demo --size 0 >"$work/bad.out" 2>"$work/bad.err"; then fail "nbt demo --size 0 succeeded"; fi
+[ "$(cat "$work/bad.err")" = "nbt: error: --size must be between 1 and 1024" ] || fail "bad --size: $(cat "$work/bad.err")"
+if "$NBT" download "$work/x.torrent" -o "$work/dl" --port 9-3 >"$work/port.out" 2>"$work/port.err"; then
+  fail "download with --port 9-3 succeeded"
+fi
+[ "$(wc -l <"$work/port.err")" -eq 1 ] && grep -q "^nbt: error: --port" "$work/port.err" ||
+  fail "bad --port is not one error line: $(cat "$work/port.err")"
 # A download of a missing torrent file is one `nbt: error:` line.
 if "$NBT" download "$work/missing.torrent" -o "$work/dl" >"$work/dl.out" 2>"$work/dl.err"; then
   fail "download of a missing torrent succeeded"
