@@ -91,18 +91,23 @@ public struct PeerMessageDecoder: Sendable {
                 current = pending
                 return nil
             }
-            // The message continues in the next buffer: move just the missing bytes over.
+            // The message continues in the next buffer: copy this one message (its start and the missing
+            // bytes) into a buffer of its own; everything after it is still read in place.
             let missing: Int
+            var merged: ByteBuffer
             if let length = pending.getInteger(at: pending.readerIndex, as: UInt32.self) {
                 missing = 4 + Int(length) - pending.readableBytes
+                merged = ByteBufferAllocator().buffer(capacity: 4 + Int(length))
             } else {
                 missing = 4 - pending.readableBytes
+                merged = ByteBufferAllocator().buffer(capacity: 16)
             }
+            merged.writeBuffer(&pending)
             var next = queued.removeFirst()
             var part = next.readSlice(length: min(missing, next.readableBytes))!
-            pending.writeBuffer(&part)
+            merged.writeBuffer(&part)
             if next.readableBytes > 0 { queued.insert(next, at: 0) }
-            current = pending
+            current = merged
         }
     }
 

@@ -11,7 +11,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var buffer = ByteBuffer(bytes: bytes.dropFirst())
     let limits = PeerMessageDecoder.Limits(maxMessageLength: 1 << 16, pieceCount: pieceCount)
     while true {
-        let start = buffer.readerIndex
+        let before = buffer
         let message: PeerMessage?
         do {
             message = try PeerMessageDecoder.decode(from: &buffer, limits: limits)
@@ -19,10 +19,10 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             break
         }
         guard let message else {
-            precondition(buffer.readerIndex == start, "a short read must consume nothing")
+            precondition(buffer.readerIndex == before.readerIndex, "a short read must consume nothing")
             break
         }
-        let consumed = buffer.getBytes(at: start, length: buffer.readerIndex - start)!
+        let consumed = before.getBytes(at: before.readerIndex, length: buffer.readerIndex - before.readerIndex)!
         precondition(message.encoded == consumed, "re-encoding differs from the input")
     }
     // The incremental decoder, fed in two parts, must agree with the one-shot decode.
