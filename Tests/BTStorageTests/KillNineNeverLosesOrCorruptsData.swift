@@ -7,6 +7,13 @@ import Testing
     import Glibc
 #endif
 
+/// Piece indexes from the child's `verified N` lines.
+private func verifiedLines(_ text: String) -> [Int] {
+    text.split(separator: "\n").compactMap { line in
+        line.hasPrefix("verified ") ? Int(line.dropFirst("verified ".count)) : nil
+    }
+}
+
 /// The `nbt` executable built beside the tests (or `$NBT`).
 private func nbtExecutable() -> String? {
     if let path = ProcessInfo.processInfo.environment["NBT"], !path.isEmpty { return path }
@@ -65,8 +72,10 @@ func killNineAtRandomMomentsNeverLosesOrCorruptsData() async throws {
         return complete && buffer[...] == stream[start..<(start + buffer.count)]
     }
 
-    /// Starts the child; its output is collected as it arrives.
-    func launch() throws -> (Process, Locked<String>) {
+    /// Starts the child; its output is collected as it arrives. With `killAfter`, the child is sent SIGKILL
+    /// `delay` milliseconds after it has reported that many verified pieces — from the pipe's own thread, so the
+    /// moment does not depend on how busy the test's threads are.
+    func launch(killAfter: Int? = nil, delay: Int = 0) throws -> (Process, Locked<String>, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [
@@ -75,50 +84,57 @@ func killNineAtRandomMomentsNeverLosesOrCorruptsData() async throws {
         ]
         let output = Pipe()
         let text = Locked("")
+        let pid = Locked<Int32>(0)
+        let armed = Locked(killAfter != nil)
         output.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
-            text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+            if data.isEmpty {
+                handle.readabilityHandler = nil  // end of file
+                return
+            }
+            let current = text.withLock { value -> String in
+                value += String(decoding: data, as: UTF8.self)
+                return value
+            }
+            guard let killAfter, verifiedLines(current).count >= killAfter else { return }
+            let fire = armed.withLock { value -> Bool in
+                let wasArmed = value
+                value = false
+                return wasArmed
+            }
+            guard fire else { return }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delay)) {
+                // Never signal a child that already finished (its pid could be reused).
+                guard !text.withLock({ $0.contains("complete") }) else { return }
+                let target = pid.withLock { $0 }
+                if target > 0 { kill(target, SIGKILL) }
+            }
         }
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        return (process, text)
+        pid.withLock { $0 = process.processIdentifier }
+        return (process, text, output)
     }
 
-    func finish(_ process: Process, _ text: Locked<String>) -> String {
-        process.waitUntilExit()
-        // Let the last bytes drain.
+    func finish(_ process: Process, _ text: Locked<String>, _ output: Pipe) -> String {
+        while process.isRunning { Thread.sleep(forTimeInterval: 0.01) }
+        // Let the last bytes drain, then stop watching the pipe before it is released.
         Thread.sleep(forTimeInterval: 0.05)
+        output.fileHandleForReading.readabilityHandler = nil
         return text.withLock { $0 }
-    }
-
-    func verifiedLines(_ text: String) -> [Int] {
-        text.split(separator: "\n").compactMap { line in
-            line.hasPrefix("verified ") ? Int(line.dropFirst("verified ".count)) : nil
-        }
     }
 
     var kills = 0
     var killsMidDownload = 0
     var reportedEver = Set<Int>()
     for _ in 0..<25 {
-        let (process, text) = try launch()
-        // Kill at a random moment once the child has verified a random few pieces in this run (so the moment
-        // falls mid-download however fast or loaded the machine is).
-        let started = Date()
-        let wanted = Int.random(in: 1...4, using: &generator)
-        while process.isRunning && verifiedLines(text.withLock { $0 }).count < wanted
-            && Date().timeIntervalSince(started) < 60
-        {
-            try await Task.sleep(for: .milliseconds(2))
-        }
-        try await Task.sleep(for: .milliseconds(Int.random(in: 0...20, using: &generator)))
-        let finished = !process.isRunning
-        if !finished {
-            kill(process.processIdentifier, SIGKILL)
-            kills += 1
-        }
-        let output = finish(process, text)
+        let (process, text, pipe) = try launch(
+            killAfter: Int.random(in: 1...4, using: &generator), delay: Int.random(in: 0...20, using: &generator))
+        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        let finished = process.terminationReason == .exit
+        if !finished { kills += 1 }
+        let output = finish(process, text, pipe)
         let reported = verifiedLines(output)
         if !finished && !reported.isEmpty { killsMidDownload += 1 }
         reportedEver.formUnion(reported)
@@ -133,11 +149,11 @@ func killNineAtRandomMomentsNeverLosesOrCorruptsData() async throws {
     }
     #expect(killsMidDownload >= 10, "the child was not killed mid-download often enough (\(kills) kills)")
 
-    let (process, text) = try launch()
+    let (process, text, pipe) = try launch()
     let deadline = Date().addingTimeInterval(120)
     while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
     if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    let output = finish(process, text)
+    let output = finish(process, text, pipe)
     #expect(process.terminationStatus == 0, "final run: \(output.suffix(300))")
     #expect(output.contains("complete"))
     for piece in verifiedLines(output) { #expect(pieceOnDiskMatches(piece), "reported piece \(piece) is wrong") }
