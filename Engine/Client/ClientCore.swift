@@ -256,6 +256,7 @@ final class ClientCore: @unchecked Sendable {
         connection.machine = machine
         connections[connection.key] = connection
         session.connections[connection.key] = connection
+        session.peerAddresses[connection.key] = connection.endpoint.address.unmapped
         let core = self
         ClientBootstrap(group: loop)
             .connectTimeout(.seconds(10))
@@ -343,6 +344,7 @@ final class ClientCore: @unchecked Sendable {
         connection.machine = PeerStateMachine(configuration: config, incoming: true, source: .incoming, now: now)
         connections[key] = connection
         session.connections[key] = connection
+        session.peerAddresses[key] = address.unmapped
         received(bytes, on: connection)
         return connection
     }
@@ -602,8 +604,7 @@ final class ClientCore: @unchecked Sendable {
         guard !session.picker.have[piece] else { return }
         let contributors = session.picker.pieceVerified(piece)
         session.verifiedBytes += TorrentSession.payloadBytes(ofPiece: piece, layout: session.picker.layout)
-        _ = ledger.pieceVerified(
-            contributors: Set(contributors.compactMap { session.connections[$0]?.endpoint.address.unmapped }))
+        _ = ledger.pieceVerified(contributors: Set(contributors.compactMap { session.peerAddresses[$0] }))
         events.emit(.pieceHashPass(session.info, index: piece))
         let now = NIODeadline.now()
         for connection in Array(session.connections.values) {
@@ -620,15 +621,19 @@ final class ClientCore: @unchecked Sendable {
     private func pieceFailed(_ piece: Int, session: TorrentSession) {
         let contributors = session.picker.pieceFailed(piece)
         events.emit(.pieceHashFail(session.info, index: piece))
-        var addresses: Set<IPAddress> = []
-        for key in contributors {
-            guard let connection = session.connections[key] else { continue }
-            addresses.insert(connection.endpoint.address.unmapped)
-        }
-        let update = ledger.pieceFailed(contributors: addresses)
+        // Blame as the seed's parole does: when a contributor is already blacklisted (or else on parole), the
+        // corrupt piece is put down to it alone, so an honest peer finishing pieces a liar started is not
+        // punished for the liar's blocks; otherwise every contributor is (-20 each).
+        let known = Set(contributors.compactMap { session.peerAddresses[$0] })
+        let blacklisted = known.filter { ledger.isBlacklisted($0) }
+        let paroled = known.filter { ledger.isOnParole($0) }
+        let blamed = !blacklisted.isEmpty ? blacklisted : (!paroled.isEmpty ? paroled : known)
+        let update = ledger.pieceFailed(contributors: blamed)
         let now = NIODeadline.now()
         for key in contributors {
-            guard let connection = session.connections[key], var machine = connection.machine else { continue }
+            guard let connection = session.connections[key], var machine = connection.machine,
+                blamed.contains(connection.endpoint.address.unmapped)
+            else { continue }
             let actions = machine.pieceFailed(piece, now: now)
             connection.machine = machine
             perform(actions, on: connection, refill: false)

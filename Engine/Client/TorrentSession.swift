@@ -29,6 +29,9 @@ final class TorrentSession: @unchecked Sendable {
     var uploadedBytes: Int64 = 0
     var verifiedBytes: Int64 = 0
     var reportedFinished = false
+    /// Address of every connection of this torrent, kept after it closes: hash results often arrive after
+    /// the peer that sent the blocks has gone, and reputation is kept by address.
+    var peerAddresses: [UInt64: IPAddress] = [:]
 
     init(
         handle: TorrentHandle, torrent: Torrent, store: PieceStore, verified: Bitfield, resumePath: String?,

@@ -68,8 +68,27 @@ import Testing
         // A redial of the liar is refused before anything is sent.
         try await leecher.connect(host: "127.0.0.22", port: liar.port, for: handle)
         try await leecher.connect(host: "127.0.0.21", port: honest.port, for: handle)
-        let status = await ClientFixtures.waitForCompletion(leecher, handle)
-        #expect(status?.isComplete == true)
+        let status = await ClientFixtures.waitForCompletion(leecher, handle, limit: .seconds(90))
+        #expect(status?.isComplete == true, "status: \(String(describing: status)), disconnects: \(disconnects.values)")
+        if status?.isComplete != true {
+            let core = leecher.core
+            let picture = try await core.loop.submit { () -> String in
+                guard let session = core.session(handle) else { return "no session" }
+                let missing = (0..<torrent.pieceCount).filter { !session.picker.have[$0] }
+                return missing.map { piece in
+                    "piece \(piece): \(session.picker.state(ofPiece: piece)) "
+                        + session.picker.blocks(ofPiece: piece).map { "\(session.picker.state(of: $0))" }.joined(
+                            separator: ", ")
+                }.joined(separator: "; ")
+            }.get()
+            var storeMissing: [Int: [Int]] = [:]
+            if let session = try await core.loop.submit({ core.session(handle) }).get() {
+                for piece in 0..<torrent.pieceCount where !(await session.store.verifiedPieces[piece]) {
+                    storeMissing[piece] = await session.store.missingBlocks(ofPiece: piece)
+                }
+            }
+            Issue.record("stuck: \(String(describing: status)) \(disconnects.values) \(picture.prefix(300))")
+        }
         #expect(refused.values.contains("127.0.0.22"))
         await leecher.shutdown()
         await liar.shutdown()
