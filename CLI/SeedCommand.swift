@@ -1,0 +1,31 @@
+import ArgumentParser
+import BTEngine
+
+/// `nbt seed FILE.torrent DIR ...`: hash-checks existing data and seeds it until stopped.
+struct SeedCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seed",
+        abstract: "Seed a torrent's existing data over TCP.",
+        discussion: """
+            DIR is the folder that holds the torrent's data (a multi-file torrent's folder NAME is inside it). \
+            The data is hash-checked first (resume data makes later starts fast); missing pieces are \
+            downloaded. Seeds to peers that connect, to --peer addresses and to peers the trackers report, \
+            until Ctrl-C.
+            """)
+
+    @Argument(help: "The .torrent file.")
+    var torrent: String
+
+    @Argument(help: "Folder holding the data.")
+    var directory: String
+
+    @OptionGroup var network: NetworkOptions
+
+    func run() async throws {
+        let torrent = try TransferSession.load(self.torrent)
+        let configuration = try network.configuration()
+        try await TransferSession.run(
+            torrent: torrent, directory: directory, configuration: configuration, peers: network.peers,
+            verb: "seeding", requireComplete: true, stop: { _ in false })
+    }
+}

@@ -1,0 +1,306 @@
+import BTMetainfo
+import BTStorage
+import BTTracker
+import BTWire
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// A BitTorrent client over TCP: the seed's `Net::BitTorrent` class.
+///
+/// A client listens on one TCP port (the first of ``ClientConfiguration/ports`` that binds, 0 meaning any)
+/// with one peer id for its lifetime, holds any number of torrents, connects to the peers its trackers and
+/// its user name, accepts peers that connect to it (matched to a torrent by the handshake's info-hash),
+/// downloads with the ``PiecePicker``, uploads as the ``Choker`` decides, and reports everything through
+/// ``events`` (an ``EventBus``: an `AsyncSequence` of ``ClientEvent``s or `on(_:_:)` callbacks, the seed's
+/// `on_event`). All engine state lives on one event loop; the policy is in the pure components.
+///
+/// ```swift
+/// let client = try await Client(configuration: ClientConfiguration(host: "0.0.0.0", ports: [6881, 0]))
+/// let torrent = try Torrent(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: "a.torrent"))))
+/// let handle = try await client.addTorrent(torrent, downloadDirectory: "/tmp/dl", resume: "/tmp/dl/a.resume")
+/// for await event in client.events.events() {
+///     if case .torrentFinished = event { break }
+/// }
+/// await client.shutdown()   // announces `stopped`, writes resume data, closes files
+/// ```
+public final class Client: Sendable {
+    /// The session's peer id, sent in handshakes and announces (the seed's `peerid`).
+    public let peerID: PeerID
+    /// The address the listener is bound to.
+    public let host: String
+    /// The port the listener is bound to.
+    public let port: Int
+    /// Every event of the seed catalogue plus `torrent_finished`.
+    public let events: EventBus
+    /// The configuration in force.
+    public let configuration: ClientConfiguration
+
+    let core: ClientCore
+    private let group: MultiThreadedEventLoopGroup
+
+    /// Starts a client: binds the listener to ``ClientConfiguration/host`` on the first free port of
+    /// ``ClientConfiguration/ports``.
+    /// - Throws: ``EngineError`` with code ``EngineError/Code/bindFailed`` when no port binds.
+    public init(configuration: ClientConfiguration = ClientConfiguration()) async throws(EngineError) {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let peerID = configuration.peerID ?? PeerID.generate()
+        let events = EventBus()
+        let core = ClientCore(loop: loop, configuration: configuration, peerID: peerID, events: events)
+        var bound: (any Channel)?
+        var failures: [String] = []
+        for port in configuration.ports {
+            do {
+                bound = try await ServerBootstrap(group: group)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(
+                                PeerWireHandler(core: core, connection: nil))
+                        }
+                    }
+                    .bind(host: configuration.host, port: port).get()
+                break
+            } catch {
+                failures.append("\(port): \(error)")
+            }
+        }
+        guard let server = bound, let localPort = server.localAddress?.port else {
+            try? await group.shutdownGracefully()
+            throw EngineError(
+                .bindFailed,
+                "cannot listen on \(configuration.host) port \(configuration.ports): \(failures.joined(separator: "; "))"
+            )
+        }
+        self.peerID = peerID
+        self.host = configuration.host
+        self.port = localPort
+        self.events = events
+        self.configuration = configuration
+        self.core = core
+        self.group = group
+        let host = configuration.host
+        do {
+            try await loop.submit {
+                core.serverChannel = server
+                core.listenPort = localPort
+                core.listenHost = host
+                core.startTicking()
+            }.get()
+        } catch {
+            throw EngineError(.shutDown, "the event loop stopped: \(error)")
+        }
+    }
+
+    private func onLoop<T: Sendable>(_ body: @escaping @Sendable (ClientCore) throws(EngineError) -> T)
+        async throws(EngineError) -> T
+    {
+        let core = self.core
+        do {
+            return try await core.loop.submit { try body(core) }.get()
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw EngineError(.shutDown, "the client is shut down")
+        }
+    }
+
+    // MARK: Torrents
+
+    /// Adds a torrent whose data lives in (or will be downloaded to) `downloadDirectory`: a single-file
+    /// torrent is `downloadDirectory/name`, a multi-file one `downloadDirectory/name/...`. Existing data is
+    /// verified first: from the resume data at `resume` when it exists and fits (only files that changed
+    /// are re-checked), otherwise by hashing every piece. Resume data is written back to `resume` on
+    /// ``pause(_:)``, ``removeTorrent(_:deleteData:)``, completion and ``shutdown()``.
+    /// - Throws: ``EngineError`` (`storageFailed`, `duplicateTorrent`, `shutDown`).
+    @discardableResult
+    public func addTorrent(_ torrent: Torrent, downloadDirectory: String, resume: String? = nil)
+        async throws(EngineError) -> TorrentHandle
+    {
+        let handle = TorrentHandle(infoHashes: torrent.infoHashes, name: torrent.name)
+        let exists = try await onLoop { core in core.session(handle) != nil }
+        guard !exists else { throw EngineError(.duplicateTorrent, "\(torrent.name) is already added") }
+        let report = Self.storageEvents(for: torrent, to: events)
+        let storage = FileStorage(torrent: torrent, folder: downloadDirectory, events: report)
+        let store = PieceStore(torrent: torrent, storage: storage, events: report)
+        do {
+            try await store.start(resumeDataAt: resume)
+            try await store.createEmptyFiles()
+        } catch {
+            throw EngineError(.storageFailed, "\(torrent.name): \(error)")
+        }
+        let verified = await store.verifiedPieces
+        try await onLoop { core throws(EngineError) in
+            let session = TorrentSession(
+                handle: handle, torrent: torrent, store: store, verified: verified, resumePath: resume, now: .now())
+            try core.addSession(session)
+        }
+        return handle
+    }
+
+    /// Turns the storage's `file_*` events into client events (hash results are reported by the engine).
+    private static func storageEvents(for torrent: Torrent, to bus: EventBus) -> StorageEventHandler {
+        let info = ClientEvent.TorrentInfo(infoHashes: torrent.infoHashes, name: torrent.name)
+        @Sendable func file(_ ref: StorageFileRef) -> ClientEvent.FileInfo {
+            ClientEvent.FileInfo(torrent: info, index: ref.index, path: ref.path)
+        }
+        return { event in
+            switch event {
+            case .fileOpen(let ref, let mode):
+                bus.emit(.fileOpen(file(ref), mode: mode == .read ? .read : .write))
+            case .fileClose(let ref):
+                bus.emit(.fileClose(file(ref)))
+            case .fileRead(let ref, let length):
+                bus.emit(.fileRead(file(ref), length: length))
+            case .fileWrite(let ref, let length):
+                bus.emit(.fileWrite(file(ref), length: length))
+            case .fileError(let ref, let message, _):
+                let target = ref.map(file) ?? ClientEvent.FileInfo(torrent: info, index: -1, path: [])
+                bus.emit(.fileError(target, message: message))
+            case .pieceHashPass, .pieceHashFail:
+                break
+            }
+        }
+    }
+
+    /// Adds a torrent from the bytes of a .torrent file (see ``addTorrent(_:downloadDirectory:resume:)``).
+    @discardableResult
+    public func addTorrent(bytes: [UInt8], downloadDirectory: String, resume: String? = nil)
+        async throws(EngineError) -> TorrentHandle
+    {
+        let torrent: Torrent
+        do {
+            torrent = try Torrent(bytes: bytes)
+        } catch {
+            throw EngineError(.invalidConfiguration, "not a valid torrent: \(error)")
+        }
+        return try await addTorrent(torrent, downloadDirectory: downloadDirectory, resume: resume)
+    }
+
+    /// The torrents in the client (the seed's `torrents`).
+    public var torrents: [TorrentHandle] {
+        get async { (try? await onLoop { core in core.handles }) ?? [] }
+    }
+
+    /// Removes a torrent (the seed's `remove_torrent`): disconnects its peers, announces `stopped`, writes
+    /// its resume data (or, with `deleteData`, deletes its files and resume data) and closes its files.
+    /// - Throws: ``EngineError`` (`unknownTorrent`, `storageFailed`).
+    public func removeTorrent(_ handle: TorrentHandle, deleteData: Bool = false) async throws(EngineError) {
+        let (session, stops) = try await onLoop { core throws(EngineError) in
+            guard let session = core.session(handle) else {
+                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
+            }
+            let stops = core.announceStopped(session)
+            core.removeSession(session)
+            return (session, stops.map { StopAnnounce(url: $0.url, request: $0.request) })
+        }
+        await sendStops(stops)
+        do {
+            if deleteData {
+                try await session.store.removeData()
+                if let path = session.resumePath { try? FileManager.default.removeItem(atPath: path) }
+            } else if let path = session.resumePath {
+                try await session.store.saveResumeData(to: path)
+            }
+        } catch {
+            throw EngineError(.storageFailed, "\(handle.name): \(error)")
+        }
+        session.store.storage.closeFiles()
+    }
+
+    /// Pauses a torrent: disconnects its peers, stops dialling and writes its resume data.
+    public func pause(_ handle: TorrentHandle) async throws(EngineError) {
+        let session = try await onLoop { core throws(EngineError) in
+            guard let session = core.session(handle) else {
+                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
+            }
+            core.pause(session)
+            return session
+        }
+        if let path = session.resumePath { try? await session.store.saveResumeData(to: path) }
+    }
+
+    /// Resumes a paused torrent.
+    public func resume(_ handle: TorrentHandle) async throws(EngineError) {
+        try await onLoop { core throws(EngineError) in
+            guard let session = core.session(handle) else {
+                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
+            }
+            core.resume(session)
+        }
+    }
+
+    /// Connects to a peer for a torrent (the user's own peer list, e.g. `--peer HOST:PORT`).
+    public func connect(host: String, port: Int, for handle: TorrentHandle) async throws(EngineError) {
+        try await onLoop { core throws(EngineError) in
+            guard let session = core.session(handle) else {
+                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
+            }
+            core.addPeer(host: host, port: port, source: .user, to: session)
+        }
+    }
+
+    /// A torrent's status, or nil when it is not in the client.
+    public func status(of handle: TorrentHandle) async -> TorrentStatus? {
+        try? await onLoop { core in core.session(handle).map { core.status($0) } }
+    }
+
+    /// The status of every torrent, by name.
+    public func statuses() async -> [TorrentStatus] {
+        (try? await onLoop { core in core.allSessions.map { core.status($0) }.sorted { $0.handle.name < $1.handle.name }
+        })
+            ?? []
+    }
+
+    /// Stops the client cleanly: announces `stopped` to every tracker (waiting at most a few seconds),
+    /// closes every connection and the listener, writes resume data, closes files and finishes ``events``.
+    public func shutdown() async {
+        let work = try? await onLoop { core -> [(TorrentSession, [StopAnnounce])] in
+            guard !core.isShutDown else { return [] }
+            let result = core.allSessions.map { session in
+                (session, core.announceStopped(session).map { StopAnnounce(url: $0.url, request: $0.request) })
+            }
+            core.beginShutdown()
+            return result
+        }
+        guard let work else { return }
+        await sendStops(work.flatMap(\.1))
+        for (session, _) in work {
+            if let path = session.resumePath { try? await session.store.saveResumeData(to: path) }
+            session.store.storage.closeFiles()
+        }
+        let tracker = try? await onLoop { core in core.trackerClient }
+        if let tracker { await tracker.shutdown() }
+        events.finish()
+        try? await group.shutdownGracefully()
+    }
+
+    /// Sends `stopped` announces, waiting for the answers for at most three seconds.
+    private func sendStops(_ stops: [StopAnnounce]) async {
+        guard !stops.isEmpty, let tracker = try? await onLoop({ core in core.trackerClient }) else { return }
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
+        let waiter = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for stop in stops {
+                    group.addTask { _ = try? await tracker.announce(stop.request, to: stop.url) }
+                }
+            }
+            continuation.yield()
+        }
+        let timer = Task {
+            try? await Task.sleep(for: .seconds(3))
+            continuation.yield()
+        }
+        for await _ in stream { break }
+        timer.cancel()
+        _ = waiter
+    }
+}
+
+/// A `stopped` announce to send.
+struct StopAnnounce: Sendable {
+    let url: String
+    let request: AnnounceRequest
+}

@@ -1,0 +1,51 @@
+import BTTracker
+import BTWire
+
+/// Settings of a ``Client``: where it listens (the seed's `LocalHost` and `LocalPort`), how many
+/// connections it keeps, rate limits, and the policy hooks.
+public struct ClientConfiguration: Sendable {
+    /// Local address to bind the listener to (the seed's `LocalHost`); `0.0.0.0` listens on every IPv4
+    /// address.
+    public var host: String
+    /// Ports tried in order until one binds (the seed's `LocalPort` list); 0 lets the system choose.
+    public var ports: [Int]
+    /// The session's peer id; generated (`-NB0100-` and random bytes) when nil.
+    public var peerID: PeerID?
+    /// Most connections over all torrents.
+    public var maximumConnections: Int
+    /// Most connections per torrent.
+    public var maximumPeersPerTorrent: Int
+    /// Most outgoing connections being made at once; more wait in a queue (the seed's `queued` state).
+    public var maximumHalfOpen: Int
+    /// Global upload limit.
+    public var uploadLimit: RateLimit
+    /// Global download limit.
+    public var downloadLimit: RateLimit
+    /// Addresses refused before anything is sent (static ranges plus the seed's `ip_filter` hook).
+    public var ipFilter: IPFilter
+    /// Whether torrents announce to their trackers.
+    public var usesTrackers: Bool
+    /// Which tracker hosts may be contacted (the default refuses loopback and private addresses).
+    public var trackerAddressPolicy: TrackerAddressPolicy
+    /// Whether pieces are requested in index order instead of rarest first (for streaming).
+    public var sequentialDownload: Bool
+    /// Whether every wire packet is reported as a `packet_incoming_*` / `packet_outgoing_*` event.
+    public var reportsPacketEvents: Bool
+
+    /// A configuration listening on every address on a system-chosen port, with libtorrent-like limits.
+    public init(host: String = "0.0.0.0", ports: [Int] = [0]) {
+        self.host = host
+        self.ports = ports.isEmpty ? [0] : ports
+        self.peerID = nil
+        self.maximumConnections = 200
+        self.maximumPeersPerTorrent = 50
+        self.maximumHalfOpen = 16
+        self.uploadLimit = .unlimited
+        self.downloadLimit = .unlimited
+        self.ipFilter = IPFilter()
+        self.usesTrackers = true
+        self.trackerAddressPolicy = .default
+        self.sequentialDownload = false
+        self.reportsPacketEvents = true
+    }
+}

@@ -1,0 +1,894 @@
+import BTMetainfo
+import BTStorage
+import BTTracker
+import BTWire
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// The client's engine: torrents, connections and the pure policy components, all confined to one event
+/// loop (`loop`). Every method runs on that loop; peer channels are bound to it too, so their handlers call
+/// in directly. Storage and trackers are `async`: their results come back through `loop.execute`.
+///
+/// The unchecked `Sendable` is sound because of that confinement: the only cross-thread use is scheduling
+/// work onto `loop`.
+final class ClientCore: @unchecked Sendable {
+    let loop: any EventLoop
+    let configuration: ClientConfiguration
+    let peerID: PeerID
+    let events: EventBus
+    var listenPort = 0
+    var listenHost = ""
+    var serverChannel: (any Channel)?
+    var trackerClient: TrackerClient?
+    private var torrents: [[UInt8]: TorrentSession] = [:]
+    private var connections: [UInt64: PeerConnection] = [:]
+    private var nextKey: UInt64 = 1
+    private var limiter: ConnectionLimiter<[UInt8], UInt64>
+    private var rates: RateLimiter<[UInt8], UInt64>
+    private var ledger = ReputationLedger<IPAddress>()
+    private var dialQueue: [UInt64: (session: TorrentSession, connection: PeerConnection)] = [:]
+    private var random = SystemRandomNumberGenerator()
+    private var ticker: RepeatedTask?
+    private var lastPeerTick: NIODeadline
+    private let origin: NIODeadline
+    private let announceKey = UInt32.random(in: 0...UInt32.max)
+    private(set) var isShutDown = false
+    private let uploadLimited: Bool
+    private let downloadLimited: Bool
+
+    init(loop: any EventLoop, configuration: ClientConfiguration, peerID: PeerID, events: EventBus) {
+        self.loop = loop
+        self.configuration = configuration
+        self.peerID = peerID
+        self.events = events
+        var limits = ConnectionLimiter<[UInt8], UInt64>.Configuration()
+        limits.maximumConnections = configuration.maximumConnections
+        limits.maximumPerTorrent = configuration.maximumPeersPerTorrent
+        limits.maximumHalfOpen = configuration.maximumHalfOpen
+        self.limiter = ConnectionLimiter(configuration: limits)
+        let now = NIODeadline.now()
+        self.origin = now
+        self.lastPeerTick = now
+        self.uploadLimited = configuration.uploadLimit.bytesPerSecond != nil
+        self.downloadLimited = configuration.downloadLimit.bytesPerSecond != nil
+        self.rates = RateLimiter(upload: configuration.uploadLimit, download: configuration.downloadLimit, now: .zero)
+    }
+
+    // MARK: Time
+
+    private func instant(_ deadline: NIODeadline) -> EngineInstant {
+        EngineInstant(sinceOrigin: .nanoseconds(Int64(deadline.uptimeNanoseconds) - Int64(origin.uptimeNanoseconds)))
+    }
+
+    /// Starts the periodic tick (every 100 ms: rate-limit refills; every second: peer timers, rechoke,
+    /// announces, dialling).
+    func startTicking() {
+        loop.preconditionInEventLoop()
+        ticker = loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) {
+            [self] _ in self.tick()
+        }
+    }
+
+    private func tick() {
+        guard !isShutDown else { return }
+        let now = NIODeadline.now()
+        grant(rates.advance(to: instant(now)))
+        for session in torrents.values where session.rechokeSoon || now >= session.nextRechoke {
+            rechoke(session, now: now)
+        }
+        guard now - lastPeerTick >= .seconds(1) else { return }
+        lastPeerTick = now
+        for connection in Array(connections.values) {
+            guard let machine = connection.machine, !connection.isClosed else { continue }
+            var copy = machine
+            let actions = copy.tick(now: now)
+            connection.machine = copy
+            perform(actions, on: connection)
+        }
+        for session in torrents.values where session.state != .paused && session.state != .failed {
+            announceDue(session, now: now)
+            dialCandidates(session)
+            for connection in session.connections.values { fillRequests(connection) }
+        }
+    }
+
+    // MARK: Torrents
+
+    func addSession(_ session: TorrentSession) throws(EngineError) {
+        loop.preconditionInEventLoop()
+        guard !isShutDown else { throw EngineError(.shutDown, "the client is shut down") }
+        let key = session.handle.wireInfoHash
+        guard torrents[key] == nil else {
+            throw EngineError(.duplicateTorrent, "\(session.handle.name) is already added")
+        }
+        session.picker.isSequential = configuration.sequentialDownload
+        torrents[key] = session
+        if configuration.usesTrackers && !session.torrent.announceTiers.isEmpty {
+            var random = TrackerRandom()
+            session.schedule = AnnounceSchedule(
+                tiers: session.torrent.announceTiers, isPrivate: session.torrent.isPrivate, random: &random,
+                now: .now())
+            if trackerClient == nil {
+                trackerClient = TrackerClient(
+                    configuration: .init(addressPolicy: configuration.trackerAddressPolicy), group: loop)
+            }
+            announceDue(session, now: .now())
+        }
+    }
+
+    func session(_ handle: TorrentHandle) -> TorrentSession? { torrents[handle.wireInfoHash] }
+
+    var handles: [TorrentHandle] { torrents.values.map(\.handle).sorted { $0.name < $1.name } }
+
+    var allSessions: [TorrentSession] { Array(torrents.values) }
+
+    /// Removes the torrent: disconnects its peers and forgets it. The caller saves resume data and deletes
+    /// files.
+    func removeSession(_ session: TorrentSession) {
+        torrents[session.handle.wireInfoHash] = nil
+        disconnectAll(session, reason: .local)
+        rates.removeTorrent(session.handle.wireInfoHash)
+    }
+
+    func pause(_ session: TorrentSession) {
+        guard session.state != .paused else { return }
+        session.state = .paused
+        disconnectAll(session, reason: .local)
+    }
+
+    func resume(_ session: TorrentSession) {
+        guard session.state == .paused else { return }
+        session.state = session.isComplete ? .seeding : .downloading
+        session.schedule?.reannounce(now: .now())
+        dialCandidates(session)
+    }
+
+    func disconnectAll(_ session: TorrentSession, reason: BTWire.DisconnectReason) {
+        for connection in Array(session.connections.values) {
+            disconnect(connection, reason, detail: "closed locally")
+        }
+        for (key, entry) in dialQueue where entry.session === session {
+            dialQueue[key] = nil
+            for next in limiter.closed(key) { startQueuedDial(next) }
+        }
+        session.dialled.removeAll()
+    }
+
+    func status(_ session: TorrentSession) -> TorrentStatus {
+        let now = NIODeadline.now()
+        var down = 0.0
+        var up = 0.0
+        var peers = 0
+        var seeds = 0
+        for connection in session.connections.values where connection.isActive {
+            guard var machine = connection.machine else { continue }
+            down += machine.rateDown(at: now)
+            up += machine.rateUp(at: now)
+            connection.machine = machine
+            peers += 1
+            if machine.isSeed { seeds += 1 }
+        }
+        let progress = session.totalBytes == 0 ? 1 : Double(session.verifiedBytes) / Double(session.totalBytes)
+        var eta: Duration?
+        if !session.isComplete && down > 1 {
+            eta = .seconds(Double(session.bytesLeft) / down)
+        }
+        let base = session.downloadedBytes > 0 ? session.downloadedBytes : max(session.totalBytes, 1)
+        return TorrentStatus(
+            handle: session.handle, state: session.state, progress: progress, totalBytes: session.totalBytes,
+            verifiedBytes: session.verifiedBytes, verifiedPieces: session.picker.have.setCount,
+            pieceCount: session.picker.layout.pieceCount, downloadRate: down, uploadRate: up, peers: peers,
+            seeds: seeds, eta: eta, downloadedBytes: session.downloadedBytes, uploadedBytes: session.uploadedBytes,
+            ratio: Double(session.uploadedBytes) / Double(base), error: session.error)
+    }
+
+    // MARK: Outgoing connections
+
+    /// Adds a peer address to dial for `session` (from the user or a tracker).
+    func addPeer(host: String, port: Int, source: PeerSource, to session: TorrentSession) {
+        guard port > 0 && port < 65536 else { return }
+        let address = "\(host):\(port)"
+        if session.dialled.contains(address) { return }
+        if port == listenPort && (host == listenHost || host == "127.0.0.1" || host == "0.0.0.0") && source != .user {
+            return  // our own listener, as trackers report us back
+        }
+        if session.candidates.contains(where: { $0.host == host && $0.port == port }) { return }
+        session.candidates.append((host, port, source))
+        if session.state != .paused && session.state != .failed { dialCandidates(session) }
+    }
+
+    private func dialCandidates(_ session: TorrentSession) {
+        while !session.candidates.isEmpty,
+            session.connections.count + dialQueueCount(session) < configuration.maximumPeersPerTorrent
+        {
+            let candidate = session.candidates.removeFirst()
+            dial(host: candidate.host, port: candidate.port, source: candidate.source, session: session)
+        }
+    }
+
+    private func dialQueueCount(_ session: TorrentSession) -> Int {
+        dialQueue.values.filter { $0.session === session }.count
+    }
+
+    private func dial(host: String, port: Int, source: PeerSource, session: TorrentSession) {
+        guard let address = IPAddress(host) else {
+            // Names are resolved by the bootstrap; the filter sees the address once connected.
+            connectOutgoing(host: host, port: port, address: nil, source: source, session: session)
+            return
+        }
+        let endpoint = PeerEndpoint(address: address, port: UInt16(port))
+        let allowed = configuration.ipFilter.allows(endpoint) && !ledger.isBlacklisted(address.unmapped)
+        events.emit(.ipFilter(endpoint, allowed: allowed))
+        guard allowed else { return }
+        connectOutgoing(host: host, port: port, address: address, source: source, session: session)
+    }
+
+    private func connectOutgoing(
+        host: String, port: Int, address: IPAddress?, source: PeerSource, session: TorrentSession
+    ) {
+        let key = nextKey
+        nextKey += 1
+        let now = NIODeadline.now()
+        let endpoint = PeerEndpoint(address: address ?? .v4(0), port: UInt16(port))
+        let connection = PeerConnection(key: key, endpoint: endpoint, host: host, port: port, incoming: false, now: now)
+        connection.session = session
+        var config = PeerConfiguration(torrent: session.torrent, localPeerID: peerID, localPieces: session.picker.have)
+        config.emitsPacketEvents = true
+        if case .v4(let v4) = address {
+            config.remoteIPv4 = [UInt8(v4 >> 24), UInt8((v4 >> 16) & 0xff), UInt8((v4 >> 8) & 0xff), UInt8(v4 & 0xff)]
+        }
+        connection.machine = PeerStateMachine(configuration: config, incoming: false, source: source, now: now)
+        session.dialled.insert("\(host):\(port)")
+        switch limiter.connectOutgoing(key, torrent: session.handle.wireInfoHash) {
+        case .connect:
+            startDial(connection, session: session)
+        case .queued:
+            dialQueue[key] = (session, connection)
+        case .refused:
+            session.dialled.remove("\(host):\(port)")
+        }
+    }
+
+    private func startDial(_ connection: PeerConnection, session: TorrentSession) {
+        guard var machine = connection.machine else { return }
+        _ = machine.startConnecting(now: .now())
+        connection.machine = machine
+        connections[connection.key] = connection
+        session.connections[connection.key] = connection
+        session.peerAddresses[connection.key] = connection.endpoint.address.unmapped
+        let core = self
+        ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(10))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(PeerWireHandler(core: core, connection: connection))
+                }
+            }
+            .connect(host: connection.host, port: connection.port)
+            .whenComplete { result in
+                core.loop.preconditionInEventLoop()
+                switch result {
+                case .success(let channel):
+                    core.dialSucceeded(connection, channel: channel)
+                case .failure(let error):
+                    core.dialFailed(connection, error: error)
+                }
+            }
+    }
+
+    private func dialSucceeded(_ connection: PeerConnection, channel: any Channel) {
+        connection.channel = channel
+        for key in limiter.connected(connection.key) { startQueuedDial(key) }
+        guard !connection.isClosed, var machine = connection.machine else {
+            channel.close(promise: nil)
+            return
+        }
+        let actions = machine.connectionEstablished(now: .now())
+        connection.machine = machine
+        perform(actions, on: connection)
+    }
+
+    private func dialFailed(_ connection: PeerConnection, error: any Error) {
+        channelClosed(connection, error: "connect failed: \(error)")
+    }
+
+    private func startQueuedDial(_ key: UInt64) {
+        guard let entry = dialQueue.removeValue(forKey: key) else { return }
+        if !isShutDown, torrents[entry.session.handle.wireInfoHash] === entry.session,
+            entry.session.state != .paused
+        {
+            startDial(entry.connection, session: entry.session)
+        } else {
+            for next in limiter.closed(key) { startQueuedDial(next) }
+        }
+    }
+
+    // MARK: Incoming connections
+
+    /// A connection sent its handshake: find the torrent, apply limits, and start the state machine.
+    /// Returns nil when the connection is refused (the caller closes it).
+    func accept(channel: any Channel, handshake: Handshake, bytes: ByteBuffer) -> PeerConnection? {
+        let remote = channel.remoteAddress
+        let host = remote?.ipAddress ?? "0.0.0.0"
+        let port = remote?.port ?? 0
+        let address = IPAddress(host) ?? .v4(0)
+        let endpoint = PeerEndpoint(address: address, port: UInt16(clamping: port))
+        let key = nextKey
+        nextKey += 1
+        let now = NIODeadline.now()
+        let connection = PeerConnection(key: key, endpoint: endpoint, host: host, port: port, incoming: true, now: now)
+        connection.channel = channel
+        func refuse(_ reason: DisconnectReason) -> PeerConnection? {
+            events.emit(.peerDisconnect(connection.info, reason: reason))
+            return nil
+        }
+        guard !isShutDown else { return refuse(DisconnectReason("local", "shutting down")) }
+        let allowed = configuration.ipFilter.allows(endpoint) && !ledger.isBlacklisted(address.unmapped)
+        events.emit(.ipFilter(endpoint, allowed: allowed))
+        guard allowed else { return refuse(ledger.isBlacklisted(address.unmapped) ? .blacklisted : .ipFiltered) }
+        guard let session = torrents[handshake.infoHash], session.state != .paused, session.state != .failed else {
+            return refuse(.noSuchTorrent)
+        }
+        if session.state == .checking { return refuse(.hashChecking) }
+        connection.session = session
+        if case .refuse(let reason) = limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash) {
+            return refuse(reason)
+        }
+        var config = PeerConfiguration(torrent: session.torrent, localPeerID: peerID, localPieces: session.picker.have)
+        config.emitsPacketEvents = true
+        if case .v4(let v4) = address.unmapped {
+            config.remoteIPv4 = [UInt8(v4 >> 24), UInt8((v4 >> 16) & 0xff), UInt8((v4 >> 8) & 0xff), UInt8(v4 & 0xff)]
+        }
+        connection.machine = PeerStateMachine(configuration: config, incoming: true, source: .incoming, now: now)
+        connections[key] = connection
+        session.connections[key] = connection
+        session.peerAddresses[key] = address.unmapped
+        received(bytes, on: connection)
+        return connection
+    }
+
+    // MARK: Input
+
+    func received(_ bytes: ByteBuffer, on connection: PeerConnection) {
+        guard !connection.isClosed, var machine = connection.machine else { return }
+        events.emit(.peerRead(connection.info, length: bytes.readableBytes))
+        let actions = machine.receive(bytes, now: .now())
+        connection.machine = machine
+        perform(actions, on: connection)
+    }
+
+    func channelClosed(_ connection: PeerConnection, error: String?) {
+        guard !connection.isClosed else { return }
+        guard var machine = connection.machine else {
+            finishClose(connection, reason: .byRemote)
+            return
+        }
+        let actions = machine.connectionClosed(error: error, now: .now())
+        connection.machine = machine
+        perform(actions, on: connection)
+        if !connection.isClosed { finishClose(connection, reason: .byRemote) }
+    }
+
+    func disconnect(_ connection: PeerConnection, _ reason: BTWire.DisconnectReason, detail: String) {
+        guard !connection.isClosed else { return }
+        guard var machine = connection.machine else {
+            finishClose(connection, reason: Self.map(reason))
+            return
+        }
+        let actions = machine.disconnect(reason, detail: detail, now: .now())
+        connection.machine = machine
+        perform(actions, on: connection)
+        if !connection.isClosed { finishClose(connection, reason: Self.map(reason)) }
+    }
+
+    // MARK: Actions
+
+    /// Performs the state machine's actions in order, then tops up the request pipeline.
+    private func perform(_ actions: [PeerAction], on connection: PeerConnection, refill: Bool = true) {
+        var wrote = false
+        for action in actions {
+            if connection.isClosed { break }
+            switch action {
+            case .sendHandshake(let handshake):
+                guard let channel = connection.channel else { continue }
+                var buffer = channel.allocator.buffer(capacity: Handshake.length)
+                handshake.encode(into: &buffer)
+                write(buffer, on: connection)
+                wrote = true
+            case .send(let message):
+                guard let channel = connection.channel else { continue }
+                var buffer = channel.allocator.buffer(capacity: message.payloadLength + 5)
+                message.encode(into: &buffer)
+                if case .piece(let block) = message {
+                    let length = Int64(block.data.readableBytes)
+                    connection.uploaded += length
+                    connection.session?.uploadedBytes += length
+                }
+                write(buffer, on: connection)
+                wrote = true
+            case .deliver(let block):
+                deliver(block, from: connection)
+            case .readBlock(let request):
+                serve(request, to: connection)
+            case .requestsReturned(let requests):
+                guard let session = connection.session else { continue }
+                for request in requests {
+                    session.picker.requestCancelled(
+                        PieceBlock(piece: request.piece, offset: request.offset, length: request.length),
+                        by: connection.key)
+                }
+            case .event(let event):
+                handle(event, on: connection)
+            case .disconnect(let reason, _):
+                if wrote { connection.channel?.flush() }
+                wrote = false
+                finishClose(connection, reason: Self.map(reason))
+            case .extensionMessage, .forward:
+                break
+            }
+        }
+        if wrote { connection.channel?.flush() }
+        guard !connection.isClosed else { return }
+        if !connection.reportedConnect && connection.isActive { connected(connection) }
+        if refill { fillRequests(connection) }
+    }
+
+    private func write(_ buffer: ByteBuffer, on connection: PeerConnection) {
+        guard let channel = connection.channel else { return }
+        events.emit(.peerWrite(connection.info, length: buffer.readableBytes))
+        channel.write(buffer, promise: nil)
+    }
+
+    private func connected(_ connection: PeerConnection) {
+        connection.reportedConnect = true
+        guard let session = connection.session, let id = connection.machine?.peerID else { return }
+        if session.connections.values.contains(where: { $0 !== connection && $0.isActive && $0.machine?.peerID == id })
+        {
+            disconnect(connection, .preexisting, detail: "already connected to peer \(id)")
+            return
+        }
+        if connection.machine?.peerPieces.isNoneSet ?? true {
+            session.picker.peerBitfield(connection.key, Bitfield(count: session.picker.layout.pieceCount))
+        }
+        events.emit(.peerConnect(connection.info))
+    }
+
+    private func handle(_ event: PeerEvent, on connection: PeerConnection) {
+        switch event {
+        case .packet(let packet):
+            if configuration.reportsPacketEvents {
+                let message = Self.describe(packet, pieceCount: connection.machine?.configuration.pieceCount ?? 0)
+                switch packet.direction {
+                case .incoming: events.emit(.packetIncoming(connection.info, message))
+                case .outgoing: events.emit(.packetOutgoing(connection.info, message))
+                }
+            }
+            guard packet.direction == .incoming, case .message(let wire) = packet.packet,
+                let session = connection.session
+            else { return }
+            switch wire {
+            case .have(let piece):
+                session.picker.peerHas(connection.key, piece: piece)
+            case .bitfield:
+                if let pieces = connection.machine?.peerPieces { session.picker.peerBitfield(connection.key, pieces) }
+            case .haveAll:
+                session.picker.peerHasAll(connection.key)
+            case .haveNone:
+                session.picker.peerBitfield(connection.key, Bitfield(count: session.picker.layout.pieceCount))
+            case .unchoke:
+                connection.unchokedUsAt = .now()
+            case .interested, .notInterested:
+                session.rechokeSoon = true
+            default:
+                break
+            }
+        case .blacklisted, .snubbed, .parole, .reputation:
+            break
+        }
+    }
+
+    private func finishClose(_ connection: PeerConnection, reason: DisconnectReason) {
+        guard !connection.isClosed else { return }
+        connection.isClosed = true
+        connection.channel?.close(promise: nil)
+        connections[connection.key] = nil
+        rates.removePeer(connection.key)
+        if let session = connection.session {
+            session.connections[connection.key] = nil
+            session.picker.peerLeft(connection.key)
+            if !connection.isIncoming { session.dialled.remove("\(connection.host):\(connection.port)") }
+            if connection.reportedConnect { session.rechokeSoon = true }
+        }
+        events.emit(.peerDisconnect(connection.info, reason: reason))
+        dialQueue[connection.key] = nil
+        for key in limiter.closed(connection.key) { startQueuedDial(key) }
+    }
+
+    // MARK: Downloading
+
+    /// Asks the picker for as many blocks as the peer's pipeline takes and requests them.
+    func fillRequests(_ connection: PeerConnection) {
+        guard connection.isActive, connection.downloadDebt <= 0, let session = connection.session,
+            session.state == .downloading, var machine = connection.machine, machine.amInterested
+        else { return }
+        let now = NIODeadline.now()
+        let capacity = machine.requestCapacity(now: now)
+        guard capacity > 0 else { return }
+        let context = PiecePicker<UInt64>.PickContext(
+            choked: machine.peerChoking, allowedFast: machine.allowedFastFromPeer,
+            suggested: machine.suggestedPieces, onParole: machine.isOnParole)
+        if machine.peerChoking && machine.allowedFastFromPeer.isEmpty { return }
+        // Under a download limit, requests are paid for up front: the next batch waits until the limiter has
+        // granted this one, so what is in flight never runs far ahead of the limit.
+        let count = downloadLimited ? min(capacity, 4) : capacity
+        let blocks = session.picker.pick(for: connection.key, count: count, context: context, using: &random)
+        guard !blocks.isEmpty else { return }
+        let actions = machine.request(
+            blocks.map { BlockRequest(piece: $0.piece, offset: $0.offset, length: $0.length) }, now: now)
+        connection.machine = machine
+        perform(actions, on: connection, refill: false)
+        if downloadLimited && !connection.isClosed {
+            let bytes = blocks.reduce(0) { $0 + $1.length }
+            connection.downloadDebt += bytes
+            grant(
+                rates.request(
+                    bytes, peer: connection.key, torrent: session.handle.wireInfoHash, direction: .download,
+                    now: instant(now)))
+        }
+    }
+
+    private func deliver(_ block: Block, from connection: PeerConnection) {
+        guard let session = connection.session else { return }
+        let length = block.data.readableBytes
+        connection.downloaded += Int64(length)
+        connection.lastBlockAt = .now()
+        session.downloadedBytes += Int64(length)
+        let piece = PieceBlock(piece: block.piece, offset: block.offset, length: length)
+        switch session.picker.blockReceived(piece, from: connection.key) {
+        case .accepted(let cancel):
+            for key in cancel {
+                guard let other = session.connections[key], var machine = other.machine else { continue }
+                let actions = machine.cancel(
+                    BlockRequest(piece: piece.piece, offset: piece.offset, length: length), now: .now())
+                other.machine = machine
+                perform(actions, on: other, refill: false)
+            }
+        case .duplicate, .unwanted:
+            return
+        }
+        let bytes = Array(block.data.readableBytesView)
+        let store = session.store
+        let tag = PeerTag(connection.key)
+        let core = self
+        Task {
+            let result: Result<BlockWriteResult, any Error>
+            do {
+                result = .success(
+                    try await store.writeBlock(piece: piece.piece, offset: piece.offset, bytes: bytes, from: tag))
+            } catch {
+                result = .failure(error)
+            }
+            core.loop.execute { core.written(piece, result: result, session: session) }
+        }
+    }
+
+    private func written(_ block: PieceBlock, result: Result<BlockWriteResult, any Error>, session: TorrentSession) {
+        guard torrents[session.handle.wireInfoHash] === session else { return }
+        switch result {
+        case .failure(let error):
+            fail(session, error: error)
+        case .success(let outcome):
+            _ = session.picker.blockWritten(block)
+            switch outcome {
+            case .pieceVerified(let piece):
+                pieceVerified(piece, session: session)
+            case .pieceFailed(let piece, _):
+                pieceFailed(piece, session: session)
+            case .stored, .duplicate:
+                break
+            }
+        }
+    }
+
+    private func fail(_ session: TorrentSession, error: any Error) {
+        guard session.state != .failed else { return }
+        session.state = .failed
+        session.error = "\(error)"
+        events.emit(.fileError(ClientEvent.FileInfo(torrent: session.info, index: -1, path: []), message: "\(error)"))
+        disconnectAll(session, reason: .local)
+    }
+
+    private func pieceVerified(_ piece: Int, session: TorrentSession) {
+        guard !session.picker.have[piece] else { return }
+        let contributors = session.picker.pieceVerified(piece)
+        session.verifiedBytes += TorrentSession.payloadBytes(ofPiece: piece, layout: session.picker.layout)
+        _ = ledger.pieceVerified(contributors: Set(contributors.compactMap { session.peerAddresses[$0] }))
+        events.emit(.pieceHashPass(session.info, index: piece))
+        let now = NIODeadline.now()
+        for connection in Array(session.connections.values) {
+            guard var machine = connection.machine, !connection.isClosed else { continue }
+            var actions: [PeerAction] = []
+            if contributors.contains(connection.key) { actions += machine.pieceVerified(piece, now: now) }
+            actions += machine.havePiece(piece, now: now)
+            connection.machine = machine
+            perform(actions, on: connection, refill: false)
+        }
+        if session.isComplete { finished(session) }
+    }
+
+    private func pieceFailed(_ piece: Int, session: TorrentSession) {
+        let contributors = session.picker.pieceFailed(piece)
+        events.emit(.pieceHashFail(session.info, index: piece))
+        // Blame as the seed's parole does: when a contributor is already blacklisted (or else on parole), the
+        // corrupt piece is put down to it alone, so an honest peer finishing pieces a liar started is not
+        // punished for the liar's blocks; otherwise every contributor is (-20 each).
+        let known = Set(contributors.compactMap { session.peerAddresses[$0] })
+        let blacklisted = known.filter { ledger.isBlacklisted($0) }
+        let paroled = known.filter { ledger.isOnParole($0) }
+        let blamed = !blacklisted.isEmpty ? blacklisted : (!paroled.isEmpty ? paroled : known)
+        let update = ledger.pieceFailed(contributors: blamed)
+        let now = NIODeadline.now()
+        for key in contributors {
+            guard let connection = session.connections[key], var machine = connection.machine,
+                blamed.contains(connection.endpoint.address.unmapped)
+            else { continue }
+            let actions = machine.pieceFailed(piece, now: now)
+            connection.machine = machine
+            perform(actions, on: connection, refill: false)
+            if update.newlyBlacklisted.contains(connection.endpoint.address.unmapped) {
+                disconnect(connection, .blacklisted, detail: "blacklisted after corrupt piece \(piece)")
+            }
+        }
+        for connection in Array(session.connections.values) { fillRequests(connection) }
+    }
+
+    private func finished(_ session: TorrentSession) {
+        guard !session.reportedFinished else { return }
+        session.reportedFinished = true
+        if session.state == .downloading { session.state = .seeding }
+        session.schedule?.completed(now: .now())
+        events.emit(.torrentFinished(session.info))
+        let store = session.store
+        if let path = session.resumePath {
+            Task { try? await store.saveResumeData(to: path) }
+        }
+        if session.schedule != nil { announceDue(session, now: .now()) }
+    }
+
+    // MARK: Uploading
+
+    private func serve(_ request: BlockRequest, to connection: PeerConnection) {
+        guard let session = connection.session else { return }
+        if uploadLimited {
+            connection.pendingUploads.append(request)
+            grant(
+                rates.request(
+                    request.length, peer: connection.key, torrent: session.handle.wireInfoHash, direction: .upload,
+                    now: instant(.now())))
+            return
+        }
+        read(request, for: connection, session: session)
+    }
+
+    private func read(_ request: BlockRequest, for connection: PeerConnection, session: TorrentSession) {
+        let store = session.store
+        let core = self
+        Task {
+            do {
+                let bytes = try await store.readBlock(
+                    piece: request.piece, offset: request.offset, length: request.length)
+                core.loop.execute { core.blockRead(request, bytes: bytes, connection: connection) }
+            } catch {
+                core.loop.execute { core.blockUnavailable(request, connection: connection) }
+            }
+        }
+    }
+
+    private func blockRead(_ request: BlockRequest, bytes: [UInt8], connection: PeerConnection) {
+        guard !connection.isClosed, var machine = connection.machine, let channel = connection.channel else { return }
+        var buffer = channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        let actions = machine.blockRead(request, data: buffer, now: .now())
+        connection.machine = machine
+        perform(actions, on: connection, refill: false)
+    }
+
+    private func blockUnavailable(_ request: BlockRequest, connection: PeerConnection) {
+        guard !connection.isClosed, var machine = connection.machine else { return }
+        let actions = machine.blockUnavailable(request, now: .now())
+        connection.machine = machine
+        perform(actions, on: connection, refill: false)
+    }
+
+    private func grant(_ grants: [RateLimiter<[UInt8], UInt64>.Grant]) {
+        for grant in grants {
+            guard let connection = connections[grant.peer], let session = connection.session else { continue }
+            switch grant.direction {
+            case .upload:
+                connection.uploadTokens += grant.bytes
+                while let next = connection.pendingUploads.first, connection.uploadTokens >= next.length {
+                    connection.pendingUploads.removeFirst()
+                    connection.uploadTokens -= next.length
+                    read(next, for: connection, session: session)
+                }
+            case .download:
+                connection.downloadDebt -= grant.bytes
+                if connection.downloadDebt <= 0 { fillRequests(connection) }
+            }
+        }
+    }
+
+    // MARK: Choking
+
+    private func rechoke(_ session: TorrentSession, now: NIODeadline) {
+        session.rechokeSoon = false
+        session.nextRechoke = now + .seconds(10)
+        var snapshots: [Choker<UInt64>.PeerSnapshot] = []
+        for connection in session.connections.values where connection.isActive {
+            guard var machine = connection.machine else { continue }
+            snapshots.append(
+                Choker<UInt64>.PeerSnapshot(
+                    peer: connection.key, isInterested: machine.peerInterested, weAreInterested: machine.amInterested,
+                    downloadRate: Int(machine.rateDown(at: now)), uploadRate: Int(machine.rateUp(at: now)),
+                    connectedAt: instant(connection.createdAt), unchokedUsAt: connection.unchokedUsAt.map(instant),
+                    lastBlockAt: connection.lastBlockAt.map(instant)))
+            connection.machine = machine
+        }
+        let result = session.choker.rechoke(
+            now: instant(now), peers: snapshots, seeding: session.isComplete, using: &random)
+        for decision in result.decisions {
+            let key: UInt64
+            let unchoke: Bool
+            switch decision {
+            case .choke(let peer): (key, unchoke) = (peer, false)
+            case .unchoke(let peer): (key, unchoke) = (peer, true)
+            }
+            guard let connection = session.connections[key], var machine = connection.machine else { continue }
+            machine.isOptimisticUnchoke = result.optimistic.contains(key)
+            let actions = unchoke ? machine.unchoke(now: now) : machine.choke(now: now)
+            connection.machine = machine
+            perform(actions, on: connection, refill: false)
+        }
+    }
+
+    // MARK: Trackers
+
+    private func announceDue(_ session: TorrentSession, now: NIODeadline) {
+        guard var schedule = session.schedule, let tracker = trackerClient else { return }
+        let due = schedule.due(now: now)
+        session.schedule = schedule
+        for announce in due { send(announce, for: session, tracker: tracker) }
+    }
+
+    private func announceRequest(_ event: AnnounceEvent, trackerID: [UInt8]?, session: TorrentSession)
+        -> AnnounceRequest
+    {
+        AnnounceRequest(
+            infoHash: session.handle.wireInfoHash, peerID: peerID.bytes, port: listenPort,
+            uploaded: session.uploadedBytes, downloaded: session.downloadedBytes, left: session.bytesLeft,
+            event: event, numWant: event == .stopped ? 0 : 50, key: announceKey, trackerID: trackerID)
+    }
+
+    private func send(_ announce: AnnounceSchedule.Announce, for session: TorrentSession, tracker: TrackerClient) {
+        let request = announceRequest(announce.event, trackerID: announce.trackerID, session: session)
+        let trackerInfo = ClientEvent.TrackerInfo(torrent: session.info, url: announce.url)
+        events.emit(.trackerConnect(trackerInfo, event: Self.kind(announce.event)))
+        let core = self
+        let url = announce.url
+        Task {
+            do {
+                let response = try await tracker.announce(request, to: url)
+                core.loop.execute { core.announced(url, response: response, session: session) }
+            } catch {
+                let failure = error as? TrackerError
+                core.loop.execute {
+                    if let failure { session.schedule?.failed(url, error: failure, now: .now()) }
+                    core.events.emit(.trackerFailure(trackerInfo, reason: "\(error)"))
+                }
+            }
+        }
+    }
+
+    private func announced(_ url: String, response: AnnounceResponse, session: TorrentSession) {
+        session.schedule?.succeeded(url, response: response, now: .now())
+        let peers = response.peers.compactMap { peer -> PeerEndpoint? in
+            guard let address = IPAddress(peer.host), let port = UInt16(exactly: peer.port) else { return nil }
+            return PeerEndpoint(address: address, port: port)
+        }
+        events.emit(
+            .trackerSuccess(
+                ClientEvent.TrackerInfo(torrent: session.info, url: url),
+                ClientEvent.AnnounceSummary(
+                    complete: response.complete, incomplete: response.incomplete, peers: peers,
+                    interval: .seconds(response.interval), minInterval: response.minInterval.map { .seconds($0) })))
+        guard torrents[session.handle.wireInfoHash] === session else { return }
+        for peer in response.peers where peer.peerID == nil || peer.peerID! != peerID.bytes {
+            addPeer(host: peer.host, port: peer.port, source: .tracker, to: session)
+        }
+    }
+
+    /// Sends the `stopped` announces of `session` and returns once they are answered or failed.
+    func announceStopped(_ session: TorrentSession) -> [(url: String, request: AnnounceRequest)] {
+        guard var schedule = session.schedule else { return [] }
+        let due = schedule.stop(now: .now())
+        session.schedule = schedule
+        return due.map { ($0.url, announceRequest(.stopped, trackerID: $0.trackerID, session: session)) }
+    }
+
+    private static func kind(_ event: AnnounceEvent) -> ClientEvent.AnnounceKind? {
+        switch event {
+        case .started: return .started
+        case .completed: return .completed
+        case .stopped: return .stopped
+        case .none: return nil
+        }
+    }
+
+    // MARK: Shutdown
+
+    func beginShutdown() {
+        isShutDown = true
+        ticker?.cancel()
+        ticker = nil
+        for session in torrents.values { disconnectAll(session, reason: .local) }
+        serverChannel?.close(promise: nil)
+    }
+
+    // MARK: Mapping
+
+    static func map(_ reason: BTWire.DisconnectReason) -> DisconnectReason {
+        switch reason {
+        case .byRemote: return .byRemote
+        case .loopback: return .loopback
+        case .noSuchTorrent: return .noSuchTorrent
+        case .handshakeInfoHashMismatch: return .handshakeInfoHash
+        case .malformedHandshake: return .malformedHandshake
+        case .malformedPacket: return .malformedPacket
+        case .preexisting: return .alreadyConnected
+        case .tooMany: return .tooMany
+        case .hashChecking: return .hashChecking
+        case .bothSeeds: return .bothSeeds
+        case .handshakeTimeout: return .handshakeTimeout
+        case .uselessPeer: return .uselessPeer
+        case .mseSyncFailure: return .handshakeSyncDH5
+        case .reputation, .blacklisted: return .blacklisted
+        case .protocolViolation: return DisconnectReason("protocolViolation", "the peer broke the protocol")
+        case .ioError: return DisconnectReason("ioError", "reading from or writing to the connection failed")
+        case .requestFlood: return DisconnectReason("requestFlood", "the peer sent too many requests")
+        case .local: return DisconnectReason("local", "closed locally")
+        }
+    }
+
+    static func describe(_ packet: PacketEvent, pieceCount: Int) -> ClientEvent.Message {
+        switch packet.packet {
+        case .handshake(let handshake):
+            return .handshake(
+                reserved: handshake.reserved.bytes, infoHash: handshake.infoHash, peerID: handshake.peerID.bytes)
+        case .message(let message):
+            switch message {
+            case .keepAlive: return .keepalive
+            case .choke: return .choke
+            case .unchoke: return .unchoke
+            case .interested: return .interested
+            case .notInterested: return .notInterested
+            case .have(let piece): return .have(index: piece)
+            case .bitfield(let bits):
+                return .bitfield(Bitfield(bytes: bits.readableBytesView, count: pieceCount) ?? Bitfield(count: 0))
+            case .request(let r): return .request(index: r.piece, offset: r.offset, length: r.length)
+            case .piece(let b): return .block(index: b.piece, offset: b.offset, length: b.data.readableBytes)
+            case .cancel(let r): return .cancel(index: r.piece, offset: r.offset, length: r.length)
+            case .port(let port): return .port(port)
+            case .suggest(let piece): return .suggest(index: piece)
+            case .haveAll: return .haveAll
+            case .haveNone: return .haveNone
+            case .reject(let r): return .reject(index: r.piece, offset: r.offset, length: r.length)
+            case .allowedFast(let piece): return .allowedFast(index: piece)
+            case .extended(let m): return .extended(id: m.id, payload: Array(m.payload.readableBytesView))
+            case .hashRequest, .hashes, .hashReject, .unknown:
+                return .extended(id: 0xff, payload: [])
+            }
+        }
+    }
+}

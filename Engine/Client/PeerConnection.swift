@@ -1,0 +1,129 @@
+import BTMetainfo
+import BTWire
+import NIOCore
+
+/// One peer connection of the client: the wire state machine plus the bookkeeping the engine needs.
+///
+/// Confined to the client's event loop, like ``ClientCore``; that is what makes the unchecked `Sendable`
+/// sound (it crosses into `EventLoop.execute` closures only to be used back on the same loop).
+final class PeerConnection: @unchecked Sendable {
+    /// Connection id, also the picker's and choker's peer key and the storage's `PeerTag`.
+    let key: UInt64
+    /// The protocol state machine (nil for an incoming connection until its handshake names a torrent).
+    var machine: PeerStateMachine?
+    /// The NIO channel, once connected.
+    var channel: (any Channel)?
+    /// The torrent, once known.
+    var session: TorrentSession?
+    /// Where the peer is.
+    let endpoint: PeerEndpoint
+    /// Host text used to dial (outgoing) or seen (incoming).
+    let host: String
+    /// Port dialled (outgoing) or the remote port (incoming).
+    let port: Int
+    /// The peer connected to us.
+    let isIncoming: Bool
+    /// When the connection was created.
+    let createdAt: NIODeadline
+    /// When the peer last unchoked us.
+    var unchokedUsAt: NIODeadline?
+    /// When the last block arrived.
+    var lastBlockAt: NIODeadline?
+    /// Upload tokens granted by the rate limiter and not yet spent.
+    var uploadTokens = 0
+    /// Reads waiting for upload tokens.
+    var pendingUploads: [BlockRequest] = []
+    /// Downloaded bytes not yet covered by download tokens; no new requests while positive.
+    var downloadDebt = 0
+    /// Block payload received from this peer.
+    var downloaded: Int64 = 0
+    /// Block payload sent to this peer.
+    var uploaded: Int64 = 0
+    /// `peer_connect` was reported.
+    var reportedConnect = false
+    /// The connection is over.
+    var isClosed = false
+
+    init(key: UInt64, endpoint: PeerEndpoint, host: String, port: Int, incoming: Bool, now: NIODeadline) {
+        self.key = key
+        self.endpoint = endpoint
+        self.host = host
+        self.port = port
+        self.isIncoming = incoming
+        self.createdAt = now
+    }
+
+    /// Whether handshakes are done and messages flow.
+    var isActive: Bool { machine?.phase == .active && !isClosed }
+
+    /// The peer as events name it.
+    var info: ClientEvent.PeerInfo {
+        ClientEvent.PeerInfo(
+            endpoint: endpoint, peerID: machine?.peerID?.bytes, torrent: session?.info, isIncoming: isIncoming)
+    }
+}
+
+/// The NIO handler of a peer connection: hands bytes and closure to the ``ClientCore`` on the loop.
+///
+/// An incoming connection first buffers bytes until the 68-byte handshake names a torrent.
+final class PeerWireHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let core: ClientCore
+    private var connection: PeerConnection?
+    private var pending: ByteBuffer?
+
+    init(core: ClientCore, connection: PeerConnection?) {
+        self.core = core
+        self.connection = connection
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if connection == nil {
+            // Incoming: the handshake must arrive within the handshake timeout.
+            let channel = context.channel
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .seconds(30)) {
+                if handler.value.connection == nil { channel.close(promise: nil) }
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if let connection {
+            core.received(bytes, on: connection)
+            return
+        }
+        if var buffered = pending {
+            buffered.writeBuffer(&bytes)
+            bytes = buffered
+        }
+        var probe = bytes
+        let handshake: Handshake?
+        do {
+            handshake = try Handshake.decode(from: &probe)
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        guard let handshake else {
+            pending = bytes
+            return
+        }
+        pending = nil
+        connection = core.accept(channel: context.channel, handshake: handshake, bytes: bytes)
+        if connection == nil { context.close(promise: nil) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let connection { core.channelClosed(connection, error: nil) }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let connection { core.channelClosed(connection, error: "\(error)") }
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,70 @@
+import BTMetainfo
+import BTStorage
+import BTTracker
+import BTWire
+import NIOCore
+
+/// One torrent inside the client: its piece store, picker, choker, connections and tracker schedule.
+/// Confined to the client's event loop (see ``ClientCore``).
+final class TorrentSession: @unchecked Sendable {
+    let handle: TorrentHandle
+    let torrent: Torrent
+    let info: ClientEvent.TorrentInfo
+    let store: PieceStore
+    let resumePath: String?
+    let totalBytes: Int64
+    var picker: PiecePicker<UInt64>
+    var choker = Choker<UInt64>()
+    var connections: [UInt64: PeerConnection] = [:]
+    var state: TorrentState
+    var error: String?
+    var nextRechoke: NIODeadline
+    var rechokeSoon = false
+    var schedule: AnnounceSchedule?
+    /// Addresses (`host:port`) dialled and still connected or connecting.
+    var dialled: Set<String> = []
+    /// Addresses learnt from trackers and the user, to dial when slots free up.
+    var candidates: [(host: String, port: Int, source: PeerSource)] = []
+    var downloadedBytes: Int64 = 0
+    var uploadedBytes: Int64 = 0
+    var verifiedBytes: Int64 = 0
+    var reportedFinished = false
+    /// Address of every connection of this torrent, kept after it closes: hash results often arrive after
+    /// the peer that sent the blocks has gone, and reputation is kept by address.
+    var peerAddresses: [UInt64: IPAddress] = [:]
+
+    init(
+        handle: TorrentHandle, torrent: Torrent, store: PieceStore, verified: Bitfield, resumePath: String?,
+        now: NIODeadline
+    ) {
+        self.handle = handle
+        self.torrent = torrent
+        self.info = ClientEvent.TorrentInfo(infoHashes: torrent.infoHashes, name: torrent.name)
+        self.store = store
+        self.resumePath = resumePath
+        self.totalBytes = torrent.totalSize
+        self.picker = PiecePicker(layout: torrent.layout, have: verified)
+        self.state = verified.isAllSet ? .seeding : .downloading
+        self.nextRechoke = now
+        self.reportedFinished = verified.isAllSet
+        let layout = torrent.layout
+        self.verifiedBytes = verified.setIndexes.reduce(Int64(0)) {
+            $0 + Self.payloadBytes(ofPiece: $1, layout: layout)
+        }
+    }
+
+    /// Payload bytes of `piece` (pad-file bytes excluded).
+    static func payloadBytes(ofPiece piece: Int, layout: PieceLayout) -> Int64 {
+        var total: Int64 = 0
+        for slice in layout.slices(piece: piece) where !layout.files[slice.fileIndex].isPadFile {
+            total += Int64(slice.length)
+        }
+        return total
+    }
+
+    /// Whether every piece is verified.
+    var isComplete: Bool { picker.have.isAllSet }
+
+    /// Bytes still to download, for announces.
+    var bytesLeft: Int64 { max(0, totalBytes - verifiedBytes) }
+}

@@ -1,0 +1,75 @@
+import BTMetainfo
+
+/// Names a torrent added to a ``Client``: its info-hashes (the v1 hash, or the truncated v2 hash, is what
+/// peers use on the wire) and its name.
+public struct TorrentHandle: Hashable, Sendable, CustomStringConvertible {
+    /// The torrent's info-hashes.
+    public let infoHashes: InfoHashes
+    /// The torrent's name.
+    public let name: String
+
+    /// Creates a handle.
+    public init(infoHashes: InfoHashes, name: String) {
+        self.infoHashes = infoHashes
+        self.name = name
+    }
+
+    /// The 20-byte info-hash used in handshakes and announces.
+    public var wireInfoHash: [UInt8] { infoHashes.wire }
+
+    /// `name (hex info-hash)`.
+    public var description: String { "\(name) (\(infoHashes))" }
+}
+
+/// What a torrent is doing.
+public enum TorrentState: String, Hashable, Sendable {
+    /// Hash-checking existing data (or reading resume data).
+    case checking
+    /// Downloading missing pieces.
+    case downloading
+    /// Every wanted piece is verified; uploading to peers that want it.
+    case seeding
+    /// Paused by the user: no connections, no announces.
+    case paused
+    /// Stopped by a storage error (see ``TorrentStatus/error``).
+    case failed
+}
+
+/// A snapshot of a torrent's progress and traffic.
+public struct TorrentStatus: Hashable, Sendable {
+    /// The torrent.
+    public var handle: TorrentHandle
+    /// What it is doing.
+    public var state: TorrentState
+    /// Fraction of the payload verified, 0...1.
+    public var progress: Double
+    /// Payload bytes (pad files excluded).
+    public var totalBytes: Int64
+    /// Payload bytes in verified pieces.
+    public var verifiedBytes: Int64
+    /// Verified pieces.
+    public var verifiedPieces: Int
+    /// Pieces in the torrent.
+    public var pieceCount: Int
+    /// Download rate of block payload, bytes per second.
+    public var downloadRate: Double
+    /// Upload rate of block payload, bytes per second.
+    public var uploadRate: Double
+    /// Connected peers (handshake done).
+    public var peers: Int
+    /// Connected peers that have every piece.
+    public var seeds: Int
+    /// Estimated time to completion at the current rate; nil when complete or not moving.
+    public var eta: Duration?
+    /// Block payload received this session (including duplicates and corrupt data).
+    public var downloadedBytes: Int64
+    /// Block payload sent this session.
+    public var uploadedBytes: Int64
+    /// Share ratio: uploaded divided by downloaded (by the torrent size when nothing was downloaded).
+    public var ratio: Double
+    /// The storage error that stopped the torrent, when ``state`` is ``TorrentState/failed``.
+    public var error: String?
+
+    /// Whether every piece is verified.
+    public var isComplete: Bool { verifiedPieces == pieceCount }
+}
