@@ -22,16 +22,7 @@ struct StorageSoakCommand: AsyncParsableCommand {
     var blockDelayMicroseconds: Int = 0
 
     func run() async throws {
-        let files = try Self.listFiles(source)
-        var torrentFiles: [TorrentFile] = []
-        var offset: Int64 = 0
-        for (path, size) in files {
-            torrentFiles.append(TorrentFile(path: path, length: size, offset: offset))
-            offset += size
-        }
-        let layout = PieceLayout(pieceLength: pieceLength, files: torrentFiles)
-        let paths = files.map(\.path)
-        let original = FileStorage(layout: layout, paths: paths, folder: source)
+        let (layout, paths, original) = try Self.sourceStorage(source, pieceLength: pieceLength)
         var hashes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: pieceLength)
         for piece in 0..<layout.pieceCount {
@@ -45,7 +36,7 @@ struct StorageSoakCommand: AsyncParsableCommand {
         }
         let torrent = Torrent(
             version: .v1, infoHashes: InfoHashes(v1: Array(Insecure.SHA1.hash(data: hashes)), v2: nil), name: "soak",
-            pieceLength: pieceLength, files: torrentFiles, isSingleFile: false, pieceHashes: hashes, infoBytes: [])
+            pieceLength: pieceLength, files: layout.files, isSingleFile: false, pieceHashes: hashes, infoBytes: [])
         let store = PieceStore(torrent: torrent, storage: FileStorage(layout: layout, paths: paths, folder: target))
         let outcome = try await store.start(resumeDataAt: resume)
         Self.say("start \(outcome) verified \(await store.verifiedPieces.setCount)/\(layout.pieceCount)")
@@ -91,6 +82,22 @@ struct StorageSoakCommand: AsyncParsableCommand {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
+    /// The layout of the files under `source` (in `listFiles` order) and a storage reading them in place.
+    static func sourceStorage(
+        _ source: String, pieceLength: Int
+    ) throws -> (layout: PieceLayout, paths: [[String]], storage: FileStorage) {
+        let files = try listFiles(source)
+        var torrentFiles: [TorrentFile] = []
+        var offset: Int64 = 0
+        for (path, size) in files {
+            torrentFiles.append(TorrentFile(path: path, length: size, offset: offset))
+            offset += size
+        }
+        let layout = PieceLayout(pieceLength: pieceLength, files: torrentFiles)
+        let paths = files.map(\.path)
+        return (layout, paths, FileStorage(layout: layout, paths: paths, folder: source))
+    }
+
     /// Regular files under `folder`, sorted by path, with sizes.
     static func listFiles(_ folder: String) throws -> [(path: [String], size: Int64)] {
         let root = URL(fileURLWithPath: folder)
@@ -123,16 +130,7 @@ struct StorageWriteBenchCommand: AsyncParsableCommand {
     @Option(help: "Blocks in flight.") var concurrency: Int = 16
 
     func run() async throws {
-        let files = try StorageSoakCommand.listFiles(source)
-        var torrentFiles: [TorrentFile] = []
-        var offset: Int64 = 0
-        for (path, size) in files {
-            torrentFiles.append(TorrentFile(path: path, length: size, offset: offset))
-            offset += size
-        }
-        let layout = PieceLayout(pieceLength: pieceLength, files: torrentFiles)
-        let paths = files.map(\.path)
-        let original = FileStorage(layout: layout, paths: paths, folder: source)
+        let (layout, paths, original) = try StorageSoakCommand.sourceStorage(source, pieceLength: pieceLength)
         var pieces: [[UInt8]] = []
         var hashes: [UInt8] = []
         for piece in 0..<layout.pieceCount {
@@ -143,7 +141,7 @@ struct StorageWriteBenchCommand: AsyncParsableCommand {
         }
         let torrent = Torrent(
             version: .v1, infoHashes: InfoHashes(v1: Array(Insecure.SHA1.hash(data: hashes)), v2: nil), name: "bench",
-            pieceLength: pieceLength, files: torrentFiles, isSingleFile: false, pieceHashes: hashes, infoBytes: [])
+            pieceLength: pieceLength, files: layout.files, isSingleFile: false, pieceHashes: hashes, infoBytes: [])
         let store = PieceStore(torrent: torrent, storage: FileStorage(layout: layout, paths: paths, folder: target))
         var blocks: [(Int, Int)] = []
         for piece in 0..<layout.pieceCount {
