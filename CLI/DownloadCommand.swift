@@ -1,6 +1,7 @@
 import ArgumentParser
 import BTEngine
 import BTMetainfo
+import BTTracker
 import Dispatch
 import Foundation
 
@@ -83,6 +84,9 @@ struct NetworkOptions: ParsableArguments {
     @Option(help: "Upload limit in bytes per second (K, M suffixes: 500K, 2M).")
     var upLimit: String?
 
+    @Flag(help: "Also announce to trackers on loopback, private and link-local networks (refused by default).")
+    var allowLocalTrackers = false
+
     func validate() throws {
         _ = try ports()
         for peer in peers { _ = try Self.endpoint(peer) }
@@ -106,6 +110,7 @@ struct NetworkOptions: ParsableArguments {
             configuration.downloadLimit = .bytesPerSecond(try Self.rate(downLimit, option: "--down-limit"))
         }
         if let upLimit { configuration.uploadLimit = .bytesPerSecond(try Self.rate(upLimit, option: "--up-limit")) }
+        if allowLocalTrackers { configuration.trackerAddressPolicy = .allowAll }
         configuration.reportsPacketEvents = false
         return configuration
     }
@@ -300,7 +305,7 @@ enum TransferSession {
                     Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 0.001)
                 TransferDisplay.say(
                     "\(torrent.name): complete, \(TransferDisplay.bytes(Double(status.downloadedBytes))) in "
-                        + String(format: "%.1f", seconds)
+                        + String(format: "%.2f", seconds)
                         + " s (\(TransferDisplay.bytes(Double(status.downloadedBytes) / seconds))/s)")
             } else {
                 TransferDisplay.show(status, plain: plain)
@@ -310,7 +315,8 @@ enum TransferSession {
                 interrupted = !status.isComplete
                 break
             }
-            try? await Task.sleep(for: .milliseconds(500))
+            // Short, so the completion line (and the exit of a plain download) follows the last piece closely.
+            try? await Task.sleep(for: .milliseconds(100))
         }
         TransferDisplay.endLine()
         let final = await client.status(of: handle)

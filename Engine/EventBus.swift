@@ -89,6 +89,12 @@ public final class EventBus: @unchecked Sendable {
         if drops > 0 { lock.withLock { dropped += drops } }
     }
 
+    /// Whether an event of `kind` would reach anyone now (a handler for it or for every event, or a stream):
+    /// the engine skips building frequent events (per read, per write) that nobody receives.
+    package func isObserved(_ kind: ClientEvent.Kind) -> Bool {
+        lock.withLock { !streams.isEmpty || handlers.contains { $0.kind == nil || $0.kind == kind } }
+    }
+
     /// Ends every stream (after its buffered events) and refuses new ones; handlers stay registered.
     public func finish() {
         let continuations = lock.withLock {

@@ -295,14 +295,19 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
         var picked: [PieceBlock] = []
 
         // 1. Pieces in progress.
-        let inProgress = partials.filter { piece, partial in
-            !partial.verifying && partial.freeCount > 0 && supplies(piece)
-                && (context.onParole ? partial.exclusiveOwner == peer : partial.exclusiveOwner == nil)
+        // Only keys and sort keys are kept: holding the partials themselves would make every block state
+        // array they share copied when `takeFreeBlocks` updates it.
+        let inProgress = partials.compactMap { piece, partial -> (piece: Int, startOrder: Int)? in
+            guard
+                !partial.verifying && partial.freeCount > 0 && supplies(piece)
+                    && (context.onParole ? partial.exclusiveOwner == peer : partial.exclusiveOwner == nil)
+            else { return nil }
+            return (piece, partial.startOrder)
         }
         let ordered = inProgress.sorted { a, b in
-            let (pa, pb) = (piecePriorities[a.key], piecePriorities[b.key])
+            let (pa, pb) = (piecePriorities[a.piece], piecePriorities[b.piece])
             if pa != pb { return pa > pb }
-            return isSequential ? a.key < b.key : a.value.startOrder < b.value.startOrder
+            return isSequential ? a.piece < b.piece : a.startOrder < b.startOrder
         }
         for (piece, _) in ordered where picked.count < count {
             takeFreeBlocks(of: piece, for: peer, upTo: count, into: &picked)
@@ -372,7 +377,14 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
 
     /// A `piece` message arrived from `peer` with `block`'s data.
     public mutating func blockReceived(_ block: PieceBlock, from peer: Peer) -> BlockReceipt {
-        guard let index = blockIndex(block), var partial = partials[block.piece], !partial.verifying else {
+        // Taken out of the table while it changes (and put back on return), so its block states are
+        // updated in place instead of copied.
+        guard let index = blockIndex(block), var partial = partials.removeValue(forKey: block.piece) else {
+            requestsByPeer[peer]?.remove(block)
+            return .unwanted
+        }
+        defer { partials[block.piece] = partial }
+        guard !partial.verifying else {
             requestsByPeer[peer]?.remove(block)
             return .unwanted
         }
@@ -388,19 +400,19 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
             cancel = requesters.subtracting([peer])
         }
         partial.blocks[index] = .received(from: peer)
-        partials[block.piece] = partial
         return .accepted(cancel: cancel)
     }
 
     /// Storage wrote `block`. Returns true when that completes the piece, which is now pending verification.
     public mutating func blockWritten(_ block: PieceBlock) -> Bool {
-        guard let index = blockIndex(block), var partial = partials[block.piece],
-            case .received(let peer) = partial.blocks[index]
-        else { return false }
+        guard let index = blockIndex(block), var partial = partials.removeValue(forKey: block.piece) else {
+            return false
+        }
+        defer { partials[block.piece] = partial }
+        guard case .received(let peer) = partial.blocks[index] else { return false }
         partial.blocks[index] = .written(from: peer)
         partial.unwrittenCount -= 1
         if partial.unwrittenCount == 0 { partial.verifying = true }
-        partials[block.piece] = partial
         return partial.verifying
     }
 
@@ -475,7 +487,8 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     private mutating func takeFreeBlocks(
         of piece: Int, for peer: Peer, upTo count: Int, into picked: inout [PieceBlock]
     ) {
-        guard var partial = partials[piece] else { return }
+        guard var partial = partials.removeValue(forKey: piece) else { return }
+        defer { partials[piece] = partial }
         for index in partial.blocks.indices where picked.count < count {
             guard case .free = partial.blocks[index] else { continue }
             partial.blocks[index] = .requested([peer])
@@ -484,7 +497,6 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
             requestsByPeer[peer, default: []].insert(block)
             picked.append(block)
         }
-        partials[piece] = partial
     }
 
     private mutating func removePartial(_ piece: Int) -> Set<Peer> {

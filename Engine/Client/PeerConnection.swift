@@ -53,6 +53,18 @@ final class PeerConnection: @unchecked Sendable {
         self.createdAt = now
     }
 
+    /// Runs `body` on the state machine moved out of ``machine`` and puts it back: while it is out, its
+    /// decoder buffer, request tables and queues are uniquely referenced, so they are mutated in place. (A
+    /// `var machine = connection.machine` copy shares them with the stored value, and the first mutation of
+    /// each then copies it whole: the decoder's receive buffer on every read.) Nil when there is no machine.
+    func withMachine<R>(_ body: (inout PeerStateMachine) -> R) -> R? {
+        guard var moved = machine else { return nil }
+        machine = nil
+        let result = body(&moved)
+        machine = moved
+        return result
+    }
+
     /// Whether handshakes are done and messages flow.
     var isActive: Bool { machine?.phase == .active && !isClosed }
 

@@ -32,6 +32,8 @@ final class TorrentSession: @unchecked Sendable {
     /// Address of every connection of this torrent, kept after it closes: hash results often arrive after
     /// the peer that sent the blocks has gone, and reputation is kept by address.
     var peerAddresses: [UInt64: IPAddress] = [:]
+    /// Received blocks on their way to ``store`` (made by the engine on the first block).
+    var writeQueue: BlockWriteQueue?
 
     init(
         handle: TorrentHandle, torrent: Torrent, store: PieceStore, verified: Bitfield, resumePath: String?,

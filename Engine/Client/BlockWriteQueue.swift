@@ -1,0 +1,79 @@
+import BTStorage
+import Foundation
+
+/// Received blocks on their way to a torrent's ``PieceStore``: the event loop appends, and at most
+/// ``maximumDrainers`` tasks take what has accumulated and write it, block after block, then hand all the
+/// outcomes of a batch back in one call.
+///
+/// One task and one hop back to the loop per block (the earlier design) cost several thread wake-ups per
+/// 16 KiB, which was a fifth of the client's CPU time in a fast download. Two drainers keep both storage
+/// workers busy: one can write while the other waits for a piece's hash, which `writeBlock` computes when the
+/// block completes the piece. Blocks of one piece may be written by either drainer; the store handles that.
+///
+/// Memory: the queue itself is not bounded; what bounds it is the request pipeline (blocks arrive only as
+/// answers to requests).
+///
+/// The unchecked `Sendable` is sound because every access to the mutable state holds `lock`.
+final class BlockWriteQueue: @unchecked Sendable {
+    /// One block to write.
+    struct Item: Sendable {
+        let block: PieceBlock
+        let bytes: [UInt8]
+        let peer: PeerTag
+    }
+
+    /// Outcomes of a batch, in the order the blocks were written.
+    typealias Outcomes = [(block: PieceBlock, result: Result<BlockWriteResult, any Error>)]
+
+    /// Drain tasks at most (the storage worker pool is as wide as the cores; two are enough to overlap
+    /// writing with hashing).
+    static let maximumDrainers = 2
+
+    private let lock = NSLock()
+    private var items: [Item] = []  // guarded by lock
+    private var drainers = 0  // guarded by lock
+    private let store: PieceStore
+    private let written: @Sendable (Outcomes) -> Void
+
+    /// A queue writing into `store`; `written` receives each batch's outcomes (on a task's thread: it must
+    /// hop to the loop itself).
+    init(store: PieceStore, written: @escaping @Sendable (Outcomes) -> Void) {
+        self.store = store
+        self.written = written
+    }
+
+    /// Queues a block; starts a drainer when fewer than ``maximumDrainers`` run.
+    func enqueue(_ item: Item) {
+        let start = lock.withLock { () -> Bool in
+            items.append(item)
+            guard drainers < Self.maximumDrainers else { return false }
+            drainers += 1
+            return true
+        }
+        if start { Task { await self.drain() } }
+    }
+
+    private func drain() async {
+        while true {
+            let batch = lock.withLock { () -> [Item] in
+                let batch = items
+                items = []
+                if batch.isEmpty { drainers -= 1 }
+                return batch
+            }
+            if batch.isEmpty { return }
+            var outcomes: Outcomes = []
+            outcomes.reserveCapacity(batch.count)
+            for item in batch {
+                do {
+                    let result = try await store.writeBlock(
+                        piece: item.block.piece, offset: item.block.offset, bytes: item.bytes, from: item.peer)
+                    outcomes.append((item.block, .success(result)))
+                } catch {
+                    outcomes.append((item.block, .failure(error)))
+                }
+            }
+            written(outcomes)
+        }
+    }
+}
