@@ -194,7 +194,7 @@ def parse_nbt(text):
 
 def idle_peers(pid, host, port, info_hash, count):
     """Opens `count` connections to the seed, handshakes, reads its bitfield; returns RSS delta per peer (KiB)."""
-    before = status_kib(pid, "VmRSS")
+    before = status_kib(pid, "RssAnon")
     socks = []
     got = 0
     for i in range(count):
@@ -224,7 +224,7 @@ def idle_peers(pid, host, port, info_hash, count):
             alive += 1
         except OSError:
             pass
-    after = status_kib(pid, "VmRSS")
+    after = status_kib(pid, "RssAnon")
     for s in socks:
         s.close()
     return (after - before) / max(count, 1), got, alive, before, after
@@ -351,9 +351,10 @@ def main():
     lines.append("MB/s = payload / xfer s (the downloader's own clock from first dial to last piece verified; wall s is")
     lines.append("the downloader process from spawn to exit, start-up and shutdown included). cpu = user+sys of the")
     lines.append("downloader process (wait4); peak = its max RSS; seed cpu = the seeding process over the same span.")
+    lines.append("libtorrent memory-maps the files it moves, so its RSS counts the mapped file pages (page cache).")
     lines.append(f"seed peak RSS (VmHWM): libtorrent {lt_seed_rss / 1024:.1f} MiB, nbt {our_seed_rss / 1024:.1f} MiB")
     for name, (per, got, alive, before, after) in (("libtorrent seed", lt_idle), ("nbt seed", our_idle)):
-        lines.append(f"{name}: {PEERS} idle handshaked peers ({got} answered, {alive} still open): RSS "
+        lines.append(f"{name}: {PEERS} idle handshaked peers ({got} answered, {alive} still open): anonymous RSS "
                      f"{before / 1024:.1f} -> {after / 1024:.1f} MiB, {per:.1f} KiB per peer")
     text = "\n".join(lines)
     print(text)

@@ -537,10 +537,15 @@ final class ClientCore: @unchecked Sendable {
 
     // MARK: Downloading
 
-    /// Asks the picker for as many blocks as the peer's pipeline takes and requests them.
+    /// Received bytes a torrent may have waiting for the disk before no more blocks are requested for it.
+    static let writeBacklogLimit = 32 << 20
+
+    /// Asks the picker for as many blocks as the peer's pipeline takes and requests them (none while the
+    /// torrent's write backlog is over ``writeBacklogLimit``).
     func fillRequests(_ connection: PeerConnection) {
         guard connection.isActive, connection.downloadDebt <= 0, let session = connection.session,
-            session.state == .downloading, connection.machine?.amInterested == true
+            session.state == .downloading, connection.machine?.amInterested == true,
+            (session.writeQueue?.pendingBytes ?? 0) < Self.writeBacklogLimit
         else { return }
         let now = NIODeadline.now()
         // The machine is moved out while it is asked and told (see `PeerConnection.withMachine`).
@@ -604,6 +609,8 @@ final class ClientCore: @unchecked Sendable {
             core.loop.execute {
                 guard let session else { return }
                 for outcome in outcomes { core.written(outcome.block, result: outcome.result, session: session) }
+                // Requests held back by the write backlog may go out now.
+                for connection in Array(session.connections.values) { core.fillRequests(connection) }
             }
         }
         session.writeQueue = queue
