@@ -1,5 +1,7 @@
 import BTTracker
 import BTWire
+import CoreMetrics
+import Logging
 
 /// Settings of a ``Client``: where it listens (the seed's `LocalHost` and `LocalPort`), how many
 /// connections it keeps, rate limits, and the policy hooks.
@@ -31,6 +33,21 @@ public struct ClientConfiguration: Sendable {
     public var sequentialDownload: Bool
     /// Whether every wire packet is reported as a `packet_incoming_*` / `packet_outgoing_*` event.
     public var reportsPacketEvents: Bool
+    /// Most upload bytes queued in this process per peer (blocks being read plus `piece` messages not yet
+    /// written to the socket). Requests beyond it wait until the peer reads; a peer that never reads costs
+    /// at most this much memory.
+    public var maximumQueuedUploadBytesPerPeer: Int
+    /// Most requests queued per peer (our `reqq`, BEP 10); a peer that floods beyond it is disconnected
+    /// with reason `requestFlood` (or, with the fast extension, rejected until it exceeds it twice over).
+    public var maximumQueuedRequestsPerPeer: Int
+    /// Limits of torrents added without their own (see ``TorrentLimits``).
+    public var defaultTorrentLimits: TorrentLimits
+    /// Where counters and gauges go (nil: the process-wide `MetricsSystem.factory`).
+    public var metricsFactory: (any MetricsFactory)?
+    /// The engine's logger: debug level for per-peer messages, info for the torrent lifecycle. The default
+    /// (label `nbt.engine`) discards everything, so a program that has not chosen a log destination prints
+    /// nothing; pass `Logger(label: "nbt.engine")` to log through the process's `LoggingSystem`.
+    public var logger: Logger
 
     /// A configuration listening on every address on a system-chosen port, with libtorrent-like limits.
     public init(host: String = "0.0.0.0", ports: [Int] = [0]) {
@@ -47,5 +64,10 @@ public struct ClientConfiguration: Sendable {
         self.trackerAddressPolicy = .default
         self.sequentialDownload = false
         self.reportsPacketEvents = true
+        self.maximumQueuedUploadBytesPerPeer = 256 * 1024
+        self.maximumQueuedRequestsPerPeer = 250
+        self.defaultTorrentLimits = TorrentLimits()
+        self.metricsFactory = nil
+        self.logger = Logger(label: "nbt.engine", factory: { _ in SwiftLogNoOpLogHandler() })
     }
 }

@@ -21,21 +21,23 @@ final class ClientCore: @unchecked Sendable {
     var listenHost = ""
     var serverChannel: (any Channel)?
     var trackerClient: TrackerClient?
-    private var torrents: [[UInt8]: TorrentSession] = [:]
-    private var connections: [UInt64: PeerConnection] = [:]
+    var torrents: [[UInt8]: TorrentSession] = [:]
+    var connections: [UInt64: PeerConnection] = [:]
     private var nextKey: UInt64 = 1
-    private var limiter: ConnectionLimiter<[UInt8], UInt64>
-    private var rates: RateLimiter<[UInt8], UInt64>
+    var limiter: ConnectionLimiter<[UInt8], UInt64>
+    var rates: RateLimiter<[UInt8], UInt64>
     private var ledger = ReputationLedger<IPAddress>()
     private var dialQueue: [UInt64: (session: TorrentSession, connection: PeerConnection)] = [:]
-    private var random = SystemRandomNumberGenerator()
+    var random = SystemRandomNumberGenerator()
     private var ticker: RepeatedTask?
     private var lastPeerTick: NIODeadline
     private let origin: NIODeadline
     private let announceKey = UInt32.random(in: 0...UInt32.max)
     private(set) var isShutDown = false
-    private let uploadLimited: Bool
-    private let downloadLimited: Bool
+    let uploadLimited: Bool
+    let downloadLimited: Bool
+    /// Counters and gauges (see ``EngineMetrics``).
+    let metrics: EngineMetrics
 
     init(loop: any EventLoop, configuration: ClientConfiguration, peerID: PeerID, events: EventBus) {
         self.loop = loop
@@ -53,11 +55,12 @@ final class ClientCore: @unchecked Sendable {
         self.uploadLimited = configuration.uploadLimit.bytesPerSecond != nil
         self.downloadLimited = configuration.downloadLimit.bytesPerSecond != nil
         self.rates = RateLimiter(upload: configuration.uploadLimit, download: configuration.downloadLimit, now: .zero)
+        self.metrics = EngineMetrics(factory: configuration.metricsFactory)
     }
 
     // MARK: Time
 
-    private func instant(_ deadline: NIODeadline) -> EngineInstant {
+    func instant(_ deadline: NIODeadline) -> EngineInstant {
         EngineInstant(sinceOrigin: .nanoseconds(Int64(deadline.uptimeNanoseconds) - Int64(origin.uptimeNanoseconds)))
     }
 
@@ -79,6 +82,7 @@ final class ClientCore: @unchecked Sendable {
         }
         guard now - lastPeerTick >= .seconds(1) else { return }
         lastPeerTick = now
+        reportMetrics()
         for connection in Array(connections.values) {
             guard let machine = connection.machine, !connection.isClosed else { continue }
             var copy = machine
@@ -86,7 +90,8 @@ final class ClientCore: @unchecked Sendable {
             connection.machine = copy
             perform(actions, on: connection)
         }
-        for session in torrents.values where session.state != .paused && session.state != .failed {
+        for session in torrents.values
+        where session.state != .paused && session.state != .failed && session.state != .checking {
             announceDue(session, now: now)
             dialCandidates(session)
             for connection in session.connections.values { fillRequests(connection) }
@@ -104,6 +109,7 @@ final class ClientCore: @unchecked Sendable {
         }
         session.picker.isSequential = configuration.sequentialDownload
         torrents[key] = session
+        applyLimits(session)
         if configuration.usesTrackers && !session.torrent.announceTiers.isEmpty {
             var random = TrackerRandom()
             session.schedule = AnnounceSchedule(
@@ -113,7 +119,7 @@ final class ClientCore: @unchecked Sendable {
                 trackerClient = TrackerClient(
                     configuration: .init(addressPolicy: configuration.trackerAddressPolicy), group: loop)
             }
-            announceDue(session, now: .now())
+            if session.state != .checking { announceDue(session, now: .now()) }
         }
     }
 
@@ -129,6 +135,7 @@ final class ClientCore: @unchecked Sendable {
         torrents[session.handle.wireInfoHash] = nil
         disconnectAll(session, reason: .local)
         rates.removeTorrent(session.handle.wireInfoHash)
+        limiter.setMaximum(nil, for: session.handle.wireInfoHash)
     }
 
     func pause(_ session: TorrentSession) {
@@ -195,12 +202,14 @@ final class ClientCore: @unchecked Sendable {
         }
         if session.candidates.contains(where: { $0.host == host && $0.port == port }) { return }
         session.candidates.append((host, port, source))
-        if session.state != .paused && session.state != .failed { dialCandidates(session) }
+        if session.state != .paused && session.state != .failed && session.state != .checking {
+            dialCandidates(session)
+        }
     }
 
-    private func dialCandidates(_ session: TorrentSession) {
+    func dialCandidates(_ session: TorrentSession) {
         while !session.candidates.isEmpty,
-            session.connections.count + dialQueueCount(session) < configuration.maximumPeersPerTorrent
+            session.connections.count + dialQueueCount(session) < maximumPeers(session)
         {
             let candidate = session.candidates.removeFirst()
             dial(host: candidate.host, port: candidate.port, source: candidate.source, session: session)
@@ -235,6 +244,7 @@ final class ClientCore: @unchecked Sendable {
         connection.session = session
         var config = PeerConfiguration(torrent: session.torrent, localPeerID: peerID, localPieces: session.picker.have)
         config.emitsPacketEvents = true
+        config.maxServingQueue = configuration.maximumQueuedRequestsPerPeer
         if case .v4(let v4) = address {
             config.remoteIPv4 = [UInt8(v4 >> 24), UInt8((v4 >> 16) & 0xff), UInt8((v4 >> 8) & 0xff), UInt8(v4 & 0xff)]
         }
@@ -322,6 +332,7 @@ final class ClientCore: @unchecked Sendable {
         connection.channel = channel
         func refuse(_ reason: DisconnectReason) -> PeerConnection? {
             events.emit(.peerDisconnect(connection.info, reason: reason))
+            metrics.disconnected(reason)
             return nil
         }
         guard !isShutDown else { return refuse(DisconnectReason("local", "shutting down")) }
@@ -338,6 +349,7 @@ final class ClientCore: @unchecked Sendable {
         }
         var config = PeerConfiguration(torrent: session.torrent, localPeerID: peerID, localPieces: session.picker.have)
         config.emitsPacketEvents = true
+        config.maxServingQueue = configuration.maximumQueuedRequestsPerPeer
         if case .v4(let v4) = address.unmapped {
             config.remoteIPv4 = [UInt8(v4 >> 24), UInt8((v4 >> 16) & 0xff), UInt8((v4 >> 8) & 0xff), UInt8(v4 & 0xff)]
         }
@@ -401,12 +413,14 @@ final class ClientCore: @unchecked Sendable {
                 guard let channel = connection.channel else { continue }
                 var buffer = channel.allocator.buffer(capacity: message.payloadLength + 5)
                 message.encode(into: &buffer)
+                var isBlock = false
                 if case .piece(let block) = message {
                     let length = Int64(block.data.readableBytes)
                     connection.uploaded += length
                     connection.session?.uploadedBytes += length
+                    isBlock = true
                 }
-                write(buffer, on: connection)
+                write(buffer, on: connection, tracked: isBlock)
                 wrote = true
             case .deliver(let block):
                 deliver(block, from: connection)
@@ -435,10 +449,11 @@ final class ClientCore: @unchecked Sendable {
         if refill { fillRequests(connection) }
     }
 
-    private func write(_ buffer: ByteBuffer, on connection: PeerConnection) {
+    /// Writes `buffer`; a `tracked` one (a block) counts in the peer's queued upload bytes until written.
+    private func write(_ buffer: ByteBuffer, on connection: PeerConnection, tracked: Bool = false) {
         guard let channel = connection.channel else { return }
         events.emit(.peerWrite(connection.info, length: buffer.readableBytes))
-        channel.write(buffer, promise: nil)
+        channel.write(buffer, promise: tracked ? uploadQueued(buffer.readableBytes, on: connection) : nil)
     }
 
     private func connected(_ connection: PeerConnection) {
@@ -502,6 +517,7 @@ final class ClientCore: @unchecked Sendable {
             if connection.reportedConnect { session.rechokeSoon = true }
         }
         events.emit(.peerDisconnect(connection.info, reason: reason))
+        metrics.disconnected(reason)
         dialQueue[connection.key] = nil
         for key in limiter.closed(connection.key) { startQueuedDial(key) }
     }
@@ -522,14 +538,15 @@ final class ClientCore: @unchecked Sendable {
         if machine.peerChoking && machine.allowedFastFromPeer.isEmpty { return }
         // Under a download limit, requests are paid for up front: the next batch waits until the limiter has
         // granted this one, so what is in flight never runs far ahead of the limit.
-        let count = downloadLimited ? min(capacity, 4) : capacity
+        let limited = downloadLimited || session.limits.downloadLimit.bytesPerSecond != nil
+        let count = limited ? min(capacity, 4) : capacity
         let blocks = session.picker.pick(for: connection.key, count: count, context: context, using: &random)
         guard !blocks.isEmpty else { return }
         let actions = machine.request(
             blocks.map { BlockRequest(piece: $0.piece, offset: $0.offset, length: $0.length) }, now: now)
         connection.machine = machine
         perform(actions, on: connection, refill: false)
-        if downloadLimited && !connection.isClosed {
+        if limited && !connection.isClosed {
             let bytes = blocks.reduce(0) { $0 + $1.length }
             connection.downloadDebt += bytes
             grant(
@@ -592,7 +609,7 @@ final class ClientCore: @unchecked Sendable {
         }
     }
 
-    private func fail(_ session: TorrentSession, error: any Error) {
+    func fail(_ session: TorrentSession, error: any Error) {
         guard session.state != .failed else { return }
         session.state = .failed
         session.error = "\(error)"
@@ -606,6 +623,7 @@ final class ClientCore: @unchecked Sendable {
         session.verifiedBytes += TorrentSession.payloadBytes(ofPiece: piece, layout: session.picker.layout)
         _ = ledger.pieceVerified(contributors: Set(contributors.compactMap { session.peerAddresses[$0] }))
         events.emit(.pieceHashPass(session.info, index: piece))
+        metrics.pieceVerified()
         let now = NIODeadline.now()
         for connection in Array(session.connections.values) {
             guard var machine = connection.machine, !connection.isClosed else { continue }
@@ -621,6 +639,7 @@ final class ClientCore: @unchecked Sendable {
     private func pieceFailed(_ piece: Int, session: TorrentSession) {
         let contributors = session.picker.pieceFailed(piece)
         events.emit(.pieceHashFail(session.info, index: piece))
+        metrics.hashFailed()
         // Blame as the seed's parole does: when a contributor is already blacklisted (or else on parole), the
         // corrupt piece is put down to it alone, so an honest peer finishing pieces a liar started is not
         // punished for the liar's blocks; otherwise every contributor is (-20 each).
@@ -644,7 +663,7 @@ final class ClientCore: @unchecked Sendable {
         for connection in Array(session.connections.values) { fillRequests(connection) }
     }
 
-    private func finished(_ session: TorrentSession) {
+    func finished(_ session: TorrentSession) {
         guard !session.reportedFinished else { return }
         session.reportedFinished = true
         if session.state == .downloading { session.state = .seeding }
@@ -659,9 +678,10 @@ final class ClientCore: @unchecked Sendable {
 
     // MARK: Uploading
 
-    private func serve(_ request: BlockRequest, to connection: PeerConnection) {
+    func serve(_ request: BlockRequest, to connection: PeerConnection, admitted: Bool = false) {
         guard let session = connection.session else { return }
-        if uploadLimited {
+        guard admitted || admitsUpload(request, to: connection) else { return }
+        if uploadLimited || session.limits.uploadLimit.bytesPerSecond != nil {
             connection.pendingUploads.append(request)
             grant(
                 rates.request(
@@ -673,6 +693,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func read(_ request: BlockRequest, for connection: PeerConnection, session: TorrentSession) {
+        connection.queuedUploadBytes += Self.uploadCost(request)
         let store = session.store
         let core = self
         Task {
@@ -687,6 +708,8 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func blockRead(_ request: BlockRequest, bytes: [UInt8], connection: PeerConnection) {
+        connection.queuedUploadBytes -= Self.uploadCost(request)
+        defer { drainDeferredUploads(connection) }
         guard !connection.isClosed, var machine = connection.machine, let channel = connection.channel else { return }
         var buffer = channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
@@ -696,13 +719,15 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func blockUnavailable(_ request: BlockRequest, connection: PeerConnection) {
+        connection.queuedUploadBytes -= Self.uploadCost(request)
+        defer { drainDeferredUploads(connection) }
         guard !connection.isClosed, var machine = connection.machine else { return }
         let actions = machine.blockUnavailable(request, now: .now())
         connection.machine = machine
         perform(actions, on: connection, refill: false)
     }
 
-    private func grant(_ grants: [RateLimiter<[UInt8], UInt64>.Grant]) {
+    func grant(_ grants: [RateLimiter<[UInt8], UInt64>.Grant]) {
         for grant in grants {
             guard let connection = connections[grant.peer], let session = connection.session else { continue }
             switch grant.direction {
@@ -755,7 +780,7 @@ final class ClientCore: @unchecked Sendable {
 
     // MARK: Trackers
 
-    private func announceDue(_ session: TorrentSession, now: NIODeadline) {
+    func announceDue(_ session: TorrentSession, now: NIODeadline) {
         guard var schedule = session.schedule, let tracker = trackerClient else { return }
         let due = schedule.due(now: now)
         session.schedule = schedule
