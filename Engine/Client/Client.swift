@@ -48,32 +48,31 @@ public final class Client: Sendable {
         let peerID = configuration.peerID ?? PeerID.generate()
         let events = EventBus()
         let core = ClientCore(loop: loop, configuration: configuration, peerID: peerID, events: events)
-        var bound: (any Channel)?
+        var bound: (any PeerListener)?
         var failures: [String] = []
         for port in configuration.ports {
             do {
-                bound = try await ServerBootstrap(group: group)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .childChannelInitializer { channel in
+                bound = try await configuration.transport.listen(
+                    host: configuration.host, port: port, group: group,
+                    initializer: { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(
                                 PeerWireHandler(core: core, connection: nil))
                         }
-                    }
-                    .bind(host: configuration.host, port: port).get()
+                    })
                 break
             } catch {
                 failures.append("\(port): \(error)")
             }
         }
-        guard let server = bound, let localPort = server.localAddress?.port else {
+        guard let server = bound else {
             try? await group.shutdownGracefully()
             throw EngineError(
                 .bindFailed,
                 "cannot listen on \(configuration.host) port \(configuration.ports): \(failures.joined(separator: "; "))"
             )
         }
+        let localPort = server.port
         self.peerID = peerID
         self.host = configuration.host
         self.port = localPort

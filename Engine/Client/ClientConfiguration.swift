@@ -44,6 +44,8 @@ public struct ClientConfiguration: Sendable {
     public var defaultTorrentLimits: TorrentLimits
     /// Where counters and gauges go (nil: the process-wide `MetricsSystem.factory`).
     public var metricsFactory: (any MetricsFactory)?
+    /// How peers are reached and accept us (TCP unless replaced: see ``PeerTransport``).
+    public var transport: any PeerTransport
     /// The engine's logger: debug level for per-peer messages, info for the torrent lifecycle. The default
     /// (label `nbt.engine`) discards everything, so a program that has not chosen a log destination prints
     /// nothing; pass `Logger(label: "nbt.engine")` to log through the process's `LoggingSystem`.
@@ -68,6 +70,7 @@ public struct ClientConfiguration: Sendable {
         self.maximumQueuedRequestsPerPeer = 250
         self.defaultTorrentLimits = TorrentLimits()
         self.metricsFactory = nil
+        self.transport = TCPTransport()
         self.logger = Logger(label: "nbt.engine", factory: { _ in SwiftLogNoOpLogHandler() })
     }
 }

@@ -19,7 +19,7 @@ final class ClientCore: @unchecked Sendable {
     let events: EventBus
     var listenPort = 0
     var listenHost = ""
-    var serverChannel: (any Channel)?
+    var serverChannel: (any PeerListener)?
     var trackerClient: TrackerClient?
     var torrents: [[UInt8]: TorrentSession] = [:]
     var connections: [UInt64: PeerConnection] = [:]
@@ -268,24 +268,23 @@ final class ClientCore: @unchecked Sendable {
         session.connections[connection.key] = connection
         session.peerAddresses[connection.key] = connection.endpoint.address.unmapped
         let core = self
-        ClientBootstrap(group: loop)
-            .connectTimeout(.seconds(10))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
+        configuration.transport.connect(
+            host: connection.host, port: connection.port, loop: loop, timeout: .seconds(10),
+            initializer: { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(PeerWireHandler(core: core, connection: connection))
                 }
             }
-            .connect(host: connection.host, port: connection.port)
-            .whenComplete { result in
-                core.loop.preconditionInEventLoop()
-                switch result {
-                case .success(let channel):
-                    core.dialSucceeded(connection, channel: channel)
-                case .failure(let error):
-                    core.dialFailed(connection, error: error)
-                }
+        )
+        .whenComplete { result in
+            core.loop.preconditionInEventLoop()
+            switch result {
+            case .success(let channel):
+                core.dialSucceeded(connection, channel: channel)
+            case .failure(let error):
+                core.dialFailed(connection, error: error)
             }
+        }
     }
 
     private func dialSucceeded(_ connection: PeerConnection, channel: any Channel) {
@@ -858,7 +857,7 @@ final class ClientCore: @unchecked Sendable {
         ticker?.cancel()
         ticker = nil
         for session in torrents.values { disconnectAll(session, reason: .local) }
-        serverChannel?.close(promise: nil)
+        serverChannel?.close()
     }
 
     // MARK: Mapping
