@@ -29,7 +29,11 @@ extension ClientCore {
     func finishCheck(
         _ session: TorrentSession, verified: Bitfield, priorities: [FilePriority]?, reportPieces: Bool
     ) {
-        guard torrents[session.handle.wireInfoHash] === session, session.state == .checking else { return }
+        // A torrent paused while it was checked takes the result and stays paused.
+        guard torrents[session.handle.wireInfoHash] === session,
+            session.state == .checking || session.state == .paused
+        else { return }
+        if session.state == .paused { session.pausedBeforeCheck = true }
         let layout = session.torrent.layout
         let before = session.picker.have
         var picker = PiecePicker<UInt64>(layout: layout, have: verified)
