@@ -59,7 +59,11 @@ for module in testedModules {
         .testTarget(
             name: module + "Tests",
             dependencies: [.target(name: module)] + lower + [crypto, nio, nioPosix]
-                + (module == "BTEngine" ? [.product(name: "MetricsTestKit", package: "swift-metrics"), logging] : []),
+                + (module == "BTEngine"
+                    ? [
+                        .product(name: "MetricsTestKit", package: "swift-metrics"), logging,
+                        .product(name: "NIOEmbedded", package: "swift-nio"),
+                    ] : []),
             path: "Tests/" + module + "Tests", exclude: ["Corpus", "Fixtures"], swiftSettings: swiftSettings))
 }
 targets.append(

@@ -37,14 +37,22 @@ public final class Client: Sendable {
     public let configuration: ClientConfiguration
 
     let core: ClientCore
-    private let group: MultiThreadedEventLoopGroup
+    /// The one-thread group the client made and shuts down (nil when the loop was given).
+    private let group: MultiThreadedEventLoopGroup?
 
     /// Starts a client: binds the listener to ``ClientConfiguration/host`` on the first free port of
     /// ``ClientConfiguration/ports``.
     /// - Throws: ``EngineError`` with code ``EngineError/Code/bindFailed`` when no port binds.
-    public init(configuration: ClientConfiguration = ClientConfiguration()) async throws(EngineError) {
+    public convenience init(configuration: ClientConfiguration = ClientConfiguration()) async throws(EngineError) {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
+        try await self.init(configuration: configuration, loop: group.next(), owning: group)
+    }
+
+    /// Starts a client on `loop` (all engine state is confined to it), shutting `group` down at the end
+    /// when given. Tests pass a `NIOAsyncTestingEventLoop` to run the engine on a virtual clock.
+    init(configuration: ClientConfiguration, loop: any EventLoop, owning group: MultiThreadedEventLoopGroup?)
+        async throws(EngineError)
+    {
         let peerID = configuration.peerID ?? PeerID.generate()
         let events = EventBus()
         let core = ClientCore(loop: loop, configuration: configuration, peerID: peerID, events: events)
@@ -53,7 +61,7 @@ public final class Client: Sendable {
         for port in configuration.ports {
             do {
                 bound = try await configuration.transport.listen(
-                    host: configuration.host, port: port, group: group,
+                    host: configuration.host, port: port, group: loop,
                     initializer: { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(
@@ -66,7 +74,7 @@ public final class Client: Sendable {
             }
         }
         guard let server = bound else {
-            try? await group.shutdownGracefully()
+            try? await group?.shutdownGracefully()
             throw EngineError(
                 .bindFailed,
                 "cannot listen on \(configuration.host) port \(configuration.ports): \(failures.joined(separator: "; "))"
@@ -139,7 +147,7 @@ public final class Client: Sendable {
         let store = PieceStore(torrent: torrent, storage: storage, events: report)
         let session = TorrentSession(
             handle: handle, torrent: torrent, store: store, verified: Bitfield(count: torrent.layout.pieceCount),
-            resumePath: resume, now: .now())
+            resumePath: resume, now: core.loop.now)
         session.state = .checking
         session.checkProgress = 0
         session.limits = limits ?? configuration.defaultTorrentLimits
@@ -311,7 +319,7 @@ public final class Client: Sendable {
         let tracker = try? await onLoop { core in core.trackerClient }
         if let tracker { await tracker.shutdown() }
         events.finish()
-        try? await group.shutdownGracefully()
+        try? await group?.shutdownGracefully()
     }
 
     /// Sends `stopped` announces, waiting for the answers for at most three seconds.

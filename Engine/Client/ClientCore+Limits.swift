@@ -12,7 +12,7 @@ extension ClientCore {
     /// connections beyond a lowered maximum and hands out tokens a raised limit frees.
     func applyLimits(_ session: TorrentSession) {
         let key = session.handle.wireInfoHash
-        let now = instant(.now())
+        let now = instant(loop.now)
         rates.setTorrentLimit(session.limits.uploadLimit, for: key, direction: .upload, now: now)
         rates.setTorrentLimit(session.limits.downloadLimit, for: key, direction: .download, now: now)
         limiter.setMaximum(session.limits.maximumPeers, for: key)

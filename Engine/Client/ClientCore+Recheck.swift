@@ -63,7 +63,7 @@ extension ClientCore {
         configuration.logger.info(
             "checked \(session.handle.name): \(verified.setCount) of \(layout.pieceCount) pieces, \(session.state)")
         guard session.state != .paused else { return }
-        if session.schedule != nil { announceDue(session, now: .now()) }
+        if session.schedule != nil { announceDue(session, now: loop.now) }
         dialCandidates(session)
     }
 

@@ -18,7 +18,7 @@ extension ClientCore {
 
     /// One ``PeerStatus`` per connection of `session` (connecting ones included), oldest first.
     func peerStatuses(_ session: TorrentSession) -> [PeerStatus] {
-        let now = NIODeadline.now()
+        let now = loop.now
         return session.connections.values.sorted { $0.key < $1.key }.map { connection in
             var machine = connection.machine
             let down = machine?.rateDown(at: now) ?? 0

@@ -49,7 +49,7 @@ final class ClientCore: @unchecked Sendable {
         limits.maximumPerTorrent = configuration.maximumPeersPerTorrent
         limits.maximumHalfOpen = configuration.maximumHalfOpen
         self.limiter = ConnectionLimiter(configuration: limits)
-        let now = NIODeadline.now()
+        let now = loop.now
         self.origin = now
         self.lastPeerTick = now
         self.uploadLimited = configuration.uploadLimit.bytesPerSecond != nil
@@ -75,7 +75,7 @@ final class ClientCore: @unchecked Sendable {
 
     private func tick() {
         guard !isShutDown else { return }
-        let now = NIODeadline.now()
+        let now = loop.now
         grant(rates.advance(to: instant(now)))
         for session in torrents.values where session.rechokeSoon || now >= session.nextRechoke {
             rechoke(session, now: now)
@@ -114,12 +114,12 @@ final class ClientCore: @unchecked Sendable {
             var random = TrackerRandom()
             session.schedule = AnnounceSchedule(
                 tiers: session.torrent.announceTiers, isPrivate: session.torrent.isPrivate, random: &random,
-                now: .now())
+                now: loop.now)
             if trackerClient == nil {
                 trackerClient = TrackerClient(
                     configuration: .init(addressPolicy: configuration.trackerAddressPolicy), group: loop)
             }
-            if session.state != .checking { announceDue(session, now: .now()) }
+            if session.state != .checking { announceDue(session, now: loop.now) }
         }
     }
 
@@ -147,7 +147,7 @@ final class ClientCore: @unchecked Sendable {
     func resume(_ session: TorrentSession) {
         guard session.state == .paused else { return }
         session.state = session.isComplete ? .seeding : .downloading
-        session.schedule?.reannounce(now: .now())
+        session.schedule?.reannounce(now: loop.now)
         dialCandidates(session)
     }
 
@@ -163,7 +163,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     func status(_ session: TorrentSession) -> TorrentStatus {
-        let now = NIODeadline.now()
+        let now = loop.now
         var down = 0.0
         var up = 0.0
         var peers = 0
@@ -238,7 +238,7 @@ final class ClientCore: @unchecked Sendable {
     ) {
         let key = nextKey
         nextKey += 1
-        let now = NIODeadline.now()
+        let now = loop.now
         let endpoint = PeerEndpoint(address: address ?? .v4(0), port: UInt16(port))
         let connection = PeerConnection(key: key, endpoint: endpoint, host: host, port: port, incoming: false, now: now)
         connection.session = session
@@ -262,7 +262,7 @@ final class ClientCore: @unchecked Sendable {
 
     private func startDial(_ connection: PeerConnection, session: TorrentSession) {
         guard var machine = connection.machine else { return }
-        _ = machine.startConnecting(now: .now())
+        _ = machine.startConnecting(now: loop.now)
         connection.machine = machine
         connections[connection.key] = connection
         session.connections[connection.key] = connection
@@ -294,7 +294,7 @@ final class ClientCore: @unchecked Sendable {
             channel.close(promise: nil)
             return
         }
-        let actions = machine.connectionEstablished(now: .now())
+        let actions = machine.connectionEstablished(now: loop.now)
         connection.machine = machine
         perform(actions, on: connection)
     }
@@ -326,7 +326,7 @@ final class ClientCore: @unchecked Sendable {
         let endpoint = PeerEndpoint(address: address, port: UInt16(clamping: port))
         let key = nextKey
         nextKey += 1
-        let now = NIODeadline.now()
+        let now = loop.now
         let connection = PeerConnection(key: key, endpoint: endpoint, host: host, port: port, incoming: true, now: now)
         connection.channel = channel
         func refuse(_ reason: DisconnectReason) -> PeerConnection? {
@@ -365,7 +365,7 @@ final class ClientCore: @unchecked Sendable {
     func received(_ bytes: ByteBuffer, on connection: PeerConnection) {
         guard !connection.isClosed, var machine = connection.machine else { return }
         events.emit(.peerRead(connection.info, length: bytes.readableBytes))
-        let actions = machine.receive(bytes, now: .now())
+        let actions = machine.receive(bytes, now: loop.now)
         connection.machine = machine
         perform(actions, on: connection)
     }
@@ -376,7 +376,7 @@ final class ClientCore: @unchecked Sendable {
             finishClose(connection, reason: .byRemote)
             return
         }
-        let actions = machine.connectionClosed(error: error, now: .now())
+        let actions = machine.connectionClosed(error: error, now: loop.now)
         connection.machine = machine
         perform(actions, on: connection)
         if !connection.isClosed { finishClose(connection, reason: .byRemote) }
@@ -388,7 +388,7 @@ final class ClientCore: @unchecked Sendable {
             finishClose(connection, reason: Self.map(reason))
             return
         }
-        let actions = machine.disconnect(reason, detail: detail, now: .now())
+        let actions = machine.disconnect(reason, detail: detail, now: loop.now)
         connection.machine = machine
         perform(actions, on: connection)
         if !connection.isClosed { finishClose(connection, reason: Self.map(reason)) }
@@ -492,7 +492,7 @@ final class ClientCore: @unchecked Sendable {
             case .haveNone:
                 session.picker.peerBitfield(connection.key, Bitfield(count: session.picker.layout.pieceCount))
             case .unchoke:
-                connection.unchokedUsAt = .now()
+                connection.unchokedUsAt = loop.now
             case .interested, .notInterested:
                 session.rechokeSoon = true
             default:
@@ -528,7 +528,7 @@ final class ClientCore: @unchecked Sendable {
         guard connection.isActive, connection.downloadDebt <= 0, let session = connection.session,
             session.state == .downloading, var machine = connection.machine, machine.amInterested
         else { return }
-        let now = NIODeadline.now()
+        let now = loop.now
         let capacity = machine.requestCapacity(now: now)
         guard capacity > 0 else { return }
         let context = PiecePicker<UInt64>.PickContext(
@@ -559,7 +559,7 @@ final class ClientCore: @unchecked Sendable {
         guard let session = connection.session else { return }
         let length = block.data.readableBytes
         connection.downloaded += Int64(length)
-        connection.lastBlockAt = .now()
+        connection.lastBlockAt = loop.now
         session.downloadedBytes += Int64(length)
         let piece = PieceBlock(piece: block.piece, offset: block.offset, length: length)
         switch session.picker.blockReceived(piece, from: connection.key) {
@@ -567,7 +567,7 @@ final class ClientCore: @unchecked Sendable {
             for key in cancel {
                 guard let other = session.connections[key], var machine = other.machine else { continue }
                 let actions = machine.cancel(
-                    BlockRequest(piece: piece.piece, offset: piece.offset, length: length), now: .now())
+                    BlockRequest(piece: piece.piece, offset: piece.offset, length: length), now: loop.now)
                 other.machine = machine
                 perform(actions, on: other, refill: false)
             }
@@ -623,7 +623,7 @@ final class ClientCore: @unchecked Sendable {
         _ = ledger.pieceVerified(contributors: Set(contributors.compactMap { session.peerAddresses[$0] }))
         events.emit(.pieceHashPass(session.info, index: piece))
         metrics.pieceVerified()
-        let now = NIODeadline.now()
+        let now = loop.now
         for connection in Array(session.connections.values) {
             guard var machine = connection.machine, !connection.isClosed else { continue }
             var actions: [PeerAction] = []
@@ -647,7 +647,7 @@ final class ClientCore: @unchecked Sendable {
         let paroled = known.filter { ledger.isOnParole($0) }
         let blamed = !blacklisted.isEmpty ? blacklisted : (!paroled.isEmpty ? paroled : known)
         let update = ledger.pieceFailed(contributors: blamed)
-        let now = NIODeadline.now()
+        let now = loop.now
         for key in contributors {
             guard let connection = session.connections[key], var machine = connection.machine,
                 blamed.contains(connection.endpoint.address.unmapped)
@@ -666,13 +666,13 @@ final class ClientCore: @unchecked Sendable {
         guard !session.reportedFinished else { return }
         session.reportedFinished = true
         if session.state == .downloading { session.state = .seeding }
-        session.schedule?.completed(now: .now())
+        session.schedule?.completed(now: loop.now)
         events.emit(.torrentFinished(session.info))
         let store = session.store
         if let path = session.resumePath {
             Task { try? await store.saveResumeData(to: path) }
         }
-        if session.schedule != nil { announceDue(session, now: .now()) }
+        if session.schedule != nil { announceDue(session, now: loop.now) }
     }
 
     // MARK: Uploading
@@ -685,7 +685,7 @@ final class ClientCore: @unchecked Sendable {
             grant(
                 rates.request(
                     request.length, peer: connection.key, torrent: session.handle.wireInfoHash, direction: .upload,
-                    now: instant(.now())))
+                    now: instant(loop.now)))
             return
         }
         read(request, for: connection, session: session)
@@ -712,7 +712,7 @@ final class ClientCore: @unchecked Sendable {
         guard !connection.isClosed, var machine = connection.machine, let channel = connection.channel else { return }
         var buffer = channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        let actions = machine.blockRead(request, data: buffer, now: .now())
+        let actions = machine.blockRead(request, data: buffer, now: loop.now)
         connection.machine = machine
         perform(actions, on: connection, refill: false)
     }
@@ -721,7 +721,7 @@ final class ClientCore: @unchecked Sendable {
         connection.queuedUploadBytes -= Self.uploadCost(request)
         defer { drainDeferredUploads(connection) }
         guard !connection.isClosed, var machine = connection.machine else { return }
-        let actions = machine.blockUnavailable(request, now: .now())
+        let actions = machine.blockUnavailable(request, now: loop.now)
         connection.machine = machine
         perform(actions, on: connection, refill: false)
     }
@@ -808,7 +808,7 @@ final class ClientCore: @unchecked Sendable {
             } catch {
                 let failure = error as? TrackerError
                 core.loop.execute {
-                    if let failure { session.schedule?.failed(url, error: failure, now: .now()) }
+                    if let failure { session.schedule?.failed(url, error: failure, now: core.loop.now) }
                     core.events.emit(.trackerFailure(trackerInfo, reason: "\(error)"))
                 }
             }
@@ -816,7 +816,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func announced(_ url: String, response: AnnounceResponse, session: TorrentSession) {
-        session.schedule?.succeeded(url, response: response, now: .now())
+        session.schedule?.succeeded(url, response: response, now: loop.now)
         let peers = response.peers.compactMap { peer -> PeerEndpoint? in
             guard let address = IPAddress(peer.host), let port = UInt16(exactly: peer.port) else { return nil }
             return PeerEndpoint(address: address, port: port)
@@ -836,7 +836,7 @@ final class ClientCore: @unchecked Sendable {
     /// Sends the `stopped` announces of `session` and returns once they are answered or failed.
     func announceStopped(_ session: TorrentSession) -> [(url: String, request: AnnounceRequest)] {
         guard var schedule = session.schedule else { return [] }
-        let due = schedule.stop(now: .now())
+        let due = schedule.stop(now: loop.now)
         session.schedule = schedule
         return due.map { ($0.url, announceRequest(.stopped, trackerID: $0.trackerID, session: session)) }
     }
