@@ -1,13 +1,15 @@
 import BTMetainfo
 import Foundation
+import Logging
 import MetricsTestKit
 import Testing
 
 @testable import BTEngine
 
-/// Session-wide totals (``Client/sessionStatus()``) and the swift-metrics counters move with a transfer.
+/// Session-wide totals (``Client/sessionStatus()``), the swift-metrics counters and the swift-log messages
+/// follow a transfer.
 @Suite(.serialized) struct ClientReportsTotalsAndMetrics {
-    @Test func sessionTotalsAndMetricsCountATransfer() async throws {
+    @Test func sessionTotalsMetricsAndLogsFollowATransfer() async throws {
         let seedFolder = try ClientFixtures.temporaryFolder("totals-seed")
         let leechFolder = try ClientFixtures.temporaryFolder("totals-leech")
         defer {
@@ -24,6 +26,9 @@ import Testing
         configuration.metricsFactory = seedMetrics
         let seeder = try await Client(configuration: configuration)
         configuration.metricsFactory = leechMetrics
+        let logs = CapturedLogs()
+        configuration.logger = Logger(label: "nbt.engine", factory: { _ in CapturedLogs.Handler(logs: logs) })
+        configuration.logger.logLevel = .debug
         let leecher = try await Client(configuration: configuration)
 
         try await seeder.addTorrent(torrent, downloadDirectory: seedFolder)
@@ -62,7 +67,37 @@ import Testing
                 let b = try? leechMetrics.expectCounter(EngineMetrics.Label.disconnects, [("reason", "bothSeeds")])
                 return (a?.totalValue ?? 0) + (b?.totalValue ?? 0) >= 1
             })
+        // Lifecycle at info level, peers at debug level.
+        let lines = logs.lines
+        #expect(lines.contains { $0.level == .info && $0.message.hasPrefix("added ") })
+        #expect(lines.contains { $0.level == .info && $0.message == "torrent finished" })
+        #expect(lines.contains { $0.level == .debug && $0.message == "peer connected" })
+        #expect(!lines.contains { $0.level == .debug && $0.message.hasPrefix("added ") })
         await leecher.shutdown()
         await seeder.shutdown()
+    }
+}
+
+/// Log messages kept by a test `LogHandler`.
+final class CapturedLogs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [(level: Logger.Level, message: String)] = []
+
+    var lines: [(level: Logger.Level, message: String)] { lock.withLock { storage } }
+
+    func append(_ level: Logger.Level, _ message: String) { lock.withLock { storage.append((level, message)) } }
+
+    /// Keeps every message at or above its level.
+    struct Handler: LogHandler {
+        let logs: CapturedLogs
+        var logLevel: Logger.Level = .info
+        var metadata: Logger.Metadata = [:]
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) { logs.append(event.level, "\(event.message)") }
     }
 }
