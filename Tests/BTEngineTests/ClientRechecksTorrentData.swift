@@ -16,9 +16,11 @@ import Testing
         let client = try await Client(configuration: configuration)
         let adding = Task { try await client.addTorrent(torrent, downloadDirectory: folder) }
         var seen: TorrentStatus?
-        while seen == nil {
-            if let status = await client.statuses().first, status.state == .checking { seen = status }
-            if await client.statuses().first?.state == .seeding { break }
+        let deadline = ContinuousClock.now + .seconds(60)  // a safety bound, not a timing assertion
+        while seen == nil && ContinuousClock.now < deadline {
+            let status = await client.statuses().first
+            if status?.state == .checking { seen = status }
+            if status?.state == .seeding || status?.state == .failed { break }
             await Task.yield()
         }
         let handle = try await adding.value
@@ -62,10 +64,11 @@ import Testing
 
         let checking = Task { try await client.recheck(handle) }
         var sawChecking = false
-        while !sawChecking {
-            let status = await client.status(of: handle)
-            if status?.state == .checking { sawChecking = true }
-            if status?.state == .downloading { break }
+        let deadline = ContinuousClock.now + .seconds(60)  // a safety bound, not a timing assertion
+        while !sawChecking && ContinuousClock.now < deadline {
+            let state = await client.status(of: handle)?.state
+            if state == .checking { sawChecking = true }
+            if state == .downloading || state == .failed { break }
             await Task.yield()
         }
         try await checking.value
