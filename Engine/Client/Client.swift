@@ -143,8 +143,8 @@ public final class Client: Sendable {
         let exists = try await onLoop { core in core.session(handle) != nil }
         guard !exists else { throw EngineError(.duplicateTorrent, "\(torrent.name) is already added") }
         let report = Self.storageEvents(for: torrent, to: events)
-        let storage = FileStorage(torrent: torrent, folder: downloadDirectory, events: report)
-        let store = PieceStore(torrent: torrent, storage: storage, events: report)
+        let storage = configuration.makeStorage(torrent, downloadDirectory, report)
+        let store = PieceStore(torrent: torrent, storage: storage, pool: configuration.workerPool, events: report)
         let session = TorrentSession(
             handle: handle, torrent: torrent, store: store, verified: Bitfield(count: torrent.layout.pieceCount),
             resumePath: resume, now: core.loop.now)

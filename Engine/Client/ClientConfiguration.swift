@@ -1,3 +1,5 @@
+import BTMetainfo
+import BTStorage
 import BTTracker
 import BTWire
 import CoreMetrics
@@ -40,6 +42,14 @@ public struct ClientConfiguration: Sendable {
     /// Most requests queued per peer (our `reqq`, BEP 10); a peer that floods beyond it is disconnected
     /// with reason `requestFlood` (or, with the fast extension, rejected until it exceeds it twice over).
     public var maximumQueuedRequestsPerPeer: Int
+    /// Most block bytes per torrent received and not yet written to storage; at the cap no new requests are
+    /// sent until writes complete, so a slow disk slows the download instead of filling memory.
+    public var maximumPendingWriteBytesPerTorrent: Int
+    /// Where a torrent's bytes live, given the torrent, the download directory and the storage event
+    /// handler (default: ``BTStorage/FileStorage`` in the directory).
+    public var makeStorage: @Sendable (Torrent, String, StorageEventHandler?) -> any Storage
+    /// The threads that do the torrents' disk I/O and hashing (default: the process-wide pool).
+    public var workerPool: WorkerPool
     /// Limits of torrents added without their own (see ``TorrentLimits``).
     public var defaultTorrentLimits: TorrentLimits
     /// Where counters and gauges go (nil: the process-wide `MetricsSystem.factory`).
@@ -68,6 +78,9 @@ public struct ClientConfiguration: Sendable {
         self.reportsPacketEvents = true
         self.maximumQueuedUploadBytesPerPeer = 256 * 1024
         self.maximumQueuedRequestsPerPeer = 250
+        self.maximumPendingWriteBytesPerTorrent = 32 * 1024 * 1024
+        self.workerPool = .shared
+        self.makeStorage = { torrent, folder, events in FileStorage(torrent: torrent, folder: folder, events: events) }
         self.defaultTorrentLimits = TorrentLimits()
         self.metricsFactory = nil
         self.transport = TCPTransport()

@@ -48,3 +48,30 @@ extension ClientCore {
         if connection.isClosed { connection.deferredUploads.removeAll() }
     }
 }
+
+/// Download back-pressure: blocks received but not yet in storage are bounded per torrent. Each block
+/// handed to the ``PieceStore`` counts in ``TorrentSession/pendingWriteBytes`` until its write finishes;
+/// while the figure is at ``ClientConfiguration/maximumPendingWriteBytesPerTorrent`` no new requests are
+/// sent (blocks already requested still arrive), and requesting resumes as writes complete. A disk slower
+/// than the network therefore slows the download instead of filling memory.
+extension ClientCore {
+    /// Whether `session` has as many bytes waiting for storage as it may.
+    func isWriteBacklogFull(_ session: TorrentSession) -> Bool {
+        session.pendingWriteBytes >= configuration.maximumPendingWriteBytesPerTorrent
+    }
+
+    /// A block of `length` bytes was handed to storage.
+    func writeStarted(_ length: Int, session: TorrentSession) {
+        session.pendingWriteBytes += length
+        session.peakPendingWriteBytes = max(session.peakPendingWriteBytes, session.pendingWriteBytes)
+    }
+
+    /// A block's write finished (or failed); requests resume when the backlog falls below the cap.
+    func writeFinished(_ length: Int, session: TorrentSession) {
+        let wasFull = isWriteBacklogFull(session)
+        session.pendingWriteBytes -= length
+        if wasFull && !isWriteBacklogFull(session) {
+            for connection in Array(session.connections.values) { fillRequests(connection) }
+        }
+    }
+}

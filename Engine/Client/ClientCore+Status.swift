@@ -10,6 +10,7 @@ extension ClientCore {
         result.checkProgress = session.state == .checking ? (session.checkProgress ?? 0) : nil
         result.queuedUploadBytes = session.connections.values.reduce(0) { $0 + $1.queuedUploadBytes }
         result.limits = session.limits
+        result.pendingWriteBytes = session.pendingWriteBytes
         result.wantedPieces = (0..<session.picker.layout.pieceCount).reduce(0) {
             $0 + (session.picker.priority(ofPiece: $1) > 0 ? 1 : 0)
         }

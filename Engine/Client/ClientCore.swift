@@ -526,7 +526,8 @@ final class ClientCore: @unchecked Sendable {
     /// Asks the picker for as many blocks as the peer's pipeline takes and requests them.
     func fillRequests(_ connection: PeerConnection) {
         guard connection.isActive, connection.downloadDebt <= 0, let session = connection.session,
-            session.state == .downloading, var machine = connection.machine, machine.amInterested
+            session.state == .downloading, !isWriteBacklogFull(session), var machine = connection.machine,
+            machine.amInterested
         else { return }
         let now = loop.now
         let capacity = machine.requestCapacity(now: now)
@@ -575,6 +576,7 @@ final class ClientCore: @unchecked Sendable {
             return
         }
         let bytes = Array(block.data.readableBytesView)
+        writeStarted(length, session: session)
         let store = session.store
         let tag = PeerTag(connection.key)
         let core = self
@@ -592,6 +594,7 @@ final class ClientCore: @unchecked Sendable {
 
     private func written(_ block: PieceBlock, result: Result<BlockWriteResult, any Error>, session: TorrentSession) {
         guard torrents[session.handle.wireInfoHash] === session else { return }
+        defer { writeFinished(block.length, session: session) }
         switch result {
         case .failure(let error):
             fail(session, error: error)

@@ -32,6 +32,10 @@ final class TorrentSession: @unchecked Sendable {
     /// Address of every connection of this torrent, kept after it closes: hash results often arrive after
     /// the peer that sent the blocks has gone, and reputation is kept by address.
     var peerAddresses: [UInt64: IPAddress] = [:]
+    /// Block bytes handed to storage whose write has not finished (see download back-pressure).
+    var pendingWriteBytes = 0
+    /// The most ``pendingWriteBytes`` ever reached.
+    var peakPendingWriteBytes = 0
     /// Rate limits and peer maximum of this torrent.
     var limits = TorrentLimits()
     /// Fraction of the hash check done while ``state`` is ``TorrentState/checking``.

@@ -75,6 +75,9 @@ public struct TorrentStatus: Hashable, Sendable {
     /// yet written to a socket); each peer's share is capped by
     /// ``ClientConfiguration/maximumQueuedUploadBytesPerPeer``.
     public var queuedUploadBytes: Int = 0
+    /// Block bytes received and not yet written to storage (at most about
+    /// ``ClientConfiguration/maximumPendingWriteBytesPerTorrent`` plus the blocks already requested).
+    public var pendingWriteBytes: Int = 0
     /// The torrent's rate limits and peer maximum.
     public var limits: TorrentLimits = TorrentLimits()
     /// Pieces wanted: those holding a byte of a file that is not skipped.
