@@ -3,7 +3,8 @@ import NIOCore
 
 /// Upload back-pressure: a peer that does not read must not make the client buffer without limit.
 ///
-/// Each connection counts its ``PeerConnection/queuedUploadBytes``: blocks being read from storage plus
+/// Each connection counts its ``PeerConnection/queuedUploadBytes``: blocks admitted and waiting for upload
+/// tokens (under a rate limit) or being read from storage, plus
 /// `piece` messages handed to the channel whose write promise has not completed (NIO completes it once the
 /// bytes are in the socket). A request is read only while that figure plus the block stays within
 /// ``ClientConfiguration/maximumQueuedUploadBytesPerPeer`` (one block is always allowed when nothing is

@@ -683,6 +683,7 @@ final class ClientCore: @unchecked Sendable {
     func serve(_ request: BlockRequest, to connection: PeerConnection, admitted: Bool = false) {
         guard let session = connection.session else { return }
         guard admitted || admitsUpload(request, to: connection) else { return }
+        connection.queuedUploadBytes += Self.uploadCost(request)
         if uploadLimited || session.limits.uploadLimit.bytesPerSecond != nil {
             connection.pendingUploads.append(request)
             grant(
@@ -695,7 +696,6 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func read(_ request: BlockRequest, for connection: PeerConnection, session: TorrentSession) {
-        connection.queuedUploadBytes += Self.uploadCost(request)
         let store = session.store
         let core = self
         Task {

@@ -7,7 +7,10 @@ import Testing
 /// A peer that does not read must not make the client buffer without limit, and a peer that floods
 /// requests beyond our `reqq` is disconnected with a reason.
 @Suite(.serialized) struct ClientBoundsWhatASlowPeerCosts {
-    @Test func aPeerThatNeverReadsKeepsQueuedUploadBytesUnderTheCap() async throws {
+    /// With and without an upload limit: requests waiting for upload tokens count against the cap too, or
+    /// the tokens of later turns would be spent on blocks nobody reads.
+    @Test(arguments: [false, true])
+    func aPeerThatNeverReadsKeepsQueuedUploadBytesUnderTheCap(rateLimited: Bool) async throws {
         let folder = try ClientFixtures.temporaryFolder("slowpeer")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         // 16 MiB: far more than the kernel's socket buffers (4 MiB send, 4 KiB receive) take.
@@ -22,7 +25,10 @@ import Testing
         configuration.maximumQueuedUploadBytesPerPeer = cap
         configuration.maximumQueuedRequestsPerPeer = length / 16384 + 16
         let seed = try await Client(configuration: configuration)
-        let handle = try await seed.addTorrent(torrent, downloadDirectory: folder)
+        let limits =
+            rateLimited
+            ? TorrentLimits(uploadLimit: .bytesPerSecond(2 * 1024 * 1024, burst: 256 * 1024)) : TorrentLimits()
+        let handle = try await seed.addTorrent(torrent, downloadDirectory: folder, limits: limits)
         #expect(await seed.status(of: handle)?.isComplete == true)
 
         var requests: [(Int, Int, Int)] = []
