@@ -4,6 +4,7 @@ import BTMetainfo
 import BTStorage
 import Dispatch
 import Foundation
+import Logging
 
 #if canImport(Glibc)
     import Glibc
@@ -105,12 +106,24 @@ struct NetworkOptions: ParsableArguments {
     @Option(help: "Upload limit in bytes per second (K, M suffixes: 500K, 2M).")
     var upLimit: String?
 
+    @Option(help: "Write the engine's log to stderr from this level: trace, debug, info, notice, warning, error.")
+    var logLevel: String?
+
     func validate() throws {
         _ = try ports()
         for peer in peers { _ = try Self.endpoint(peer) }
         if let maxPeers, maxPeers < 1 { throw TransferDisplay.fail("--max-peers must be at least 1") }
         if let downLimit { _ = try Self.rate(downLimit, option: "--down-limit") }
         if let upLimit { _ = try Self.rate(upLimit, option: "--up-limit") }
+        if let logLevel { _ = try Self.level(logLevel) }
+    }
+
+    static func level(_ text: String) throws -> Logger.Level {
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw TransferDisplay.fail(
+                "--log-level takes trace, debug, info, notice, warning, error or critical, not '\(text)'")
+        }
+        return level
     }
 
     func ports() throws -> [Int] {
@@ -128,6 +141,11 @@ struct NetworkOptions: ParsableArguments {
             configuration.downloadLimit = .bytesPerSecond(try Self.rate(downLimit, option: "--down-limit"))
         }
         if let upLimit { configuration.uploadLimit = .bytesPerSecond(try Self.rate(upLimit, option: "--up-limit")) }
+        if let logLevel {
+            var logger = Logger(label: "nbt.engine", factory: { label in StreamLogHandler.standardError(label: label) })
+            logger.logLevel = try Self.level(logLevel)
+            configuration.logger = logger
+        }
         configuration.reportsPacketEvents = false
         return configuration
     }
