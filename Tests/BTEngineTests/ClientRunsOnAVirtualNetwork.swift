@@ -63,4 +63,40 @@ import Testing
         await client.shutdown()
         try? await clock.loop.shutdownGracefully()
     }
+
+    @Test func twoPeersWithNothingToTradeKeepAliveThenPartAfterThreeVirtualMinutes() async throws {
+        let folder = try ClientFixtures.temporaryFolder("virtual-useless")
+        let emptyA = try ClientFixtures.temporaryFolder("virtual-useless-a")
+        let emptyB = try ClientFixtures.temporaryFolder("virtual-useless-b")
+        defer {
+            for path in [folder, emptyA, emptyB] { try? FileManager.default.removeItem(atPath: path) }
+        }
+        let torrent = try ClientFixtures.makeTorrent(in: folder)
+        let clock = await VirtualClock.start()
+        let network = VirtualNetwork(loop: clock.loop)
+        let first = try await Client(configuration: Self.configuration(network), loop: clock.loop, owning: nil)
+        let second = try await Client(configuration: Self.configuration(network), loop: clock.loop, owning: nil)
+        let reasons = Recorder<String>()
+        let keepAlives = Recorder<Int>()
+        first.events.on(.peerDisconnect) { event in
+            if case .peerDisconnect(_, let reason) = event { reasons.append(reason.name) }
+        }
+        first.events.on(.packetIncomingKeepalive) { event in
+            if case .packetIncoming(_, .keepalive) = event { keepAlives.append(1) }
+        }
+        // Neither has any data: neither side is ever interested.
+        let a = try await first.addTorrent(torrent, downloadDirectory: emptyA)
+        let b = try await second.addTorrent(torrent, downloadDirectory: emptyB)
+        try await second.connect(host: "127.0.0.1", port: first.port, for: b)
+        #expect(await clock.advance(until: { await first.status(of: a)?.peers == 1 }, limit: .seconds(10)))
+        await clock.advance(by: .seconds(170), step: .seconds(1))
+        #expect(await first.status(of: a)?.peers == 1, "still connected after 170 virtual seconds")
+        #expect(keepAlives.values.count >= 1, "the idle peer sent keep-alives")
+        await clock.advance(by: .seconds(20), step: .seconds(1))
+        #expect(await first.status(of: a)?.peers == 0, "parted once three virtual minutes passed")
+        #expect(reasons.values.contains("uselessPeer"))
+        await first.shutdown()
+        await second.shutdown()
+        try? await clock.loop.shutdownGracefully()
+    }
 }
