@@ -10,9 +10,9 @@ import Foundation
 /// workers busy: one can write while the other waits for a piece's hash, which `writeBlock` computes when the
 /// block completes the piece. Blocks of one piece may be written by either drainer; the store handles that.
 ///
-/// Memory: ``pendingBytes`` (queued and being written) is what the engine checks before requesting more
-/// blocks of the torrent (see `ClientCore.writeBacklogLimit`), so a disk slower than the network stops the
-/// requests instead of filling memory.
+/// Memory: the engine counts every queued block in the torrent's pending write bytes until its outcome is
+/// back, and stops requesting while that backlog is full (download back-pressure, `ClientCore`), so the
+/// queue stays bounded.
 ///
 /// The unchecked `Sendable` is sound because every access to the mutable state holds `lock`.
 final class BlockWriteQueue: @unchecked Sendable {
@@ -33,10 +33,6 @@ final class BlockWriteQueue: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [Item] = []  // guarded by lock
     private var drainers = 0  // guarded by lock
-    private var pending = 0  // guarded by lock
-
-    /// Bytes of blocks queued or being written.
-    var pendingBytes: Int { lock.withLock { pending } }
     private let store: PieceStore
     private let written: @Sendable (Outcomes) -> Void
 
@@ -51,7 +47,6 @@ final class BlockWriteQueue: @unchecked Sendable {
     func enqueue(_ item: Item) {
         let start = lock.withLock { () -> Bool in
             items.append(item)
-            pending += item.bytes.count
             guard drainers < Self.maximumDrainers else { return false }
             drainers += 1
             return true
@@ -79,8 +74,6 @@ final class BlockWriteQueue: @unchecked Sendable {
                     outcomes.append((item.block, .failure(error)))
                 }
             }
-            let bytes = batch.reduce(0) { $0 + $1.bytes.count }
-            lock.withLock { pending -= bytes }
             written(outcomes)
         }
     }

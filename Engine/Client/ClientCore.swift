@@ -19,29 +19,27 @@ final class ClientCore: @unchecked Sendable {
     let events: EventBus
     var listenPort = 0
     var listenHost = ""
-    var serverChannel: (any Channel)?
+    var serverChannel: (any PeerListener)?
     var trackerClient: TrackerClient?
-    private var torrents: [[UInt8]: TorrentSession] = [:]
-    private var connections: [UInt64: PeerConnection] = [:]
+    var torrents: [[UInt8]: TorrentSession] = [:]
+    var connections: [UInt64: PeerConnection] = [:]
     private var nextKey: UInt64 = 1
-    private var limiter: ConnectionLimiter<[UInt8], UInt64>
-    private var rates: RateLimiter<[UInt8], UInt64>
+    var limiter: ConnectionLimiter<[UInt8], UInt64>
+    var rates: RateLimiter<[UInt8], UInt64>
     private var ledger = ReputationLedger<IPAddress>()
     private var dialQueue: [UInt64: (session: TorrentSession, connection: PeerConnection)] = [:]
     /// Tie-breaks of the picker and the choker: a seeded generator, because the picker draws one number per
     /// candidate piece on every pick, and the system generator costs a system call per number.
-    private var random = TrackerRandom()
+    var random = TrackerRandom()
     private var ticker: RepeatedTask?
     private var lastPeerTick: NIODeadline
     private let origin: NIODeadline
     private let announceKey = UInt32.random(in: 0...UInt32.max)
     private(set) var isShutDown = false
-    private let uploadLimited: Bool
-    private let downloadLimited: Bool
-
-    /// Read buffers of peer channels: up to 1 MiB per read when the peer sends fast (NIO's default stops at
-    /// 64 KiB), so a fast transfer takes fewer reads, and fewer passes through the state machine.
-    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 16384, maximum: 1 << 20)
+    let uploadLimited: Bool
+    let downloadLimited: Bool
+    /// Counters and gauges (see ``EngineMetrics``).
+    let metrics: EngineMetrics
 
     init(loop: any EventLoop, configuration: ClientConfiguration, peerID: PeerID, events: EventBus) {
         self.loop = loop
@@ -53,17 +51,18 @@ final class ClientCore: @unchecked Sendable {
         limits.maximumPerTorrent = configuration.maximumPeersPerTorrent
         limits.maximumHalfOpen = configuration.maximumHalfOpen
         self.limiter = ConnectionLimiter(configuration: limits)
-        let now = NIODeadline.now()
+        let now = loop.now
         self.origin = now
         self.lastPeerTick = now
         self.uploadLimited = configuration.uploadLimit.bytesPerSecond != nil
         self.downloadLimited = configuration.downloadLimit.bytesPerSecond != nil
         self.rates = RateLimiter(upload: configuration.uploadLimit, download: configuration.downloadLimit, now: .zero)
+        self.metrics = EngineMetrics(factory: configuration.metricsFactory)
     }
 
     // MARK: Time
 
-    private func instant(_ deadline: NIODeadline) -> EngineInstant {
+    func instant(_ deadline: NIODeadline) -> EngineInstant {
         EngineInstant(sinceOrigin: .nanoseconds(Int64(deadline.uptimeNanoseconds) - Int64(origin.uptimeNanoseconds)))
     }
 
@@ -78,13 +77,14 @@ final class ClientCore: @unchecked Sendable {
 
     private func tick() {
         guard !isShutDown else { return }
-        let now = NIODeadline.now()
+        let now = loop.now
         grant(rates.advance(to: instant(now)))
         for session in torrents.values where session.rechokeSoon || now >= session.nextRechoke {
             rechoke(session, now: now)
         }
         guard now - lastPeerTick >= .seconds(1) else { return }
         lastPeerTick = now
+        reportMetrics()
         for connection in Array(connections.values) {
             guard let machine = connection.machine, !connection.isClosed else { continue }
             var copy = machine
@@ -92,7 +92,8 @@ final class ClientCore: @unchecked Sendable {
             connection.machine = copy
             perform(actions, on: connection)
         }
-        for session in torrents.values where session.state != .paused && session.state != .failed {
+        for session in torrents.values
+        where session.state != .paused && session.state != .failed && session.state != .checking {
             announceDue(session, now: now)
             dialCandidates(session)
             for connection in session.connections.values { fillRequests(connection) }
@@ -110,16 +111,17 @@ final class ClientCore: @unchecked Sendable {
         }
         session.picker.isSequential = configuration.sequentialDownload
         torrents[key] = session
+        applyLimits(session)
         if configuration.usesTrackers && !session.torrent.announceTiers.isEmpty {
             var random = TrackerRandom()
             session.schedule = AnnounceSchedule(
                 tiers: session.torrent.announceTiers, isPrivate: session.torrent.isPrivate, random: &random,
-                now: .now())
+                now: loop.now)
             if trackerClient == nil {
                 trackerClient = TrackerClient(
                     configuration: .init(addressPolicy: configuration.trackerAddressPolicy), group: loop)
             }
-            announceDue(session, now: .now())
+            if session.state != .checking { announceDue(session, now: loop.now) }
         }
     }
 
@@ -135,6 +137,7 @@ final class ClientCore: @unchecked Sendable {
         torrents[session.handle.wireInfoHash] = nil
         disconnectAll(session, reason: .local)
         rates.removeTorrent(session.handle.wireInfoHash)
+        limiter.setMaximum(nil, for: session.handle.wireInfoHash)
     }
 
     func pause(_ session: TorrentSession) {
@@ -146,7 +149,7 @@ final class ClientCore: @unchecked Sendable {
     func resume(_ session: TorrentSession) {
         guard session.state == .paused else { return }
         session.state = session.isComplete ? .seeding : .downloading
-        session.schedule?.reannounce(now: .now())
+        session.schedule?.reannounce(now: loop.now)
         dialCandidates(session)
     }
 
@@ -162,7 +165,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     func status(_ session: TorrentSession) -> TorrentStatus {
-        let now = NIODeadline.now()
+        let now = loop.now
         var down = 0.0
         var up = 0.0
         var peers = 0
@@ -201,12 +204,14 @@ final class ClientCore: @unchecked Sendable {
         }
         if session.candidates.contains(where: { $0.host == host && $0.port == port }) { return }
         session.candidates.append((host, port, source))
-        if session.state != .paused && session.state != .failed { dialCandidates(session) }
+        if session.state != .paused && session.state != .failed && session.state != .checking {
+            dialCandidates(session)
+        }
     }
 
-    private func dialCandidates(_ session: TorrentSession) {
+    func dialCandidates(_ session: TorrentSession) {
         while !session.candidates.isEmpty,
-            session.connections.count + dialQueueCount(session) < configuration.maximumPeersPerTorrent
+            session.connections.count + dialQueueCount(session) < maximumPeers(session)
         {
             let candidate = session.candidates.removeFirst()
             dial(host: candidate.host, port: candidate.port, source: candidate.source, session: session)
@@ -235,11 +240,11 @@ final class ClientCore: @unchecked Sendable {
     ) {
         let key = nextKey
         nextKey += 1
-        let now = NIODeadline.now()
+        let now = loop.now
         let endpoint = PeerEndpoint(address: address ?? .v4(0), port: UInt16(port))
         let connection = PeerConnection(key: key, endpoint: endpoint, host: host, port: port, incoming: false, now: now)
         connection.session = session
-        var config = Self.peerConfiguration(session, localPeerID: peerID)
+        var config = peerConfiguration(session)
         if case .v4(let v4) = address {
             config.remoteIPv4 = [UInt8(v4 >> 24), UInt8((v4 >> 16) & 0xff), UInt8((v4 >> 8) & 0xff), UInt8(v4 & 0xff)]
         }
@@ -257,31 +262,29 @@ final class ClientCore: @unchecked Sendable {
 
     private func startDial(_ connection: PeerConnection, session: TorrentSession) {
         guard var machine = connection.machine else { return }
-        _ = machine.startConnecting(now: .now())
+        _ = machine.startConnecting(now: loop.now)
         connection.machine = machine
         connections[connection.key] = connection
         session.connections[connection.key] = connection
         session.peerAddresses[connection.key] = connection.endpoint.address.unmapped
         let core = self
-        ClientBootstrap(group: loop)
-            .connectTimeout(.seconds(10))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(.recvAllocator, value: Self.receiveAllocator)
-            .channelInitializer { channel in
+        configuration.transport.connect(
+            host: connection.host, port: connection.port, loop: loop, timeout: .seconds(10),
+            initializer: { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(PeerWireHandler(core: core, connection: connection))
                 }
             }
-            .connect(host: connection.host, port: connection.port)
-            .whenComplete { result in
-                core.loop.preconditionInEventLoop()
-                switch result {
-                case .success(let channel):
-                    core.dialSucceeded(connection, channel: channel)
-                case .failure(let error):
-                    core.dialFailed(connection, error: error)
-                }
+        )
+        .whenComplete { result in
+            core.loop.preconditionInEventLoop()
+            switch result {
+            case .success(let channel):
+                core.dialSucceeded(connection, channel: channel)
+            case .failure(let error):
+                core.dialFailed(connection, error: error)
             }
+        }
     }
 
     private func dialSucceeded(_ connection: PeerConnection, channel: any Channel) {
@@ -291,7 +294,7 @@ final class ClientCore: @unchecked Sendable {
             channel.close(promise: nil)
             return
         }
-        let actions = machine.connectionEstablished(now: .now())
+        let actions = machine.connectionEstablished(now: loop.now)
         connection.machine = machine
         perform(actions, on: connection)
     }
@@ -323,11 +326,12 @@ final class ClientCore: @unchecked Sendable {
         let endpoint = PeerEndpoint(address: address, port: UInt16(clamping: port))
         let key = nextKey
         nextKey += 1
-        let now = NIODeadline.now()
+        let now = loop.now
         let connection = PeerConnection(key: key, endpoint: endpoint, host: host, port: port, incoming: true, now: now)
         connection.channel = channel
         func refuse(_ reason: DisconnectReason) -> PeerConnection? {
             events.emit(.peerDisconnect(connection.info, reason: reason))
+            metrics.disconnected(reason)
             return nil
         }
         guard !isShutDown else { return refuse(DisconnectReason("local", "shutting down")) }
@@ -342,7 +346,7 @@ final class ClientCore: @unchecked Sendable {
         if case .refuse(let reason) = limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash) {
             return refuse(reason)
         }
-        var config = Self.peerConfiguration(session, localPeerID: peerID)
+        var config = peerConfiguration(session)
         if case .v4(let v4) = address.unmapped {
             config.remoteIPv4 = [UInt8(v4 >> 24), UInt8((v4 >> 16) & 0xff), UInt8((v4 >> 8) & 0xff), UInt8(v4 & 0xff)]
         }
@@ -357,14 +361,13 @@ final class ClientCore: @unchecked Sendable {
     /// Wire settings of a connection of `session`. The request pipeline may grow to 1,000 blocks (16 MiB)
     /// instead of the state machine's 250 and starts at 16: on a fast link the time a request waits is set by
     /// the seed's disk and send queue, not the round trip, and 4 MiB in flight capped a loopback download near
-    /// 200 MB/s. We queue up to 500 of the peer's requests (our `reqq`) for the same reason.
-    static func peerConfiguration(_ session: TorrentSession, localPeerID: PeerID) -> PeerConfiguration {
-        var config = PeerConfiguration(
-            torrent: session.torrent, localPeerID: localPeerID, localPieces: session.picker.have)
+    /// 200 MB/s.
+    func peerConfiguration(_ session: TorrentSession) -> PeerConfiguration {
+        var config = PeerConfiguration(torrent: session.torrent, localPeerID: peerID, localPieces: session.picker.have)
         config.emitsPacketEvents = true  // the picker learns haves, bitfields and unchokes from packet events
+        config.maxServingQueue = configuration.maximumQueuedRequestsPerPeer
         config.maxPipelineDepth = 1000
         config.initialPipelineDepth = 16
-        config.maxServingQueue = 500
         return config
     }
 
@@ -373,7 +376,7 @@ final class ClientCore: @unchecked Sendable {
     func received(_ bytes: ByteBuffer, on connection: PeerConnection) {
         guard !connection.isClosed, connection.machine != nil else { return }
         if events.isObserved(.peerRead) { events.emit(.peerRead(connection.info, length: bytes.readableBytes)) }
-        let now = NIODeadline.now()
+        let now = loop.now
         guard let actions = connection.withMachine({ $0.receive(bytes, now: now) }) else { return }
         perform(actions, on: connection)
     }
@@ -384,7 +387,7 @@ final class ClientCore: @unchecked Sendable {
             finishClose(connection, reason: .byRemote)
             return
         }
-        let actions = machine.connectionClosed(error: error, now: .now())
+        let actions = machine.connectionClosed(error: error, now: loop.now)
         connection.machine = machine
         perform(actions, on: connection)
         if !connection.isClosed { finishClose(connection, reason: .byRemote) }
@@ -396,7 +399,7 @@ final class ClientCore: @unchecked Sendable {
             finishClose(connection, reason: Self.map(reason))
             return
         }
-        let actions = machine.disconnect(reason, detail: detail, now: .now())
+        let actions = machine.disconnect(reason, detail: detail, now: loop.now)
         connection.machine = machine
         perform(actions, on: connection)
         if !connection.isClosed { finishClose(connection, reason: Self.map(reason)) }
@@ -420,7 +423,7 @@ final class ClientCore: @unchecked Sendable {
                 guard let channel = connection.channel else { continue }
                 if case .piece(let block) = message {
                     // The 13-byte header, then the block's own buffer: the channel gathers both in one
-                    // write, and the block is not copied again.
+                    // write, and the block is not copied again. The pair counts as queued upload bytes.
                     var header = channel.allocator.buffer(capacity: 13)
                     header.writeInteger(UInt32(9 + block.data.readableBytes))
                     header.writeInteger(UInt8(7))
@@ -430,7 +433,7 @@ final class ClientCore: @unchecked Sendable {
                     connection.uploaded += length
                     connection.session?.uploadedBytes += length
                     write(header, on: connection)
-                    write(block.data, on: connection)
+                    write(block.data, on: connection, tracked: true, extra: header.readableBytes)
                 } else {
                     var buffer = channel.allocator.buffer(capacity: message.payloadLength + 5)
                     message.encode(into: &buffer)
@@ -464,10 +467,12 @@ final class ClientCore: @unchecked Sendable {
         if refill { fillRequests(connection) }
     }
 
-    private func write(_ buffer: ByteBuffer, on connection: PeerConnection) {
+    /// Writes `buffer`; a `tracked` one (a block, plus `extra` bytes of its header written just before) counts
+    /// in the peer's queued upload bytes until written.
+    private func write(_ buffer: ByteBuffer, on connection: PeerConnection, tracked: Bool = false, extra: Int = 0) {
         guard let channel = connection.channel else { return }
         if events.isObserved(.peerWrite) { events.emit(.peerWrite(connection.info, length: buffer.readableBytes)) }
-        channel.write(buffer, promise: nil)
+        channel.write(buffer, promise: tracked ? uploadQueued(buffer.readableBytes + extra, on: connection) : nil)
     }
 
     private func connected(_ connection: PeerConnection) {
@@ -507,7 +512,7 @@ final class ClientCore: @unchecked Sendable {
             case .haveNone:
                 session.picker.peerBitfield(connection.key, Bitfield(count: session.picker.layout.pieceCount))
             case .unchoke:
-                connection.unchokedUsAt = .now()
+                connection.unchokedUsAt = loop.now
             case .interested, .notInterested:
                 session.rechokeSoon = true
             default:
@@ -531,23 +536,22 @@ final class ClientCore: @unchecked Sendable {
             if connection.reportedConnect { session.rechokeSoon = true }
         }
         events.emit(.peerDisconnect(connection.info, reason: reason))
+        metrics.disconnected(reason)
         dialQueue[connection.key] = nil
         for key in limiter.closed(connection.key) { startQueuedDial(key) }
     }
 
     // MARK: Downloading
 
-    /// Received bytes a torrent may have waiting for the disk before no more blocks are requested for it.
-    static let writeBacklogLimit = 32 << 20
-
-    /// Asks the picker for as many blocks as the peer's pipeline takes and requests them (none while the
-    /// torrent's write backlog is over ``writeBacklogLimit``).
+    /// Asks the picker for as many blocks as the peer's pipeline takes and requests them.
     func fillRequests(_ connection: PeerConnection) {
         guard connection.isActive, connection.downloadDebt <= 0, let session = connection.session,
-            session.state == .downloading, connection.machine?.amInterested == true,
-            (session.writeQueue?.pendingBytes ?? 0) < Self.writeBacklogLimit
+            session.state == .downloading, !isWriteBacklogFull(session), connection.machine?.amInterested == true
         else { return }
-        let now = NIODeadline.now()
+        let now = loop.now
+        // Under a download limit, requests are paid for up front: the next batch waits until the limiter has
+        // granted this one, so what is in flight never runs far ahead of the limit.
+        let limited = downloadLimited || session.limits.downloadLimit.bytesPerSecond != nil
         // The machine is moved out while it is asked and told (see `PeerConnection.withMachine`).
         let picked = connection.withMachine { machine -> (blocks: [PieceBlock], actions: [PeerAction])? in
             let capacity = machine.requestCapacity(now: now)
@@ -556,9 +560,7 @@ final class ClientCore: @unchecked Sendable {
             let context = PiecePicker<UInt64>.PickContext(
                 choked: machine.peerChoking, allowedFast: machine.allowedFastFromPeer,
                 suggested: machine.suggestedPieces, onParole: machine.isOnParole)
-            // Under a download limit, requests are paid for up front: the next batch waits until the limiter
-            // has granted this one, so what is in flight never runs far ahead of the limit.
-            let count = downloadLimited ? min(capacity, 4) : capacity
+            let count = limited ? min(capacity, 4) : capacity
             let blocks = session.picker.pick(for: connection.key, count: count, context: context, using: &random)
             guard !blocks.isEmpty else { return nil }
             let actions = machine.request(
@@ -568,7 +570,7 @@ final class ClientCore: @unchecked Sendable {
         guard let picked = picked ?? nil else { return }
         let blocks = picked.blocks
         perform(picked.actions, on: connection, refill: false)
-        if downloadLimited && !connection.isClosed {
+        if limited && !connection.isClosed {
             let bytes = blocks.reduce(0) { $0 + $1.length }
             connection.downloadDebt += bytes
             grant(
@@ -582,7 +584,7 @@ final class ClientCore: @unchecked Sendable {
         guard let session = connection.session else { return }
         let length = block.data.readableBytes
         connection.downloaded += Int64(length)
-        connection.lastBlockAt = .now()
+        connection.lastBlockAt = loop.now
         session.downloadedBytes += Int64(length)
         let piece = PieceBlock(piece: block.piece, offset: block.offset, length: length)
         switch session.picker.blockReceived(piece, from: connection.key) {
@@ -590,18 +592,21 @@ final class ClientCore: @unchecked Sendable {
             for key in cancel {
                 guard let other = session.connections[key], var machine = other.machine else { continue }
                 let actions = machine.cancel(
-                    BlockRequest(piece: piece.piece, offset: piece.offset, length: length), now: .now())
+                    BlockRequest(piece: piece.piece, offset: piece.offset, length: length), now: loop.now)
                 other.machine = machine
                 perform(actions, on: other, refill: false)
             }
         case .duplicate, .unwanted:
             return
         }
+        writeStarted(length, session: session)
         writeQueue(of: session).enqueue(
             BlockWriteQueue.Item(
                 block: piece, bytes: Array(block.data.readableBytesView), peer: PeerTag(connection.key)))
     }
 
+    /// The torrent's write queue (made on its first block); each batch's outcomes come back to the loop in one
+    /// hop.
     private func writeQueue(of session: TorrentSession) -> BlockWriteQueue {
         if let queue = session.writeQueue { return queue }
         let core = self
@@ -609,8 +614,6 @@ final class ClientCore: @unchecked Sendable {
             core.loop.execute {
                 guard let session else { return }
                 for outcome in outcomes { core.written(outcome.block, result: outcome.result, session: session) }
-                // Requests held back by the write backlog may go out now.
-                for connection in Array(session.connections.values) { core.fillRequests(connection) }
             }
         }
         session.writeQueue = queue
@@ -619,6 +622,7 @@ final class ClientCore: @unchecked Sendable {
 
     private func written(_ block: PieceBlock, result: Result<BlockWriteResult, any Error>, session: TorrentSession) {
         guard torrents[session.handle.wireInfoHash] === session else { return }
+        defer { writeFinished(block.length, session: session) }
         switch result {
         case .failure(let error):
             fail(session, error: error)
@@ -635,7 +639,7 @@ final class ClientCore: @unchecked Sendable {
         }
     }
 
-    private func fail(_ session: TorrentSession, error: any Error) {
+    func fail(_ session: TorrentSession, error: any Error) {
         guard session.state != .failed else { return }
         session.state = .failed
         session.error = "\(error)"
@@ -649,7 +653,8 @@ final class ClientCore: @unchecked Sendable {
         session.verifiedBytes += TorrentSession.payloadBytes(ofPiece: piece, layout: session.picker.layout)
         _ = ledger.pieceVerified(contributors: Set(contributors.compactMap { session.peerAddresses[$0] }))
         events.emit(.pieceHashPass(session.info, index: piece))
-        let now = NIODeadline.now()
+        metrics.pieceVerified()
+        let now = loop.now
         for connection in Array(session.connections.values) {
             guard var machine = connection.machine, !connection.isClosed else { continue }
             var actions: [PeerAction] = []
@@ -664,6 +669,7 @@ final class ClientCore: @unchecked Sendable {
     private func pieceFailed(_ piece: Int, session: TorrentSession) {
         let contributors = session.picker.pieceFailed(piece)
         events.emit(.pieceHashFail(session.info, index: piece))
+        metrics.hashFailed()
         // Blame as the seed's parole does: when a contributor is already blacklisted (or else on parole), the
         // corrupt piece is put down to it alone, so an honest peer finishing pieces a liar started is not
         // punished for the liar's blocks; otherwise every contributor is (-20 each).
@@ -672,7 +678,7 @@ final class ClientCore: @unchecked Sendable {
         let paroled = known.filter { ledger.isOnParole($0) }
         let blamed = !blacklisted.isEmpty ? blacklisted : (!paroled.isEmpty ? paroled : known)
         let update = ledger.pieceFailed(contributors: blamed)
-        let now = NIODeadline.now()
+        let now = loop.now
         for key in contributors {
             guard let connection = session.connections[key], var machine = connection.machine,
                 blamed.contains(connection.endpoint.address.unmapped)
@@ -687,29 +693,31 @@ final class ClientCore: @unchecked Sendable {
         for connection in Array(session.connections.values) { fillRequests(connection) }
     }
 
-    private func finished(_ session: TorrentSession) {
+    func finished(_ session: TorrentSession) {
         guard !session.reportedFinished else { return }
         session.reportedFinished = true
         if session.state == .downloading { session.state = .seeding }
-        session.schedule?.completed(now: .now())
+        session.schedule?.completed(now: loop.now)
         events.emit(.torrentFinished(session.info))
         let store = session.store
         if let path = session.resumePath {
             Task { try? await store.saveResumeData(to: path) }
         }
-        if session.schedule != nil { announceDue(session, now: .now()) }
+        if session.schedule != nil { announceDue(session, now: loop.now) }
     }
 
     // MARK: Uploading
 
-    private func serve(_ request: BlockRequest, to connection: PeerConnection) {
+    func serve(_ request: BlockRequest, to connection: PeerConnection, admitted: Bool = false) {
         guard let session = connection.session else { return }
-        if uploadLimited {
+        guard admitted || admitsUpload(request, to: connection) else { return }
+        connection.queuedUploadBytes += Self.uploadCost(request)
+        if uploadLimited || session.limits.uploadLimit.bytesPerSecond != nil {
             connection.pendingUploads.append(request)
             grant(
                 rates.request(
                     request.length, peer: connection.key, torrent: session.handle.wireInfoHash, direction: .upload,
-                    now: instant(.now())))
+                    now: instant(loop.now)))
             return
         }
         read(request, for: connection, session: session)
@@ -730,22 +738,26 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func blockRead(_ request: BlockRequest, bytes: [UInt8], connection: PeerConnection) {
+        connection.queuedUploadBytes -= Self.uploadCost(request)
+        defer { drainDeferredUploads(connection) }
         guard !connection.isClosed, connection.machine != nil, let channel = connection.channel else { return }
         var buffer = channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        let now = NIODeadline.now()
+        let now = loop.now
         guard let actions = connection.withMachine({ $0.blockRead(request, data: buffer, now: now) }) else { return }
         perform(actions, on: connection, refill: false)
     }
 
     private func blockUnavailable(_ request: BlockRequest, connection: PeerConnection) {
+        connection.queuedUploadBytes -= Self.uploadCost(request)
+        defer { drainDeferredUploads(connection) }
         guard !connection.isClosed, var machine = connection.machine else { return }
-        let actions = machine.blockUnavailable(request, now: .now())
+        let actions = machine.blockUnavailable(request, now: loop.now)
         connection.machine = machine
         perform(actions, on: connection, refill: false)
     }
 
-    private func grant(_ grants: [RateLimiter<[UInt8], UInt64>.Grant]) {
+    func grant(_ grants: [RateLimiter<[UInt8], UInt64>.Grant]) {
         for grant in grants {
             guard let connection = connections[grant.peer], let session = connection.session else { continue }
             switch grant.direction {
@@ -798,7 +810,7 @@ final class ClientCore: @unchecked Sendable {
 
     // MARK: Trackers
 
-    private func announceDue(_ session: TorrentSession, now: NIODeadline) {
+    func announceDue(_ session: TorrentSession, now: NIODeadline) {
         guard var schedule = session.schedule, let tracker = trackerClient else { return }
         let due = schedule.due(now: now)
         session.schedule = schedule
@@ -827,7 +839,7 @@ final class ClientCore: @unchecked Sendable {
             } catch {
                 let failure = error as? TrackerError
                 core.loop.execute {
-                    if let failure { session.schedule?.failed(url, error: failure, now: .now()) }
+                    if let failure { session.schedule?.failed(url, error: failure, now: core.loop.now) }
                     core.events.emit(.trackerFailure(trackerInfo, reason: "\(error)"))
                 }
             }
@@ -835,7 +847,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func announced(_ url: String, response: AnnounceResponse, session: TorrentSession) {
-        session.schedule?.succeeded(url, response: response, now: .now())
+        session.schedule?.succeeded(url, response: response, now: loop.now)
         let peers = response.peers.compactMap { peer -> PeerEndpoint? in
             guard let address = IPAddress(peer.host), let port = UInt16(exactly: peer.port) else { return nil }
             return PeerEndpoint(address: address, port: port)
@@ -855,7 +867,7 @@ final class ClientCore: @unchecked Sendable {
     /// Sends the `stopped` announces of `session` and returns once they are answered or failed.
     func announceStopped(_ session: TorrentSession) -> [(url: String, request: AnnounceRequest)] {
         guard var schedule = session.schedule else { return [] }
-        let due = schedule.stop(now: .now())
+        let due = schedule.stop(now: loop.now)
         session.schedule = schedule
         return due.map { ($0.url, announceRequest(.stopped, trackerID: $0.trackerID, session: session)) }
     }
@@ -876,7 +888,7 @@ final class ClientCore: @unchecked Sendable {
         ticker?.cancel()
         ticker = nil
         for session in torrents.values { disconnectAll(session, reason: .local) }
-        serverChannel?.close(promise: nil)
+        serverChannel?.close()
     }
 
     // MARK: Mapping
