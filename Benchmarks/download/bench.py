@@ -7,6 +7,7 @@ In WORK (a scratch folder the caller deletes): makes SIZE_MIB of multi-file data
 libtorrent seed, then measures on loopback, ROUNDS times (env NBT_BENCH_ROUNDS, default 2), in turn:
   libtorrent -> libtorrent   (lt_peer.py download)
   libtorrent -> nbt          (nbt download)
+  libtorrent -> baseline nbt (when env NBT_BENCH_BASELINE names another nbt binary: an A/B under equal load)
 and once: nbt -> libtorrent (nbt seed, lt_peer.py download), then the memory each seed needs per connected,
 handshaked, idle peer (PEERS connections, env NBT_BENCH_PEERS, default 50). Every download is compared file by
 file (SHA-1) with the source. Prints a table and writes RESULTS_MD.
@@ -34,6 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 ROUNDS = int(os.environ.get("NBT_BENCH_ROUNDS", "2"))
 PEERS = int(os.environ.get("NBT_BENCH_PEERS", "50"))
 PIECE = int(os.environ.get("NBT_BENCH_PIECE", str(1 << 20)))
+BASELINE = os.environ.get("NBT_BENCH_BASELINE")  # another nbt, measured in the same rounds (A/B)
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 children = []
@@ -297,6 +299,11 @@ def main():
             rows.append(measure("libtorrent -> nbt", [
                 NBT, "download", TORRENT, "-o", os.path.join(WORK, "us"), "--bind", "127.0.0.2",
                 "--peer", f"127.0.0.1:{seed_port}"], seed.pid, os.path.join(WORK, "us"), parse_nbt))
+            if BASELINE:
+                print(f"round {r + 1}: libtorrent -> nbt (baseline)", file=sys.stderr, flush=True)
+                rows.append(measure("libtorrent -> nbt baseline", [
+                    BASELINE, "download", TORRENT, "-o", os.path.join(WORK, "base"), "--bind", "127.0.0.6",
+                    "--peer", f"127.0.0.1:{seed_port}"], seed.pid, os.path.join(WORK, "base"), parse_nbt))
         print("libtorrent seed: idle peers", file=sys.stderr, flush=True)
         lt_idle = idle_peers(seed.pid, "127.0.0.1", seed_port, info_hash_of(TORRENT), PEERS)
         lt_seed_rss = status_kib(seed.pid, "VmHWM")
@@ -335,6 +342,8 @@ def main():
     lines.append(f"Download benchmark: {size} bytes in {len(SOURCE_HASHES)} files, piece {PIECE}, loopback TCP, "
                  f"{os.cpu_count()} cores")
     lines.append(f"load average before the run: {' '.join(load)}; nbt: {BUILD_NOTE}")
+    if BASELINE:
+        lines.append(f"baseline (NBT_BENCH_BASELINE, measured in the same rounds): {BASELINE}")
     lines.append(f"machine: SHA-1 (python hashlib, one core) {limits['sha1']:.0f} MB/s; "
                  f"raw TCP loopback (python, no disk) {limits['loopback']:.0f} MB/s")
     lines.append("")

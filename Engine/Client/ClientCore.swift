@@ -543,6 +543,9 @@ final class ClientCore: @unchecked Sendable {
 
     // MARK: Downloading
 
+    /// Most requests a connection waits for before it sends more (see `fillRequests`).
+    static let requestBatch = 32
+
     /// Asks the picker for as many blocks as the peer's pipeline takes and requests them.
     func fillRequests(_ connection: PeerConnection) {
         guard connection.isActive, connection.downloadDebt <= 0, let session = connection.session,
@@ -555,7 +558,11 @@ final class ClientCore: @unchecked Sendable {
         // The machine is moved out while it is asked and told (see `PeerConnection.withMachine`).
         let picked = connection.withMachine { machine -> (blocks: [PieceBlock], actions: [PeerAction])? in
             let capacity = machine.requestCapacity(now: now)
-            guard capacity > 0 else { return nil }
+            // Requests go out in batches of a quarter of the pipeline (at most `requestBatch`), not one per
+            // block that arrives: fewer, fuller packets for both sides. Only while at least three quarters of
+            // the pipeline are in flight, so waiting for the batch never stalls the peer.
+            let batch = min(Self.requestBatch, max(1, machine.pipelineDepth(now: now) / 4))
+            guard capacity >= batch else { return nil }
             if machine.peerChoking && machine.allowedFastFromPeer.isEmpty { return nil }
             let context = PiecePicker<UInt64>.PickContext(
                 choked: machine.peerChoking, allowedFast: machine.allowedFastFromPeer,

@@ -38,8 +38,9 @@ public struct TCPTransport: PeerTransport {
     public init() {}
 
     /// Read buffers of peer sockets: up to 1 MiB per read when the peer sends fast (NIO's default stops at
-    /// 64 KiB), so a fast transfer takes fewer reads and fewer passes through the state machine.
-    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 16384, maximum: 1 << 20)
+    /// 64 KiB), so a fast transfer takes fewer reads and fewer passes through the state machine. They start
+    /// at NIO's 2 KiB: an idle peer's unread bytes keep their whole read buffer alive.
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 1 << 20)
 
     /// Binds a `ServerBootstrap` (with `SO_REUSEADDR`).
     public func listen(
