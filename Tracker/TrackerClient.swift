@@ -218,7 +218,8 @@ public final class TrackerClient: Sendable {
             // Connect to the address that was checked, not to a second resolution of the name (DNS rebinding).
             var pinnedClient: HTTPClient?
             if IPAddressBytes.parse(target.host) == nil {
-                let address = addresses[0].count == 4 ? IPAddressText.ipv4(addresses[0]) : IPAddressText.ipv6(addresses[0])
+                let address =
+                    addresses[0].count == 4 ? IPAddressText.ipv4(addresses[0]) : IPAddressText.ipv6(addresses[0])
                 if target.scheme == .http {
                     let shown = address.contains(":") ? "[\(address)]" : address
                     request = HTTPClientRequest(url: "http://\(shown):\(target.port)\(target.pathAndQuery)")
@@ -258,7 +259,7 @@ public final class TrackerClient: Sendable {
                 }
             } catch {
                 try? await pinnedClient?.shutdown()
-                throw Self.map(error, limit: configuration.maxResponseBytes)
+                throw Self.map(error, configuration)
             }
             try? await pinnedClient?.shutdown()
             let body = response.body
@@ -305,7 +306,8 @@ public final class TrackerClient: Sendable {
         }
     }
 
-    private static func map(_ error: any Error, limit: Int) -> TrackerError {
+    private static func map(_ error: any Error, _ configuration: Configuration) -> TrackerError {
+        let limit = configuration.maxResponseBytes
         if let error = error as? TrackerError { return error }
         if error is CancellationError { return TrackerError(.cancelled, "cancelled") }
         if error is NIOTooManyBytesError {
@@ -320,6 +322,10 @@ public final class TrackerClient: Sendable {
             default:
                 break
             }
+        }
+        if let tls = error as? NIOSSLError, case .failedToLoadCertificate = tls {
+            let files = configuration.additionalTrustedRootCertificateFiles.joined(separator: ", ")
+            return TrackerError(.connectionFailed, "TLS: cannot load the trusted root certificates of \(files)")
         }
         if error is NIOSSLError || error is BoringSSLError {
             return TrackerError(.connectionFailed, "TLS: \(error)")

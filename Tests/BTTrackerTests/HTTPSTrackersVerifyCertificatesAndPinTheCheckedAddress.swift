@@ -22,13 +22,26 @@ private func configuration(
     return configuration
 }
 
-/// Announces to `url` under `configuration`, capped at 15 s: the error code, or nil on success / no answer.
-private func announceCode(_ url: String, _ configuration: TrackerClient.Configuration) async -> TrackerError.Code?? {
+/// Announces to `url` under `configuration`, capped at 15 s: `.some(error)` for a failure, `.some(nil)` for
+/// a success, nil when there was no answer in time.
+private func announceError(_ url: String, _ configuration: TrackerClient.Configuration) async -> TrackerError?? {
     await bounded(seconds: 15) {
-        try? await withEvents(configuration) { client in
-            await trackerErrorCode { _ = try await client.announce(request, to: url) }
-        }.0
+        let client = TrackerClient(configuration: configuration)
+        let failure: TrackerError?
+        do throws(TrackerError) {
+            _ = try await client.announce(request, to: url)
+            failure = nil
+        } catch {
+            failure = error
+        }
+        await client.shutdown()
+        return failure
     }
+}
+
+/// The error code of ``announceError(_:_:)``.
+private func announceCode(_ url: String, _ configuration: TrackerClient.Configuration) async -> TrackerError.Code?? {
+    await announceError(url, configuration).map { $0?.code }
 }
 
 @Suite(.serialized) struct HTTPSTrackersVerifyCertificatesAndPinTheCheckedAddress {
@@ -58,11 +71,17 @@ private func announceCode(_ url: String, _ configuration: TrackerClient.Configur
         defer { certificate.remove() }
         let fake = try FakeTracker.start(tls: certificate)
         defer { fake.process.stop() }
-        #expect(await announceCode(fake.https("/ok/announce"), configuration(trusting: nil)) == .some(.connectionFailed))
+        let untrusted = await announceError(fake.https("/ok/announce"), configuration(trusting: nil))
+        #expect(untrusted??.code == .connectionFailed)
+        #expect(untrusted??.reason.hasPrefix("TLS:") == true, "\(String(describing: untrusted))")
         // A trust file that cannot be read is a typed failure too, not a crash or a silent fallback.
         var missing = configuration(trusting: nil)
         missing.additionalTrustedRootCertificateFiles = [certificate.directory.appendingPathComponent("none.pem").path]
-        #expect(await announceCode(fake.https("/ok/announce"), missing) == .some(.connectionFailed))
+        let unreadable = await announceError(fake.https("/ok/announce"), missing)
+        #expect(unreadable??.code == .connectionFailed)
+        #expect(
+            unreadable??.reason.hasPrefix("TLS:") == true && unreadable??.reason.contains("none.pem") == true,
+            "\(String(describing: unreadable))")
     }
 
     /// `tracker.invalid` resolves only through the client's resolver: the announce can only succeed when the

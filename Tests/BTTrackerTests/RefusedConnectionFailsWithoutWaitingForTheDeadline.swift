@@ -20,5 +20,6 @@ func refusedConnectionIsAConnectionFailureBeforeTheDeadline(scheme: String) asyn
     }
     let (code, events) = try #require(outcome ?? nil, "no answer within 10 s of a 30 s deadline")
     #expect(code == .connectionFailed)
-    #expect(events.contains { if case .failure(url, let error) = $0 { error.code == .connectionFailed } else { false } })
+    #expect(
+        events.contains { if case .failure(url, let error) = $0 { error.code == .connectionFailed } else { false } })
 }

@@ -23,7 +23,8 @@ struct TestCertificate: Sendable {
             "-subj", "/CN=localhost", "-addext", "subjectAltName=" + names.joined(separator: ","), "-days", "2",
             "-keyout", made.key, "-out", made.certificate,
         ]
-        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
+        let status = try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<Int32, any Error>) in
             DispatchQueue.global().async {
                 do {
                     let process = try TestProcess(arguments, seconds: 30)
