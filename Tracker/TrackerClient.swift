@@ -238,9 +238,14 @@ public final class TrackerClient: Sendable {
             request.headers.add(name: "User-Agent", value: configuration.userAgent)
             request.headers.add(name: "Accept-Encoding", value: "gzip")
             request.headers.add(name: "Connection", value: "close")
-            let head =
-                "GET \(target.pathAndQuery) HTTP/1.1\r\n"
-                + request.headers.map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n"
+            // The head as AsyncHTTPClient writes it: our headers, then the `Host` it adds when we set none.
+            var sentHeaders = request.headers.map { "\($0.name): \($0.value)\r\n" }
+            if !request.headers.contains(name: "Host") {
+                let shown = target.host.contains(":") ? "[\(target.host)]" : target.host
+                let defaultPort = target.scheme == .https ? 443 : 80
+                sentHeaders.append("host: \(target.port == defaultPort ? shown : "\(shown):\(target.port)")\r\n")
+            }
+            let head = "GET \(target.pathAndQuery) HTTP/1.1\r\n" + sentHeaders.joined() + "\r\n"
             eventSink.yield(.write(tracker: tracker, bytes: head.utf8.count))
             let response: (status: Int, phrase: String, location: String?, body: ByteBuffer)
             do {

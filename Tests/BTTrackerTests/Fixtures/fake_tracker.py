@@ -4,7 +4,8 @@
 Usage: fake_tracker.py UDP_MODE [CERT_PEM KEY_PEM]
 With CERT_PEM and KEY_PEM the HTTP port speaks HTTPS (TLS) with that certificate instead of plain HTTP.
 Binds 127.0.0.1 on a free TCP port (HTTP) and a free UDP port, and ::1 on a free UDP port when IPv6 works,
-prints "HTTP_PORT UDP_PORT UDP6_PORT" (0 when there is no IPv6) and serves until killed. The HTTP behaviour is chosen by the first path component; the UDP behaviour by UDP_MODE:
+prints "HTTP_PORT UDP_PORT UDP6_PORT" (0 when there is no IPv6) and serves until killed. The HTTP behaviour is chosen by the first path component
+(ok, dict, failure, headsize, ...: see do_GET); the UDP behaviour by UDP_MODE:
   ok          proper BEP 15 tracker (connect, announce with two peers, scrape)
   wrong-txid  answers every packet with the wrong transaction id
   truncated   answers a connect with a 12-byte packet
@@ -85,6 +86,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(bencode({"files": files}))
         elif mode == "ok":
             self.send(bencode(ok))
+        elif mode == "headsize":
+            # The size of the request head as received, in `warning message` (header lines re-joined as
+            # "Name: value\r\n", which is how AsyncHTTPClient writes them).
+            size = len(self.raw_requestline) + 2
+            size += sum(len(name) + len(value) + 4 for name, value in self.headers.items())
+            self.send(bencode(dict(ok, **{"warning message": str(size)})))
         elif mode == "dict":
             peers = [{"ip": "10.9.8.7", "port": 6881, "peer id": b"P" * 20}, {"ip": "::1", "port": 51413}]
             self.send(bencode({"interval": 900, "peers": peers}))
