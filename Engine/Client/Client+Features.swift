@@ -1,4 +1,5 @@
 import BTStorage
+import Foundation
 
 /// Checks, limits, file priorities and status snapshots of a ``Client``.
 extension Client {
@@ -90,8 +91,8 @@ extension Client {
 
     // MARK: Status
 
-    /// The connections of a torrent (connecting ones included), oldest first; empty when it is not in the
-    /// client.
+    /// The connections of a torrent (queued and connecting ones included), oldest first; empty when it is not
+    /// in the client.
     public func peers(of handle: TorrentHandle) async -> [PeerStatus] {
         (try? await onLoop { core in core.session(handle).map { core.peerStatuses($0) } ?? [] }) ?? []
     }
@@ -99,5 +100,32 @@ extension Client {
     /// Totals over every torrent: rates, bytes, peers, torrents by state.
     public func sessionStatus() async -> SessionStatus {
         SessionStatus(summing: await statuses())
+    }
+
+    /// The addresses blacklisted for this session: peers whose reputation in the client-wide ledger fell to
+    /// the threshold because they sent corrupt pieces (they are neither dialled nor accepted again).
+    public var blacklist: Set<IPAddress> {
+        get async { (try? await onLoop { core in core.ledger.blacklisted }) ?? [] }
+    }
+
+    /// The reputation of `address` in the client-wide ledger (100 for an address never seen).
+    public func reputation(of address: IPAddress) async -> Int {
+        (try? await onLoop { core in core.ledger.score(of: address.unmapped) }) ?? 100
+    }
+
+    /// Adds a torrent from a .torrent file (see ``addTorrent(_:downloadDirectory:resume:limits:filePriorities:)``).
+    /// - Throws: ``EngineError`` (`invalidConfiguration` when the file cannot be read or is not a torrent, and
+    ///   the errors of adding it).
+    @discardableResult
+    public func addTorrent(
+        file path: String, downloadDirectory: String, resume: String? = nil, limits: TorrentLimits? = nil,
+        filePriorities: [FilePriority]? = nil
+    ) async throws(EngineError) -> TorrentHandle {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw EngineError(.invalidConfiguration, "cannot read \(path)")
+        }
+        return try await addTorrent(
+            bytes: Array(data), downloadDirectory: downloadDirectory, resume: resume, limits: limits,
+            filePriorities: filePriorities)
     }
 }

@@ -238,9 +238,10 @@ public final class Client: Sendable {
             let stops = core.announceStopped(session)
             core.removeSession(session)
             core.configuration.logger.info("removed \(handle)")
-            return (session, stops.map { StopAnnounce(url: $0.url, request: $0.request) })
+            return (session, stops)
         }
         await sendStops(stops)
+        await session.stopTrackerClient()
         do {
             if deleteData {
                 try await session.store.removeData()
@@ -305,7 +306,7 @@ public final class Client: Sendable {
         let work = try? await onLoop { core -> [(TorrentSession, [StopAnnounce])] in
             guard !core.isShutDown else { return [] }
             let result = core.allSessions.map { session in
-                (session, core.announceStopped(session).map { StopAnnounce(url: $0.url, request: $0.request) })
+                (session, core.announceStopped(session))
             }
             core.beginShutdown()
             return result
@@ -316,20 +317,20 @@ public final class Client: Sendable {
             if let path = session.resumePath { try? await session.store.saveResumeData(to: path) }
             session.store.storage.closeFiles()
         }
-        let tracker = try? await onLoop { core in core.trackerClient }
-        if let tracker { await tracker.shutdown() }
+        for (session, _) in work { await session.stopTrackerClient() }
         events.finish()
         try? await group?.shutdownGracefully()
     }
 
     /// Sends `stopped` announces, waiting for the answers for at most three seconds.
     private func sendStops(_ stops: [StopAnnounce]) async {
-        guard !stops.isEmpty, let tracker = try? await onLoop({ core in core.trackerClient }) else { return }
+        guard !stops.isEmpty else { return }
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
         let waiter = Task {
             await withTaskGroup(of: Void.self) { group in
                 for stop in stops {
-                    group.addTask { _ = try? await tracker.announce(stop.request, to: stop.url) }
+                    events.emit(.trackerConnect(.init(torrent: stop.torrent, url: stop.url), event: .stopped))
+                    group.addTask { _ = try? await stop.tracker.announce(stop.request, to: stop.url) }
                 }
             }
             continuation.yield()
@@ -348,4 +349,8 @@ public final class Client: Sendable {
 struct StopAnnounce: Sendable {
     let url: String
     let request: AnnounceRequest
+    /// The torrent's tracker client.
+    let tracker: TrackerClient
+    /// The torrent, as events name it.
+    let torrent: ClientEvent.TorrentInfo
 }

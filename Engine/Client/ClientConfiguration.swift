@@ -21,6 +21,10 @@ public struct ClientConfiguration: Sendable {
     public var maximumPeersPerTorrent: Int
     /// Most outgoing connections being made at once; more wait in a queue (the seed's `queued` state).
     public var maximumHalfOpen: Int
+    /// Most incoming connections that have not sent their handshake yet; more are refused (`tooMany`).
+    public var maximumIncomingHandshakes: Int
+    /// How long an incoming connection may take to send its handshake (then `handshakeTimeout`).
+    public var incomingHandshakeTimeout: Duration
     /// Global upload limit.
     public var uploadLimit: RateLimit
     /// Global download limit.
@@ -69,6 +73,8 @@ public struct ClientConfiguration: Sendable {
         self.maximumConnections = 200
         self.maximumPeersPerTorrent = 50
         self.maximumHalfOpen = 16
+        self.maximumIncomingHandshakes = 64
+        self.incomingHandshakeTimeout = .seconds(30)
         self.uploadLimit = .unlimited
         self.downloadLimit = .unlimited
         self.ipFilter = IPFilter()

@@ -58,11 +58,15 @@ extension ClientCore {
             }
         }
         let complete = session.isComplete
-        session.reportedFinished = complete
+        // A recheck that completes a download finishes it like the last piece would: `torrent_finished`
+        // and a `completed` announce (the check run when a torrent is added does neither).
+        let newlyFinished = reportPieces && complete && !session.reportedFinished && !session.pausedBeforeCheck
+        session.reportedFinished = complete && !newlyFinished
         session.state = session.pausedBeforeCheck ? .paused : (complete ? .seeding : .downloading)
         configuration.logger.info(
             "checked \(session.handle.name): \(verified.setCount) of \(layout.pieceCount) pieces, \(session.state)")
         guard session.state != .paused else { return }
+        if newlyFinished { finished(session) }
         if session.schedule != nil { announceDue(session, now: loop.now) }
         dialCandidates(session)
     }

@@ -17,15 +17,16 @@ extension ClientCore {
         return result
     }
 
-    /// One ``PeerStatus`` per connection of `session` (connecting ones included), oldest first.
+    /// One ``PeerStatus`` per connection of `session` (queued and connecting ones included), oldest first.
     func peerStatuses(_ session: TorrentSession) -> [PeerStatus] {
         let now = loop.now
-        return session.connections.values.sorted { $0.key < $1.key }.map { connection in
+        let queued = dialQueue.values.filter { $0.session === session }.map(\.connection)
+        return (Array(session.connections.values) + queued).sorted { $0.key < $1.key }.map { connection in
             var machine = connection.machine
             let down = machine?.rateDown(at: now) ?? 0
             let up = machine?.rateUp(at: now) ?? 0
             connection.machine = machine
-            return PeerStatus(
+            var status = PeerStatus(
                 endpoint: connection.endpoint, peerID: machine?.peerID?.bytes, isIncoming: connection.isIncoming,
                 isActive: connection.isActive, downloadedBytes: connection.downloaded,
                 uploadedBytes: connection.uploaded, downloadRate: down, uploadRate: up,
@@ -33,6 +34,29 @@ extension ClientCore {
                 deferredRequests: connection.deferredUploads.count,
                 queuedUploadBytes: connection.queuedUploadBytes, amChoking: machine?.amChoking ?? true,
                 peerChoking: machine?.peerChoking ?? true, isSeed: machine?.isSeed ?? false)
+            guard let machine else { return status }
+            switch machine.phase {
+            case .queued: status.phase = .queued
+            case .connecting: status.phase = .connecting
+            case .handshake: status.phase = .handshaking
+            case .active, .closed: status.phase = .connected
+            }
+            if dialQueue[connection.key] != nil { status.phase = .queued }
+            status.amInterested = machine.amInterested
+            status.peerInterested = machine.peerInterested
+            status.isSnubbed = machine.isSnubbed
+            status.isOnParole = machine.isOnParole
+            status.isOptimisticUnchoke = machine.isOptimisticUnchoke
+            status.isUploadOnly = machine.isUploadOnly
+            status.isEncrypted = machine.isEncrypted
+            status.reputation = machine.reputation
+            status.supportsExtensions = machine.supportsExtensions
+            status.supportsFastExtension = machine.supportsFastExtension
+            status.peerPieceCount = machine.peerPieces.setCount
+            status.client =
+                machine.remoteExtensions?.client
+                ?? machine.peerID?.client.map { $0.version.isEmpty ? $0.name : "\($0.name) \($0.version)" }
+            return status
         }
     }
 

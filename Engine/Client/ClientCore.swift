@@ -20,14 +20,16 @@ final class ClientCore: @unchecked Sendable {
     var listenPort = 0
     var listenHost = ""
     var serverChannel: (any PeerListener)?
-    var trackerClient: TrackerClient?
     var torrents: [[UInt8]: TorrentSession] = [:]
     var connections: [UInt64: PeerConnection] = [:]
     private var nextKey: UInt64 = 1
     var limiter: ConnectionLimiter<[UInt8], UInt64>
     var rates: RateLimiter<[UInt8], UInt64>
-    private var ledger = ReputationLedger<IPAddress>()
-    private var dialQueue: [UInt64: (session: TorrentSession, connection: PeerConnection)] = [:]
+    var ledger = ReputationLedger<IPAddress>()
+    /// Incoming connections that have not sent their handshake yet (bounded by
+    /// ``ClientConfiguration/maximumIncomingHandshakes``).
+    var incomingHandshakes = 0
+    private(set) var dialQueue: [UInt64: (session: TorrentSession, connection: PeerConnection)] = [:]
     /// Tie-breaks of the picker and the choker: a seeded generator, because the picker draws one number per
     /// candidate piece on every pick, and the system generator costs a system call per number.
     var random = TrackerRandom()
@@ -117,10 +119,7 @@ final class ClientCore: @unchecked Sendable {
             session.schedule = AnnounceSchedule(
                 tiers: session.torrent.announceTiers, isPrivate: session.torrent.isPrivate, random: &random,
                 now: loop.now)
-            if trackerClient == nil {
-                trackerClient = TrackerClient(
-                    configuration: .init(addressPolicy: configuration.trackerAddressPolicy), group: loop)
-            }
+            if session.trackerClient == nil { startTrackerClient(for: session) }
             if session.state != .checking { announceDue(session, now: loop.now) }
         }
     }
@@ -255,8 +254,10 @@ final class ClientCore: @unchecked Sendable {
             startDial(connection, session: session)
         case .queued:
             dialQueue[key] = (session, connection)
-        case .refused:
+        case .refused(let reason):
             session.dialled.remove("\(host):\(port)")
+            events.emit(.peerDisconnect(connection.info, reason: reason))
+            metrics.disconnected(reason)
         }
     }
 
@@ -293,6 +294,17 @@ final class ClientCore: @unchecked Sendable {
         guard !connection.isClosed, var machine = connection.machine else {
             channel.close(promise: nil)
             return
+        }
+        if IPAddress(connection.host) == nil, let text = channel.remoteAddress?.ipAddress, let address = IPAddress(text) {
+            // Dialled by name: the filter sees the address the name resolved to, before anything is sent.
+            connection.endpoint = PeerEndpoint(address: address, port: connection.endpoint.port)
+            connection.session?.peerAddresses[connection.key] = address.unmapped
+            let allowed = configuration.ipFilter.allows(connection.endpoint) && !ledger.isBlacklisted(address.unmapped)
+            events.emit(.ipFilter(connection.endpoint, allowed: allowed))
+            guard allowed else {
+                finishClose(connection, reason: ledger.isBlacklisted(address.unmapped) ? .blacklisted : .ipFiltered)
+                return
+            }
         }
         let actions = machine.connectionEstablished(now: loop.now)
         connection.machine = machine
@@ -356,6 +368,16 @@ final class ClientCore: @unchecked Sendable {
         session.peerAddresses[key] = address.unmapped
         received(bytes, on: connection)
         return connection
+    }
+
+    /// Reports an incoming connection closed before its handshake named a torrent (`malformedHandshake`,
+    /// `handshakeTimeout`, `tooMany`); the caller closes the channel.
+    func incomingRefused(_ channel: any Channel, reason: DisconnectReason) {
+        let remote = channel.remoteAddress
+        let host = remote?.ipAddress ?? "0.0.0.0"
+        let endpoint = PeerEndpoint(address: IPAddress(host) ?? .v4(0), port: UInt16(clamping: remote?.port ?? 0))
+        events.emit(.peerDisconnect(ClientEvent.PeerInfo(endpoint: endpoint, isIncoming: true), reason: reason))
+        metrics.disconnected(reason)
     }
 
     /// Wire settings of a connection of `session`. The request pipeline may grow to 1,000 blocks (16 MiB)
@@ -513,12 +535,21 @@ final class ClientCore: @unchecked Sendable {
                 session.picker.peerBitfield(connection.key, Bitfield(count: session.picker.layout.pieceCount))
             case .unchoke:
                 connection.unchokedUsAt = loop.now
+            case .choke:
+                connection.unchokedUsAt = nil  // a peer that chokes us is not snubbing us
             case .interested, .notInterested:
                 session.rechokeSoon = true
             default:
                 break
             }
-        case .blacklisted, .snubbed, .parole, .reputation:
+        case .snubbed:
+            // The state stays in the machine (``PeerStatus/isSnubbed``); the choker sees it at the next rechoke.
+            connection.session?.rechokeSoon = true
+        case .parole, .reputation:
+            break  // kept by the machine, read by ``PeerStatus``; the seed's catalogue has no event for them
+        case .blacklisted:
+            // The machine closes the connection with reason `reputation`, reported as `peer_disconnect`
+            // (blacklisted); the client-wide ledger was told of the corrupt piece in `pieceFailed`.
             break
         }
     }
@@ -808,17 +839,57 @@ final class ClientCore: @unchecked Sendable {
             case .unchoke(let peer): (key, unchoke) = (peer, true)
             }
             guard let connection = session.connections[key], var machine = connection.machine else { continue }
-            machine.isOptimisticUnchoke = result.optimistic.contains(key)
             let actions = unchoke ? machine.unchoke(now: now) : machine.choke(now: now)
             connection.machine = machine
             perform(actions, on: connection, refill: false)
+        }
+        // Every peer's flag, not only those whose choke state changed: the optimistic slot moves on between
+        // peers that stay unchoked.
+        for connection in session.connections.values {
+            connection.machine?.isOptimisticUnchoke = result.optimistic.contains(connection.key)
         }
     }
 
     // MARK: Trackers
 
+    /// Gives `session` its tracker client and forwards the client's `tracker_*` events (but `connect`, which
+    /// ``send(_:for:tracker:)`` reports for every scheme, UDP included) to the bus, naming the torrent.
+    private func startTrackerClient(for session: TorrentSession) {
+        let tracker = TrackerClient(configuration: .init(addressPolicy: configuration.trackerAddressPolicy), group: loop)
+        session.trackerClient = tracker
+        let events = self.events
+        let torrent = session.info
+        session.trackerForwarder = Task {
+            for await event in tracker.events {
+                if let forwarded = Self.forward(event, torrent: torrent) { events.emit(forwarded) }
+            }
+        }
+    }
+
+    /// The bus event for a tracker event of `torrent`'s tracker client (nil for `connect`, reported by the engine).
+    static func forward(_ event: TrackerEvent, torrent: ClientEvent.TorrentInfo) -> ClientEvent? {
+        let info = ClientEvent.TrackerInfo(torrent: torrent, url: event.tracker)
+        switch event {
+        case .connect: return nil
+        case .disconnect: return .trackerDisconnect(info)
+        case .read(_, let bytes): return .trackerRead(info, length: bytes)
+        case .write(_, let bytes): return .trackerWrite(info, length: bytes)
+        case .failure(_, let error): return .trackerFailure(info, reason: "\(error)")
+        case .success(_, let success):
+            let peers = success.peers.compactMap { peer -> PeerEndpoint? in
+                guard let address = IPAddress(peer.host), let port = UInt16(exactly: peer.port) else { return nil }
+                return PeerEndpoint(address: address, port: port)
+            }
+            return .trackerSuccess(
+                info,
+                ClientEvent.AnnounceSummary(
+                    complete: success.complete, incomplete: success.incomplete, peers: peers,
+                    interval: .seconds(success.interval), minInterval: success.minInterval.map { .seconds($0) }))
+        }
+    }
+
     func announceDue(_ session: TorrentSession, now: NIODeadline) {
-        guard var schedule = session.schedule, let tracker = trackerClient else { return }
+        guard var schedule = session.schedule, let tracker = session.trackerClient else { return }
         let due = schedule.due(now: now)
         session.schedule = schedule
         for announce in due { send(announce, for: session, tracker: tracker) }
@@ -845,26 +916,15 @@ final class ClientCore: @unchecked Sendable {
                 core.loop.execute { core.announced(url, response: response, session: session) }
             } catch {
                 let failure = error as? TrackerError
-                core.loop.execute {
-                    if let failure { session.schedule?.failed(url, error: failure, now: core.loop.now) }
-                    core.events.emit(.trackerFailure(trackerInfo, reason: "\(error)"))
-                }
+                // The failure event comes from the tracker client's stream, after its read and disconnect.
+                if let failure { core.loop.execute { session.schedule?.failed(url, error: failure, now: core.loop.now) } }
             }
         }
     }
 
     private func announced(_ url: String, response: AnnounceResponse, session: TorrentSession) {
+        // The success event comes from the tracker client's stream, after its read and disconnect.
         session.schedule?.succeeded(url, response: response, now: loop.now)
-        let peers = response.peers.compactMap { peer -> PeerEndpoint? in
-            guard let address = IPAddress(peer.host), let port = UInt16(exactly: peer.port) else { return nil }
-            return PeerEndpoint(address: address, port: port)
-        }
-        events.emit(
-            .trackerSuccess(
-                ClientEvent.TrackerInfo(torrent: session.info, url: url),
-                ClientEvent.AnnounceSummary(
-                    complete: response.complete, incomplete: response.incomplete, peers: peers,
-                    interval: .seconds(response.interval), minInterval: response.minInterval.map { .seconds($0) })))
         guard torrents[session.handle.wireInfoHash] === session else { return }
         for peer in response.peers where peer.peerID == nil || peer.peerID! != peerID.bytes {
             addPeer(host: peer.host, port: peer.port, source: .tracker, to: session)
@@ -872,11 +932,15 @@ final class ClientCore: @unchecked Sendable {
     }
 
     /// Sends the `stopped` announces of `session` and returns once they are answered or failed.
-    func announceStopped(_ session: TorrentSession) -> [(url: String, request: AnnounceRequest)] {
-        guard var schedule = session.schedule else { return [] }
+    func announceStopped(_ session: TorrentSession) -> [StopAnnounce] {
+        guard var schedule = session.schedule, let tracker = session.trackerClient else { return [] }
         let due = schedule.stop(now: loop.now)
         session.schedule = schedule
-        return due.map { ($0.url, announceRequest(.stopped, trackerID: $0.trackerID, session: session)) }
+        return due.map {
+            StopAnnounce(
+                url: $0.url, request: announceRequest(.stopped, trackerID: $0.trackerID, session: session),
+                tracker: tracker, torrent: session.info)
+        }
     }
 
     private static func kind(_ event: AnnounceEvent) -> ClientEvent.AnnounceKind? {

@@ -15,8 +15,8 @@ final class PeerConnection: @unchecked Sendable {
     var channel: (any Channel)?
     /// The torrent, once known.
     var session: TorrentSession?
-    /// Where the peer is.
-    let endpoint: PeerEndpoint
+    /// Where the peer is (for a peer dialled by name, the address the name resolved to once connected).
+    var endpoint: PeerEndpoint
     /// Host text used to dial (outgoing) or seen (incoming).
     let host: String
     /// Port dialled (outgoing) or the remote port (incoming).
@@ -89,6 +89,10 @@ final class PeerWireHandler: ChannelInboundHandler {
     private let core: ClientCore
     private var connection: PeerConnection?
     private var pending: ByteBuffer?
+    /// This incoming connection counts in ``ClientCore/incomingHandshakes``.
+    private var countsAsHandshaking = false
+    /// Closed before its handshake arrived; reported already.
+    private var refused = false
 
     init(core: ClientCore, connection: PeerConnection?) {
         self.core = core
@@ -97,14 +101,40 @@ final class PeerWireHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         if connection == nil {
-            // Incoming: the handshake must arrive within the handshake timeout.
+            // Incoming: a bounded number may be waiting for their handshake, each within the timeout.
             let channel = context.channel
+            guard core.incomingHandshakes < core.configuration.maximumIncomingHandshakes else {
+                refuse(channel, .tooMany)
+                context.fireChannelActive()
+                return
+            }
+            core.incomingHandshakes += 1
+            countsAsHandshaking = true
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-            context.eventLoop.scheduleTask(in: .seconds(30)) {
-                if handler.value.connection == nil { channel.close(promise: nil) }
+            let timeout = core.configuration.incomingHandshakeTimeout
+            context.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
+                + timeout.components.attoseconds / 1_000_000_000))
+            {
+                let handler = handler.value
+                if handler.connection == nil && !handler.refused { handler.refuse(channel, .handshakeTimeout) }
             }
         }
         context.fireChannelActive()
+    }
+
+    /// Stops counting this connection as one waiting for its handshake.
+    private func handshakeOver() {
+        guard countsAsHandshaking else { return }
+        countsAsHandshaking = false
+        core.incomingHandshakes -= 1
+    }
+
+    /// Closes an incoming connection that sent no usable handshake, with `peer_disconnect` and `reason`.
+    private func refuse(_ channel: any Channel, _ reason: DisconnectReason) {
+        refused = true
+        handshakeOver()
+        core.incomingRefused(channel, reason: reason)
+        channel.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -113,6 +143,7 @@ final class PeerWireHandler: ChannelInboundHandler {
             core.received(bytes, on: connection)
             return
         }
+        guard !refused else { return }
         if var buffered = pending {
             buffered.writeBuffer(&bytes)
             bytes = buffered
@@ -122,7 +153,7 @@ final class PeerWireHandler: ChannelInboundHandler {
         do {
             handshake = try Handshake.decode(from: &probe)
         } catch {
-            context.close(promise: nil)
+            refuse(context.channel, .malformedHandshake)
             return
         }
         guard let handshake else {
@@ -130,11 +161,13 @@ final class PeerWireHandler: ChannelInboundHandler {
             return
         }
         pending = nil
+        handshakeOver()
         connection = core.accept(channel: context.channel, handshake: handshake, bytes: bytes)
         if connection == nil { context.close(promise: nil) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        handshakeOver()
         if let connection { core.channelClosed(connection, error: nil) }
         context.fireChannelInactive()
     }

@@ -20,6 +20,15 @@ public struct SessionStatus: Hashable, Sendable {
     public var totalBytes: Int64
     /// Payload bytes in verified pieces over all torrents.
     public var verifiedBytes: Int64
+    /// Connected seeds over all torrents.
+    public var seeds: Int
+    /// Verified over total payload bytes (1 when there is nothing to download).
+    public var progress: Double
+    /// Time until every torrent is complete at the current total download rate, when that rate is above
+    /// 1 byte/s and something is left.
+    public var eta: Duration?
+    /// Bytes uploaded per byte downloaded this session (per payload byte when nothing was downloaded).
+    public var ratio: Double
 
     /// Totals of `statuses`.
     public init(summing statuses: [TorrentStatus]) {
@@ -33,6 +42,11 @@ public struct SessionStatus: Hashable, Sendable {
         queuedUploadBytes = statuses.reduce(0) { $0 + $1.queuedUploadBytes }
         totalBytes = statuses.reduce(0) { $0 + $1.totalBytes }
         verifiedBytes = statuses.reduce(0) { $0 + $1.verifiedBytes }
+        seeds = statuses.reduce(0) { $0 + $1.seeds }
+        progress = totalBytes == 0 ? 1 : Double(verifiedBytes) / Double(totalBytes)
+        let left = totalBytes - verifiedBytes
+        eta = left > 0 && downloadRate > 1 ? .seconds(Double(left) / downloadRate) : nil
+        ratio = Double(uploadedBytes) / Double(downloadedBytes > 0 ? downloadedBytes : max(totalBytes, 1))
     }
 
     /// Number of torrents in `state`.

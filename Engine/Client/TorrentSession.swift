@@ -21,6 +21,10 @@ final class TorrentSession: @unchecked Sendable {
     var nextRechoke: NIODeadline
     var rechokeSoon = false
     var schedule: AnnounceSchedule?
+    /// The torrent's own tracker client (so its `tracker_*` events name this torrent), made on first use.
+    var trackerClient: TrackerClient?
+    /// Forwards ``trackerClient``'s events to the client's bus; ends when the tracker client is shut down.
+    var trackerForwarder: Task<Void, Never>?
     /// Addresses (`host:port`) dialled and still connected or connecting.
     var dialled: Set<String> = []
     /// Addresses learnt from trackers and the user, to dial when slots free up.
@@ -83,4 +87,11 @@ final class TorrentSession: @unchecked Sendable {
 
     /// Bytes still to download, for announces.
     var bytesLeft: Int64 { max(0, totalBytes - verifiedBytes) }
+
+    /// Shuts the torrent's tracker client down and waits until its last events are on the bus.
+    func stopTrackerClient() async {
+        guard let tracker = trackerClient else { return }
+        await tracker.shutdown()
+        await trackerForwarder?.value
+    }
 }

@@ -12,11 +12,13 @@ import Testing
 struct JSONLine: Sendable, CustomStringConvertible {
     let ints: [String: Int]
     let bools: [String: Bool]
+    let strings: [String: String]
     let text: String
 
     init(_ object: [String: Any]) {
         ints = object.compactMapValues { $0 as? Int }
         bools = object.compactMapValues { $0 as? Bool }
+        strings = object.compactMapValues { $0 as? String }
         text = "\(object)"
     }
 
