@@ -21,6 +21,8 @@ public struct ClientConfiguration: Sendable {
     public var maximumPeersPerTorrent: Int
     /// Most outgoing connections being made at once; more wait in a queue (the seed's `queued` state).
     public var maximumHalfOpen: Int
+    /// Most outgoing connections waiting for a ``maximumHalfOpen`` slot; more are dropped (`queueFull`).
+    public var maximumQueuedConnections: Int
     /// Most incoming connections that have not sent their handshake yet; more are refused (`tooMany`).
     public var maximumIncomingHandshakes: Int
     /// How long an incoming connection may take to send its handshake (then `handshakeTimeout`).
@@ -74,6 +76,7 @@ public struct ClientConfiguration: Sendable {
         self.maximumPeersPerTorrent = 50
         self.maximumHalfOpen = 16
         self.maximumIncomingHandshakes = 64
+        self.maximumQueuedConnections = 1_000
         self.incomingHandshakeTimeout = .seconds(30)
         self.uploadLimit = .unlimited
         self.downloadLimit = .unlimited

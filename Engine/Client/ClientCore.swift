@@ -52,6 +52,7 @@ final class ClientCore: @unchecked Sendable {
         limits.maximumConnections = configuration.maximumConnections
         limits.maximumPerTorrent = configuration.maximumPeersPerTorrent
         limits.maximumHalfOpen = configuration.maximumHalfOpen
+        limits.maximumQueued = configuration.maximumQueuedConnections
         self.limiter = ConnectionLimiter(configuration: limits)
         let now = loop.now
         self.origin = now

@@ -81,4 +81,32 @@ import Testing
         #expect(Set(passed.values) == Set(0..<torrent.pieceCount).subtracting([3]))
         await client.shutdown()
     }
+
+    /// Data that appears behind the client's back completes a downloading torrent on recheck: that is a
+    /// finish like any other (`torrent_finished`, seeding).
+    @Test func recheckThatCompletesADownloadReportsTheFinish() async throws {
+        let folder = try ClientFixtures.temporaryFolder("recheckdone")
+        let target = try ClientFixtures.temporaryFolder("recheckdone-target")
+        defer {
+            try? FileManager.default.removeItem(atPath: folder)
+            try? FileManager.default.removeItem(atPath: target)
+        }
+        let torrent = try ClientFixtures.makeSingleFileTorrent(
+            in: folder, name: "data.bin", length: 1024 * 1024, pieceLength: 64 * 1024)
+        var configuration = ClientConfiguration(host: "127.0.0.1")
+        configuration.usesTrackers = false
+        let client = try await Client(configuration: configuration)
+        let finished = Recorder<Int>()
+        client.events.on(.torrentFinished) { _ in finished.append(1) }
+        let handle = try await client.addTorrent(torrent, downloadDirectory: target)
+        #expect(await client.status(of: handle)?.state == .downloading)
+        // The file appears behind the client's back (the client creates files on first write).
+        #expect(!FileManager.default.fileExists(atPath: "\(target)/data.bin"))
+        try FileManager.default.copyItem(atPath: "\(folder)/data.bin", toPath: "\(target)/data.bin")
+        try await client.recheck(handle)
+        let after = try #require(await client.status(of: handle))
+        #expect(after.state == .seeding && after.isComplete)
+        #expect(finished.values.count == 1)
+        await client.shutdown()
+    }
 }

@@ -36,6 +36,14 @@ final class RawPeer: @unchecked Sendable {
     /// Whether the connection closed.
     var isClosed: Bool { handler.state.withLock { $0.closed } }
 
+    /// Sends `bytes` (wire messages, length prefixes included) after the handshake and `interested`.
+    func send(_ bytes: [UInt8]) async throws {
+        guard let channel else { return }
+        var buffer = channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        try await channel.writeAndFlush(buffer).get()
+    }
+
     /// Closes the connection and stops the event loop.
     func close() async {
         try? await channel?.close().get()
