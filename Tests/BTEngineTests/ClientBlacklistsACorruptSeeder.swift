@@ -62,6 +62,8 @@ import Testing
             try? await Task.sleep(for: .milliseconds(50))
         }
         #expect(disconnects.values.contains { $0.0 == "127.0.0.22" && $0.1 == .blacklisted })
+        #expect(await leecher.blacklist == [IPAddress("127.0.0.22")!])
+        #expect(await leecher.reputation(of: IPAddress("127.0.0.22")!) <= 50)
         #expect(failures.values.count >= 3)
         #expect(await leecher.status(of: handle)?.verifiedPieces == 0)
 

@@ -32,20 +32,31 @@ import Testing
         let leecher = try await Client(configuration: configuration)
 
         try await seeder.addTorrent(torrent, downloadDirectory: seedFolder)
-        try await seeder.addTorrent(other, downloadDirectory: seedFolder)
+        // The second one from a .torrent file.
+        let otherFile = "\(seedFolder)/other.torrent"
+        #expect(FileManager.default.createFile(atPath: otherFile, contents: Data(other.encoded())))
+        try await seeder.addTorrent(file: otherFile, downloadDirectory: seedFolder)
+        await #expect(throws: EngineError.self) {
+            try await seeder.addTorrent(file: "\(seedFolder)/missing.torrent", downloadDirectory: seedFolder)
+        }
         let seedTotals = await seeder.sessionStatus()
+        #expect(seedTotals.progress == 1 && seedTotals.eta == nil && seedTotals.seeds == 0)
         #expect(seedTotals.torrentCount == 2 && seedTotals.count(.seeding) == 2)
         #expect(seedTotals.totalBytes == torrent.totalSize + other.totalSize)
         #expect(seedTotals.verifiedBytes == seedTotals.totalBytes)
 
         let downloading = try await leecher.addTorrent(torrent, downloadDirectory: leechFolder)
-        #expect(await leecher.sessionStatus().count(.downloading) == 1)
+        let start = await leecher.sessionStatus()
+        #expect(start.count(.downloading) == 1 && start.progress == 0 && start.ratio == 0)
         try await leecher.connect(host: "127.0.0.1", port: seeder.port, for: downloading)
         #expect(await ClientFixtures.waitForCompletion(leecher, downloading)?.isComplete == true)
 
         let leechTotals = await leecher.sessionStatus()
         #expect(leechTotals.count(.seeding) == 1 && leechTotals.count(.downloading) == 0)
         #expect(leechTotals.downloadedBytes >= torrent.totalSize)
+        #expect(leechTotals.progress == 1 && leechTotals.eta == nil)
+        let seedSide = await seeder.sessionStatus()
+        #expect(seedSide.ratio == Double(seedSide.uploadedBytes) / Double(seedSide.totalBytes))  // nothing downloaded
         #expect(await seeder.sessionStatus().uploadedBytes >= torrent.totalSize)
 
         let verified = try leechMetrics.expectCounter(EngineMetrics.Label.piecesVerified)
