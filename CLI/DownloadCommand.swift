@@ -110,7 +110,7 @@ struct NetworkOptions: ParsableArguments {
     @Option(help: "Write the engine's log to stderr from this level: trace, debug, info, notice, warning, error.")
     var logLevel: String?
 
-    @Flag(help: "Also announce to trackers on loopback, private and link-local networks (refused by default).")
+    @Flag(help: "Also announce to trackers on private and link-local networks (refused by default).")
     var allowLocalTrackers = false
 
     func validate() throws {
