@@ -6,7 +6,7 @@ Usage: libtorrent_recheck.py TORRENT SAVE_PATH [recheck|add] [COLD_CMD]
            session keeps its memory-mapped files, so pages libtorrent already mapped need no page fault).
   add:     time the check libtorrent runs when a torrent without resume data is added to a fresh session
            (like `nbt check`, which starts from nothing too).
-When COLD_CMD is given (to drop the page cache) it runs before the timed check; in recheck mode libtorrent
+When COLD_CMD is given (to evict the data from the page cache) it runs before the timed check; in recheck mode libtorrent
 would keep its mapped pages cached, so a cold run always uses add mode.
 libtorrent gets every core for hashing (hashing_threads = cores, aio_threads = cores) and a generous
 checking memory budget, with all networking off.
@@ -24,7 +24,7 @@ mode = sys.argv[3] if len(sys.argv) > 3 else "recheck"
 cold = sys.argv[4] if len(sys.argv) > 4 else None
 if cold:
     mode = "add"
-    subprocess.run(cold, shell=True, check=False)
+    subprocess.run(cold, shell=True, check=False, stdout=subprocess.DEVNULL)
 cores = os.cpu_count() or 1
 session = lt.session({
     "listen_interfaces": "127.0.0.1:0",
