@@ -57,7 +57,13 @@ for module in testedModules {
     let lower = libraries[..<index].map { Target.Dependency.target(name: $0.0) }
     targets.append(
         .testTarget(
-            name: module + "Tests", dependencies: [.target(name: module)] + lower + [crypto, nio, nioPosix],
+            name: module + "Tests",
+            dependencies: [.target(name: module)] + lower + [crypto, nio, nioPosix]
+                + (module == "BTEngine"
+                    ? [
+                        .product(name: "MetricsTestKit", package: "swift-metrics"), logging,
+                        .product(name: "NIOEmbedded", package: "swift-nio"),
+                    ] : []),
             path: "Tests/" + module + "Tests", exclude: ["Corpus", "Fixtures"], swiftSettings: swiftSettings))
 }
 targets.append(

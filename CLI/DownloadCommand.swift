@@ -1,8 +1,10 @@
 import ArgumentParser
 import BTEngine
 import BTMetainfo
+import BTStorage
 import Dispatch
 import Foundation
+import Logging
 
 #if canImport(Glibc)
     import Glibc
@@ -39,6 +41,14 @@ struct DownloadCommand: AsyncParsableCommand {
     @Flag(help: "Download pieces in order (for streaming) instead of rarest first.")
     var sequential = false
 
+    @Option(
+        name: .customLong("skip-file"),
+        help: "Do not download file N (0-based, in the order `nbt info` lists the files); repeatable.")
+    var skipFiles: [Int] = []
+
+    @Flag(help: "Hash-check every piece first, even when resume data says the data is unchanged.")
+    var recheck = false
+
     func validate() throws {
         if seed && seedRatio != nil { throw TransferDisplay.fail("--seed and --seed-ratio exclude each other") }
         if let seedRatio, !(seedRatio >= 0) { throw TransferDisplay.fail("--seed-ratio must be a number >= 0") }
@@ -50,11 +60,24 @@ struct DownloadCommand: AsyncParsableCommand {
         configuration.sequentialDownload = sequential
         let seedRatio = self.seedRatio
         let seedForever = seed
+        var priorities: [FilePriority]?
+        if !skipFiles.isEmpty {
+            let files = torrent.layout.files
+            let visible = files.indices.filter { !files[$0].isPadFile }
+            var chosen = [FilePriority](repeating: .normal, count: files.count)
+            for index in skipFiles {
+                guard visible.indices.contains(index) else {
+                    throw TransferDisplay.fail("--skip-file \(index): the torrent has \(visible.count) files")
+                }
+                chosen[visible[index]] = .skip
+            }
+            priorities = chosen
+        }
         try await TransferSession.run(
             torrent: torrent, directory: output, configuration: configuration, peers: network.peers,
-            verb: "downloading",
+            verb: "downloading", recheck: recheck, filePriorities: priorities,
             stop: { status in
-                guard status.isComplete else { return false }
+                guard TransferSession.isFinished(status) else { return false }
                 if seedForever { return false }
                 if let seedRatio { return status.ratio >= seedRatio }
                 return true
@@ -83,12 +106,24 @@ struct NetworkOptions: ParsableArguments {
     @Option(help: "Upload limit in bytes per second (K, M suffixes: 500K, 2M).")
     var upLimit: String?
 
+    @Option(help: "Write the engine's log to stderr from this level: trace, debug, info, notice, warning, error.")
+    var logLevel: String?
+
     func validate() throws {
         _ = try ports()
         for peer in peers { _ = try Self.endpoint(peer) }
         if let maxPeers, maxPeers < 1 { throw TransferDisplay.fail("--max-peers must be at least 1") }
         if let downLimit { _ = try Self.rate(downLimit, option: "--down-limit") }
         if let upLimit { _ = try Self.rate(upLimit, option: "--up-limit") }
+        if let logLevel { _ = try Self.level(logLevel) }
+    }
+
+    static func level(_ text: String) throws -> Logger.Level {
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw TransferDisplay.fail(
+                "--log-level takes trace, debug, info, notice, warning, error or critical, not '\(text)'")
+        }
+        return level
     }
 
     func ports() throws -> [Int] {
@@ -106,6 +141,11 @@ struct NetworkOptions: ParsableArguments {
             configuration.downloadLimit = .bytesPerSecond(try Self.rate(downLimit, option: "--down-limit"))
         }
         if let upLimit { configuration.uploadLimit = .bytesPerSecond(try Self.rate(upLimit, option: "--up-limit")) }
+        if let logLevel {
+            var logger = Logger(label: "nbt.engine", factory: { label in StreamLogHandler.standardError(label: label) })
+            logger.logLevel = try Self.level(logLevel)
+            configuration.logger = logger
+        }
         configuration.reportsPacketEvents = false
         return configuration
     }
@@ -240,9 +280,15 @@ enum TransferSession {
         return (directory as NSString).appendingPathComponent(".\(safeName).\(torrent.infoHashes).resume")
     }
 
+    /// Whether every wanted piece is verified (all of them unless files are skipped).
+    static func isFinished(_ status: TorrentStatus) -> Bool {
+        status.isComplete || status.state == .seeding
+    }
+
     static func run(
         torrent: Torrent, directory: String, configuration: ClientConfiguration, peers: [String], verb: String,
-        requireComplete: Bool = false, stop: @escaping (TorrentStatus) -> Bool
+        requireComplete: Bool = false, recheck: Bool = false, filePriorities: [FilePriority]? = nil,
+        stop: @escaping (TorrentStatus) -> Bool
     ) async throws {
         let signals = StopSignal()
         do {
@@ -259,7 +305,9 @@ enum TransferSession {
         let handle: TorrentHandle
         do {
             handle = try await client.addTorrent(
-                torrent, downloadDirectory: directory, resume: resumePath(for: torrent, in: directory))
+                torrent, downloadDirectory: directory, resume: resumePath(for: torrent, in: directory),
+                filePriorities: filePriorities)
+            if recheck { try await client.recheck(handle) }
         } catch {
             await client.shutdown()
             throw TransferDisplay.fail(error.reason)
@@ -278,7 +326,7 @@ enum TransferSession {
             let endpoint = try NetworkOptions.endpoint(peer)
             try? await client.connect(host: endpoint.host, port: endpoint.port, for: handle)
         }
-        var wasComplete = initial?.isComplete ?? false
+        var wasComplete = initial.map(isFinished) ?? false
         var lastPlain = ContinuousClock.now - .seconds(60)
         var interrupted = false
         while true {
@@ -291,7 +339,7 @@ enum TransferSession {
                 await client.shutdown()
                 throw TransferDisplay.fail("\(torrent.name): \(status.error ?? "storage failed")")
             }
-            if status.isComplete && !wasComplete {
+            if isFinished(status) && !wasComplete {
                 wasComplete = true
                 TransferDisplay.show(status, plain: true)
                 TransferDisplay.endLine()
@@ -307,7 +355,7 @@ enum TransferSession {
             }
             if stop(status) { break }
             if signals.isRaised {
-                interrupted = !status.isComplete
+                interrupted = !isFinished(status)
                 break
             }
             try? await Task.sleep(for: .milliseconds(500))

@@ -21,11 +21,14 @@ struct SeedCommand: AsyncParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
+    @Flag(help: "Hash-check every piece first, even when resume data says the data is unchanged.")
+    var recheck = false
+
     func run() async throws {
         let torrent = try TransferSession.load(self.torrent)
         let configuration = try network.configuration()
         try await TransferSession.run(
             torrent: torrent, directory: directory, configuration: configuration, peers: network.peers,
-            verb: "seeding", requireComplete: true, stop: { _ in false })
+            verb: "seeding", requireComplete: true, recheck: recheck, stop: { _ in false })
     }
 }

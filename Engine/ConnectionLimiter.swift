@@ -67,6 +67,21 @@ public struct ConnectionLimiter<Torrent: Hashable & Sendable, Peer: Hashable & S
         self.configuration = configuration
     }
 
+    /// Per-torrent maxima that override ``Configuration/maximumPerTorrent``.
+    public private(set) var torrentMaximums: [Torrent: Int] = [:]
+
+    /// Sets the most slots `torrent` may hold (nil: ``Configuration/maximumPerTorrent``). Slots already held
+    /// are kept; the caller closes connections beyond a lowered maximum.
+    public mutating func setMaximum(_ maximum: Int?, for torrent: Torrent) {
+        precondition(maximum.map { $0 >= 0 } ?? true, "a maximum cannot be negative")
+        torrentMaximums[torrent] = maximum
+    }
+
+    /// The most slots `torrent` may hold.
+    public func maximum(for torrent: Torrent) -> Int {
+        torrentMaximums[torrent] ?? configuration.maximumPerTorrent
+    }
+
     /// Number of slots held (queued, connecting and connected).
     public var connectionCount: Int { states.count }
     /// Number of peers waiting for a half-open slot.
@@ -122,7 +137,7 @@ public struct ConnectionLimiter<Torrent: Hashable & Sendable, Peer: Hashable & S
     private func refusal(_ peer: Peer, torrent: Torrent) -> DisconnectReason? {
         if states[peer] != nil { return .alreadyConnected }
         if states.count >= configuration.maximumConnections { return .tooMany }
-        if connectionCount(for: torrent) >= configuration.maximumPerTorrent { return .tooMany }
+        if connectionCount(for: torrent) >= maximum(for: torrent) { return .tooMany }
         return nil
     }
 

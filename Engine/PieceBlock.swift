@@ -22,32 +22,3 @@ public struct PieceBlock: Hashable, Sendable, Comparable, CustomStringConvertibl
     /// `piece:offset+length`.
     public var description: String { "\(piece):\(offset)+\(length)" }
 }
-
-/// How much a file is wanted: 0 skips it, 1 (low) to 7 (top), 4 by default (libtorrent's scale).
-public struct FilePriority: Hashable, Sendable, Comparable, CustomStringConvertible {
-    /// The level, 0...7.
-    public let level: Int
-
-    /// A priority; nil outside 0...7.
-    public init?(_ level: Int) {
-        guard (0...7).contains(level) else { return nil }
-        self.level = level
-    }
-
-    private init(checked level: Int) { self.level = level }
-
-    /// Do not download (libtorrent `dont_download`).
-    public static let skip = FilePriority(checked: 0)
-    /// Lowest level that is still downloaded.
-    public static let low = FilePriority(checked: 1)
-    /// The default level.
-    public static let normal = FilePriority(checked: 4)
-    /// Highest level.
-    public static let top = FilePriority(checked: 7)
-
-    /// Orders by level.
-    public static func < (lhs: FilePriority, rhs: FilePriority) -> Bool { lhs.level < rhs.level }
-
-    /// The level as a number.
-    public var description: String { String(level) }
-}

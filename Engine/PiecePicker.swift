@@ -1,4 +1,5 @@
 import BTMetainfo
+import BTStorage
 
 /// Decides which blocks to request from which peer; a pure component with no I/O.
 ///
@@ -514,7 +515,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
         var priorities = [Int](repeating: 0, count: layout.pieceCount)
         for (index, file) in layout.files.enumerated() where !file.isPadFile {
             for piece in layout.pieces(ofFile: index) {
-                priorities[piece] = max(priorities[piece], filePriorities[index].level)
+                priorities[piece] = max(priorities[piece], filePriorities[index].rawValue)
             }
         }
         piecePriorities = priorities

@@ -37,43 +37,50 @@ public final class Client: Sendable {
     public let configuration: ClientConfiguration
 
     let core: ClientCore
-    private let group: MultiThreadedEventLoopGroup
+    /// The one-thread group the client made and shuts down (nil when the loop was given).
+    private let group: MultiThreadedEventLoopGroup?
 
     /// Starts a client: binds the listener to ``ClientConfiguration/host`` on the first free port of
     /// ``ClientConfiguration/ports``.
     /// - Throws: ``EngineError`` with code ``EngineError/Code/bindFailed`` when no port binds.
-    public init(configuration: ClientConfiguration = ClientConfiguration()) async throws(EngineError) {
+    public convenience init(configuration: ClientConfiguration = ClientConfiguration()) async throws(EngineError) {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
+        try await self.init(configuration: configuration, loop: group.next(), owning: group)
+    }
+
+    /// Starts a client on `loop` (all engine state is confined to it), shutting `group` down at the end
+    /// when given. Tests pass a `NIOAsyncTestingEventLoop` to run the engine on a virtual clock.
+    init(configuration: ClientConfiguration, loop: any EventLoop, owning group: MultiThreadedEventLoopGroup?)
+        async throws(EngineError)
+    {
         let peerID = configuration.peerID ?? PeerID.generate()
         let events = EventBus()
         let core = ClientCore(loop: loop, configuration: configuration, peerID: peerID, events: events)
-        var bound: (any Channel)?
+        var bound: (any PeerListener)?
         var failures: [String] = []
         for port in configuration.ports {
             do {
-                bound = try await ServerBootstrap(group: group)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .childChannelInitializer { channel in
+                bound = try await configuration.transport.listen(
+                    host: configuration.host, port: port, group: loop,
+                    initializer: { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(
                                 PeerWireHandler(core: core, connection: nil))
                         }
-                    }
-                    .bind(host: configuration.host, port: port).get()
+                    })
                 break
             } catch {
                 failures.append("\(port): \(error)")
             }
         }
-        guard let server = bound, let localPort = server.localAddress?.port else {
-            try? await group.shutdownGracefully()
+        guard let server = bound else {
+            try? await group?.shutdownGracefully()
             throw EngineError(
                 .bindFailed,
                 "cannot listen on \(configuration.host) port \(configuration.ports): \(failures.joined(separator: "; "))"
             )
         }
+        let localPort = server.port
         self.peerID = peerID
         self.host = configuration.host
         self.port = localPort
@@ -81,6 +88,8 @@ public final class Client: Sendable {
         self.configuration = configuration
         self.core = core
         self.group = group
+        EngineTelemetry.attach(to: events, logger: configuration.logger)
+        configuration.logger.info("listening on \(configuration.host) port \(localPort)")
         let host = configuration.host
         do {
             try await loop.submit {
@@ -94,7 +103,7 @@ public final class Client: Sendable {
         }
     }
 
-    private func onLoop<T: Sendable>(_ body: @escaping @Sendable (ClientCore) throws(EngineError) -> T)
+    func onLoop<T: Sendable>(_ body: @escaping @Sendable (ClientCore) throws(EngineError) -> T)
         async throws(EngineError) -> T
     {
         let core = self.core
@@ -111,31 +120,61 @@ public final class Client: Sendable {
 
     /// Adds a torrent whose data lives in (or will be downloaded to) `downloadDirectory`: a single-file
     /// torrent is `downloadDirectory/name`, a multi-file one `downloadDirectory/name/...`. Existing data is
-    /// verified first: from the resume data at `resume` when it exists and fits (only files that changed
-    /// are re-checked), otherwise by hashing every piece. Resume data is written back to `resume` on
+    /// verified first (the torrent shows ``TorrentState/checking`` with ``TorrentStatus/checkProgress``
+    /// meanwhile): from the resume data at `resume` when it exists and fits (only files that changed are
+    /// re-checked), otherwise by hashing every piece. Resume data is written back to `resume` on
     /// ``pause(_:)``, ``removeTorrent(_:deleteData:)``, completion and ``shutdown()``.
-    /// - Throws: ``EngineError`` (`storageFailed`, `duplicateTorrent`, `shutDown`).
+    ///
+    /// `limits` (default ``ClientConfiguration/defaultTorrentLimits``) and `filePriorities` (one per file
+    /// of the torrent, pad files included; default: the resume data's, else all normal) can be changed
+    /// later with ``setLimits(_:for:)`` and ``setFilePriorities(_:_:)``.
+    /// - Throws: ``EngineError`` (`storageFailed`, `duplicateTorrent`, `invalidConfiguration`, `shutDown`).
     @discardableResult
-    public func addTorrent(_ torrent: Torrent, downloadDirectory: String, resume: String? = nil)
-        async throws(EngineError) -> TorrentHandle
-    {
+    public func addTorrent(
+        _ torrent: Torrent, downloadDirectory: String, resume: String? = nil, limits: TorrentLimits? = nil,
+        filePriorities: [FilePriority]? = nil
+    ) async throws(EngineError) -> TorrentHandle {
         let handle = TorrentHandle(infoHashes: torrent.infoHashes, name: torrent.name)
+        if let filePriorities, filePriorities.count != torrent.layout.files.count {
+            throw EngineError(
+                .invalidConfiguration,
+                "\(torrent.name) has \(torrent.layout.files.count) files, got \(filePriorities.count) priorities")
+        }
         let exists = try await onLoop { core in core.session(handle) != nil }
         guard !exists else { throw EngineError(.duplicateTorrent, "\(torrent.name) is already added") }
         let report = Self.storageEvents(for: torrent, to: events)
-        let storage = FileStorage(torrent: torrent, folder: downloadDirectory, events: report)
-        let store = PieceStore(torrent: torrent, storage: storage, events: report)
+        let storage = configuration.makeStorage(torrent, downloadDirectory, report)
+        let store = PieceStore(torrent: torrent, storage: storage, pool: configuration.workerPool, events: report)
+        let session = TorrentSession(
+            handle: handle, torrent: torrent, store: store, verified: Bitfield(count: torrent.layout.pieceCount),
+            resumePath: resume, now: core.loop.now)
+        session.state = .checking
+        session.checkProgress = 0
+        session.limits = limits ?? configuration.defaultTorrentLimits
+        try await onLoop { core throws(EngineError) in try core.addSession(session) }
+        configuration.logger.info("added \(handle), checking existing data in \(downloadDirectory)")
+        let core = self.core
         do {
-            try await store.start(resumeDataAt: resume)
+            try await store.start(
+                resumeDataAt: resume,
+                progress: { progress in
+                    core.loop.execute { core.checkProgressed(session, fraction: progress.fraction) }
+                })
+            if let filePriorities {
+                for (index, priority) in filePriorities.enumerated() {
+                    await store.setPriority(priority, ofFile: index)
+                }
+            }
             try await store.createEmptyFiles()
         } catch {
+            _ = try? await onLoop { core in core.removeSession(session) }
+            configuration.logger.info("could not add \(handle): \(error)")
             throw EngineError(.storageFailed, "\(torrent.name): \(error)")
         }
         let verified = await store.verifiedPieces
-        try await onLoop { core throws(EngineError) in
-            let session = TorrentSession(
-                handle: handle, torrent: torrent, store: store, verified: verified, resumePath: resume, now: .now())
-            try core.addSession(session)
+        let priorities = await store.priorities
+        try await onLoop { core in
+            core.finishCheck(session, verified: verified, priorities: priorities, reportPieces: false)
         }
         return handle
     }
@@ -165,18 +204,22 @@ public final class Client: Sendable {
         }
     }
 
-    /// Adds a torrent from the bytes of a .torrent file (see ``addTorrent(_:downloadDirectory:resume:)``).
+    /// Adds a torrent from the bytes of a .torrent file (see
+    /// ``addTorrent(_:downloadDirectory:resume:limits:filePriorities:)``).
     @discardableResult
-    public func addTorrent(bytes: [UInt8], downloadDirectory: String, resume: String? = nil)
-        async throws(EngineError) -> TorrentHandle
-    {
+    public func addTorrent(
+        bytes: [UInt8], downloadDirectory: String, resume: String? = nil, limits: TorrentLimits? = nil,
+        filePriorities: [FilePriority]? = nil
+    ) async throws(EngineError) -> TorrentHandle {
         let torrent: Torrent
         do {
             torrent = try Torrent(bytes: bytes)
         } catch {
             throw EngineError(.invalidConfiguration, "not a valid torrent: \(error)")
         }
-        return try await addTorrent(torrent, downloadDirectory: downloadDirectory, resume: resume)
+        return try await addTorrent(
+            torrent, downloadDirectory: downloadDirectory, resume: resume, limits: limits,
+            filePriorities: filePriorities)
     }
 
     /// The torrents in the client (the seed's `torrents`).
@@ -194,6 +237,7 @@ public final class Client: Sendable {
             }
             let stops = core.announceStopped(session)
             core.removeSession(session)
+            core.configuration.logger.info("removed \(handle)")
             return (session, stops.map { StopAnnounce(url: $0.url, request: $0.request) })
         }
         await sendStops(stops)
@@ -244,12 +288,13 @@ public final class Client: Sendable {
 
     /// A torrent's status, or nil when it is not in the client.
     public func status(of handle: TorrentHandle) async -> TorrentStatus? {
-        try? await onLoop { core in core.session(handle).map { core.status($0) } }
+        try? await onLoop { core in core.session(handle).map { core.fullStatus($0) } }
     }
 
     /// The status of every torrent, by name.
     public func statuses() async -> [TorrentStatus] {
-        (try? await onLoop { core in core.allSessions.map { core.status($0) }.sorted { $0.handle.name < $1.handle.name }
+        (try? await onLoop { core in
+            core.allSessions.map { core.fullStatus($0) }.sorted { $0.handle.name < $1.handle.name }
         })
             ?? []
     }
@@ -274,7 +319,7 @@ public final class Client: Sendable {
         let tracker = try? await onLoop { core in core.trackerClient }
         if let tracker { await tracker.shutdown() }
         events.finish()
-        try? await group.shutdownGracefully()
+        try? await group?.shutdownGracefully()
     }
 
     /// Sends `stopped` announces, waiting for the answers for at most three seconds.

@@ -1,5 +1,9 @@
+import BTMetainfo
+import BTStorage
 import BTTracker
 import BTWire
+import CoreMetrics
+import Logging
 
 /// Settings of a ``Client``: where it listens (the seed's `LocalHost` and `LocalPort`), how many
 /// connections it keeps, rate limits, and the policy hooks.
@@ -31,6 +35,31 @@ public struct ClientConfiguration: Sendable {
     public var sequentialDownload: Bool
     /// Whether every wire packet is reported as a `packet_incoming_*` / `packet_outgoing_*` event.
     public var reportsPacketEvents: Bool
+    /// Most upload bytes queued in this process per peer (blocks being read plus `piece` messages not yet
+    /// written to the socket). Requests beyond it wait until the peer reads; a peer that never reads costs
+    /// at most this much memory.
+    public var maximumQueuedUploadBytesPerPeer: Int
+    /// Most requests queued per peer (our `reqq`, BEP 10); a peer that floods beyond it is disconnected
+    /// with reason `requestFlood` (or, with the fast extension, rejected until it exceeds it twice over).
+    public var maximumQueuedRequestsPerPeer: Int
+    /// Most block bytes per torrent received and not yet written to storage; at the cap no new requests are
+    /// sent until writes complete, so a slow disk slows the download instead of filling memory.
+    public var maximumPendingWriteBytesPerTorrent: Int
+    /// Where a torrent's bytes live, given the torrent, the download directory and the storage event
+    /// handler (default: ``BTStorage/FileStorage`` in the directory).
+    public var makeStorage: @Sendable (Torrent, String, StorageEventHandler?) -> any Storage
+    /// The threads that do the torrents' disk I/O and hashing (default: the process-wide pool).
+    public var workerPool: WorkerPool
+    /// Limits of torrents added without their own (see ``TorrentLimits``).
+    public var defaultTorrentLimits: TorrentLimits
+    /// Where counters and gauges go (nil: the process-wide `MetricsSystem.factory`).
+    public var metricsFactory: (any MetricsFactory)?
+    /// How peers are reached and accept us (TCP unless replaced: see ``PeerTransport``).
+    public var transport: any PeerTransport
+    /// The engine's logger: debug level for per-peer messages, info for the torrent lifecycle. The default
+    /// (label `nbt.engine`) discards everything, so a program that has not chosen a log destination prints
+    /// nothing; pass `Logger(label: "nbt.engine")` to log through the process's `LoggingSystem`.
+    public var logger: Logger
 
     /// A configuration listening on every address on a system-chosen port, with libtorrent-like limits.
     public init(host: String = "0.0.0.0", ports: [Int] = [0]) {
@@ -47,5 +76,14 @@ public struct ClientConfiguration: Sendable {
         self.trackerAddressPolicy = .default
         self.sequentialDownload = false
         self.reportsPacketEvents = true
+        self.maximumQueuedUploadBytesPerPeer = 256 * 1024
+        self.maximumQueuedRequestsPerPeer = 250
+        self.maximumPendingWriteBytesPerTorrent = 32 * 1024 * 1024
+        self.workerPool = .shared
+        self.makeStorage = { torrent, folder, events in FileStorage(torrent: torrent, folder: folder, events: events) }
+        self.defaultTorrentLimits = TorrentLimits()
+        self.metricsFactory = nil
+        self.transport = TCPTransport()
+        self.logger = Logger(label: "nbt.engine", factory: { _ in SwiftLogNoOpLogHandler() })
     }
 }

@@ -19,23 +19,25 @@ final class ClientCore: @unchecked Sendable {
     let events: EventBus
     var listenPort = 0
     var listenHost = ""
-    var serverChannel: (any Channel)?
+    var serverChannel: (any PeerListener)?
     var trackerClient: TrackerClient?
-    private var torrents: [[UInt8]: TorrentSession] = [:]
-    private var connections: [UInt64: PeerConnection] = [:]
+    var torrents: [[UInt8]: TorrentSession] = [:]
+    var connections: [UInt64: PeerConnection] = [:]
     private var nextKey: UInt64 = 1
-    private var limiter: ConnectionLimiter<[UInt8], UInt64>
-    private var rates: RateLimiter<[UInt8], UInt64>
+    var limiter: ConnectionLimiter<[UInt8], UInt64>
+    var rates: RateLimiter<[UInt8], UInt64>
     private var ledger = ReputationLedger<IPAddress>()
     private var dialQueue: [UInt64: (session: TorrentSession, connection: PeerConnection)] = [:]
-    private var random = SystemRandomNumberGenerator()
+    var random = SystemRandomNumberGenerator()
     private var ticker: RepeatedTask?
     private var lastPeerTick: NIODeadline
     private let origin: NIODeadline
     private let announceKey = UInt32.random(in: 0...UInt32.max)
     private(set) var isShutDown = false
-    private let uploadLimited: Bool
-    private let downloadLimited: Bool
+    let uploadLimited: Bool
+    let downloadLimited: Bool
+    /// Counters and gauges (see ``EngineMetrics``).
+    let metrics: EngineMetrics
 
     init(loop: any EventLoop, configuration: ClientConfiguration, peerID: PeerID, events: EventBus) {
         self.loop = loop
@@ -47,17 +49,18 @@ final class ClientCore: @unchecked Sendable {
         limits.maximumPerTorrent = configuration.maximumPeersPerTorrent
         limits.maximumHalfOpen = configuration.maximumHalfOpen
         self.limiter = ConnectionLimiter(configuration: limits)
-        let now = NIODeadline.now()
+        let now = loop.now
         self.origin = now
         self.lastPeerTick = now
         self.uploadLimited = configuration.uploadLimit.bytesPerSecond != nil
         self.downloadLimited = configuration.downloadLimit.bytesPerSecond != nil
         self.rates = RateLimiter(upload: configuration.uploadLimit, download: configuration.downloadLimit, now: .zero)
+        self.metrics = EngineMetrics(factory: configuration.metricsFactory)
     }
 
     // MARK: Time
 
-    private func instant(_ deadline: NIODeadline) -> EngineInstant {
+    func instant(_ deadline: NIODeadline) -> EngineInstant {
         EngineInstant(sinceOrigin: .nanoseconds(Int64(deadline.uptimeNanoseconds) - Int64(origin.uptimeNanoseconds)))
     }
 
@@ -72,13 +75,14 @@ final class ClientCore: @unchecked Sendable {
 
     private func tick() {
         guard !isShutDown else { return }
-        let now = NIODeadline.now()
+        let now = loop.now
         grant(rates.advance(to: instant(now)))
         for session in torrents.values where session.rechokeSoon || now >= session.nextRechoke {
             rechoke(session, now: now)
         }
         guard now - lastPeerTick >= .seconds(1) else { return }
         lastPeerTick = now
+        reportMetrics()
         for connection in Array(connections.values) {
             guard let machine = connection.machine, !connection.isClosed else { continue }
             var copy = machine
@@ -86,7 +90,8 @@ final class ClientCore: @unchecked Sendable {
             connection.machine = copy
             perform(actions, on: connection)
         }
-        for session in torrents.values where session.state != .paused && session.state != .failed {
+        for session in torrents.values
+        where session.state != .paused && session.state != .failed && session.state != .checking {
             announceDue(session, now: now)
             dialCandidates(session)
             for connection in session.connections.values { fillRequests(connection) }
@@ -104,16 +109,17 @@ final class ClientCore: @unchecked Sendable {
         }
         session.picker.isSequential = configuration.sequentialDownload
         torrents[key] = session
+        applyLimits(session)
         if configuration.usesTrackers && !session.torrent.announceTiers.isEmpty {
             var random = TrackerRandom()
             session.schedule = AnnounceSchedule(
                 tiers: session.torrent.announceTiers, isPrivate: session.torrent.isPrivate, random: &random,
-                now: .now())
+                now: loop.now)
             if trackerClient == nil {
                 trackerClient = TrackerClient(
                     configuration: .init(addressPolicy: configuration.trackerAddressPolicy), group: loop)
             }
-            announceDue(session, now: .now())
+            if session.state != .checking { announceDue(session, now: loop.now) }
         }
     }
 
@@ -129,6 +135,7 @@ final class ClientCore: @unchecked Sendable {
         torrents[session.handle.wireInfoHash] = nil
         disconnectAll(session, reason: .local)
         rates.removeTorrent(session.handle.wireInfoHash)
+        limiter.setMaximum(nil, for: session.handle.wireInfoHash)
     }
 
     func pause(_ session: TorrentSession) {
@@ -140,7 +147,7 @@ final class ClientCore: @unchecked Sendable {
     func resume(_ session: TorrentSession) {
         guard session.state == .paused else { return }
         session.state = session.isComplete ? .seeding : .downloading
-        session.schedule?.reannounce(now: .now())
+        session.schedule?.reannounce(now: loop.now)
         dialCandidates(session)
     }
 
@@ -156,7 +163,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     func status(_ session: TorrentSession) -> TorrentStatus {
-        let now = NIODeadline.now()
+        let now = loop.now
         var down = 0.0
         var up = 0.0
         var peers = 0
@@ -195,12 +202,14 @@ final class ClientCore: @unchecked Sendable {
         }
         if session.candidates.contains(where: { $0.host == host && $0.port == port }) { return }
         session.candidates.append((host, port, source))
-        if session.state != .paused && session.state != .failed { dialCandidates(session) }
+        if session.state != .paused && session.state != .failed && session.state != .checking {
+            dialCandidates(session)
+        }
     }
 
-    private func dialCandidates(_ session: TorrentSession) {
+    func dialCandidates(_ session: TorrentSession) {
         while !session.candidates.isEmpty,
-            session.connections.count + dialQueueCount(session) < configuration.maximumPeersPerTorrent
+            session.connections.count + dialQueueCount(session) < maximumPeers(session)
         {
             let candidate = session.candidates.removeFirst()
             dial(host: candidate.host, port: candidate.port, source: candidate.source, session: session)
@@ -229,12 +238,13 @@ final class ClientCore: @unchecked Sendable {
     ) {
         let key = nextKey
         nextKey += 1
-        let now = NIODeadline.now()
+        let now = loop.now
         let endpoint = PeerEndpoint(address: address ?? .v4(0), port: UInt16(port))
         let connection = PeerConnection(key: key, endpoint: endpoint, host: host, port: port, incoming: false, now: now)
         connection.session = session
         var config = PeerConfiguration(torrent: session.torrent, localPeerID: peerID, localPieces: session.picker.have)
         config.emitsPacketEvents = true
+        config.maxServingQueue = configuration.maximumQueuedRequestsPerPeer
         if case .v4(let v4) = address {
             config.remoteIPv4 = [UInt8(v4 >> 24), UInt8((v4 >> 16) & 0xff), UInt8((v4 >> 8) & 0xff), UInt8(v4 & 0xff)]
         }
@@ -252,30 +262,29 @@ final class ClientCore: @unchecked Sendable {
 
     private func startDial(_ connection: PeerConnection, session: TorrentSession) {
         guard var machine = connection.machine else { return }
-        _ = machine.startConnecting(now: .now())
+        _ = machine.startConnecting(now: loop.now)
         connection.machine = machine
         connections[connection.key] = connection
         session.connections[connection.key] = connection
         session.peerAddresses[connection.key] = connection.endpoint.address.unmapped
         let core = self
-        ClientBootstrap(group: loop)
-            .connectTimeout(.seconds(10))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
+        configuration.transport.connect(
+            host: connection.host, port: connection.port, loop: loop, timeout: .seconds(10),
+            initializer: { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(PeerWireHandler(core: core, connection: connection))
                 }
             }
-            .connect(host: connection.host, port: connection.port)
-            .whenComplete { result in
-                core.loop.preconditionInEventLoop()
-                switch result {
-                case .success(let channel):
-                    core.dialSucceeded(connection, channel: channel)
-                case .failure(let error):
-                    core.dialFailed(connection, error: error)
-                }
+        )
+        .whenComplete { result in
+            core.loop.preconditionInEventLoop()
+            switch result {
+            case .success(let channel):
+                core.dialSucceeded(connection, channel: channel)
+            case .failure(let error):
+                core.dialFailed(connection, error: error)
             }
+        }
     }
 
     private func dialSucceeded(_ connection: PeerConnection, channel: any Channel) {
@@ -285,7 +294,7 @@ final class ClientCore: @unchecked Sendable {
             channel.close(promise: nil)
             return
         }
-        let actions = machine.connectionEstablished(now: .now())
+        let actions = machine.connectionEstablished(now: loop.now)
         connection.machine = machine
         perform(actions, on: connection)
     }
@@ -317,11 +326,12 @@ final class ClientCore: @unchecked Sendable {
         let endpoint = PeerEndpoint(address: address, port: UInt16(clamping: port))
         let key = nextKey
         nextKey += 1
-        let now = NIODeadline.now()
+        let now = loop.now
         let connection = PeerConnection(key: key, endpoint: endpoint, host: host, port: port, incoming: true, now: now)
         connection.channel = channel
         func refuse(_ reason: DisconnectReason) -> PeerConnection? {
             events.emit(.peerDisconnect(connection.info, reason: reason))
+            metrics.disconnected(reason)
             return nil
         }
         guard !isShutDown else { return refuse(DisconnectReason("local", "shutting down")) }
@@ -338,6 +348,7 @@ final class ClientCore: @unchecked Sendable {
         }
         var config = PeerConfiguration(torrent: session.torrent, localPeerID: peerID, localPieces: session.picker.have)
         config.emitsPacketEvents = true
+        config.maxServingQueue = configuration.maximumQueuedRequestsPerPeer
         if case .v4(let v4) = address.unmapped {
             config.remoteIPv4 = [UInt8(v4 >> 24), UInt8((v4 >> 16) & 0xff), UInt8((v4 >> 8) & 0xff), UInt8(v4 & 0xff)]
         }
@@ -354,7 +365,7 @@ final class ClientCore: @unchecked Sendable {
     func received(_ bytes: ByteBuffer, on connection: PeerConnection) {
         guard !connection.isClosed, var machine = connection.machine else { return }
         events.emit(.peerRead(connection.info, length: bytes.readableBytes))
-        let actions = machine.receive(bytes, now: .now())
+        let actions = machine.receive(bytes, now: loop.now)
         connection.machine = machine
         perform(actions, on: connection)
     }
@@ -365,7 +376,7 @@ final class ClientCore: @unchecked Sendable {
             finishClose(connection, reason: .byRemote)
             return
         }
-        let actions = machine.connectionClosed(error: error, now: .now())
+        let actions = machine.connectionClosed(error: error, now: loop.now)
         connection.machine = machine
         perform(actions, on: connection)
         if !connection.isClosed { finishClose(connection, reason: .byRemote) }
@@ -377,7 +388,7 @@ final class ClientCore: @unchecked Sendable {
             finishClose(connection, reason: Self.map(reason))
             return
         }
-        let actions = machine.disconnect(reason, detail: detail, now: .now())
+        let actions = machine.disconnect(reason, detail: detail, now: loop.now)
         connection.machine = machine
         perform(actions, on: connection)
         if !connection.isClosed { finishClose(connection, reason: Self.map(reason)) }
@@ -401,12 +412,14 @@ final class ClientCore: @unchecked Sendable {
                 guard let channel = connection.channel else { continue }
                 var buffer = channel.allocator.buffer(capacity: message.payloadLength + 5)
                 message.encode(into: &buffer)
+                var isBlock = false
                 if case .piece(let block) = message {
                     let length = Int64(block.data.readableBytes)
                     connection.uploaded += length
                     connection.session?.uploadedBytes += length
+                    isBlock = true
                 }
-                write(buffer, on: connection)
+                write(buffer, on: connection, tracked: isBlock)
                 wrote = true
             case .deliver(let block):
                 deliver(block, from: connection)
@@ -435,10 +448,11 @@ final class ClientCore: @unchecked Sendable {
         if refill { fillRequests(connection) }
     }
 
-    private func write(_ buffer: ByteBuffer, on connection: PeerConnection) {
+    /// Writes `buffer`; a `tracked` one (a block) counts in the peer's queued upload bytes until written.
+    private func write(_ buffer: ByteBuffer, on connection: PeerConnection, tracked: Bool = false) {
         guard let channel = connection.channel else { return }
         events.emit(.peerWrite(connection.info, length: buffer.readableBytes))
-        channel.write(buffer, promise: nil)
+        channel.write(buffer, promise: tracked ? uploadQueued(buffer.readableBytes, on: connection) : nil)
     }
 
     private func connected(_ connection: PeerConnection) {
@@ -478,7 +492,7 @@ final class ClientCore: @unchecked Sendable {
             case .haveNone:
                 session.picker.peerBitfield(connection.key, Bitfield(count: session.picker.layout.pieceCount))
             case .unchoke:
-                connection.unchokedUsAt = .now()
+                connection.unchokedUsAt = loop.now
             case .interested, .notInterested:
                 session.rechokeSoon = true
             default:
@@ -502,6 +516,7 @@ final class ClientCore: @unchecked Sendable {
             if connection.reportedConnect { session.rechokeSoon = true }
         }
         events.emit(.peerDisconnect(connection.info, reason: reason))
+        metrics.disconnected(reason)
         dialQueue[connection.key] = nil
         for key in limiter.closed(connection.key) { startQueuedDial(key) }
     }
@@ -511,9 +526,10 @@ final class ClientCore: @unchecked Sendable {
     /// Asks the picker for as many blocks as the peer's pipeline takes and requests them.
     func fillRequests(_ connection: PeerConnection) {
         guard connection.isActive, connection.downloadDebt <= 0, let session = connection.session,
-            session.state == .downloading, var machine = connection.machine, machine.amInterested
+            session.state == .downloading, !isWriteBacklogFull(session), var machine = connection.machine,
+            machine.amInterested
         else { return }
-        let now = NIODeadline.now()
+        let now = loop.now
         let capacity = machine.requestCapacity(now: now)
         guard capacity > 0 else { return }
         let context = PiecePicker<UInt64>.PickContext(
@@ -522,14 +538,15 @@ final class ClientCore: @unchecked Sendable {
         if machine.peerChoking && machine.allowedFastFromPeer.isEmpty { return }
         // Under a download limit, requests are paid for up front: the next batch waits until the limiter has
         // granted this one, so what is in flight never runs far ahead of the limit.
-        let count = downloadLimited ? min(capacity, 4) : capacity
+        let limited = downloadLimited || session.limits.downloadLimit.bytesPerSecond != nil
+        let count = limited ? min(capacity, 4) : capacity
         let blocks = session.picker.pick(for: connection.key, count: count, context: context, using: &random)
         guard !blocks.isEmpty else { return }
         let actions = machine.request(
             blocks.map { BlockRequest(piece: $0.piece, offset: $0.offset, length: $0.length) }, now: now)
         connection.machine = machine
         perform(actions, on: connection, refill: false)
-        if downloadLimited && !connection.isClosed {
+        if limited && !connection.isClosed {
             let bytes = blocks.reduce(0) { $0 + $1.length }
             connection.downloadDebt += bytes
             grant(
@@ -543,7 +560,7 @@ final class ClientCore: @unchecked Sendable {
         guard let session = connection.session else { return }
         let length = block.data.readableBytes
         connection.downloaded += Int64(length)
-        connection.lastBlockAt = .now()
+        connection.lastBlockAt = loop.now
         session.downloadedBytes += Int64(length)
         let piece = PieceBlock(piece: block.piece, offset: block.offset, length: length)
         switch session.picker.blockReceived(piece, from: connection.key) {
@@ -551,7 +568,7 @@ final class ClientCore: @unchecked Sendable {
             for key in cancel {
                 guard let other = session.connections[key], var machine = other.machine else { continue }
                 let actions = machine.cancel(
-                    BlockRequest(piece: piece.piece, offset: piece.offset, length: length), now: .now())
+                    BlockRequest(piece: piece.piece, offset: piece.offset, length: length), now: loop.now)
                 other.machine = machine
                 perform(actions, on: other, refill: false)
             }
@@ -559,6 +576,7 @@ final class ClientCore: @unchecked Sendable {
             return
         }
         let bytes = Array(block.data.readableBytesView)
+        writeStarted(length, session: session)
         let store = session.store
         let tag = PeerTag(connection.key)
         let core = self
@@ -576,6 +594,7 @@ final class ClientCore: @unchecked Sendable {
 
     private func written(_ block: PieceBlock, result: Result<BlockWriteResult, any Error>, session: TorrentSession) {
         guard torrents[session.handle.wireInfoHash] === session else { return }
+        defer { writeFinished(block.length, session: session) }
         switch result {
         case .failure(let error):
             fail(session, error: error)
@@ -592,7 +611,7 @@ final class ClientCore: @unchecked Sendable {
         }
     }
 
-    private func fail(_ session: TorrentSession, error: any Error) {
+    func fail(_ session: TorrentSession, error: any Error) {
         guard session.state != .failed else { return }
         session.state = .failed
         session.error = "\(error)"
@@ -606,7 +625,8 @@ final class ClientCore: @unchecked Sendable {
         session.verifiedBytes += TorrentSession.payloadBytes(ofPiece: piece, layout: session.picker.layout)
         _ = ledger.pieceVerified(contributors: Set(contributors.compactMap { session.peerAddresses[$0] }))
         events.emit(.pieceHashPass(session.info, index: piece))
-        let now = NIODeadline.now()
+        metrics.pieceVerified()
+        let now = loop.now
         for connection in Array(session.connections.values) {
             guard var machine = connection.machine, !connection.isClosed else { continue }
             var actions: [PeerAction] = []
@@ -621,6 +641,7 @@ final class ClientCore: @unchecked Sendable {
     private func pieceFailed(_ piece: Int, session: TorrentSession) {
         let contributors = session.picker.pieceFailed(piece)
         events.emit(.pieceHashFail(session.info, index: piece))
+        metrics.hashFailed()
         // Blame as the seed's parole does: when a contributor is already blacklisted (or else on parole), the
         // corrupt piece is put down to it alone, so an honest peer finishing pieces a liar started is not
         // punished for the liar's blocks; otherwise every contributor is (-20 each).
@@ -629,7 +650,7 @@ final class ClientCore: @unchecked Sendable {
         let paroled = known.filter { ledger.isOnParole($0) }
         let blamed = !blacklisted.isEmpty ? blacklisted : (!paroled.isEmpty ? paroled : known)
         let update = ledger.pieceFailed(contributors: blamed)
-        let now = NIODeadline.now()
+        let now = loop.now
         for key in contributors {
             guard let connection = session.connections[key], var machine = connection.machine,
                 blamed.contains(connection.endpoint.address.unmapped)
@@ -644,29 +665,31 @@ final class ClientCore: @unchecked Sendable {
         for connection in Array(session.connections.values) { fillRequests(connection) }
     }
 
-    private func finished(_ session: TorrentSession) {
+    func finished(_ session: TorrentSession) {
         guard !session.reportedFinished else { return }
         session.reportedFinished = true
         if session.state == .downloading { session.state = .seeding }
-        session.schedule?.completed(now: .now())
+        session.schedule?.completed(now: loop.now)
         events.emit(.torrentFinished(session.info))
         let store = session.store
         if let path = session.resumePath {
             Task { try? await store.saveResumeData(to: path) }
         }
-        if session.schedule != nil { announceDue(session, now: .now()) }
+        if session.schedule != nil { announceDue(session, now: loop.now) }
     }
 
     // MARK: Uploading
 
-    private func serve(_ request: BlockRequest, to connection: PeerConnection) {
+    func serve(_ request: BlockRequest, to connection: PeerConnection, admitted: Bool = false) {
         guard let session = connection.session else { return }
-        if uploadLimited {
+        guard admitted || admitsUpload(request, to: connection) else { return }
+        connection.queuedUploadBytes += Self.uploadCost(request)
+        if uploadLimited || session.limits.uploadLimit.bytesPerSecond != nil {
             connection.pendingUploads.append(request)
             grant(
                 rates.request(
                     request.length, peer: connection.key, torrent: session.handle.wireInfoHash, direction: .upload,
-                    now: instant(.now())))
+                    now: instant(loop.now)))
             return
         }
         read(request, for: connection, session: session)
@@ -687,22 +710,26 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func blockRead(_ request: BlockRequest, bytes: [UInt8], connection: PeerConnection) {
+        connection.queuedUploadBytes -= Self.uploadCost(request)
+        defer { drainDeferredUploads(connection) }
         guard !connection.isClosed, var machine = connection.machine, let channel = connection.channel else { return }
         var buffer = channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        let actions = machine.blockRead(request, data: buffer, now: .now())
+        let actions = machine.blockRead(request, data: buffer, now: loop.now)
         connection.machine = machine
         perform(actions, on: connection, refill: false)
     }
 
     private func blockUnavailable(_ request: BlockRequest, connection: PeerConnection) {
+        connection.queuedUploadBytes -= Self.uploadCost(request)
+        defer { drainDeferredUploads(connection) }
         guard !connection.isClosed, var machine = connection.machine else { return }
-        let actions = machine.blockUnavailable(request, now: .now())
+        let actions = machine.blockUnavailable(request, now: loop.now)
         connection.machine = machine
         perform(actions, on: connection, refill: false)
     }
 
-    private func grant(_ grants: [RateLimiter<[UInt8], UInt64>.Grant]) {
+    func grant(_ grants: [RateLimiter<[UInt8], UInt64>.Grant]) {
         for grant in grants {
             guard let connection = connections[grant.peer], let session = connection.session else { continue }
             switch grant.direction {
@@ -755,7 +782,7 @@ final class ClientCore: @unchecked Sendable {
 
     // MARK: Trackers
 
-    private func announceDue(_ session: TorrentSession, now: NIODeadline) {
+    func announceDue(_ session: TorrentSession, now: NIODeadline) {
         guard var schedule = session.schedule, let tracker = trackerClient else { return }
         let due = schedule.due(now: now)
         session.schedule = schedule
@@ -784,7 +811,7 @@ final class ClientCore: @unchecked Sendable {
             } catch {
                 let failure = error as? TrackerError
                 core.loop.execute {
-                    if let failure { session.schedule?.failed(url, error: failure, now: .now()) }
+                    if let failure { session.schedule?.failed(url, error: failure, now: core.loop.now) }
                     core.events.emit(.trackerFailure(trackerInfo, reason: "\(error)"))
                 }
             }
@@ -792,7 +819,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func announced(_ url: String, response: AnnounceResponse, session: TorrentSession) {
-        session.schedule?.succeeded(url, response: response, now: .now())
+        session.schedule?.succeeded(url, response: response, now: loop.now)
         let peers = response.peers.compactMap { peer -> PeerEndpoint? in
             guard let address = IPAddress(peer.host), let port = UInt16(exactly: peer.port) else { return nil }
             return PeerEndpoint(address: address, port: port)
@@ -812,7 +839,7 @@ final class ClientCore: @unchecked Sendable {
     /// Sends the `stopped` announces of `session` and returns once they are answered or failed.
     func announceStopped(_ session: TorrentSession) -> [(url: String, request: AnnounceRequest)] {
         guard var schedule = session.schedule else { return [] }
-        let due = schedule.stop(now: .now())
+        let due = schedule.stop(now: loop.now)
         session.schedule = schedule
         return due.map { ($0.url, announceRequest(.stopped, trackerID: $0.trackerID, session: session)) }
     }
@@ -833,7 +860,7 @@ final class ClientCore: @unchecked Sendable {
         ticker?.cancel()
         ticker = nil
         for session in torrents.values { disconnectAll(session, reason: .local) }
-        serverChannel?.close(promise: nil)
+        serverChannel?.close()
     }
 
     // MARK: Mapping

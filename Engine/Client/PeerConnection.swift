@@ -43,6 +43,11 @@ final class PeerConnection: @unchecked Sendable {
     var reportedConnect = false
     /// The connection is over.
     var isClosed = false
+    /// Upload bytes queued in this process for the peer: blocks being read from storage plus `piece`
+    /// messages handed to the channel and not yet written to the socket (see ``ClientCore`` back-pressure).
+    var queuedUploadBytes = 0
+    /// Requests accepted from the peer but not yet read because ``queuedUploadBytes`` is at the cap.
+    var deferredUploads: [BlockRequest] = []
 
     init(key: UInt64, endpoint: PeerEndpoint, host: String, port: Int, incoming: Bool, now: NIODeadline) {
         self.key = key

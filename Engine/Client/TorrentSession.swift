@@ -32,6 +32,20 @@ final class TorrentSession: @unchecked Sendable {
     /// Address of every connection of this torrent, kept after it closes: hash results often arrive after
     /// the peer that sent the blocks has gone, and reputation is kept by address.
     var peerAddresses: [UInt64: IPAddress] = [:]
+    /// Block bytes handed to storage whose write has not finished (see download back-pressure).
+    var pendingWriteBytes = 0
+    /// The most ``pendingWriteBytes`` ever reached.
+    var peakPendingWriteBytes = 0
+    /// Rate limits and peer maximum of this torrent.
+    var limits = TorrentLimits()
+    /// Fraction of the hash check done while ``state`` is ``TorrentState/checking``.
+    var checkProgress: Double?
+    /// The state to return to after a check that interrupted a paused torrent.
+    var pausedBeforeCheck = false
+    /// Payload bytes reported to the metrics so far (the tick reports the difference).
+    var reportedDownloaded: Int64 = 0
+    /// Payload bytes reported to the metrics so far (the tick reports the difference).
+    var reportedUploaded: Int64 = 0
 
     init(
         handle: TorrentHandle, torrent: Torrent, store: PieceStore, verified: Bitfield, resumePath: String?,
@@ -62,8 +76,8 @@ final class TorrentSession: @unchecked Sendable {
         return total
     }
 
-    /// Whether every piece is verified.
-    var isComplete: Bool { picker.have.isAllSet }
+    /// Whether every wanted piece is verified (pieces only skipped files need are not wanted).
+    var isComplete: Bool { picker.isComplete }
 
     /// Bytes still to download, for announces.
     var bytesLeft: Int64 { max(0, totalBytes - verifiedBytes) }

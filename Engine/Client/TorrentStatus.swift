@@ -69,6 +69,19 @@ public struct TorrentStatus: Hashable, Sendable {
     public var ratio: Double
     /// The storage error that stopped the torrent, when ``state`` is ``TorrentState/failed``.
     public var error: String?
+    /// Fraction of the hash check done (0...1) while ``state`` is ``TorrentState/checking``; nil otherwise.
+    public var checkProgress: Double? = nil
+    /// Upload bytes queued in this process over all peers (blocks being read plus `piece` messages not
+    /// yet written to a socket); each peer's share is capped by
+    /// ``ClientConfiguration/maximumQueuedUploadBytesPerPeer``.
+    public var queuedUploadBytes: Int = 0
+    /// Block bytes received and not yet written to storage (at most about
+    /// ``ClientConfiguration/maximumPendingWriteBytesPerTorrent`` plus the blocks already requested).
+    public var pendingWriteBytes: Int = 0
+    /// The torrent's rate limits and peer maximum.
+    public var limits: TorrentLimits = TorrentLimits()
+    /// Pieces wanted: those holding a byte of a file that is not skipped.
+    public var wantedPieces: Int = 0
 
     /// Whether every piece is verified.
     public var isComplete: Bool { verifiedPieces == pieceCount }

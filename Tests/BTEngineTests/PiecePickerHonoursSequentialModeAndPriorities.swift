@@ -27,14 +27,14 @@ import Testing
         #expect(order == Array(0..<12))
     }
 
-    @Test func skippedFilesAreNotDownloadedAndTopPriorityFilesComeFirst() {
+    @Test func skippedFilesAreNotDownloadedAndHighPriorityFilesComeFirst() {
         // Pieces of 2 blocks; files: [0, 2.5 pieces) , [2.5, 5) , [5, 8) pieces.
         let piece = Int64(2 * blockSize)
         let layout = makeLayout(pieceLength: Int(piece), fileLengths: [piece * 5 / 2, piece * 5 / 2, piece * 3])
         var picker = PiecePicker<String>(layout: layout)
         picker.setPriority(.skip, ofFile: 1)
-        picker.setPriority(.top, ofFile: 2)
-        #expect((0..<8).map { picker.priority(ofPiece: $0) } == [4, 4, 4, 0, 0, 7, 7, 7])
+        picker.setPriority(.high, ofFile: 2)
+        #expect((0..<8).map { picker.priority(ofPiece: $0) } == [1, 1, 1, 0, 0, 2, 2, 2])
         picker.peerHasAll("seed")
         var random = SeededGenerator(seed: 9)
         var order: [Int] = []
@@ -43,7 +43,7 @@ import Testing
             guard let first = blocks.first else { break }
             order.append(first.piece)
         }
-        #expect(Set(order.prefix(3)) == [5, 6, 7], "top priority first")
+        #expect(Set(order.prefix(3)) == [5, 6, 7], "high priority first")
         #expect(Set(order.dropFirst(3)) == [0, 1, 2], "piece 2 is shared with a wanted file")
         #expect(!order.contains(3) && !order.contains(4))
         for index in order { _ = picker.pieceVerified(index) }

@@ -90,8 +90,16 @@ import Testing
         return url
     }
 
-    @Test func libtorrentSeederServesOneVerifiedPiece() throws {
+    @Test func libtorrentSeederServesOneVerifiedPiece() async throws {
         guard Self.available([Self.python, "-c", "import libtorrent"]) else { return }
+        let result = try await onOwnThread { try Self.libtorrentSession() }
+        if let failure = result.failure { Issue.record(Comment(rawValue: failure)) }
+        #expect(result.client?.name == "libtorrent")
+        #expect(result.sawAvailability && result.sawExtensionHandshake)
+    }
+
+    /// Starts a libtorrent seeder and fetches piece 0 from it (blocking: sockets and process waits).
+    static func libtorrentSession() throws -> Result {
         let dir = Self.workdir("lt")
         defer { try? FileManager.default.removeItem(at: dir) }
         let ip = "127.0.41.\(Int.random(in: 2...250))"
@@ -103,16 +111,24 @@ import Testing
             ], stdout: pipe, log: nil)
         defer { Self.stop(seeder) }
         let facts = try JSONDecoder().decode(Facts.self, from: Data(Self.readLine(pipe).utf8))
-        #expect(facts.error == nil)
-        let result = try Self.downloadPieceZero(host: ip, port: facts.port!, facts: facts)
-        #expect(result.client?.name == "libtorrent")
-        #expect(result.sawAvailability && result.sawExtensionHandshake)
+        guard facts.error == nil, let port = facts.port else {
+            return Result(failure: "libtorrent seeder failed: \(facts.error ?? "no port")")
+        }
+        return try Self.downloadPieceZero(host: ip, port: port, facts: facts)
     }
 
-    @Test func transmissionSeederServesOneVerifiedPiece() throws {
+    @Test func transmissionSeederServesOneVerifiedPiece() async throws {
         guard Self.available(["transmission-cli", "--version"]),
             Self.available([Self.python, "-c", "import libtorrent"])
         else { return }
+        let result = try await onOwnThread { try Self.transmissionSession() }
+        if let failure = result.failure { Issue.record(Comment(rawValue: failure)) }
+        #expect(result.client?.name == "Transmission")
+        #expect(result.sawAvailability)
+    }
+
+    /// Starts a Transmission seeder and fetches piece 0 from it (blocking: sockets and process waits).
+    static func transmissionSession() throws -> Result {
         let dir = Self.workdir("tr")
         defer { try? FileManager.default.removeItem(at: dir) }
         let ip = "127.0.42.\(Int.random(in: 2...250))"
@@ -140,15 +156,15 @@ import Testing
                 dir.appendingPathComponent("seed.torrent").path,
             ], stdout: nil, log: dir.appendingPathComponent("tr.log"))
         defer { Self.stop(seeder) }
-        let result = try Self.downloadPieceZero(host: ip, port: port, facts: facts)
-        #expect(result.client?.name == "Transmission")
-        #expect(result.sawAvailability)
+        return try Self.downloadPieceZero(host: ip, port: port, facts: facts)
     }
 
-    struct Result {
+    struct Result: Sendable {
         var client: PeerClient?
         var sawAvailability = false
         var sawExtensionHandshake = false
+        /// Why no verified piece arrived (recorded by the test, on its own task).
+        var failure: String?
     }
 
     /// Connects (retrying until the seeder listens and has verified its data), then runs the state machine.
@@ -168,8 +184,7 @@ import Testing
                 usleep(500_000)
             }
         }
-        Issue.record("no verified piece from \(host):\(port): \(lastError)")
-        return Result()
+        return Result(failure: "no verified piece from \(host):\(port): \(lastError)")
     }
 
     struct SessionError: Error, CustomStringConvertible {

@@ -1,0 +1,103 @@
+import BTStorage
+
+/// Checks, limits, file priorities and status snapshots of a ``Client``.
+extension Client {
+    // MARK: Checking
+
+    /// Re-checks a torrent's data (the seed's `hashcheck`): closes its connections (reason `hashChecking`),
+    /// stops requesting and announcing, hashes every piece (``TorrentStatus/state`` is
+    /// ``TorrentState/checking`` with ``TorrentStatus/checkProgress`` meanwhile), updates the verified
+    /// pieces, reports `piece_hash_pass` for every good piece and `piece_hash_fail` for every piece that
+    /// was verified before and is not any more, then resumes downloading or seeding, dialling again the
+    /// peers it had dialled (a paused torrent stays paused). Returns when the check is over.
+    /// - Throws: ``EngineError`` (`unknownTorrent`, `storageFailed`, `shutDown`).
+    public func recheck(_ handle: TorrentHandle) async throws(EngineError) {
+        let session = try await onLoop { core throws(EngineError) in
+            guard let session = core.session(handle) else {
+                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
+            }
+            guard session.state != .checking else {
+                throw EngineError(.invalidConfiguration, "\(handle.name) is already being checked")
+            }
+            core.beginCheck(session)
+            return session
+        }
+        configuration.logger.info("rechecking \(handle)")
+        let core = self.core
+        do {
+            try await session.store.checkExistingData(progress: { progress in
+                core.loop.execute { core.checkProgressed(session, fraction: progress.fraction) }
+            })
+        } catch {
+            _ = try? await onLoop { core in core.fail(session, error: error) }
+            throw EngineError(.storageFailed, "\(handle.name): \(error)")
+        }
+        let verified = await session.store.verifiedPieces
+        try await onLoop { core in core.finishCheck(session, verified: verified, priorities: nil, reportPieces: true) }
+    }
+
+    // MARK: Limits
+
+    /// Changes a torrent's upload and download limits and peer maximum (both the torrent's and the
+    /// client's limits hold). Lowering the peer maximum below the current count closes the newest
+    /// connections with reason `tooMany`.
+    /// - Throws: ``EngineError`` (`unknownTorrent`, `shutDown`).
+    public func setLimits(_ limits: TorrentLimits, for handle: TorrentHandle) async throws(EngineError) {
+        try await onLoop { core throws(EngineError) in
+            guard let session = core.session(handle) else {
+                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
+            }
+            session.limits = limits
+            core.applyLimits(session)
+        }
+        configuration.logger.info("limits of \(handle): \(limits)")
+    }
+
+    // MARK: File priorities
+
+    /// Sets the priority of every file of a torrent (one per file, pad files included): ``FilePriority/skip``
+    /// stops downloading the pieces only skipped files need (a skipped file is not created unless a piece
+    /// it shares with a wanted file needs it), ``FilePriority/high`` files are downloaded first. The torrent
+    /// is finished (``TorrentState/seeding``, `torrent_finished`) once every wanted piece is verified; it
+    /// returns to downloading when a skipped file is wanted again. Priorities are saved in the resume data.
+    /// - Throws: ``EngineError`` (`unknownTorrent`, `invalidConfiguration` when the count is wrong,
+    ///   `shutDown`).
+    public func setFilePriorities(_ handle: TorrentHandle, _ priorities: [FilePriority]) async throws(EngineError) {
+        let store = try await onLoop { core throws(EngineError) in
+            guard let session = core.session(handle) else {
+                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
+            }
+            guard priorities.count == session.torrent.layout.files.count else {
+                throw EngineError(
+                    .invalidConfiguration,
+                    "\(handle.name) has \(session.torrent.layout.files.count) files, got \(priorities.count) priorities"
+                )
+            }
+            core.setFilePriorities(priorities, of: session)
+            return session.store
+        }
+        for (index, priority) in priorities.enumerated() { await store.setPriority(priority, ofFile: index) }
+    }
+
+    /// The priority of every file of a torrent, or nil when it is not in the client.
+    public func filePriorities(_ handle: TorrentHandle) async -> [FilePriority]? {
+        try? await onLoop { core in
+            core.session(handle).map { session in
+                session.torrent.layout.files.indices.map { session.picker.priority(ofFile: $0) }
+            }
+        }
+    }
+
+    // MARK: Status
+
+    /// The connections of a torrent (connecting ones included), oldest first; empty when it is not in the
+    /// client.
+    public func peers(of handle: TorrentHandle) async -> [PeerStatus] {
+        (try? await onLoop { core in core.session(handle).map { core.peerStatuses($0) } ?? [] }) ?? []
+    }
+
+    /// Totals over every torrent: rates, bytes, peers, torrents by state.
+    public func sessionStatus() async -> SessionStatus {
+        SessionStatus(summing: await statuses())
+    }
+}

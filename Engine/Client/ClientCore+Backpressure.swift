@@ -1,0 +1,78 @@
+import BTWire
+import NIOCore
+
+/// Upload back-pressure: a peer that does not read must not make the client buffer without limit.
+///
+/// Each connection counts its ``PeerConnection/queuedUploadBytes``: blocks admitted and waiting for upload
+/// tokens (under a rate limit) or being read from storage, plus
+/// `piece` messages handed to the channel whose write promise has not completed (NIO completes it once the
+/// bytes are in the socket). A request is read only while that figure plus the block stays within
+/// ``ClientConfiguration/maximumQueuedUploadBytesPerPeer`` (one block is always allowed when nothing is
+/// queued); others wait, in order, in ``PeerConnection/deferredUploads`` and are read as writes complete.
+/// The number of waiting requests is bounded by the wire state machine's serving queue (our `reqq`).
+extension ClientCore {
+    /// Bytes a block costs in the queue: its payload plus the `piece` message header.
+    static func uploadCost(_ request: BlockRequest) -> Int { request.length + 13 }
+
+    /// Whether `request` may be read now; otherwise it is queued behind the deferred ones.
+    func admitsUpload(_ request: BlockRequest, to connection: PeerConnection) -> Bool {
+        let cap = configuration.maximumQueuedUploadBytesPerPeer
+        if connection.deferredUploads.isEmpty
+            && (connection.queuedUploadBytes == 0 || connection.queuedUploadBytes + Self.uploadCost(request) <= cap)
+        {
+            return true
+        }
+        connection.deferredUploads.append(request)
+        return false
+    }
+
+    /// Counts `bytes` of a block message as queued until its write completes; returns the write's promise.
+    func uploadQueued(_ bytes: Int, on connection: PeerConnection) -> EventLoopPromise<Void> {
+        connection.queuedUploadBytes += bytes
+        let promise = loop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { [self] _ in
+            connection.queuedUploadBytes -= bytes
+            drainDeferredUploads(connection)
+        }
+        return promise
+    }
+
+    /// Reads deferred requests while they fit under the cap.
+    func drainDeferredUploads(_ connection: PeerConnection) {
+        let cap = configuration.maximumQueuedUploadBytesPerPeer
+        while !connection.isClosed, let next = connection.deferredUploads.first,
+            connection.queuedUploadBytes == 0 || connection.queuedUploadBytes + Self.uploadCost(next) <= cap
+        {
+            connection.deferredUploads.removeFirst()
+            serve(next, to: connection, admitted: true)
+        }
+        if connection.isClosed { connection.deferredUploads.removeAll() }
+    }
+}
+
+/// Download back-pressure: blocks received but not yet in storage are bounded per torrent. Each block
+/// handed to the ``PieceStore`` counts in ``TorrentSession/pendingWriteBytes`` until its write finishes;
+/// while the figure is at ``ClientConfiguration/maximumPendingWriteBytesPerTorrent`` no new requests are
+/// sent (blocks already requested still arrive), and requesting resumes as writes complete. A disk slower
+/// than the network therefore slows the download instead of filling memory.
+extension ClientCore {
+    /// Whether `session` has as many bytes waiting for storage as it may.
+    func isWriteBacklogFull(_ session: TorrentSession) -> Bool {
+        session.pendingWriteBytes >= configuration.maximumPendingWriteBytesPerTorrent
+    }
+
+    /// A block of `length` bytes was handed to storage.
+    func writeStarted(_ length: Int, session: TorrentSession) {
+        session.pendingWriteBytes += length
+        session.peakPendingWriteBytes = max(session.peakPendingWriteBytes, session.pendingWriteBytes)
+    }
+
+    /// A block's write finished (or failed); requests resume when the backlog falls below the cap.
+    func writeFinished(_ length: Int, session: TorrentSession) {
+        let wasFull = isWriteBacklogFull(session)
+        session.pendingWriteBytes -= length
+        if wasFull && !isWriteBacklogFull(session) {
+            for connection in Array(session.connections.values) { fillRequests(connection) }
+        }
+    }
+}

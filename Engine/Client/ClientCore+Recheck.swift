@@ -1,0 +1,75 @@
+import BTMetainfo
+import BTStorage
+import BTWire
+import NIOCore
+
+/// Hash checks (the seed's `hashcheck`): while a torrent is ``TorrentState/checking`` it has no peers (its
+/// connections are closed with reason `hashChecking`, incoming ones are refused), requests nothing, does
+/// not announce, and shows the check's progress; afterwards the picker starts again from what the check
+/// found and the torrent resumes downloading or seeding (or stays paused).
+extension ClientCore {
+    /// Puts `session` into the checking state: remembers the peers it dialled (to dial again afterwards)
+    /// and closes its connections.
+    func beginCheck(_ session: TorrentSession) {
+        session.pausedBeforeCheck = session.state == .paused
+        let outgoing = session.connections.values.filter { !$0.isIncoming && !$0.isClosed }
+            .map { (host: $0.host, port: $0.port, source: $0.machine?.source ?? PeerSource.user) }
+        session.state = .checking
+        session.checkProgress = 0
+        disconnectAll(session, reason: .hashChecking)
+        for peer in outgoing where !session.candidates.contains(where: { $0.host == peer.host && $0.port == peer.port })
+        {
+            session.candidates.append(peer)
+        }
+    }
+
+    /// Ends a check that found `verified`: rebuilds the picker (keeping its file priorities unless
+    /// `priorities` are given), reports the pieces when `reportPieces` (a pass for every good piece, a fail
+    /// for every piece that was verified before and is not now), and resumes the torrent.
+    func finishCheck(
+        _ session: TorrentSession, verified: Bitfield, priorities: [FilePriority]?, reportPieces: Bool
+    ) {
+        // A torrent paused while it was checked takes the result and stays paused.
+        guard torrents[session.handle.wireInfoHash] === session,
+            session.state == .checking || session.state == .paused
+        else { return }
+        if session.state == .paused { session.pausedBeforeCheck = true }
+        let layout = session.torrent.layout
+        let before = session.picker.have
+        var picker = PiecePicker<UInt64>(layout: layout, have: verified)
+        picker.isSequential = session.picker.isSequential
+        for index in layout.files.indices {
+            let priority = priorities?[index] ?? session.picker.priority(ofFile: index)
+            if priority != picker.priority(ofFile: index) { picker.setPriority(priority, ofFile: index) }
+        }
+        session.picker = picker
+        session.verifiedBytes = verified.setIndexes.reduce(Int64(0)) {
+            $0 + TorrentSession.payloadBytes(ofPiece: $1, layout: layout)
+        }
+        session.checkProgress = nil
+        if reportPieces {
+            for piece in verified.setIndexes {
+                events.emit(.pieceHashPass(session.info, index: piece))
+                metrics.pieceVerified()
+            }
+            for piece in before.setIndexes where !verified[piece] {
+                events.emit(.pieceHashFail(session.info, index: piece))
+                metrics.hashFailed()
+            }
+        }
+        let complete = session.isComplete
+        session.reportedFinished = complete
+        session.state = session.pausedBeforeCheck ? .paused : (complete ? .seeding : .downloading)
+        configuration.logger.info(
+            "checked \(session.handle.name): \(verified.setCount) of \(layout.pieceCount) pieces, \(session.state)")
+        guard session.state != .paused else { return }
+        if session.schedule != nil { announceDue(session, now: loop.now) }
+        dialCandidates(session)
+    }
+
+    /// Records the progress of `session`'s check.
+    func checkProgressed(_ session: TorrentSession, fraction: Double) {
+        guard session.state == .checking else { return }
+        session.checkProgress = max(session.checkProgress ?? 0, min(1, fraction))
+    }
+}

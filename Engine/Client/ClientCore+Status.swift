@@ -1,0 +1,67 @@
+import BTStorage
+import NIOCore
+
+/// Snapshots beyond the basic ``TorrentStatus``: check progress, queued upload bytes, limits, wanted
+/// pieces, and per-peer status.
+extension ClientCore {
+    /// The status of `session` with every field filled in.
+    func fullStatus(_ session: TorrentSession) -> TorrentStatus {
+        var result = status(session)
+        result.checkProgress = session.state == .checking ? (session.checkProgress ?? 0) : nil
+        result.queuedUploadBytes = session.connections.values.reduce(0) { $0 + $1.queuedUploadBytes }
+        result.limits = session.limits
+        result.pendingWriteBytes = session.pendingWriteBytes
+        result.wantedPieces = (0..<session.picker.layout.pieceCount).reduce(0) {
+            $0 + (session.picker.priority(ofPiece: $1) > 0 ? 1 : 0)
+        }
+        return result
+    }
+
+    /// One ``PeerStatus`` per connection of `session` (connecting ones included), oldest first.
+    func peerStatuses(_ session: TorrentSession) -> [PeerStatus] {
+        let now = loop.now
+        return session.connections.values.sorted { $0.key < $1.key }.map { connection in
+            var machine = connection.machine
+            let down = machine?.rateDown(at: now) ?? 0
+            let up = machine?.rateUp(at: now) ?? 0
+            connection.machine = machine
+            return PeerStatus(
+                endpoint: connection.endpoint, peerID: machine?.peerID?.bytes, isIncoming: connection.isIncoming,
+                isActive: connection.isActive, downloadedBytes: connection.downloaded,
+                uploadedBytes: connection.uploaded, downloadRate: down, uploadRate: up,
+                queuedRequests: machine?.servingQueueLength ?? 0,
+                deferredRequests: connection.deferredUploads.count,
+                queuedUploadBytes: connection.queuedUploadBytes, amChoking: machine?.amChoking ?? true,
+                peerChoking: machine?.peerChoking ?? true, isSeed: machine?.isSeed ?? false)
+        }
+    }
+
+    /// Sets the priorities of `session`'s files in the picker and moves the torrent between downloading
+    /// and seeding when what is wanted changed.
+    func setFilePriorities(_ priorities: [FilePriority], of session: TorrentSession) {
+        for (index, priority) in priorities.enumerated() where session.picker.priority(ofFile: index) != priority {
+            session.picker.setPriority(priority, ofFile: index)
+        }
+        if session.state == .seeding && !session.isComplete {
+            session.state = .downloading
+            session.reportedFinished = false
+        } else if session.state == .downloading && session.isComplete {
+            finished(session)
+        }
+        for connection in session.connections.values { fillRequests(connection) }
+    }
+
+    /// Reports byte counters and gauges (called from the one-second tick).
+    func reportMetrics() {
+        var peers = 0
+        for session in torrents.values {
+            metrics.transferred(
+                down: session.downloadedBytes - session.reportedDownloaded,
+                up: session.uploadedBytes - session.reportedUploaded)
+            session.reportedDownloaded = session.downloadedBytes
+            session.reportedUploaded = session.uploadedBytes
+            peers += session.connections.values.reduce(0) { $0 + ($1.isActive ? 1 : 0) }
+        }
+        metrics.gauges(peers: peers, torrents: torrents.count)
+    }
+}

@@ -1,0 +1,75 @@
+import NIOCore
+import NIOPosix
+
+/// How a ``Client`` reaches peers and is reached by them: listening and connecting, each producing a NIO
+/// `Channel` that carries the BitTorrent byte stream. The engine installs its own handler on every channel
+/// and never names TCP, so uTP or an encrypting transport (MSE) can be added as another conformance without
+/// touching the engine's logic; ``TCPTransport`` is the default.
+///
+/// Every channel must be bound to the event loop the engine gives (`group` for accepted channels is a
+/// one-thread group: the engine's loop).
+public protocol PeerTransport: Sendable {
+    /// Starts accepting connections on `host`:`port` (0: any port), running `initializer` on each accepted
+    /// channel before it becomes active.
+    func listen(
+        host: String, port: Int, group: any EventLoopGroup,
+        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) async throws -> any PeerListener
+
+    /// Connects to `host`:`port`, giving up after `timeout`; runs `initializer` on the channel before it
+    /// becomes active.
+    func connect(
+        host: String, port: Int, loop: any EventLoop, timeout: TimeAmount,
+        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<any Channel>
+}
+
+/// A listener made by a ``PeerTransport``.
+public protocol PeerListener: Sendable {
+    /// The port it accepts connections on.
+    var port: Int { get }
+    /// Stops accepting connections (established ones stay open).
+    func close()
+}
+
+/// Plain TCP with `TCP_NODELAY`: the transport of the seed and of every client it interoperates with.
+public struct TCPTransport: PeerTransport {
+    /// The TCP transport.
+    public init() {}
+
+    /// Binds a `ServerBootstrap` (with `SO_REUSEADDR`).
+    public func listen(
+        host: String, port: Int, group: any EventLoopGroup,
+        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) async throws -> any PeerListener {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer(initializer)
+            .bind(host: host, port: port).get()
+        guard let bound = channel.localAddress?.port else {
+            try? await channel.close().get()
+            throw ChannelError.unknownLocalAddress
+        }
+        return Listener(channel: channel, port: bound)
+    }
+
+    /// Connects with a `ClientBootstrap`.
+    public func connect(
+        host: String, port: Int, loop: any EventLoop, timeout: TimeAmount,
+        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<any Channel> {
+        ClientBootstrap(group: loop)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer(initializer)
+            .connect(host: host, port: port)
+    }
+
+    private struct Listener: PeerListener {
+        let channel: any Channel
+        let port: Int
+
+        func close() { channel.close(promise: nil) }
+    }
+}
