@@ -6,8 +6,8 @@ Usage: libtorrent_recheck.py TORRENT SAVE_PATH [recheck|add] [COLD_CMD]
            session keeps its memory-mapped files, so pages libtorrent already mapped need no page fault).
   add:     time the check libtorrent runs when a torrent without resume data is added to a fresh session
            (like `nbt check`, which starts from nothing too).
-When COLD_CMD is given (to evict the data from the page cache) it runs before the timed check; in recheck mode libtorrent
-would keep its mapped pages cached, so a cold run always uses add mode.
+When COLD_CMD is given (to evict the data from the page cache) it runs before the timed check; in recheck
+mode libtorrent would keep its mapped pages cached, so a cold run always uses add mode.
 libtorrent gets every core for hashing (hashing_threads = cores, aio_threads = cores) and a generous
 checking memory budget, with all networking off.
 """
