@@ -296,7 +296,8 @@ final class ClientCore: @unchecked Sendable {
             channel.close(promise: nil)
             return
         }
-        if IPAddress(connection.host) == nil, let text = channel.remoteAddress?.ipAddress, let address = IPAddress(text) {
+        if IPAddress(connection.host) == nil, let text = channel.remoteAddress?.ipAddress, let address = IPAddress(text)
+        {
             // Dialled by name: the filter sees the address the name resolved to, before anything is sent.
             connection.endpoint = PeerEndpoint(address: address, port: connection.endpoint.port)
             connection.session?.peerAddresses[connection.key] = address.unmapped
@@ -856,7 +857,8 @@ final class ClientCore: @unchecked Sendable {
     /// Gives `session` its tracker client and forwards the client's `tracker_*` events (but `connect`, which
     /// ``send(_:for:tracker:)`` reports for every scheme, UDP included) to the bus, naming the torrent.
     private func startTrackerClient(for session: TorrentSession) {
-        let tracker = TrackerClient(configuration: .init(addressPolicy: configuration.trackerAddressPolicy), group: loop)
+        let tracker = TrackerClient(
+            configuration: .init(addressPolicy: configuration.trackerAddressPolicy), group: loop)
         session.trackerClient = tracker
         let events = self.events
         let torrent = session.info
@@ -918,7 +920,9 @@ final class ClientCore: @unchecked Sendable {
             } catch {
                 let failure = error as? TrackerError
                 // The failure event comes from the tracker client's stream, after its read and disconnect.
-                if let failure { core.loop.execute { session.schedule?.failed(url, error: failure, now: core.loop.now) } }
+                if let failure {
+                    core.loop.execute { session.schedule?.failed(url, error: failure, now: core.loop.now) }
+                }
             }
         }
     }

@@ -112,9 +112,7 @@ final class PeerWireHandler: ChannelInboundHandler {
             countsAsHandshaking = true
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             let timeout = core.configuration.incomingHandshakeTimeout
-            context.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                + timeout.components.attoseconds / 1_000_000_000))
-            {
+            context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 let handler = handler.value
                 if handler.connection == nil && !handler.refused { handler.refuse(channel, .handshakeTimeout) }
             }

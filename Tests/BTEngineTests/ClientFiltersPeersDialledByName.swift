@@ -36,8 +36,11 @@ import Testing
                 filtered.values.contains { if case .peerDisconnect = $0 { true } else { false } }
             })
         let events = filtered.values
-        #expect(events.contains(.ipFilter(PeerEndpoint(address: IPAddress("127.0.0.1")!, port: UInt16(seeder.port)), allowed: false)))
-        #expect(events.contains { if case .peerDisconnect(_, let reason) = $0 { reason == .ipFiltered } else { false } })
+        #expect(
+            events.contains(
+                .ipFilter(PeerEndpoint(address: IPAddress("127.0.0.1")!, port: UInt16(seeder.port)), allowed: false)))
+        #expect(
+            events.contains { if case .peerDisconnect(_, let reason) = $0 { reason == .ipFiltered } else { false } })
         #expect(!events.contains { if case .peerConnect = $0 { true } else { false } })
         #expect(seederConnects.values.isEmpty)
         await leecher.shutdown()

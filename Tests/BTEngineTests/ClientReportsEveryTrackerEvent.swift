@@ -80,7 +80,9 @@ import Testing
             kinds.append(event.kind)
         }
         #expect(
-            Array(kinds.prefix(5)) == [.trackerConnect, .trackerWrite, .trackerRead, .trackerDisconnect, .trackerSuccess])
+            Array(kinds.prefix(5)) == [
+                .trackerConnect, .trackerWrite, .trackerRead, .trackerDisconnect, .trackerSuccess,
+            ])
         #expect(announced.contains(.started) && announced.contains(.completed) && announced.contains(.stopped))
         #expect(kinds.filter { $0 == .trackerDisconnect }.count == announced.count)
         #expect(wrote > 0 && read > 0)

@@ -21,7 +21,9 @@ import Testing
         return channel
     }
 
-    static func client(_ change: (inout ClientConfiguration) -> Void = { _ in }) async throws -> (Client, Recorder<String>) {
+    static func client(_ change: (inout ClientConfiguration) -> Void = { _ in }) async throws -> (
+        Client, Recorder<String>
+    ) {
         var configuration = ClientConfiguration(host: "127.0.0.1")
         configuration.usesTrackers = false
         change(&configuration)
