@@ -817,7 +817,7 @@ final class ClientCore: @unchecked Sendable {
 
     // MARK: Choking
 
-    private func rechoke(_ session: TorrentSession, now: NIODeadline) {
+    func rechoke(_ session: TorrentSession, now: NIODeadline) {
         session.rechokeSoon = false
         session.nextRechoke = now + .seconds(10)
         var snapshots: [Choker<UInt64>.PeerSnapshot] = []

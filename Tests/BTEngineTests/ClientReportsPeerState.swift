@@ -47,6 +47,38 @@ import Testing
         await client.shutdown()
     }
 
+    /// The optimistic-unchoke flag is the choker's latest answer for every peer, including peers whose choke
+    /// state the rechoke did not change.
+    @Test func everyPeersOptimisticFlagFollowsTheLatestRechoke() async throws {
+        let folder = try ClientFixtures.temporaryFolder("optimistic")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let torrent = try ClientFixtures.makeSingleFileTorrent(
+            in: folder, name: "optimistic.bin", length: 256 * 1024, pieceLength: 64 * 1024)
+        var configuration = ClientConfiguration(host: "127.0.0.1")
+        configuration.usesTrackers = false
+        let client = try await Client(configuration: configuration)
+        let handle = try await client.addTorrent(torrent, downloadDirectory: folder)
+        let peers = (0..<2).map { _ in RawPeer(infoHash: handle.wireInfoHash, requests: [], stopsReading: false) }
+        for peer in peers { try await peer.connect(port: client.port) }
+        // Both interested peers fit in the regular slots: both end unchoked.
+        #expect(
+            await ClientFixtures.eventually {
+                let statuses = await client.peers(of: handle)
+                return statuses.count == 2 && statuses.allSatisfy { !$0.amChoking }
+            })
+        // A stale flag on both; a rechoke that changes nobody's choke state must still correct it.
+        let flagged = try await client.onLoop { core in
+            guard let session = core.session(handle) else { return -1 }
+            for connection in session.connections.values { connection.machine?.isOptimisticUnchoke = true }
+            core.rechoke(session, now: core.loop.now)
+            return session.connections.values.filter { $0.machine?.isOptimisticUnchoke == true }.count
+        }
+        #expect(flagged >= 0 && flagged <= 1, "the choker has one optimistic slot; \(flagged) peers claim it")
+        #expect(await client.peers(of: handle).filter(\.isOptimisticUnchoke).count == flagged)
+        for peer in peers { await peer.close() }
+        await client.shutdown()
+    }
+
     @Test func dialsWaitingForASlotAreQueuedAndAFullQueueIsReported() async throws {
         let folder = try ClientFixtures.temporaryFolder("queued")
         defer { try? FileManager.default.removeItem(atPath: folder) }
