@@ -168,6 +168,7 @@ public final class Client: Sendable {
             try await store.createEmptyFiles()
         } catch {
             _ = try? await onLoop { core in core.removeSession(session) }
+            await session.stopTrackerClient()
             configuration.logger.info("could not add \(handle): \(error)")
             throw EngineError(.storageFailed, "\(torrent.name): \(error)")
         }

@@ -87,4 +87,35 @@ import Testing
         #expect(kinds.filter { $0 == .trackerDisconnect }.count == announced.count)
         #expect(wrote > 0 && read > 0)
     }
+
+    /// A recheck that completes a download announces `completed`, as a download finishing over the wire does.
+    @Test func aRecheckThatCompletesTheDownloadAnnouncesCompleted() async throws {
+        let tracker = try InteropProcess(["/usr/bin/python3", Self.script], seconds: 120)
+        defer { tracker.stop() }
+        let port = try #require(await tracker.firstJSON()?.ints["port"])
+        let folder = try ClientFixtures.temporaryFolder("tracker-recheck")
+        let target = try ClientFixtures.temporaryFolder("tracker-recheck-target")
+        defer {
+            try? FileManager.default.removeItem(atPath: folder)
+            try? FileManager.default.removeItem(atPath: target)
+        }
+        try ClientFixtures.writePayload([("data.bin", 300_000)], in: folder, seed: 7)
+        var creator = TorrentCreator(path: "\(folder)/data.bin")
+        creator.version = .v1
+        creator.pieceLength = 32 * 1024
+        creator.creationDate = nil
+        creator.trackers = [["http://127.0.0.1:\(port)/announce"]]
+        let torrent = try creator.create()
+        var configuration = ClientConfiguration(host: "127.0.0.1", ports: [0])
+        configuration.trackerAddressPolicy = .allowAll
+        let client = try await Client(configuration: configuration)
+        let handle = try await client.addTorrent(torrent, downloadDirectory: target)
+        #expect(await tracker.firstJSON()?.strings["event"] == "started")
+        try FileManager.default.copyItem(atPath: "\(folder)/data.bin", toPath: "\(target)/data.bin")
+        try await client.recheck(handle)
+        #expect(await client.status(of: handle)?.state == .seeding)
+        #expect(await tracker.firstJSON()?.strings["event"] == "completed")
+        await client.shutdown()
+        #expect(await tracker.firstJSON()?.strings["event"] == "stopped")
+    }
 }
