@@ -11,8 +11,12 @@ extension ClientCore {
         result.queuedUploadBytes = session.connections.values.reduce(0) { $0 + $1.queuedUploadBytes }
         result.limits = session.limits
         result.pendingWriteBytes = session.pendingWriteBytes
-        result.wantedPieces = (0..<session.picker.layout.pieceCount).reduce(0) {
-            $0 + (session.picker.priority(ofPiece: $1) > 0 ? 1 : 0)
+        let layout = session.picker.layout
+        for piece in 0..<layout.pieceCount where session.picker.priority(ofPiece: piece) > 0 {
+            let bytes = TorrentSession.payloadBytes(ofPiece: piece, layout: layout)
+            result.wantedPieces += 1
+            result.wantedBytes += bytes
+            if session.picker.have[piece] { result.verifiedWantedBytes += bytes }
         }
         return result
     }

@@ -22,9 +22,13 @@ public struct SessionStatus: Hashable, Sendable {
     public var verifiedBytes: Int64
     /// Connected seeds over all torrents.
     public var seeds: Int
-    /// Verified over total payload bytes (1 when there is nothing to download).
+    /// Payload bytes in wanted pieces (files not skipped) over all torrents.
+    public var wantedBytes: Int64
+    /// Of those, bytes in verified pieces.
+    public var verifiedWantedBytes: Int64
+    /// Verified over wanted payload bytes (1 when nothing is wanted).
     public var progress: Double
-    /// Time until every torrent is complete at the current total download rate, when that rate is above
+    /// Time until every wanted byte is verified at the current total download rate, when that rate is above
     /// 1 byte/s and something is left.
     public var eta: Duration?
     /// Bytes uploaded per byte downloaded this session (per payload byte when nothing was downloaded).
@@ -43,8 +47,10 @@ public struct SessionStatus: Hashable, Sendable {
         totalBytes = statuses.reduce(0) { $0 + $1.totalBytes }
         verifiedBytes = statuses.reduce(0) { $0 + $1.verifiedBytes }
         seeds = statuses.reduce(0) { $0 + $1.seeds }
-        progress = totalBytes == 0 ? 1 : Double(verifiedBytes) / Double(totalBytes)
-        let left = totalBytes - verifiedBytes
+        wantedBytes = statuses.reduce(0) { $0 + $1.wantedBytes }
+        verifiedWantedBytes = statuses.reduce(0) { $0 + $1.verifiedWantedBytes }
+        progress = wantedBytes == 0 ? 1 : Double(verifiedWantedBytes) / Double(wantedBytes)
+        let left = wantedBytes - verifiedWantedBytes
         eta = left > 0 && downloadRate > 1 ? .seconds(Double(left) / downloadRate) : nil
         ratio = Double(uploadedBytes) / Double(downloadedBytes > 0 ? downloadedBytes : max(totalBytes, 1))
     }

@@ -82,6 +82,10 @@ public struct TorrentStatus: Hashable, Sendable {
     public var limits: TorrentLimits = TorrentLimits()
     /// Pieces wanted: those holding a byte of a file that is not skipped.
     public var wantedPieces: Int = 0
+    /// Payload bytes in wanted pieces.
+    public var wantedBytes: Int64 = 0
+    /// Payload bytes in wanted pieces that are verified.
+    public var verifiedWantedBytes: Int64 = 0
 
     /// Whether every piece is verified.
     public var isComplete: Bool { verifiedPieces == pieceCount }

@@ -46,6 +46,10 @@ import Testing
         #expect(await ClientFixtures.eventually { await leecher.status(of: downloading)?.state == .seeding })
         let partial = try #require(await leecher.status(of: downloading))
         #expect(partial.verifiedPieces == 8 && !partial.isComplete)
+        #expect(partial.verifiedWantedBytes == partial.wantedBytes && partial.wantedBytes < partial.totalBytes)
+        // Session progress counts what is wanted: done, though a file is missing.
+        let session = await leecher.sessionStatus()
+        #expect(session.progress == 1 && session.eta == nil && session.wantedBytes < session.totalBytes)
         #expect(finished.values.count == 1)
         let fm = FileManager.default
         #expect(fm.contents(atPath: "\(leechFolder)/set/a.bin") == fm.contents(atPath: "\(seedFolder)/set/a.bin"))
