@@ -14,6 +14,7 @@ let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics
 let collections = Target.Dependency.product(name: "Collections", package: "swift-collections")
 let systemPackage = Target.Dependency.product(name: "SystemPackage", package: "swift-system")
 let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
+let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 
 /// Library modules: (module name, folder, dependencies).
@@ -24,7 +25,7 @@ let libraries: [(String, String, [Target.Dependency])] = [
     ("BTMSE", "MSE", [nio, crypto]),
     ("BTUTP", "UTP", [nio]),
     ("BTDHT", "DHT", ["BTBencode", "BTMetainfo", nio]),
-    ("BTTracker", "Tracker", ["BTBencode", "BTMetainfo", nio, nioPosix, httpClient, logging]),
+    ("BTTracker", "Tracker", ["BTBencode", "BTMetainfo", nio, nioPosix, httpClient, nioSSL, logging]),
     ("BTStorage", "Storage", ["BTBencode", "BTMetainfo", crypto, systemPackage, collections, logging]),
     (
         "BTEngine", "Engine",
@@ -86,6 +87,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: targets
 )

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// Announces to and scrapes HTTP(S) and UDP trackers. The transports are thin: request building, response
 /// parsing and the UDP retransmission schedule live in ``HTTPTrackerProtocol`` and ``UDPTrackerExchange``.
@@ -29,13 +30,20 @@ public final class TrackerClient: Sendable {
         public var udpRetransmission: UDPRetransmissionPolicy
         /// `User-Agent` sent to HTTP trackers.
         public var userAgent: String
+        /// Paths of PEM files whose certificates are trusted as roots for HTTPS trackers, in addition to the
+        /// system's (for a tracker with a private or self-signed certificate). A file that cannot be read fails
+        /// the HTTPS request with ``TrackerError/Code/connectionFailed``.
+        public var additionalTrustedRootCertificateFiles: [String]
+        /// Resolves a host name to its addresses (test hook; `nil` means `getaddrinfo`).
+        package var resolver: (@Sendable (String) async throws(TrackerError) -> [[UInt8]])?
 
         /// Creates a configuration.
         public init(
             addressPolicy: TrackerAddressPolicy = .default, httpTimeout: TimeAmount = .seconds(30),
             maxResponseBytes: Int = 1 << 20, maxRedirects: Int = 5,
             udpRetransmission: UDPRetransmissionPolicy = .init(),
-            userAgent: String = "NetBitTorrent/\(BTTrackerVersion.current)"
+            userAgent: String = "NetBitTorrent/\(BTTrackerVersion.current)",
+            additionalTrustedRootCertificateFiles: [String] = []
         ) {
             self.addressPolicy = addressPolicy
             self.httpTimeout = httpTimeout
@@ -43,6 +51,7 @@ public final class TrackerClient: Sendable {
             self.maxRedirects = maxRedirects
             self.udpRetransmission = udpRetransmission
             self.userAgent = userAgent
+            self.additionalTrustedRootCertificateFiles = additionalTrustedRootCertificateFiles
         }
     }
 
@@ -63,12 +72,32 @@ public final class TrackerClient: Sendable {
         self.configuration = configuration
         self.group = group
         (events, eventSink) = AsyncStream.makeStream(of: TrackerEvent.self, bufferingPolicy: .bufferingNewest(4096))
-        var httpConfiguration = HTTPClient.Configuration(
+        http = HTTPClient(eventLoopGroup: group, configuration: Self.httpConfiguration(configuration))
+    }
+
+    /// The AsyncHTTPClient configuration for `configuration`; `pinning` maps a host name to the address text
+    /// to connect to instead of resolving the name again (TLS still names and verifies the host).
+    private static func httpConfiguration(_ configuration: Configuration, pinning: [String: String] = [:])
+        -> HTTPClient.Configuration
+    {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.additionalTrustRoots = configuration.additionalTrustedRootCertificateFiles.map { .file($0) }
+        var http = HTTPClient.Configuration(
+            tlsConfiguration: tls,
             redirectConfiguration: .disallow,  // followed by hand, so each hop passes the address policy
             timeout: .init(connect: configuration.httpTimeout, read: configuration.httpTimeout),
             decompression: .enabled(limit: .size(configuration.maxResponseBytes)))
-        httpConfiguration.httpVersion = .http1Only
-        http = HTTPClient(eventLoopGroup: group, configuration: httpConfiguration)
+        http.httpVersion = .http1Only
+        // A refused or failed connection (TLS handshake included) is reported at once rather than retried with
+        // back-off until the deadline: the announce schedule has its own back-off.
+        http.connectionPool.retryConnectionEstablishment = false
+        http.dnsOverride = pinning
+        return http
+    }
+
+    private func resolve(_ host: String) async throws(TrackerError) -> [[UInt8]] {
+        if let resolver = configuration.resolver, IPAddressBytes.parse(host) == nil { return try await resolver(host) }
+        return try await HostResolver.resolve(host)
     }
 
     /// Runs `body` with a fresh client and shuts it down afterwards, whether `body` throws or not.
@@ -157,7 +186,7 @@ public final class TrackerClient: Sendable {
     private func udp(_ query: UDPTrackerQuery, tracker: TrackerURL, url: String) async throws(TrackerError)
         -> UDPTrackerAnswer
     {
-        let addresses = try await HostResolver.resolve(tracker.host)
+        let addresses = try await resolve(tracker.host)
         try configuration.addressPolicy.check(host: tracker.host, addresses: addresses)
         let remote = try HostResolver.socketAddress(addresses[0], port: tracker.port)
         let key = tracker.origin
@@ -183,28 +212,44 @@ public final class TrackerClient: Sendable {
         while true {
             let target = try TrackerURL(url)
             guard target.scheme != .udp else { throw TrackerError(.invalidURL, "HTTP redirect to a UDP URL") }
-            let addresses = try await HostResolver.resolve(target.host)
+            let addresses = try await resolve(target.host)
             try configuration.addressPolicy.check(host: target.host, addresses: addresses)
             var request = HTTPClientRequest(url: url)
-            if target.scheme == .http, IPAddressBytes.parse(target.host) == nil {
-                // Connect to the address that was checked, not to a second resolution of the name (DNS rebinding).
-                let pinned =
-                    addresses[0].count == 4 ? IPAddressText.ipv4(addresses[0]) : "[\(IPAddressText.ipv6(addresses[0]))]"
-                request = HTTPClientRequest(url: "http://\(pinned):\(target.port)\(target.pathAndQuery)")
-                request.headers.add(
-                    name: "Host", value: target.port == 80 ? target.host : "\(target.host):\(target.port)")
+            // Connect to the address that was checked, not to a second resolution of the name (DNS rebinding).
+            var pinnedClient: HTTPClient?
+            if IPAddressBytes.parse(target.host) == nil {
+                let address =
+                    addresses[0].count == 4 ? IPAddressText.ipv4(addresses[0]) : IPAddressText.ipv6(addresses[0])
+                if target.scheme == .http {
+                    let shown = address.contains(":") ? "[\(address)]" : address
+                    request = HTTPClientRequest(url: "http://\(shown):\(target.port)\(target.pathAndQuery)")
+                    request.headers.add(
+                        name: "Host", value: target.port == 80 ? target.host : "\(target.host):\(target.port)")
+                } else {
+                    // HTTPS: a client of its own whose DNS override sends the name's connection to the checked
+                    // address while SNI and certificate verification still use the name.
+                    request = HTTPClientRequest(url: "https://\(target.host):\(target.port)\(target.pathAndQuery)")
+                    pinnedClient = HTTPClient(
+                        eventLoopGroup: group,
+                        configuration: Self.httpConfiguration(configuration, pinning: [target.host: address]))
+                }
             }
             request.method = .GET
             request.headers.add(name: "User-Agent", value: configuration.userAgent)
             request.headers.add(name: "Accept-Encoding", value: "gzip")
             request.headers.add(name: "Connection", value: "close")
-            let head =
-                "GET \(target.pathAndQuery) HTTP/1.1\r\n"
-                + request.headers.map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n"
+            // The head as AsyncHTTPClient writes it: our headers, then the `Host` it adds when we set none.
+            var sentHeaders = request.headers.map { "\($0.name): \($0.value)\r\n" }
+            if !request.headers.contains(name: "Host") {
+                let shown = target.host.contains(":") ? "[\(target.host)]" : target.host
+                let defaultPort = target.scheme == .https ? 443 : 80
+                sentHeaders.append("host: \(target.port == defaultPort ? shown : "\(shown):\(target.port)")\r\n")
+            }
+            let head = "GET \(target.pathAndQuery) HTTP/1.1\r\n" + sentHeaders.joined() + "\r\n"
             eventSink.yield(.write(tracker: tracker, bytes: head.utf8.count))
             let response: (status: Int, phrase: String, location: String?, body: ByteBuffer)
             do {
-                let http = self.http
+                let http = pinnedClient ?? self.http
                 let limit = configuration.maxResponseBytes
                 // AsyncHTTPClient's deadline covers the head only: the whole exchange races the deadline here, so a
                 // tracker dripping its body byte by byte cannot hold us.
@@ -218,8 +263,10 @@ public final class TrackerClient: Sendable {
                     )
                 }
             } catch {
-                throw Self.map(error, limit: configuration.maxResponseBytes)
+                try? await pinnedClient?.shutdown()
+                throw Self.map(error, configuration)
             }
+            try? await pinnedClient?.shutdown()
             let body = response.body
             eventSink.yield(.read(tracker: tracker, bytes: body.readableBytes))
             let status = response.status
@@ -264,7 +311,8 @@ public final class TrackerClient: Sendable {
         }
     }
 
-    private static func map(_ error: any Error, limit: Int) -> TrackerError {
+    private static func map(_ error: any Error, _ configuration: Configuration) -> TrackerError {
+        let limit = configuration.maxResponseBytes
         if let error = error as? TrackerError { return error }
         if error is CancellationError { return TrackerError(.cancelled, "cancelled") }
         if error is NIOTooManyBytesError {
@@ -279,6 +327,13 @@ public final class TrackerClient: Sendable {
             default:
                 break
             }
+        }
+        if let tls = error as? NIOSSLError, case .failedToLoadCertificate = tls {
+            let files = configuration.additionalTrustedRootCertificateFiles.joined(separator: ", ")
+            return TrackerError(.connectionFailed, "TLS: cannot load the trusted root certificates of \(files)")
+        }
+        if error is NIOSSLError || error is BoringSSLError {
+            return TrackerError(.connectionFailed, "TLS: \(error)")
         }
         if String(reflecting: error).hasSuffix("DecompressionError.limit") {
             return TrackerError(.responseTooLarge, "decompressed response larger than \(limit) bytes")

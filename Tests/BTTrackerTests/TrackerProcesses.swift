@@ -71,10 +71,11 @@ struct FakeTracker {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures/fake_tracker.py").path
 
-    /// Starts a fake with the given UDP behaviour.
-    static func start(udpMode: String = "ok") throws -> FakeTracker {
+    /// Starts a fake with the given UDP behaviour; with `tls` its HTTP port speaks HTTPS with that certificate.
+    static func start(udpMode: String = "ok", tls: TestCertificate? = nil) throws -> FakeTracker {
         let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
-        let process = try TestProcess([python, script, udpMode], seconds: 120)
+        let process = try TestProcess(
+            [python, script, udpMode] + (tls.map { [$0.certificate, $0.key] } ?? []), seconds: 120)
         let ports = process.firstLine().split(separator: " ").compactMap { Int($0) }
         guard ports.count == 3 else {
             process.stop()
@@ -84,6 +85,8 @@ struct FakeTracker {
     }
 
     func http(_ path: String) -> String { "http://127.0.0.1:\(httpPort)\(path)" }
+    /// The URL of `path` over TLS at `host` (the fake must have been started with a certificate).
+    func https(_ path: String, host: String = "127.0.0.1") -> String { "https://\(host):\(httpPort)\(path)" }
     var udp: String { "udp://127.0.0.1:\(udpPort)/announce" }
 }
 

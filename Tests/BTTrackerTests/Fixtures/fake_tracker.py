@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """A scripted, misbehaving tracker for BTTracker's failure-case tests (loopback only, stdlib only).
 
-Usage: fake_tracker.py UDP_MODE
+Usage: fake_tracker.py UDP_MODE [CERT_PEM KEY_PEM]
+With CERT_PEM and KEY_PEM the HTTP port speaks HTTPS (TLS) with that certificate instead of plain HTTP.
 Binds 127.0.0.1 on a free TCP port (HTTP) and a free UDP port, and ::1 on a free UDP port when IPv6 works,
-prints "HTTP_PORT UDP_PORT UDP6_PORT" (0 when there is no IPv6) and serves until killed. The HTTP behaviour is chosen by the first path component; the UDP behaviour by UDP_MODE:
+prints "HTTP_PORT UDP_PORT UDP6_PORT" (0 when there is no IPv6) and serves until killed. The HTTP behaviour is chosen by the first path component
+(ok, dict, failure, headsize, ...: see do_GET); the UDP behaviour by UDP_MODE:
   ok          proper BEP 15 tracker (connect, announce with two peers, scrape)
   wrong-txid  answers every packet with the wrong transaction id
   truncated   answers a connect with a 12-byte packet
@@ -14,6 +16,7 @@ import gzip
 import http.server
 import socket
 import socketserver
+import ssl
 import struct
 import sys
 import threading
@@ -21,6 +24,9 @@ import time
 import urllib.parse
 
 UDP_MODE = sys.argv[1] if len(sys.argv) > 1 else "ok"
+TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER) if len(sys.argv) > 3 else None
+if TLS:
+    TLS.load_cert_chain(sys.argv[2], sys.argv[3])
 udp_packets = 0
 
 
@@ -49,6 +55,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def setup(self):
+        # The TLS handshake runs here, on the connection's own thread, so a client that never finishes it
+        # (or rejects the certificate) cannot stall the accept loop.
+        if TLS:
+            self.request.settimeout(10)
+            self.request.do_handshake()
+        super().setup()
+
     def send(self, body, status=200, headers=()):
         self.send_response(status)
         for name, value in headers:
@@ -72,6 +86,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(bencode({"files": files}))
         elif mode == "ok":
             self.send(bencode(ok))
+        elif mode == "headsize":
+            # The size of the request head as received, in `warning message` (header lines re-joined as
+            # "Name: value\r\n", which is how AsyncHTTPClient writes them).
+            size = len(self.raw_requestline) + 2
+            size += sum(len(name) + len(value) + 4 for name, value in self.headers.items())
+            self.send(bencode(dict(ok, **{"warning message": str(size)})))
         elif mode == "dict":
             peers = [{"ip": "10.9.8.7", "port": 6881, "peer id": b"P" * 20}, {"ip": "::1", "port": 51413}]
             self.send(bencode({"interval": 900, "peers": peers}))
@@ -162,6 +182,8 @@ def serve_udp(sock, ipv6=False):
 
 def main():
     server = Server(("127.0.0.1", 0), Handler)
+    if TLS:
+        server.socket = TLS.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
     threading.Thread(target=serve_udp, args=(udp,), daemon=True).start()
