@@ -1,0 +1,122 @@
+import ArgumentParser
+import BTEngine
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Human formatting and the progress display shared by download, seed and demo.
+enum TransferDisplay {
+    /// Whether standard output is a terminal (live bar) rather than a file or pipe (plain lines).
+    static let isTerminal = isatty(STDOUT_FILENO) == 1
+
+    /// Writes a line to standard output at once (unbuffered, so lines and the live progress stay in order).
+    static func say(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    /// `value` bytes in binary units: `512 B`, `1.5 MiB`.
+    static func bytes(_ value: Double) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = value
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(Int(value)) B" : String(format: "%.1f", value) + " " + units[unit]
+    }
+
+    /// A duration as `m:ss` or `h:mm:ss`; `--:--` when unknown.
+    static func duration(_ duration: Duration?) -> String {
+        guard let duration else { return "--:--" }
+        let seconds = Int(duration.components.seconds)
+        if seconds >= 3600 { return String(format: "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60) }
+        return String(format: "%d:%02d", seconds / 60, seconds % 60)
+    }
+
+    /// The percent shown for `status`: the hash check's progress while checking, else the verified share.
+    static func percent(_ status: TorrentStatus) -> Double {
+        if status.state == .checking, let check = status.checkProgress { return check * 100 }
+        return status.progress * 100
+    }
+
+    /// The fields after the name and percent: state, down/up rates, peers, and ETA (ratio once complete).
+    static func fields(_ status: TorrentStatus) -> String {
+        var text =
+            "\(status.state.rawValue)  down \(bytes(status.downloadRate))/s"
+            + "  up \(bytes(status.uploadRate))/s  peers \(status.peers) (\(status.seeds) seeds)"
+        if status.isComplete {
+            text += String(format: "  ratio %.2f", status.ratio)
+        } else {
+            text += "  ETA \(duration(status.eta))"
+        }
+        return text
+    }
+
+    /// The plain progress line printed every few seconds when standard output is not a terminal:
+    /// `NAME  42.0% downloading  down 1.0 MiB/s  up 0 B/s  peers 1 (1 seeds)  ETA 0:03`.
+    static func line(_ status: TorrentStatus) -> String {
+        "\(status.handle.name) " + String(format: "%5.1f%%", percent(status)) + " " + fields(status)
+    }
+
+    /// A bar of `width` cells (at least 1) filled to `fraction` (0...1): `[#####-----]`.
+    static func bar(_ fraction: Double, width: Int) -> String {
+        let width = max(1, width)
+        let filled = Int((min(max(fraction, 0), 1) * Double(width)).rounded(.down))
+        return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "]"
+    }
+
+    /// The live line on a terminal `columns` wide: name, percent, a bar, then ``fields(_:)``. It never
+    /// exceeds `columns - 1` characters (a wrapped line could not be redrawn in place): the bar shrinks
+    /// from 24 to 8 cells first, then the name is shortened, then the end is cut.
+    static func terminalLine(_ status: TorrentStatus, columns: Int) -> String {
+        let limit = max(columns - 1, 10)
+        let percentText = String(format: "%5.1f%%", percent(status))
+        let tail = fields(status)
+        var name = status.handle.name
+        let fixed = percentText.count + tail.count + 5  // spaces and the bar's brackets
+        var barWidth = min(24, limit - fixed - name.count)
+        if barWidth < 8 {
+            barWidth = 8
+            let room = max(limit - fixed - barWidth, 4)
+            if name.count > room { name = String(name.prefix(room - 1)) + "~" }
+        }
+        let text = "\(name) \(percentText) \(bar(percent(status) / 100, width: barWidth)) \(tail)"
+        return text.count > limit ? String(text.prefix(limit)) : text
+    }
+
+    /// The terminal's width in columns (`COLUMNS`, else the window size, else 80).
+    static func columns() -> Int {
+        var size = winsize()
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        if let text = ProcessInfo.processInfo.environment["COLUMNS"], let value = Int(text), value > 0 {
+            return value
+        }
+        return 80
+    }
+
+    /// Shows `status`: redraws the bar line in place on a terminal; otherwise prints a plain line when
+    /// `plain` is set.
+    static func show(_ status: TorrentStatus, plain: Bool) {
+        if isTerminal {
+            FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + terminalLine(status, columns: columns())).utf8))
+        } else if plain {
+            TransferDisplay.say(line(status))
+        }
+    }
+
+    /// Ends the live line on a terminal.
+    static func endLine() {
+        if isTerminal { FileHandle.standardOutput.write(Data("\n".utf8)) }
+    }
+
+    /// Prints `nbt: error: MESSAGE` on stderr and returns the exit code to throw.
+    static func fail(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("nbt: error: \(message)\n".utf8))
+        return ExitCode.failure
+    }
+}
