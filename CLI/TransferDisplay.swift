@@ -13,8 +13,13 @@ enum TransferDisplay {
     /// Whether standard output is a terminal (live bar) rather than a file or pipe (plain lines).
     static let isTerminal = isatty(STDOUT_FILENO) == 1
 
-    /// Writes a line to standard output at once (unbuffered, so lines and the live progress stay in order).
+    /// Whether a live line is on the terminal, not yet ended by a newline.
+    private static let liveLine = LiveLineFlag()
+
+    /// Writes a line to standard output at once (unbuffered, so lines and the live progress stay in order),
+    /// below the live line if one is shown.
     static func say(_ text: String) {
+        endLine()
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
@@ -70,22 +75,41 @@ enum TransferDisplay {
         return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "]"
     }
 
+    /// ``fields(_:)`` for a narrow terminal: single spaces, without the seed count.
+    static func compactFields(_ status: TorrentStatus) -> String {
+        var text =
+            "\(status.state.rawValue) down \(bytes(status.downloadRate))/s up \(bytes(status.uploadRate))/s"
+            + " peers \(status.peers)"
+        if status.isComplete {
+            text += String(format: " ratio %.2f", status.ratio)
+        } else {
+            text += " ETA \(duration(status.eta))"
+        }
+        return text
+    }
+
     /// The live line on a terminal `columns` wide: name, percent, a bar, then ``fields(_:)``. It never
-    /// exceeds `columns - 1` characters (a wrapped line could not be redrawn in place): the bar shrinks
-    /// from 24 to 8 cells first, then the name is shortened, then the end is cut.
+    /// exceeds `columns - 1` characters (a wrapped line could not be redrawn in place). It shrinks in steps
+    /// until it fits: the bar from 24 to 10 cells; then ``compactFields(_:)`` with the bar from 24 to 8
+    /// cells; then the name is shortened (ending in `~`); then the end is cut.
     static func terminalLine(_ status: TorrentStatus, columns: Int) -> String {
         let limit = max(columns - 1, 10)
         let percentText = String(format: "%5.1f%%", percent(status))
-        let tail = fields(status)
-        var name = status.handle.name
-        let fixed = percentText.count + tail.count + 5  // spaces and the bar's brackets
-        var barWidth = min(24, limit - fixed - name.count)
-        if barWidth < 8 {
-            barWidth = 8
-            let room = max(limit - fixed - barWidth, 4)
-            if name.count > room { name = String(name.prefix(room - 1)) + "~" }
+        let fraction = percent(status) / 100
+        func render(_ name: String, _ tail: String, _ width: Int) -> String {
+            "\(name) \(percentText) \(bar(fraction, width: width)) \(tail)"
         }
-        let text = "\(name) \(percentText) \(bar(percent(status) / 100, width: barWidth)) \(tail)"
+        let name = status.handle.name
+        let full = fields(status)
+        let compact = compactFields(status)
+        // Characters besides the bar cells: name, percent, tail, three spaces and the brackets.
+        func room(_ name: String, _ tail: String) -> Int { limit - (name.count + percentText.count + tail.count + 5) }
+        if room(name, full) >= 10 { return render(name, full, min(24, room(name, full))) }
+        if room(name, compact) >= 8 { return render(name, compact, min(24, room(name, compact))) }
+        var short = name
+        let nameRoom = max(room("", compact) - 8, 4)
+        if short.count > nameRoom { short = String(name.prefix(nameRoom - 1)) + "~" }
+        let text = render(short, compact, 8)
         return text.count > limit ? String(text.prefix(limit)) : text
     }
 
@@ -104,19 +128,35 @@ enum TransferDisplay {
     static func show(_ status: TorrentStatus, plain: Bool) {
         if isTerminal {
             FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + terminalLine(status, columns: columns())).utf8))
+            liveLine.set(true)
         } else if plain {
             TransferDisplay.say(line(status))
         }
     }
 
-    /// Ends the live line on a terminal.
+    /// Ends the live line on a terminal (when one is shown), so that it stays above what follows.
     static func endLine() {
-        if isTerminal { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        if isTerminal && liveLine.set(false) { FileHandle.standardOutput.write(Data("\n".utf8)) }
     }
 
     /// Prints `nbt: error: MESSAGE` on stderr and returns the exit code to throw.
     static func fail(_ message: String) -> ExitCode {
         FileHandle.standardError.write(Data("nbt: error: \(message)\n".utf8))
         return ExitCode.failure
+    }
+}
+
+/// A flag shared by the progress loop and the hash-check display (which never draw at the same time).
+final class LiveLineFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    /// Sets the flag; returns its previous value.
+    @discardableResult
+    func set(_ newValue: Bool) -> Bool {
+        lock.withLock {
+            defer { value = newValue }
+            return value
+        }
     }
 }

@@ -29,9 +29,20 @@ grep -qE "$bar" "$work/wide.lines" || fail "no live line with a bar and every fi
 grep -qE '^data\.bin +[0-9]+\.[0-9]% \[#+-+\]' "$work/wide.lines" || fail "no partly filled bar: $(cat "$work/wide.lines")"
 grep -qE '^data\.bin 100\.0% \[#{24}\] ' "$work/wide.lines" || fail "no full bar at 100%"
 grep -q '^data\.bin: complete, 6\.0 MiB' "$work/wide.txt" || fail "no completion line on the terminal"
+# Other lines start lines of their own (the live line is ended first), also below a hash-check line.
+[ "$(tr '\r' '\n' <"$work/wide.txt" | grep -c '^downloading data\.bin (6\.0 MiB) ')" -eq 1 ] ||
+  fail "the 'downloading ...' line does not start a line: $(cat -v "$work/wide.txt" | head -3)"
 # Plain progress lines are for non-terminals only.
 ! grep -qE $'^data\\.bin +[0-9.]+% downloading' <(tr -d '\r' <"$work/wide.txt" | grep -v $'\x1b') ||
   fail "plain progress lines on a terminal"
+
+# 80 columns: single-spaced fields without the seed count, the name and ETA kept.
+run_on_terminal 80 "$work/eighty.txt" "$work/dl3"
+redraws "$work/eighty.txt" >"$work/eighty.lines"
+long=$(awk 'length($0) > 79' "$work/eighty.lines" | head -1)
+[ -z "$long" ] || fail "a live line wider than 79 columns on an 80-column terminal: $long"
+grep -qE '^data\.bin +[0-9]+\.[0-9]% \[[#-]{8,}\] downloading down [0-9.]+ [KMG]?i?B/s up [0-9.]+ [KMG]?i?B/s peers [0-9]+ ETA ([0-9:]+|--:--)$' \
+  "$work/eighty.lines" || fail "no compact live line with every field on 80 columns: $(head -3 "$work/eighty.lines")"
 
 # A narrow terminal: the line is shortened, never wrapped.
 run_on_terminal 50 "$work/narrow.txt" "$work/dl2"
