@@ -343,7 +343,9 @@ def main():
                  f"{os.cpu_count()} cores")
     lines.append(f"load average before the run: {' '.join(load)}; nbt: {BUILD_NOTE}")
     if BASELINE:
-        lines.append(f"baseline (NBT_BENCH_BASELINE, measured in the same rounds): {BASELINE}")
+        note = os.environ.get("NBT_BENCH_BASELINE_NOTE")
+        lines.append(f"baseline (NBT_BENCH_BASELINE, measured in the same rounds): {BASELINE}"
+                     + (f" ({note})" if note else ""))
     lines.append(f"machine: SHA-1 (python hashlib, one core) {limits['sha1']:.0f} MB/s; "
                  f"raw TCP loopback (python, no disk) {limits['loopback']:.0f} MB/s")
     lines.append("")
@@ -370,7 +372,8 @@ def main():
     with open(RESULTS, "w") as f:
         f.write("# Download benchmark results\n\n")
         f.write(f"Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `scripts/bench download` "
-                f"(Benchmarks/download/run {SIZE_MIB}).\n\n```\n{text}\n```\n")
+                f"(Benchmarks/download/run {SIZE_MIB}), {ROUNDS} rounds. On a shared machine compare rows of the "
+                f"same round and CPU seconds (see README.md).\n\n```\n{text}\n```\n")
     if not all(r["ok"] for r in rows):
         sys.exit("some download was not byte-identical or failed")
 

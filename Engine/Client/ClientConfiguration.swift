@@ -29,7 +29,8 @@ public struct ClientConfiguration: Sendable {
     public var ipFilter: IPFilter
     /// Whether torrents announce to their trackers.
     public var usesTrackers: Bool
-    /// Which tracker hosts may be contacted (the default refuses loopback and private addresses).
+    /// Which tracker hosts may be contacted (the default allows loopback and public addresses and refuses
+    /// private and link-local ones).
     public var trackerAddressPolicy: TrackerAddressPolicy
     /// Whether pieces are requested in index order instead of rarest first (for streaming).
     public var sequentialDownload: Bool

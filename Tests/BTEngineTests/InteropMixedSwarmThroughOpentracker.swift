@@ -141,7 +141,8 @@ import Testing
         try #require(afterSeed?.complete ?? 0 >= 1, "libtorrent did not announce: \(String(describing: afterSeed))")
 
         var configuration = ClientConfiguration(host: "127.0.0.1", ports: [0])
-        configuration.trackerAddressPolicy = .allowAll  // the tracker is on loopback
+        // The tracker is on loopback: allowed explicitly, whatever the default becomes.
+        configuration.trackerAddressPolicy = TrackerAddressPolicy(allowLoopback: true)
         let client = try await Client(configuration: configuration)
         let announces = Counter()
         client.events.on(.trackerSuccess) { _ in announces.add() }
