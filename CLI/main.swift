@@ -15,6 +15,7 @@ struct NBT: AsyncParsableCommand {
             DemoCommand.self,
             StorageSoakCommand.self,
             StorageWriteBenchCommand.self,
+            SHA1BenchCommand.self,
         ])
 }
 

@@ -313,4 +313,55 @@ public final class FileStorage: Storage {
             _ = posix_fadvise(handle.descriptor.rawValue, off_t(offset), off_t(length), POSIX_FADV_WILLNEED)
         #endif
     }
+
+    /// Reads like ``read(file:offset:into:)`` but only what the page cache already holds (Linux `preadv2`
+    /// with `RWF_NOWAIT`, still a positioned read): the number of bytes read, which stops early at the end
+    /// of the file or at the first byte not cached; nil when not even the first byte is cached or the
+    /// platform or file system cannot tell (read it with ``read(file:offset:into:)`` then). A file that
+    /// does not exist reads as 0 bytes. Lets the hash check skip read-ahead hints when the data is cached.
+    package func readCached(file: Int, offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
+        #if os(Linux)
+            guard let preadv2 = Self.preadv2 else { return nil }
+            guard buffer.count > 0, let handle = try handle(file, writable: false) else { return 0 }
+            var done = 0
+            while done < buffer.count {
+                var vector = iovec(iov_base: buffer.baseAddress! + done, iov_len: buffer.count - done)
+                let count = preadv2(handle.descriptor.rawValue, &vector, 1, off_t(offset + Int64(done)), Self.noWait)
+                if count > 0 {
+                    done += count
+                    continue
+                }
+                if count == 0 { break }  // end of the file
+                let code = errno
+                if code == EINTR { continue }
+                guard code == EAGAIN || code == EOPNOTSUPP || code == EINVAL || code == ENOSYS else {
+                    throw fail(StorageError(errno: code, .read, path: description(of: file)), file)
+                }
+                if done == 0 { return nil }
+                break
+            }
+            events?(.fileRead(file: handle.ref, length: done))
+            return done
+        #else
+            return nil
+        #endif
+    }
+
+    #if os(Linux)
+        /// `RWF_NOWAIT` from linux/fs.h (a cast macro, so not imported): fail with `EAGAIN` instead of
+        /// waiting for the disk.
+        private static let noWait: Int32 = 0x0000_0008
+
+        private typealias PositionedVectorRead =
+            @convention(c) (
+                Int32, UnsafePointer<iovec>?, Int32, off_t, Int32
+            ) -> Int
+
+        /// glibc's `preadv2` (2.26+; declared only under `_GNU_SOURCE`, so looked up at run time). nil when
+        /// the C library lacks it: then nothing is read from the cache alone.
+        private static let preadv2: PositionedVectorRead? = {
+            guard let symbol = dlsym(nil, "preadv2") else { return nil }
+            return unsafeBitCast(symbol, to: PositionedVectorRead.self)
+        }()
+    #endif
 }

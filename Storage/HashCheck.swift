@@ -16,11 +16,22 @@ public struct CheckProgress: Hashable, Sendable {
 }
 
 /// Checks existing data against the torrent's hashes (the seed's `hashcheck`): pieces are handed out in
-/// ascending runs to one worker per core, each reading sequentially (with a read-ahead hint one run ahead)
-/// and hashing what it read. Pieces whose files are missing or short are simply not verified.
+/// ascending runs to one worker per core, each reading its run with positioned reads in cache-sized chunks
+/// and hashing each chunk while it is still in L2. Pieces whose files are missing or short are simply not
+/// verified.
+///
+/// Read-ahead adapts to the page cache: a ``FileStorage`` is first read with page-cache-only reads
+/// (``FileStorage/readCached(file:offset:into:)``). While everything comes from the cache no hint is given
+/// (on a warm cache the hints only cost page-cache lookups); from the first byte that has to come from disk
+/// on, `WILLNEED` hints keep ``readAheadBytes`` in flight ahead of the furthest run handed out, so the disk
+/// stays busy while the workers hash.
 package struct HashCheck: Sendable {
     /// Bytes read and hashed at a time for v1 pieces.
     static let chunkSize = 256 * 1024
+    /// Bytes handed to a worker at a time (rounded to whole pieces, at most 64 pieces).
+    static let runBytes = 8 << 20
+    /// Bytes of read-ahead kept in flight once the data turns out not to be cached.
+    static let readAheadBytes = 64 << 20
 
     let storage: any Storage
     let verifier: PieceVerifier
@@ -35,40 +46,42 @@ package struct HashCheck: Sendable {
         let layout = storage.layout
         let shared = Locked(Shared(result: Bitfield(count: layout.pieceCount)))
         let cancelled = Locked(false)
-        let runLength = max(1, min(64, (8 << 20) / max(1, layout.pieceLength)))
+        let runLength = max(1, min(64, Self.runBytes / max(1, layout.pieceLength)))
         let runs = stride(from: 0, to: pieces.count, by: runLength).map { $0..<min($0 + runLength, pieces.count) }
+        let lookahead = max(pool.width, Self.readAheadBytes / max(1, runLength * layout.pieceLength))
         let storage = self.storage
+        let files = storage as? FileStorage
         let verifier = self.verifier
-        let width = pool.width
         let total = pieces.count
         try await withTaskCancellationHandler {
             try await pool.runOnAll { _ in
-                var buffer = [UInt8](repeating: 0, count: layout.pieceLength)
+                var buffer = [UInt8](repeating: 0, count: verifier.isV1Only ? Self.chunkSize : layout.pieceLength)
                 while true {
                     if cancelled.withLock({ $0 }) { return }
-                    let claimed: Int? = shared.withLock { state in
+                    let claimed: (run: Int, hint: Range<Int>)? = shared.withLock { state in
                         guard state.nextRun < runs.count else { return nil }
                         defer { state.nextRun += 1 }
-                        return state.nextRun
-                    }
-                    guard let run = claimed else { return }
-                    if let files = storage as? FileStorage, run + width < runs.count {
-                        let ahead = runs[run + width]
-                        let start = layout.offset(ofPiece: pieces[ahead.lowerBound])
-                        let last = pieces[ahead.upperBound - 1]
-                        let end = layout.offset(ofPiece: last) + Int64(layout.size(ofPiece: last))
-                        for slice in layout.slices(streamOffset: start, length: Int(end - start))
-                        where !layout.files[slice.fileIndex].isPadFile {
-                            files.prefetch(file: slice.fileIndex, offset: slice.offsetInFile, length: slice.length)
+                        var hint = state.nextRun..<state.nextRun
+                        if state.sawUncached {
+                            let end = min(runs.count, state.nextRun + 1 + lookahead)
+                            hint = max(state.hintedUpTo, state.nextRun)..<max(end, state.hintedUpTo)
+                            state.hintedUpTo = hint.upperBound
                         }
+                        return (state.nextRun, hint)
                     }
+                    guard let (run, hint) = claimed else { return }
+                    if let files, !hint.isEmpty {
+                        Self.prefetch(
+                            files,
+                            pieces: pieces[runs[hint.lowerBound].lowerBound..<runs[hint.upperBound - 1].upperBound])
+                    }
+                    var uncached = false
                     for position in runs[run] {
                         if cancelled.withLock({ $0 }) { return }
                         let piece = pieces[position]
                         let size = layout.size(ofPiece: piece)
                         let good: Bool
                         if verifier.isV1Only {
-                            // Read and hash in cache-sized chunks: the bytes are hashed while still in L2.
                             var hasher = Insecure.SHA1()
                             var done = 0
                             var complete = true
@@ -76,7 +89,10 @@ package struct HashCheck: Sendable {
                                 let count = min(Self.chunkSize, size - done)
                                 complete = try buffer.withUnsafeMutableBytes { raw -> Bool in
                                     let view = UnsafeMutableRawBufferPointer(rebasing: raw[0..<count])
-                                    guard try storage.readPiece(piece, offset: done, into: view) else { return false }
+                                    guard
+                                        try Self.read(
+                                            storage, files, piece, offset: done, into: view, uncached: &uncached)
+                                    else { return false }
                                     hasher.update(bufferPointer: UnsafeRawBufferPointer(view))
                                     return true
                                 }
@@ -86,13 +102,15 @@ package struct HashCheck: Sendable {
                         } else {
                             good = try buffer.withUnsafeMutableBytes { raw -> Bool in
                                 let view = UnsafeMutableRawBufferPointer(rebasing: raw[0..<size])
-                                guard try storage.readPiece(piece, into: view) else { return false }
+                                guard try Self.read(storage, files, piece, offset: 0, into: view, uncached: &uncached)
+                                else { return false }
                                 return verifier.verify(piece: piece, data: UnsafeRawBufferPointer(view))
                             }
                         }
                         onPiece?(piece, good)
                         let snapshot = shared.withLock { state -> CheckProgress in
                             if good { state.result[piece] = true }
+                            if uncached { state.sawUncached = true }
                             state.checked += 1
                             state.bytes += Int64(size)
                             return CheckProgress(
@@ -112,9 +130,60 @@ package struct HashCheck: Sendable {
         return shared.withLock { $0.result }
     }
 
+    /// Reads `buffer.count` bytes at `offset` in `piece` like ``Storage/readPiece(_:offset:into:)``; from a
+    /// ``FileStorage`` the page cache is tried first, and `uncached` is set when a byte had to come from disk.
+    private static func read(
+        _ storage: any Storage, _ files: FileStorage?, _ piece: Int, offset: Int,
+        into buffer: UnsafeMutableRawBufferPointer, uncached: inout Bool
+    ) throws -> Bool {
+        guard let files else { return try storage.readPiece(piece, offset: offset, into: buffer) }
+        let layout = files.layout
+        var complete = true
+        for slice in layout.slices(piece: piece, offset: offset, length: buffer.count) {
+            let target = UnsafeMutableRawBufferPointer(
+                rebasing: buffer[slice.offsetInRange..<(slice.offsetInRange + slice.length)])
+            if layout.files[slice.fileIndex].isPadFile {
+                target.initializeMemory(as: UInt8.self, repeating: 0)
+                continue
+            }
+            var count = try files.readCached(file: slice.fileIndex, offset: slice.offsetInFile, into: target) ?? 0
+            if count < slice.length {
+                let rest = try files.read(
+                    file: slice.fileIndex, offset: slice.offsetInFile + Int64(count),
+                    into: UnsafeMutableRawBufferPointer(rebasing: target[count...]))
+                if rest > 0 { uncached = true }
+                count += rest
+            }
+            if count < slice.length { complete = false }
+        }
+        return complete
+    }
+
+    /// Asks the kernel to start reading the bytes of `pieces` (ascending), one hint per contiguous stretch
+    /// and file.
+    private static func prefetch(_ files: FileStorage, pieces: ArraySlice<Int>) {
+        let layout = files.layout
+        var index = pieces.startIndex
+        while index < pieces.endIndex {
+            var last = index
+            while last + 1 < pieces.endIndex && pieces[last + 1] == pieces[last] + 1 { last += 1 }
+            let start = layout.offset(ofPiece: pieces[index])
+            let end = layout.offset(ofPiece: pieces[last]) + Int64(layout.size(ofPiece: pieces[last]))
+            for slice in layout.slices(streamOffset: start, length: Int(end - start))
+            where !layout.files[slice.fileIndex].isPadFile {
+                files.prefetch(file: slice.fileIndex, offset: slice.offsetInFile, length: slice.length)
+            }
+            index = last + 1
+        }
+    }
+
     private struct Shared {
         var result: Bitfield
         var nextRun = 0
+        /// Runs below this index have had their read-ahead hint.
+        var hintedUpTo = 0
+        /// Whether some byte had to come from disk (from then on, read-ahead hints are given).
+        var sawUncached = false
         var checked = 0
         var bytes: Int64 = 0
     }
