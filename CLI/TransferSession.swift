@@ -68,7 +68,7 @@ enum TransferSession {
             TransferDisplay.endLine()
             await client.shutdown()
             if signals.isRaised {
-                TransferDisplay.say("stopped during the hash check; existing resume data left as it was")
+                TransferDisplay.say("stopped during the hash check; resume data not updated")
                 throw ExitCode(130)
             }
             throw TransferDisplay.fail(error.reason)
