@@ -25,6 +25,8 @@ struct DownloadCommand: AsyncParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
+    @OptionGroup var progress: ProgressOptions
+
     @Flag(help: "Keep seeding after the download completes, until stopped.")
     var seed = false
 
@@ -48,6 +50,7 @@ struct DownloadCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        TransferDisplay.useJSON(progress.json)
         let torrent = try TransferSession.load(self.torrent)
         var configuration = try network.configuration()
         configuration.sequentialDownload = sequential

@@ -22,10 +22,13 @@ struct SeedCommand: AsyncParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
+    @OptionGroup var progress: ProgressOptions
+
     @Flag(help: "Hash-check every piece first, even when resume data says the data is unchanged.")
     var recheck = false
 
     func run() async throws {
+        TransferDisplay.useJSON(progress.json)
         let torrent = try TransferSession.load(self.torrent)
         let configuration = try network.configuration()
         try await TransferSession.run(

@@ -14,13 +14,50 @@ enum TransferDisplay {
     static let isTerminal = isatty(STDOUT_FILENO) == 1
 
     /// Whether a live line is on the terminal, not yet ended by a newline.
-    private static let liveLine = LiveLineFlag()
+    private static let liveLine = SharedFlag()
+    /// Whether `--json` asked for JSON lines instead of text.
+    private static let jsonLines = SharedFlag()
+
+    /// Switches standard output to JSON lines (`--json`): progress records and `{"message": ...}` lines.
+    static func useJSON(_ enabled: Bool) { jsonLines.set(enabled) }
+
+    /// Whether standard output carries JSON lines.
+    static var isJSON: Bool { jsonLines.value }
+
+    /// How often a plain (or JSON) progress line is printed when there is no live bar.
+    static var plainInterval: Duration { isJSON ? .seconds(1) : .seconds(5) }
 
     /// Writes a line to standard output at once (unbuffered, so lines and the live progress stay in order),
     /// below the live line if one is shown.
     static func say(_ text: String) {
+        if isJSON {
+            write(json: ["message": text])
+            return
+        }
         endLine()
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    /// Writes `object` as one line of JSON with sorted keys.
+    static func write(json object: [String: Any]) {
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        else { return }
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+
+    /// The `--json` progress record of `status`: `eta` is null when unknown, rates are bytes per second.
+    static func record(_ status: TorrentStatus) -> [String: Any] {
+        [
+            "name": status.handle.name, "state": status.state.rawValue,
+            "percent": (percent(status) * 10).rounded() / 10, "downloadRate": status.downloadRate.rounded(),
+            "uploadRate": status.uploadRate.rounded(), "peers": status.peers, "seeds": status.seeds,
+            "eta": status.eta.map { Double($0.components.seconds) } ?? NSNull(),
+            "downloadedBytes": status.downloadedBytes, "uploadedBytes": status.uploadedBytes,
+            "ratio": (status.ratio * 1000).rounded() / 1000, "verifiedPieces": status.verifiedPieces,
+            "pieceCount": status.pieceCount,
+        ]
     }
 
     /// `value` bytes in binary units: `512 B`, `1.5 MiB`.
@@ -126,7 +163,9 @@ enum TransferDisplay {
     /// Shows `status`: redraws the bar line in place on a terminal; otherwise prints a plain line when
     /// `plain` is set.
     static func show(_ status: TorrentStatus, plain: Bool) {
-        if isTerminal {
+        if isJSON {
+            if plain { write(json: record(status)) }
+        } else if isTerminal {
             FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + terminalLine(status, columns: columns())).utf8))
             liveLine.set(true)
         } else if plain {
@@ -136,7 +175,7 @@ enum TransferDisplay {
 
     /// Ends the live line on a terminal (when one is shown), so that it stays above what follows.
     static func endLine() {
-        if isTerminal && liveLine.set(false) { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        if isTerminal && !isJSON && liveLine.set(false) { FileHandle.standardOutput.write(Data("\n".utf8)) }
     }
 
     /// Prints `nbt: error: MESSAGE` on stderr and returns the exit code to throw.
@@ -146,17 +185,20 @@ enum TransferDisplay {
     }
 }
 
-/// A flag shared by the progress loop and the hash-check display (which never draw at the same time).
-final class LiveLineFlag: @unchecked Sendable {
+/// A Boolean shared between tasks (the progress loop, the hash-check display, the command's setup).
+final class SharedFlag: @unchecked Sendable {
     private let lock = NSLock()
-    private var value = false
+    private var state = false
 
     /// Sets the flag; returns its previous value.
     @discardableResult
     func set(_ newValue: Bool) -> Bool {
         lock.withLock {
-            defer { value = newValue }
-            return value
+            defer { state = newValue }
+            return state
         }
     }
+
+    /// The current value.
+    var value: Bool { lock.withLock { state } }
 }

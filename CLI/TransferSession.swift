@@ -97,7 +97,7 @@ enum TransferSession {
         while true {
             guard let status = await client.status(of: handle) else { break }
             let now = ContinuousClock.now
-            let plain = now - lastPlain >= .seconds(5)
+            let plain = now - lastPlain >= TransferDisplay.plainInterval
             if plain { lastPlain = now }
             if status.state == .failed {
                 TransferDisplay.endLine()
@@ -163,7 +163,7 @@ enum TransferSession {
                     return
                 }
                 if let status = await client.statuses().first, status.state == .checking {
-                    let plain = ContinuousClock.now - lastPlain >= .seconds(5)
+                    let plain = ContinuousClock.now - lastPlain >= TransferDisplay.plainInterval
                     if plain { lastPlain = ContinuousClock.now }
                     TransferDisplay.show(status, plain: plain)
                 }
