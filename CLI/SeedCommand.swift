@@ -10,7 +10,8 @@ struct SeedCommand: AsyncParsableCommand {
             DIR is the folder that holds the torrent's data (a multi-file torrent's folder NAME is inside it). \
             The data is hash-checked first (resume data makes later starts fast); missing pieces are \
             downloaded. Seeds to peers that connect, to --peer addresses and to peers the trackers report, \
-            until Ctrl-C.
+            until Ctrl-C, which writes resume data. Exit status: 0 when stopped with every piece verified, 130 \
+            when stopped before (also during the hash check), 1 on errors.
             """)
 
     @Argument(help: "The .torrent file.")
@@ -21,10 +22,13 @@ struct SeedCommand: AsyncParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
+    @OptionGroup var progress: ProgressOptions
+
     @Flag(help: "Hash-check every piece first, even when resume data says the data is unchanged.")
     var recheck = false
 
     func run() async throws {
+        TransferDisplay.useJSON(progress.json)
         let torrent = try TransferSession.load(self.torrent)
         let configuration = try network.configuration()
         try await TransferSession.run(

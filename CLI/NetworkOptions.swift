@@ -1,0 +1,108 @@
+import ArgumentParser
+import BTEngine
+import Foundation
+import Logging
+
+/// Network options shared by `nbt download` and `nbt seed` (`--bind`/`--port` are the seed's
+/// LocalHost/LocalPort).
+struct NetworkOptions: ParsableArguments {
+    @Option(help: "Local address to listen on.")
+    var bind = "0.0.0.0"
+
+    @Option(help: "Port to listen on (0 = any), or a range A-B tried in order.")
+    var port = "0"
+
+    @Option(name: .customLong("peer"), help: "Connect to this peer (HOST:PORT); repeatable.")
+    var peers: [String] = []
+
+    @Option(help: "Most peers per torrent.")
+    var maxPeers: Int?
+
+    @Option(help: "Download limit in bytes per second (K, M suffixes: 500K, 2M).")
+    var downLimit: String?
+
+    @Option(help: "Upload limit in bytes per second (K, M suffixes: 500K, 2M).")
+    var upLimit: String?
+
+    @Option(help: "Write the engine's log to stderr from this level: trace, debug, info, notice, warning, error.")
+    var logLevel: String?
+
+    @Flag(help: "Also announce to trackers on private and link-local networks (refused by default).")
+    var allowLocalTrackers = false
+
+    func validate() throws {
+        _ = try ports()
+        for peer in peers { _ = try Self.endpoint(peer) }
+        if let maxPeers, maxPeers < 1 { throw TransferDisplay.fail("--max-peers must be at least 1") }
+        if let downLimit { _ = try Self.rate(downLimit, option: "--down-limit") }
+        if let upLimit { _ = try Self.rate(upLimit, option: "--up-limit") }
+        if let logLevel { _ = try Self.level(logLevel) }
+    }
+
+    /// The swift-log level named by `--log-level`.
+    static func level(_ text: String) throws -> Logger.Level {
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw TransferDisplay.fail(
+                "--log-level takes trace, debug, info, notice, warning, error or critical, not '\(text)'")
+        }
+        return level
+    }
+
+    /// The ports `--port` names, in the order they are tried.
+    func ports() throws -> [Int] {
+        let parts = port.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let low = Int(parts[0]), let high = Int(parts.last!), low >= 0, high <= 65535,
+            low <= high
+        else { throw TransferDisplay.fail("--port takes N or A-B with ports 0...65535, not '\(port)'") }
+        return Array(low...high)
+    }
+
+    /// The engine configuration these options describe.
+    func configuration() throws -> ClientConfiguration {
+        var configuration = ClientConfiguration(host: bind, ports: try ports())
+        if let maxPeers { configuration.maximumPeersPerTorrent = maxPeers }
+        if let downLimit {
+            configuration.downloadLimit = .bytesPerSecond(try Self.rate(downLimit, option: "--down-limit"))
+        }
+        if let upLimit { configuration.uploadLimit = .bytesPerSecond(try Self.rate(upLimit, option: "--up-limit")) }
+        if let logLevel {
+            var logger = Logger(label: "nbt.engine", factory: { label in StreamLogHandler.standardError(label: label) })
+            logger.logLevel = try Self.level(logLevel)
+            configuration.logger = logger
+        }
+        if allowLocalTrackers { configuration.trackerAddressPolicy = .allowAll }
+        configuration.reportsPacketEvents = false
+        return configuration
+    }
+
+    /// The host and port of a `--peer HOST:PORT` (`[v6]:PORT` for IPv6).
+    static func endpoint(_ text: String) throws -> (host: String, port: Int) {
+        var host = text
+        var portText = ""
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = String(text[text.index(after: text.startIndex)..<close])
+            portText = String(text[close...].dropFirst(2))
+        } else if let colon = text.lastIndex(of: ":") {
+            host = String(text[..<colon])
+            portText = String(text[text.index(after: colon)...])
+        }
+        guard !host.isEmpty, let port = Int(portText), port > 0, port < 65536 else {
+            throw TransferDisplay.fail("--peer takes HOST:PORT, not '\(text)'")
+        }
+        return (host, port)
+    }
+
+    /// Bytes per second of a rate like `500K` or `2M` (binary suffixes K, M, G).
+    static func rate(_ text: String, option: String) throws -> Int {
+        var digits = text.uppercased()
+        var scale = 1.0
+        if digits.hasSuffix("K") || digits.hasSuffix("M") || digits.hasSuffix("G") {
+            scale = digits.hasSuffix("K") ? 1024 : digits.hasSuffix("M") ? 1024 * 1024 : 1024 * 1024 * 1024
+            digits.removeLast()
+        }
+        guard let value = Double(digits), value > 0, (value * scale) < 1e15 else {
+            throw TransferDisplay.fail("\(option) takes a positive rate in bytes per second (500K, 2M), not '\(text)'")
+        }
+        return max(1, Int(value * scale))
+    }
+}
