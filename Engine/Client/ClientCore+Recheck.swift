@@ -17,9 +17,8 @@ extension ClientCore {
         session.state = .checking
         session.checkProgress = 0
         disconnectAll(session, reason: .hashChecking)
-        for peer in outgoing where !session.candidates.contains(where: { $0.host == peer.host && $0.port == peer.port })
-        {
-            session.candidates.append(peer)
+        for peer in outgoing {
+            session.candidates.append(.init(host: peer.host, port: peer.port, source: peer.source))
         }
     }
 

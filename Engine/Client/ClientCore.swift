@@ -202,8 +202,7 @@ final class ClientCore: @unchecked Sendable {
         if port == listenPort && (host == listenHost || host == "127.0.0.1" || host == "0.0.0.0") && source != .user {
             return  // our own listener, as trackers report us back
         }
-        if session.candidates.contains(where: { $0.host == host && $0.port == port }) { return }
-        session.candidates.append((host, port, source))
+        guard session.candidates.append(.init(host: host, port: port, source: source)) else { return }
         if session.state != .paused && session.state != .failed && session.state != .checking {
             dialCandidates(session)
         }

@@ -27,8 +27,8 @@ final class TorrentSession: @unchecked Sendable {
     var trackerForwarder: Task<Void, Never>?
     /// Addresses (`host:port`) dialled and still connected or connecting.
     var dialled: Set<String> = []
-    /// Addresses learnt from trackers and the user, to dial when slots free up.
-    var candidates: [(host: String, port: Int, source: PeerSource)] = []
+    /// Addresses learnt from trackers and the user, to dial when slots free up (bounded).
+    var candidates = PeerCandidates()
     var downloadedBytes: Int64 = 0
     var uploadedBytes: Int64 = 0
     var verifiedBytes: Int64 = 0
