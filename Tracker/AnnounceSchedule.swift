@@ -171,7 +171,9 @@ public struct AnnounceSchedule: Sendable {
         tier.cursor = 0
         tier.minInterval = .seconds(Int64(response.minInterval ?? 0))
         let interval = max(.seconds(Int64(response.interval)), configuration.minimumInterval, tier.minInterval)
-        tier.nextAnnounce = now + interval
+        // A download that finished while this announce was in flight (say, the first `started`) still has its
+        // `completed` to send: now, not a whole interval later.
+        tier.nextAnnounce = tier.completedPending ? now : now + interval
         tierStates[t] = tier
         if !configuration.announceToAllTiers { activeTier = t }
     }

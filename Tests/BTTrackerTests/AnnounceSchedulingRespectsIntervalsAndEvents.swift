@@ -51,6 +51,18 @@ private func single(_ configuration: AnnounceSchedule.Configuration = .init()) -
     #expect(s.tiers[0][0].failures == 0 && s.tiers[0][0].lastError == nil)
 }
 
+@Test func completedWhileStartedIsInFlightIsSentAsSoonAsStartedReturns() {
+    var s = single()
+    #expect(s.due(now: t0).map(\.event) == [.started])
+    s.completed(now: t0 + .seconds(1))
+    #expect(s.due(now: t0 + .seconds(1)).isEmpty)  // one announce per tier at a time
+    s.succeeded(url, response: AnnounceResponse(interval: 1800), now: t0 + .seconds(2))
+    #expect(s.nextDeadline == t0 + .seconds(2))
+    #expect(s.due(now: t0 + .seconds(2)).map(\.event) == [.completed])
+    s.succeeded(url, response: AnnounceResponse(interval: 1800), now: t0 + .seconds(3))
+    #expect(s.nextDeadline == t0 + .seconds(1803))
+}
+
 @Test func completedIsSentOnceAndRightAway() {
     var s = single()
     _ = s.due(now: t0)
