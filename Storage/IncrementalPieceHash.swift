@@ -6,7 +6,8 @@ import Crypto
 /// hashed from the bytes read back.
 ///
 /// Only bytes that were written without error are fed in, in piece order. When a block arrives out of
-/// order the hash stalls at `next`, and the completed piece is re-read and hashed as before.
+/// order the hash stalls at `next`; when the piece completes, only its bytes from `next` on are read back
+/// and fed in.
 ///
 /// The unchecked `Sendable` is sound because `Insecure.SHA1` is a value type (swift-crypto copies its
 /// context on write, `isKnownUniquelyReferenced`) and a hash is only ever used by one batch at a time:

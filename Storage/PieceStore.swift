@@ -124,8 +124,9 @@ public actor PieceStore {
     /// would have. Pieces the batch completes are hashed before this returns.
     ///
     /// On v1 torrents a piece whose blocks are written in order is hashed from the received bytes as they
-    /// are written; otherwise (blocks out of order, blocks restored from resume data, v2 and hybrid
-    /// torrents) the completed piece is read back and hashed. Either way a piece is verified only when
+    /// are written; when a block came out of order, the completed piece's bytes past the running hash are
+    /// read back and fed to it; with no running hash (a failed write, blocks restored from resume data, v2
+    /// and hybrid torrents) the whole completed piece is read back and hashed. Either way a piece is verified only when
     /// every one of its writes succeeded and its hash passed. A failed write fails only its own block
     /// (and the blocks written with it in one gathered write, all of one piece).
     public func writeBlocks(_ blocks: [BlockWrite]) async -> [Result<BlockWriteResult, StorageError>] {
@@ -252,9 +253,20 @@ public actor PieceStore {
         let storage = self.storage
         let verifier = self.verifier
         let size = layout.size(ofPiece: piece)
+        // A running hash that stalled (a block came out of order) already covers the piece's leading
+        // bytes as they were written: only the rest is read back.
+        let running = partial[piece]?.hash
         let good: Bool
         do {
             good = try await pool.run {
+                if var running {
+                    var buffer = [UInt8](repeating: 0, count: size - running.next)
+                    return try buffer.withUnsafeMutableBytes { raw in
+                        guard try storage.readPiece(piece, offset: running.next, into: raw) else { return false }
+                        running.feed(offset: running.next, [UnsafeRawBufferPointer(raw)], pieceSize: size)
+                        return running.digest.map { verifier.matchesV1(piece: piece, digest: $0) } ?? false
+                    }
+                }
                 var buffer = [UInt8](repeating: 0, count: size)
                 return try buffer.withUnsafeMutableBytes { raw in
                     try storage.readPiece(piece, into: raw)

@@ -116,3 +116,23 @@ private final class FailingStorage: Storage, @unchecked Sendable {
     #expect(results == [.stored, .pieceVerified(piece: 1)])
     #expect(log.events.contains { if case .fileRead = $0 { return true } else { return false } })
 }
+
+/// Blocks out of order with one corrupted, whether the corrupt block was hashed as written (block 0,
+/// before the running hash stalled) or read back (blocks 1 to 3): the piece fails, naming its peers.
+@Test(arguments: [0, 1, 2, 3])
+func corruptedBlockFailsThePieceWhetherHashedAsWrittenOrReadBack(corrupted: Int) async throws {
+    var generator = SeededGenerator(seed: 64)
+    let fixture = Fixture.v1(sizes: [65536], pieceLength: 65536, generator: &generator)
+    let folder = try TemporaryFolder()
+    defer { folder.cleanup() }
+    let store = PieceStore(
+        torrent: fixture.torrent, storage: FileStorage(torrent: fixture.torrent, folder: folder.path))
+    var blocks = batchBlocks(of: fixture, piece: 0, store: store, peer: PeerTag(1))
+    blocks[corrupted].bytes[100] ^= 0x01
+    blocks[2].peer = PeerTag(2)
+    #expect(try await store.writeBlocks([blocks[1], blocks[3]]).map { try $0.get() } == [.stored, .stored])
+    let results = try await store.writeBlocks([blocks[2], blocks[0]]).map { try $0.get() }
+    #expect(results == [.pieceFailed(piece: 0, peers: [PeerTag(1), PeerTag(2)]), .stored])
+    #expect(await !store.verifiedPieces[0])
+    #expect(await store.missingBlocks(ofPiece: 0) == [0, 1, 2, 3])
+}
