@@ -181,6 +181,45 @@ public final class FileStorage: Storage {
         events?(.fileWrite(file: handle.ref, length: buffer.count))
     }
 
+    /// Buffers per `pwritev` at most (`IOV_MAX` on Linux and the BSDs; not imported as a Swift constant).
+    private static let maximumVectors = 1024
+
+    /// One `pwritev` for the whole run of buffers instead of one `pwrite` each: the download path writes
+    /// adjacent 16 KiB blocks of a piece together, and the syscall per block was a sixth of its CPU time.
+    /// A short write finishes the rest buffer by buffer.
+    public func write(file: Int, offset: Int64, from buffers: [UnsafeRawBufferPointer]) throws {
+        let total = buffers.reduce(0) { $0 + $1.count }
+        guard total > 0 else { return }
+        if buffers.count == 1 { return try write(file: file, offset: offset, from: buffers[0]) }
+        guard let handle = try handle(file, writable: true) else { return }
+        let vectors = buffers.prefix(Self.maximumVectors).map {
+            iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
+        }
+        var written = 0
+        repeat {
+            written = vectors.withUnsafeBufferPointer {
+                pwritev(handle.descriptor.rawValue, $0.baseAddress, Int32($0.count), off_t(offset))
+            }
+        } while written < 0 && errno == EINTR
+        if written < 0 {
+            throw fail(StorageError(errno: errno, .write, path: description(of: file)), file)
+        }
+        events?(.fileWrite(file: handle.ref, length: written))
+        guard written < total else { return }
+        // Short write: finish what is left one buffer at a time (each loops until done).
+        var start = 0
+        for buffer in buffers {
+            let end = start + buffer.count
+            if end > written {
+                let skip = max(0, written - start)
+                try write(
+                    file: file, offset: offset + Int64(start + skip),
+                    from: UnsafeRawBufferPointer(rebasing: buffer[skip...]))
+            }
+            start = end
+        }
+    }
+
     private func description(of file: Int) -> String {
         let (root, path) = state.withLock { ($0.root, $0.paths[file]) }
         return ([root] + path).joined(separator: "/")

@@ -26,8 +26,8 @@ public enum StartOutcome: Hashable, Sendable {
 /// The storage side of one torrent: takes blocks as they arrive, verifies each piece once its blocks are
 /// all written, serves verified blocks, checks existing data, and saves and restores resume data.
 ///
-/// A piece counts as ours (``verifiedPieces``) only after its hash passed over the bytes read back from
-/// storage, which happens only after every write to it succeeded. All I/O and hashing run on a
+/// A piece counts as ours (``verifiedPieces``) only after every write to it succeeded and its hash passed,
+/// over the bytes as they were written (v1, blocks in order) or as read back from storage. All I/O and hashing run on a
 /// ``WorkerPool``; the actor only keeps the books.
 public actor PieceStore {
     /// Size of a block (the unit of requests, BEP 3; the leaf size of BEP 52 merkle trees).
@@ -50,11 +50,20 @@ public actor PieceStore {
     private var renamed: [Int: [String]] = [:]
     private var createdEmptyFiles = false
 
+    private var nextGeneration = 0
+
     private struct PartialPiece {
         var written: Bitfield
         var inFlight: Set<Int> = []
         var contributors: Set<PeerTag> = []
         var hashing = false
+        /// Tells these books from a later set for the same piece (after a re-check or data removal), so a
+        /// batch that was writing meanwhile does not touch the new ones.
+        var generation = 0
+        /// Running SHA-1 over the blocks written in order (nil: read the piece back when it completes).
+        var hash: IncrementalPieceHash? = nil
+        /// A batch is writing with `hash` and will hand it back.
+        var hashCheckedOut = false
     }
 
     /// A store for `torrent` over `storage`, doing its I/O on `pool` and reporting to `events`. Starts with
@@ -107,48 +116,157 @@ public actor PieceStore {
     /// block's full length. When the block completes its piece, the piece is hashed before this returns.
     public func writeBlock(piece: Int, offset: Int, bytes: [UInt8], from peer: PeerTag) async throws -> BlockWriteResult
     {
-        guard piece >= 0 && piece < layout.pieceCount, offset >= 0, offset % Self.blockSize == 0,
-            offset < layout.size(ofPiece: piece),
-            bytes.count == blockLength(piece: piece, block: offset / Self.blockSize)
-        else {
-            throw StorageError(
-                .invalidRequest, .write, path: nil,
-                reason: "block piece \(piece) offset \(offset) length \(bytes.count) is not a block of this torrent")
-        }
-        let block = offset / Self.blockSize
-        if verifiedPieces[piece] { return .duplicate }
-        var state = partial[piece] ?? PartialPiece(written: Bitfield(count: blockCount(ofPiece: piece)))
-        if state.hashing || state.written[block] || state.inFlight.contains(block) { return .duplicate }
-        state.inFlight.insert(block)
-        state.contributors.insert(peer)
-        partial[piece] = state
-        if !createdEmptyFiles { try await createEmptyFiles() }
+        try await writeBlocks([BlockWrite(piece: piece, offset: offset, bytes: bytes, from: peer)])[0].get()
+    }
 
+    /// Writes a batch of blocks in one hop to a worker thread (adjacent blocks of a piece in one gathered
+    /// write) and returns each block's outcome, in the order of `blocks`, as ``writeBlock(piece:offset:bytes:from:)``
+    /// would have. Pieces the batch completes are hashed before this returns.
+    ///
+    /// On v1 torrents a piece whose blocks are written in order is hashed from the received bytes as they
+    /// are written; when a block came out of order, the completed piece's bytes past the running hash are
+    /// read back and fed to it; with no running hash (a failed write, blocks restored from resume data, v2
+    /// and hybrid torrents) the whole completed piece is read back and hashed. Either way a piece is verified only when
+    /// every one of its writes succeeded and its hash passed. A failed write fails only its own block
+    /// (and the blocks written with it in one gathered write, all of one piece).
+    public func writeBlocks(_ blocks: [BlockWrite]) async -> [Result<BlockWriteResult, StorageError>] {
+        var results = [Result<BlockWriteResult, StorageError>](repeating: .success(.stored), count: blocks.count)
+        if !createdEmptyFiles {
+            do {
+                try await createEmptyFiles()
+            } catch {
+                return Array(repeating: .failure(Self.storageError(error, .write)), count: blocks.count)
+            }
+        }
+        var entries: [BlockBatchWriter.Entry] = []
+        entries.reserveCapacity(blocks.count)
+        var checkedOut: [Int: (generation: Int, hash: IncrementalPieceHash)] = [:]
+        for (index, item) in blocks.enumerated() {
+            let piece = item.piece
+            let offset = item.offset
+            guard piece >= 0 && piece < layout.pieceCount, offset >= 0, offset % Self.blockSize == 0,
+                offset < layout.size(ofPiece: piece),
+                item.bytes.count == blockLength(piece: piece, block: offset / Self.blockSize)
+            else {
+                results[index] = .failure(
+                    StorageError(
+                        .invalidRequest, .write, path: nil,
+                        reason:
+                            "block piece \(piece) offset \(offset) length \(item.bytes.count) is not a block of this torrent"
+                    ))
+                continue
+            }
+            let block = offset / Self.blockSize
+            if verifiedPieces[piece] {
+                results[index] = .success(.duplicate)
+                continue
+            }
+            var state = partial[piece] ?? newPartialPiece(piece)
+            if state.hashing || state.written[block] || state.inFlight.contains(block) {
+                results[index] = .success(.duplicate)
+                continue
+            }
+            state.inFlight.insert(block)
+            state.contributors.insert(item.peer)
+            // The running hash travels with the batch; a concurrent batch writing blocks of the same piece
+            // leaves it alone (those blocks then stall it, and the piece is read back).
+            if checkedOut[piece] == nil, !state.hashCheckedOut, let hash = state.hash {
+                state.hashCheckedOut = true
+                checkedOut[piece] = (state.generation, hash)
+            }
+            partial[piece] = state
+            entries.append(
+                BlockBatchWriter.Entry(
+                    index: index, piece: piece, offset: offset, generation: state.generation, bytes: item.bytes))
+        }
+        guard !entries.isEmpty else { return results }
+
+        entries.sort { ($0.piece, $0.offset) < ($1.piece, $1.offset) }
         let storage = self.storage
+        let layout = self.layout
+        let hashes = checkedOut.mapValues(\.hash)
+        let work = entries
+        let outcome: BlockBatchWriter.Outcome
         do {
-            try await pool.run {
-                try bytes.withUnsafeBytes { try storage.writePiece(piece, offset: offset, from: $0) }
+            outcome = try await pool.run {
+                BlockBatchWriter.run(work, hashes: hashes, storage: storage, layout: layout)
             }
         } catch {
-            partial[piece]?.inFlight.remove(block)
-            throw error
+            let failure = Self.storageError(error, .write)
+            outcome = BlockBatchWriter.Outcome(
+                failures: Dictionary(uniqueKeysWithValues: entries.map { ($0.index, failure) }))
         }
-        guard var current = partial[piece] else { return .stored }  // data removed or re-checked meanwhile
-        current.inFlight.remove(block)
-        current.written[block] = true
-        let complete = current.written.isAllSet && current.inFlight.isEmpty && !current.hashing
-        if complete { current.hashing = true }
-        partial[piece] = current
-        return complete ? try await hashCompletedPiece(piece) : .stored
+        for (piece, out) in checkedOut where partial[piece]?.generation == out.generation {
+            partial[piece]?.hashCheckedOut = false
+            partial[piece]?.hash = outcome.hashes[piece]
+        }
+        var completedBy: [Int: Int] = [:]  // piece -> index of the block that completed it
+        for entry in entries {
+            let block = entry.offset / Self.blockSize
+            // Data removed or re-checked meanwhile: the piece's books were reset, this block is not in them.
+            guard var current = partial[entry.piece], current.generation == entry.generation else {
+                if let error = outcome.failures[entry.index] { results[entry.index] = .failure(error) }
+                continue
+            }
+            current.inFlight.remove(block)
+            if let error = outcome.failures[entry.index] {
+                current.hash = nil  // a hole in the running hash: the piece is read back when complete
+                partial[entry.piece] = current
+                results[entry.index] = .failure(error)
+                continue
+            }
+            current.written[block] = true
+            if current.written.isAllSet && current.inFlight.isEmpty && !current.hashing {
+                current.hashing = true
+                completedBy[entry.piece] = entry.index
+            }
+            partial[entry.piece] = current
+        }
+        for (piece, index) in completedBy.sorted(by: { $0.key < $1.key }) {
+            if let digest = partial[piece]?.hash?.digest {
+                results[index] = .success(finishPiece(piece, good: verifier.matchesV1(piece: piece, digest: digest)))
+                continue
+            }
+            do {
+                results[index] = .success(try await hashCompletedPiece(piece))
+            } catch {
+                results[index] = .failure(Self.storageError(error, .read))
+            }
+        }
+        return results
+    }
+
+    /// The books of a piece that has no written block yet; v1 pieces start a running hash.
+    private func newPartialPiece(_ piece: Int) -> PartialPiece {
+        nextGeneration += 1
+        return PartialPiece(
+            written: Bitfield(count: blockCount(ofPiece: piece)), generation: nextGeneration,
+            hash: verifier.isV1Only ? IncrementalPieceHash() : nil)
+    }
+
+    /// `error` as a ``StorageError`` (storage backends throw only those; anything else is an I/O error).
+    package static func storageError(_ error: any Error, _ operation: StorageError.Operation) -> StorageError {
+        error as? StorageError ?? StorageError(.ioError, operation, path: nil, reason: "\(error)")
     }
 
     private func hashCompletedPiece(_ piece: Int) async throws -> BlockWriteResult {
         let storage = self.storage
         let verifier = self.verifier
         let size = layout.size(ofPiece: piece)
+        // A running hash that stalled (a block came out of order) already covers the piece's leading
+        // bytes as they were written: only the rest is read back.
+        let running = partial[piece]?.hash
         let good: Bool
         do {
             good = try await pool.run {
+                if var running {
+                    var buffer = [UInt8](repeating: 0, count: size - running.next)
+                    return try buffer.withUnsafeMutableBytes { raw in
+                        guard try storage.readPiece(piece, offset: running.next, into: raw) else { return false }
+                        running.feed(offset: running.next, [UnsafeRawBufferPointer(raw)], pieceSize: size)
+                        return running.digest.map { verifier.matchesV1(piece: piece, digest: $0) } ?? false
+                    }
+                }
                 var buffer = [UInt8](repeating: 0, count: size)
                 return try buffer.withUnsafeMutableBytes { raw in
                     try storage.readPiece(piece, into: raw)
@@ -159,6 +277,11 @@ public actor PieceStore {
             partial[piece] = nil  // its blocks will be fetched again
             throw error
         }
+        return finishPiece(piece, good: good)
+    }
+
+    /// Records the hash result of a completed piece and names its contributors when it failed.
+    private func finishPiece(_ piece: Int, good: Bool) -> BlockWriteResult {
         let peers = partial[piece]?.contributors ?? []
         partial[piece] = nil
         if good {
@@ -317,7 +440,8 @@ public actor PieceStore {
         verifiedPieces = resume.verified
         partial = [:]
         for (piece, map) in resume.partialPieces where !suspect.contains(piece) && !resume.verified[piece] {
-            partial[piece] = PartialPiece(written: map)
+            nextGeneration += 1
+            partial[piece] = PartialPiece(written: map, generation: nextGeneration)
         }
         // Pieces whose blocks were all written before the snapshot but not yet hashed are checked too.
         let completeButUnhashed = partial.filter { $0.value.written.isAllSet }.map(\.key)

@@ -73,6 +73,12 @@ public struct PieceVerifier: Sendable {
         return digest.elementsEqual(v1Hashes[(piece * 20)..<(piece * 20 + 20)])
     }
 
+    /// Whether `digest` (20 bytes) is the SHA-1 of piece `piece` (v1 torrents).
+    package func matchesV1(piece: Int, digest: [UInt8]) -> Bool {
+        guard piece >= 0, (piece + 1) * 20 <= v1Hashes.count else { return false }
+        return digest.elementsEqual(v1Hashes[(piece * 20)..<(piece * 20 + 20)])
+    }
+
     /// Smallest power of two `>= n`.
     package static func powerOfTwo(atLeast n: Int) -> Int {
         var value = 1

@@ -30,6 +30,9 @@ public protocol Storage: AnyObject, Sendable {
     func read(file: Int, offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
     /// Writes all of `buffer` into file `file` at `offset`, creating the file (sparse) when needed.
     func write(file: Int, offset: Int64, from buffer: UnsafeRawBufferPointer) throws
+    /// Writes `buffers`, one after another, into file `file` starting at `offset` (a gathered write). The
+    /// default writes them one by one with ``write(file:offset:from:)``; ``FileStorage`` makes one `pwritev`.
+    func write(file: Int, offset: Int64, from buffers: [UnsafeRawBufferPointer]) throws
     /// Size and modification time of file `file`, or nil when it does not exist.
     func status(ofFile file: Int) throws -> FileStatus?
     /// Creates file `file` if it does not exist yet, empty (used for zero-length files).
@@ -47,6 +50,15 @@ public protocol Storage: AnyObject, Sendable {
 }
 
 extension Storage {
+    /// Writes each buffer with ``write(file:offset:from:)`` (backends without a gathered write).
+    public func write(file: Int, offset: Int64, from buffers: [UnsafeRawBufferPointer]) throws {
+        var position = offset
+        for buffer in buffers {
+            try write(file: file, offset: position, from: buffer)
+            position += Int64(buffer.count)
+        }
+    }
+
     /// Reads `buffer.count` bytes starting `offset` bytes into piece `piece`. Pad-file bytes read as zeros.
     /// Returns false when a byte of a real file is missing (file absent or too short); the rest of the
     /// buffer is then unspecified.
@@ -73,6 +85,28 @@ extension Storage {
             let source = UnsafeRawBufferPointer(
                 rebasing: buffer[slice.offsetInRange..<(slice.offsetInRange + slice.length)])
             try write(file: slice.fileIndex, offset: slice.offsetInFile, from: source)
+        }
+    }
+
+    /// Writes `buffers`, which lie back to back from `offset` inside piece `piece`, splitting them over the
+    /// files the range spans: one gathered write per file. Bytes that fall on pad files are not written.
+    public func writePiece(_ piece: Int, offset: Int, from buffers: [UnsafeRawBufferPointer]) throws {
+        let length = buffers.reduce(0) { $0 + $1.count }
+        for slice in layout.slices(piece: piece, offset: offset, length: length)
+        where !layout.files[slice.fileIndex].isPadFile {
+            // The parts of the buffers that cover this slice, in order.
+            var parts: [UnsafeRawBufferPointer] = []
+            var start = 0
+            let sliceEnd = slice.offsetInRange + slice.length
+            for buffer in buffers {
+                let end = start + buffer.count
+                let low = max(start, slice.offsetInRange)
+                let high = min(end, sliceEnd)
+                if low < high { parts.append(UnsafeRawBufferPointer(rebasing: buffer[(low - start)..<(high - start)])) }
+                start = end
+                if start >= sliceEnd { break }
+            }
+            try write(file: slice.fileIndex, offset: slice.offsetInFile, from: parts)
         }
     }
 }

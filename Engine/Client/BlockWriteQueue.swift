@@ -1,16 +1,17 @@
 import BTStorage
 import Foundation
 
-/// Received blocks on their way to a torrent's ``PieceStore``: the event loop appends, and at most
-/// ``maximumDrainers`` tasks take what has accumulated, issue its writes together (a task group), and hand
-/// all the outcomes of the batch back in one call.
+/// Received blocks on their way to a torrent's ``PieceStore``: the event loop appends, and one drain task
+/// takes what has accumulated and hands it to ``PieceStore/writeBlocks(_:)`` in one call, then hands all
+/// the outcomes of the batch back in one call.
 ///
-/// One task and one hop back to the loop per block (the earlier design) cost several thread wake-ups per
-/// 16 KiB, which was a fifth of the client's CPU time in a fast download. Issuing a batch's writes together
-/// lets the storage workers run them back to back (writing them one after another from the drainer cost
-/// about 10 % more CPU, measured with the download benchmark's A/B). Two drainers let one batch start while
-/// another waits for a piece's hash, which `writeBlock` computes when the block completes the piece. Blocks
-/// of one piece may be written concurrently; the store handles that.
+/// One task and one hop back to the loop per block (the first design) cost several thread wake-ups per
+/// 16 KiB, which was a fifth of the client's CPU time in a fast download; a task per block within a batch
+/// (the second) still cost one worker hop and continuation per block. The batch API makes one worker hop
+/// per batch, writes adjacent blocks with one gathered write, and hashes v1 pieces from the received bytes
+/// while their blocks arrive in order. A single drainer keeps a piece's in-order blocks in one stream of
+/// batches: two concurrent batches splitting a piece's blocks would stall its running hash and force the
+/// piece to be read back from disk.
 ///
 /// Memory: the engine counts every queued block in the torrent's pending write bytes until its outcome is
 /// back, and stops requesting while that backlog is full (download back-pressure, `ClientCore`), so the
@@ -25,12 +26,11 @@ final class BlockWriteQueue: @unchecked Sendable {
         let peer: PeerTag
     }
 
-    /// Outcomes of a batch, in the order the blocks were written.
+    /// Outcomes of a batch, in the order the blocks were queued.
     typealias Outcomes = [(block: PieceBlock, result: Result<BlockWriteResult, any Error>)]
 
-    /// Drain tasks at most (the storage worker pool is as wide as the cores; two are enough to overlap
-    /// writing with hashing).
-    static let maximumDrainers = 2
+    /// Drain tasks at most (see the type's documentation for why one).
+    static let maximumDrainers = 1
 
     private let lock = NSLock()
     private var items: [Item] = []  // guarded by lock
@@ -65,25 +65,13 @@ final class BlockWriteQueue: @unchecked Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            // The batch's writes are issued together, so the storage workers find them queued and run them
-            // back to back instead of sleeping and waking once per block.
-            let store = self.store
-            let outcomes = await withTaskGroup(of: (PieceBlock, Result<BlockWriteResult, any Error>).self) { group in
-                for item in batch {
-                    group.addTask {
-                        do {
-                            let result = try await store.writeBlock(
-                                piece: item.block.piece, offset: item.block.offset, bytes: item.bytes, from: item.peer)
-                            return (item.block, .success(result))
-                        } catch {
-                            return (item.block, .failure(error))
-                        }
-                    }
-                }
-                var outcomes: Outcomes = []
-                outcomes.reserveCapacity(batch.count)
-                for await outcome in group { outcomes.append((outcome.0, outcome.1)) }
-                return outcomes
+            let results = await store.writeBlocks(
+                batch.map { BlockWrite(piece: $0.block.piece, offset: $0.block.offset, bytes: $0.bytes, from: $0.peer) }
+            )
+            var outcomes: Outcomes = []
+            outcomes.reserveCapacity(batch.count)
+            for (item, result) in zip(batch, results) {
+                outcomes.append((item.block, result.mapError { $0 as any Error }))
             }
             written(outcomes)
         }

@@ -75,6 +75,8 @@ import Testing
         try await store.writeBlock(piece: 0, offset: 0, bytes: fixture.contents[0], from: .local)
             == .pieceVerified(piece: 0))
     _ = try await store.readBlock(piece: 0, offset: 0, length: 100)
+    // A whole block too (the piece was hashed from the written bytes, so nothing read it back).
+    _ = try await store.readBlock(piece: 0, offset: 0, length: 16384)
     storage.closeFiles()
     finish()
     var seen: [StorageEvent] = []
