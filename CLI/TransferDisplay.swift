@@ -87,14 +87,16 @@ enum TransferDisplay {
     }
 
     /// The fields after the name and percent: state, down/up rates, peers, and ETA (ratio once complete).
-    static func fields(_ status: TorrentStatus) -> String {
+    /// `compact` is for a narrow terminal: single spaces, without the seed count.
+    static func fields(_ status: TorrentStatus, compact: Bool = false) -> String {
+        let gap = compact ? " " : "  "
         var text =
-            "\(status.state.rawValue)  down \(bytes(status.downloadRate))/s"
-            + "  up \(bytes(status.uploadRate))/s  peers \(status.peers) (\(status.seeds) seeds)"
+            "\(status.state.rawValue)\(gap)down \(bytes(status.downloadRate))/s\(gap)up \(bytes(status.uploadRate))/s"
+            + "\(gap)peers \(status.peers)" + (compact ? "" : " (\(status.seeds) seeds)")
         if status.isComplete {
-            text += String(format: "  ratio %.2f", status.ratio)
+            text += gap + String(format: "ratio %.2f", status.ratio)
         } else {
-            text += "  ETA \(duration(status.eta))"
+            text += gap + "ETA \(duration(status.eta))"
         }
         return text
     }
@@ -112,22 +114,9 @@ enum TransferDisplay {
         return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "]"
     }
 
-    /// ``fields(_:)`` for a narrow terminal: single spaces, without the seed count.
-    static func compactFields(_ status: TorrentStatus) -> String {
-        var text =
-            "\(status.state.rawValue) down \(bytes(status.downloadRate))/s up \(bytes(status.uploadRate))/s"
-            + " peers \(status.peers)"
-        if status.isComplete {
-            text += String(format: " ratio %.2f", status.ratio)
-        } else {
-            text += " ETA \(duration(status.eta))"
-        }
-        return text
-    }
-
     /// The live line on a terminal `columns` wide: name, percent, a bar, then ``fields(_:)``. It never
     /// exceeds `columns - 1` characters (a wrapped line could not be redrawn in place). It shrinks in steps
-    /// until it fits: the bar from 24 to 10 cells; then ``compactFields(_:)`` with the bar from 24 to 8
+    /// until it fits: the bar from 24 to 10 cells; then ``fields(_:compact:)`` (compact) with the bar from 24 to 8
     /// cells; then the name is shortened (ending in `~`); then the end is cut.
     static func terminalLine(_ status: TorrentStatus, columns: Int) -> String {
         let limit = max(columns - 1, 10)
@@ -138,7 +127,7 @@ enum TransferDisplay {
         }
         let name = status.handle.name
         let full = fields(status)
-        let compact = compactFields(status)
+        let compact = fields(status, compact: true)
         // Characters besides the bar cells: name, percent, tail, three spaces and the brackets.
         func room(_ name: String, _ tail: String) -> Int { limit - (name.count + percentText.count + tail.count + 5) }
         if room(name, full) >= 10 { return render(name, full, min(24, room(name, full))) }
