@@ -137,26 +137,17 @@ package struct HashCheck: Sendable {
         into buffer: UnsafeMutableRawBufferPointer, uncached: inout Bool
     ) throws -> Bool {
         guard let files else { return try storage.readPiece(piece, offset: offset, into: buffer) }
-        let layout = files.layout
-        var complete = true
-        for slice in layout.slices(piece: piece, offset: offset, length: buffer.count) {
-            let target = UnsafeMutableRawBufferPointer(
-                rebasing: buffer[slice.offsetInRange..<(slice.offsetInRange + slice.length)])
-            if layout.files[slice.fileIndex].isPadFile {
-                target.initializeMemory(as: UInt8.self, repeating: 0)
-                continue
-            }
-            var count = try files.readCached(file: slice.fileIndex, offset: slice.offsetInFile, into: target) ?? 0
-            if count < slice.length {
+        return try files.readPiece(piece, offset: offset, into: buffer) { file, fileOffset, target in
+            var count = try files.readCached(file: file, offset: fileOffset, into: target) ?? 0
+            if count < target.count {
                 let rest = try files.read(
-                    file: slice.fileIndex, offset: slice.offsetInFile + Int64(count),
+                    file: file, offset: fileOffset + Int64(count),
                     into: UnsafeMutableRawBufferPointer(rebasing: target[count...]))
                 if rest > 0 { uncached = true }
                 count += rest
             }
-            if count < slice.length { complete = false }
+            return count
         }
-        return complete
     }
 
     /// Asks the kernel to start reading the bytes of `pieces` (ascending), one hint per contiguous stretch

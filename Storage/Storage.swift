@@ -63,6 +63,17 @@ extension Storage {
     /// Returns false when a byte of a real file is missing (file absent or too short); the rest of the
     /// buffer is then unspecified.
     public func readPiece(_ piece: Int, offset: Int = 0, into buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
+        try readPiece(piece, offset: offset, into: buffer) { file, fileOffset, target in
+            try read(file: file, offset: fileOffset, into: target)
+        }
+    }
+
+    /// ``readPiece(_:offset:into:)`` with the per-file read given: `read(file, offset, target)` fills a slice
+    /// of a real file and returns how many bytes it read; pad-file slices are zero-filled here.
+    package func readPiece(
+        _ piece: Int, offset: Int, into buffer: UnsafeMutableRawBufferPointer,
+        using read: (_ file: Int, _ offset: Int64, _ target: UnsafeMutableRawBufferPointer) throws -> Int
+    ) rethrows -> Bool {
         var complete = true
         for slice in layout.slices(piece: piece, offset: offset, length: buffer.count) {
             let target = UnsafeMutableRawBufferPointer(
@@ -71,7 +82,7 @@ extension Storage {
                 target.initializeMemory(as: UInt8.self, repeating: 0)
                 continue
             }
-            let count = try read(file: slice.fileIndex, offset: slice.offsetInFile, into: target)
+            let count = try read(slice.fileIndex, slice.offsetInFile, target)
             if count < slice.length { complete = false }
         }
         return complete
