@@ -576,7 +576,7 @@ final class ClientCore: @unchecked Sendable {
     // MARK: Downloading
 
     /// Most requests a connection waits for before it sends more (see `fillRequests`).
-    static let requestBatch = 32
+    static let requestBatch = 128
 
     /// Asks the picker for as many blocks as the peer's pipeline takes and requests them.
     func fillRequests(_ connection: PeerConnection) {
@@ -649,7 +649,13 @@ final class ClientCore: @unchecked Sendable {
     private func writeQueue(of session: TorrentSession) -> BlockWriteQueue {
         if let queue = session.writeQueue { return queue }
         let core = self
-        let queue = BlockWriteQueue(store: session.store) { [weak session] outcomes in
+        let loop = self.loop
+        let queue = BlockWriteQueue(
+            store: session.store,
+            scheduleFlush: { flush in
+                loop.scheduleTask(in: .nanoseconds(BlockWriteQueue.flushDelayNanoseconds)) { flush() }
+            }
+        ) { [weak session] outcomes in
             core.loop.execute {
                 guard let session else { return }
                 for outcome in outcomes { core.written(outcome.block, result: outcome.result, session: session) }
