@@ -29,6 +29,8 @@ final class ClientCore: @unchecked Sendable {
     /// Incoming connections that have not sent their handshake yet (bounded by
     /// ``ClientConfiguration/maximumIncomingHandshakes``).
     var incomingHandshakes = 0
+    /// Connections written to and not yet flushed while `deferringFlushes` runs; nil outside it.
+    private var deferredFlushes: [UInt64: PeerConnection]?
     /// Requested bytes still owed by a peer above which its socket's receive watermark is raised (see
     /// ClientCore+ReceiveWatermark.swift; a test lowers it).
     var streamingInFlightBytes = ClientCore.defaultStreamingInFlightBytes
@@ -437,6 +439,17 @@ final class ClientCore: @unchecked Sendable {
 
     // MARK: Actions
 
+    /// Runs `body`, flushing each connection it wrote to once at the end instead of after every `perform`
+    /// (a batch of blocks read for upload: one socket write per peer for the batch, not one per block).
+    func deferringFlushes(_ body: () -> Void) {
+        let outermost = deferredFlushes == nil
+        if outermost { deferredFlushes = [:] }
+        body()
+        guard outermost, let pending = deferredFlushes else { return }
+        deferredFlushes = nil
+        for connection in pending.values where !connection.isClosed { connection.channel?.flush() }
+    }
+
     /// Performs the state machine's actions in order, then tops up the request pipeline.
     private func perform(_ actions: [PeerAction], on connection: PeerConnection, refill: Bool = true) {
         var wrote = false
@@ -491,7 +504,13 @@ final class ClientCore: @unchecked Sendable {
                 break
             }
         }
-        if wrote { connection.channel?.flush() }
+        if wrote {
+            if deferredFlushes != nil {
+                deferredFlushes?[connection.key] = connection
+            } else {
+                connection.channel?.flush()
+            }
+        }
         guard !connection.isClosed else { return }
         if !connection.reportedConnect && connection.isActive { connected(connection) }
         if refill { fillRequests(connection) }
@@ -776,17 +795,29 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func read(_ request: BlockRequest, for connection: PeerConnection, session: TorrentSession) {
-        let store = session.store
+        readQueue(of: session).enqueue(BlockReadQueue.Item(request: request, connection: connection))
+    }
+
+    /// The torrent's upload read queue (made on its first request); each batch's results come back to the
+    /// loop in one hop.
+    private func readQueue(of session: TorrentSession) -> BlockReadQueue {
+        if let queue = session.readQueue { return queue }
         let core = self
-        Task {
-            do {
-                let bytes = try await store.readBlock(
-                    piece: request.piece, offset: request.offset, length: request.length)
-                core.loop.execute { core.blockRead(request, bytes: bytes, connection: connection) }
-            } catch {
-                core.loop.execute { core.blockUnavailable(request, connection: connection) }
+        let queue = BlockReadQueue(store: session.store) { outcomes in
+            core.loop.execute {
+                core.deferringFlushes {
+                    for (item, result) in outcomes {
+                        switch result {
+                        case .success(let bytes):
+                            core.blockRead(item.request, bytes: bytes, connection: item.connection)
+                        case .failure: core.blockUnavailable(item.request, connection: item.connection)
+                        }
+                    }
+                }
             }
         }
+        session.readQueue = queue
+        return queue
     }
 
     private func blockRead(_ request: BlockRequest, bytes: [UInt8], connection: PeerConnection) {

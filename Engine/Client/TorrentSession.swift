@@ -38,6 +38,8 @@ final class TorrentSession: @unchecked Sendable {
     var peerAddresses: [UInt64: IPAddress] = [:]
     /// Received blocks on their way to ``store`` (made by the engine on the first block).
     var writeQueue: BlockWriteQueue?
+    /// Requested blocks being read for upload (made on the first request).
+    var readQueue: BlockReadQueue?
     /// Block bytes handed to storage whose write has not finished (see download back-pressure).
     var pendingWriteBytes = 0
     /// The most ``pendingWriteBytes`` ever reached.
