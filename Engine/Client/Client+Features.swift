@@ -6,7 +6,7 @@ extension Client {
     // MARK: Checking
 
     /// Re-checks a torrent's data (the seed's `hashcheck`): closes its connections (reason `hashChecking`),
-    /// stops requesting and announcing, hashes every piece (``TorrentStatus/state`` is
+    /// stops requesting and announcing, lets the blocks already received be written, hashes every piece (``TorrentStatus/state`` is
     /// ``TorrentState/checking`` with ``TorrentStatus/checkProgress`` meanwhile), updates the verified
     /// pieces, reports `piece_hash_pass` for every good piece and `piece_hash_fail` for every piece that
     /// was verified before and is not any more, then resumes downloading or seeding, dialling again the
@@ -24,6 +24,9 @@ extension Client {
             return session
         }
         configuration.logger.info("rechecking \(handle)")
+        // Blocks received before the peers were closed are written first (see `ClientCore.writesSettled`).
+        let settled = try await onLoop { core in core.writesSettled(session) }
+        try? await settled.get()
         let core = self.core
         do {
             try await session.store.checkExistingData(progress: { progress in
