@@ -90,6 +90,9 @@ extension ClientCore {
             else { continue }
             perform(actions, on: connection)
         }
+        for entry in dialQueue.values where entry.session === session {
+            _ = entry.connection.machine?.setWantedPieces(wanted, now: now)  // not connected: nothing to send
+        }
     }
 
     /// Reports byte counters and gauges (called from the one-second tick).

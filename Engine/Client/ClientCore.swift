@@ -711,6 +711,10 @@ final class ClientCore: @unchecked Sendable {
             connection.machine = machine
             perform(actions, on: connection, refill: false)
         }
+        // Dials still queued learn the piece too, or their bitfield and interest would start out of date.
+        for entry in dialQueue.values where entry.session === session {
+            _ = entry.connection.machine?.havePiece(piece, now: now)
+        }
         if session.isComplete { finished(session) }
     }
 
