@@ -29,6 +29,11 @@ final class ClientCore: @unchecked Sendable {
     /// Incoming connections that have not sent their handshake yet (bounded by
     /// ``ClientConfiguration/maximumIncomingHandshakes``).
     var incomingHandshakes = 0
+    /// Requested bytes still owed by a peer above which its socket's receive watermark is raised (see
+    /// ClientCore+ReceiveWatermark.swift; a test lowers it).
+    var streamingInFlightBytes = ClientCore.defaultStreamingInFlightBytes
+    /// Times a tick lowered a silent peer's raised receive watermark (a test reads it).
+    var relaxedReceiveWatermarks = 0
     private(set) var dialQueue: [UInt64: (session: TorrentSession, connection: PeerConnection)] = [:]
     /// Tie-breaks of the picker and the choker: a seeded generator, because the picker draws one number per
     /// candidate piece on every pick, and the system generator costs a system call per number.
@@ -82,6 +87,7 @@ final class ClientCore: @unchecked Sendable {
         guard !isShutDown else { return }
         let now = loop.now
         grant(rates.advance(to: instant(now)))
+        relaxIdleReceiveWatermarks()
         for session in torrents.values where session.rechokeSoon || now >= session.nextRechoke {
             rechoke(session, now: now)
         }
@@ -403,6 +409,7 @@ final class ClientCore: @unchecked Sendable {
         let now = loop.now
         guard let actions = connection.withMachine({ $0.receive(bytes, now: now) }) else { return }
         perform(actions, on: connection)
+        adjustReceiveWatermark(connection)
     }
 
     func channelClosed(_ connection: PeerConnection, error: String?) {
