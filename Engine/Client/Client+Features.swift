@@ -8,10 +8,10 @@ extension Client {
     /// Re-checks a torrent's data (the seed's `hashcheck`): closes its connections (reason `hashChecking`),
     /// stops requesting and announcing, lets the blocks already received be written, hashes every piece
     /// (``TorrentStatus/state`` is ``TorrentState/checking`` with ``TorrentStatus/checkProgress``
-    /// meanwhile), updates the verified
-    /// pieces, reports `piece_hash_pass` for every good piece and `piece_hash_fail` for every piece that
-    /// was verified before and is not any more, then resumes downloading or seeding, dialling again the
-    /// peers it had dialled (a paused torrent stays paused). Returns when the check is over.
+    /// meanwhile), updates the verified pieces, reports `piece_hash_pass` for every good piece and
+    /// `piece_hash_fail` for every piece that was verified before and is not any more, then resumes
+    /// downloading or seeding, dialling again the peers it had dialled (a paused torrent stays paused).
+    /// Returns when the check is over.
     /// - Throws: ``EngineError`` (`unknownTorrent`, `storageFailed`, `shutDown`).
     public func recheck(_ handle: TorrentHandle) async throws(EngineError) {
         let session = try await onLoop { core throws(EngineError) in
