@@ -395,6 +395,7 @@ final class ClientCore: @unchecked Sendable {
     /// 200 MB/s.
     func peerConfiguration(_ session: TorrentSession) -> PeerConfiguration {
         var config = PeerConfiguration(torrent: session.torrent, localPeerID: peerID, localPieces: session.picker.have)
+        config.wantedPieces = session.wantedPiecesForInterest
         config.emitsPacketEvents = true  // the picker learns haves, bitfields and unchokes from packet events
         config.maxServingQueue = configuration.maximumQueuedRequestsPerPeer
         config.maxPipelineDepth = 1000
@@ -451,7 +452,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     /// Performs the state machine's actions in order, then tops up the request pipeline.
-    private func perform(_ actions: [PeerAction], on connection: PeerConnection, refill: Bool = true) {
+    func perform(_ actions: [PeerAction], on connection: PeerConnection, refill: Bool = true) {
         var wrote = false
         for action in actions {
             if connection.isClosed { break }
@@ -566,6 +567,8 @@ final class ClientCore: @unchecked Sendable {
                 connection.unchokedUsAt = nil  // a peer that chokes us is not snubbing us
             case .interested, .notInterested:
                 session.rechokeSoon = true
+            case .cancel(let request):
+                dropUpload(request, of: connection)
             default:
                 break
             }
@@ -734,6 +737,10 @@ final class ClientCore: @unchecked Sendable {
             connection.machine = machine
             perform(actions, on: connection, refill: false)
         }
+        // Dials still queued learn the piece too, or their bitfield and interest would start out of date.
+        for entry in dialQueue.values where entry.session === session {
+            _ = entry.connection.machine?.havePiece(piece, now: now)
+        }
         if session.isComplete { finished(session) }
     }
 
@@ -768,7 +775,10 @@ final class ClientCore: @unchecked Sendable {
         guard !session.reportedFinished else { return }
         session.reportedFinished = true
         if session.state == .downloading { session.state = .seeding }
-        session.schedule?.completed(now: loop.now)
+        // `completed` only once every piece is verified, as libtorrent does (`is_seed()`): a torrent finished
+        // with skipped files is still a leecher to the tracker (`left` > 0); it announces `completed` when the
+        // skipped files are wanted again and downloaded (this runs again then).
+        if session.picker.have.isAllSet { session.schedule?.completed(now: loop.now) }
         events.emit(.torrentFinished(session.info))
         let store = session.store
         if let path = session.resumePath {
@@ -887,6 +897,7 @@ final class ClientCore: @unchecked Sendable {
             let actions = unchoke ? machine.unchoke(now: now) : machine.choke(now: now)
             connection.machine = machine
             perform(actions, on: connection, refill: false)
+            if !unchoke { dropUnansweredUploads(of: connection) }
         }
         // Every peer's flag, not only those whose choke state changed: the optimistic slot moves on between
         // peers that stay unchoked.
