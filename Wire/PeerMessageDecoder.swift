@@ -46,6 +46,31 @@ public struct PeerMessageDecoder: Sendable {
     /// Number of bytes received and not yet decoded.
     public var bufferedBytes: Int { (current?.readableBytes ?? 0) + queued.reduce(0) { $0 + $1.readableBytes } }
 
+    /// Bytes of buffer storage the decoder keeps alive: the whole read buffers its unread bytes are slices of.
+    package var retainedStorageBytes: Int {
+        (current?.storageCapacity ?? 0) + queued.reduce(0) { $0 + $1.storageCapacity }
+    }
+
+    /// Copies unread bytes that are a small part of a large read buffer (a message's first bytes at the end of
+    /// a 1 MiB read) into a buffer of their own, so a peer that goes quiet mid-message does not keep the whole
+    /// read buffer alive. Called from the state machine's tick, not per read: the data path copies nothing more.
+    package mutating func compact() {
+        func compacted(_ buffer: ByteBuffer) -> ByteBuffer {
+            guard buffer.storageCapacity > 2 * buffer.readableBytes + Self.compactionSlack else { return buffer }
+            var copy = ByteBufferAllocator().buffer(capacity: buffer.readableBytes)
+            copy.writeImmutableBuffer(buffer)
+            return copy
+        }
+        if let buffer = current {
+            current = nil
+            current = buffer.readableBytes == 0 ? nil : compacted(buffer)
+        }
+        for index in queued.indices { queued[index] = compacted(queued[index]) }
+    }
+
+    /// Storage beyond twice the unread bytes that ``compact()`` leaves alone (a copy would save less).
+    static let compactionSlack = 1024
+
     /// Adds received bytes. Buffers are kept as they are (no copy); only a message split across two buffers is
     /// copied, and only that message's bytes.
     public mutating func append(_ bytes: ByteBuffer) {

@@ -63,7 +63,7 @@ public struct PeerStateMachine: Sendable {
     /// Pieces the peer lets us request while it chokes us (BEP 6, received `allowed fast`).
     public private(set) var allowedFastFromPeer: Set<Int> = []
     /// Pieces we let the peer request while we choke it (BEP 6, sent `allowed fast`).
-    public private(set) var allowedFastToPeer: Set<Int> = []
+    public var allowedFastToPeer: Set<Int> { Set(allowedFastSent.lazy.map { Int($0) }) }
     /// Pieces the peer suggested (BEP 6 `suggest piece`), oldest first, at most 32.
     public private(set) var suggestedPieces: [Int] = []
     /// The peer's DHT port (BEP 5 `port`), if sent.
@@ -99,6 +99,11 @@ public struct PeerStateMachine: Sendable {
     /// Upload rate (bytes/s of block payload, rolling average).
     public mutating func rateUp(at now: NIODeadline) -> Double { upMeter.rate(at: now) }
 
+    /// Bytes of read-buffer storage the decoder keeps alive for unread bytes; for memory tests.
+    package var decoderRetainedBytes: Int { decoder.retainedStorageBytes }
+    /// Whether the rate meters hold their buckets (they have counted payload); for memory tests.
+    package var hasRateBuckets: Bool { downMeter.hasBuckets || upMeter.hasBuckets }
+
     // MARK: Private state
 
     private var decoder: PeerMessageDecoder
@@ -115,8 +120,15 @@ public struct PeerStateMachine: Sendable {
     private var excessRequests = 0
     private var downMeter = RateMeter()
     private var upMeter = RateMeter()
-    private var localExtensionIDs: [UInt8: String] = [:]
-    private var extensionHandshake: ExtensionHandshake
+    /// ``allowedFastToPeer`` in the order sent: a few 4-byte entries per connection (10 by default), where a
+    /// hash set costs 200 bytes.
+    private var allowedFastSent: [UInt32] = []
+
+    /// The extension messages we offer when the configuration names none: one table shared by every
+    /// connection (copy-on-write), not a dictionary per peer.
+    private static let defaultExtensionMessages = [
+        ExtensionHandshake.Name.pex: UInt8(1), ExtensionHandshake.Name.metadata: UInt8(2),
+    ]
 
     /// Creates a state machine for one connection. Outgoing connections start ``PeerPhase/queued``; incoming
     /// ones are already connected and start in ``PeerPhase/handshake``.
@@ -136,13 +148,40 @@ public struct PeerStateMachine: Sendable {
         self.phaseStarted = now
         self.lastInterest = now
         self.lastSent = now
+    }
+
+    /// The extension handshake we send: the configured one, with our message ids (the default ones when it
+    /// names none) and our request queue length. Derived when needed rather than stored a second time in
+    /// every connection.
+    private var extensionHandshake: ExtensionHandshake {
         var ext = configuration.extensionHandshake
-        if ext.messages.isEmpty {
-            ext.messages = [ExtensionHandshake.Name.pex: 1, ExtensionHandshake.Name.metadata: 2]
-        }
+        if ext.messages.isEmpty { ext.messages = Self.defaultExtensionMessages }
         ext.requestQueueLength = configuration.maxServingQueue
-        self.extensionHandshake = ext
-        for (name, id) in ext.messages where id != 0 { localExtensionIDs[id] = name }
+        return ext
+    }
+
+    /// Our extension message ids (see ``extensionHandshake``).
+    private var extensionMessages: [String: UInt8] {
+        configuration.extensionHandshake.messages.isEmpty
+            ? Self.defaultExtensionMessages : configuration.extensionHandshake.messages
+    }
+
+    /// We sent `allowed fast` for `piece`.
+    private func allowsFast(_ piece: Int) -> Bool {
+        piece >= 0 && piece <= Int(UInt32.max) && allowedFastSent.contains(UInt32(piece))
+    }
+
+    /// Adds `piece` (a valid index) to the pieces we allow fast; false when it was there already.
+    private mutating func insertAllowedFast(_ piece: Int) -> Bool {
+        guard !allowsFast(piece) else { return false }
+        allowedFastSent.append(UInt32(piece))
+        return true
+    }
+
+    /// The name of the extension message we numbered `id` in our extension handshake (0 is never one).
+    private func localExtensionName(_ id: UInt8) -> String? {
+        guard id != 0 else { return nil }
+        return extensionMessages.first { $0.value == id }?.key
     }
 
     private func negotiated(_ feature: ReservedBits.Feature) -> Bool {
@@ -282,8 +321,9 @@ public struct PeerStateMachine: Sendable {
             let set = AllowedFastSet.generate(
                 count: configuration.allowedFastCount, pieceCount: configuration.pieceCount,
                 infoHash: configuration.infoHash, ipv4: ip)
+            allowedFastSent.reserveCapacity(set.count)
             for piece in set where localPieces[piece] {
-                allowedFastToPeer.insert(piece)
+                guard insertAllowedFast(piece) else { continue }
                 send(&actions, .allowedFast(piece: piece), now: now)
             }
         }
@@ -388,7 +428,7 @@ public struct PeerStateMachine: Sendable {
             checkBothSeeds(&actions)
             return
         }
-        guard let name = localExtensionIDs[message.id] else {
+        guard let name = localExtensionName(message.id) else {
             actions.append(.extensionMessage(.other(name: "#\(message.id)", payload: message.payload)))
             return
         }
@@ -428,7 +468,7 @@ public struct PeerStateMachine: Sendable {
         let fast = supportsFastExtension
         // Choked: only allowed-fast pieces may be requested (BEP 6); a request in flight when we choked is
         // normal, so it is rejected (fast) or ignored (BEP 3), not punished.
-        if amChoking && !(fast && allowedFastToPeer.contains(request.piece)) {
+        if amChoking && !(fast && allowsFast(request.piece)) {
             if fast {
                 excessRequests += 1
                 if excessRequests > configuration.maxServingQueue * 2 {
@@ -523,8 +563,8 @@ public struct PeerStateMachine: Sendable {
         isOptimisticUnchoke = false
         send(&actions, .choke, now: now)
         if supportsFastExtension {
-            let kept = servingQueue.filter { allowedFastToPeer.contains($0.piece) }
-            for request in servingQueue where !allowedFastToPeer.contains(request.piece) {
+            let kept = servingQueue.filter { allowsFast($0.piece) }
+            for request in servingQueue where !allowsFast(request.piece) {
                 send(&actions, .reject(request), now: now)
             }
             servingQueue = kept
@@ -660,7 +700,7 @@ public struct PeerStateMachine: Sendable {
     public mutating func allowFast(piece: Int, now: NIODeadline) -> [PeerAction] {
         var actions: [PeerAction] = []
         guard phase == .active, supportsFastExtension, piece >= 0, piece < configuration.pieceCount,
-            allowedFastToPeer.insert(piece).inserted
+            insertAllowedFast(piece)
         else { return actions }
         send(&actions, .allowedFast(piece: piece), now: now)
         return actions
@@ -736,6 +776,7 @@ public struct PeerStateMachine: Sendable {
                 close(&actions, .handshakeTimeout, "no handshake after \(configuration.handshakeTimeout)")
             }
         case .active:
+            decoder.compact()
             if let oldest = inFlight.values.min() {
                 let since = max(oldest, lastBlock ?? oldest)
                 if now - since >= configuration.requestTimeout { requestTimedOut(&actions, now: now) }

@@ -1,11 +1,13 @@
 import NIOCore
 
 /// A rolling average of bytes per second over the last ``window`` seconds, in one-second buckets.
-/// Time is given by the caller (no clock inside).
+/// Time is given by the caller (no clock inside). The buckets are allocated by the first ``record(_:at:)``,
+/// so a meter that never counts a byte (an idle connection's) costs no heap memory.
 public struct RateMeter: Hashable, Sendable {
     /// Length of the averaging window, in seconds.
     public let window: Int
-    private var buckets: [Int]
+    /// Empty until the first record, then `window` buckets.
+    private var buckets: [Int] = []
     private var currentSecond: Int64?
     private var firstSecond: Int64?
     /// Total bytes ever recorded.
@@ -15,8 +17,10 @@ public struct RateMeter: Hashable, Sendable {
     public init(window: Int = 20) {
         precondition(window > 0)
         self.window = window
-        self.buckets = [Int](repeating: 0, count: window)
     }
+
+    /// Whether the meter holds its buckets (it has recorded something); for memory tests.
+    package var hasBuckets: Bool { !buckets.isEmpty }
 
     private mutating func advance(to now: NIODeadline) {
         let second = Int64(now.uptimeNanoseconds / 1_000_000_000)
@@ -26,6 +30,10 @@ public struct RateMeter: Hashable, Sendable {
             return
         }
         guard second > current else { return }
+        guard !buckets.isEmpty else {
+            currentSecond = second
+            return
+        }
         let steps = min(Int(second - current), window)
         for step in 1...steps { buckets[Int((current + Int64(step)) % Int64(window))] = 0 }
         currentSecond = second
@@ -34,6 +42,7 @@ public struct RateMeter: Hashable, Sendable {
     /// Records `bytes` transferred at `now`.
     public mutating func record(_ bytes: Int, at now: NIODeadline) {
         advance(to: now)
+        if buckets.isEmpty { buckets = [Int](repeating: 0, count: window) }
         buckets[Int(currentSecond! % Int64(window))] += bytes
         total += Int64(bytes)
     }

@@ -534,7 +534,9 @@ final class ClientCore: @unchecked Sendable {
             return
         }
         if connection.machine?.peerPieces.isNoneSet ?? true {
-            session.picker.peerBitfield(connection.key, Bitfield(count: session.picker.layout.pieceCount))
+            // The machine's empty bitfield, shared (copy-on-write) rather than another one per peer.
+            session.picker.peerBitfield(
+                connection.key, connection.machine?.peerPieces ?? Bitfield(count: session.picker.layout.pieceCount))
         }
         events.emit(.peerConnect(connection.info))
     }
@@ -560,7 +562,11 @@ final class ClientCore: @unchecked Sendable {
             case .haveAll:
                 session.picker.peerHasAll(connection.key)
             case .haveNone:
-                session.picker.peerBitfield(connection.key, Bitfield(count: session.picker.layout.pieceCount))
+                // The machine's empty bitfield when it still is (shared copy-on-write), else a new one.
+                let pieces = connection.machine?.peerPieces
+                session.picker.peerBitfield(
+                    connection.key,
+                    pieces?.isNoneSet == true ? pieces! : Bitfield(count: session.picker.layout.pieceCount))
             case .unchoke:
                 connection.unchokedUsAt = loop.now
             case .choke:

@@ -97,6 +97,9 @@ final class PeerWireHandler: ChannelInboundHandler {
     private var countsAsHandshaking = false
     /// Closed before its handshake arrived; reported already.
     private var refused = false
+    /// The incoming handshake's deadline, cancelled once the handshake arrives or the channel closes (a task
+    /// left on the loop would hold its closure, the channel and this handler for the whole timeout).
+    private var handshakeDeadline: Scheduled<Void>?
 
     init(core: ClientCore, connection: PeerConnection?) {
         self.core = core
@@ -116,8 +119,9 @@ final class PeerWireHandler: ChannelInboundHandler {
             countsAsHandshaking = true
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             let timeout = core.configuration.incomingHandshakeTimeout
-            context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            handshakeDeadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 let handler = handler.value
+                handler.handshakeDeadline = nil  // fired: nothing left to cancel
                 if handler.connection == nil && !handler.refused { handler.refuse(channel, .handshakeTimeout) }
             }
         }
@@ -126,6 +130,8 @@ final class PeerWireHandler: ChannelInboundHandler {
 
     /// Stops counting this connection as one waiting for its handshake.
     private func handshakeOver() {
+        handshakeDeadline?.cancel()
+        handshakeDeadline = nil
         guard countsAsHandshaking else { return }
         countsAsHandshaking = false
         core.incomingHandshakes -= 1
