@@ -41,6 +41,15 @@ public struct ReservedBits: Hashable, Sendable, CustomStringConvertible {
 
     /// The bits this client sets: extension protocol and fast extension (plus DHT when asked).
     public static func local(dht: Bool = false, v2: Bool = false) -> ReservedBits {
+        // The usual bits are one shared value (copy-on-write): every connection's configuration holds them.
+        if !dht && !v2 { return plainLocal }
+        return makeLocal(dht: dht, v2: v2)
+    }
+
+    /// ``local(dht:v2:)`` without DHT and v2.
+    private static let plainLocal = makeLocal(dht: false, v2: false)
+
+    private static func makeLocal(dht: Bool, v2: Bool) -> ReservedBits {
         var bits = ReservedBits()
         bits[.extensionProtocol] = true
         bits[.fast] = true

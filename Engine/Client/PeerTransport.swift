@@ -37,16 +37,9 @@ public struct TCPTransport: PeerTransport {
     /// The TCP transport.
     public init() {}
 
-    /// Read buffers of peer sockets: up to 1 MiB per read when the peer sends fast (NIO's default stops at
-    /// 64 KiB), so a fast transfer takes fewer reads and fewer passes through the state machine. They start
-    /// at 256 bytes, not NIO's 2 KiB: the channel keeps its read buffer between reads, so the first one is
-    /// what every idle connected peer costs (a handshake is 68 bytes); a peer that sends more doubles it on
-    /// each full read (three reads more than from 2 KiB to reach 1 MiB, once per connection).
-    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(
-        minimum: 64, initial: initialReceiveBufferSize, maximum: 1 << 20)
-
-    /// Capacity of a peer socket's first read buffer (see ``receiveAllocator``).
-    static let initialReceiveBufferSize = 256
+    /// Read buffers of peer sockets: from 128 bytes (what an idle peer costs) up to 1 MiB per read when the peer
+    /// sends fast (see ``PeerReceiveAllocator``).
+    static let receiveAllocator = PeerReceiveAllocator()
 
     /// Binds a `ServerBootstrap` (with `SO_REUSEADDR`).
     public func listen(
