@@ -299,7 +299,8 @@ public struct PeerStateMachine: Sendable {
             return
         }
         // Its info-hash is ours (checked above): keep our array, not a copy of it per connection.
-        remoteHandshake = Handshake(reserved: handshake.reserved, infoHash: configuration.infoHash, peerID: handshake.peerID)
+        remoteHandshake = Handshake(
+            reserved: handshake.reserved, infoHash: configuration.infoHash, peerID: handshake.peerID)
         if isIncoming { sendHandshake(&actions, now: now) }
         phase = .active
         phaseStarted = now
