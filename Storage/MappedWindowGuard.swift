@@ -54,23 +54,30 @@
             let count = slotCount * fieldsPerSlot + 2
             let pointer = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: count)
             for index in 0..<count { (pointer + index).initialize(to: Atomic(0)) }
-            pointer[slotCount * fieldsPerSlot].store(Int(sysconf(Int32(_SC_PAGESIZE))), ordering: .sequentiallyConsistent)
+            pointer[slotCount * fieldsPerSlot].store(
+                Int(sysconf(Int32(_SC_PAGESIZE))), ordering: .sequentiallyConsistent)
             return pointer
         }()
 
-        /// The `SIGBUS` action before ours (restored for faults that are not ours).
-        nonisolated(unsafe) private static var previous = sigaction()
+        /// The `SIGBUS` action before ours (restored for faults that are not ours). Behind a pointer, not a
+        /// Swift variable, so the handler's access has no exclusivity bookkeeping.
+        nonisolated(unsafe) private static let previous: UnsafeMutablePointer<sigaction> = {
+            let pointer = UnsafeMutablePointer<sigaction>.allocate(capacity: 1)
+            pointer.initialize(to: sigaction())
+            return pointer
+        }()
 
         /// Installs the handler the first time it is called (thread-safe: a lazy static).
         private static let installed: Bool = {
             _ = table  // allocated before the handler can run
+            _ = previous
             var action = sigaction()
             action.__sigaction_handler.sa_sigaction = { signal, info, context in
                 MappedWindowGuard.handle(signal: signal, info: info)
             }
             action.sa_flags = Int32(SA_SIGINFO)
             sigemptyset(&action.sa_mask)
-            return sigaction(SIGBUS, &action, &previous) == 0
+            return sigaction(SIGBUS, &action, previous) == 0
         }()
 
         /// The system's page size.
@@ -156,7 +163,7 @@
                 }
             }
             // Not ours (or not recoverable): the previous action takes over.
-            _ = sigaction(SIGBUS, &previous, nil)
+            _ = sigaction(SIGBUS, previous, nil)
             if info == nil || info!.pointee.si_code <= 0 { raise(SIGBUS) }  // sent, not a fault: send again
             // A fault happens again when the handler returns, now under the previous action.
         }
