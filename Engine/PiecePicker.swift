@@ -122,8 +122,12 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     public let layout: PieceLayout
     /// Pieces we have verified.
     public private(set) var have: Bitfield
-    /// Request pieces in index order (for streaming) instead of rarest first.
+    /// Request pieces in index order (for streaming) instead of rarest first. While the peer unchokes us,
+    /// pieces in progress do not jump that order either: a piece started out of order (an allowed-fast
+    /// piece requested while choked) is finished when its turn comes.
     public var isSequential = false
+    /// Pieces with a priority above 0 (those holding a byte of a file that is not skipped), verified or not.
+    public private(set) var wantedPieces: Bitfield
 
     private var peerCounts: [Int]
     private var seedCount = 0
@@ -144,6 +148,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
         self.peerCounts = [Int](repeating: 0, count: layout.pieceCount)
         self.filePriorities = [FilePriority](repeating: .normal, count: layout.files.count)
         self.piecePriorities = []
+        self.wantedPieces = Bitfield(count: layout.pieceCount)
         recomputePiecePriorities()
     }
 
@@ -310,12 +315,24 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
             if pa != pb { return pa > pb }
             return isSequential ? a.piece < b.piece : a.startOrder < b.startOrder
         }
-        for (piece, _) in ordered where picked.count < count {
+        // In sequential mode, while unchoked, pieces in progress take their turn in index order with the new
+        // ones (below), so a piece started out of order (allowed fast, while choked) does not jump ahead.
+        let merged = isSequential && !context.choked
+        for (piece, _) in ordered where picked.count < count && !merged {
             takeFreeBlocks(of: piece, for: peer, upTo: count, into: &picked)
         }
 
         // 2. and 3. New pieces: suggested ones, then random / sequential / rarest first.
-        if picked.count < count {
+        if picked.count < count && merged {
+            let fresh = (0..<layout.pieceCount).filter { partials[$0] == nil && supplies($0) }
+            let suggested = context.suggested.filter { partials[$0] == nil && supplies($0) }
+            pickInIndexOrder(
+                suggested
+                    + (inProgress.map(\.piece) + fresh).sorted {
+                        (-piecePriorities[$0], $0) < (-piecePriorities[$1], $1)
+                    }, for: peer, count: count, onParole: context.onParole, into: &picked)
+        }
+        if picked.count < count && !merged {
             var candidates = (0..<layout.pieceCount).filter { partials[$0] == nil && supplies($0) }
             if !candidates.isEmpty {
                 let suggested = context.suggested.filter { partials[$0] == nil && supplies($0) }
@@ -372,6 +389,20 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
             }
         }
         return picked
+    }
+
+    /// Sequential picking while unchoked: takes free blocks from `pieces` in the order given (suggested new
+    /// pieces, then pieces in progress and new ones together by priority and index), starting new pieces.
+    private mutating func pickInIndexOrder(
+        _ pieces: [Int], for peer: Peer, count: Int, onParole: Bool, into picked: inout [PieceBlock]
+    ) {
+        for piece in pieces where picked.count < count {
+            if partials[piece] == nil {
+                guard partials.count < configuration.maximumPartialPieces else { continue }
+                startPiece(piece, exclusiveTo: onParole ? peer : nil)
+            }
+            takeFreeBlocks(of: piece, for: peer, upTo: count, into: &picked)
+        }
     }
 
     // MARK: - Block and piece outcomes
@@ -531,5 +562,8 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
             }
         }
         piecePriorities = priorities
+        var wanted = Bitfield(count: layout.pieceCount)
+        for piece in priorities.indices where priorities[piece] > 0 { wanted[piece] = true }
+        wantedPieces = wanted
     }
 }

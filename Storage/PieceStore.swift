@@ -297,34 +297,83 @@ public actor PieceStore {
     /// Reads `length` bytes at `offset` of a verified piece (to upload it). A piece whose data has vanished
     /// or shrunk stops being verified and the error says the file changed.
     public func readBlock(piece: Int, offset: Int, length: Int) async throws -> [UInt8] {
-        guard piece >= 0 && piece < layout.pieceCount, offset >= 0, length > 0,
-            offset + length <= layout.size(ofPiece: piece)
-        else {
-            throw StorageError(
-                .invalidRequest, .read, path: nil, reason: "piece \(piece) range \(offset)+\(length) is invalid")
+        try await readBlocks([BlockRead(piece: piece, offset: offset, length: length)])[0].get()
+    }
+
+    /// Reads several ranges of verified pieces in one trip to the worker pool (a peer's pipelined requests:
+    /// one thread hop for the lot instead of one per block); one result per range, in order, each failing on
+    /// its own like ``readBlock(piece:offset:length:)``.
+    public func readBlocks(_ blocks: [BlockRead]) async -> [Result<[UInt8], StorageError>] {
+        var results = [Result<[UInt8], StorageError>](repeating: .success([]), count: blocks.count)
+        var valid: [(index: Int, block: BlockRead)] = []
+        valid.reserveCapacity(blocks.count)
+        for (index, block) in blocks.enumerated() {
+            let (piece, offset, length) = (block.piece, block.offset, block.length)
+            if !(piece >= 0 && piece < layout.pieceCount && offset >= 0 && length > 0
+                && offset + length <= layout.size(ofPiece: piece))
+            {
+                results[index] = .failure(
+                    StorageError(
+                        .invalidRequest, .read, path: nil, reason: "piece \(piece) range \(offset)+\(length) is invalid"
+                    ))
+            } else if !verifiedPieces[piece] {
+                results[index] = .failure(
+                    StorageError(.invalidRequest, .read, path: nil, reason: "piece \(piece) is not verified"))
+            } else {
+                valid.append((index, block))
+            }
         }
-        guard verifiedPieces[piece] else {
-            throw StorageError(.invalidRequest, .read, path: nil, reason: "piece \(piece) is not verified")
-        }
+        guard !valid.isEmpty else { return results }
         let storage = self.storage
-        let (bytes, complete) = try await pool.run {
-            var buffer = [UInt8](repeating: 0, count: length)
-            let complete = try buffer.withUnsafeMutableBytes { try storage.readPiece(piece, offset: offset, into: $0) }
-            return (buffer, complete)
+        let work = valid
+        let reads: [Result<[UInt8]?, StorageError>]
+        do {
+            reads = try await pool.run {
+                work.map { _, block in
+                    Result { () throws(StorageError) -> [UInt8]? in
+                        var buffer = [UInt8](repeating: 0, count: block.length)
+                        do {
+                            let complete = try buffer.withUnsafeMutableBytes {
+                                try storage.readPiece(block.piece, offset: block.offset, into: $0)
+                            }
+                            return complete ? buffer : nil
+                        } catch {
+                            throw Self.storageError(error, .read)
+                        }
+                    }
+                }
+            }
+        } catch {
+            let failure = Self.storageError(error, .read)
+            for (index, _) in valid { results[index] = .failure(failure) }
+            return results
         }
-        guard complete else {
-            verifiedPieces[piece] = false
-            let file = layout.slices(piece: piece, offset: offset, length: length).first?.fileIndex
-            let path = file.map { storage.path(ofFile: $0).joined(separator: "/") }
-            let error = StorageError(
-                .fileChanged, .read, path: path, reason: "verified data of piece \(piece) is missing")
-            events?(
-                .fileError(
-                    file: file.map { StorageFileRef(index: $0, path: storage.path(ofFile: $0)) },
-                    message: error.description, error: error))
-            throw error
+        for ((index, block), read) in zip(valid, reads) {
+            switch read {
+            case .success(let bytes?):
+                results[index] = .success(bytes)
+            case .success(nil):
+                results[index] = .failure(dataVanished(block))
+            case .failure(let error):
+                results[index] = .failure(error)
+            }
         }
-        return bytes
+        return results
+    }
+
+    /// A verified piece's data turned out missing or short: it stops being verified, `file_error` is
+    /// reported, and the error says the file changed.
+    private func dataVanished(_ block: BlockRead) -> StorageError {
+        verifiedPieces[block.piece] = false
+        let file = layout.slices(piece: block.piece, offset: block.offset, length: block.length).first?.fileIndex
+        let path = file.map { storage.path(ofFile: $0).joined(separator: "/") }
+        let error = StorageError(
+            .fileChanged, .read, path: path, reason: "verified data of piece \(block.piece) is missing")
+        events?(
+            .fileError(
+                file: file.map { StorageFileRef(index: $0, path: storage.path(ofFile: $0)) },
+                message: error.description, error: error))
+        return error
     }
 
     /// Creates the zero-length files that are not skipped (they have no pieces, so no write creates them).

@@ -15,6 +15,10 @@ public struct PeerConfiguration: Sendable {
     public var totalLength: Int64
     /// The pieces we have when the connection starts.
     public var localPieces: Bitfield
+    /// The pieces we want (file priorities): automatic interest only counts the peer's pieces that are set
+    /// here and missing from ``localPieces``. Nil (the default) wants every piece; a bitfield of another
+    /// length than ``localPieces`` is treated as nil.
+    public var wantedPieces: Bitfield?
     /// Our extension handshake; `reqq` is set from ``maxServingQueue`` and `m` gets ut_pex (1) and
     /// ut_metadata (2) when absent.
     public var extensionHandshake: ExtensionHandshake

@@ -54,6 +54,8 @@ public struct PeerStateMachine: Sendable {
     public private(set) var bitfieldStatus: BitfieldStatus = .unknown
     /// The pieces we have.
     public private(set) var localPieces: Bitfield
+    /// The pieces we want (nil: all); see ``PeerConfiguration/wantedPieces`` and ``setWantedPieces(_:now:)``.
+    public private(set) var wantedPieces: Bitfield?
     /// The peer's handshake (reserved bytes and peer id), once received.
     public private(set) var remoteHandshake: Handshake?
     /// The peer's extension handshake, once received.
@@ -125,6 +127,8 @@ public struct PeerStateMachine: Sendable {
         self.phase = incoming ? .handshake : .queued
         self.peerPieces = Bitfield(count: configuration.pieceCount)
         self.localPieces = configuration.localPieces
+        self.wantedPieces =
+            configuration.wantedPieces?.count == configuration.pieceCount ? configuration.wantedPieces : nil
         self.decoder = PeerMessageDecoder(
             limits: .init(
                 maxMessageLength: configuration.maxMessageLength, maxRequestLength: configuration.maxRequestLength,
@@ -474,8 +478,22 @@ public struct PeerStateMachine: Sendable {
 
     private mutating func updateInterest(_ actions: inout [PeerAction], now: NIODeadline) {
         guard configuration.automaticInterest, phase == .active else { return }
-        let wanted = peerPieces.subtracting(localPieces).setCount > 0
+        let wanted = peerHasWantedPiece
         if wanted != amInterested { setInterested(wanted, into: &actions, now: now) }
+    }
+
+    /// Whether the peer has a piece we want and do not have (BEP 3 interest; libtorrent's rule too), without
+    /// building intermediate bitfields: this runs on every `have`.
+    public var peerHasWantedPiece: Bool {
+        let peer = peerPieces.bytes
+        let local = localPieces.bytes
+        guard peer.count == local.count else { return false }
+        if let wanted = wantedPieces?.bytes, wanted.count == peer.count {
+            for index in peer.indices where peer[index] & ~local[index] & wanted[index] != 0 { return true }
+        } else {
+            for index in peer.indices where peer[index] & ~local[index] != 0 { return true }
+        }
+        return false
     }
 
     private mutating func setInterested(_ interested: Bool, into actions: inout [PeerAction], now: NIODeadline) {
@@ -515,6 +533,20 @@ public struct PeerStateMachine: Sendable {
         }
         return actions
     }
+
+    /// Changes the pieces we want (file priorities changed; nil: every piece) and, with
+    /// ``PeerConfiguration/automaticInterest``, sends `interested` or `not interested` if that changes
+    /// whether the peer has something we want. A bitfield of the wrong length is treated as nil.
+    public mutating func setWantedPieces(_ wanted: Bitfield?, now: NIODeadline) -> [PeerAction] {
+        var actions: [PeerAction] = []
+        wantedPieces = wanted?.count == configuration.pieceCount ? wanted : nil
+        updateInterest(&actions, now: now)
+        return actions
+    }
+
+    /// Whether `request` from the peer is accepted and not yet answered (not served, cancelled, rejected
+    /// or dropped by a choke): the driver skips reading a block that is no longer wanted.
+    public func isServing(_ request: BlockRequest) -> Bool { servingQueue.contains(request) }
 
     /// Sets our interest by hand (seed 001 `interested` / `not_interested`); with
     /// ``PeerConfiguration/automaticInterest`` the machine also does this itself.

@@ -6,11 +6,12 @@ extension Client {
     // MARK: Checking
 
     /// Re-checks a torrent's data (the seed's `hashcheck`): closes its connections (reason `hashChecking`),
-    /// stops requesting and announcing, hashes every piece (``TorrentStatus/state`` is
-    /// ``TorrentState/checking`` with ``TorrentStatus/checkProgress`` meanwhile), updates the verified
-    /// pieces, reports `piece_hash_pass` for every good piece and `piece_hash_fail` for every piece that
-    /// was verified before and is not any more, then resumes downloading or seeding, dialling again the
-    /// peers it had dialled (a paused torrent stays paused). Returns when the check is over.
+    /// stops requesting and announcing, lets the blocks already received be written, hashes every piece
+    /// (``TorrentStatus/state`` is ``TorrentState/checking`` with ``TorrentStatus/checkProgress``
+    /// meanwhile), updates the verified pieces, reports `piece_hash_pass` for every good piece and
+    /// `piece_hash_fail` for every piece that was verified before and is not any more, then resumes
+    /// downloading or seeding, dialling again the peers it had dialled (a paused torrent stays paused).
+    /// Returns when the check is over.
     /// - Throws: ``EngineError`` (`unknownTorrent`, `storageFailed`, `shutDown`).
     public func recheck(_ handle: TorrentHandle) async throws(EngineError) {
         let session = try await onLoop { core throws(EngineError) in
@@ -24,6 +25,9 @@ extension Client {
             return session
         }
         configuration.logger.info("rechecking \(handle)")
+        // Blocks received before the peers were closed are written first (see `ClientCore.writesSettled`).
+        let settled = try await onLoop { core in core.writesSettled(session) }
+        try? await settled.get()
         let core = self.core
         do {
             try await session.store.checkExistingData(progress: { progress in

@@ -9,7 +9,8 @@ import NIOCore
 /// bytes are in the socket). A request is read only while that figure plus the block stays within
 /// ``ClientConfiguration/maximumQueuedUploadBytesPerPeer`` (one block is always allowed when nothing is
 /// queued); others wait, in order, in ``PeerConnection/deferredUploads`` and are read as writes complete.
-/// The number of waiting requests is bounded by the wire state machine's serving queue (our `reqq`).
+/// The number of waiting requests is bounded by the wire state machine's serving queue (our `reqq`). A
+/// request the peer cancels, or a choke drops, leaves these queues without being read.
 extension ClientCore {
     /// Bytes a block costs in the queue: its payload plus the `piece` message header.
     static func uploadCost(_ request: BlockRequest) -> Int { request.length + 13 }
@@ -48,6 +49,38 @@ extension ClientCore {
         }
         if connection.isClosed { connection.deferredUploads.removeAll() }
     }
+
+    /// The peer cancelled `request` (the state machine has dropped it and, with the fast extension, sent
+    /// the reject BEP 6 asks for): a read not started yet is not started. A read already under way is let
+    /// finish and its block dropped by the state machine (BEP 6: "requests that are being processed are
+    /// allowed to complete"; the peer has its one answer, the reject).
+    func dropUpload(_ request: BlockRequest, of connection: PeerConnection) {
+        if let index = connection.deferredUploads.firstIndex(of: request) {
+            connection.deferredUploads.remove(at: index)
+        }
+        if let index = connection.pendingUploads.firstIndex(of: request) {
+            connection.pendingUploads.remove(at: index)
+            connection.queuedUploadBytes -= Self.uploadCost(request)
+            drainDeferredUploads(connection)
+        }
+    }
+
+    /// Drops the waiting reads of requests the state machine no longer serves (a choke dropped or
+    /// rejected them).
+    func dropUnansweredUploads(of connection: PeerConnection) {
+        guard let machine = connection.machine else { return }
+        connection.deferredUploads.removeAll { !machine.isServing($0) }
+        let before = connection.pendingUploads.count
+        var refund = 0
+        connection.pendingUploads.removeAll { request in
+            guard !machine.isServing(request) else { return false }
+            refund += Self.uploadCost(request)
+            return true
+        }
+        guard connection.pendingUploads.count != before else { return }
+        connection.queuedUploadBytes -= refund
+        drainDeferredUploads(connection)
+    }
 }
 
 /// Download back-pressure: blocks received but not yet in storage are bounded per torrent. Each block
@@ -71,6 +104,11 @@ extension ClientCore {
     func writeFinished(_ length: Int, session: TorrentSession) {
         let wasFull = isWriteBacklogFull(session)
         session.pendingWriteBytes -= length
+        if session.pendingWriteBytes == 0 && !session.writeWaiters.isEmpty {
+            let waiters = session.writeWaiters
+            session.writeWaiters.removeAll()
+            for waiter in waiters { waiter.succeed() }
+        }
         if wasFull && !isWriteBacklogFull(session) {
             for connection in Array(session.connections.values) { fillRequests(connection) }
         }

@@ -5,7 +5,8 @@ import NIOCore
 
 /// Hash checks (the seed's `hashcheck`): while a torrent is ``TorrentState/checking`` it has no peers (its
 /// connections are closed with reason `hashChecking`, incoming ones are refused), requests nothing, does
-/// not announce, and shows the check's progress; afterwards the picker starts again from what the check
+/// not announce, and shows the check's progress; the check hashes only once the blocks received before
+/// are written (``writesSettled(_:)``); afterwards the picker starts again from what the check
 /// found and the torrent resumes downloading or seeding (or stays paused).
 extension ClientCore {
     /// Puts `session` into the checking state: remembers the peers it dialled (to dial again afterwards)
@@ -20,6 +21,19 @@ extension ClientCore {
         for peer in outgoing {
             session.candidates.append(.init(host: peer.host, port: peer.port, source: peer.source))
         }
+    }
+
+    /// Completes once every block of `session` handed to storage is written and its outcome (a piece
+    /// verified or failed) applied. A recheck waits for it before it hashes: blocks received before the
+    /// peers were closed would otherwise land while the check runs, and the check, which forgets the
+    /// written blocks of unverified pieces and then sets each piece from its own hash, could hash a piece
+    /// before its last block is written (or overwrite a verification the write made meanwhile) and the piece
+    /// would be downloaded again.
+    func writesSettled(_ session: TorrentSession) -> EventLoopFuture<Void> {
+        guard session.pendingWriteBytes > 0 else { return loop.makeSucceededVoidFuture() }
+        let promise = loop.makePromise(of: Void.self)
+        session.writeWaiters.append(promise)
+        return promise.futureResult
     }
 
     /// Ends a check that found `verified`: rebuilds the picker (keeping its file priorities unless

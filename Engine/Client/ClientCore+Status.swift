@@ -18,6 +18,10 @@ extension ClientCore {
             result.wantedBytes += bytes
             if session.picker.have[piece] { result.verifiedWantedBytes += bytes }
         }
+        result.isFinished = session.isComplete
+        if result.eta != nil && result.downloadRate > 1 {
+            result.eta = .seconds(Double(max(0, result.wantedBytes - result.verifiedWantedBytes)) / result.downloadRate)
+        }
         return result
     }
 
@@ -76,7 +80,19 @@ extension ClientCore {
         } else if session.state == .downloading && session.isComplete {
             finished(session)
         }
-        for connection in session.connections.values { fillRequests(connection) }
+        // Interest follows what is wanted: `interested` to a peer that now has a wanted piece, `not
+        // interested` to one that has nothing wanted left.
+        let wanted = session.wantedPiecesForInterest
+        let now = loop.now
+        for connection in Array(session.connections.values) {
+            guard !connection.isClosed,
+                let actions = connection.withMachine({ $0.setWantedPieces(wanted, now: now) })
+            else { continue }
+            perform(actions, on: connection)
+        }
+        for entry in dialQueue.values where entry.session === session {
+            _ = entry.connection.machine?.setWantedPieces(wanted, now: now)  // not connected: nothing to send
+        }
     }
 
     /// Reports byte counters and gauges (called from the one-second tick).

@@ -29,6 +29,13 @@ final class ClientCore: @unchecked Sendable {
     /// Incoming connections that have not sent their handshake yet (bounded by
     /// ``ClientConfiguration/maximumIncomingHandshakes``).
     var incomingHandshakes = 0
+    /// Connections written to and not yet flushed while `deferringFlushes` runs; nil outside it.
+    private var deferredFlushes: [UInt64: PeerConnection]?
+    /// Requested bytes still owed by a peer above which its socket's receive watermark is raised (see
+    /// ClientCore+ReceiveWatermark.swift; a test lowers it).
+    var streamingInFlightBytes = ClientCore.defaultStreamingInFlightBytes
+    /// Times a tick lowered a silent peer's raised receive watermark (a test reads it).
+    var relaxedReceiveWatermarks = 0
     private(set) var dialQueue: [UInt64: (session: TorrentSession, connection: PeerConnection)] = [:]
     /// Tie-breaks of the picker and the choker: a seeded generator, because the picker draws one number per
     /// candidate piece on every pick, and the system generator costs a system call per number.
@@ -82,6 +89,7 @@ final class ClientCore: @unchecked Sendable {
         guard !isShutDown else { return }
         let now = loop.now
         grant(rates.advance(to: instant(now)))
+        relaxIdleReceiveWatermarks()
         for session in torrents.values where session.rechokeSoon || now >= session.nextRechoke {
             rechoke(session, now: now)
         }
@@ -387,6 +395,7 @@ final class ClientCore: @unchecked Sendable {
     /// 200 MB/s.
     func peerConfiguration(_ session: TorrentSession) -> PeerConfiguration {
         var config = PeerConfiguration(torrent: session.torrent, localPeerID: peerID, localPieces: session.picker.have)
+        config.wantedPieces = session.wantedPiecesForInterest
         config.emitsPacketEvents = true  // the picker learns haves, bitfields and unchokes from packet events
         config.maxServingQueue = configuration.maximumQueuedRequestsPerPeer
         config.maxPipelineDepth = 1000
@@ -402,6 +411,7 @@ final class ClientCore: @unchecked Sendable {
         let now = loop.now
         guard let actions = connection.withMachine({ $0.receive(bytes, now: now) }) else { return }
         perform(actions, on: connection)
+        adjustReceiveWatermark(connection)
     }
 
     func channelClosed(_ connection: PeerConnection, error: String?) {
@@ -430,8 +440,19 @@ final class ClientCore: @unchecked Sendable {
 
     // MARK: Actions
 
+    /// Runs `body`, flushing each connection it wrote to once at the end instead of after every `perform`
+    /// (a batch of blocks read for upload: one socket write per peer for the batch, not one per block).
+    func deferringFlushes(_ body: () -> Void) {
+        let outermost = deferredFlushes == nil
+        if outermost { deferredFlushes = [:] }
+        body()
+        guard outermost, let pending = deferredFlushes else { return }
+        deferredFlushes = nil
+        for connection in pending.values where !connection.isClosed { connection.channel?.flush() }
+    }
+
     /// Performs the state machine's actions in order, then tops up the request pipeline.
-    private func perform(_ actions: [PeerAction], on connection: PeerConnection, refill: Bool = true) {
+    func perform(_ actions: [PeerAction], on connection: PeerConnection, refill: Bool = true) {
         var wrote = false
         for action in actions {
             if connection.isClosed { break }
@@ -484,7 +505,13 @@ final class ClientCore: @unchecked Sendable {
                 break
             }
         }
-        if wrote { connection.channel?.flush() }
+        if wrote {
+            if deferredFlushes != nil {
+                deferredFlushes?[connection.key] = connection
+            } else {
+                connection.channel?.flush()
+            }
+        }
         guard !connection.isClosed else { return }
         if !connection.reportedConnect && connection.isActive { connected(connection) }
         if refill { fillRequests(connection) }
@@ -540,6 +567,8 @@ final class ClientCore: @unchecked Sendable {
                 connection.unchokedUsAt = nil  // a peer that chokes us is not snubbing us
             case .interested, .notInterested:
                 session.rechokeSoon = true
+            case .cancel(let request):
+                dropUpload(request, of: connection)
             default:
                 break
             }
@@ -708,6 +737,10 @@ final class ClientCore: @unchecked Sendable {
             connection.machine = machine
             perform(actions, on: connection, refill: false)
         }
+        // Dials still queued learn the piece too, or their bitfield and interest would start out of date.
+        for entry in dialQueue.values where entry.session === session {
+            _ = entry.connection.machine?.havePiece(piece, now: now)
+        }
         if session.isComplete { finished(session) }
     }
 
@@ -742,7 +775,10 @@ final class ClientCore: @unchecked Sendable {
         guard !session.reportedFinished else { return }
         session.reportedFinished = true
         if session.state == .downloading { session.state = .seeding }
-        session.schedule?.completed(now: loop.now)
+        // `completed` only once every piece is verified, as libtorrent does (`is_seed()`): a torrent finished
+        // with skipped files is still a leecher to the tracker (`left` > 0); it announces `completed` when the
+        // skipped files are wanted again and downloaded (this runs again then).
+        if session.picker.have.isAllSet { session.schedule?.completed(now: loop.now) }
         events.emit(.torrentFinished(session.info))
         let store = session.store
         if let path = session.resumePath {
@@ -769,17 +805,29 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func read(_ request: BlockRequest, for connection: PeerConnection, session: TorrentSession) {
-        let store = session.store
+        readQueue(of: session).enqueue(BlockReadQueue.Item(request: request, connection: connection))
+    }
+
+    /// The torrent's upload read queue (made on its first request); each batch's results come back to the
+    /// loop in one hop.
+    private func readQueue(of session: TorrentSession) -> BlockReadQueue {
+        if let queue = session.readQueue { return queue }
         let core = self
-        Task {
-            do {
-                let bytes = try await store.readBlock(
-                    piece: request.piece, offset: request.offset, length: request.length)
-                core.loop.execute { core.blockRead(request, bytes: bytes, connection: connection) }
-            } catch {
-                core.loop.execute { core.blockUnavailable(request, connection: connection) }
+        let queue = BlockReadQueue(store: session.store) { outcomes in
+            core.loop.execute {
+                core.deferringFlushes {
+                    for (item, result) in outcomes {
+                        switch result {
+                        case .success(let bytes):
+                            core.blockRead(item.request, bytes: bytes, connection: item.connection)
+                        case .failure: core.blockUnavailable(item.request, connection: item.connection)
+                        }
+                    }
+                }
             }
         }
+        session.readQueue = queue
+        return queue
     }
 
     private func blockRead(_ request: BlockRequest, bytes: [UInt8], connection: PeerConnection) {
@@ -849,6 +897,7 @@ final class ClientCore: @unchecked Sendable {
             let actions = unchoke ? machine.unchoke(now: now) : machine.choke(now: now)
             connection.machine = machine
             perform(actions, on: connection, refill: false)
+            if !unchoke { dropUnansweredUploads(of: connection) }
         }
         // Every peer's flag, not only those whose choke state changed: the optimistic slot moves on between
         // peers that stay unchoked.

@@ -48,6 +48,10 @@ final class PeerConnection: @unchecked Sendable {
     var queuedUploadBytes = 0
     /// Requests accepted from the peer but not yet read because ``queuedUploadBytes`` is at the cap.
     var deferredUploads: [BlockRequest] = []
+    /// The socket's `SO_RCVLOWAT` as last set (see `ClientCore.adjustReceiveWatermark`).
+    var receiveWatermark = 1
+    /// Bytes arrived since the last tick looked (see `ClientCore.relaxIdleReceiveWatermarks`).
+    var receivedSinceTick = false
 
     init(key: UInt64, endpoint: PeerEndpoint, host: String, port: Int, incoming: Bool, now: NIODeadline) {
         self.key = key

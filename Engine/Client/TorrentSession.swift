@@ -38,8 +38,12 @@ final class TorrentSession: @unchecked Sendable {
     var peerAddresses: [UInt64: IPAddress] = [:]
     /// Received blocks on their way to ``store`` (made by the engine on the first block).
     var writeQueue: BlockWriteQueue?
+    /// Requested blocks being read for upload (made on the first request).
+    var readQueue: BlockReadQueue?
     /// Block bytes handed to storage whose write has not finished (see download back-pressure).
     var pendingWriteBytes = 0
+    /// Completed when ``pendingWriteBytes`` falls to 0 (a recheck waits for its writes).
+    var writeWaiters: [EventLoopPromise<Void>] = []
     /// The most ``pendingWriteBytes`` ever reached.
     var peakPendingWriteBytes = 0
     /// Rate limits and peer maximum of this torrent.
@@ -84,6 +88,9 @@ final class TorrentSession: @unchecked Sendable {
 
     /// Whether every wanted piece is verified (pieces only skipped files need are not wanted).
     var isComplete: Bool { picker.isComplete }
+
+    /// The pieces a peer must have for us to be interested (nil: every piece, no file is skipped).
+    var wantedPiecesForInterest: Bitfield? { picker.wantedPieces.isAllSet ? nil : picker.wantedPieces }
 
     /// Bytes still to download, for announces.
     var bytesLeft: Int64 { max(0, totalBytes - verifiedBytes) }

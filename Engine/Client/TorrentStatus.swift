@@ -27,7 +27,8 @@ public enum TorrentState: String, Hashable, Sendable {
     case checking
     /// Downloading missing pieces.
     case downloading
-    /// Every wanted piece is verified; uploading to peers that want it.
+    /// Every wanted piece is verified (``TorrentStatus/isFinished``; with skipped files not every piece is,
+    /// see ``TorrentStatus/isComplete``); uploading what it has to peers that want it.
     case seeding
     /// Paused by the user: no connections, no announces.
     case paused
@@ -59,7 +60,8 @@ public struct TorrentStatus: Hashable, Sendable {
     public var peers: Int
     /// Connected peers that have every piece.
     public var seeds: Int
-    /// Estimated time to completion at the current rate; nil when complete or not moving.
+    /// Estimated time until every wanted piece is verified at the current rate; nil when finished or not
+    /// moving.
     public var eta: Duration?
     /// Block payload received this session (including duplicates and corrupt data).
     public var downloadedBytes: Int64
@@ -87,6 +89,13 @@ public struct TorrentStatus: Hashable, Sendable {
     /// Payload bytes in wanted pieces that are verified.
     public var verifiedWantedBytes: Int64 = 0
 
-    /// Whether every piece is verified.
+    /// Whether every wanted piece is verified (libtorrent's `is_finished`): the download is over, though
+    /// pieces only skipped files need may be missing. A finished torrent is ``TorrentState/seeding``: it
+    /// requests nothing, uploads what it has, and has reported `torrent_finished`.
+    public var isFinished: Bool = false
+
+    /// Whether every piece is verified (libtorrent's `is_seeding`). Only then is the tracker told
+    /// `completed`, and `left` is 0 in announces; a torrent finished with skipped files announces the bytes
+    /// it lacks as `left` and no `completed` until the skipped files are wanted and downloaded.
     public var isComplete: Bool { verifiedPieces == pieceCount }
 }

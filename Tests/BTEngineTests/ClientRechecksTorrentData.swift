@@ -33,6 +33,38 @@ import Testing
         await client.shutdown()
     }
 
+    /// Blocks received before a recheck closed the peers are written before the check hashes: a write that
+    /// lands while the check runs could be hashed half-done (or its verification overwritten) and the piece
+    /// downloaded again. Here a write is made to look pending; the check waits for it.
+    @Test func aRecheckHashesOnlyOnceReceivedBlocksAreWritten() async throws {
+        let folder = try ClientFixtures.temporaryFolder("recheck-writes")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let torrent = try ClientFixtures.makeSingleFileTorrent(
+            in: folder, name: "data.bin", length: 256 * 1024, pieceLength: 16 * 1024)
+        var configuration = ClientConfiguration(host: "127.0.0.1")
+        configuration.usesTrackers = false
+        let client = try await Client(configuration: configuration)
+        let handle = try await client.addTorrent(torrent, downloadDirectory: folder)
+        #expect(await client.status(of: handle)?.state == .seeding)
+        let passes = Recorder<Int>()
+        client.events.on(.pieceHashPass) { event in
+            if case .pieceHashPass(_, let index) = event { passes.append(index) }
+        }
+        try await client.onLoop { core in core.writeStarted(16 * 1024, session: core.session(handle)!) }
+        let rechecking = Task { try await client.recheck(handle) }
+        #expect(await ClientFixtures.eventually { await client.status(of: handle)?.state == .checking })
+        // While the block's write is pending nothing is hashed (a negative check: the wait is only a chance
+        // for a check that does not wait to show itself).
+        try await Task.sleep(for: .milliseconds(300))
+        let waiting = try #require(await client.status(of: handle))
+        #expect(waiting.state == .checking && waiting.checkProgress == 0 && passes.values.isEmpty)
+        try await client.onLoop { core in core.writeFinished(16 * 1024, session: core.session(handle)!) }
+        try await rechecking.value
+        let done = try #require(await client.status(of: handle))
+        #expect(done.state == .seeding && done.isComplete && passes.values.count == 16)
+        await client.shutdown()
+    }
+
     @Test func recheckFindsACorruptPieceReportsItAndResumesDownloading() async throws {
         let folder = try ClientFixtures.temporaryFolder("recheck")
         defer { try? FileManager.default.removeItem(atPath: folder) }

@@ -62,6 +62,24 @@ import Testing
         #expect(Set(picker.pick(for: "peer", count: 8, context: fast, using: &random).map(\.piece)) == [3, 6])
     }
 
+    @Test func inSequentialModeAllowedFastPiecesJumpTheOrderOnlyWhileChoked() {
+        // Pieces of two blocks; the peer allows pieces 5 and 9 while it chokes us.
+        let layout = makeLayout(pieceLength: 2 * blockSize, fileLengths: [Int64(12 * 2 * blockSize)])
+        var picker = PiecePicker<String>(layout: layout)
+        picker.isSequential = true
+        picker.peerHasAll("peer")
+        var random = SeededGenerator(seed: 6)
+        let choked = PiecePicker<String>.PickContext(choked: true, allowedFast: [5, 9])
+        #expect(picker.pick(for: "peer", count: 1, context: choked, using: &random).map(\.piece) == [5])
+        // Unchoked (the allowed-fast set still known): index order again; piece 5's other block waits its turn.
+        let unchoked = PiecePicker<String>.PickContext(allowedFast: [5, 9])
+        let next = picker.pick(for: "peer", count: 10, context: unchoked, using: &random)
+        #expect(next.map(\.piece) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
+        #expect(picker.pick(for: "peer", count: 3, context: unchoked, using: &random).map(\.piece) == [5, 6, 6])
+        // Choked again: only the allowed-fast pieces, piece 9 next.
+        #expect(picker.pick(for: "peer", count: 4, context: choked, using: &random).map(\.piece) == [9, 9])
+    }
+
     @Test func suggestedPiecesAreStartedBeforeRarerOnes() {
         let layout = makeLayout(pieceLength: blockSize, fileLengths: [Int64(8 * blockSize)])
         var have = Bitfield(count: 8)

@@ -6,9 +6,10 @@ import NIOPosix
 @testable import BTEngine
 
 /// A bare-bones BitTorrent peer for tests, written against NIO directly (not the engine): it connects,
-/// handshakes without any extension bits, says `interested`, and once unchoked sends a list of `request`s
-/// and then, when told to, stops reading (its small receive buffer then fills and the sender must hold
-/// back).
+/// handshakes without any extension bits (or with only the fast extension's), says `interested`, and once
+/// unchoked sends a list of `request`s (then `cancel`s for some of them, when given) and then, when told
+/// to, stops reading (its small receive buffer then fills and the sender must hold back). It records the
+/// id of every message it receives.
 final class RawPeer: @unchecked Sendable {
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let handler: Handler
@@ -16,8 +17,13 @@ final class RawPeer: @unchecked Sendable {
 
     /// A peer for `infoHash` that sends `requests` (piece, offset, length) once unchoked and stops reading
     /// then when `stopsReading`.
-    init(infoHash: [UInt8], requests: [(Int, Int, Int)], stopsReading: Bool) {
-        handler = Handler(infoHash: infoHash, requests: requests, stopsReading: stopsReading)
+    /// `cancels` follow the requests in the same write; `fast` sets the BEP 6 bit in the handshake.
+    init(
+        infoHash: [UInt8], requests: [(Int, Int, Int)], stopsReading: Bool, cancels: [(Int, Int, Int)] = [],
+        fast: Bool = false
+    ) {
+        handler = Handler(
+            infoHash: infoHash, requests: requests, stopsReading: stopsReading, cancels: cancels, fast: fast)
     }
 
     /// Connects to `port` on 127.0.0.1 with a 4 KiB receive buffer.
@@ -35,6 +41,8 @@ final class RawPeer: @unchecked Sendable {
     var sentRequests: Bool { handler.state.withLock { $0.sentRequests } }
     /// Whether the connection closed.
     var isClosed: Bool { handler.state.withLock { $0.closed } }
+    /// The id of every message received after the handshake, in order (keep-alives left out).
+    var receivedIDs: [UInt8] { handler.state.withLock { $0.received } }
 
     /// Sends `bytes` (wire messages, length prefixes included) after the handshake and `interested`.
     func send(_ bytes: [UInt8]) async throws {
@@ -56,26 +64,32 @@ final class RawPeer: @unchecked Sendable {
         struct State {
             var sentRequests = false
             var closed = false
+            var received: [UInt8] = []
         }
 
         let state = Locked(State())
         private let infoHash: [UInt8]
         private let requests: [(Int, Int, Int)]
         private let stopsReading: Bool
+        private let cancels: [(Int, Int, Int)]
+        private let fast: Bool
         private var buffer = ByteBuffer()
         private var handshakeSeen = false
 
-        init(infoHash: [UInt8], requests: [(Int, Int, Int)], stopsReading: Bool) {
+        init(infoHash: [UInt8], requests: [(Int, Int, Int)], stopsReading: Bool, cancels: [(Int, Int, Int)], fast: Bool)
+        {
             self.infoHash = infoHash
             self.requests = requests
             self.stopsReading = stopsReading
+            self.cancels = cancels
+            self.fast = fast
         }
 
         func channelActive(context: ChannelHandlerContext) {
             var out = context.channel.allocator.buffer(capacity: 73)
             out.writeInteger(UInt8(19))
             out.writeString("BitTorrent protocol")
-            out.writeBytes([UInt8](repeating: 0, count: 8))
+            out.writeBytes([0, 0, 0, 0, 0, 0, 0, fast ? 0x04 : 0])
             out.writeBytes(infoHash)
             out.writeBytes(Array("-RAW001-".utf8) + (0..<12).map { _ in UInt8.random(in: 48...57) })
             out.writeInteger(UInt32(1))
@@ -96,6 +110,7 @@ final class RawPeer: @unchecked Sendable {
             {
                 buffer.moveReaderIndex(forwardBy: 4)
                 let id = length > 0 ? buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) : nil
+                if let id { state.withLock { $0.received.append(id) } }
                 buffer.moveReaderIndex(forwardBy: Int(length))
                 if id == 1 && !state.withLock({ $0.sentRequests }) { unchoked(context: context) }
             }
@@ -103,13 +118,15 @@ final class RawPeer: @unchecked Sendable {
         }
 
         private func unchoked(context: ChannelHandlerContext) {
-            var out = context.channel.allocator.buffer(capacity: requests.count * 17)
-            for (piece, offset, length) in requests {
-                out.writeInteger(UInt32(13))
-                out.writeInteger(UInt8(6))
-                out.writeInteger(UInt32(piece))
-                out.writeInteger(UInt32(offset))
-                out.writeInteger(UInt32(length))
+            var out = context.channel.allocator.buffer(capacity: (requests.count + cancels.count) * 17)
+            for (id, list) in [(UInt8(6), requests), (UInt8(8), cancels)] {
+                for (piece, offset, length) in list {
+                    out.writeInteger(UInt32(13))
+                    out.writeInteger(id)
+                    out.writeInteger(UInt32(piece))
+                    out.writeInteger(UInt32(offset))
+                    out.writeInteger(UInt32(length))
+                }
             }
             context.writeAndFlush(NIOAny(out), promise: nil)
             state.withLock { $0.sentRequests = true }
