@@ -49,3 +49,34 @@ import Testing
     ).run(pieces: Array(0..<layout.pieceCount))
     #expect(Set(again.setIndexes) == Set(0..<firstCut).union(256..<384))
 }
+
+/// The same truncation with two workers, whose runs are mapped at the same time: no crash, nothing past the
+/// new end verifies, and the files nobody touched verify in full.
+@Test func fileTruncatedWhileTwoWorkersHaveRunsMappedLeavesTheOtherFilesVerified() async throws {
+    var generator = SeededGenerator(seed: 98)
+    let mebibyte = 1 << 20
+    let fixture = Fixture.v1(
+        sizes: [2 * mebibyte, 2 * mebibyte, 2 * mebibyte], pieceLength: 16384, generator: &generator)
+    let folder = try TemporaryFolder()
+    defer { folder.cleanup() }
+    try fixture.writeFiles(to: folder.path)
+    let layout = fixture.torrent.layout
+    let victim = fixture.path(ofFile: 1, in: folder.path)
+    let newEnd = Int64(mebibyte / 2 + 123)
+    let done = Locked(false)
+    let check = HashCheck(
+        storage: FileStorage(torrent: fixture.torrent, folder: folder.path),
+        verifier: PieceVerifier(torrent: fixture.torrent), pool: WorkerPool(width: 2), mode: .mapped,
+        afterMapping: { pieces in
+            guard pieces.contains(128) else { return }  // file1's first MiB, past the new end from 0.5 MiB
+            done.withLock { $0 = true }
+            let handle = FileHandle(forUpdatingAtPath: victim)!
+            try? handle.truncate(atOffset: UInt64(newEnd))
+            try? handle.close()
+        })
+    let verified = try await check.run(pieces: Array(0..<layout.pieceCount))
+    #expect(done.withLock { $0 })
+    #expect(Set(0..<128).union(256..<384).isSubset(of: Set(verified.setIndexes)))
+    let firstCut = Int((layout.files[1].offset + newEnd) / 16384)
+    #expect(!(firstCut..<256).contains { verified[$0] })
+}
