@@ -48,8 +48,8 @@
         private static let end = 3
         private static let truncated = 4
 
-        /// The slot table, followed by the page size and the count of absorbed faults: allocated once and never freed, so the handler can
-        /// read it at any time.
+        /// The slot table, followed by the page size and the count of absorbed faults: allocated once and never
+        /// freed, so the handler can read it at any time.
         nonisolated(unsafe) private static let table: UnsafeMutablePointer<Atomic<Int>> = {
             let count = slotCount * fieldsPerSlot + 2
             let pointer = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: count)
