@@ -7,7 +7,7 @@ import Foundation
     import Glibc
 #endif
 
-/// `nbt check FILE.torrent DIR [--json]`: hash-checks downloaded data the way `aria2c --check-integrity` and
+/// `nbt check FILE.torrent DIR [--json] [--mmap]`: hash-checks downloaded data the way `aria2c --check-integrity` and
 /// Transmission's verify are used in scripts. Exit status 0 only when every piece verifies.
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +21,13 @@ struct CheckCommand: AsyncParsableCommand {
     @Argument(help: "The .torrent file.") var torrentFile: String
     @Argument(help: "The download folder holding the torrent's data.") var directory: String
     @Flag(help: "Print the result as JSON (verified and missing piece indexes).") var json = false
+    @Flag(
+        help: """
+            Hash the files from memory mappings (a run of pieces per core at a time) instead of reading them \
+            with pread: less CPU on a warm page cache; the mapped pages count in the resident size. Linux only \
+            (elsewhere it reads as without it).
+            """)
+    var mmap = false
 
     func run() async throws {
         let torrent: Torrent
@@ -41,7 +48,7 @@ struct CheckCommand: AsyncParsableCommand {
         // torrent parsing: the figure comparable with a library's in-process recheck.
         let checkStart = ContinuousClock.now
         do {
-            verified = try await store.checkExistingData { bar.update($0) }
+            verified = try await store.checkExistingData(mode: mmap ? .mapped : .read) { bar.update($0) }
         } catch {
             bar.finish()
             Self.fail("\(error)")

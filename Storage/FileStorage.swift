@@ -9,7 +9,8 @@ import SystemPackage
 
 /// Stores a torrent as ordinary files under a download folder.
 ///
-/// Positioned I/O (`pread`/`pwrite` through swift-system), no mmap. Files and their folders are created on
+/// Positioned I/O (`pread`/`pwrite` through swift-system); only the opt-in mapped hash check
+/// (``HashCheckMode/mapped``) maps files, read-only, a run of pieces at a time. Files and their folders are created on
 /// first write, sparse. Open handles are kept in a bounded cache (least recently used closed first); reads
 /// open files read-only, so a seeding torrent holds no writable handle after ``closeFiles()``. Every path is
 /// resolved with ``SafePath`` so no torrent can reach outside the folder, symbolic links included.
@@ -351,6 +352,14 @@ public final class FileStorage: Storage {
         #if os(Linux)
             _ = posix_fadvise(handle.descriptor.rawValue, off_t(offset), off_t(length), POSIX_FADV_WILLNEED)
         #endif
+    }
+
+    /// An open read-only descriptor of file `file` for the mapped hash check to `mmap`, with the object that
+    /// keeps it open while held (the handle cache may close its own reference meanwhile); nil when the file
+    /// does not exist.
+    package func descriptorForMapping(file: Int) throws -> (descriptor: Int32, owner: AnyObject)? {
+        guard let handle = try handle(file, writable: false) else { return nil }
+        return (handle.descriptor.rawValue, handle)
     }
 
     /// Reads like ``read(file:offset:into:)`` but only what the page cache already holds (Linux `preadv2`

@@ -25,6 +25,10 @@ public struct CheckProgress: Hashable, Sendable {
 /// (on a warm cache the hints only cost page-cache lookups); from the first byte that has to come from disk
 /// on, `WILLNEED` hints keep ``readAheadBytes`` in flight ahead of the furthest run handed out, so the disk
 /// stays busy while the workers hash.
+///
+/// In ``HashCheckMode/mapped`` (Linux, ``FileStorage``) each claimed run is mapped and hashed in place by
+/// ``MappedRun`` instead (its pieces are reported once the whole run is hashed and its files re-checked);
+/// a run that cannot be mapped is read as above.
 package struct HashCheck: Sendable {
     /// Bytes read and hashed at a time for v1 pieces.
     static let chunkSize = 256 * 1024
@@ -36,6 +40,23 @@ package struct HashCheck: Sendable {
     let storage: any Storage
     let verifier: PieceVerifier
     let pool: WorkerPool
+    /// How a ``FileStorage`` is read (``HashCheckMode/mapped``: see ``MappedRun``; Linux only).
+    var mode: HashCheckMode = .read
+    /// Test hook of the mapped mode: called on the worker thread with a run's pieces once they are mapped,
+    /// before any of them is hashed (a test truncates a file here).
+    var afterMapping: (@Sendable ([Int]) -> Void)? = nil
+
+    /// A check of `storage`'s data against `verifier`, on `pool`'s threads, reading as `mode` says.
+    package init(
+        storage: any Storage, verifier: PieceVerifier, pool: WorkerPool, mode: HashCheckMode = .read,
+        afterMapping: (@Sendable ([Int]) -> Void)? = nil
+    ) {
+        self.storage = storage
+        self.verifier = verifier
+        self.pool = pool
+        self.mode = mode
+        self.afterMapping = afterMapping
+    }
 
     /// Verifies `pieces` (ascending), calling `progress` from worker threads (after each piece); returns the
     /// pieces that passed. Cancelling the task stops the workers and throws ``StorageError/Code/cancelled``.
@@ -53,6 +74,10 @@ package struct HashCheck: Sendable {
         let files = storage as? FileStorage
         let verifier = self.verifier
         let total = pieces.count
+        #if os(Linux)
+            let mapped = mode == .mapped ? files : nil
+            let afterMapping = self.afterMapping
+        #endif
         try await withTaskCancellationHandler {
             try await pool.runOnAll { _ in
                 var buffer = [UInt8](repeating: 0, count: verifier.isV1Only ? Self.chunkSize : layout.pieceLength)
@@ -75,6 +100,28 @@ package struct HashCheck: Sendable {
                             files,
                             pieces: pieces[runs[hint.lowerBound].lowerBound..<runs[hint.upperBound - 1].upperBound])
                     }
+                    #if os(Linux)
+                        if let mapped,
+                            let outcome = try MappedRun.check(
+                                mapped, pieces: pieces[runs[run]], verifier: verifier, scratch: &buffer,
+                                afterMapping: afterMapping, cancelled: { cancelled.withLock { $0 } })
+                        {
+                            for (piece, good) in outcome.results {
+                                onPiece?(piece, good)
+                                let snapshot = shared.withLock { state -> CheckProgress in
+                                    if good { state.result[piece] = true }
+                                    if outcome.uncached { state.sawUncached = true }
+                                    state.checked += 1
+                                    state.bytes += Int64(layout.size(ofPiece: piece))
+                                    return CheckProgress(
+                                        checked: state.checked, total: total, verified: state.result.setCount,
+                                        bytes: state.bytes)
+                                }
+                                progress?(snapshot)
+                            }
+                            continue
+                        }
+                    #endif
                     var uncached = false
                     for position in runs[run] {
                         if cancelled.withLock({ $0 }) { return }

@@ -67,7 +67,7 @@ public actor PieceStore {
     }
 
     /// A store for `torrent` over `storage`, doing its I/O on `pool` and reporting to `events`. Starts with
-    /// nothing verified: call ``start(resumeDataAt:)`` or ``checkExistingData(progress:)``.
+    /// nothing verified: call ``start(resumeDataAt:progress:)`` or ``checkExistingData(mode:progress:)``.
     public init(torrent: Torrent, storage: any Storage, pool: WorkerPool = .shared, events: StorageEventHandler? = nil)
     {
         self.torrent = torrent
@@ -389,17 +389,34 @@ public actor PieceStore {
 
     // MARK: Checking
 
-    /// Hash-checks every piece against the data in storage (missing or short files give missing pieces),
-    /// replacing what was known. Cancellable; `progress` is called from worker threads.
-    @discardableResult
-    public func checkExistingData(progress: (@Sendable (CheckProgress) -> Void)? = nil) async throws -> Bitfield {
-        try await recheck(pieces: Array(0..<layout.pieceCount), progress: progress)
+    /// How hash checks of existing data read a ``FileStorage`` when not told otherwise: every check this store
+    /// makes (``checkExistingData(mode:progress:)``, ``start(resumeDataAt:progress:)``,
+    /// ``restore(from:progress:)``, and so an engine's recheck of this store). ``HashCheckMode/read`` unless
+    /// changed with ``setCheckMode(_:)``.
+    public private(set) var checkMode: HashCheckMode = .read
+
+    /// Sets ``checkMode`` for the checks started from now on.
+    public func setCheckMode(_ mode: HashCheckMode) {
+        checkMode = mode
     }
 
-    private func recheck(pieces: [Int], progress: (@Sendable (CheckProgress) -> Void)?) async throws -> Bitfield {
+    /// Hash-checks every piece against the data in storage (missing or short files give missing pieces),
+    /// replacing what was known, reading as `mode` says (nil: ``checkMode``). Cancellable; `progress` is
+    /// called from worker threads.
+    @discardableResult
+    public func checkExistingData(
+        mode: HashCheckMode? = nil, progress: (@Sendable (CheckProgress) -> Void)? = nil
+    ) async throws -> Bitfield {
+        try await recheck(pieces: Array(0..<layout.pieceCount), mode: mode, progress: progress)
+    }
+
+    private func recheck(
+        pieces: [Int], mode: HashCheckMode? = nil, progress: (@Sendable (CheckProgress) -> Void)?
+    ) async throws -> Bitfield {
         for piece in pieces { partial[piece] = nil }
         let events = self.events
-        let passed = try await HashCheck(storage: storage, verifier: verifier, pool: pool).run(
+        let check = HashCheck(storage: storage, verifier: verifier, pool: pool, mode: mode ?? checkMode)
+        let passed = try await check.run(
             pieces: pieces, progress: progress,
             onPiece: { piece, good in if good { events?(.pieceHashPass(index: piece)) } })
         for piece in pieces { verifiedPieces[piece] = passed[piece] }

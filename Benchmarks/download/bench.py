@@ -326,6 +326,11 @@ def main():
         rows.append(measure("nbt -> libtorrent", [
             PY, os.path.join(HERE, "lt_peer.py"), "download", "127.0.0.5", TORRENT, os.path.join(WORK, "lt2"),
             "127.0.0.4", str(our_port)], ours.pid, os.path.join(WORK, "lt2"), parse_lt))
+        # Our client on both ends, for comparison with libtorrent -> libtorrent (the seed stays the same).
+        print("nbt -> nbt", file=sys.stderr, flush=True)
+        rows.append(measure("nbt -> nbt", [
+            NBT, "download", TORRENT, "-o", os.path.join(WORK, "us2"), "--bind", "127.0.0.7",
+            "--peer", f"127.0.0.4:{our_port}"], ours.pid, os.path.join(WORK, "us2"), parse_nbt))
         our_seed_rss = status_kib(ours.pid, "VmHWM")
         print("nbt seed: idle peers", file=sys.stderr, flush=True)
         our_idle = idle_peers(ours.pid, "127.0.0.4", our_port, info_hash_of(TORRENT), PEERS)
@@ -369,11 +374,20 @@ def main():
                      f"{before / 1024:.1f} -> {after / 1024:.1f} MiB, {per:.1f} KiB per peer")
     text = "\n".join(lines)
     print(text)
+    # The newest run goes on top; earlier runs are kept below it (the first heading of the old file, the
+    # title, is dropped; its own runs move under "Earlier runs").
+    earlier = ""
+    if os.path.exists(RESULTS):
+        old = open(RESULTS).read()
+        body = old.split("\n", 1)[1] if old.startswith("# ") else old
+        body = body.replace("\n## Earlier runs\n", "\n")
+        earlier = "\n## Earlier runs\n" + body.rstrip("\n") + "\n"
     with open(RESULTS, "w") as f:
         f.write("# Download benchmark results\n\n")
         f.write(f"Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `scripts/bench download` "
                 f"(Benchmarks/download/run {SIZE_MIB}), {ROUNDS} rounds. On a shared machine compare rows of the "
                 f"same round and CPU seconds (see README.md).\n\n```\n{text}\n```\n")
+        f.write(earlier)
     if not all(r["ok"] for r in rows):
         sys.exit("some download was not byte-identical or failed")
 

@@ -41,8 +41,10 @@ import Testing
 
     /// With nothing in the page cache (so reads come from disk and read-ahead hints are given), the check
     /// still reports exactly the corrupted pieces, both in a full check and in the partial re-check of files
-    /// that changed since the resume data was saved (a non-contiguous subset of pieces).
-    @Test func hashCheckFindsExactlyTheCorruptedPiecesWhenNothingIsCached() async throws {
+    /// that changed since the resume data was saved (a non-contiguous subset of pieces); read with `pread` or
+    /// mapped (the store's check mode, which the resumed start follows too).
+    @Test(arguments: [HashCheckMode.read, .mapped])
+    func hashCheckFindsExactlyTheCorruptedPiecesWhenNothingIsCached(mode: HashCheckMode) async throws {
         var generator = SeededGenerator(seed: 99)
         let sizes = [3_000_000, 1_500_000, 2_000_000, 700_000, 2_500_000]
         let fixture = Fixture.v1(sizes: sizes, pieceLength: 32768, generator: &generator)
@@ -82,6 +84,7 @@ import Testing
 
         let resumed = PieceStore(
             torrent: fixture.torrent, storage: FileStorage(torrent: fixture.torrent, folder: folder.path))
+        await resumed.setCheckMode(mode)
         let outcome = try await resumed.start(resumeDataAt: resumePath)
         guard case .resumed(let changed, _) = outcome else {
             Issue.record("expected a resumed start, got \(outcome)")
@@ -95,7 +98,9 @@ import Testing
         let full = PieceStore(
             torrent: fixture.torrent, storage: FileStorage(torrent: fixture.torrent, folder: folder.path))
         let progress = Locked(0)
-        let verified = try await full.checkExistingData { update in progress.withLock { $0 = max($0, update.checked) } }
+        let verified = try await full.checkExistingData(mode: mode) { update in
+            progress.withLock { $0 = max($0, update.checked) }
+        }
         #expect(Set((0..<layout.pieceCount).filter { !verified[$0] }) == Set(corrupted.values))
         #expect(progress.withLock { $0 } == layout.pieceCount)
     }

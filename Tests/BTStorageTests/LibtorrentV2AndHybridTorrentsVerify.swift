@@ -66,8 +66,9 @@ private func makeWithLibtorrent(folder: String, mode: String, pieceLength: Int) 
     return try JSONDecoder().decode(LibtorrentTorrent.self, from: data)
 }
 
-/// v2 and hybrid torrents created by libtorrent verify against the data on disk (hash check and block-by-block
-/// download), and a flipped byte fails exactly its piece, under both the v1 and the v2 hashes.
+/// v2 and hybrid torrents created by libtorrent verify against the data on disk (hash check, read and mapped,
+/// and block-by-block download), and a flipped byte fails exactly its piece, under both the v1 and the v2
+/// hashes.
 @Test(arguments: [("v2", 16384), ("hybrid", 16384), ("v2", 65536), ("hybrid", 32768), ("v1", 16384)])
 func libtorrentTorrentsVerifyAgainstDataOnDisk(mode: String, pieceLength: Int) async throws {
     var generator = SeededGenerator(seed: UInt64(pieceLength) &+ UInt64(mode.count))
@@ -94,6 +95,7 @@ func libtorrentTorrentsVerifyAgainstDataOnDisk(mode: String, pieceLength: Int) a
     let storage = FileStorage(layout: torrent.layout, paths: paths, folder: folder.path)
     let store = PieceStore(torrent: torrent, storage: storage)
     #expect(try await store.checkExistingData().isAllSet, "\(mode) torrent does not verify")
+    #expect(try await store.checkExistingData(mode: .mapped).isAllSet, "\(mode) torrent does not verify mapped")
 
     // Flip one byte in the middle of the big file: exactly its piece fails.
     let bigIndex = torrent.files.firstIndex { $0.length == 200_000 }!
@@ -106,6 +108,8 @@ func libtorrentTorrentsVerifyAgainstDataOnDisk(mode: String, pieceLength: Int) a
     try handle.close()
     let after = try await store.checkExistingData()
     #expect(Set((0..<torrent.pieceCount).filter { !after[$0] }) == [Int((big.offset + 150_000) / Int64(pieceLength))])
+    let afterMapped = try await store.checkExistingData(mode: .mapped)
+    #expect(afterMapped.setIndexes == after.setIndexes, "the mapped check agrees with the read check")
 
     // Downloaded block by block into a fresh folder, every piece passes as it completes (merkle per piece).
     let fresh = folder.path + "/fresh"
