@@ -16,6 +16,7 @@ struct NBT: AsyncParsableCommand {
             StorageSoakCommand.self,
             StorageWriteBenchCommand.self,
             SHA1BenchCommand.self,
+            SigbusProbeCommand.self,
         ])
 }
 
