@@ -65,14 +65,18 @@ final class InteropProcess: @unchecked Sendable {
     }
 
     /// Closes stdin (the peer's signal to stop), then signals the process (`timeout` forwards the signal to
-    /// the peer; a second one makes aria2 skip its graceful shutdown) and finally kills it.
+    /// the peer; a second one makes aria2 skip its graceful shutdown) and finally kills it, and the peer
+    /// itself by its PID: a SIGKILL cannot be forwarded, so a peer still shutting down would outlive
+    /// `timeout` (aria2c processes were found hours later).
     func stop() {
+        let peers = childPIDs(of: process)
         try? input.fileHandleForWriting.close()
         for signal in [SIGTERM, SIGTERM, SIGKILL] where process.isRunning {
             kill(process.processIdentifier, signal)
             for _ in 0..<20 where process.isRunning { usleep(100_000) }
         }
         if !process.isRunning { process.waitUntilExit() }
+        for peer in peers where kill(peer, 0) == 0 { kill(peer, SIGKILL) }
     }
 
     deinit { stop() }
@@ -166,4 +170,14 @@ final class InteropProcess: @unchecked Sendable {
         #expect(ClientFixtures.identical(seedFolder, leechFolder))
         print("nbt -> libtorrent: \(torrent.totalSize) bytes; \(String(describing: result))")
     }
+}
+
+/// The children of a running `process` (the peer `timeout` runs), read from /proc while it still runs, so a
+/// test can kill them by PID after `timeout` itself was killed.
+func childPIDs(of process: Process) -> [pid_t] {
+    let pid = process.processIdentifier
+    guard process.isRunning,
+        let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)
+    else { return [] }
+    return text.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
 }

@@ -235,14 +235,17 @@ private final class SwarmProcess: @unchecked Sendable {
         }
     }
 
-    /// Closes stdin, then SIGTERM (which `timeout` passes on) and finally SIGKILL, by PID; waits for the exit.
+    /// Closes stdin, then SIGTERM (which `timeout` passes on) and finally SIGKILL, by PID; waits for the exit,
+    /// then kills the program itself by PID should it have outlived `timeout`.
     func stop() {
+        let programs = childPIDs(of: process)
         try? input.fileHandleForWriting.close()
         for signal in [SIGTERM, SIGKILL] where process.isRunning {
             kill(process.processIdentifier, signal)
             for _ in 0..<50 where process.isRunning { usleep(100_000) }
         }
         if !process.isRunning { process.waitUntilExit() }
+        for program in programs where kill(program, 0) == 0 { kill(program, SIGKILL) }
     }
 
     deinit { stop() }
