@@ -12,9 +12,8 @@ and once: nbt -> libtorrent (nbt seed, lt_peer.py download), then the memory eac
 handshaked, idle peer (PEERS connections, env NBT_BENCH_PEERS, default 50). Every download is compared file by
 file (SHA-1) with the source. Prints a table and writes RESULTS_MD.
 
-Every child gets PR_SET_PDEATHSIG (it dies with this script) and is killed by PID at the end.
+Every child gets PR_SET_PDEATHSIG (it dies with this script) and is killed by PID at the end (Benchmarks/common/benchlib.py).
 """
-import ctypes
 import hashlib
 import json
 import os
@@ -28,6 +27,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from benchlib import idle_peers, kill_children, spawn, status_kib, text_line  # noqa: E402
+
 NBT, WORK, SIZE_MIB, RESULTS, BUILD_NOTE = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 PY = sys.executable
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,29 +40,9 @@ PIECE = int(os.environ.get("NBT_BENCH_PIECE", str(1 << 20)))
 BASELINE = os.environ.get("NBT_BENCH_BASELINE")  # another nbt, measured in the same rounds (A/B)
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-children = []
-
-
-def die_with_parent():
-    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def spawn(args, **kw):
-    p = subprocess.Popen(args, preexec_fn=die_with_parent, **kw)
-    children.append(p)
-    return p
-
-
 def cpu_seconds(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def status_kib(pid, key):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 def wait_rusage(p, limit):
@@ -132,22 +114,6 @@ def json_line(p, limit):
     return None
 
 
-def text_line(p, pattern, limit):
-    deadline = time.time() + limit
-    buf = b""
-    while time.time() < deadline:
-        r, _, _ = select.select([p.stdout], [], [], 0.5)
-        if r:
-            c = os.read(p.stdout.fileno(), 4096)
-            if not c:
-                return None
-            buf += c
-            m = re.search(pattern, buf.decode(errors="replace"))
-            if m:
-                return m
-    return None
-
-
 def lt_seed(ip, save):
     p = spawn([PY, os.path.join(HERE, "lt_peer.py"), "seed", ip, TORRENT, save], stdin=subprocess.PIPE,
               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -192,44 +158,6 @@ def parse_lt(text):
 def parse_nbt(text):
     m = re.search(r"complete, .* in ([0-9.]+) s", text)
     return float(m.group(1)) if m else None
-
-
-def idle_peers(pid, host, port, info_hash, count):
-    """Opens `count` connections to the seed, handshakes, reads its bitfield; returns RSS delta per peer (KiB)."""
-    before = status_kib(pid, "RssAnon")
-    socks = []
-    got = 0
-    for i in range(count):
-        s = socket.create_connection((host, port), timeout=10)
-        reserved = bytes([0, 0, 0, 0, 0, 0x10, 0, 0x04])  # extension protocol + fast
-        s.sendall(bytes([19]) + b"BitTorrent protocol" + reserved + info_hash + b"-XX0000-" + os.urandom(12))
-        socks.append(s)
-    for s in socks:
-        try:
-            data = b""
-            while len(data) < 68 + 5:
-                c = s.recv(65536)
-                if not c:
-                    break
-                data += c
-            if len(data) >= 68:
-                got += 1
-        except OSError:
-            pass
-    time.sleep(1.5)
-    alive = 0
-    for s in socks:
-        s.setblocking(False)
-        try:
-            alive += 0 if s.recv(65536) == b"" else 1
-        except BlockingIOError:
-            alive += 1
-        except OSError:
-            pass
-    after = status_kib(pid, "RssAnon")
-    for s in socks:
-        s.close()
-    return (after - before) / max(count, 1), got, alive, before, after
 
 
 def info_hash_of(torrent):
@@ -395,7 +323,4 @@ def main():
 try:
     main()
 finally:
-    for child in children:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    kill_children()

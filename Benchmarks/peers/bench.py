@@ -12,20 +12,18 @@ COUNT connections that each send a handshake with the extension and fast bits, r
 bitfield, and stay idle for 1.5 s. The seed's RssAnon (/proc/PID/status) growth divided by COUNT is the memory
 one idle connected peer costs. Prints a table of medians and writes RESULTS_MD.
 
-Every child gets PR_SET_PDEATHSIG (it dies with this script) and is killed by PID at the end. Loopback only.
+Every child gets PR_SET_PDEATHSIG (it dies with this script) and is killed by PID at the end (Benchmarks/common/benchlib.py). Loopback only.
 """
-import ctypes
 import hashlib
-import json
 import os
-import re
-import select
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from benchlib import idle_peers, kill_children, spawn, text_line  # noqa: E402
 
 NBT, WORK, RESULTS, BUILD_NOTE = sys.argv[1:5]
 PY = sys.executable
@@ -36,19 +34,6 @@ BASELINE = os.environ.get("NBT_BENCH_BASELINE")
 PIECES, PIECE = 1024, 64 * 1024
 WARMUP = 4
 IDLE_S = 1.5
-children = []
-
-
-def die_with_parent():
-    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def spawn(args, **kw):
-    p = subprocess.Popen(args, preexec_fn=die_with_parent, **kw)
-    children.append(p)
-    return p
-
-
 def stop(p):
     """Ends a child by its PID: SIGTERM, then SIGKILL after 10 s."""
     if p.poll() is None:
@@ -58,13 +43,6 @@ def stop(p):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
-
-
-def status_kib(pid, key):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 def make_torrent():
@@ -89,87 +67,21 @@ def make_torrent():
     return torrent, bytes.fromhex(info)
 
 
-def read_line(p, pattern, limit):
-    deadline = time.time() + limit
-    buf = b""
-    while time.time() < deadline:
-        r, _, _ = select.select([p.stdout], [], [], 0.2)
-        if r:
-            chunk = os.read(p.stdout.fileno(), 4096)
-            if not chunk:
-                return None
-            buf += chunk
-            m = re.search(pattern, buf.decode(errors="replace"))
-            if m:
-                return m
-    return None
-
-
 def start_seed(kind, torrent, ip):
     """Returns (process, port) of a fresh seed: 'libtorrent' or the path of an nbt binary."""
     if kind == "libtorrent":
         p = spawn([PY, os.path.join(HERE, "lt_seed.py"), ip, torrent, os.path.join(WORK, "src")],
                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        m = read_line(p, r'"port": ([0-9]+)', 120)
+        m = text_line(p, r'"port": ([0-9]+)', 120, poll=0.2)
     else:
         p = spawn([kind, "seed", torrent, os.path.join(WORK, "src"), "--bind", ip,
                    "--max-peers", str(max(COUNTS) + WARMUP + 10)],
                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        m = read_line(p, r"listening on [0-9.]+:([0-9]+)", 120)
+        m = text_line(p, r"listening on [0-9.]+:([0-9]+)", 120, poll=0.2)
     if not m:
         stop(p)
         sys.exit(f"{kind} seed did not start")
     return p, int(m.group(1))
-
-
-def handshake(host, port, info_hash):
-    s = socket.create_connection((host, port), timeout=10)
-    reserved = bytes([0, 0, 0, 0, 0, 0x10, 0, 0x04])  # extension protocol + fast
-    s.sendall(bytes([19]) + b"BitTorrent protocol" + reserved + info_hash + b"-XX0000-" + os.urandom(12))
-    return s
-
-
-def answered(s):
-    """Reads the seed's handshake and first message (its bitfield or have-all)."""
-    try:
-        data = b""
-        while len(data) < 68 + 5:
-            c = s.recv(65536)
-            if not c:
-                break
-            data += c
-        return len(data) >= 68
-    except OSError:
-        return False
-
-
-def still_open(s):
-    s.setblocking(False)
-    try:
-        return s.recv(65536) != b""
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-
-
-def idle_peers(pid, host, port, info_hash, count):
-    """Warm-up, then `count` idle handshaked connections: (KiB per peer, answered, open, before, after KiB)."""
-    warm = [handshake(host, port, info_hash) for _ in range(WARMUP)]
-    for s in warm:
-        answered(s)
-    for s in warm:
-        s.close()
-    time.sleep(0.5)
-    before = status_kib(pid, "RssAnon")
-    socks = [handshake(host, port, info_hash) for _ in range(count)]
-    got = sum(answered(s) for s in socks)
-    time.sleep(IDLE_S)
-    alive = sum(still_open(s) for s in socks)
-    after = status_kib(pid, "RssAnon")
-    for s in socks:
-        s.close()
-    return (after - before) / count, got, alive, before, after
 
 
 def main():
@@ -189,7 +101,8 @@ def main():
                 p, port = start_seed(kind, torrent, ip)
                 try:
                     time.sleep(0.5)
-                    per, got, alive, before, after = idle_peers(p.pid, ip, port, info_hash, count)
+                    per, got, alive, before, after = idle_peers(
+                        p.pid, ip, port, info_hash, count, warmup=WARMUP, idle_s=IDLE_S)
                 finally:
                     stop(p)
                 samples[(label, count)].append(per)
@@ -226,7 +139,4 @@ if __name__ == "__main__":
     try:
         main()
     finally:
-        for p in children:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_children()
