@@ -534,11 +534,16 @@ final class ClientCore: @unchecked Sendable {
             return
         }
         if connection.machine?.peerPieces.isNoneSet ?? true {
-            // The machine's empty bitfield, shared (copy-on-write) rather than another one per peer.
-            session.picker.peerBitfield(
-                connection.key, connection.machine?.peerPieces ?? Bitfield(count: session.picker.layout.pieceCount))
+            session.picker.peerBitfield(connection.key, noPieces(of: connection, session))
         }
         events.emit(.peerConnect(connection.info))
+    }
+
+    /// An empty bitfield for the picker: the machine's own while it is still empty (shared copy-on-write
+    /// rather than another one per peer), else a new one.
+    private func noPieces(of connection: PeerConnection, _ session: TorrentSession) -> Bitfield {
+        if let pieces = connection.machine?.peerPieces, pieces.isNoneSet { return pieces }
+        return Bitfield(count: session.picker.layout.pieceCount)
     }
 
     private func handle(_ event: PeerEvent, on connection: PeerConnection) {
@@ -562,11 +567,7 @@ final class ClientCore: @unchecked Sendable {
             case .haveAll:
                 session.picker.peerHasAll(connection.key)
             case .haveNone:
-                // The machine's empty bitfield when it still is (shared copy-on-write), else a new one.
-                let pieces = connection.machine?.peerPieces
-                session.picker.peerBitfield(
-                    connection.key,
-                    pieces?.isNoneSet == true ? pieces! : Bitfield(count: session.picker.layout.pieceCount))
+                session.picker.peerBitfield(connection.key, noPieces(of: connection, session))
             case .unchoke:
                 connection.unchokedUsAt = loop.now
             case .choke:
