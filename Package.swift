@@ -52,7 +52,9 @@ targets.append(
 // One test target per module (`Tests/<Module>Tests`), depending on the module and every lower layer
 // (for fixtures), never a higher one. `CLITests` drives the built `nbt` binary and may use any module.
 // (Listed explicitly: SwiftPM caches manifest evaluation, so folder discovery here would go stale.)
-let testedModules = ["BTBencode", "BTMetainfo", "BTWire", "BTTracker", "BTStorage", "BTEngine"]
+let testedModules = [
+    "BTBencode", "BTMetainfo", "BTWire", "BTMSE", "BTUTP", "BTDHT", "BTTracker", "BTStorage", "BTEngine",
+]
 for module in testedModules {
     let index = libraries.firstIndex { $0.0 == module }!
     let lower = libraries[..<index].map { Target.Dependency.target(name: $0.0) }
