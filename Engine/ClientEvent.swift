@@ -31,13 +31,21 @@ public enum ClientEvent: Hashable, Sendable {
         public var torrent: TorrentInfo?
         /// The peer connected to us (rather than we to it).
         public var isIncoming: Bool
+        /// The info-hash the peer's handshake named, once it arrived: for a connection refused with
+        /// ``DisconnectReason/noSuchTorrent`` (seed 002: "this will also provide an Infohash parameter"), the
+        /// torrent it asked for, which ``torrent`` cannot name.
+        public var infoHash: [UInt8]?
 
         /// Creates a peer reference.
-        public init(endpoint: PeerEndpoint, peerID: [UInt8]? = nil, torrent: TorrentInfo? = nil, isIncoming: Bool) {
+        public init(
+            endpoint: PeerEndpoint, peerID: [UInt8]? = nil, torrent: TorrentInfo? = nil, isIncoming: Bool,
+            infoHash: [UInt8]? = nil
+        ) {
             self.endpoint = endpoint
             self.peerID = peerID
             self.torrent = torrent
             self.isIncoming = isIncoming
+            self.infoHash = infoHash
         }
     }
 

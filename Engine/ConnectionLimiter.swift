@@ -135,7 +135,7 @@ public struct ConnectionLimiter<Torrent: Hashable & Sendable, Peer: Hashable & S
     }
 
     private func refusal(_ peer: Peer, torrent: Torrent) -> DisconnectReason? {
-        if states[peer] != nil { return .alreadyConnected }
+        if states[peer] != nil { return .preexisting }
         if states.count >= configuration.maximumConnections { return .tooMany }
         if connectionCount(for: torrent) >= maximum(for: torrent) { return .tooMany }
         return nil

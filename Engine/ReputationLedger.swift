@@ -107,6 +107,21 @@ public struct ReputationLedger<Address: Hashable & Sendable>: Sendable {
         return update
     }
 
+    /// Changes the score of `address` by `delta` (seed 001 `adjust_reputation`, by the user); at the
+    /// threshold or below it is blacklisted.
+    public mutating func adjust(_ address: Address, by delta: Int) -> Update {
+        var update = Update()
+        var entry = entries[address] ?? Entry(score: configuration.initialScore)
+        entry.score += delta
+        if !entry.blacklisted && entry.score <= configuration.blacklistThreshold {
+            entry.blacklisted = true
+            update.newlyBlacklisted.insert(address)
+        }
+        entries[address] = entry
+        trim()
+        return update
+    }
+
     /// Forgets the least informative entries once the table is over its bound, so a long session with many
     /// short-lived peers stays bounded.
     private mutating func trim() {

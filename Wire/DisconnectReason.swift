@@ -1,8 +1,10 @@
-/// Why a peer connection ended, with a stable numeric code (for logs, metrics and other languages) and a
-/// human text.
+/// Why a peer connection ended or was refused, with a stable numeric code (for logs, metrics and other
+/// languages), a stable short ``name`` and a human text.
 ///
-/// Covers every `DISCONNECT_*` reason of Net::BitTorrent::Peer 0.049 (seed 002) plus those the protocol
-/// needs. Codes never change meaning; new reasons get new codes.
+/// The one reason type of NetBitTorrent: the wire state machine, the connection limits and the client's
+/// `peerDisconnect` event all use it. Covers every `DISCONNECT_*` reason of Net::BitTorrent::Peer 0.049
+/// (seed 002, codes 1–13 in the seed's order; ``seedConstant`` gives the seed's keyword) plus those the
+/// protocol and the client's policy need. Codes never change meaning; new reasons get new codes.
 public enum DisconnectReason: Int, Hashable, Sendable, CaseIterable, CustomStringConvertible {
     /// The remote peer closed the connection.
     case byRemote = 1
@@ -42,6 +44,58 @@ public enum DisconnectReason: Int, Hashable, Sendable, CaseIterable, CustomStrin
     case requestFlood = 18
     /// Closed on our side by the user or the engine (torrent stopped, choker, shutdown).
     case local = 19
+    /// The address is refused by the IP filter or the `ipFilter` hook (checked before anything is sent).
+    case ipFiltered = 20
+    /// The queue of connections waiting for a half-open slot is full.
+    case queueFull = 21
+
+    /// The stable short name, the case's own (`preexisting`, `ipFiltered`): metrics label disconnects with it.
+    public var name: String {
+        switch self {
+        case .byRemote: "byRemote"
+        case .loopback: "loopback"
+        case .noSuchTorrent: "noSuchTorrent"
+        case .handshakeInfoHashMismatch: "handshakeInfoHashMismatch"
+        case .malformedHandshake: "malformedHandshake"
+        case .malformedPacket: "malformedPacket"
+        case .preexisting: "preexisting"
+        case .tooMany: "tooMany"
+        case .hashChecking: "hashChecking"
+        case .bothSeeds: "bothSeeds"
+        case .handshakeTimeout: "handshakeTimeout"
+        case .uselessPeer: "uselessPeer"
+        case .mseSyncFailure: "mseSyncFailure"
+        case .protocolViolation: "protocolViolation"
+        case .reputation: "reputation"
+        case .blacklisted: "blacklisted"
+        case .ioError: "ioError"
+        case .requestFlood: "requestFlood"
+        case .local: "local"
+        case .ipFiltered: "ipFiltered"
+        case .queueFull: "queueFull"
+        }
+    }
+
+    /// The seed's keyword for the reasons Net::BitTorrent::Peer 0.049 lists (`DISCONNECT_PREXISTING`); nil
+    /// for the reasons it does not have.
+    public var seedConstant: String? {
+        switch self {
+        case .byRemote: "DISCONNECT_BY_REMOTE"
+        case .loopback: "DISCONNECT_LOOPBACK"
+        case .noSuchTorrent: "DISCONNECT_NO_SUCH_TORRENT"
+        case .handshakeInfoHashMismatch: "DISCONNECT_HANDSHAKE_INFOHASH"
+        case .malformedHandshake: "DISCONNECT_MALFORMED_HANDSHAKE"
+        case .malformedPacket: "DISCONNECT_MALFORMED_PACKET"
+        case .preexisting: "DISCONNECT_PREXISTING"
+        case .tooMany: "DISCONNECT_TOO_MANY"
+        case .hashChecking: "DISCONNECT_HASHCHECKING"
+        case .bothSeeds: "DISCONNECT_SEED"
+        case .handshakeTimeout: "DISCONNECT_TIMEOUT_HANDSHAKE"
+        case .uselessPeer: "DISCONNECT_USELESS_PEER"
+        case .mseSyncFailure: "DISCONNECT_HANDSHAKE_SYNC_DH5"
+        default: nil
+        }
+    }
 
     /// The stable numeric code.
     public var code: Int { rawValue }
@@ -68,6 +122,8 @@ public enum DisconnectReason: Int, Hashable, Sendable, CaseIterable, CustomStrin
         case .ioError: "I/O error on the connection"
         case .requestFlood: "too many outstanding requests from the peer"
         case .local: "closed locally"
+        case .ipFiltered: "address refused by the IP filter"
+        case .queueFull: "connection queue is full"
         }
     }
 }

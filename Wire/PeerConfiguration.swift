@@ -19,8 +19,9 @@ public struct PeerConfiguration: Sendable {
     /// here and missing from ``localPieces``. Nil (the default) wants every piece; a bitfield of another
     /// length than ``localPieces`` is treated as nil.
     public var wantedPieces: Bitfield?
-    /// Our extension handshake; `reqq` is set from ``maxServingQueue`` and `m` gets ut_pex (1) and
-    /// ut_metadata (2) when absent.
+    /// Our extension handshake; `reqq` is set from ``maxServingQueue``. Its `m` is sent as given: name only
+    /// the extensions whose ``PeerAction/extensionMessage(_:)`` actions you answer (e.g. `ut_pex`: 1,
+    /// `ut_metadata`: 2); none by default.
     public var extensionHandshake: ExtensionHandshake
     /// The connection is encrypted (MSE), as told by the transport (seed 001 `is_encrypted`).
     public var isEncrypted: Bool

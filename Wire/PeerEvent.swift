@@ -1,3 +1,4 @@
+import BTMetainfo
 import NIOCore
 
 /// Where a peer came from (seed 002 `source`).
@@ -185,6 +186,18 @@ public enum ExtensionPayload: Hashable, Sendable {
     case other(name: String, payload: ByteBuffer)
 }
 
+/// A change of what the peer has, as ``PeerAction/peerHas(_:)`` reports it.
+public enum PeerAvailability: Hashable, Sendable {
+    /// The peer has one more piece (`have`).
+    case piece(Int)
+    /// The peer's pieces are now these (a `bitfield`, merged with earlier `have`s as libtorrent tolerates).
+    case pieces(Bitfield)
+    /// The peer has every piece (`have all`).
+    case all
+    /// The peer has no piece (`have none`).
+    case none
+}
+
 /// What the caller must do after feeding the state machine an input. Actions are in order.
 public enum PeerAction: Hashable, Sendable {
     /// Write this handshake to the connection.
@@ -203,7 +216,17 @@ public enum PeerAction: Hashable, Sendable {
     case extensionMessage(ExtensionPayload)
     /// A message the state machine does not act on (BEP 52 hash messages, `port`, unknown ids) for the caller.
     case forward(PeerMessage)
-    /// Report this event.
+    /// What the peer has changed (BEP 3 `have`/`bitfield`, BEP 6 `have all`/`have none`): a piece
+    /// picker's availability follows these, not the packet events.
+    case peerHas(PeerAvailability)
+    /// The peer choked (true) or unchoked (false) us.
+    case peerChoked(Bool)
+    /// The peer became interested (true) or not interested (false) in our pieces.
+    case peerInterested(Bool)
+    /// The peer cancelled a request we had accepted and not answered yet (it left the serving queue; with
+    /// the fast extension the `reject` BEP 6 asks for is already sent): a read not started need not start.
+    case requestCancelled(BlockRequest)
+    /// Report this event (for observers: every decision the caller takes comes from the other actions).
     case event(PeerEvent)
     /// Close the connection for this reason (the state machine is now closed); `detail` says what happened.
     case disconnect(DisconnectReason, detail: String)

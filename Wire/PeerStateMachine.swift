@@ -124,12 +124,6 @@ public struct PeerStateMachine: Sendable {
     /// hash set costs 200 bytes.
     private var allowedFastSent: [UInt32] = []
 
-    /// The extension messages we offer when the configuration names none: one table shared by every
-    /// connection (copy-on-write), not a dictionary per peer.
-    private static let defaultExtensionMessages = [
-        ExtensionHandshake.Name.pex: UInt8(1), ExtensionHandshake.Name.metadata: UInt8(2),
-    ]
-
     /// Creates a state machine for one connection. Outgoing connections start ``PeerPhase/queued``; incoming
     /// ones are already connected and start in ``PeerPhase/handshake``.
     public init(configuration: PeerConfiguration, incoming: Bool, source: PeerSource, now: NIODeadline) {
@@ -150,21 +144,17 @@ public struct PeerStateMachine: Sendable {
         self.lastSent = now
     }
 
-    /// The extension handshake we send: the configured one, with our message ids (the default ones when it
-    /// names none) and our request queue length. Derived when needed rather than stored a second time in
-    /// every connection.
+    /// The extension handshake we send: the configured one (its `m` names only the extensions the user of the
+    /// machine answers: none by default, so a peer never waits on a `ut_metadata` request nobody serves), with
+    /// our request queue length. Derived when needed rather than stored a second time in every connection.
     private var extensionHandshake: ExtensionHandshake {
         var ext = configuration.extensionHandshake
-        if ext.messages.isEmpty { ext.messages = Self.defaultExtensionMessages }
         ext.requestQueueLength = configuration.maxServingQueue
         return ext
     }
 
     /// Our extension message ids (see ``extensionHandshake``).
-    private var extensionMessages: [String: UInt8] {
-        configuration.extensionHandshake.messages.isEmpty
-            ? Self.defaultExtensionMessages : configuration.extensionHandshake.messages
-    }
+    private var extensionMessages: [String: UInt8] { configuration.extensionHandshake.messages }
 
     /// We sent `allowed fast` for `piece`.
     private func allowsFast(_ piece: Int) -> Bool {
@@ -338,6 +328,7 @@ public struct PeerStateMachine: Sendable {
             break
         case .choke:
             peerChoking = true
+            actions.append(.peerChoked(true))
             // BEP 6: with the fast extension a choke does not cancel requests; rejects (or blocks) follow.
             if !supportsFastExtension && !inFlight.isEmpty {
                 let dropped = Array(inFlight.keys)
@@ -346,15 +337,20 @@ public struct PeerStateMachine: Sendable {
             }
         case .unchoke:
             peerChoking = false
+            actions.append(.peerChoked(false))
         case .interested:
             peerInterested = true
             lastInterest = now
+            actions.append(.peerInterested(true))
         case .notInterested:
             peerInterested = false
             lastInterest = now
+            actions.append(.peerInterested(false))
         case .have(let piece):
+            guard !peerPieces[piece] else { return }  // a repeated `have` changes nothing
             peerPieces[piece] = true
             bitfieldStatus = peerPieces.isAllSet ? .all : .partial
+            actions.append(.peerHas(.piece(piece)))
             availabilityChanged(&actions, now: now)
         case .bitfield(let bits):
             guard let bitfield = Bitfield(bytes: bits.readableBytesView, count: configuration.pieceCount) else {
@@ -364,12 +360,14 @@ public struct PeerStateMachine: Sendable {
             // A bitfield after `have` messages (aria2 does this) adds to them, as libtorrent tolerates.
             peerPieces = bitfield.union(peerPieces)
             bitfieldStatus = peerPieces.isAllSet ? .all : (peerPieces.isNoneSet ? .none : .partial)
+            actions.append(.peerHas(.pieces(peerPieces)))
             availabilityChanged(&actions, now: now)
         case .haveAll, .haveNone:
             guard requireFast(&actions, message) else { return }
             let all = message == .haveAll
             peerPieces = Bitfield(count: configuration.pieceCount, allSet: all)
             bitfieldStatus = all ? .all : .none
+            actions.append(.peerHas(all ? .all : .none))
             availabilityChanged(&actions, now: now)
         case .request(let request):
             peerRequested(request, into: &actions, now: now)
@@ -380,6 +378,7 @@ public struct PeerStateMachine: Sendable {
                 servingQueue.remove(at: index)
                 // BEP 6: every request gets exactly one answer, a block or a reject.
                 if supportsFastExtension { send(&actions, .reject(request), now: now) }
+                actions.append(.requestCancelled(request))
             }
         case .port(let port):
             dhtPort = port

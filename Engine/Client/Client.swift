@@ -48,6 +48,26 @@ public final class Client: Sendable {
         try await self.init(configuration: configuration, loop: group.next(), owning: group)
     }
 
+    /// Starts a client on the caller's event loop: the seed's `do_one_loop` model, where the caller owns
+    /// the loop and the client's work (sockets, timers, the one-second tick) runs as tasks on it, beside
+    /// the caller's own. All engine state is confined to `loop`; the client never shuts it down.
+    ///
+    /// To drive the client step by step, give it a loop you advance by hand, such as
+    /// `NIOAsyncTestingEventLoop` (NIOEmbedded) on a virtual clock, with a transport that needs no real
+    /// sockets:
+    ///
+    /// ```swift
+    /// let loop = NIOAsyncTestingEventLoop()
+    /// let client = try await Client(configuration: config, on: loop)
+    /// try await client.addTorrent(torrent, downloadDirectory: "/tmp/dl")
+    /// await loop.advanceTime(by: .seconds(1))   // one step: timers due within the second run, then return
+    /// ```
+    public convenience init(configuration: ClientConfiguration = ClientConfiguration(), on loop: any EventLoop)
+        async throws(EngineError)
+    {
+        try await self.init(configuration: configuration, loop: loop, owning: nil)
+    }
+
     /// Starts a client on `loop` (all engine state is confined to it), shutting `group` down at the end
     /// when given. Tests pass a `NIOAsyncTestingEventLoop` to run the engine on a virtual clock.
     init(configuration: ClientConfiguration, loop: any EventLoop, owning group: MultiThreadedEventLoopGroup?)
@@ -64,8 +84,12 @@ public final class Client: Sendable {
                     host: configuration.host, port: port, group: loop,
                     initializer: { channel in
                         channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(
-                                PeerWireHandler(core: core, connection: nil))
+                            // Filtered and counted before the peer's handshake is read.
+                            guard let driver = core.acceptChannel(channel) else {
+                                channel.close(promise: nil)
+                                return
+                            }
+                            try channel.pipeline.syncOperations.addHandler(driver)
                         }
                     })
                 break

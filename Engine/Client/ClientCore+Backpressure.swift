@@ -4,9 +4,9 @@ import NIOCore
 /// Upload back-pressure: a peer that does not read must not make the client buffer without limit.
 ///
 /// Each connection counts its ``PeerConnection/queuedUploadBytes``: blocks admitted and waiting for upload
-/// tokens (under a rate limit) or being read from storage, plus
-/// `piece` messages handed to the channel whose write promise has not completed (NIO completes it once the
-/// bytes are in the socket). A request is read only while that figure plus the block stays within
+/// tokens (under a rate limit) or being read from storage, plus every byte its driver handed to the channel
+/// that the socket has not taken yet (``PeerChannelHandler/queuedOutputBytes``: blocks, rejects, haves and
+/// every other message). A request is read only while that figure plus the block stays within
 /// ``ClientConfiguration/maximumQueuedUploadBytesPerPeer`` (one block is always allowed when nothing is
 /// queued); others wait, in order, in ``PeerConnection/deferredUploads`` and are read as writes complete.
 /// The number of waiting requests is bounded by the wire state machine's serving queue (our `reqq`). A
@@ -25,17 +25,6 @@ extension ClientCore {
         }
         connection.deferredUploads.append(request)
         return false
-    }
-
-    /// Counts `bytes` of a block message as queued until its write completes; returns the write's promise.
-    func uploadQueued(_ bytes: Int, on connection: PeerConnection) -> EventLoopPromise<Void> {
-        connection.queuedUploadBytes += bytes
-        let promise = loop.makePromise(of: Void.self)
-        promise.futureResult.whenComplete { [self] _ in
-            connection.queuedUploadBytes -= bytes
-            drainDeferredUploads(connection)
-        }
-        return promise
     }
 
     /// Reads deferred requests while they fit under the cap.
@@ -60,7 +49,7 @@ extension ClientCore {
         }
         if let index = connection.pendingUploads.firstIndex(of: request) {
             connection.pendingUploads.remove(at: index)
-            connection.queuedUploadBytes -= Self.uploadCost(request)
+            connection.admittedUploadBytes -= Self.uploadCost(request)
             drainDeferredUploads(connection)
         }
     }
@@ -78,7 +67,7 @@ extension ClientCore {
             return true
         }
         guard connection.pendingUploads.count != before else { return }
-        connection.queuedUploadBytes -= refund
+        connection.admittedUploadBytes -= refund
         drainDeferredUploads(connection)
     }
 }

@@ -30,10 +30,9 @@ extension ClientCore {
         let now = loop.now
         let queued = dialQueue.values.filter { $0.session === session }.map(\.connection)
         return (Array(session.connections.values) + queued).sorted { $0.key < $1.key }.map { connection in
-            var machine = connection.machine
-            let down = machine?.rateDown(at: now) ?? 0
-            let up = machine?.rateUp(at: now) ?? 0
-            connection.machine = machine
+            let down = connection.withMachine { $0.rateDown(at: now) } ?? 0
+            let up = connection.withMachine { $0.rateUp(at: now) } ?? 0
+            let machine = connection.machine
             var status = PeerStatus(
                 endpoint: connection.endpoint, peerID: machine?.peerID?.bytes, isIncoming: connection.isIncoming,
                 isActive: connection.isActive, downloadedBytes: connection.downloaded,
@@ -57,13 +56,20 @@ extension ClientCore {
             status.isOptimisticUnchoke = machine.isOptimisticUnchoke
             status.isUploadOnly = machine.isUploadOnly
             status.isEncrypted = machine.isEncrypted
-            status.reputation = machine.reputation
+            status.reputation = ledger.score(of: connection.endpoint.address.unmapped)
             status.supportsExtensions = machine.supportsExtensions
             status.supportsFastExtension = machine.supportsFastExtension
             status.peerPieceCount = machine.peerPieces.setCount
             status.client =
                 machine.remoteExtensions?.client
                 ?? machine.peerID?.client.map { $0.version.isEmpty ? $0.name : "\($0.name) \($0.version)" }
+            status.pieces = machine.peerPieces
+            status.reservedBytes = machine.reservedBytes?.bytes
+            status.source = machine.source
+            status.blocksInFlight = machine.blocksInFlight
+            status.allowedFastFromPeer = machine.allowedFastFromPeer
+            status.allowedFastToPeer = machine.allowedFastToPeer
+            status.transport = configuration.transport.kind
             return status
         }
     }
@@ -91,7 +97,7 @@ extension ClientCore {
             perform(actions, on: connection)
         }
         for entry in dialQueue.values where entry.session === session {
-            _ = entry.connection.machine?.setWantedPieces(wanted, now: now)  // not connected: nothing to send
+            _ = entry.connection.withMachine { $0.setWantedPieces(wanted, now: now) }  // not connected: nothing to send
         }
     }
 

@@ -96,16 +96,15 @@ final class ClientCore: @unchecked Sendable {
         guard now - lastPeerTick >= .seconds(1) else { return }
         lastPeerTick = now
         reportMetrics()
-        for connection in Array(connections.values) {
-            guard let machine = connection.machine, !connection.isClosed else { continue }
-            var copy = machine
-            let actions = copy.tick(now: now)
-            connection.machine = copy
-            perform(actions, on: connection)
+        for connection in Array(connections.values) where !connection.isClosed {
+            connection.driver?.tick(now: now)  // the driver tells `acted`, which tops up requests
         }
         for session in torrents.values
         where session.state != .paused && session.state != .failed && session.state != .checking {
             announceDue(session, now: now)
+            for entry in session.redials.due(now: now) {
+                addPeer(host: entry.host, port: entry.port, source: entry.source, to: session)
+            }
             dialCandidates(session)
             for connection in session.connections.values { fillRequests(connection) }
         }
@@ -161,7 +160,7 @@ final class ClientCore: @unchecked Sendable {
         dialCandidates(session)
     }
 
-    func disconnectAll(_ session: TorrentSession, reason: BTWire.DisconnectReason) {
+    func disconnectAll(_ session: TorrentSession, reason: DisconnectReason) {
         for connection in Array(session.connections.values) {
             disconnect(connection, reason, detail: "closed locally")
         }
@@ -179,12 +178,15 @@ final class ClientCore: @unchecked Sendable {
         var peers = 0
         var seeds = 0
         for connection in session.connections.values where connection.isActive {
-            guard var machine = connection.machine else { continue }
-            down += machine.rateDown(at: now)
-            up += machine.rateUp(at: now)
-            connection.machine = machine
+            guard
+                let (rateDown, rateUp, isSeed) = connection.withMachine({
+                    ($0.rateDown(at: now), $0.rateUp(at: now), $0.isSeed)
+                })
+            else { continue }
+            down += rateDown
+            up += rateUp
             peers += 1
-            if machine.isSeed { seeds += 1 }
+            if isSeed { seeds += 1 }
         }
         let progress = session.totalBytes == 0 ? 1 : Double(session.verifiedBytes) / Double(session.totalBytes)
         var eta: Duration?
@@ -249,13 +251,14 @@ final class ClientCore: @unchecked Sendable {
         nextKey += 1
         let now = loop.now
         let endpoint = PeerEndpoint(address: address ?? .v4(0), port: UInt16(port))
-        let connection = PeerConnection(key: key, endpoint: endpoint, host: host, port: port, incoming: false, now: now)
-        connection.session = session
         var config = peerConfiguration(session)
         if case .v4(let v4) = address {
             config.remoteIPv4 = [UInt8(v4 >> 24), UInt8((v4 >> 16) & 0xff), UInt8((v4 >> 8) & 0xff), UInt8(v4 & 0xff)]
         }
-        connection.machine = PeerStateMachine(configuration: config, incoming: false, source: source, now: now)
+        let connection = PeerConnection(
+            key: key, core: self, endpoint: endpoint, host: host, port: port, incoming: false, now: now,
+            machine: PeerStateMachine(configuration: config, incoming: false, source: source, now: now))
+        connection.session = session
         session.dialled.insert("\(host):\(port)")
         switch limiter.connectOutgoing(key, torrent: session.handle.wireInfoHash) {
         case .connect:
@@ -270,18 +273,17 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func startDial(_ connection: PeerConnection, session: TorrentSession) {
-        guard var machine = connection.machine else { return }
-        _ = machine.startConnecting(now: loop.now)
-        connection.machine = machine
+        let now = loop.now
+        guard connection.withMachine({ _ = $0.startConnecting(now: now) }) != nil else { return }
         connections[connection.key] = connection
         session.connections[connection.key] = connection
         session.peerAddresses[connection.key] = connection.endpoint.address.unmapped
         let core = self
         configuration.transport.connect(
-            host: connection.host, port: connection.port, loop: loop, timeout: .seconds(10),
+            host: connection.host, port: connection.port, from: listenHost, loop: loop, timeout: .seconds(10),
             initializer: { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(PeerWireHandler(core: core, connection: connection))
+                    try channel.pipeline.syncOperations.addHandler(connection.makeDriver())
                 }
             }
         )
@@ -297,31 +299,30 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func dialSucceeded(_ connection: PeerConnection, channel: any Channel) {
-        connection.channel = channel
         for key in limiter.connected(connection.key) { startQueuedDial(key) }
-        guard !connection.isClosed, var machine = connection.machine else {
-            channel.close(promise: nil)
-            return
+        if connection.isClosed { channel.close(promise: nil) }
+    }
+
+    /// A dialled connection became active, before its driver sends anything: a peer dialled by name is
+    /// filtered by the address the name resolved to.
+    func shouldStart(_ connection: PeerConnection) -> Bool {
+        guard !connection.isClosed else { return false }
+        guard IPAddress(connection.host) == nil, let text = connection.channel?.remoteAddress?.ipAddress,
+            let address = IPAddress(text)
+        else { return true }
+        connection.endpoint = PeerEndpoint(address: address, port: connection.endpoint.port)
+        connection.session?.peerAddresses[connection.key] = address.unmapped
+        let allowed = configuration.ipFilter.allows(connection.endpoint) && !ledger.isBlacklisted(address.unmapped)
+        events.emit(.ipFilter(connection.endpoint, allowed: allowed))
+        guard allowed else {
+            finishClose(connection, reason: ledger.isBlacklisted(address.unmapped) ? .blacklisted : .ipFiltered)
+            return false
         }
-        if IPAddress(connection.host) == nil, let text = channel.remoteAddress?.ipAddress, let address = IPAddress(text)
-        {
-            // Dialled by name: the filter sees the address the name resolved to, before anything is sent.
-            connection.endpoint = PeerEndpoint(address: address, port: connection.endpoint.port)
-            connection.session?.peerAddresses[connection.key] = address.unmapped
-            let allowed = configuration.ipFilter.allows(connection.endpoint) && !ledger.isBlacklisted(address.unmapped)
-            events.emit(.ipFilter(connection.endpoint, allowed: allowed))
-            guard allowed else {
-                finishClose(connection, reason: ledger.isBlacklisted(address.unmapped) ? .blacklisted : .ipFiltered)
-                return
-            }
-        }
-        let actions = machine.connectionEstablished(now: loop.now)
-        connection.machine = machine
-        perform(actions, on: connection)
+        return true
     }
 
     private func dialFailed(_ connection: PeerConnection, error: any Error) {
-        channelClosed(connection, error: "connect failed: \(error)")
+        finishClose(connection, reason: .ioError)
     }
 
     private func startQueuedDial(_ key: UInt64) {
@@ -337,10 +338,42 @@ final class ClientCore: @unchecked Sendable {
 
     // MARK: Incoming connections
 
-    /// A connection sent its handshake: find the torrent, apply limits, and start the state machine.
-    /// Returns nil when the connection is refused (the caller closes it).
-    func accept(channel: any Channel, handshake: Handshake, bytes: ByteBuffer) -> PeerConnection? {
+    /// Makes the driver of an accepted channel, or refuses it at once (the `ipFilter` decides here, before
+    /// the peer's handshake is read, and too many connections waiting for their handshake are refused).
+    func acceptChannel(_ channel: any Channel) -> PeerChannelHandler? {
         let remote = channel.remoteAddress
+        let endpoint = PeerEndpoint(
+            address: IPAddress(remote?.ipAddress ?? "") ?? .v4(0), port: UInt16(clamping: remote?.port ?? 0))
+        let refusal: DisconnectReason?
+        if isShutDown {
+            refusal = .local
+        } else if ledger.isBlacklisted(endpoint.address.unmapped) {
+            refusal = .blacklisted
+        } else if !configuration.ipFilter.allows(endpoint) {
+            refusal = .ipFiltered
+        } else if incomingHandshakes >= configuration.maximumIncomingHandshakes {
+            refusal = .tooMany
+        } else {
+            refusal = nil
+        }
+        if refusal != .tooMany && refusal != .local {
+            events.emit(.ipFilter(endpoint, allowed: refusal == nil))
+        }
+        if let refusal {
+            incomingRefused(channel, reason: refusal)
+            return nil
+        }
+        incomingHandshakes += 1
+        return PeerChannelHandler(
+            machine: nil, delegate: self, tickInterval: nil,
+            handshakeTimeout: TimeAmount(configuration.incomingHandshakeTimeout))
+    }
+
+    /// An incoming connection's handshake arrived: find the torrent, apply limits, and hand the driver the
+    /// torrent's state machine (it gives the machine the decoded handshake).
+    func route(_ handler: PeerChannelHandler, handshake: Handshake) -> PeerChannelRoute {
+        incomingHandshakes -= 1
+        let remote = handler.channel?.remoteAddress
         let host = remote?.ipAddress ?? "0.0.0.0"
         let port = remote?.port ?? 0
         let address = IPAddress(host) ?? .v4(0)
@@ -348,22 +381,20 @@ final class ClientCore: @unchecked Sendable {
         let key = nextKey
         nextKey += 1
         let now = loop.now
-        let connection = PeerConnection(key: key, endpoint: endpoint, host: host, port: port, incoming: true, now: now)
-        connection.channel = channel
-        func refuse(_ reason: DisconnectReason) -> PeerConnection? {
-            events.emit(.peerDisconnect(connection.info, reason: reason))
+        func refuse(_ reason: DisconnectReason) -> PeerChannelRoute {
+            var info = ClientEvent.PeerInfo(endpoint: endpoint, isIncoming: true)
+            info.peerID = handshake.peerID.bytes
+            info.infoHash = handshake.infoHash
+            info.torrent = torrents[handshake.infoHash]?.info
+            events.emit(.peerDisconnect(info, reason: reason))
             metrics.disconnected(reason)
-            return nil
+            return .refuse(reason)
         }
-        guard !isShutDown else { return refuse(DisconnectReason("local", "shutting down")) }
-        let allowed = configuration.ipFilter.allows(endpoint) && !ledger.isBlacklisted(address.unmapped)
-        events.emit(.ipFilter(endpoint, allowed: allowed))
-        guard allowed else { return refuse(ledger.isBlacklisted(address.unmapped) ? .blacklisted : .ipFiltered) }
+        guard !isShutDown else { return refuse(.local) }
         guard let session = torrents[handshake.infoHash], session.state != .paused, session.state != .failed else {
             return refuse(.noSuchTorrent)
         }
         if session.state == .checking { return refuse(.hashChecking) }
-        connection.session = session
         if case .refuse(let reason) = limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash) {
             return refuse(reason)
         }
@@ -371,12 +402,15 @@ final class ClientCore: @unchecked Sendable {
         if case .v4(let v4) = address.unmapped {
             config.remoteIPv4 = [UInt8(v4 >> 24), UInt8((v4 >> 16) & 0xff), UInt8((v4 >> 8) & 0xff), UInt8(v4 & 0xff)]
         }
-        connection.machine = PeerStateMachine(configuration: config, incoming: true, source: .incoming, now: now)
+        let connection = PeerConnection(
+            key: key, core: self, endpoint: endpoint, host: host, port: port, incoming: true, now: now)
+        connection.session = session
+        connection.driver = handler
+        handler.delegate = connection
         connections[key] = connection
         session.connections[key] = connection
         session.peerAddresses[key] = address.unmapped
-        received(bytes, on: connection)
-        return connection
+        return .accept(PeerStateMachine(configuration: config, incoming: true, source: .incoming, now: now))
     }
 
     /// Reports an incoming connection closed before its handshake named a torrent (`malformedHandshake`,
@@ -396,7 +430,7 @@ final class ClientCore: @unchecked Sendable {
     func peerConfiguration(_ session: TorrentSession) -> PeerConfiguration {
         var config = PeerConfiguration(torrent: session.torrent, localPeerID: peerID, localPieces: session.picker.have)
         config.wantedPieces = session.wantedPiecesForInterest
-        config.emitsPacketEvents = true  // the picker learns haves, bitfields and unchokes from packet events
+        config.emitsPacketEvents = configuration.reportsPacketEvents  // for observers only
         config.maxServingQueue = configuration.maximumQueuedRequestsPerPeer
         config.maxPipelineDepth = 1000
         config.initialPipelineDepth = 16
@@ -405,37 +439,25 @@ final class ClientCore: @unchecked Sendable {
 
     // MARK: Input
 
-    func received(_ bytes: ByteBuffer, on connection: PeerConnection) {
-        guard !connection.isClosed, connection.machine != nil else { return }
-        if events.isObserved(.peerRead) { events.emit(.peerRead(connection.info, length: bytes.readableBytes)) }
+    /// Bytes arrived from the peer (the driver decodes them).
+    func read(_ bytes: Int, on connection: PeerConnection) {
+        if events.isObserved(.peerRead) { events.emit(.peerRead(connection.info, length: bytes)) }
+    }
+
+    /// Bytes were handed to the peer's channel.
+    func wrote(_ bytes: Int, on connection: PeerConnection) {
+        if events.isObserved(.peerWrite) { events.emit(.peerWrite(connection.info, length: bytes)) }
+    }
+
+    func disconnect(_ connection: PeerConnection, _ reason: DisconnectReason, detail: String) {
+        guard !connection.isClosed else { return }
         let now = loop.now
-        guard let actions = connection.withMachine({ $0.receive(bytes, now: now) }) else { return }
-        perform(actions, on: connection)
-        adjustReceiveWatermark(connection)
-    }
-
-    func channelClosed(_ connection: PeerConnection, error: String?) {
-        guard !connection.isClosed else { return }
-        guard var machine = connection.machine else {
-            finishClose(connection, reason: .byRemote)
+        guard let actions = connection.withMachine({ $0.disconnect(reason, detail: detail, now: now) }) else {
+            finishClose(connection, reason: reason)
             return
         }
-        let actions = machine.connectionClosed(error: error, now: loop.now)
-        connection.machine = machine
         perform(actions, on: connection)
-        if !connection.isClosed { finishClose(connection, reason: .byRemote) }
-    }
-
-    func disconnect(_ connection: PeerConnection, _ reason: BTWire.DisconnectReason, detail: String) {
-        guard !connection.isClosed else { return }
-        guard var machine = connection.machine else {
-            finishClose(connection, reason: Self.map(reason))
-            return
-        }
-        let actions = machine.disconnect(reason, detail: detail, now: loop.now)
-        connection.machine = machine
-        perform(actions, on: connection)
-        if !connection.isClosed { finishClose(connection, reason: Self.map(reason)) }
+        if !connection.isClosed { finishClose(connection, reason: reason) }
     }
 
     // MARK: Actions
@@ -448,68 +470,23 @@ final class ClientCore: @unchecked Sendable {
         body()
         guard outermost, let pending = deferredFlushes else { return }
         deferredFlushes = nil
-        for connection in pending.values where !connection.isClosed { connection.channel?.flush() }
+        for connection in pending.values where !connection.isClosed { connection.driver?.flushIfNeeded() }
     }
 
-    /// Performs the state machine's actions in order, then tops up the request pipeline.
+    /// Performs actions the engine got from the state machine (``PeerConnection/withMachine(_:)``): the driver
+    /// writes the sends and hands the rest back through ``handle(_:on:)``; then tops up the request pipeline.
+    /// A connection without a channel yet (a queued dial) has nothing to send: the rest is handled here.
     func perform(_ actions: [PeerAction], on connection: PeerConnection, refill: Bool = true) {
-        var wrote = false
-        for action in actions {
-            if connection.isClosed { break }
-            switch action {
-            case .sendHandshake(let handshake):
-                guard let channel = connection.channel else { continue }
-                var buffer = channel.allocator.buffer(capacity: Handshake.length)
-                handshake.encode(into: &buffer)
-                write(buffer, on: connection)
-                wrote = true
-            case .send(let message):
-                guard let channel = connection.channel else { continue }
-                if case .piece(let block) = message {
-                    // The 13-byte header, then the block's own buffer: the channel gathers both in one
-                    // write, and the block is not copied again. The pair counts as queued upload bytes.
-                    var header = channel.allocator.buffer(capacity: 13)
-                    header.writeInteger(UInt32(9 + block.data.readableBytes))
-                    header.writeInteger(UInt8(7))
-                    header.writeInteger(UInt32(block.piece))
-                    header.writeInteger(UInt32(block.offset))
-                    let length = Int64(block.data.readableBytes)
-                    connection.uploaded += length
-                    connection.session?.uploadedBytes += length
-                    write(header, on: connection)
-                    write(block.data, on: connection, tracked: true, extra: header.readableBytes)
-                } else {
-                    var buffer = channel.allocator.buffer(capacity: message.payloadLength + 5)
-                    message.encode(into: &buffer)
-                    write(buffer, on: connection)
+        if let driver = connection.driver {
+            let deferring = deferredFlushes != nil
+            driver.perform(actions, flush: !deferring)
+            if deferring { deferredFlushes?[connection.key] = connection }
+        } else {
+            for action in actions {
+                switch action {
+                case .send, .sendHandshake: continue
+                default: handle(action, on: connection)
                 }
-                wrote = true
-            case .deliver(let block):
-                deliver(block, from: connection)
-            case .readBlock(let request):
-                serve(request, to: connection)
-            case .requestsReturned(let requests):
-                guard let session = connection.session else { continue }
-                for request in requests {
-                    session.picker.requestCancelled(
-                        PieceBlock(piece: request.piece, offset: request.offset, length: request.length),
-                        by: connection.key)
-                }
-            case .event(let event):
-                handle(event, on: connection)
-            case .disconnect(let reason, _):
-                if wrote { connection.channel?.flush() }
-                wrote = false
-                finishClose(connection, reason: Self.map(reason))
-            case .extensionMessage, .forward:
-                break
-            }
-        }
-        if wrote {
-            if deferredFlushes != nil {
-                deferredFlushes?[connection.key] = connection
-            } else {
-                connection.channel?.flush()
             }
         }
         guard !connection.isClosed else { return }
@@ -517,12 +494,50 @@ final class ClientCore: @unchecked Sendable {
         if refill { fillRequests(connection) }
     }
 
-    /// Writes `buffer`; a `tracked` one (a block, plus `extra` bytes of its header written just before) counts
-    /// in the peer's queued upload bytes until written.
-    private func write(_ buffer: ByteBuffer, on connection: PeerConnection, tracked: Bool = false, extra: Int = 0) {
-        guard let channel = connection.channel else { return }
-        if events.isObserved(.peerWrite) { events.emit(.peerWrite(connection.info, length: buffer.readableBytes)) }
-        channel.write(buffer, promise: tracked ? uploadQueued(buffer.readableBytes + extra, on: connection) : nil)
+    /// The driver acted on input from the peer or the clock: report the connection once its handshakes are
+    /// done, and top up its requests.
+    func acted(_ connection: PeerConnection) {
+        guard !connection.isClosed else { return }
+        if !connection.reportedConnect && connection.isActive { connected(connection) }
+        fillRequests(connection)
+    }
+
+    /// What the state machine asks of the engine, besides sending (the driver sends).
+    func handle(_ action: PeerAction, on connection: PeerConnection) {
+        guard !connection.isClosed else { return }
+        switch action {
+        case .deliver(let block):
+            deliver(block, from: connection)
+        case .readBlock(let request):
+            serve(request, to: connection)
+        case .requestsReturned(let requests):
+            guard let session = connection.session else { return }
+            for request in requests {
+                session.picker.requestCancelled(
+                    PieceBlock(piece: request.piece, offset: request.offset, length: request.length),
+                    by: connection.key)
+            }
+        case .peerHas(let availability):
+            guard let session = connection.session else { return }
+            switch availability {
+            case .piece(let piece): session.picker.peerHas(connection.key, piece: piece)
+            case .pieces(let pieces): session.picker.peerBitfield(connection.key, pieces)
+            case .all: session.picker.peerHasAll(connection.key)
+            case .none: session.picker.peerBitfield(connection.key, noPieces(of: connection, session))
+            }
+        case .peerChoked(let choked):
+            connection.unchokedUsAt = choked ? nil : loop.now  // a peer that chokes us is not snubbing us
+        case .peerInterested:
+            connection.session?.rechokeSoon = true
+        case .requestCancelled(let request):
+            dropUpload(request, of: connection)
+        case .event(let event):
+            handle(event, on: connection)
+        case .disconnect(let reason, _):
+            finishClose(connection, reason: reason)
+        case .send, .sendHandshake, .extensionMessage, .forward:
+            break
+        }
     }
 
     private func connected(_ connection: PeerConnection) {
@@ -536,6 +551,7 @@ final class ClientCore: @unchecked Sendable {
         if connection.machine?.peerPieces.isNoneSet ?? true {
             session.picker.peerBitfield(connection.key, noPieces(of: connection, session))
         }
+        if !connection.isIncoming { session.redials.succeeded(host: connection.host, port: connection.port) }
         events.emit(.peerConnect(connection.info))
     }
 
@@ -549,35 +565,12 @@ final class ClientCore: @unchecked Sendable {
     private func handle(_ event: PeerEvent, on connection: PeerConnection) {
         switch event {
         case .packet(let packet):
-            if configuration.reportsPacketEvents {
-                let message = Self.describe(packet, pieceCount: connection.machine?.configuration.pieceCount ?? 0)
-                switch packet.direction {
-                case .incoming: events.emit(.packetIncoming(connection.info, message))
-                case .outgoing: events.emit(.packetOutgoing(connection.info, message))
-                }
-            }
-            guard packet.direction == .incoming, case .message(let wire) = packet.packet,
-                let session = connection.session
-            else { return }
-            switch wire {
-            case .have(let piece):
-                session.picker.peerHas(connection.key, piece: piece)
-            case .bitfield:
-                if let pieces = connection.machine?.peerPieces { session.picker.peerBitfield(connection.key, pieces) }
-            case .haveAll:
-                session.picker.peerHasAll(connection.key)
-            case .haveNone:
-                session.picker.peerBitfield(connection.key, noPieces(of: connection, session))
-            case .unchoke:
-                connection.unchokedUsAt = loop.now
-            case .choke:
-                connection.unchokedUsAt = nil  // a peer that chokes us is not snubbing us
-            case .interested, .notInterested:
-                session.rechokeSoon = true
-            case .cancel(let request):
-                dropUpload(request, of: connection)
-            default:
-                break
+            // Only for observers: every decision comes from the machine's other actions.
+            guard configuration.reportsPacketEvents else { return }
+            let message = Self.describe(packet, pieceCount: connection.machine?.configuration.pieceCount ?? 0)
+            switch packet.direction {
+            case .incoming: events.emit(.packetIncoming(connection.info, message))
+            case .outgoing: events.emit(.packetOutgoing(connection.info, message))
             }
         case .snubbed:
             // The state stays in the machine (``PeerStatus/isSnubbed``); the choker sees it at the next rechoke.
@@ -600,7 +593,14 @@ final class ClientCore: @unchecked Sendable {
         if let session = connection.session {
             session.connections[connection.key] = nil
             session.picker.peerLeft(connection.key)
-            if !connection.isIncoming { session.dialled.remove("\(connection.host):\(connection.port)") }
+            if !connection.isIncoming {
+                session.dialled.remove("\(connection.host):\(connection.port)")
+                if PeerRedials.retries(after: reason), !isShutDown, torrents[session.handle.wireInfoHash] === session {
+                    session.redials.failed(
+                        host: connection.host, port: connection.port, source: connection.machine?.source ?? .tracker,
+                        wasConnected: connection.reportedConnect, now: loop.now)
+                }
+            }
             if connection.reportedConnect { session.rechokeSoon = true }
         }
         events.emit(.peerDisconnect(connection.info, reason: reason))
@@ -664,11 +664,12 @@ final class ClientCore: @unchecked Sendable {
         let piece = PieceBlock(piece: block.piece, offset: block.offset, length: length)
         switch session.picker.blockReceived(piece, from: connection.key) {
         case .accepted(let cancel):
+            let now = loop.now
+            let request = BlockRequest(piece: piece.piece, offset: piece.offset, length: length)
             for key in cancel {
-                guard let other = session.connections[key], var machine = other.machine else { continue }
-                let actions = machine.cancel(
-                    BlockRequest(piece: piece.piece, offset: piece.offset, length: length), now: loop.now)
-                other.machine = machine
+                guard let other = session.connections[key],
+                    let actions = other.withMachine({ $0.cancel(request, now: now) })
+                else { continue }
                 perform(actions, on: other, refill: false)
             }
         case .duplicate, .unwanted:
@@ -736,17 +737,18 @@ final class ClientCore: @unchecked Sendable {
         events.emit(.pieceHashPass(session.info, index: piece))
         metrics.pieceVerified()
         let now = loop.now
-        for connection in Array(session.connections.values) {
-            guard var machine = connection.machine, !connection.isClosed else { continue }
-            var actions: [PeerAction] = []
-            if contributors.contains(connection.key) { actions += machine.pieceVerified(piece, now: now) }
-            actions += machine.havePiece(piece, now: now)
-            connection.machine = machine
+        for connection in Array(session.connections.values) where !connection.isClosed {
+            let contributed = contributors.contains(connection.key)
+            guard
+                let actions = connection.withMachine({ machine in
+                    (contributed ? machine.pieceVerified(piece, now: now) : []) + machine.havePiece(piece, now: now)
+                })
+            else { continue }
             perform(actions, on: connection, refill: false)
         }
         // Dials still queued learn the piece too, or their bitfield and interest would start out of date.
         for entry in dialQueue.values where entry.session === session {
-            _ = entry.connection.machine?.havePiece(piece, now: now)
+            _ = entry.connection.withMachine { $0.havePiece(piece, now: now) }
         }
         if session.isComplete { finished(session) }
     }
@@ -765,11 +767,9 @@ final class ClientCore: @unchecked Sendable {
         let update = ledger.pieceFailed(contributors: blamed)
         let now = loop.now
         for key in contributors {
-            guard let connection = session.connections[key], var machine = connection.machine,
-                blamed.contains(connection.endpoint.address.unmapped)
+            guard let connection = session.connections[key], blamed.contains(connection.endpoint.address.unmapped),
+                let actions = connection.withMachine({ $0.pieceFailed(piece, now: now) })
             else { continue }
-            let actions = machine.pieceFailed(piece, now: now)
-            connection.machine = machine
             perform(actions, on: connection, refill: false)
             if update.newlyBlacklisted.contains(connection.endpoint.address.unmapped) {
                 disconnect(connection, .blacklisted, detail: "blacklisted after corrupt piece \(piece)")
@@ -799,7 +799,7 @@ final class ClientCore: @unchecked Sendable {
     func serve(_ request: BlockRequest, to connection: PeerConnection, admitted: Bool = false) {
         guard let session = connection.session else { return }
         guard admitted || admitsUpload(request, to: connection) else { return }
-        connection.queuedUploadBytes += Self.uploadCost(request)
+        connection.admittedUploadBytes += Self.uploadCost(request)
         if uploadLimited || session.limits.uploadLimit.bytesPerSecond != nil {
             connection.pendingUploads.append(request)
             grant(
@@ -838,22 +838,27 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func blockRead(_ request: BlockRequest, bytes: [UInt8], connection: PeerConnection) {
-        connection.queuedUploadBytes -= Self.uploadCost(request)
+        connection.admittedUploadBytes -= Self.uploadCost(request)
         defer { drainDeferredUploads(connection) }
-        guard !connection.isClosed, connection.machine != nil, let channel = connection.channel else { return }
+        guard !connection.isClosed, let channel = connection.channel else { return }
         var buffer = channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         let now = loop.now
         guard let actions = connection.withMachine({ $0.blockRead(request, data: buffer, now: now) }) else { return }
+        for case .send(.piece(let block)) in actions {
+            let length = Int64(block.data.readableBytes)
+            connection.uploaded += length
+            connection.session?.uploadedBytes += length
+        }
         perform(actions, on: connection, refill: false)
     }
 
     private func blockUnavailable(_ request: BlockRequest, connection: PeerConnection) {
-        connection.queuedUploadBytes -= Self.uploadCost(request)
+        connection.admittedUploadBytes -= Self.uploadCost(request)
         defer { drainDeferredUploads(connection) }
-        guard !connection.isClosed, var machine = connection.machine else { return }
-        let actions = machine.blockUnavailable(request, now: loop.now)
-        connection.machine = machine
+        let now = loop.now
+        guard !connection.isClosed, let actions = connection.withMachine({ $0.blockUnavailable(request, now: now) })
+        else { return }
         perform(actions, on: connection, refill: false)
     }
 
@@ -882,14 +887,19 @@ final class ClientCore: @unchecked Sendable {
         session.nextRechoke = now + .seconds(10)
         var snapshots: [Choker<UInt64>.PeerSnapshot] = []
         for connection in session.connections.values where connection.isActive {
-            guard var machine = connection.machine else { continue }
-            snapshots.append(
-                Choker<UInt64>.PeerSnapshot(
-                    peer: connection.key, isInterested: machine.peerInterested, weAreInterested: machine.amInterested,
-                    downloadRate: Int(machine.rateDown(at: now)), uploadRate: Int(machine.rateUp(at: now)),
-                    connectedAt: instant(connection.createdAt), unchokedUsAt: connection.unchokedUsAt.map(instant),
-                    lastBlockAt: connection.lastBlockAt.map(instant)))
-            connection.machine = machine
+            let connectedAt = instant(connection.createdAt)
+            let unchokedUsAt = connection.unchokedUsAt.map(instant)
+            let lastBlockAt = connection.lastBlockAt.map(instant)
+            guard
+                let snapshot = connection.withMachine({ machine in
+                    Choker<UInt64>.PeerSnapshot(
+                        peer: connection.key, isInterested: machine.peerInterested,
+                        weAreInterested: machine.amInterested, downloadRate: Int(machine.rateDown(at: now)),
+                        uploadRate: Int(machine.rateUp(at: now)), connectedAt: connectedAt,
+                        unchokedUsAt: unchokedUsAt, lastBlockAt: lastBlockAt)
+                })
+            else { continue }
+            snapshots.append(snapshot)
         }
         let result = session.choker.rechoke(
             now: instant(now), peers: snapshots, seeding: session.isComplete, using: &random)
@@ -900,16 +910,17 @@ final class ClientCore: @unchecked Sendable {
             case .choke(let peer): (key, unchoke) = (peer, false)
             case .unchoke(let peer): (key, unchoke) = (peer, true)
             }
-            guard let connection = session.connections[key], var machine = connection.machine else { continue }
-            let actions = unchoke ? machine.unchoke(now: now) : machine.choke(now: now)
-            connection.machine = machine
+            guard let connection = session.connections[key],
+                let actions = connection.withMachine({ unchoke ? $0.unchoke(now: now) : $0.choke(now: now) })
+            else { continue }
             perform(actions, on: connection, refill: false)
             if !unchoke { dropUnansweredUploads(of: connection) }
         }
         // Every peer's flag, not only those whose choke state changed: the optimistic slot moves on between
         // peers that stay unchoked.
         for connection in session.connections.values {
-            connection.machine?.isOptimisticUnchoke = result.optimistic.contains(connection.key)
+            let optimistic = result.optimistic.contains(connection.key)
+            _ = connection.withMachine { $0.isOptimisticUnchoke = optimistic }
         }
     }
 
@@ -1030,29 +1041,6 @@ final class ClientCore: @unchecked Sendable {
 
     // MARK: Mapping
 
-    static func map(_ reason: BTWire.DisconnectReason) -> DisconnectReason {
-        switch reason {
-        case .byRemote: return .byRemote
-        case .loopback: return .loopback
-        case .noSuchTorrent: return .noSuchTorrent
-        case .handshakeInfoHashMismatch: return .handshakeInfoHash
-        case .malformedHandshake: return .malformedHandshake
-        case .malformedPacket: return .malformedPacket
-        case .preexisting: return .alreadyConnected
-        case .tooMany: return .tooMany
-        case .hashChecking: return .hashChecking
-        case .bothSeeds: return .bothSeeds
-        case .handshakeTimeout: return .handshakeTimeout
-        case .uselessPeer: return .uselessPeer
-        case .mseSyncFailure: return .handshakeSyncDH5
-        case .reputation, .blacklisted: return .blacklisted
-        case .protocolViolation: return DisconnectReason("protocolViolation", "the peer broke the protocol")
-        case .ioError: return DisconnectReason("ioError", "reading from or writing to the connection failed")
-        case .requestFlood: return DisconnectReason("requestFlood", "the peer sent too many requests")
-        case .local: return DisconnectReason("local", "closed locally")
-        }
-    }
-
     static func describe(_ packet: PacketEvent, pieceCount: Int) -> ClientEvent.Message {
         switch packet.packet {
         case .handshake(let handshake):
@@ -1083,4 +1071,18 @@ final class ClientCore: @unchecked Sendable {
             }
         }
     }
+}
+
+/// Incoming connections before their handshake chose a torrent: the driver asks the core.
+extension ClientCore: PeerChannelDelegate {
+    func peerChannel(_ handler: PeerChannelHandler, route handshake: Handshake) -> PeerChannelRoute {
+        route(handler, handshake: handshake)
+    }
+
+    func peerChannel(_ handler: PeerChannelHandler, closedBeforeHandshake reason: DisconnectReason) {
+        incomingHandshakes -= 1
+        if let channel = handler.channel { incomingRefused(channel, reason: reason) }
+    }
+
+    func peerChannel(_ handler: PeerChannelHandler, didEmit action: PeerAction) {}
 }

@@ -10,3 +10,8 @@ extension EngineError.Code {
     /// The client was shut down.
     public static let shutDown = EngineError.Code("shutDown")
 }
+
+extension EngineError.Code {
+    /// The torrent has no connection to the named peer.
+    public static let unknownPeer = EngineError.Code("unknownPeer")
+}

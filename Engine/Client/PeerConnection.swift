@@ -2,17 +2,21 @@ import BTMetainfo
 import BTWire
 import NIOCore
 
-/// One peer connection of the client: the wire state machine plus the bookkeeping the engine needs.
+/// One peer connection of the client: the bookkeeping the engine needs around the one driver of the wire
+/// protocol, BTWire's ``PeerChannelHandler``, which owns the state machine once the channel exists.
 ///
 /// Confined to the client's event loop, like ``ClientCore``; that is what makes the unchecked `Sendable`
-/// sound (it crosses into `EventLoop.execute` closures only to be used back on the same loop).
+/// sound (it crosses into `EventLoop.execute` closures only to be used back on the same loop). It is its
+/// driver's delegate and hands everything on to the core.
 final class PeerConnection: @unchecked Sendable {
     /// Connection id, also the picker's and choker's peer key and the storage's `PeerTag`.
     let key: UInt64
-    /// The protocol state machine (nil for an incoming connection until its handshake names a torrent).
-    var machine: PeerStateMachine?
-    /// The NIO channel, once connected.
-    var channel: (any Channel)?
+    /// The engine.
+    unowned let core: ClientCore
+    /// The driver, once the channel exists; it owns the state machine from then on.
+    var driver: PeerChannelHandler?
+    /// The state machine of a dial that has no channel yet (queued or connecting); moved into the driver.
+    private var pendingMachine: PeerStateMachine?
     /// The torrent, once known.
     var session: TorrentSession?
     /// Where the peer is (for a peer dialled by name, the address the name resolved to once connected).
@@ -43,9 +47,8 @@ final class PeerConnection: @unchecked Sendable {
     var reportedConnect = false
     /// The connection is over.
     var isClosed = false
-    /// Upload bytes queued in this process for the peer: blocks being read from storage plus `piece`
-    /// messages handed to the channel and not yet written to the socket (see ``ClientCore`` back-pressure).
-    var queuedUploadBytes = 0
+    /// Upload bytes admitted and not yet handed to the driver: blocks waiting for tokens or being read.
+    var admittedUploadBytes = 0
     /// Requests accepted from the peer but not yet read because ``queuedUploadBytes`` is at the cap.
     var deferredUploads: [BlockRequest] = []
     /// The socket's `SO_RCVLOWAT` as last set (see `ClientCore.adjustReceiveWatermark`).
@@ -53,25 +56,54 @@ final class PeerConnection: @unchecked Sendable {
     /// Bytes arrived since the last tick looked (see `ClientCore.relaxIdleReceiveWatermarks`).
     var receivedSinceTick = false
 
-    init(key: UInt64, endpoint: PeerEndpoint, host: String, port: Int, incoming: Bool, now: NIODeadline) {
+    init(
+        key: UInt64, core: ClientCore, endpoint: PeerEndpoint, host: String, port: Int, incoming: Bool,
+        now: NIODeadline, machine: PeerStateMachine? = nil
+    ) {
         self.key = key
+        self.core = core
         self.endpoint = endpoint
         self.host = host
         self.port = port
         self.isIncoming = incoming
         self.createdAt = now
+        self.pendingMachine = machine
     }
 
-    /// Runs `body` on the state machine moved out of ``machine`` and puts it back: while it is out, its
-    /// decoder buffer, request tables and queues are uniquely referenced, so they are mutated in place. (A
-    /// `var machine = connection.machine` copy shares them with the stored value, and the first mutation of
-    /// each then copies it whole: the decoder's receive buffer on every read.) Nil when there is no machine.
+    /// The channel, once the driver is in it.
+    var channel: (any Channel)? { driver?.channel }
+
+    /// A snapshot of the state machine (the driver's, or the pending one of a dial without a channel).
+    var machine: PeerStateMachine? { driver?.machine ?? pendingMachine }
+
+    /// Upload bytes this process holds for the peer: admitted blocks plus everything handed to its channel
+    /// and not yet taken by the socket (every message, not only blocks), bounded by
+    /// ``ClientConfiguration/maximumQueuedUploadBytesPerPeer`` (see ClientCore+Backpressure.swift).
+    var queuedUploadBytes: Int { admittedUploadBytes + (driver?.queuedOutputBytes ?? 0) }
+
+    /// Runs `body` on the state machine in place (the driver's, or the pending one); nil when there is none.
     func withMachine<R>(_ body: (inout PeerStateMachine) -> R) -> R? {
-        guard var moved = machine else { return nil }
-        machine = nil
-        let result = body(&moved)
-        machine = moved
-        return result
+        if let driver { return driver.withMachine(body) }
+        guard var moved = pendingMachine else { return nil }
+        pendingMachine = nil
+        defer { pendingMachine = moved }
+        return body(&moved)
+    }
+
+    /// Makes a driver for a channel of this dial. A dial by name may try several addresses, one channel
+    /// each: every driver starts with a copy of the machine, and the one whose channel becomes active is
+    /// adopted (``adopt(_:)``) with the machine as it is then.
+    func makeDriver() -> PeerChannelHandler {
+        PeerChannelHandler(machine: pendingMachine, delegate: self, tickInterval: nil)
+    }
+
+    /// `handler`'s channel is the one that connected: it drives the connection from now on, with the
+    /// machine as it is now (it may have learnt pieces while connecting).
+    private func adopt(_ handler: PeerChannelHandler) {
+        guard driver == nil, let machine = pendingMachine else { return }
+        handler.adopt(machine)
+        pendingMachine = nil
+        driver = handler
     }
 
     /// Whether handshakes are done and messages flow.
@@ -84,104 +116,16 @@ final class PeerConnection: @unchecked Sendable {
     }
 }
 
-/// The NIO handler of a peer connection: hands bytes and closure to the ``ClientCore`` on the loop.
-///
-/// An incoming connection first buffers bytes until the 68-byte handshake names a torrent.
-final class PeerWireHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-
-    private let core: ClientCore
-    private var connection: PeerConnection?
-    private var pending: ByteBuffer?
-    /// This incoming connection counts in ``ClientCore/incomingHandshakes``.
-    private var countsAsHandshaking = false
-    /// Closed before its handshake arrived; reported already.
-    private var refused = false
-    /// The incoming handshake's deadline, cancelled once the handshake arrives or the channel closes (a task
-    /// left on the loop would hold its closure, the channel and this handler for the whole timeout).
-    private var handshakeDeadline: Scheduled<Void>?
-
-    init(core: ClientCore, connection: PeerConnection?) {
-        self.core = core
-        self.connection = connection
+extension PeerConnection: PeerChannelDelegate {
+    func peerChannelShouldStart(_ handler: PeerChannelHandler) -> Bool {
+        guard !isClosed, driver == nil else { return false }
+        adopt(handler)
+        return core.shouldStart(self)
     }
-
-    func channelActive(context: ChannelHandlerContext) {
-        if connection == nil {
-            // Incoming: a bounded number may be waiting for their handshake, each within the timeout.
-            let channel = context.channel
-            guard core.incomingHandshakes < core.configuration.maximumIncomingHandshakes else {
-                refuse(channel, .tooMany)
-                context.fireChannelActive()
-                return
-            }
-            core.incomingHandshakes += 1
-            countsAsHandshaking = true
-            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-            let timeout = core.configuration.incomingHandshakeTimeout
-            handshakeDeadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-                let handler = handler.value
-                handler.handshakeDeadline = nil  // fired: nothing left to cancel
-                if handler.connection == nil && !handler.refused { handler.refuse(channel, .handshakeTimeout) }
-            }
-        }
-        context.fireChannelActive()
-    }
-
-    /// Stops counting this connection as one waiting for its handshake.
-    private func handshakeOver() {
-        handshakeDeadline?.cancel()
-        handshakeDeadline = nil
-        guard countsAsHandshaking else { return }
-        countsAsHandshaking = false
-        core.incomingHandshakes -= 1
-    }
-
-    /// Closes an incoming connection that sent no usable handshake, with `peer_disconnect` and `reason`.
-    private func refuse(_ channel: any Channel, _ reason: DisconnectReason) {
-        refused = true
-        handshakeOver()
-        core.incomingRefused(channel, reason: reason)
-        channel.close(promise: nil)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var bytes = unwrapInboundIn(data)
-        if let connection {
-            core.received(bytes, on: connection)
-            return
-        }
-        guard !refused else { return }
-        if var buffered = pending {
-            buffered.writeBuffer(&bytes)
-            bytes = buffered
-        }
-        var probe = bytes
-        let handshake: Handshake?
-        do {
-            handshake = try Handshake.decode(from: &probe)
-        } catch {
-            refuse(context.channel, .malformedHandshake)
-            return
-        }
-        guard let handshake else {
-            pending = bytes
-            return
-        }
-        pending = nil
-        handshakeOver()
-        connection = core.accept(channel: context.channel, handshake: handshake, bytes: bytes)
-        if connection == nil { context.close(promise: nil) }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        handshakeOver()
-        if let connection { core.channelClosed(connection, error: nil) }
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let connection { core.channelClosed(connection, error: "\(error)") }
-        context.close(promise: nil)
-    }
+    func peerChannel(_ handler: PeerChannelHandler, didEmit action: PeerAction) { core.handle(action, on: self) }
+    func peerChannelDidAct(_ handler: PeerChannelHandler) { core.acted(self) }
+    func peerChannel(_ handler: PeerChannelHandler, didRead bytes: Int) { core.read(bytes, on: self) }
+    func peerChannel(_ handler: PeerChannelHandler, didWrite bytes: Int) { core.wrote(bytes, on: self) }
+    func peerChannel(_ handler: PeerChannelHandler, didSend bytes: Int) { core.drainDeferredUploads(self) }
+    func peerChannelReadComplete(_ handler: PeerChannelHandler) { core.adjustReceiveWatermark(self) }
 }

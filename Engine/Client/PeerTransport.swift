@@ -1,3 +1,4 @@
+import BTWire
 import NIOCore
 import NIOPosix
 
@@ -9,6 +10,9 @@ import NIOPosix
 /// Every channel must be bound to the event loop the engine gives (`group` for accepted channels is a
 /// one-thread group: the engine's loop).
 public protocol PeerTransport: Sendable {
+    /// What the transport's connections run over, as peers' status reports it (default TCP).
+    var kind: TransportKind { get }
+
     /// Starts accepting connections on `host`:`port` (0: any port), running `initializer` on each accepted
     /// channel before it becomes active.
     func listen(
@@ -22,6 +26,27 @@ public protocol PeerTransport: Sendable {
         host: String, port: Int, loop: any EventLoop, timeout: TimeAmount,
         initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
     ) -> EventLoopFuture<any Channel>
+
+    /// Connects to `host`:`port` from the local address `localHost` (the address the client is bound to, so
+    /// that a peer and a tracker see the connection come from it; nil: the system's choice). The default
+    /// implementation ignores `localHost`.
+    func connect(
+        host: String, port: Int, from localHost: String?, loop: any EventLoop, timeout: TimeAmount,
+        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<any Channel>
+}
+
+extension PeerTransport {
+    /// TCP, unless the transport says otherwise.
+    public var kind: TransportKind { .tcp }
+
+    /// Connects with ``connect(host:port:loop:timeout:initializer:)``, from wherever the transport chooses.
+    public func connect(
+        host: String, port: Int, from localHost: String?, loop: any EventLoop, timeout: TimeAmount,
+        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<any Channel> {
+        connect(host: host, port: port, loop: loop, timeout: timeout, initializer: initializer)
+    }
 }
 
 /// A listener made by a ``PeerTransport``.
@@ -64,12 +89,33 @@ public struct TCPTransport: PeerTransport {
         host: String, port: Int, loop: any EventLoop, timeout: TimeAmount,
         initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
     ) -> EventLoopFuture<any Channel> {
-        ClientBootstrap(group: loop)
+        connect(host: host, port: port, from: nil, loop: loop, timeout: timeout, initializer: initializer)
+    }
+
+    /// Connects with a `ClientBootstrap` whose socket is first bound to `localHost` (port 0) when it is a
+    /// specific address; a wildcard (`0.0.0.0`, `::`) or nil leaves the choice to the system. An address of
+    /// the other family than `host`'s is not used (an IPv4-bound client dialling an IPv6 peer).
+    public func connect(
+        host: String, port: Int, from localHost: String?, loop: any EventLoop, timeout: TimeAmount,
+        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<any Channel> {
+        var bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.recvAllocator, value: Self.receiveAllocator)
             .channelInitializer(initializer)
-            .connect(host: host, port: port)
+        if let local = Self.bindAddress(localHost, dialling: host) { bootstrap = bootstrap.bind(to: local) }
+        return bootstrap.connect(host: host, port: port)
+    }
+
+    /// The address to bind an outgoing socket to: `localHost` when it is a specific numeric address of the
+    /// same family as a numeric `host` (a host name is dialled from an IPv4 address when bound to one).
+    static func bindAddress(_ localHost: String?, dialling host: String) -> SocketAddress? {
+        guard let localHost, localHost != "0.0.0.0", localHost != "::", localHost != "[::]",
+            let local = try? SocketAddress(ipAddress: localHost, port: 0)
+        else { return nil }
+        if let remote = try? SocketAddress(ipAddress: host, port: 0), remote.protocol != local.protocol { return nil }
+        return local
     }
 
     private struct Listener: PeerListener {

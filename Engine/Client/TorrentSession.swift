@@ -29,6 +29,8 @@ final class TorrentSession: @unchecked Sendable {
     var dialled: Set<String> = []
     /// Addresses learnt from trackers and the user, to dial when slots free up (bounded).
     var candidates = PeerCandidates()
+    /// Addresses whose dial failed or whose connection dropped, redialled with back-off.
+    var redials = PeerRedials()
     var downloadedBytes: Int64 = 0
     var uploadedBytes: Int64 = 0
     var verifiedBytes: Int64 = 0

@@ -56,12 +56,12 @@ import Testing
         let handle = try await leecher.addTorrent(torrent, downloadDirectory: leechFolder)
         try await leecher.connect(host: "127.0.0.22", port: liar.port, for: handle)
         let start = ContinuousClock.now
-        while !disconnects.values.contains(where: { $0.0 == "127.0.0.22" && $0.1 == .blacklisted }),
+        while !disconnects.values.contains(where: { $0.0 == "127.0.0.22" && $0.1 == .reputation }),
             ContinuousClock.now - start < .seconds(60)
         {
             try? await Task.sleep(for: .milliseconds(50))
         }
-        #expect(disconnects.values.contains { $0.0 == "127.0.0.22" && $0.1 == .blacklisted })
+        #expect(disconnects.values.contains { $0.0 == "127.0.0.22" && $0.1 == .reputation })
         #expect(await leecher.blacklist == [IPAddress("127.0.0.22")!])
         #expect(await leecher.reputation(of: IPAddress("127.0.0.22")!) <= 50)
         #expect(failures.values.count >= 3)

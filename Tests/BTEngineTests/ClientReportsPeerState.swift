@@ -69,7 +69,9 @@ import Testing
         // A stale flag on both; a rechoke that changes nobody's choke state must still correct it.
         let flagged = try await client.onLoop { core in
             guard let session = core.session(handle) else { return -1 }
-            for connection in session.connections.values { connection.machine?.isOptimisticUnchoke = true }
+            for connection in session.connections.values {
+                _ = connection.withMachine { $0.isOptimisticUnchoke = true }
+            }
             core.rechoke(session, now: core.loop.now)
             return session.connections.values.filter { $0.machine?.isOptimisticUnchoke == true }.count
         }

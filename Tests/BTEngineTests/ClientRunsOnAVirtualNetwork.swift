@@ -26,8 +26,8 @@ import Testing
         let torrent = try ClientFixtures.makeTorrent(in: seedFolder)
         let clock = await VirtualClock.start()
         let network = VirtualNetwork(loop: clock.loop)
-        let seeder = try await Client(configuration: Self.configuration(network), loop: clock.loop, owning: nil)
-        let leecher = try await Client(configuration: Self.configuration(network), loop: clock.loop, owning: nil)
+        let seeder = try await Client(configuration: Self.configuration(network), on: clock.loop)
+        let leecher = try await Client(configuration: Self.configuration(network), on: clock.loop)
         try await seeder.addTorrent(torrent, downloadDirectory: seedFolder)
         let downloading = try await leecher.addTorrent(torrent, downloadDirectory: leechFolder)
         try await leecher.connect(host: "127.0.0.1", port: seeder.port, for: downloading)
@@ -47,7 +47,7 @@ import Testing
     @Test func aPeerThatNeverHandshakesIsDroppedAfterThirtyVirtualSeconds() async throws {
         let clock = await VirtualClock.start()
         let network = VirtualNetwork(loop: clock.loop)
-        let client = try await Client(configuration: Self.configuration(network), loop: clock.loop, owning: nil)
+        let client = try await Client(configuration: Self.configuration(network), on: clock.loop)
         let port = client.port
         let silent = try await clock.loop.flatSubmit {
             network.connect(
@@ -74,8 +74,8 @@ import Testing
         let torrent = try ClientFixtures.makeTorrent(in: folder)
         let clock = await VirtualClock.start()
         let network = VirtualNetwork(loop: clock.loop)
-        let first = try await Client(configuration: Self.configuration(network), loop: clock.loop, owning: nil)
-        let second = try await Client(configuration: Self.configuration(network), loop: clock.loop, owning: nil)
+        let first = try await Client(configuration: Self.configuration(network), on: clock.loop)
+        let second = try await Client(configuration: Self.configuration(network), on: clock.loop)
         let reasons = Recorder<String>()
         let keepAlives = Recorder<Int>()
         first.events.on(.peerDisconnect) { event in

@@ -185,14 +185,18 @@ enum ClientFixtures {
             await server.shutdown()  // ends the event stream: the expectation below then fails
         }
         var reason: BTEngine.DisconnectReason?
+        var asked: [UInt8]?
         for await event in serverEvents {
-            if case .peerDisconnect(_, let why) = event {
+            if case .peerDisconnect(let peer, let why) = event {
                 reason = why
+                asked = peer.infoHash
                 break
             }
         }
         watchdog.cancel()
         #expect(reason == .noSuchTorrent)
+        #expect(reason?.code == 3 && reason?.seedConstant == "DISCONNECT_NO_SUCH_TORRENT")
+        #expect(asked == torrent.infoHashes.wire, "the refusal names the info-hash the peer asked for")
         await dialler.shutdown()
         await server.shutdown()
     }

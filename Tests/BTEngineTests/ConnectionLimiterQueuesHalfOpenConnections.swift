@@ -46,8 +46,8 @@ import Testing
     @Test func duplicatesAndAFullQueueAreRefused() {
         var limiter = limiter(halfOpen: 1, queued: 1)
         #expect(limiter.connectOutgoing(1, torrent: "t") == .connect)
-        #expect(limiter.connectOutgoing(1, torrent: "t") == .refused(.alreadyConnected))
-        #expect(limiter.acceptIncoming(1, torrent: "t") == .refuse(.alreadyConnected))
+        #expect(limiter.connectOutgoing(1, torrent: "t") == .refused(.preexisting))
+        #expect(limiter.acceptIncoming(1, torrent: "t") == .refuse(.preexisting))
         #expect(limiter.connectOutgoing(2, torrent: "t") == .queued)
         #expect(limiter.connectOutgoing(3, torrent: "t") == .refused(.queueFull))
         #expect(limiter.closed(1) == [2])

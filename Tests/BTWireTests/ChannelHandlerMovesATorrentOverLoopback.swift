@@ -19,7 +19,7 @@ private final class SeederDriver: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .event(.packet(let packet)) where packet.direction == .incoming && packet.kind == "interested":
+        case .peerInterested(true):
             context.writeAndFlush(wrapOutboundOut(.unchoke), promise: nil)
         case .readBlock(let request):
             let start = request.piece * pieceLength + request.offset
@@ -61,8 +61,8 @@ private final class LeecherDriver: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !finished else { return }
         switch unwrapInboundIn(data) {
-        case .event(.packet(let packet)) where packet.direction == .incoming && packet.kind == "unchoke":
-            unchoked = true
+        case .peerChoked(let choked):
+            unchoked = !choked
         case .deliver(let block):
             outstanding.remove(block.request)
             received[block.piece * pieceLength + block.offset] = Array(block.data.readableBytesView)

@@ -7,10 +7,14 @@ import Testing
 private func h(_ text: String) -> [UInt8] { WireTestSupport.hex(text) }
 
 /// A connected pair where A is the honest side under test and B's bytes are replaced by a liar's.
-private func connectedPair(aHas: Bool, bHas: Bool, fast: Bool, pieces: Int = 10) -> PeerPair {
+private func connectedPair(
+    aHas: Bool, bHas: Bool, fast: Bool, pieces: Int = 10, extensions: [String: UInt8] = [:]
+) -> PeerPair {
     let content = PeerPair.content(size: pieces * 16384, seed: 9)
+    var a = PeerPair.configuration(content: content, pieceLength: 16384, have: aHas, fast: fast, peerIDByte: 1)
+    a.extensionHandshake.messages = extensions
     var pair = PeerPair(
-        a: PeerPair.configuration(content: content, pieceLength: 16384, have: aHas, fast: fast, peerIDByte: 1),
+        a: a,
         b: PeerPair.configuration(content: content, pieceLength: 16384, have: bHas, fast: fast, peerIDByte: 2),
         content: content)
     pair.connect()
@@ -122,8 +126,11 @@ func floodOfRequestsEndsInRequestFlood(fast: Bool) {
 @Test func malformedExtensionPayloadsAreMalformedPackets() {
     var pair = connectedPair(aHas: false, bHas: false, fast: true)
     #expect(reason(lie(&pair, h("00000004 14 00 6c65"))) == .malformedPacket)
-    var pex = connectedPair(aHas: false, bHas: false, fast: true)
+    var pex = connectedPair(aHas: false, bHas: false, fast: true, extensions: [ExtensionHandshake.Name.pex: 1])
     #expect(reason(lie(&pex, h("00000006 14 01") + Array("d5:a".utf8))) == .malformedPacket)
+    // An id we did not advertise is not ours to decode: ignored, as libtorrent ignores it.
+    var unadvertised = connectedPair(aHas: false, bHas: false, fast: true)
+    #expect(reason(lie(&unadvertised, h("00000006 14 01") + Array("d5:a".utf8))) == nil)
 }
 
 @Test func aWrongHandshakeEndsTheConnectionWithItsReason() {
@@ -165,9 +172,12 @@ func disconnectReasonsHaveStableCodesAndText(reason: DisconnectReason) {
         .byRemote: 1, .loopback: 2, .noSuchTorrent: 3, .handshakeInfoHashMismatch: 4, .malformedHandshake: 5,
         .malformedPacket: 6, .preexisting: 7, .tooMany: 8, .hashChecking: 9, .bothSeeds: 10, .handshakeTimeout: 11,
         .uselessPeer: 12, .mseSyncFailure: 13, .protocolViolation: 14, .reputation: 15, .blacklisted: 16,
-        .ioError: 17, .requestFlood: 18, .local: 19,
+        .ioError: 17, .requestFlood: 18, .local: 19, .ipFiltered: 20, .queueFull: 21,
     ]
     #expect(reason.code == codes[reason])
     #expect(!reason.description.isEmpty)
+    #expect(!reason.name.isEmpty && reason.name.first!.isLowercase)
+    // The seed's 13 keywords belong to codes 1-13, in the seed's order.
+    #expect((reason.seedConstant != nil) == (reason.code <= 13))
     #expect(DisconnectReason(rawValue: reason.code) == reason)
 }

@@ -153,8 +153,20 @@ private func block(_ piece: Int, _ byte: UInt8 = 0) -> PeerMessage {
         queued.connectionClosed(now: p.now).contains(.disconnect(.byRemote, detail: "the peer closed the connection")))
 }
 
-@Test func extensionMessagesAreDecodedAndSentUnderThePeersIDs() {
+@Test func noExtensionIsAdvertisedUnlessConfigured() {
     var p = pair(aHas: false, bHas: true)
+    #expect(p.a.remoteExtensions?.messages.isEmpty == true, "B offers no ut_pex/ut_metadata it would not answer")
+    #expect(p.a.sendExtension(.metadata(.request(piece: 0)), now: p.now).isEmpty)
+}
+
+@Test func extensionMessagesAreDecodedAndSentUnderThePeersIDs() {
+    let content = PeerPair.content(size: 40 * 16384, seed: 11)
+    var b = PeerPair.configuration(content: content, pieceLength: 16384, have: true, fast: true, peerIDByte: 2)
+    b.extensionHandshake.messages = [ExtensionHandshake.Name.pex: 1, ExtensionHandshake.Name.metadata: 2]
+    var p = PeerPair(
+        a: PeerPair.configuration(content: content, pieceLength: 16384, have: false, fast: true, peerIDByte: 1),
+        b: b, content: content)
+    p.connect()
     let pex = PEXMessage(added: [PeerAddress(ip: [127, 0, 0, 5], port: 6881)!], addedFlags: [0x10])
     // B announced ut_pex as 1 in its extension handshake; A sends under that id and B decodes it.
     let sent = p.a.sendExtension(.pex(pex), now: p.now)
