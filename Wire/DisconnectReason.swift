@@ -48,6 +48,8 @@ public enum DisconnectReason: Int, Hashable, Sendable, CaseIterable, CustomStrin
     case ipFiltered = 20
     /// The queue of connections waiting for a half-open slot is full.
     case queueFull = 21
+    /// The peer does not read what we send: the bytes queued for it passed the per-peer bound.
+    case sendBufferFull = 22
 
     /// The stable short name, the case's own (`preexisting`, `ipFiltered`): metrics label disconnects with it.
     public var name: String {
@@ -73,6 +75,7 @@ public enum DisconnectReason: Int, Hashable, Sendable, CaseIterable, CustomStrin
         case .local: "local"
         case .ipFiltered: "ipFiltered"
         case .queueFull: "queueFull"
+        case .sendBufferFull: "sendBufferFull"
         }
     }
 
@@ -124,6 +127,7 @@ public enum DisconnectReason: Int, Hashable, Sendable, CaseIterable, CustomStrin
         case .local: "closed locally"
         case .ipFiltered: "address refused by the IP filter"
         case .queueFull: "connection queue is full"
+        case .sendBufferFull: "the peer does not read what it is sent"
         }
     }
 }

@@ -49,6 +49,16 @@ public struct ClientConfiguration: Sendable {
     /// Most requests queued per peer (our `reqq`, BEP 10); a peer that floods beyond it is disconnected
     /// with reason `requestFlood` (or, with the fast extension, rejected until it exceeds it twice over).
     public var maximumQueuedRequestsPerPeer: Int
+    /// Most bytes of any kind (blocks, rejects, haves, extension messages) handed to one peer's socket and not
+    /// yet taken by it; a peer past it does not read what it asks for and is disconnected with reason
+    /// `sendBufferFull` (a request+cancel flood from a peer that never reads would otherwise queue a
+    /// `reject` per pair without end). At least ``maximumQueuedUploadBytesPerPeer`` plus room for messages.
+    public var maximumQueuedOutputBytesPerPeer: Int
+    /// Most connections with one IP address (established, dialling, and incoming ones from before their
+    /// handshake) at which a further incoming connection from it is refused (`tooMany`), so one host cannot
+    /// take every slot. libtorrent allows 1 unless `allow_multiple_connections_per_ip`; 4
+    /// leaves room for several clients behind one NAT address.
+    public var maximumConnectionsPerAddress: Int
     /// Most block bytes per torrent received and not yet written to storage; at the cap no new requests are
     /// sent until writes complete, so a slow disk slows the download instead of filling memory.
     public var maximumPendingWriteBytesPerTorrent: Int
@@ -88,6 +98,8 @@ public struct ClientConfiguration: Sendable {
         self.reportsPacketEvents = true
         self.maximumQueuedUploadBytesPerPeer = 256 * 1024
         self.maximumQueuedRequestsPerPeer = 250
+        self.maximumQueuedOutputBytesPerPeer = 1 << 20
+        self.maximumConnectionsPerAddress = 4
         self.maximumPendingWriteBytesPerTorrent = 32 * 1024 * 1024
         self.workerPool = .shared
         self.makeStorage = { torrent, folder, events in FileStorage(torrent: torrent, folder: folder, events: events) }

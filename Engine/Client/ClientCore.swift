@@ -29,6 +29,8 @@ final class ClientCore: @unchecked Sendable {
     /// Incoming connections that have not sent their handshake yet (bounded by
     /// ``ClientConfiguration/maximumIncomingHandshakes``).
     var incomingHandshakes = 0
+    /// Incoming connections waiting for their handshake, by address (see ``connectionCount(at:)``).
+    var handshakingAddresses: [IPAddress: Int] = [:]
     /// Connections written to and not yet flushed while `deferringFlushes` runs; nil outside it.
     private var deferredFlushes: [UInt64: PeerConnection]?
     /// Requested bytes still owed by a peer above which its socket's receive watermark is raised (see
@@ -351,7 +353,9 @@ final class ClientCore: @unchecked Sendable {
             refusal = .blacklisted
         } else if !configuration.ipFilter.allows(endpoint) {
             refusal = .ipFiltered
-        } else if incomingHandshakes >= configuration.maximumIncomingHandshakes {
+        } else if incomingHandshakes >= configuration.maximumIncomingHandshakes
+            || connectionCount(at: endpoint.address) >= configuration.maximumConnectionsPerAddress
+        {
             refusal = .tooMany
         } else {
             refusal = nil
@@ -364,19 +368,39 @@ final class ClientCore: @unchecked Sendable {
             return nil
         }
         incomingHandshakes += 1
+        handshakingAddresses[endpoint.address.unmapped, default: 0] += 1
         return PeerChannelHandler(
             machine: nil, delegate: self, tickInterval: nil,
             handshakeTimeout: TimeAmount(configuration.incomingHandshakeTimeout))
     }
 
+    /// Connections at `address`: established or dialling, plus incoming ones waiting for their handshake.
+    func connectionCount(at address: IPAddress) -> Int {
+        let unmapped = address.unmapped
+        return connections.values.reduce(handshakingAddresses[unmapped] ?? 0) {
+            $0 + ($1.endpoint.address.unmapped == unmapped ? 1 : 0)
+        }
+    }
+
+    /// An incoming connection from `address` stopped waiting for its handshake (routed or closed).
+    private func handshakeEnded(from address: IPAddress) {
+        incomingHandshakes -= 1
+        let unmapped = address.unmapped
+        if let count = handshakingAddresses[unmapped], count > 1 {
+            handshakingAddresses[unmapped] = count - 1
+        } else {
+            handshakingAddresses[unmapped] = nil
+        }
+    }
+
     /// An incoming connection's handshake arrived: find the torrent, apply limits, and hand the driver the
     /// torrent's state machine (it gives the machine the decoded handshake).
     func route(_ handler: PeerChannelHandler, handshake: Handshake) -> PeerChannelRoute {
-        incomingHandshakes -= 1
         let remote = handler.channel?.remoteAddress
         let host = remote?.ipAddress ?? "0.0.0.0"
         let port = remote?.port ?? 0
         let address = IPAddress(host) ?? .v4(0)
+        handshakeEnded(from: address)
         let endpoint = PeerEndpoint(address: address, port: UInt16(clamping: port))
         let key = nextKey
         nextKey += 1
@@ -444,9 +468,16 @@ final class ClientCore: @unchecked Sendable {
         if events.isObserved(.peerRead) { events.emit(.peerRead(connection.info, length: bytes)) }
     }
 
-    /// Bytes were handed to the peer's channel.
+    /// Bytes were handed to the peer's channel: a peer that lets them pile up past the bound is dropped.
     func wrote(_ bytes: Int, on connection: PeerConnection) {
         if events.isObserved(.peerWrite) { events.emit(.peerWrite(connection.info, length: bytes)) }
+        let queued = connection.driver?.queuedOutputBytes ?? 0
+        if queued > configuration.maximumQueuedOutputBytesPerPeer {
+            // Later in this loop turn: the driver is still writing the batch that got us here.
+            loop.execute { [self] in
+                disconnect(connection, .sendBufferFull, detail: "\(queued) bytes queued and not read")
+            }
+        }
     }
 
     func disconnect(_ connection: PeerConnection, _ reason: DisconnectReason, detail: String) {
@@ -1080,7 +1111,7 @@ extension ClientCore: PeerChannelDelegate {
     }
 
     func peerChannel(_ handler: PeerChannelHandler, closedBeforeHandshake reason: DisconnectReason) {
-        incomingHandshakes -= 1
+        handshakeEnded(from: IPAddress(handler.channel?.remoteAddress?.ipAddress ?? "") ?? .v4(0))
         if let channel = handler.channel { incomingRefused(channel, reason: reason) }
     }
 

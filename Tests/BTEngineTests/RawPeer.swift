@@ -26,15 +26,16 @@ final class RawPeer: @unchecked Sendable {
             infoHash: infoHash, requests: requests, stopsReading: stopsReading, cancels: cancels, fast: fast)
     }
 
-    /// Connects to `port` on 127.0.0.1 with a 4 KiB receive buffer.
-    func connect(port: Int) async throws {
+    /// Connects to `port` on `host` (from the system's default source address, 127.0.0.1 on loopback) with a
+    /// 4 KiB receive buffer.
+    func connect(host: String = "127.0.0.1", port: Int) async throws {
         let handler = self.handler
         channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.so_rcvbuf), value: 4096)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
-            .connect(host: "127.0.0.1", port: port).get()
+            .connect(host: host, port: port).get()
     }
 
     /// Whether the peer was unchoked and sent its requests.

@@ -172,7 +172,7 @@ func disconnectReasonsHaveStableCodesAndText(reason: DisconnectReason) {
         .byRemote: 1, .loopback: 2, .noSuchTorrent: 3, .handshakeInfoHashMismatch: 4, .malformedHandshake: 5,
         .malformedPacket: 6, .preexisting: 7, .tooMany: 8, .hashChecking: 9, .bothSeeds: 10, .handshakeTimeout: 11,
         .uselessPeer: 12, .mseSyncFailure: 13, .protocolViolation: 14, .reputation: 15, .blacklisted: 16,
-        .ioError: 17, .requestFlood: 18, .local: 19, .ipFiltered: 20, .queueFull: 21,
+        .ioError: 17, .requestFlood: 18, .local: 19, .ipFiltered: 20, .queueFull: 21, .sendBufferFull: 22,
     ]
     #expect(reason.code == codes[reason])
     #expect(!reason.description.isEmpty)
