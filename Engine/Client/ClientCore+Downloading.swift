@@ -1,0 +1,195 @@
+import BTMetainfo
+import BTStorage
+import BTTracker
+import BTWire
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Requests, received blocks on their way to storage, and hash results.
+extension ClientCore {
+    // MARK: Downloading
+
+    /// Most requests a connection waits for before it sends more (see `fillRequests`).
+    static let requestBatch = 128
+
+    /// Asks the picker for as many blocks as the peer's pipeline takes and requests them.
+    func fillRequests(_ connection: PeerConnection) {
+        guard connection.isActive, connection.downloadDebt <= 0, let session = connection.session,
+            session.state == .downloading, !isWriteBacklogFull(session), connection.machine?.amInterested == true
+        else { return }
+        let now = loop.now
+        // Under a download limit, requests are paid for up front: the next batch waits until the limiter has
+        // granted this one, so what is in flight never runs far ahead of the limit.
+        let limited = downloadLimited || session.limits.downloadLimit.bytesPerSecond != nil
+        // The machine is moved out while it is asked and told (see `PeerConnection.withMachine`).
+        let picked = connection.withMachine { machine -> (blocks: [PieceBlock], actions: [PeerAction])? in
+            let capacity = machine.requestCapacity(now: now)
+            // Requests go out in batches of a quarter of the pipeline (at most `requestBatch`), not one per
+            // block that arrives: fewer, fuller packets for both sides. Only while at least three quarters of
+            // the pipeline are in flight, so waiting for the batch never stalls the peer.
+            let batch = min(Self.requestBatch, max(1, machine.pipelineDepth(now: now) / 4))
+            guard capacity >= batch else { return nil }
+            if machine.peerChoking && machine.allowedFastFromPeer.isEmpty { return nil }
+            let context = PiecePicker<UInt64>.PickContext(
+                choked: machine.peerChoking, allowedFast: machine.allowedFastFromPeer,
+                suggested: machine.suggestedPieces, onParole: machine.isOnParole)
+            let count = limited ? min(capacity, 4) : capacity
+            let blocks = session.picker.pick(for: connection.key, count: count, context: context, using: &random)
+            guard !blocks.isEmpty else { return nil }
+            let actions = machine.request(
+                blocks.map { BlockRequest(piece: $0.piece, offset: $0.offset, length: $0.length) }, now: now)
+            return (blocks, actions)
+        }
+        guard let picked = picked ?? nil else { return }
+        let blocks = picked.blocks
+        perform(picked.actions, on: connection, refill: false)
+        if limited && !connection.isClosed {
+            let bytes = blocks.reduce(0) { $0 + $1.length }
+            connection.downloadDebt += bytes
+            grant(
+                rates.request(
+                    bytes, peer: connection.key, torrent: session.handle.wireInfoHash, direction: .download,
+                    now: instant(now)))
+        }
+    }
+
+    func deliver(_ block: Block, from connection: PeerConnection) {
+        guard let session = connection.session else { return }
+        let length = block.data.readableBytes
+        connection.downloaded += Int64(length)
+        connection.lastBlockAt = loop.now
+        session.downloadedBytes += Int64(length)
+        let piece = PieceBlock(piece: block.piece, offset: block.offset, length: length)
+        switch session.picker.blockReceived(piece, from: connection.key) {
+        case .accepted(let cancel):
+            let now = loop.now
+            let request = BlockRequest(piece: piece.piece, offset: piece.offset, length: length)
+            for key in cancel {
+                guard let other = session.connections[key],
+                    let actions = other.withMachine({ $0.cancel(request, now: now) })
+                else { continue }
+                perform(actions, on: other, refill: false)
+            }
+        case .duplicate, .unwanted:
+            return
+        }
+        writeStarted(length, session: session)
+        writeQueue(of: session).enqueue(
+            BlockWriteQueue.Item(
+                block: piece, bytes: Array(block.data.readableBytesView), peer: PeerTag(connection.key)))
+    }
+
+    /// The torrent's write queue (made on its first block); each batch's outcomes come back to the loop in one
+    /// hop.
+    func writeQueue(of session: TorrentSession) -> BlockWriteQueue {
+        if let queue = session.writeQueue { return queue }
+        let core = self
+        let loop = self.loop
+        let queue = BlockWriteQueue(
+            store: session.store,
+            scheduleFlush: { flush in
+                loop.scheduleTask(in: .nanoseconds(BlockWriteQueue.flushDelayNanoseconds)) { flush() }
+            }
+        ) { [weak session] outcomes in
+            core.loop.execute {
+                guard let session else { return }
+                for outcome in outcomes { core.written(outcome.block, result: outcome.result, session: session) }
+            }
+        }
+        session.writeQueue = queue
+        return queue
+    }
+
+    func written(_ block: PieceBlock, result: Result<BlockWriteResult, any Error>, session: TorrentSession) {
+        guard torrents[session.handle.wireInfoHash] === session else { return }
+        defer { writeFinished(block.length, session: session) }
+        switch result {
+        case .failure(let error):
+            fail(session, error: error)
+        case .success(let outcome):
+            _ = session.picker.blockWritten(block)
+            switch outcome {
+            case .pieceVerified(let piece):
+                pieceVerified(piece, session: session)
+            case .pieceFailed(let piece, _):
+                pieceFailed(piece, session: session)
+            case .stored, .duplicate:
+                break
+            }
+        }
+    }
+
+    func fail(_ session: TorrentSession, error: any Error) {
+        guard session.state != .failed else { return }
+        session.state = .failed
+        session.error = "\(error)"
+        events.emit(.fileError(ClientEvent.FileInfo(torrent: session.info, index: -1, path: []), message: "\(error)"))
+        disconnectAll(session, reason: .local)
+    }
+
+    func pieceVerified(_ piece: Int, session: TorrentSession) {
+        guard !session.picker.have[piece] else { return }
+        let contributors = session.picker.pieceVerified(piece)
+        session.verifiedBytes += TorrentSession.payloadBytes(ofPiece: piece, layout: session.picker.layout)
+        _ = ledger.pieceVerified(contributors: Set(contributors.compactMap { session.peerAddresses[$0] }))
+        events.emit(.pieceHashPass(session.info, index: piece))
+        metrics.pieceVerified()
+        let now = loop.now
+        for connection in Array(session.connections.values) where !connection.isClosed {
+            let contributed = contributors.contains(connection.key)
+            guard
+                let actions = connection.withMachine({ machine in
+                    (contributed ? machine.pieceVerified(piece, now: now) : []) + machine.havePiece(piece, now: now)
+                })
+            else { continue }
+            perform(actions, on: connection, refill: false)
+        }
+        // Dials still queued learn the piece too, or their bitfield and interest would start out of date.
+        for entry in dialQueue.values where entry.session === session {
+            _ = entry.connection.withMachine { $0.havePiece(piece, now: now) }
+        }
+        if session.isComplete { finished(session) }
+    }
+
+    func pieceFailed(_ piece: Int, session: TorrentSession) {
+        let contributors = session.picker.pieceFailed(piece)
+        events.emit(.pieceHashFail(session.info, index: piece))
+        metrics.hashFailed()
+        // Blame as the seed's parole does: when a contributor is already blacklisted (or else on parole), the
+        // corrupt piece is put down to it alone, so an honest peer finishing pieces a liar started is not
+        // punished for the liar's blocks; otherwise every contributor is (-20 each).
+        let known = Set(contributors.compactMap { session.peerAddresses[$0] })
+        let blacklisted = known.filter { ledger.isBlacklisted($0) }
+        let paroled = known.filter { ledger.isOnParole($0) }
+        let blamed = !blacklisted.isEmpty ? blacklisted : (!paroled.isEmpty ? paroled : known)
+        let update = ledger.pieceFailed(contributors: blamed)
+        let now = loop.now
+        for key in contributors {
+            guard let connection = session.connections[key], blamed.contains(connection.endpoint.address.unmapped),
+                let actions = connection.withMachine({ $0.pieceFailed(piece, now: now) })
+            else { continue }
+            perform(actions, on: connection, refill: false)
+            if update.newlyBlacklisted.contains(connection.endpoint.address.unmapped) {
+                disconnect(connection, .blacklisted, detail: "blacklisted after corrupt piece \(piece)")
+            }
+        }
+        for connection in Array(session.connections.values) { fillRequests(connection) }
+    }
+
+    func finished(_ session: TorrentSession) {
+        guard !session.reportedFinished else { return }
+        session.reportedFinished = true
+        if session.state == .downloading { session.state = .seeding }
+        // `completed` only once every piece is verified, as libtorrent does (`is_seed()`): a torrent finished
+        // with skipped files is still a leecher to the tracker (`left` > 0); it announces `completed` when the
+        // skipped files are wanted again and downloaded (this runs again then).
+        if session.picker.have.isAllSet { session.schedule?.completed(now: loop.now) }
+        events.emit(.torrentFinished(session.info))
+        let store = session.store
+        if let path = session.resumePath {
+            Task { try? await store.saveResumeData(to: path) }
+        }
+        if session.schedule != nil { announceDue(session, now: loop.now) }
+    }
+}

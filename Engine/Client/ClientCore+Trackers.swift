@@ -1,0 +1,115 @@
+import BTMetainfo
+import BTStorage
+import BTTracker
+import BTWire
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Announces and tracker events.
+extension ClientCore {
+    // MARK: Trackers
+
+    /// Gives `session` its tracker client and forwards the client's `tracker_*` events (but `connect`, which
+    /// ``send(_:for:tracker:)`` reports for every scheme, UDP included) to the bus, naming the torrent.
+    func startTrackerClient(for session: TorrentSession) {
+        let tracker = TrackerClient(
+            configuration: .init(addressPolicy: configuration.trackerAddressPolicy), group: loop)
+        session.trackerClient = tracker
+        let events = self.events
+        let torrent = session.info
+        session.trackerForwarder = Task {
+            for await event in tracker.events {
+                if let forwarded = Self.forward(event, torrent: torrent) { events.emit(forwarded) }
+            }
+        }
+    }
+
+    /// The bus event for a tracker event of `torrent`'s tracker client (nil for `connect`, reported by the engine).
+    static func forward(_ event: TrackerEvent, torrent: ClientEvent.TorrentInfo) -> ClientEvent? {
+        let info = ClientEvent.TrackerInfo(torrent: torrent, url: event.tracker)
+        switch event {
+        case .connect: return nil
+        case .disconnect: return .trackerDisconnect(info)
+        case .read(_, let bytes): return .trackerRead(info, length: bytes)
+        case .write(_, let bytes): return .trackerWrite(info, length: bytes)
+        case .failure(_, let error): return .trackerFailure(info, reason: "\(error)")
+        case .success(_, let success):
+            let peers = success.peers.compactMap { peer -> PeerEndpoint? in
+                guard let address = IPAddress(peer.host), let port = UInt16(exactly: peer.port) else { return nil }
+                return PeerEndpoint(address: address, port: port)
+            }
+            return .trackerSuccess(
+                info,
+                ClientEvent.AnnounceSummary(
+                    complete: success.complete, incomplete: success.incomplete, peers: peers,
+                    interval: .seconds(success.interval), minInterval: success.minInterval.map { .seconds($0) }))
+        }
+    }
+
+    func announceDue(_ session: TorrentSession, now: NIODeadline) {
+        guard var schedule = session.schedule, let tracker = session.trackerClient else { return }
+        let due = schedule.due(now: now)
+        session.schedule = schedule
+        for announce in due { send(announce, for: session, tracker: tracker) }
+    }
+
+    func announceRequest(_ event: AnnounceEvent, trackerID: [UInt8]?, session: TorrentSession)
+        -> AnnounceRequest
+    {
+        AnnounceRequest(
+            infoHash: session.handle.wireInfoHash, peerID: peerID.bytes, port: listenPort,
+            uploaded: session.uploadedBytes, downloaded: session.downloadedBytes, left: session.bytesLeft,
+            event: event, numWant: event == .stopped ? 0 : 50, key: announceKey, trackerID: trackerID)
+    }
+
+    func send(_ announce: AnnounceSchedule.Announce, for session: TorrentSession, tracker: TrackerClient) {
+        let request = announceRequest(announce.event, trackerID: announce.trackerID, session: session)
+        let trackerInfo = ClientEvent.TrackerInfo(torrent: session.info, url: announce.url)
+        events.emit(.trackerConnect(trackerInfo, event: Self.kind(announce.event)))
+        let core = self
+        let url = announce.url
+        Task {
+            do {
+                let response = try await tracker.announce(request, to: url)
+                core.loop.execute { core.announced(url, response: response, session: session) }
+            } catch {
+                let failure = error as? TrackerError
+                // The failure event comes from the tracker client's stream, after its read and disconnect.
+                if let failure {
+                    core.loop.execute { session.schedule?.failed(url, error: failure, now: core.loop.now) }
+                }
+            }
+        }
+    }
+
+    func announced(_ url: String, response: AnnounceResponse, session: TorrentSession) {
+        // The success event comes from the tracker client's stream, after its read and disconnect.
+        session.schedule?.succeeded(url, response: response, now: loop.now)
+        guard torrents[session.handle.wireInfoHash] === session else { return }
+        for peer in response.peers where peer.peerID == nil || peer.peerID! != peerID.bytes {
+            addPeer(host: peer.host, port: peer.port, source: .tracker, to: session)
+        }
+    }
+
+    /// Sends the `stopped` announces of `session` and returns once they are answered or failed.
+    func announceStopped(_ session: TorrentSession) -> [StopAnnounce] {
+        guard var schedule = session.schedule, let tracker = session.trackerClient else { return [] }
+        let due = schedule.stop(now: loop.now)
+        session.schedule = schedule
+        return due.map {
+            StopAnnounce(
+                url: $0.url, request: announceRequest(.stopped, trackerID: $0.trackerID, session: session),
+                tracker: tracker, torrent: session.info)
+        }
+    }
+
+    static func kind(_ event: AnnounceEvent) -> ClientEvent.AnnounceKind? {
+        switch event {
+        case .started: return .started
+        case .completed: return .completed
+        case .stopped: return .stopped
+        case .none: return nil
+        }
+    }
+}

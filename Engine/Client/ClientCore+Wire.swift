@@ -1,0 +1,159 @@
+import BTMetainfo
+import BTStorage
+import BTTracker
+import BTWire
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// What the peers' state machines ask of the engine, and what the engine tells them through their drivers.
+extension ClientCore {
+    // MARK: Actions
+
+    /// Runs `body`, flushing each connection it wrote to once at the end instead of after every `perform`
+    /// (a batch of blocks read for upload: one socket write per peer for the batch, not one per block).
+    func deferringFlushes(_ body: () -> Void) {
+        let outermost = deferredFlushes == nil
+        if outermost { deferredFlushes = [:] }
+        body()
+        guard outermost, let pending = deferredFlushes else { return }
+        deferredFlushes = nil
+        for connection in pending.values where !connection.isClosed { connection.driver?.flushIfNeeded() }
+    }
+
+    /// Performs actions the engine got from the state machine (``PeerConnection/withMachine(_:)``): the driver
+    /// writes the sends and hands the rest back through ``handle(_:on:)``; then tops up the request pipeline.
+    /// A connection without a channel yet (a queued dial) has nothing to send: the rest is handled here.
+    func perform(_ actions: [PeerAction], on connection: PeerConnection, refill: Bool = true) {
+        if let driver = connection.driver {
+            let deferring = deferredFlushes != nil
+            driver.perform(actions, flush: !deferring)
+            if deferring { deferredFlushes?[connection.key] = connection }
+        } else {
+            for action in actions {
+                switch action {
+                case .send, .sendHandshake: continue
+                default: handle(action, on: connection)
+                }
+            }
+        }
+        guard !connection.isClosed else { return }
+        if !connection.reportedConnect && connection.isActive { connected(connection) }
+        if refill { fillRequests(connection) }
+    }
+
+    /// The driver acted on input from the peer or the clock: report the connection once its handshakes are
+    /// done, and top up its requests.
+    func acted(_ connection: PeerConnection) {
+        guard !connection.isClosed else { return }
+        if !connection.reportedConnect && connection.isActive { connected(connection) }
+        fillRequests(connection)
+    }
+
+    /// What the state machine asks of the engine, besides sending (the driver sends).
+    func handle(_ action: PeerAction, on connection: PeerConnection) {
+        guard !connection.isClosed else { return }
+        switch action {
+        case .deliver(let block):
+            deliver(block, from: connection)
+        case .readBlock(let request):
+            serve(request, to: connection)
+        case .requestsReturned(let requests):
+            guard let session = connection.session else { return }
+            for request in requests {
+                session.picker.requestCancelled(
+                    PieceBlock(piece: request.piece, offset: request.offset, length: request.length),
+                    by: connection.key)
+            }
+        case .peerHas(let availability):
+            guard let session = connection.session else { return }
+            switch availability {
+            case .piece(let piece): session.picker.peerHas(connection.key, piece: piece)
+            case .pieces(let pieces): session.picker.peerBitfield(connection.key, pieces)
+            case .all: session.picker.peerHasAll(connection.key)
+            case .none: session.picker.peerBitfield(connection.key, noPieces(of: connection, session))
+            }
+        case .peerChoked(let choked):
+            connection.unchokedUsAt = choked ? nil : loop.now  // a peer that chokes us is not snubbing us
+        case .peerInterested:
+            connection.session?.rechokeSoon = true
+        case .requestCancelled(let request):
+            dropUpload(request, of: connection)
+        case .event(let event):
+            handle(event, on: connection)
+        case .disconnect(let reason, _):
+            finishClose(connection, reason: reason)
+        case .send, .sendHandshake, .extensionMessage, .forward:
+            break
+        }
+    }
+
+    func connected(_ connection: PeerConnection) {
+        connection.reportedConnect = true
+        guard let session = connection.session, let id = connection.machine?.peerID else { return }
+        if session.connections.values.contains(where: { $0 !== connection && $0.isActive && $0.machine?.peerID == id })
+        {
+            disconnect(connection, .preexisting, detail: "already connected to peer \(id)")
+            return
+        }
+        if connection.machine?.peerPieces.isNoneSet ?? true {
+            session.picker.peerBitfield(connection.key, noPieces(of: connection, session))
+        }
+        if !connection.isIncoming { session.redials.succeeded(host: connection.host, port: connection.port) }
+        events.emit(.peerConnect(connection.info))
+    }
+
+    /// An empty bitfield for the picker: the machine's own while it is still empty (shared copy-on-write
+    /// rather than another one per peer), else a new one.
+    func noPieces(of connection: PeerConnection, _ session: TorrentSession) -> Bitfield {
+        if let pieces = connection.machine?.peerPieces, pieces.isNoneSet { return pieces }
+        return Bitfield(count: session.picker.layout.pieceCount)
+    }
+
+    func handle(_ event: PeerEvent, on connection: PeerConnection) {
+        switch event {
+        case .packet(let packet):
+            // Only for observers: every decision comes from the machine's other actions.
+            guard configuration.reportsPacketEvents else { return }
+            let message = Self.describe(packet, pieceCount: connection.machine?.configuration.pieceCount ?? 0)
+            switch packet.direction {
+            case .incoming: events.emit(.packetIncoming(connection.info, message))
+            case .outgoing: events.emit(.packetOutgoing(connection.info, message))
+            }
+        case .snubbed:
+            // The state stays in the machine (``PeerStatus/isSnubbed``); the choker sees it at the next rechoke.
+            connection.session?.rechokeSoon = true
+        case .parole, .reputation:
+            break  // kept by the machine, read by ``PeerStatus``; the seed's catalogue has no event for them
+        case .blacklisted:
+            // The machine closes the connection with reason `reputation`, reported as `peer_disconnect`
+            // (blacklisted); the client-wide ledger was told of the corrupt piece in `pieceFailed`.
+            break
+        }
+    }
+
+    func finishClose(_ connection: PeerConnection, reason: DisconnectReason) {
+        guard !connection.isClosed else { return }
+        connection.isClosed = true
+        connection.channel?.close(promise: nil)
+        connections[connection.key] = nil
+        rates.removePeer(connection.key)
+        if let session = connection.session {
+            session.connections[connection.key] = nil
+            session.picker.peerLeft(connection.key)
+            if !connection.isIncoming {
+                session.dialled.remove("\(connection.host):\(connection.port)")
+                if PeerRedials.retries(after: reason), !isShutDown, torrents[session.handle.wireInfoHash] === session {
+                    session.redials.failed(
+                        host: connection.host, port: connection.port, source: connection.machine?.source ?? .tracker,
+                        wasConnected: connection.reportedConnect, now: loop.now)
+                }
+            }
+            if connection.reportedConnect { session.rechokeSoon = true }
+        }
+        events.emit(.peerDisconnect(connection.info, reason: reason))
+        metrics.disconnected(reason)
+        dialQueue[connection.key] = nil
+        for key in limiter.closed(connection.key) { startQueuedDial(key) }
+    }
+}
