@@ -135,7 +135,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     private var filePriorities: [FilePriority]
     private var piecePriorities: [Int]
     private var partials: [Int: Partial] = [:]
-    private var requestsByPeer: [Peer: Set<PieceBlock>] = [:]
+    private var requestsByPeer: [Peer: Set<BlockRequest>] = [:]
     private var startCounter = 0
 
     /// A picker for `layout`, starting from the verified pieces in `have` (e.g. from resume data).
@@ -169,7 +169,9 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     }
 
     /// The blocks of `piece`, in order.
-    public func blocks(ofPiece piece: Int) -> [PieceBlock] { (0..<blockCount(ofPiece: piece)).map { block(piece, $0) } }
+    public func blocks(ofPiece piece: Int) -> [BlockRequest] {
+        (0..<blockCount(ofPiece: piece)).map { block(piece, $0) }
+    }
 
     /// Where `piece` stands.
     public func state(ofPiece piece: Int) -> PieceState {
@@ -179,7 +181,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     }
 
     /// Where `block` stands (``BlockState/free`` for blocks of pieces not in progress or not a valid block).
-    public func state(of block: PieceBlock) -> BlockState {
+    public func state(of block: BlockRequest) -> BlockState {
         guard let index = blockIndex(block), let partial = partials[block.piece] else {
             return .free
         }
@@ -187,7 +189,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     }
 
     /// Blocks currently requested from `peer`.
-    public func requests(of peer: Peer) -> Set<PieceBlock> { requestsByPeer[peer] ?? [] }
+    public func requests(of peer: Peer) -> Set<BlockRequest> { requestsByPeer[peer] ?? [] }
 
     /// Pieces in progress (downloading or verifying).
     public var partialPieces: [Int] { partials.keys.sorted() }
@@ -292,13 +294,13 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     /// nothing we want (or is unknown).
     public mutating func pick(
         for peer: Peer, count: Int, context: PickContext = PickContext(), using random: inout some RandomNumberGenerator
-    ) -> [PieceBlock] {
+    ) -> [BlockRequest] {
         guard count > 0, let pieces = peers[peer] else { return [] }
         func supplies(_ piece: Int) -> Bool {
             piece >= 0 && piece < layout.pieceCount && pieces[piece] && wanted(piece)
                 && (!context.choked || context.allowedFast.contains(piece))
         }
-        var picked: [PieceBlock] = []
+        var picked: [BlockRequest] = []
 
         // 1. Pieces in progress.
         // Only keys and sort keys are kept: holding the partials themselves would make every block state
@@ -368,7 +370,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
 
         // 4. Endgame: share outstanding requests (never with or from a peer on parole).
         if picked.count < count && !context.onParole && isInEndgame {
-            var shared: [(requesters: Int, order: Int, block: PieceBlock)] = []
+            var shared: [(requesters: Int, order: Int, block: BlockRequest)] = []
             for (piece, partial) in partials
             where !partial.verifying && partial.exclusiveOwner == nil && supplies(piece) {
                 for (index, state) in partial.blocks.enumerated() {
@@ -394,7 +396,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     /// Sequential picking while unchoked: takes free blocks from `pieces` in the order given (suggested new
     /// pieces, then pieces in progress and new ones together by priority and index), starting new pieces.
     private mutating func pickInIndexOrder(
-        _ pieces: [Int], for peer: Peer, count: Int, onParole: Bool, into picked: inout [PieceBlock]
+        _ pieces: [Int], for peer: Peer, count: Int, onParole: Bool, into picked: inout [BlockRequest]
     ) {
         for piece in pieces where picked.count < count {
             if partials[piece] == nil {
@@ -408,7 +410,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     // MARK: - Block and piece outcomes
 
     /// A `piece` message arrived from `peer` with `block`'s data.
-    public mutating func blockReceived(_ block: PieceBlock, from peer: Peer) -> BlockReceipt {
+    public mutating func blockReceived(_ block: BlockRequest, from peer: Peer) -> BlockReceipt {
         // Taken out of the table while it changes (and put back on return), so its block states are
         // updated in place instead of copied.
         guard let index = blockIndex(block), var partial = partials.removeValue(forKey: block.piece) else {
@@ -436,7 +438,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     }
 
     /// Storage wrote `block`. Returns true when that completes the piece, which is now pending verification.
-    public mutating func blockWritten(_ block: PieceBlock) -> Bool {
+    public mutating func blockWritten(_ block: BlockRequest) -> Bool {
         guard let index = blockIndex(block), var partial = partials.removeValue(forKey: block.piece) else {
             return false
         }
@@ -450,7 +452,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
 
     /// A request will not be answered (the peer rejected it, it timed out, or we cancelled it): the block
     /// returns to the pool unless other peers still have it requested.
-    public mutating func requestCancelled(_ block: PieceBlock, by peer: Peer) {
+    public mutating func requestCancelled(_ block: BlockRequest, by peer: Peer) {
         requestsByPeer[peer]?.remove(block)
         guard let index = blockIndex(block), var partial = partials[block.piece],
             case .requested(var requesters) = partial.blocks[index], requesters.remove(peer) != nil
@@ -466,7 +468,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
 
     /// Every outstanding request to `peer` is dropped (it choked us without the fast extension, or left);
     /// returns those blocks, sorted.
-    public mutating func cancelRequests(of peer: Peer) -> [PieceBlock] {
+    public mutating func cancelRequests(of peer: Peer) -> [BlockRequest] {
         let blocks = (requestsByPeer[peer] ?? []).sorted()
         for block in blocks { requestCancelled(block, by: peer) }
         requestsByPeer[peer] = nil
@@ -493,13 +495,13 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
 
     private func wanted(_ piece: Int) -> Bool { !have[piece] && piecePriorities[piece] > 0 }
 
-    private func block(_ piece: Int, _ index: Int) -> PieceBlock {
+    private func block(_ piece: Int, _ index: Int) -> BlockRequest {
         let offset = index * configuration.blockSize
-        return PieceBlock(
+        return BlockRequest(
             piece: piece, offset: offset, length: min(configuration.blockSize, layout.size(ofPiece: piece) - offset))
     }
 
-    private func blockIndex(_ block: PieceBlock) -> Int? {
+    private func blockIndex(_ block: BlockRequest) -> Int? {
         guard block.piece >= 0, block.piece < layout.pieceCount, block.offset >= 0,
             block.offset % configuration.blockSize == 0
         else { return nil }
@@ -517,7 +519,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     }
 
     private mutating func takeFreeBlocks(
-        of piece: Int, for peer: Peer, upTo count: Int, into picked: inout [PieceBlock]
+        of piece: Int, for peer: Peer, upTo count: Int, into picked: inout [BlockRequest]
     ) {
         guard var partial = partials.removeValue(forKey: piece) else { return }
         defer { partials[piece] = partial }

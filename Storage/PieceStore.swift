@@ -297,15 +297,15 @@ public actor PieceStore {
     /// Reads `length` bytes at `offset` of a verified piece (to upload it). A piece whose data has vanished
     /// or shrunk stops being verified and the error says the file changed.
     public func readBlock(piece: Int, offset: Int, length: Int) async throws -> [UInt8] {
-        try await readBlocks([BlockRead(piece: piece, offset: offset, length: length)])[0].get()
+        try await readBlocks([BlockRequest(piece: piece, offset: offset, length: length)])[0].get()
     }
 
     /// Reads several ranges of verified pieces in one trip to the worker pool (a peer's pipelined requests:
     /// one thread hop for the lot instead of one per block); one result per range, in order, each failing on
     /// its own like ``readBlock(piece:offset:length:)``.
-    public func readBlocks(_ blocks: [BlockRead]) async -> [Result<[UInt8], StorageError>] {
+    public func readBlocks(_ blocks: [BlockRequest]) async -> [Result<[UInt8], StorageError>] {
         var results = [Result<[UInt8], StorageError>](repeating: .success([]), count: blocks.count)
-        var valid: [(index: Int, block: BlockRead)] = []
+        var valid: [(index: Int, block: BlockRequest)] = []
         valid.reserveCapacity(blocks.count)
         for (index, block) in blocks.enumerated() {
             let (piece, offset, length) = (block.piece, block.offset, block.length)
@@ -363,7 +363,7 @@ public actor PieceStore {
 
     /// A verified piece's data turned out missing or short: it stops being verified, `file_error` is
     /// reported, and the error says the file changed.
-    private func dataVanished(_ block: BlockRead) -> StorageError {
+    private func dataVanished(_ block: BlockRequest) -> StorageError {
         verifiedPieces[block.piece] = false
         let file = layout.slices(piece: block.piece, offset: block.offset, length: block.length).first?.fileIndex
         let path = file.map { storage.path(ofFile: $0).joined(separator: "/") }

@@ -1,24 +1,5 @@
+import BTMetainfo
 import NIOCore
-
-/// A block address: `length` bytes at `offset` inside piece `piece` (BEP 3 `request`, `cancel`; BEP 6
-/// `reject request`).
-public struct BlockRequest: Hashable, Sendable, CustomStringConvertible {
-    /// Zero-based piece index.
-    public var piece: Int
-    /// Byte offset inside the piece.
-    public var offset: Int
-    /// Number of bytes.
-    public var length: Int
-
-    /// Creates a block address.
-    public init(piece: Int, offset: Int, length: Int) {
-        self.piece = piece
-        self.offset = offset
-        self.length = length
-    }
-
-    public var description: String { "piece \(piece) [\(offset), +\(length)]" }
-}
 
 /// A block of piece data (BEP 3 `piece`). ``data`` is a slice of the received bytes, not a copy.
 public struct Block: Hashable, Sendable {

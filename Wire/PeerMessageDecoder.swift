@@ -1,3 +1,4 @@
+import BTMetainfo
 import NIOCore
 
 /// Turns a byte stream (after the handshake) into ``PeerMessage`` values, whatever way the stream is split.

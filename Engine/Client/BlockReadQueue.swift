@@ -1,3 +1,4 @@
+import BTMetainfo
 import BTStorage
 import BTWire
 import Foundation
@@ -60,7 +61,7 @@ final class BlockReadQueue: @unchecked Sendable {
             if batch.isEmpty { return }
             let results = await store.readBlocks(
                 batch.map {
-                    BlockRead(piece: $0.request.piece, offset: $0.request.offset, length: $0.request.length)
+                    BlockRequest(piece: $0.request.piece, offset: $0.request.offset, length: $0.request.length)
                 })
             delivered(Array(zip(batch, results)).map { (item: $0.0, result: $0.1) })
         }

@@ -1,3 +1,4 @@
+import BTMetainfo
 import BTStorage
 import Foundation
 
@@ -27,13 +28,13 @@ import Foundation
 final class BlockWriteQueue: @unchecked Sendable {
     /// One block to write.
     struct Item: Sendable {
-        let block: PieceBlock
+        let block: BlockRequest
         let bytes: [UInt8]
         let peer: PeerTag
     }
 
     /// Outcomes of a batch, in the order the blocks were queued.
-    typealias Outcomes = [(block: PieceBlock, result: Result<BlockWriteResult, any Error>)]
+    typealias Outcomes = [(block: BlockRequest, result: Result<BlockWriteResult, any Error>)]
 
     /// Drain tasks at most (see the type's documentation for why one).
     static let maximumDrainers = 1

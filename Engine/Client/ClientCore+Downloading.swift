@@ -23,7 +23,7 @@ extension ClientCore {
         // granted this one, so what is in flight never runs far ahead of the limit.
         let limited = downloadLimited || session.limits.downloadLimit.bytesPerSecond != nil
         // The machine is moved out while it is asked and told (see `PeerConnection.withMachine`).
-        let picked = connection.withMachine { machine -> (blocks: [PieceBlock], actions: [PeerAction])? in
+        let picked = connection.withMachine { machine -> (blocks: [BlockRequest], actions: [PeerAction])? in
             let capacity = machine.requestCapacity(now: now)
             // Requests go out in batches of a quarter of the pipeline (at most `requestBatch`), not one per
             // block that arrives: fewer, fuller packets for both sides. Only while at least three quarters of
@@ -60,7 +60,7 @@ extension ClientCore {
         connection.downloaded += Int64(length)
         connection.lastBlockAt = loop.now
         session.downloadedBytes += Int64(length)
-        let piece = PieceBlock(piece: block.piece, offset: block.offset, length: length)
+        let piece = BlockRequest(piece: block.piece, offset: block.offset, length: length)
         switch session.picker.blockReceived(piece, from: connection.key) {
         case .accepted(let cancel):
             let now = loop.now
@@ -101,7 +101,7 @@ extension ClientCore {
         return queue
     }
 
-    func written(_ block: PieceBlock, result: Result<BlockWriteResult, any Error>, session: TorrentSession) {
+    func written(_ block: BlockRequest, result: Result<BlockWriteResult, any Error>, session: TorrentSession) {
         guard torrents[session.handle.wireInfoHash] === session else { return }
         defer { writeFinished(block.length, session: session) }
         switch result {

@@ -62,7 +62,7 @@ extension ClientCore {
             guard let session = connection.session else { return }
             for request in requests {
                 session.picker.requestCancelled(
-                    PieceBlock(piece: request.piece, offset: request.offset, length: request.length),
+                    BlockRequest(piece: request.piece, offset: request.offset, length: request.length),
                     by: connection.key)
             }
         case .peerHas(let availability):

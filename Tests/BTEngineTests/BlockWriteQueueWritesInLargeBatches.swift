@@ -30,7 +30,7 @@ import Testing
             written: { batches.append($0) })
         let blocks = (0..<3).map { index in
             BlockWriteQueue.Item(
-                block: PieceBlock(piece: 0, offset: index * 16384, length: 16384),
+                block: BlockRequest(piece: 0, offset: index * 16384, length: 16384),
                 bytes: Array(payload[index * 16384..<(index + 1) * 16384]), peer: PeerTag(1))
         }
         return Setup(queue: queue, blocks: blocks, batches: batches, flushes: flushes)

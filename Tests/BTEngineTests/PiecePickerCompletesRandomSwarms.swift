@@ -21,7 +21,7 @@ import Testing
             bitfields[peer] = bitfield
         }
         var connected: Set<Int> = []
-        var outstanding: [Int: Set<PieceBlock>] = [:]
+        var outstanding: [Int: Set<BlockRequest>] = [:]
         func join(_ peer: Int) {
             connected.insert(peer)
             picker.peerBitfield(peer, bitfields[peer]!)

@@ -96,7 +96,7 @@ import Testing
     @Test func theLastPieceHasAShortLastBlock() {
         let layout = makeLayout(pieceLength: 2 * blockSize, fileLengths: [Int64(2 * blockSize + 100)])
         let picker = PiecePicker<Int>(layout: layout)
-        #expect(picker.blocks(ofPiece: 1) == [PieceBlock(piece: 1, offset: 0, length: 100)])
+        #expect(picker.blocks(ofPiece: 1) == [BlockRequest(piece: 1, offset: 0, length: 100)])
         #expect(picker.blockCount(ofPiece: 0) == 2)
     }
 }

@@ -71,7 +71,7 @@ import Testing
         #expect(picker.availability(ofPiece: 9) == 1 && picker.availability(ofPiece: 8) == 4)
         var random = SeededGenerator(seed: 1)
         for piece in [0, 1, 2, 3] { _ = picker.pieceVerified(piece) }
-        #expect(picker.pick(for: 2, count: 1, using: &random) == [PieceBlock(piece: 9, offset: 0, length: blockSize)])
+        #expect(picker.pick(for: 2, count: 1, using: &random) == [BlockRequest(piece: 9, offset: 0, length: blockSize)])
     }
 
     @Test func availabilityFollowsHaveBitfieldHaveAllAndDisconnects() {

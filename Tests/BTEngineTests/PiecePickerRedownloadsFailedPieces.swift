@@ -58,10 +58,11 @@ import Testing
         var random = SeededGenerator(seed: 1)
         let block = picker.pick(for: "a", count: 1, using: &random)[0]
         let other = (block.piece + 1) % 2
-        #expect(picker.blockReceived(PieceBlock(piece: other, offset: 0, length: blockSize), from: "a") == .unwanted)
+        #expect(picker.blockReceived(BlockRequest(piece: other, offset: 0, length: blockSize), from: "a") == .unwanted)
         #expect(
-            picker.blockReceived(PieceBlock(piece: block.piece, offset: 1, length: blockSize), from: "a") == .unwanted)
-        #expect(picker.blockReceived(PieceBlock(piece: 7, offset: 0, length: blockSize), from: "a") == .unwanted)
+            picker.blockReceived(BlockRequest(piece: block.piece, offset: 1, length: blockSize), from: "a") == .unwanted
+        )
+        #expect(picker.blockReceived(BlockRequest(piece: 7, offset: 0, length: blockSize), from: "a") == .unwanted)
         #expect(picker.blockWritten(block) == false, "not received yet")
     }
 }

@@ -24,11 +24,11 @@ import Testing
     try FileManager.default.removeItem(atPath: victim)
 
     let results = await store.readBlocks([
-        BlockRead(piece: 0, offset: 16384, length: 16384),
-        BlockRead(piece: 7, offset: 0, length: 16384),  // no such piece
-        BlockRead(piece: 1, offset: 0, length: 16384),  // its file vanished
-        BlockRead(piece: 2, offset: 100, length: 1000),
-        BlockRead(piece: 0, offset: 30000, length: 16384),  // past the piece's end
+        BlockRequest(piece: 0, offset: 16384, length: 16384),
+        BlockRequest(piece: 7, offset: 0, length: 16384),  // no such piece
+        BlockRequest(piece: 1, offset: 0, length: 16384),  // its file vanished
+        BlockRequest(piece: 2, offset: 100, length: 1000),
+        BlockRequest(piece: 0, offset: 30000, length: 16384),  // past the piece's end
     ])
     #expect(results.count == 5)
     #expect(try results[0].get() == Array(fixture.piece(0)[16384..<32768]))
@@ -44,7 +44,7 @@ import Testing
     #expect(!after[1] && after[0] && after[2])
     // The vanished piece is now refused as unverified, the others still read.
     let again = await store.readBlocks([
-        BlockRead(piece: 1, offset: 0, length: 10), BlockRead(piece: 2, offset: 0, length: 10),
+        BlockRequest(piece: 1, offset: 0, length: 10), BlockRequest(piece: 2, offset: 0, length: 10),
     ])
     if case .failure(let error) = again[0] {
         #expect(error.code == .invalidRequest)

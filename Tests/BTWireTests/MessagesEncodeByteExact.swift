@@ -1,3 +1,4 @@
+import BTMetainfo
 import NIOCore
 import Testing
 
