@@ -79,7 +79,7 @@ enum InfoParser {
         if let filesNode, filesNode.kind != .list { throw MetainfoError(.invalidField, "files is not a list") }
         let hasV1 = !isV2 || filesNode != nil || info["length"] != nil
         // A name with nothing valid in it becomes the info-hash (libtorrent does the same).
-        let name = sanitizedName ?? InfoHashes.hex(hasV1 ? sha1 : sha256)
+        let folderName = sanitizedName ?? InfoHashes.hex(hasV1 ? sha1 : sha256)
 
         let treeNode = info["file tree"]
         if !isV2, treeNode?.kind == .dictionary {
@@ -156,6 +156,8 @@ enum InfoParser {
 
         // Names on disk must be distinct: colliding paths are renamed (`bar.1.txt`).
         let isSingleFile = chosen.isSingleFile
+        // A single file is named by its own entry (the v2 tree's key may differ from `name`), as in libtorrent.
+        let name = isSingleFile ? (chosen.files.first?.path.first ?? folderName) : folderName
         let full = chosen.files.map { isSingleFile ? $0.path : [name] + $0.path }
         let unique = try DuplicatePaths.disambiguate(full, isPad: chosen.files.map(\.isPad))
         var files: [TorrentFile] = []

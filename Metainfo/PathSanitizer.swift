@@ -3,7 +3,7 @@
 /// and its files land under the same names.
 ///
 /// The rules, per element:
-/// - `/` and `\` are dropped, and so are invisible Unicode formatting characters that can disguise a name
+/// - `/`, `\` and NUL are dropped, and so are invisible Unicode formatting characters that can disguise a name
 ///   (U+061C, U+200B–U+200F, U+202A–U+202E, U+2060–U+2064, U+2066–U+2069, U+FEFF).
 /// - Invalid UTF-8 (bad or truncated sequences, overlong forms, surrogates, code points past U+10FFFF),
 ///   C0 and C1 control characters and DEL each become `_`.
@@ -76,7 +76,8 @@ package enum PathSanitizer {
     /// Characters removed from names: separators and invisible formatting characters.
     static func isFiltered(_ codePoint: Int32) -> Bool {
         switch codePoint {
-        case 0x2F, 0x5C: return true
+        // NUL is dropped rather than replaced: libtorrent 2.0 and 2.1 turn `a\0b` into `ab`.
+        case 0x00, 0x2F, 0x5C: return true
         case 0x061C, 0x200B...0x200F, 0x202A...0x202E, 0x2060...0x2064, 0x2066...0x2069, 0xFEFF: return true
         default: return false
         }

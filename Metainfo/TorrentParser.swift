@@ -18,9 +18,9 @@ public enum MetainfoLimits {
     /// Most path components in one file path, and most folder levels of a v2 file tree (libtorrent's
     /// `max_directory_depth`).
     public static let maxPathDepth = 100
-    /// Largest single file: libtorrent's `max_file_size`, the most 16 KiB blocks a merkle tree indexed by
-    /// `Int32` can hold (just under 16 TiB).
-    public static let maxFileLength: Int64 = Int64(Int32.max / 2) * 16_384
+    /// Largest single file: just under `Int32.max / 2` blocks of 16 KiB, the most a merkle tree indexed by
+    /// `Int32` can hold (libtorrent refuses a file of that many blocks or more; about 16 TiB).
+    public static let maxFileLength: Int64 = Int64(Int32.max / 2) * 16_384 - 1
     /// Largest total size: libtorrent's `max_file_offset`, 2^48 - 1 bytes.
     public static let maxTotalLength: Int64 = (1 << 48) - 1
     /// Most tracker URLs and web seeds kept.
