@@ -248,7 +248,8 @@ enum InfoParser {
 
     /// The BEP 47 symlink target of a file dictionary: nil when the file is not a link or names no target.
     /// `.` and `..` are dropped (BEP 47 forbids them; libtorrent tolerates them this way), the rest sanitized.
-    static func symlinkTarget(_ node: BencodeNode, attributes: String, what: String) throws(MetainfoError) -> [String]? {
+    static func symlinkTarget(_ node: BencodeNode, attributes: String, what: String) throws(MetainfoError) -> [String]?
+    {
         guard attributes.contains("l"), let target = node["symlink path"], target.kind == .list else { return nil }
         let parts = try elements(target, what: "symlink path of \(what)").filter {
             !$0.elementsEqual(".".utf8) && !$0.elementsEqual("..".utf8)

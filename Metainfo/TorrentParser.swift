@@ -144,4 +144,3 @@ enum TorrentParser {
         return result
     }
 }
-

@@ -48,7 +48,9 @@ struct LibtorrentTestTorrentsOpenAsInLibtorrent {
     static func paths(_ torrent: Torrent) -> [String] { torrent.files.map { fullPath(torrent, $0) } }
 
     static func link(_ torrent: Torrent, _ index: Int) -> String? {
-        torrent.files[index].symlinkPath.map { (torrent.isSingleFile ? $0 : [torrent.name] + $0).joined(separator: "/") }
+        torrent.files[index].symlinkPath.map {
+            (torrent.isSingleFile ? $0 : [torrent.name] + $0).joined(separator: "/")
+        }
     }
 
     @Test func manifestCoversAll108Files() throws {
