@@ -9,11 +9,14 @@ package enum DuplicatePaths {
     /// Collisions tolerated before giving up (libtorrent's `max_duplicate_filenames`).
     package static let maxCollisions = 500
 
-    /// The full paths (torrent name included for multi-file torrents) made unique; `isPad` entries are
-    /// never on disk and are left alone.
-    package static func disambiguate(_ paths: [[String]], isPad: [Bool]) throws(MetainfoError) -> [[String]] {
+    /// The full paths (torrent name included for multi-file torrents) made unique. Pad files take part as
+    /// libtorrent has them (they claim folders and names too), except that pad files of one size may share a
+    /// name: their bytes are never written.
+    package static func disambiguate(
+        _ paths: [[String]], isPad: [Bool], lengths: [Int64]
+    ) throws(MetainfoError) -> [[String]] {
         var taken = Set<[UInt8]>()
-        for (path, pad) in zip(paths, isPad) where !pad && path.count > 1 {
+        for path in paths where path.count > 1 {
             var prefix: [UInt8] = []
             for component in path.dropLast() {
                 if !prefix.isEmpty { prefix.append(UInt8(ascii: "/")) }
@@ -21,12 +24,17 @@ package enum DuplicatePaths {
                 taken.insert(prefix)
             }
         }
+        var padSizes: [[UInt8]: Int64] = [:]
         var result = paths
         var collisions = 0
-        for index in paths.indices where !isPad[index] {
+        for index in paths.indices {
             let path = paths[index]
             let key = lowercased(path.joined(separator: "/"))
-            if taken.insert(key).inserted { continue }
+            if taken.insert(key).inserted {
+                if isPad[index] { padSizes[key] = lengths[index] }
+                continue
+            }
+            if isPad[index], padSizes[key] == lengths[index] { continue }
             let last = Array(path[path.count - 1].utf8)
             // The extension starts at the last dot of the file name; a name that is all extension (a single
             // file named `.x`) keeps its whole name as the base, as libtorrent's `remove_extension` does.

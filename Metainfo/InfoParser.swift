@@ -33,6 +33,8 @@ enum InfoParser {
         var piecesRoot: [UInt8]? = nil
         var sha1: [UInt8]? = nil
         var mtime: Int64?
+        /// A v1 pad file that had no path (filed under `.pad/<size>`).
+        var isPathlessPad = false
         var isPad: Bool { attributes.contains("p") }
     }
 
@@ -49,11 +51,8 @@ enum InfoParser {
     ) throws(MetainfoError) -> InfoContent {
         // BEP 52 `meta version`: 2 means a v2 file tree. Any explicit version asks for canonical bencode, which
         // libtorrent checks on the whole info dictionary (keys sorted, none repeated).
-        var version: Int64 = -1
-        if let meta = info["meta version"] {
-            guard let value = meta.integer else { throw MetainfoError(.invalidField, "meta version is not an integer") }
-            version = value
-        }
+        // A `meta version` that is not an integer counts as absent, as in libtorrent.
+        let version = info["meta version"]?.integer ?? -1
         if version > 0 {
             do throws(BencodeError) {
                 _ = try BencodeDocument(Array(info.rawBytes), options: .strict)
@@ -75,11 +74,12 @@ enum InfoParser {
         let originalName = String(decoding: nameBytes, as: UTF8.self)
         let sanitizedName = PathSanitizer.element(nameBytes, force: false)
 
-        let filesNode = info["files"]
-        if let filesNode, filesNode.kind != .list { throw MetainfoError(.invalidField, "files is not a list") }
+        // A `files` that is not a list counts as absent, as in libtorrent (the torrent may still be single-file).
+        let filesNode = info["files"].flatMap { $0.kind == .list ? $0 : nil }
         let hasV1 = !isV2 || filesNode != nil || info["length"] != nil
-        // A name with nothing valid in it becomes the info-hash (libtorrent does the same).
-        let folderName = sanitizedName ?? InfoHashes.hex(hasV1 ? sha1 : sha256)
+        // A name with nothing valid in it becomes the SHA-1 of the info dictionary in hex (the v1 info-hash;
+        // libtorrent uses it for v2-only torrents too).
+        let folderName = sanitizedName ?? InfoHashes.hex(sha1)
 
         let treeNode = info["file tree"]
         if !isV2, treeNode?.kind == .dictionary {
@@ -158,12 +158,15 @@ enum InfoParser {
         let isSingleFile = chosen.isSingleFile
         // A single file is named by its own entry (the v2 tree's key may differ from `name`), as in libtorrent.
         let name = isSingleFile ? (chosen.files.first?.path.first ?? folderName) : folderName
-        let full = chosen.files.map { isSingleFile ? $0.path : [name] + $0.path }
-        let unique = try DuplicatePaths.disambiguate(full, isPad: chosen.files.map(\.isPad))
+        // Pad files listed without a path live in `.pad/` beside the torrent's folder, as in libtorrent.
+        let inRoot = chosen.files.map { !isSingleFile && !$0.isPathlessPad }
+        let full = chosen.files.indices.map { inRoot[$0] ? [name] + chosen.files[$0].path : chosen.files[$0].path }
+        let unique = try DuplicatePaths.disambiguate(
+            full, isPad: chosen.files.map(\.isPad), lengths: chosen.files.map(\.length))
         var files: [TorrentFile] = []
         files.reserveCapacity(chosen.files.count)
         for (index, file) in chosen.files.enumerated() {
-            let path = isSingleFile ? unique[index] : Array(unique[index].dropFirst())
+            let path = inRoot[index] ? Array(unique[index].dropFirst()) : unique[index]
             files.append(
                 TorrentFile(
                     path: path, length: file.length, offset: chosen.offsets[index], attributes: file.attributes,
@@ -306,7 +309,10 @@ enum InfoParser {
                 throw MetainfoError(.missingField, "\(what) has no path")
             }
             var file = try v1File(entry, path: path, originalPath: original, what: what)
-            if path.isEmpty { file.path = [padFolder, String(file.length)] }
+            if path.isEmpty {
+                file.path = [padFolder, String(file.length)]
+                file.isPathlessPad = true
+            }
             if path.joined(separator: "/").contains("_____padding_file_") { file.attributes += "p" }
             files.append(file)
             offsets.append(offset)

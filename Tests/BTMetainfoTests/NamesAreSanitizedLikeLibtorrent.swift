@@ -58,24 +58,28 @@ struct NamesAreSanitizedLikeLibtorrent {
         let paths = [
             ["t", "a.txt"], ["t", "A.TXT"], ["t", "a.txt"], ["t", "d"], ["t", "d", "x"], ["t", ".x"], ["t", ".x"],
         ]
-        let unique = try DuplicatePaths.disambiguate(paths, isPad: paths.map { _ in false })
+        let unique = try DuplicatePaths.disambiguate(
+            paths, isPad: paths.map { _ in false }, lengths: paths.map { _ in 1 })
         #expect(
             unique == [
                 ["t", "a.txt"], ["t", "A.1.TXT"], ["t", "a.2.txt"], ["t", "d.1"], ["t", "d", "x"], ["t", ".x"],
                 ["t", ".1.x"],
             ])
-        // Pad files never reach the disk and are left alone.
-        let pads = try DuplicatePaths.disambiguate([[".pad", "1"], [".pad", "1"]], isPad: [true, true])
-        #expect(pads == [[".pad", "1"], [".pad", "1"]])
+        // Pad files of one size may share a name (they never reach the disk); of another size they may not.
+        let pads = try DuplicatePaths.disambiguate(
+            [[".pad", "1"], [".pad", "1"], [".pad", "1"]], isPad: [true, true, true], lengths: [1, 1, 2])
+        #expect(pads == [[".pad", "1"], [".pad", "1"], [".pad", "1.1"]])
     }
 
     @Test func tooManyCollisionsAreRefused() {
         let paths = Array(repeating: ["t", "same.bin"], count: 100)
         #expect(throws: MetainfoError.self) {
-            try DuplicatePaths.disambiguate(paths, isPad: paths.map { _ in false })
+            try DuplicatePaths.disambiguate(paths, isPad: paths.map { _ in false }, lengths: paths.map { _ in 1 })
         }
         do {
-            _ = try DuplicatePaths.disambiguate(Array(paths.prefix(30)), isPad: Array(repeating: false, count: 30))
+            _ = try DuplicatePaths.disambiguate(
+                Array(paths.prefix(30)), isPad: Array(repeating: false, count: 30),
+                lengths: Array(repeating: 1, count: 30))
         } catch {
             Issue.record("30 equal names cost 406 collisions, under the limit of 500: \(error)")
         }
