@@ -70,12 +70,21 @@ enum MetainfoReport {
             out += label.padding(toLength: 14, withPad: " ", startingAt: 0) + value + "\n"
         }
         line("Name:", torrent.name)
+        if torrent.originalName != torrent.name { line("Given as:", quoted(torrent.originalName)) }
         line("Format:", torrent.version.rawValue)
         if let v1 = hex(torrent.infoHashes.v1) { line("Info-hash v1:", v1) }
         if let v2 = hex(torrent.infoHashes.v2) { line("Info-hash v2:", v2) }
         line("Size:", size(torrent.totalSize))
         line("Pieces:", "\(torrent.pieceCount) × \(size(Int64(torrent.pieceLength)))")
         line("Private:", torrent.isPrivate ? "yes" : "no")
+        let missingLayers = torrent.filesMissingPieceLayers.count
+        if missingLayers > 0 {
+            line(
+                "Piece layers:",
+                "missing for \(missingLayers) file(s): "
+                    + (torrent.version == .hybrid
+                        ? "pieces are checked with the v1 hashes" : "cannot be downloaded or checked"))
+        }
         if let comment = torrent.comment { line("Comment:", comment) }
         if let createdBy = torrent.createdBy { line("Created by:", createdBy) }
         if let seconds = torrent.creationDate { line("Created on:", date(seconds)) }
@@ -101,9 +110,27 @@ enum MetainfoReport {
         for file in listed {
             let length = String(file.length)
             let padded = String(repeating: " ", count: max(0, width - length.count)) + length
-            out += "  \(padded)  \(file.path.joined(separator: "/"))\(file.isPadFile ? " [pad]" : "")\n"
+            var entry = "  \(padded)  \(file.path.joined(separator: "/"))\(file.isPadFile ? " [pad]" : "")"
+            // The name on disk differs from the torrent's (sanitized or made distinct): show both.
+            if file.originalPath != file.path {
+                entry += "  (given as \(quoted(file.originalPath.joined(separator: "/"))))"
+            }
+            out += entry + "\n"
         }
         return out
+    }
+
+    /// `text` in quotes with control characters escaped (a name from a torrent may hold terminal escapes).
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x22, 0x5C: out += "\\" + String(scalar)
+            case 0..<0x20, 0x7F, 0x80...0x9F: out += "\\u{\(String(scalar.value, radix: 16))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 
     static func text(_ magnet: MagnetLink) -> String {
@@ -128,7 +155,8 @@ enum MetainfoReport {
 
     static func object(_ torrent: Torrent) -> [String: Any] {
         var object: [String: Any] = [
-            "type": "torrent", "name": torrent.name, "format": torrent.version.rawValue,
+            "type": "torrent", "name": torrent.name, "originalName": torrent.originalName,
+            "format": torrent.version.rawValue, "filesMissingPieceLayers": torrent.filesMissingPieceLayers.count,
             "infoHashV1": hex(torrent.infoHashes.v1) ?? NSNull(), "infoHashV2": hex(torrent.infoHashes.v2) ?? NSNull(),
             "totalSize": torrent.totalSize, "pieceLength": torrent.pieceLength, "pieceCount": torrent.pieceCount,
             "private": torrent.isPrivate, "trackers": torrent.announceTiers, "webSeeds": torrent.webSeeds,
@@ -141,6 +169,7 @@ enum MetainfoReport {
                 "path": file.path.joined(separator: "/"), "length": file.length, "offset": file.offset,
                 "pad": file.isPadFile,
             ]
+            if file.originalPath != file.path { entry["originalPath"] = file.originalPath.joined(separator: "/") }
             if let root = hex(file.piecesRoot) { entry["piecesRoot"] = root }
             if !file.attributes.isEmpty { entry["attributes"] = file.attributes }
             return entry

@@ -20,9 +20,10 @@ public struct MetainfoError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let invalidPieceLength = Code("invalidPieceLength")
         /// The number of piece hashes does not match the total length.
         public static let pieceCountMismatch = Code("pieceCountMismatch")
-        /// A file path is empty, absolute, contains `..`, `.`, NUL or a separator.
+        /// A path given to ``TorrentCreator`` is empty, contains `..`, `.`, NUL or a separator. (Parsed
+        /// torrents are not refused for their names: the parser sanitizes them.)
         public static let unsafePath = Code("unsafePath")
-        /// Two files have the same path (or one's path is a folder of another's).
+        /// More file paths collide than can be told apart by renaming (libtorrent's limit of 500 collisions).
         public static let duplicatePath = Code("duplicatePath")
         /// A negative or absurd file length.
         public static let invalidFileLength = Code("invalidFileLength")
@@ -34,8 +35,16 @@ public struct MetainfoError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let hybridMismatch = Code("hybridMismatch")
         /// The v1 `pieces` string is not a whole number of 20-byte SHA-1 hashes.
         public static let invalidPieceHashes = Code("invalidPieceHashes")
-        /// A BEP 52 `piece layers` entry of the wrong size, or whose merkle root is not the file's pieces root.
+        /// A BEP 52 `piece layers` entry of the wrong size, for no file of the torrent, or whose merkle root is
+        /// not the file's pieces root.
         public static let invalidPieceLayers = Code("invalidPieceLayers")
+        /// A v2 file larger than nothing without a 32-byte, non-zero `pieces root` (BEP 52).
+        public static let missingPiecesRoot = Code("missingPiecesRoot")
+        /// A file inside a v2 `file tree` with the pad attribute: v2 trees have no pad files (BEP 52).
+        public static let invalidPadFile = Code("invalidPadFile")
+        /// A v2-only torrent lacks the piece layers of files larger than a piece, so their pieces cannot be
+        /// checked (see ``Torrent/filesMissingPieceLayers``).
+        public static let missingPieceLayers = Code("missingPieceLayers")
         /// A magnet link that cannot be parsed.
         public static let invalidMagnet = Code("invalidMagnet")
         /// Too many files, path components, trackers, or a file too large to be a torrent.

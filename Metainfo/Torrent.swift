@@ -8,8 +8,12 @@ public struct Torrent: Hashable, Sendable {
     public var version: TorrentVersion
     /// v1 and/or v2 info-hashes.
     public var infoHashes: InfoHashes
-    /// Suggested name of the file (single-file) or root folder (multi-file).
+    /// Suggested name of the file (single-file) or root folder (multi-file), sanitized for the disk like the
+    /// file paths (a name of nothing valid is replaced by the info-hash in hex, as libtorrent does).
     public var name: String
+    /// The name as the torrent file gives it (invalid UTF-8 shown as U+FFFD); equal to ``name`` unless it had
+    /// to be sanitized.
+    public var originalName: String
     /// Bytes per piece (the last piece may be shorter). v2 requires a power of two, at least 16 KiB.
     public var pieceLength: Int
     /// Files in linear layout order, pad files included (for v2, synthesized pad entries align files).
@@ -61,11 +65,12 @@ public struct Torrent: Hashable, Sendable {
         isSingleFile: Bool, pieceHashes: [UInt8], pieceLayers: [[UInt8]: [UInt8]] = [:], isPrivate: Bool = false,
         announceTiers: [[String]] = [], webSeeds: [String] = [], dhtNodes: [DHTNode] = [], comment: String? = nil,
         createdBy: String? = nil, creationDate: Int64? = nil, encoding: String? = nil, source: String? = nil,
-        infoBytes: [UInt8]
+        infoBytes: [UInt8], originalName: String? = nil
     ) {
         self.version = version
         self.infoHashes = infoHashes
         self.name = name
+        self.originalName = originalName ?? name
         self.pieceLength = pieceLength
         self.files = files
         self.isSingleFile = isSingleFile

@@ -7,16 +7,22 @@
 /// pad entries (`.pad/<size>`, after every non-empty file that does not end on a piece boundary, the last
 /// one included) so that every torrent has the same linear layout, exactly as libtorrent 2.0 reports it.
 public struct TorrentFile: Hashable, Sendable {
-    /// Path components below the torrent's root folder (for a single-file torrent: just the name).
-    /// Validated: no empty components, no `.` or `..`, no `/` or NUL inside a component.
+    /// Path components below the torrent's root folder (for a single-file torrent: just the name), as the
+    /// file is named on disk: sanitized like libtorrent does (see ``originalPath``), so no component is empty,
+    /// `.` or `..`, or holds `/`, `\`, NUL or other control characters, and colliding paths are made distinct.
     public let path: [String]
+    /// The path as the torrent file gives it (invalid UTF-8 shown as U+FFFD); equal to ``path`` unless the
+    /// name had to be sanitized or disambiguated to be created on disk.
+    public let originalPath: [String]
     /// Length in bytes.
     public let length: Int64
     /// Offset of the file's first byte in the torrent's linear byte stream.
     public let offset: Int64
-    /// BEP 47 attributes as given (`p` pad, `x` executable, `h` hidden, `l` symlink).
+    /// BEP 47 attributes as given (`p` pad, `x` executable, `h` hidden, `l` symlink); the parser adds `p` to
+    /// BitComet's `_____padding_file_` entries, which libtorrent treats as pad files too.
     public let attributes: String
-    /// BEP 47 symlink target path, when the `l` attribute is set.
+    /// BEP 47 symlink target path below the torrent's root folder, when the `l` attribute is set. The parser
+    /// sanitizes it like ``path`` and makes a link whose target is not in the torrent point at itself.
     public let symlinkPath: [String]?
     /// BEP 52 merkle root of the file's SHA-256 tree (v2/hybrid, non-empty files).
     public let piecesRoot: [UInt8]?
@@ -28,9 +34,10 @@ public struct TorrentFile: Hashable, Sendable {
     /// Creates an entry.
     public init(
         path: [String], length: Int64, offset: Int64, attributes: String = "", symlinkPath: [String]? = nil,
-        piecesRoot: [UInt8]? = nil, sha1: [UInt8]? = nil, mtime: Int64? = nil
+        piecesRoot: [UInt8]? = nil, sha1: [UInt8]? = nil, mtime: Int64? = nil, originalPath: [String]? = nil
     ) {
         self.path = path
+        self.originalPath = originalPath ?? path
         self.length = length
         self.offset = offset
         self.attributes = attributes

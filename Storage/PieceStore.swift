@@ -402,12 +402,14 @@ public actor PieceStore {
 
     /// Hash-checks every piece against the data in storage (missing or short files give missing pieces),
     /// replacing what was known, reading as `mode` says (nil: ``checkMode``). Cancellable; `progress` is
-    /// called from worker threads.
+    /// called from worker threads. Throws `MetainfoError` (`missingPieceLayers`) for a v2-only torrent whose
+    /// piece layers are missing.
     @discardableResult
     public func checkExistingData(
         mode: HashCheckMode? = nil, progress: (@Sendable (CheckProgress) -> Void)? = nil
     ) async throws -> Bitfield {
-        try await recheck(pieces: Array(0..<layout.pieceCount), mode: mode, progress: progress)
+        try torrent.requireAllPieceHashes()
+        return try await recheck(pieces: Array(0..<layout.pieceCount), mode: mode, progress: progress)
     }
 
     private func recheck(
@@ -448,11 +450,15 @@ public actor PieceStore {
     }
 
     /// Starts from the resume data at `path`: when it is absent or unusable every piece is checked,
-    /// otherwise only the pieces of files whose size or modification time changed.
+    /// otherwise only the pieces of files whose size or modification time changed. Throws
+    /// ``BTMetainfo/MetainfoError`` (`missingPieceLayers`) for a v2-only torrent whose piece layers are missing.
     @discardableResult
     public func start(
         resumeDataAt path: String?, progress: (@Sendable (CheckProgress) -> Void)? = nil
     ) async throws -> StartOutcome {
+        // A v2-only torrent without its piece layers has nothing to check pieces against: refuse it here
+        // (MetainfoError.missingPieceLayers) rather than fail every piece and blame the peers that sent them.
+        try torrent.requireAllPieceHashes()
         guard let path, let bytes = try await pool.run({ try AtomicFile.read(path) }) else {
             try await checkExistingData(progress: progress)
             return .fullCheck

@@ -7,7 +7,8 @@ import Crypto
 /// For v2 a piece belongs to exactly one file (files are piece-aligned). Its bytes are cut into 16 KiB
 /// blocks, each hashed to a leaf; the leaves are combined pairwise up to the piece's entry in the file's
 /// piece layer. Leaves past the end of the file are zero hashes (BEP 52). A file no longer than one piece
-/// has no piece layer: its whole tree (leaves padded to a power of two) must give its pieces root.
+/// has no piece layer: its whole tree (leaves padded to a power of two) must give its pieces root. A hybrid
+/// whose piece layers are missing is checked with its v1 SHA-1 hashes alone for the files that lack one.
 public struct PieceVerifier: Sendable {
     /// The v2 merkle tree's leaf size.
     public static let blockSize = 16 * 1024
@@ -56,7 +57,10 @@ public struct PieceVerifier: Sendable {
             let rootHash = Self.merkleRoot(of: content, leafCount: Self.powerOfTwo(atLeast: max(1, blocks)))
             return rootHash == root
         }
-        guard let layer = pieceLayers[root] else { return false }
+        // Without the file's piece layer (stripped from the .torrent, BEP 52 keeps it outside the info
+        // dictionary) a hybrid's SHA-1 above is the check; a v2-only torrent cannot get here (PieceStore
+        // refuses it up front), and answers false rather than true.
+        guard let layer = pieceLayers[root] else { return !v1Hashes.isEmpty }
         let indexInFile = Int((pieceOffset - file.offset) / Int64(layout.pieceLength))
         guard (indexInFile + 1) * 32 <= layer.count else { return false }
         let leaves = layout.pieceLength / Self.blockSize

@@ -143,13 +143,20 @@ struct InfoAndCreateCommands {
         #expect(text.status == 0 && text.stdout.contains("c12fe1c06bba254a9dc9f519b335aa7c1367a88a"))
     }
 
-    @Test(arguments: ["parent_path.torrent", "negative_piece_len.torrent", "not_bencode.torrent"])
+    @Test(arguments: ["v2_piece_layer_wrong_root.torrent", "negative_piece_len.torrent", "not_bencode.torrent"])
     func badTorrentIsOneErrorLine(file: String) throws {
         let result = try NBTProcess.run(["info", Self.badCorpus.appendingPathComponent(file).path])
         #expect(result.status != 0)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.hasPrefix("nbt: error: "))
         #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+    }
+
+    /// A torrent with `..` in a path opens (as in libtorrent) and shows the name on disk beside the given one.
+    @Test func sanitizedNamesAreShownBesideTheOriginal() throws {
+        let result = try NBTProcess.run(["info", Self.badCorpus.appendingPathComponent("parent_path.torrent").path])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("_/_/etc/passwd  (given as \"../../etc/passwd\")"), "\(result.stdout)")
     }
 
     @Test(arguments: [

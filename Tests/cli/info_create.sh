@@ -56,10 +56,39 @@ magnet='magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=x&tr=htt
 timeout 30 "$NBT" info "$magnet" | grep -q c12fe1c06bba254a9dc9f519b335aa7c1367a88a || fail "magnet info"
 
 set +e
-timeout 30 "$NBT" info "$here/BTMetainfoTests/Corpus/bad/parent_path.torrent" >"$work/out" 2>"$work/err"
+timeout 30 "$NBT" info "$here/BTMetainfoTests/Corpus/bad/negative_piece_len.torrent" >"$work/out" 2>"$work/err"
 status=$?
 set -e
 [ "$status" -ne 0 ] || fail "bad torrent accepted"
 [ "$(wc -l <"$work/err")" -eq 1 ] || fail "error is not one line: $(cat "$work/err")"
 grep -q '^nbt: error: ' "$work/err" || fail "error line format: $(cat "$work/err")"
+# Hostile names open sanitized, as in libtorrent, and the name on disk is shown beside the given one.
+timeout 30 "$NBT" info "$here/BTMetainfoTests/Corpus/bad/parent_path.torrent" >"$work/out" ||
+  fail "torrent with .. in a path refused"
+grep -qF '_/_/etc/passwd  (given as "../../etc/passwd")' "$work/out" || fail "sanitized name not shown: $(cat "$work/out")"
+# libtorrent's 108 test torrents: each opens with libtorrent 2.1's info-hashes and number of files, or is
+# refused with one error line, as Fixtures/libtorrent/expected.tsv records.
+corpus="$here/BTMetainfoTests/Fixtures/libtorrent"
+checked=0
+while IFS=$'\t' read -r file outcome v1 v2 count; do
+  case "$file" in '#'* | '') continue ;; esac
+  if [ "$outcome" = opens ]; then
+    timeout 30 "$NBT" info --json "$corpus/$file" >"$work/lt.json" || fail "nbt info refuses $file"
+    python3 - "$work/lt.json" "$v1" "$v2" "$count" <<'PYEOF' || fail "nbt info disagrees with libtorrent on $file"
+import json, sys
+ours = json.load(open(sys.argv[1]))
+v1, v2, count = (x if x != "-" else None for x in sys.argv[2:5])
+assert ours["infoHashV1"] == v1 and ours["infoHashV2"] == v2 and len(ours["files"]) == int(count), ours
+PYEOF
+  else
+    set +e
+    timeout 30 "$NBT" info "$corpus/$file" >"$work/out" 2>"$work/err"
+    status=$?
+    set -e
+    [ "$status" -ne 0 ] || fail "$file opened; libtorrent refuses it"
+    [ "$(wc -l <"$work/err")" -eq 1 ] || fail "error for $file is not one line: $(cat "$work/err")"
+  fi
+  checked=$((checked + 1))
+done <"$corpus/expected.tsv"
+[ "$checked" -eq 108 ] || fail "checked $checked of libtorrent's 108 test torrents"
 echo "info_create.sh: ok"

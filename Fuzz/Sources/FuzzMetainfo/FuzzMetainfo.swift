@@ -14,6 +14,18 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         offset += file.length
     }
     precondition(layout.totalLength == offset)
+    // Every name on disk is one that stays inside the download folder, and no two files share one.
+    func safe(_ component: String) -> Bool {
+        !component.isEmpty && component != "." && component != ".." && !component.contains("/")
+            && !component.utf8.contains(0)
+    }
+    precondition(safe(torrent.name), "unsafe torrent name")
+    var seen = Set<String>()
+    for file in torrent.files where !file.isPadFile {
+        precondition(file.path.allSatisfy(safe), "unsafe path \(file.path)")
+        let full = (torrent.isSingleFile ? file.path : [torrent.name] + file.path).joined(separator: "/")
+        precondition(seen.insert(full).inserted, "two files at \(full)")
+    }
     if torrent.version != .v2 { precondition(torrent.pieceHashes.count == torrent.pieceCount * 20) }
     if torrent.version != .v1 {
         for file in torrent.files where !file.isPadFile && file.length > 0 {

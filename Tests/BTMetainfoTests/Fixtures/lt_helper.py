@@ -3,6 +3,10 @@
 
   lt_helper.py dump FILE.torrent
       prints what libtorrent's torrent_info reports, as JSON.
+  lt_helper.py corpus FOLDER
+      prints, as JSON, libtorrent's version and, keyed by file name, whether it opens each FOLDER/*.torrent
+      and, if it does, its info-hashes, name, piece length and files (path, size, pad, symlink target);
+      else its error message.
   lt_helper.py magnet FILE.torrent
       prints libtorrent's make_magnet_uri for the torrent.
   lt_helper.py parse-magnet URI
@@ -18,8 +22,12 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 import libtorrent as lt
+
+# libtorrent 2.1 warns about deprecated calls (files()) on stderr, which the tests read with stdout.
+warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 def dump(path):
@@ -55,6 +63,31 @@ def dump(path):
         "creation_date": ti.creation_date(),
     }
     json.dump(out, sys.stdout)
+    print()
+
+
+def corpus(folder):
+    out = {}
+    for f in sorted(os.listdir(folder)):
+        if not f.endswith(".torrent"):
+            continue
+        try:
+            ti = lt.torrent_info(os.path.join(folder, f))
+        except Exception as e:  # libtorrent raises RuntimeError with its message
+            out[f] = {"ok": False, "error": str(e)}
+            continue
+        fs = ti.files()
+        hashes = ti.info_hashes()
+        files = []
+        for i in range(fs.num_files()):
+            flags = fs.file_flags(i)
+            link = fs.symlink(i) if flags & lt.file_storage.flag_symlink else None
+            files.append({"path": fs.file_path(i), "size": fs.file_size(i),
+                          "pad": bool(flags & lt.file_storage.flag_pad_file), "symlink": link})
+        out[f] = {"ok": True, "name": ti.name(), "v1": str(hashes.v1) if hashes.has_v1() else "",
+                  "v2": str(hashes.v2) if hashes.has_v2() else "", "piece_length": ti.piece_length(),
+                  "files": files}
+    json.dump({"version": lt.__version__, "torrents": out}, sys.stdout)
     print()
 
 
@@ -125,6 +158,8 @@ def main():
     sub = parser.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("dump")
     d.add_argument("file")
+    co = sub.add_parser("corpus")
+    co.add_argument("folder")
     m = sub.add_parser("magnet")
     m.add_argument("file")
     pm = sub.add_parser("parse-magnet")
@@ -145,6 +180,8 @@ def main():
     args = parser.parse_args()
     if args.cmd == "dump":
         dump(args.file)
+    elif args.cmd == "corpus":
+        corpus(args.folder)
     elif args.cmd == "magnet":
         print(lt.make_magnet_uri(lt.torrent_info(args.file)))
     elif args.cmd == "parse-magnet":
