@@ -1,0 +1,127 @@
+/// LEDBAT congestion control as uTP uses it (BEP 29; RFC 6817): the sender keeps the queuing delay it
+/// causes near a target and yields to other traffic (TCP) when queues grow.
+///
+/// Per acknowledged bytes, the window moves by
+/// `gain * (target - queuingDelay) / target * min(acked, window) / max(window, acked)`, so at most `gain`
+/// bytes per round trip (BEP 29 and libutp: 3,000; RFC 6817 says one MSS). It starts in slow start (one
+/// packet more per acknowledged window's worth of packets) that ends when the queuing delay reaches 90 % of
+/// the target (libutp's rule) or the threshold. A loss halves the window, at most once per window of
+/// packets (libtorrent's `m_loss_seq_nr`: losses of packets sent before the last cut do not cut again). A
+/// retransmission timeout drops it to one packet and restarts slow start (libutp). The window never goes
+/// below one packet. A window that was not filled for a second does not grow (libutp's
+/// `last_maxed_out_window`: an application-limited sender would otherwise grow it without bound).
+public struct LEDBAT: Hashable, Sendable {
+    /// The queuing delay the sender aims at, in microseconds (BEP 29: 100 ms).
+    public let targetDelayMicroseconds: Int
+    /// The most the window grows per round trip, in bytes (BEP 29, libutp `MAX_CWND_INCREASE_BYTES_PER_RTT`).
+    public let gainBytesPerRoundTrip: Int
+    /// The floor of the window: one full packet.
+    public let minimumWindow: Int
+    /// The ceiling of the window (the send buffer).
+    public let maximumWindow: Int
+    /// The congestion window, in bytes.
+    public private(set) var window: Int
+    /// Whether the window still grows exponentially.
+    public private(set) var inSlowStart = true
+    private var slowStartThreshold: Int
+    /// Delays of our packets towards the peer, as the peer reports them (`timestamp_difference`).
+    private var ourDelays = DelayHistory()
+    /// Delays of the peer's packets towards us, as we measure them; only used for drift correction.
+    private var theirDelays = DelayHistory()
+    /// Losses of packets before this sequence number belong to a window already cut.
+    private var lossCutBoundary: UInt16?
+    private var lastWindowFullMilliseconds: Int64 = 0
+
+    /// A controller starting at `initialWindow` bytes.
+    public init(
+        packetSize: Int, initialWindow: Int? = nil, maximumWindow: Int, targetDelayMicroseconds: Int = 100_000,
+        gainBytesPerRoundTrip: Int = 3000
+    ) {
+        self.minimumWindow = packetSize
+        self.maximumWindow = max(packetSize, maximumWindow)
+        self.targetDelayMicroseconds = targetDelayMicroseconds
+        self.gainBytesPerRoundTrip = gainBytesPerRoundTrip
+        self.window = min(self.maximumWindow, initialWindow ?? 2 * packetSize)
+        self.slowStartThreshold = self.maximumWindow
+    }
+
+    /// The current queuing delay estimate, in microseconds.
+    public var queuingDelayMicroseconds: Int { Int(ourDelays.queuingDelay) }
+
+    /// Records a `timestamp_difference` received from the peer (0 means "no measurement yet" and is skipped).
+    public mutating func addDelaySample(_ timestampDifference: UInt32, nowMilliseconds: Int64) {
+        guard timestampDifference != 0 else { return }
+        ourDelays.add(timestampDifference, nowMilliseconds: nowMilliseconds)
+    }
+
+    /// Records the delay we measured on a packet from the peer. If the peer's base delay falls, its clock
+    /// runs slow relative to ours, which makes our own measured delays grow without any queue: libutp shifts
+    /// our base up by the same amount, at most 10 ms at a time, and so does this.
+    public mutating func addReverseDelaySample(_ delay: UInt32, nowMilliseconds: Int64) {
+        guard delay != 0 else { return }
+        let previous = theirDelays.base
+        theirDelays.add(delay, nowMilliseconds: nowMilliseconds)
+        if let previous, let now = theirDelays.base, Wrapping.isBefore(now, previous), previous &- now <= 10_000 {
+            ourDelays.shift(by: previous &- now)
+        }
+    }
+
+    /// Notes that the sender stopped because the window was full (it is not application-limited).
+    public mutating func noteWindowFull(nowMilliseconds: Int64) {
+        lastWindowFullMilliseconds = nowMilliseconds
+    }
+
+    /// Grows or shrinks the window for `bytes` newly acknowledged. `minimumRoundTripMicroseconds` (the
+    /// smallest RTT among the packets this ACK covers) caps the delay: one way is never longer than the
+    /// round trip, which protects against a garbage timestamp (libutp).
+    public mutating func acknowledged(bytes: Int, minimumRoundTripMicroseconds: Int?, nowMilliseconds: Int64) {
+        guard bytes > 0 else { return }
+        var delay = queuingDelayMicroseconds
+        if let rtt = minimumRoundTripMicroseconds { delay = min(delay, rtt) }
+        let target = Double(targetDelayMicroseconds)
+        let windowFactor = Double(min(bytes, window)) / Double(max(window, bytes))
+        let delayFactor = (target - Double(delay)) / target
+        var gain = Double(gainBytesPerRoundTrip) * windowFactor * delayFactor
+        if gain > 0, nowMilliseconds - lastWindowFullMilliseconds > 1000 { gain = 0 }
+        let ledbatWindow = max(Double(minimumWindow), Double(window) + gain)
+        if inSlowStart {
+            let slowStartWindow = Double(window) + windowFactor * Double(minimumWindow)
+            if Int(slowStartWindow) > slowStartThreshold {
+                inSlowStart = false
+                window = Int(ledbatWindow)
+            } else if Double(delay) > target * 0.9 {
+                inSlowStart = false
+                slowStartThreshold = window
+                window = Int(ledbatWindow)
+            } else if nowMilliseconds - lastWindowFullMilliseconds <= 1000 {
+                window = Int(max(slowStartWindow, ledbatWindow))
+            }
+        } else {
+            window = Int(ledbatWindow)
+        }
+        window = min(maximumWindow, max(minimumWindow, window))
+    }
+
+    /// Halves the window for the loss of packet `sequence`, unless a cut already happened in the window
+    /// it belongs to; `nextSequence` is the next sequence number the sender will use. Returns whether it cut.
+    @discardableResult
+    public mutating func lost(sequence: UInt16, nextSequence: UInt16) -> Bool {
+        if let boundary = lossCutBoundary, Wrapping.isBefore(sequence, boundary) { return false }
+        lossCutBoundary = nextSequence
+        window = max(minimumWindow, window / 2)
+        slowStartThreshold = window
+        inSlowStart = false
+        return true
+    }
+
+    /// A retransmission timeout: back to one packet and slow start; if nothing was in flight (an idle
+    /// connection, not congestion) the window only decays by a third (libutp).
+    public mutating func timedOut(idle: Bool) {
+        if idle {
+            window = max(minimumWindow, window * 2 / 3)
+        } else {
+            window = minimumWindow
+            inSlowStart = true
+        }
+    }
+}
