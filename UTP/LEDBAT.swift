@@ -3,9 +3,10 @@
 ///
 /// Per acknowledged bytes, the window moves by
 /// `gain * (target - queuingDelay) / target * min(acked, window) / max(window, acked)`, so at most `gain`
-/// bytes per round trip (BEP 29 and libutp: 3,000; RFC 6817 says one MSS). It starts in slow start (one
-/// packet more per acknowledged window's worth of packets) that ends when the queuing delay reaches 90 % of
-/// the target (libutp's rule) or the threshold. A loss halves the window, at most once per window of
+/// bytes per round trip (BEP 29 and libutp: 3,000; RFC 6817 says one MSS). It starts in slow start: the
+/// window grows by the bytes acknowledged, doubling per round trip as TCP's does (libtorrent; libutp's slow
+/// start adds one packet per round trip only, less than LEDBAT's own gain), until the queuing delay reaches
+/// 90 % of the target (libutp's rule and libtorrent's) or the threshold set by a loss. A loss halves the window, at most once per window of
 /// packets (libtorrent's `m_loss_seq_nr`: losses of packets sent before the last cut do not cut again). A
 /// retransmission timeout drops it to one packet and restarts slow start (libutp). The window never goes
 /// below one packet. A window that was not filled for a second does not grow (libutp's
@@ -85,7 +86,7 @@ public struct LEDBAT: Hashable, Sendable {
         if gain > 0, nowMilliseconds - lastWindowFullMilliseconds > 1000 { gain = 0 }
         let ledbatWindow = max(Double(minimumWindow), Double(window) + gain)
         if inSlowStart {
-            let slowStartWindow = Double(window) + windowFactor * Double(minimumWindow)
+            let slowStartWindow = Double(window + bytes)
             if Int(slowStartWindow) > slowStartThreshold {
                 inSlowStart = false
                 window = Int(ledbatWindow)

@@ -154,7 +154,7 @@ struct UTPPair {
             apply(a.close(now: now), fromA: true)
         }
         if var connection = b, !closeRequestedB, pendingFromB.readableBytes == 0,
-            endOfStreamB || closeRequestedA
+            endOfStreamB
         {
             closeRequestedB = true
             let actions = connection.close(now: nowB)
