@@ -40,7 +40,15 @@ public struct RoundTripEstimator: Hashable, Sendable {
             smoothed = sample
             variance = .nanoseconds(sample.nanoseconds / 2)
         }
-        timeout = min(maximumTimeout, max(minimumTimeout, smoothed! + .nanoseconds(variance.nanoseconds * 4)))
+        resetBackOff()
+    }
+
+    /// Forgets the back-off: the timeout is computed from the estimates again. libutp does this whenever a
+    /// packet is acknowledged (`retransmit_timeout = rto` in `ack_packet`), retransmitted or not: progress
+    /// proves the path works, even when Karn's rule gives no sample.
+    public mutating func resetBackOff() {
+        guard let rtt = smoothed else { return }
+        timeout = min(maximumTimeout, max(minimumTimeout, rtt + .nanoseconds(variance.nanoseconds * 4)))
     }
 
     /// Doubles the timeout after a timeout (exponential back-off), up to ``maximumTimeout``.

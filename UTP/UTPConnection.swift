@@ -359,9 +359,8 @@ public struct UTPConnection: Sendable {
             connection.unackedPackets -= 1
             connection.unackedPayloadBytes -= entry.payload.readableBytes
             ackedBytes += entry.payload.readableBytes
-            if entry.transmissions == 1 {
+            if entry.transmissions == 1, !entry.needsResend {
                 let sample = now - entry.sentAt
-                connection.roundTrip.add(sample: sample)
                 minimumRoundTrip = min(minimumRoundTrip ?? sample, sample)
             }
         }
@@ -390,9 +389,16 @@ public struct UTPConnection: Sendable {
                 inFlight[offset: index].countedInFlight = false
             }
         }
+        // One RTT sample per ACK, the smallest among the packets it newly acknowledges (sent once and not since
+        // declared lost: Karn).
+        // libutp and libtorrent add a sample per packet, but a packet acknowledged late because the ACKs of it
+        // were lost, or because it waited behind a hole, measures the repair, not the path: under heavy loss
+        // those samples drove the timeout to its 60 s ceiling in the simulated link tests.
+        if let sample = minimumRoundTrip { roundTrip.add(sample: sample) }
         if advanced {
             duplicateAcks = 0
             consecutiveTimeouts = 0
+            roundTrip.resetBackOff()
         } else if packet.type == .state, !inFlight.isEmpty, ack == oldest &- 1 {
             duplicateAcks += 1
         }
