@@ -125,7 +125,10 @@ struct UTPPair {
                     : pathToA.schedule(size: bytes.readableBytes + 28, now: now, using: &rng)
                 if let arrival {
                     order += 1
-                    datagrams.append((arrival, order, fromA, bytes))
+                    // Kept sorted by arrival (then sending order), so the due ones are a prefix.
+                    var low = datagrams.count
+                    while low > 0, datagrams[low - 1].arrival > arrival { low -= 1 }
+                    datagrams.insert((arrival, order, fromA, bytes), at: low)
                 }
             case .deliver(var bytes):
                 if fromA { receivedByA.writeBuffer(&bytes) } else { receivedByB.writeBuffer(&bytes) }
@@ -143,23 +146,18 @@ struct UTPPair {
         if pendingFromA.readableBytes > 0, a.writableBytes > 0 {
             apply(a.write(&pendingFromA, now: now), fromA: true)
         }
-        if var connection = b, pendingFromB.readableBytes > 0, connection.writableBytes > 0 {
-            let actions = connection.write(&pendingFromB, now: nowB)
-            b = connection
-            apply(actions, fromA: false)
+        // (`b!.method` mutates in place; copying the machine out and back would copy its buffers each time.)
+        if b != nil, pendingFromB.readableBytes > 0, b!.writableBytes > 0 {
+            apply(b!.write(&pendingFromB, now: nowB), fromA: false)
         }
         guard closeWhenDone else { return }
         if !closeRequestedA, pendingFromA.readableBytes == 0, a.phase == .connected {
             closeRequestedA = true
             apply(a.close(now: now), fromA: true)
         }
-        if var connection = b, !closeRequestedB, pendingFromB.readableBytes == 0,
-            endOfStreamB
-        {
+        if b != nil, !closeRequestedB, pendingFromB.readableBytes == 0, endOfStreamB {
             closeRequestedB = true
-            let actions = connection.close(now: nowB)
-            b = connection
-            apply(actions, fromA: false)
+            apply(b!.close(now: nowB), fromA: false)
         }
     }
 
@@ -169,7 +167,7 @@ struct UTPPair {
         let end = now + limit
         pumpWrites()
         while !done(self) {
-            var next = datagrams.map(\.arrival).min()
+            var next = datagrams.first?.arrival
             if let deadline = a.nextDeadline { next = min(next ?? deadline, deadline) }
             if let deadline = b?.nextDeadline { next = min(next ?? deadline - clockOffsetB, deadline - clockOffsetB) }
             guard let next, next <= end else {
@@ -177,18 +175,17 @@ struct UTPPair {
                 return done(self)
             }
             now = max(now, next)
-            let due = datagrams.filter { $0.arrival <= now }.sorted { ($0.arrival, $0.order) < ($1.arrival, $1.order) }
-            datagrams.removeAll { $0.arrival <= now }
+            let dueCount = datagrams.firstIndex { $0.arrival > now } ?? datagrams.count
+            let due = datagrams[..<dueCount]
+            datagrams.removeFirst(dueCount)
             var touchedA = false
             var touchedB = false
             for datagram in due {
                 guard let packet = try? UTPPacket(decoding: datagram.bytes) else { continue }
                 if datagram.toB {
                     touchedB = true
-                    if var connection = b {
-                        let actions = connection.receive(packet, now: nowB)
-                        b = connection
-                        apply(actions, fromA: false)
+                    if b != nil {
+                        apply(b!.receive(packet, now: nowB), fromA: false)
                     } else if let (connection, actions) = UTPConnection.accept(
                         packet, configuration: configurationB, initialSequence: initialSequenceB, now: nowB)
                     {
@@ -201,17 +198,9 @@ struct UTPPair {
                 }
             }
             if touchedA { apply(a.flushAcknowledgement(now: now), fromA: true) }
-            if touchedB, var connection = b {
-                let actions = connection.flushAcknowledgement(now: nowB)
-                b = connection
-                apply(actions, fromA: false)
-            }
+            if touchedB, b != nil { apply(b!.flushAcknowledgement(now: nowB), fromA: false) }
             if let deadline = a.nextDeadline, deadline <= now { apply(a.tick(now: now), fromA: true) }
-            if var connection = b, let deadline = connection.nextDeadline, deadline <= nowB {
-                let actions = connection.tick(now: nowB)
-                b = connection
-                apply(actions, fromA: false)
-            }
+            if let deadline = b?.nextDeadline, deadline <= nowB { apply(b!.tick(now: nowB), fromA: false) }
             pumpWrites()
         }
         return true
@@ -222,16 +211,8 @@ struct UTPPair {
 
     static func randomBytes(_ count: Int, seed: UInt64) -> ByteBuffer {
         var rng = SeededGenerator(seed: seed)
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(count)
-        var remaining = count
-        while remaining > 0 {
-            let word = rng.next()
-            withUnsafeBytes(of: word) { raw in
-                buffer.writeBytes(raw.prefix(min(8, remaining)))
-            }
-            remaining -= min(8, remaining)
-        }
-        return buffer
+        var words = [UInt64](repeating: 0, count: (count + 7) / 8)
+        for index in words.indices { words[index] = rng.next() }
+        return words.withUnsafeBytes { ByteBuffer(bytes: $0.prefix(count)) }
     }
 }
