@@ -47,7 +47,7 @@ struct DriversMoveBytesOverLoopbackInANamespace {
     func fourMebibytesEachWayAndACleanClose() async throws {
         let sockets: [CInt]
         switch LoopbackNamespace.udpSockets(count: 2) {
-        case .success(let fds): sockets = fds
+        case .success(let (fds, _)): sockets = fds
         case .failure(let failure):
             Issue.record("no loopback namespace: \(failure)")
             return

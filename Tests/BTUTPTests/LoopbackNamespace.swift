@@ -19,18 +19,33 @@ enum LoopbackNamespace {
 
     private final class Box: @unchecked Sendable {
         var result: Result<[CInt], Failure> = .failure(Failure(description: "not run"))
+        var process: pid_t?
     }
 
-    static func udpSockets(count: Int) -> Result<[CInt], Failure> {
+    /// `count` sockets in a new namespace; if `command` is given, that program is started inside the same
+    /// namespace too (its pid is returned; the caller must kill it).
+    static func udpSockets(count: Int, starting command: [String]? = nil) -> Result<([CInt], pid_t?), Failure> {
         let box = Box()
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
             box.result = makeSockets(count: count)
+            if case .success = box.result, let command {
+                box.process = spawn(command)
+                if box.process == nil { box.result = .failure(Failure(description: "cannot start \(command)")) }
+            }
             done.signal()
         }
         thread.start()
         done.wait()
-        return box.result
+        return box.result.map { ($0, box.process) }
+    }
+
+    private static func spawn(_ command: [String]) -> pid_t? {
+        var pid: pid_t = 0
+        var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        guard posix_spawnp(&pid, command[0], nil, nil, &argv, environ) == 0 else { return nil }
+        return pid
     }
 
     private static func makeSockets(count: Int) -> Result<[CInt], Failure> {
@@ -43,11 +58,7 @@ enum LoopbackNamespace {
         guard unshare(cloneNewNet) == 0 else {
             return .failure(Failure(description: "unshare(CLONE_NEWNET) failed: errno \(errno)"))
         }
-        var pid: pid_t = 0
-        let arguments = ["ip", "link", "set", "lo", "up"]
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        guard posix_spawnp(&pid, "ip", nil, nil, &argv, environ) == 0 else {
+        guard let pid = spawn(["ip", "link", "set", "lo", "up"]) else {
             return .failure(Failure(description: "cannot run ip"))
         }
         var status: CInt = 0
