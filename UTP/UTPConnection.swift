@@ -420,11 +420,14 @@ public struct UTPConnection: Sendable {
 
     /// Fast retransmit: the oldest packet after 3 duplicate ACKs, or any packet with 3 selectively
     /// acknowledged packets after it (at most 4 per ACK, libutp).
-    private mutating func detectLosses(selectiveAck: Bool, now: NIODeadline, into actions: inout [UTPConnectionAction]) {
+    private mutating func detectLosses(selectiveAck: Bool, now: NIODeadline, into actions: inout [UTPConnectionAction])
+    {
         guard let first = inFlight.first else { return }
         var lost: [Int] = []
         let threshold = configuration.duplicateAcksBeforeResend
-        if duplicateAcks >= threshold, !first.acked, first.transmissions > 0, !Wrapping.isBefore(first.sequence, fastResendFrom) {
+        if duplicateAcks >= threshold, !first.acked, first.transmissions > 0,
+            !Wrapping.isBefore(first.sequence, fastResendFrom)
+        {
             lost.append(0)
         }
         if selectiveAck {
@@ -466,8 +469,12 @@ public struct UTPConnection: Sendable {
         congestion.timedOut(idle: bytesInFlight == 0)
         duplicateAcks = 0
         for index in 0..<inFlight.count
-        where !inFlight[offset: index].acked && inFlight[offset: index].transmissions > 0 && !inFlight[offset: index].needsResend {
-            if inFlight[offset: index].countedInFlight { bytesInFlight -= inFlight[offset: index].payload.readableBytes }
+        where !inFlight[offset: index].acked && inFlight[offset: index].transmissions > 0
+            && !inFlight[offset: index].needsResend
+        {
+            if inFlight[offset: index].countedInFlight {
+                bytesInFlight -= inFlight[offset: index].payload.readableBytes
+            }
             inFlight[offset: index].countedInFlight = false
             inFlight[offset: index].needsResend = true
             resendCount += 1
@@ -484,7 +491,8 @@ public struct UTPConnection: Sendable {
         return offset < configuration.maximumReorderPackets
     }
 
-    private mutating func processData(_ packet: UTPPacket, now: NIODeadline, into actions: inout [UTPConnectionAction]) {
+    private mutating func processData(_ packet: UTPPacket, now: NIODeadline, into actions: inout [UTPConnectionAction])
+    {
         let sequence = packet.sequenceNumber
         let offset = Wrapping.distance(from: ackNumber &+ 1, to: sequence)
         ackPending = true
@@ -492,7 +500,11 @@ public struct UTPConnection: Sendable {
         guard offset < configuration.maximumReorderPackets else { return }
         if let fin = remoteFinSequence, !Wrapping.isBefore(sequence, fin), sequence != fin { return }
         if packet.type == .fin {
-            if remoteFinSequence == nil { remoteFinSequence = sequence } else if remoteFinSequence != sequence { return }
+            if remoteFinSequence == nil {
+                remoteFinSequence = sequence
+            } else if remoteFinSequence != sequence {
+                return
+            }
         }
         if offset == 0 {
             deliver(packet.type, packet.payload, into: &actions)
@@ -511,7 +523,9 @@ public struct UTPConnection: Sendable {
         }
     }
 
-    private mutating func deliver(_ type: UTPPacketType, _ payload: ByteBuffer, into actions: inout [UTPConnectionAction]) {
+    private mutating func deliver(
+        _ type: UTPPacketType, _ payload: ByteBuffer, into actions: inout [UTPConnectionAction]
+    ) {
         if payload.readableBytes > 0, !endOfStreamDelivered {
             statistics.bytesDelivered += payload.readableBytes
             actions.append(.deliver(payload))

@@ -74,7 +74,9 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     public var connectionCount: Int { connections.count }
 
     /// The statistics of a connection.
-    public func statistics(of connection: UTPConnectionID) -> UTPStatistics? { connections[connection]?.machine.statistics }
+    public func statistics(of connection: UTPConnectionID) -> UTPStatistics? {
+        connections[connection]?.machine.statistics
+    }
 
     public func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
@@ -122,7 +124,9 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     }
 
     /// Bytes written to a connection and not yet taken into its send buffer.
-    public func pendingBytes(of connection: UTPConnectionID) -> Int { connections[connection]?.pending.readableBytes ?? 0 }
+    public func pendingBytes(of connection: UTPConnectionID) -> Int {
+        connections[connection]?.pending.readableBytes ?? 0
+    }
 
     /// Closes a connection gracefully once its pending bytes are sent (ST_FIN).
     public func close(_ connection: UTPConnectionID) {
@@ -175,7 +179,8 @@ public final class UTPSocketHandler: ChannelInboundHandler {
             // Unknown connection: answer with ST_RESET (not to a RESET: no loops), as libutp does.
             if packet.type != .reset {
                 let reset = UTPPacket(
-                    type: .reset, connectionID: packet.connectionID, sequenceNumber: 0, ackNumber: packet.sequenceNumber)
+                    type: .reset, connectionID: packet.connectionID, sequenceNumber: 0, ackNumber: packet.sequenceNumber
+                )
                 send(reset, to: address)
             }
             return
@@ -212,7 +217,8 @@ public final class UTPSocketHandler: ChannelInboundHandler {
         var generator = SystemRandomNumberGenerator()
         guard
             let (machine, actions) = UTPConnection.accept(
-                syn, configuration: configuration, initialSequence: .random(in: 0...0xffff, using: &generator), now: now)
+                syn, configuration: configuration, initialSequence: .random(in: 0...0xffff, using: &generator), now: now
+            )
         else { return }
         connections[id] = Entry(machine: machine, incoming: true)
         perform(actions, for: id)

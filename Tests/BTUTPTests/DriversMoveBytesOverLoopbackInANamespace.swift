@@ -60,8 +60,10 @@ struct DriversMoveBytesOverLoopbackInANamespace {
         let loopB = group.next()
         let recorderA = Recorder(expected: size, toSend: fromA, finished: loopA.makePromise())
         let recorderB = Recorder(expected: size, toSend: fromB, finished: loopB.makePromise())
-        let handlerA = try await loopA.submit { NIOLoopBound(UTPSocketHandler(delegate: recorderA), eventLoop: loopA) }.get()
-        let handlerB = try await loopB.submit { NIOLoopBound(UTPSocketHandler(delegate: recorderB), eventLoop: loopB) }.get()
+        let handlerA = try await loopA.submit { NIOLoopBound(UTPSocketHandler(delegate: recorderA), eventLoop: loopA) }
+            .get()
+        let handlerB = try await loopB.submit { NIOLoopBound(UTPSocketHandler(delegate: recorderB), eventLoop: loopB) }
+            .get()
         let channelA = try await DatagramBootstrap(group: loopA)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelInitializer { channel in

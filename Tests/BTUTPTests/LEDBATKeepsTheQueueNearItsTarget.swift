@@ -77,7 +77,9 @@ struct LEDBATKeepsTheQueueNearItsTarget {
         Self.delay(&ledbat, 1_000_000, at: 0)
         for _ in 0..<100 { ledbat.acknowledged(bytes: 5000, minimumRoundTripMicroseconds: nil, nowMilliseconds: 10) }
         #expect(ledbat.window == Self.packet)
-        for sequence in 0..<10 { ledbat.lost(sequence: UInt16(sequence * 100), nextSequence: UInt16(sequence * 100 + 50)) }
+        for sequence in 0..<10 {
+            ledbat.lost(sequence: UInt16(sequence * 100), nextSequence: UInt16(sequence * 100 + 50))
+        }
         #expect(ledbat.window == Self.packet)
     }
 

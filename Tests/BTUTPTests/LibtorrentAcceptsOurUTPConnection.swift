@@ -6,7 +6,7 @@ import Testing
 @testable import BTUTP
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real libtorrent (Debian python3-libtorrent 2.0, uTP only: TCP, DHT, LSD, UPnP and NAT-PMP off) seeds a
@@ -16,33 +16,33 @@ struct LibtorrentAcceptsOurUTPConnection {
     /// The seeding script, written to a temporary file (a .py file in the test folder would be an
     /// unhandled resource for SwiftPM). Bounded: it exits by itself after `linger` seconds.
     static let script = """
-    import os, sys, time
-    import libtorrent as lt
-    work, port, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    os.makedirs(work, exist_ok=True)
-    path = os.path.join(work, 'payload.bin')
-    with open(path, 'wb') as f:
-        f.write(os.urandom(1 << 20))
-    fs = lt.file_storage()
-    lt.add_files(fs, path)
-    t = lt.create_torrent(fs, 16384, flags=lt.create_torrent.v1_only)
-    lt.set_piece_hashes(t, work)
-    ti = lt.torrent_info(t.generate())
-    ses = lt.session({
-        'listen_interfaces': '127.0.0.1:%d' % port,
-        'enable_outgoing_tcp': False, 'enable_incoming_tcp': False,
-        'enable_outgoing_utp': True, 'enable_incoming_utp': True,
-        'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-    })
-    h = ses.add_torrent({'ti': ti, 'save_path': work})
-    deadline = time.time() + 20
-    while not h.status().is_seeding and time.time() < deadline:
-        time.sleep(0.05)
-    with open(ready + '.tmp', 'w') as f:
-        f.write(str(ti.info_hashes().v1))
-    os.rename(ready + '.tmp', ready)
-    time.sleep(float(sys.argv[4]) if len(sys.argv) > 4 else 30)
-    """
+        import os, sys, time
+        import libtorrent as lt
+        work, port, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+        os.makedirs(work, exist_ok=True)
+        path = os.path.join(work, 'payload.bin')
+        with open(path, 'wb') as f:
+            f.write(os.urandom(1 << 20))
+        fs = lt.file_storage()
+        lt.add_files(fs, path)
+        t = lt.create_torrent(fs, 16384, flags=lt.create_torrent.v1_only)
+        lt.set_piece_hashes(t, work)
+        ti = lt.torrent_info(t.generate())
+        ses = lt.session({
+            'listen_interfaces': '127.0.0.1:%d' % port,
+            'enable_outgoing_tcp': False, 'enable_incoming_tcp': False,
+            'enable_outgoing_utp': True, 'enable_incoming_utp': True,
+            'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+        })
+        h = ses.add_torrent({'ti': ti, 'save_path': work})
+        deadline = time.time() + 20
+        while not h.status().is_seeding and time.time() < deadline:
+            time.sleep(0.05)
+        with open(ready + '.tmp', 'w') as f:
+            f.write(str(ti.info_hashes().v1))
+        os.rename(ready + '.tmp', ready)
+        time.sleep(float(sys.argv[4]) if len(sys.argv) > 4 else 30)
+        """
 
     final class Peer: UTPSocketDelegate, @unchecked Sendable {
         let handshake: ByteBuffer
@@ -78,19 +78,23 @@ struct LibtorrentAcceptsOurUTPConnection {
     }
 
     static var libtorrentInstalled: Bool {
-        FileManager.default.fileExists(atPath: "/usr/lib/python3/dist-packages/libtorrent.cpython-311-x86_64-linux-gnu.so")
+        FileManager.default.fileExists(
+            atPath: "/usr/lib/python3/dist-packages/libtorrent.cpython-311-x86_64-linux-gnu.so")
     }
 
     @Test(.enabled(if: libtorrentInstalled), .timeLimit(.minutes(1)))
     func bitTorrentHandshakeOverUTP() async throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("nbt-utp-lt-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "nbt-utp-lt-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
         let scriptPath = work.appendingPathComponent("seed.py").path
         try Self.script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
         let ready = work.appendingPathComponent("ready").path
         let port = 6881
-        let command = ["/usr/bin/python3", scriptPath, work.appendingPathComponent("data").path, "\(port)", ready, "40"]
+        let command = [
+            "/usr/bin/python3", scriptPath, work.appendingPathComponent("data").path, "\(port)", ready, "40",
+        ]
         let sockets: [CInt]
         let pid: pid_t
         switch LoopbackNamespace.udpSockets(count: 1, starting: command) {

@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// UDP sockets bound to 127.0.0.1 inside a fresh network namespace that holds only loopback, so that tests

@@ -67,7 +67,9 @@ struct LossIsRepairedBeforeTheTimeout {
             carrying.type = .data
             carrying.sequenceNumber = 500 &+ UInt16(sequence)
             carrying.payload = ByteBuffer(string: "x")
-            #expect(!c.receive(carrying, now: now).contains { if case .send(let p) = $0 { p.type == .data } else { false } })
+            #expect(
+                !c.receive(carrying, now: now).contains { if case .send(let p) = $0 { p.type == .data } else { false } }
+            )
         }
     }
 

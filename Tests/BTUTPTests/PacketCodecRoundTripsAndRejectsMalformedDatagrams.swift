@@ -75,11 +75,15 @@ struct PacketCodecRoundTripsAndRejectsMalformedDatagrams {
         ("extension body past the end", [0x21, 0x01] + synBytes.dropFirst(2) + [0x00, 0x04, 1, 2, 3], .truncated),
         ("zero-length selective ACK", [0x21, 0x01] + synBytes.dropFirst(2) + [0x00, 0x00], .invalidExtension),
         (
-            "two selective ACKs", [0x21, 0x01] + synBytes.dropFirst(2) + [0x01, 0x04, 0, 0, 0, 0, 0x00, 0x04, 0, 0, 0, 0],
+            "two selective ACKs",
+            [0x21, 0x01] + synBytes.dropFirst(2) + [0x01, 0x04, 0, 0, 0, 0, 0x00, 0x04, 0, 0, 0, 0],
             .invalidExtension
         ),
         (
-            "nine extensions", [0x21, 0x02] + synBytes.dropFirst(2) + Array([[UInt8]](repeating: [0x02, 0x00], count: 8).joined()) + [0x00, 0x00],
+            "nine extensions",
+            [0x21, 0x02] + synBytes.dropFirst(2) + Array([[UInt8]](repeating: [0x02, 0x00], count: 8).joined()) + [
+                0x00, 0x00,
+            ],
             .invalidExtension
         ),
     ]
@@ -113,14 +117,20 @@ struct PacketCodecRoundTripsAndRejectsMalformedDatagrams {
             var extensions: [UTPPacket.Extension] = []
             if Bool.random(using: &rng) {
                 extensions.append(
-                    .selectiveAck(SelectiveAck(bytes: (0..<Int.random(in: 1...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })!))
+                    .selectiveAck(
+                        SelectiveAck(
+                            bytes: (0..<Int.random(in: 1...40, using: &rng)).map { _ in
+                                UInt8.random(in: 0...255, using: &rng)
+                            })!))
             }
             if Bool.random(using: &rng) { extensions.append(.other(type: 3, bytes: [0, 0, 0, 1])) }
             let packet = UTPPacket(
-                type: UTPPacketType.allCases.randomElement(using: &rng)!, connectionID: .random(in: 0...0xffff, using: &rng),
+                type: UTPPacketType.allCases.randomElement(using: &rng)!,
+                connectionID: .random(in: 0...0xffff, using: &rng),
                 timestampMicroseconds: .random(in: 0...UInt32.max, using: &rng),
                 timestampDifferenceMicroseconds: .random(in: 0...UInt32.max, using: &rng),
-                windowSize: .random(in: 0...UInt32.max, using: &rng), sequenceNumber: .random(in: 0...0xffff, using: &rng),
+                windowSize: .random(in: 0...UInt32.max, using: &rng),
+                sequenceNumber: .random(in: 0...0xffff, using: &rng),
                 ackNumber: .random(in: 0...0xffff, using: &rng), extensions: extensions,
                 payload: ByteBuffer(repeating: 7, count: Int.random(in: 0...1500, using: &rng)))
             #expect(try UTPPacket(decoding: packet.encoded()) == packet)

@@ -52,7 +52,9 @@ struct ReceiverBoundsWhatAPeerCanMakeItHold {
         var configuration = UTPConfiguration()
         configuration.receiveBufferSize = 10_000
         var b = Self.acceptor(configuration: configuration)
-        for sequence in 4..<200 { _ = b.receive(Self.data(sequence: UInt16(sequence), ack: 999, size: 1000), now: Self.now) }
+        for sequence in 4..<200 {
+            _ = b.receive(Self.data(sequence: UInt16(sequence), ack: 999, size: 1000), now: Self.now)
+        }
         #expect(b.statistics.packetsReordered == 10)
         guard case .send(let state)? = b.flushAcknowledgement(now: Self.now).first else {
             Issue.record("no ACK")
@@ -72,7 +74,10 @@ struct ReceiverBoundsWhatAPeerCanMakeItHold {
     @Test func duplicatesAreAcknowledgedAgainButDeliveredOnce() {
         var b = Self.acceptor()
         _ = b.flushAcknowledgement(now: Self.now)
-        #expect(b.receive(Self.data(sequence: 2, ack: 999), now: Self.now).allSatisfy { if case .deliver = $0 { false } else { true } })
+        #expect(
+            b.receive(Self.data(sequence: 2, ack: 999), now: Self.now).allSatisfy {
+                if case .deliver = $0 { false } else { true }
+            })
         #expect(b.acknowledgementPending)
         #expect(b.statistics.bytesDelivered == 100)
     }

@@ -23,6 +23,7 @@ struct SmallWritesAreCoalesced {
         #expect(pair.receivedByB == expected)
         let dataPackets = pair.packetsFromA.filter { $0.type == .data }.count - before
         #expect(dataPackets <= 25, "10,000 bytes in \(dataPackets) packets")
-        #expect(pair.packetsFromA.filter { $0.type == .data }.first!.payload.readableBytes == 10, "the first goes at once")
+        #expect(
+            pair.packetsFromA.filter { $0.type == .data }.first!.payload.readableBytes == 10, "the first goes at once")
     }
 }

@@ -71,7 +71,9 @@ struct StreamsArriveIntactOverALossyReorderingLink {
         pair.closeWhenDone = true
         #expect(pair.run(for: .seconds(600)) { $0.bothClosed })
         #expect(pair.receivedByB == toB && pair.receivedByA == toA)
-        #expect(pair.packetsFromA.contains { $0.sequenceNumber == 0 } && pair.packetsFromB.contains { $0.sequenceNumber == 0 })
+        #expect(
+            pair.packetsFromA.contains { $0.sequenceNumber == 0 }
+                && pair.packetsFromB.contains { $0.sequenceNumber == 0 })
     }
 
     @Test func farApartClocksAndAWrappingTimestampDoNotMatter() {
