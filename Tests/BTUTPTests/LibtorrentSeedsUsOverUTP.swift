@@ -34,14 +34,32 @@ struct LibtorrentSeedsUsOverUTP {
             'enable_outgoing_tcp': False, 'enable_incoming_tcp': False,
             'enable_outgoing_utp': True, 'enable_incoming_utp': True,
             'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+            # Plaintext: libtorrent dials with an MSE handshake by default, which is not this module's subject.
+            'out_enc_policy': 2, 'in_enc_policy': 2,
         })
-        h = ses.add_torrent({'ti': ti, 'save_path': work})
-        deadline = time.time() + 20
-        while not h.status().is_seeding and time.time() < deadline:
-            time.sleep(0.05)
+        mode = sys.argv[5] if len(sys.argv) > 5 else 'seed'
+        if mode == 'seed':
+            h = ses.add_torrent({'ti': ti, 'save_path': work})
+            deadline = time.time() + 20
+            while not h.status().is_seeding and time.time() < deadline:
+                time.sleep(0.05)
         with open(ready + '.tmp', 'w') as f:
             f.write(str(ti.info_hashes().v1))
         os.rename(ready + '.tmp', ready)
+        if mode.startswith('leech:'):
+            # Download from the peer at 127.0.0.1:<port> (ours), then report it with a 'done' file.
+            h = ses.add_torrent({'ti': ti, 'save_path': os.path.join(work, 'leech')})
+            deadline = time.time() + 40
+            next_connect = 0
+            while time.time() < deadline:
+                if h.status().is_seeding:
+                    with open(ready + '.done', 'w') as f:
+                        f.write('done')
+                    break
+                if time.time() >= next_connect:
+                    h.connect_peer(('127.0.0.1', int(mode.split(':')[1])))
+                    next_connect = time.time() + 5
+                time.sleep(0.05)
         time.sleep(float(sys.argv[4]) if len(sys.argv) > 4 else 30)
         """
 

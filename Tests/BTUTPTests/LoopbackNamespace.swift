@@ -22,13 +22,15 @@ enum LoopbackNamespace {
         var process: pid_t?
     }
 
-    /// `count` sockets in a new namespace; if `command` is given, that program is started inside the same
+    /// `count` sockets in a new namespace (the first on `port` if not 0); if `command` is given, that program is started inside the same
     /// namespace too (its pid is returned; the caller must kill it).
-    static func udpSockets(count: Int, starting command: [String]? = nil) -> Result<([CInt], pid_t?), Failure> {
+    static func udpSockets(count: Int, port: UInt16 = 0, starting command: [String]? = nil) -> Result<
+        ([CInt], pid_t?), Failure
+    > {
         let box = Box()
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
-            box.result = makeSockets(count: count)
+            box.result = makeSockets(count: count, port: port)
             if case .success = box.result, let command {
                 box.process = spawn(command)
                 if box.process == nil { box.result = .failure(Failure(description: "cannot start \(command)")) }
@@ -48,7 +50,7 @@ enum LoopbackNamespace {
         return pid
     }
 
-    private static func makeSockets(count: Int) -> Result<[CInt], Failure> {
+    private static func makeSockets(count: Int, port: UInt16) -> Result<[CInt], Failure> {
         // unshare(2) and CLONE_NEWNET need _GNU_SOURCE, which the Glibc module does not import: look it up.
         let cloneNewNet: CInt = 0x4000_0000
         guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "unshare") else {
@@ -65,11 +67,11 @@ enum LoopbackNamespace {
         waitpid(pid, &status, 0)
         guard status == 0 else { return .failure(Failure(description: "ip link set lo up: status \(status)")) }
         var sockets: [CInt] = []
-        for _ in 0..<count {
+        for index in 0..<count {
             let fd = socket(AF_INET, CInt(SOCK_DGRAM.rawValue), 0)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = 0
+            address.sin_port = (index == 0 ? port : 0).bigEndian
             address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
             let bound = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
