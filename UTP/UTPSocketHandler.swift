@@ -20,6 +20,14 @@ public protocol UTPSocketDelegate: AnyObject {
     func utpEndOfStream(on connection: UTPConnectionID, socket: UTPSocketHandler)
     /// A connection ended; its id is no longer valid.
     func utpClosed(_ connection: UTPConnectionID, reason: UTPCloseReason, socket: UTPSocketHandler)
+    /// A connection whose ``UTPSocketHandler/write(_:to:)`` was refused (pending bytes at their maximum) has
+    /// sent everything pending into its send buffer: write again.
+    func utpWritable(_ connection: UTPConnectionID, socket: UTPSocketHandler)
+}
+
+extension UTPSocketDelegate {
+    /// Does nothing: delegates that never fill the pending bytes need not implement it.
+    public func utpWritable(_ connection: UTPConnectionID, socket: UTPSocketHandler) {}
 }
 
 /// The driver of uTP connections on one datagram channel: it demultiplexes datagrams by connection id and
@@ -38,7 +46,12 @@ public final class UTPSocketHandler: ChannelInboundHandler {
 
     private struct Entry {
         var machine: UTPConnection
-        var pending = ByteBuffer()
+        /// Written and not yet taken by the machine, as written (chunks, so that the machine's slices of them
+        /// never make an append copy the whole queue).
+        var pending = CircularBuffer<ByteBuffer>()
+        var pendingBytes = 0
+        /// A write was refused: tell the delegate when the pending bytes are gone.
+        var refused = false
         let incoming: Bool
         var connected = false
         /// ``UTPSocketHandler/close(_:)`` was called while bytes were still pending.
@@ -51,6 +64,8 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     public let maximumConnections: Int
     /// Whether incoming SYNs are accepted.
     public let acceptsIncoming: Bool
+    /// The most bytes a connection keeps written but not yet taken into its send buffer.
+    public let maximumPendingBytes: Int
     private weak var delegate: UTPSocketDelegate?
     private var connections: [UTPConnectionID: Entry] = [:]
     private var context: ChannelHandlerContext?
@@ -62,8 +77,9 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     /// A handler; `delegate` is held weakly.
     public init(
         configuration: UTPConfiguration = UTPConfiguration(), acceptsIncoming: Bool = true,
-        maximumConnections: Int = 1024, delegate: UTPSocketDelegate
+        maximumConnections: Int = 1024, maximumPendingBytes: Int = 4 << 20, delegate: UTPSocketDelegate
     ) {
+        self.maximumPendingBytes = maximumPendingBytes
         self.configuration = configuration
         self.acceptsIncoming = acceptsIncoming
         self.maximumConnections = maximumConnections
@@ -110,13 +126,18 @@ public final class UTPSocketHandler: ChannelInboundHandler {
         return id
     }
 
-    /// Queues `bytes` on a connection (taken into its send buffer as the window allows). Returns false if
-    /// the connection does not exist.
+    /// Queues `bytes` on a connection (taken into its send buffer as the window allows). Returns false, and
+    /// queues nothing, if the connection does not exist, is closing, or its pending bytes would exceed
+    /// ``maximumPendingBytes``; ``UTPSocketDelegate/utpWritable(_:socket:)`` follows when they are gone.
     @discardableResult
     public func write(_ bytes: ByteBuffer, to connection: UTPConnectionID) -> Bool {
-        guard var entry = connections.removeValue(forKey: connection) else { return false }
-        var bytes = bytes
-        entry.pending.writeBuffer(&bytes)
+        guard var entry = connections[connection], !entry.closeRequested, !entry.machine.isClosing else { return false }
+        guard entry.pendingBytes + bytes.readableBytes <= maximumPendingBytes else {
+            connections[connection]!.refused = true
+            return false
+        }
+        entry.pending.append(bytes)
+        entry.pendingBytes += bytes.readableBytes
         connections[connection] = entry
         pump(connection, now: .now())
         flushIfNeeded()
@@ -125,13 +146,13 @@ public final class UTPSocketHandler: ChannelInboundHandler {
 
     /// Bytes written to a connection and not yet taken into its send buffer.
     public func pendingBytes(of connection: UTPConnectionID) -> Int {
-        connections[connection]?.pending.readableBytes ?? 0
+        connections[connection]?.pendingBytes ?? 0
     }
 
     /// Closes a connection gracefully once its pending bytes are sent (ST_FIN).
     public func close(_ connection: UTPConnectionID) {
         guard var entry = connections[connection] else { return }
-        if entry.pending.readableBytes > 0 {
+        if entry.pendingBytes > 0 {
             // Pending bytes still have to go into the machine first; close when they have.
             entry.closeRequested = true
             connections[connection] = entry
@@ -227,18 +248,28 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     /// Moves pending bytes into the machine's send buffer as far as it takes them.
     private func pump(_ id: UTPConnectionID, now: NIODeadline) {
         guard var entry = connections[id] else { return }
-        guard entry.pending.readableBytes > 0 || entry.closeRequested else { return }
+        guard entry.pendingBytes > 0 || entry.closeRequested else { return }
         var actions: [UTPConnectionAction] = []
-        if entry.pending.readableBytes > 0, entry.machine.writableBytes > 0 {
-            connections[id] = nil  // keep the machine uniquely referenced while it mutates
-            actions += entry.machine.write(&entry.pending, now: now)
-            if entry.pending.readableBytes == 0 { entry.pending = ByteBuffer() }
+        if entry.pendingBytes > 0, entry.machine.writableBytes > 0 {
+            connections[id] = nil  // keep the machine and the queue uniquely referenced while they mutate
+            while entry.machine.writableBytes > 0, var chunk = entry.pending.popFirst() {
+                let before = chunk.readableBytes
+                actions += entry.machine.write(&chunk, now: now)
+                entry.pendingBytes -= before - chunk.readableBytes
+                if chunk.readableBytes > 0 {
+                    entry.pending.prepend(chunk)
+                    break
+                }
+            }
             connections[id] = entry
         }
-        if entry.closeRequested, entry.pending.readableBytes == 0, !entry.machine.isClosing {
+        if entry.closeRequested, entry.pendingBytes == 0, !entry.machine.isClosing {
             actions += connections[id]!.machine.close(now: now)
         }
+        let writable = entry.refused && entry.pendingBytes == 0
+        if writable { connections[id]?.refused = false }
         perform(actions, for: id)
+        if writable, connections[id] != nil { delegate?.utpWritable(id, socket: self) }
     }
 
     private func perform(_ actions: [UTPConnectionAction], for id: UTPConnectionID) {

@@ -24,10 +24,29 @@ struct DriversMoveBytesOverLoopbackInANamespace {
             self.finished = finished
         }
 
+        var refusals = 0
+
         func utpConnected(_ connection: UTPConnectionID, incoming: Bool, socket: UTPSocketHandler) {
             connected.append(connection)
-            socket.write(toSend, to: connection)
+            writeMore(connection, socket: socket)
+        }
+
+        /// Writes 256 KiB chunks until the driver refuses one (its pending bytes are bounded), then waits for
+        /// `utpWritable`; closes once everything is written.
+        func writeMore(_ connection: UTPConnectionID, socket: UTPSocketHandler) {
+            while toSend.readableBytes > 0 {
+                let chunk = toSend.getSlice(at: toSend.readerIndex, length: min(256 << 10, toSend.readableBytes))!
+                guard socket.write(chunk, to: connection) else {
+                    refusals += 1
+                    return
+                }
+                toSend.moveReaderIndex(forwardBy: chunk.readableBytes)
+            }
             socket.close(connection)
+        }
+
+        func utpWritable(_ connection: UTPConnectionID, socket: UTPSocketHandler) {
+            writeMore(connection, socket: socket)
         }
 
         func utpReceived(_ bytes: ByteBuffer, on connection: UTPConnectionID, socket: UTPSocketHandler) {
@@ -60,10 +79,14 @@ struct DriversMoveBytesOverLoopbackInANamespace {
         let loopB = group.next()
         let recorderA = Recorder(expected: size, toSend: fromA, finished: loopA.makePromise())
         let recorderB = Recorder(expected: size, toSend: fromB, finished: loopB.makePromise())
-        let handlerA = try await loopA.submit { NIOLoopBound(UTPSocketHandler(delegate: recorderA), eventLoop: loopA) }
-            .get()
-        let handlerB = try await loopB.submit { NIOLoopBound(UTPSocketHandler(delegate: recorderB), eventLoop: loopB) }
-            .get()
+        let handlerA = try await loopA.submit {
+            NIOLoopBound(UTPSocketHandler(maximumPendingBytes: 1 << 20, delegate: recorderA), eventLoop: loopA)
+        }
+        .get()
+        let handlerB = try await loopB.submit {
+            NIOLoopBound(UTPSocketHandler(maximumPendingBytes: 1 << 20, delegate: recorderB), eventLoop: loopB)
+        }
+        .get()
         let channelA = try await DatagramBootstrap(group: loopA)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelInitializer { channel in
@@ -81,7 +104,10 @@ struct DriversMoveBytesOverLoopbackInANamespace {
         try await recorderA.finished.futureResult.get()
         try await recorderB.finished.futureResult.get()
         let elapsed = NIODeadline.now() - started
-        let (receivedByA, closedA) = try await loopA.submit { (recorderA.received, recorderA.closed) }.get()
+        let (receivedByA, closedA, refusals) = try await loopA.submit {
+            (recorderA.received, recorderA.closed, recorderA.refusals)
+        }.get()
+        #expect(refusals > 0, "4 MiB against 1 MiB of pending bytes: some writes wait for utpWritable")
         let (receivedByB, closedB) = try await loopB.submit { (recorderB.received, recorderB.closed) }.get()
         #expect(receivedByB == fromA)
         #expect(receivedByA == fromB)
