@@ -15,8 +15,10 @@ public struct UTPConfiguration: Hashable, Sendable {
     public var maximumReorderPackets = 1024
     /// The most packets in flight (libutp `OUTGOING_BUFFER_MAX_SIZE`: 1,024).
     public var maximumPacketsInFlight = 1024
-    /// LEDBAT's queuing delay target (BEP 29: 100 ms).
-    public var targetDelay: TimeAmount = .milliseconds(100)
+    /// The sender's congestion control: LEDBAT (BEP 29, the default) or LEDBAT++; the receiver is the same.
+    public var congestionControl = LEDBAT.Variant.ledbat
+    /// The queuing delay target; nil takes the algorithm's (LEDBAT 100 ms, LEDBAT++ 60 ms).
+    public var targetDelay: TimeAmount? = nil
     /// LEDBAT's most window growth per round trip (BEP 29, libutp: 3,000 bytes).
     public var gainBytesPerRoundTrip = 3000
     /// The retransmission timeout before the first RTT sample (BEP 29: 1 s).

@@ -114,7 +114,8 @@ public struct UTPConnection: Sendable {
             initialTimeout: configuration.initialTimeout, minimumTimeout: configuration.minimumTimeout)
         self.congestion = LEDBAT(
             packetSize: configuration.maximumPayloadSize, maximumWindow: configuration.sendBufferSize,
-            targetDelayMicroseconds: Int(configuration.targetDelay.nanoseconds / 1000),
+            variant: configuration.congestionControl,
+            targetDelayMicroseconds: configuration.targetDelay.map { Int($0.nanoseconds / 1000) },
             gainBytesPerRoundTrip: configuration.gainBytesPerRoundTrip)
         self.peerWindow = configuration.maximumPayloadSize
         self.createdAt = now
