@@ -12,6 +12,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     configuration.receiveBufferSize = 64 * 1024
     configuration.sendBufferSize = 64 * 1024
     configuration.maximumReorderPackets = 128
+    // An odd length selects LEDBAT++ for the sender, so both congestion controllers are fuzzed.
+    if size % 2 == 1 { configuration.congestionControl = .ledbatPlusPlus }
     var now = NIODeadline.uptimeNanoseconds(1_000_000_000_000)
     let syn = UTPPacket(type: .syn, connectionID: 100, windowSize: 1 << 20, sequenceNumber: 1, ackNumber: 0)
     guard var (connection, _) = UTPConnection.accept(syn, configuration: configuration, initialSequence: 500, now: now)
