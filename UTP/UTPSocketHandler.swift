@@ -38,6 +38,12 @@ extension UTPSocketDelegate {
 /// Datagrams that are not uTP version 1 (a KRPC message starts with `d`, a UDP tracker reply with a 4-byte
 /// action) are passed on with `fireChannelRead`, so the socket can be shared with the DHT and trackers.
 ///
+/// The channel must read whole datagrams: uTP has no checksum or length field, so a datagram cut short by
+/// a too small receive buffer decodes as a valid, shorter ST_DATA and silently corrupts the stream. NIO's
+/// default allocator for datagram channels gives 2,048 bytes; with vector reads
+/// (`datagramVectorReadMessageCount`) NIO splits the allocator's buffer between the messages, so give it
+/// `messages x largest datagram` bytes.
+///
 /// All methods must be called on the channel's event loop.
 public final class UTPSocketHandler: ChannelInboundHandler {
     public typealias InboundIn = AddressedEnvelope<ByteBuffer>

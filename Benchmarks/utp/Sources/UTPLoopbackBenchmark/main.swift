@@ -77,7 +77,8 @@ func bootstrap(_ loop: EventLoop, _ handler: NIOLoopBound<UTPSocketHandler>) -> 
         .channelOption(.socketOption(.so_rcvbuf), value: 8 << 20)
         .channelOption(.socketOption(.so_sndbuf), value: 8 << 20)
         .channelOption(.maxMessagesPerRead, value: 64)
-        .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+        .channelOption(.datagramVectorReadMessageCount, value: 64)
+        .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 64 * 65_536))
         .channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
         }
