@@ -51,22 +51,45 @@ public struct MSEStreamCipher: Sendable {
     }
 
     /// Encrypts or decrypts (the same operation) `bytes` in place, advancing the keystream by their count.
+    ///
+    /// Eight keystream bytes are gathered into one word and XORed with one load and one store: the
+    /// byte-at-a-time loop spent a third of its time on the read-modify-write of each byte (measured with
+    /// perf: about 62 % of OpenSSL's throughput before, see Benchmarks/mse/RESULTS.md for after).
     public mutating func apply(to bytes: UnsafeMutableRawBufferPointer) {
-        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        guard let base = bytes.baseAddress else { return }
         let count = bytes.count
         var i = self.i
         var j = self.j
         var s = state.mutableSpan
         s.withUnsafeMutableBufferPointer { table in
             let t = table.baseAddress!
-            for index in 0..<count {
+            @inline(__always) func next() -> UInt64 {
                 i &+= 1
                 let x = t[Int(i)]
                 j &+= UInt8(truncatingIfNeeded: x)
                 let y = t[Int(j)]
                 t[Int(i)] = y
                 t[Int(j)] = x
-                base[index] ^= UInt8(truncatingIfNeeded: t[Int(UInt8(truncatingIfNeeded: x &+ y))])
+                return UInt64(truncatingIfNeeded: t[Int(UInt8(truncatingIfNeeded: x &+ y))])
+            }
+            var index = 0
+            while index + 8 <= count {
+                var word = next()
+                word |= next() << 8
+                word |= next() << 16
+                word |= next() << 24
+                word |= next() << 32
+                word |= next() << 40
+                word |= next() << 48
+                word |= next() << 56
+                let data = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                base.storeBytes(of: (data ^ word).littleEndian, toByteOffset: index, as: UInt64.self)
+                index += 8
+            }
+            while index < count {
+                let data = base.load(fromByteOffset: index, as: UInt8.self)
+                base.storeBytes(of: data ^ UInt8(truncatingIfNeeded: next()), toByteOffset: index, as: UInt8.self)
+                index += 1
             }
         }
         _ = consume s
