@@ -211,7 +211,8 @@ public struct MSEInitiator: Sendable {
             case .rc4 where current.provide.contains(.rc4): method = .rc4
             case .plaintext where current.provide.contains(.plaintext): method = .plaintext
             default:
-                return .stop(.fail(MSEError(.invalidSelection, "crypto_select \(select) for provide \(current.provide)")))
+                return .stop(
+                    .fail(MSEError(.invalidSelection, "crypto_select \(select) for provide \(current.provide)")))
             }
             guard padLength <= MSELimits.maxPadLength else {
                 return .stop(.fail(MSEError(.padTooLong, "PadD of \(padLength) bytes")))

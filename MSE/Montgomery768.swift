@@ -82,7 +82,8 @@ enum Montgomery768 {
     static func bigEndianBytes(_ limbs: [UInt64]) -> [UInt8] {
         var result = [UInt8](repeating: 0, count: Self.limbs * 8)
         for position in 0..<(Self.limbs * 8) {
-            result[Self.limbs * 8 - 1 - position] = UInt8(truncatingIfNeeded: limbs[position / 8] >> (8 * UInt64(position % 8)))
+            result[Self.limbs * 8 - 1 - position] = UInt8(
+                truncatingIfNeeded: limbs[position / 8] >> (8 * UInt64(position % 8)))
         }
         return result
     }

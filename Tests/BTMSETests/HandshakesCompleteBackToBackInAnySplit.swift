@@ -17,11 +17,19 @@ struct PairCase: Sendable, CustomStringConvertible {
     }
 
     static let all: [PairCase] = [
-        PairCase(provide: [.plaintext, .rc4], allowed: [.plaintext, .rc4], expected: .rc4, clearPad: 0, encryptedPad: 0, initialPayload: true),
+        PairCase(
+            provide: [.plaintext, .rc4], allowed: [.plaintext, .rc4], expected: .rc4, clearPad: 0, encryptedPad: 0,
+            initialPayload: true),
         PairCase(provide: .rc4, allowed: .rc4, expected: .rc4, clearPad: 512, encryptedPad: 512, initialPayload: true),
-        PairCase(provide: .rc4, allowed: [.plaintext, .rc4], expected: .rc4, clearPad: 17, encryptedPad: 3, initialPayload: false),
-        PairCase(provide: .plaintext, allowed: [.plaintext, .rc4], expected: .plaintext, clearPad: 300, encryptedPad: 0, initialPayload: true),
-        PairCase(provide: [.plaintext, .rc4], allowed: .plaintext, expected: .plaintext, clearPad: 512, encryptedPad: 512, initialPayload: false),
+        PairCase(
+            provide: .rc4, allowed: [.plaintext, .rc4], expected: .rc4, clearPad: 17, encryptedPad: 3,
+            initialPayload: false),
+        PairCase(
+            provide: .plaintext, allowed: [.plaintext, .rc4], expected: .plaintext, clearPad: 300, encryptedPad: 0,
+            initialPayload: true),
+        PairCase(
+            provide: [.plaintext, .rc4], allowed: .plaintext, expected: .plaintext, clearPad: 512, encryptedPad: 512,
+            initialPayload: false),
     ]
 }
 
@@ -34,15 +42,18 @@ func handshakesCompleteBackToBackInAnySplit(_ pairCase: PairCase, _ split: MSEPa
     let ia = pairCase.initialPayload ? MSETestSupport.bitTorrentHandshake(infoHash: infoHash, peerID: 1) : []
     let initiator = try MSEInitiator(
         skey: infoHash, provide: pairCase.provide, initialPayload: ia,
-        randomness: MSETestSupport.randomness(seed: 1, clearPad: pairCase.clearPad, encryptedPad: pairCase.encryptedPad))
+        randomness: MSETestSupport.randomness(seed: 1, clearPad: pairCase.clearPad, encryptedPad: pairCase.encryptedPad)
+    )
     var index = SKEYIndex([[UInt8](repeating: 0x11, count: 20), [UInt8](repeating: 0x22, count: 32)])
     index.insert(infoHash)
     let responder = MSEResponder(
         index: index, allowed: pairCase.allowed,
-        randomness: MSETestSupport.randomness(seed: 2, clearPad: pairCase.clearPad, encryptedPad: pairCase.encryptedPad))
+        randomness: MSETestSupport.randomness(seed: 2, clearPad: pairCase.clearPad, encryptedPad: pairCase.encryptedPad)
+    )
     var pair = MSEPair(initiator: initiator, responder: responder, split: split, seed: 3)
     let reply = MSETestSupport.bitTorrentHandshake(infoHash: infoHash, peerID: 2) + [0, 0, 0, 2, 5, 0xff]
-    let next = (pairCase.initialPayload ? [] : MSETestSupport.bitTorrentHandshake(infoHash: infoHash, peerID: 1))
+    let next =
+        (pairCase.initialPayload ? [] : MSETestSupport.bitTorrentHandshake(infoHash: infoHash, peerID: 1))
         + [0, 0, 0, 1, 2]
     pair.responderSendsOnCompletion = reply
     pair.initiatorSendsOnCompletion = next

@@ -101,7 +101,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let ip = "127.0.45.\(Int.random(in: 2...250))"
         let pipe = Pipe()
-        let peer = try start([python, fixtures.appendingPathComponent("libtorrent_mse_peer.py").path, "seed", ip, dir.path], stdout: pipe)
+        let peer = try start(
+            [python, fixtures.appendingPathComponent("libtorrent_mse_peer.py").path, "seed", ip, dir.path], stdout: pipe
+        )
         defer { stop(peer) }
         let facts = try JSONDecoder().decode(Facts.self, from: Data(readLine(pipe).utf8))
         guard facts.error == nil, let port = facts.port, let hex = facts.info_hash else {
@@ -119,7 +121,8 @@ import Testing
         var outcome = Outcome(infoHash: infoHash)
         let ia = handshake(infoHash)
         let interested: [UInt8] = [0, 0, 0, 1, 2]
-        var initiator = try MSEInitiator(skey: infoHash, provide: .rc4, initialPayload: ia, randomness: initiatorRandomness)
+        var initiator = try MSEInitiator(
+            skey: infoHash, provide: .rc4, initialPayload: ia, randomness: initiatorRandomness)
         var sent: [UInt8] = []
         var received: [UInt8] = []
         var payload: [UInt8] = []
@@ -169,7 +172,9 @@ import Testing
                 role: "initiator", infoHash: infoHash, randomness: initiatorRandomness, initialPayload: ia,
                 afterHandshake: interested, sent: sent, received: received)
             try transcript.text(comment: "libtorrent 2.0.8 seed (forced RC4) dialled by our MSEInitiator on loopback")
-                .write(to: fixtures.appendingPathComponent("libtorrent-seed-initiator.transcript"), atomically: true, encoding: .utf8)
+                .write(
+                    to: fixtures.appendingPathComponent("libtorrent-seed-initiator.transcript"), atomically: true,
+                    encoding: .utf8)
         }
         return outcome
     }
@@ -185,7 +190,10 @@ import Testing
         defer { listener.close() }
         let pipe = Pipe()
         let peer = try start(
-            [python, fixtures.appendingPathComponent("libtorrent_mse_peer.py").path, "dial", peerIP, dir.path, ourIP, "\(listener.port)"],
+            [
+                python, fixtures.appendingPathComponent("libtorrent_mse_peer.py").path, "dial", peerIP, dir.path, ourIP,
+                "\(listener.port)",
+            ],
             stdout: pipe)
         defer { stop(peer) }
         let facts = try JSONDecoder().decode(Facts.self, from: Data(readLine(pipe).utf8))
@@ -252,7 +260,9 @@ import Testing
                 role: "responder", infoHash: infoHash, randomness: responderRandomness, initialPayload: [],
                 afterHandshake: reply, sent: sent, received: received)
             try transcript.text(comment: "libtorrent 2.0.8 leecher (forced RC4) dialling our MSEResponder on loopback")
-                .write(to: fixtures.appendingPathComponent("libtorrent-leecher-responder.transcript"), atomically: true, encoding: .utf8)
+                .write(
+                    to: fixtures.appendingPathComponent("libtorrent-leecher-responder.transcript"), atomically: true,
+                    encoding: .utf8)
         }
         return outcome
     }
@@ -351,7 +361,9 @@ final class MSETestSocket {
         let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = Self.address(host: host, port: 0)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(fd, 4) == 0 else {
             Glibc.close(fd)

@@ -194,7 +194,8 @@ func initiatorRefusesMalformedStep4(_ badCase: InitiatorCase) throws {
 /// The initiator refuses to start with an IA longer than 68 bytes or nothing to offer.
 @Test func initiatorConfigurationIsChecked() {
     #expect(throws: MSEError.self) {
-        try MSEInitiator(skey: [UInt8](repeating: 1, count: 20), provide: .rc4, initialPayload: [UInt8](repeating: 0, count: 69))
+        try MSEInitiator(
+            skey: [UInt8](repeating: 1, count: 20), provide: .rc4, initialPayload: [UInt8](repeating: 0, count: 69))
     }
     #expect(throws: MSEError.self) {
         try MSEInitiator(skey: [UInt8](repeating: 1, count: 20), provide: [], initialPayload: [])

@@ -114,7 +114,8 @@ struct RecordedLibtorrentHandshakesReplay {
         let leecher = try MSETranscript(fixture: "libtorrent-leecher-responder.transcript")
         var corrupted = leecher.received
         corrupted[95] ^= 0x01
-        let responder = MSEResponder(index: SKEYIndex([leecher.infoHash]), allowed: .rc4, randomness: leecher.randomness)
+        let responder = MSEResponder(
+            index: SKEYIndex([leecher.infoHash]), allowed: .rc4, randomness: leecher.randomness)
         let lost = Self.replay(responder: responder, received: corrupted, after: [], maxChunk: 50, seed: 2)
         #expect(lost.error?.code == .syncNotFound && lost.error?.seedReason == "HANDSHAKE_SYNC_DH5")
 

@@ -22,7 +22,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let allowed: MSECryptoMethods = [.plaintext, .rc4][Int(flags >> 2) % 3]
     let randomness = MSEHandshakeRandomness(
         privateKey: [UInt8](repeating: 9, count: 20), clearPad: [5, 6], encryptedPad: [7, 8, 9])
-    guard var initiator = try? MSEInitiator(skey: skey, provide: provide, initialPayload: [1, 2], randomness: randomness)
+    guard
+        var initiator = try? MSEInitiator(skey: skey, provide: provide, initialPayload: [1, 2], randomness: randomness)
     else { return 0 }
     guard case .send(let step1) = initiator.start() else { return 0 }
 
@@ -65,6 +66,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         position = end
     }
     precondition(outcomes <= 1, "more than one outcome")
-    if outcomes == 1 { precondition(initiator.receive(ByteBuffer(bytes: [1, 2, 3])).isEmpty, "finished must stay quiet") }
+    if outcomes == 1 {
+        precondition(initiator.receive(ByteBuffer(bytes: [1, 2, 3])).isEmpty, "finished must stay quiet")
+    }
     return 0
 }

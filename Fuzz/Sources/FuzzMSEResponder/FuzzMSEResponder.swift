@@ -68,6 +68,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         position = end
     }
     precondition(outcomes <= 1, "more than one outcome")
-    if outcomes == 1 { precondition(responder.receive(ByteBuffer(bytes: [1, 2, 3])).isEmpty, "finished must stay quiet") }
+    if outcomes == 1 {
+        precondition(responder.receive(ByteBuffer(bytes: [1, 2, 3])).isEmpty, "finished must stay quiet")
+    }
     return 0
 }

@@ -93,9 +93,20 @@ struct MSEBenchmark {
             handshakes += 1
         }
         let elapsed = Double(now() - wall) / 1e9
-        print(String(format: "handshakes back to back                %8.0f /s (both roles on one core)", Double(handshakes) / elapsed))
-        print(String(format: "  initiator role                       %8.0f /s (%.1f us each)", Double(handshakes) / (Double(initiatorNanos) / 1e9), Double(initiatorNanos) / Double(handshakes) / 1000))
-        print(String(format: "  responder role (1001 torrents)       %8.0f /s (%.1f us each)", Double(handshakes) / (Double(responderNanos) / 1e9), Double(responderNanos) / Double(handshakes) / 1000))
+        print(
+            String(
+                format: "handshakes back to back                %8.0f /s (both roles on one core)",
+                Double(handshakes) / elapsed))
+        print(
+            String(
+                format: "  initiator role                       %8.0f /s (%.1f us each)",
+                Double(handshakes) / (Double(initiatorNanos) / 1e9), Double(initiatorNanos) / Double(handshakes) / 1000)
+        )
+        print(
+            String(
+                format: "  responder role (1001 torrents)       %8.0f /s (%.1f us each)",
+                Double(handshakes) / (Double(responderNanos) / 1e9), Double(responderNanos) / Double(handshakes) / 1000)
+        )
         if sink == 0x5a { print("") }
     }
 }
