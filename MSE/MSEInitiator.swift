@@ -119,7 +119,7 @@ public struct MSEInitiator: Sendable {
         state = .idle(
             Idle(
                 skey: skey, provide: provide.intersection([.plaintext, .rc4]), initialPayload: initialPayload,
-                randomness: randomness, keyPair: MSEKeyPair(privateKey: randomness.privateKey)))
+                randomness: randomness, keyPair: randomness.keyPair))
     }
 
     /// Starts the handshake: the bytes to send first (Ya and PadA). Call once, when connected.

@@ -115,7 +115,7 @@ public struct MSEResponder: Sendable {
     /// A responder serving the torrents of `index`, accepting the methods in `allowed` (RC4 is selected
     /// whenever both sides allow it, plaintext otherwise).
     public init(index: SKEYIndex, allowed: MSECryptoMethods, randomness: MSEHandshakeRandomness = .secure()) {
-        keyPair = MSEKeyPair(privateKey: randomness.privateKey)
+        keyPair = randomness.keyPair
         state = .awaitingPublicKey(AwaitingPublicKey(index: index, allowed: allowed, randomness: randomness))
     }
 
