@@ -26,8 +26,7 @@ public struct MSEKeyPair: Sendable {
 
     /// A key pair with a private key from the system's secure random generator (`getrandom` on Linux).
     public init() {
-        var generator = SystemRandomNumberGenerator()
-        self.init(privateKey: (0..<Self.privateKeyLength).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        self.init(privateKey: secureRandomBytes(Self.privateKeyLength))
     }
 
     /// Whether `publicKey` is acceptable from a peer: exactly 96 bytes and within [2, P − 2]. The values
