@@ -93,4 +93,10 @@ func handshakesCompleteBackToBackInAnySplit(_ pairCase: PairCase, _ split: MSEPa
     #expect(EncryptionPolicy.preferred.cryptoMethods == [.plaintext, .rc4])
     #expect(EncryptionPolicy.required.cryptoMethods == .rc4)
     #expect(MSEKeyPair.publicKeyLength == 96)
+    // The spec's 768-bit prime, and the Montgomery constants derived from it.
+    let spec =
+        "ffffffffffffffffc90fdaa22168c234c4c6628b80dc1cd129024e088a67cc74020bbea63b139b22514a08798e3404dd"
+        + "ef9519b3cd3a431b302b0a6df25f14374fe1356d6d51c245e485b576625e7ec6f44c42e9a63a36210000000000090563"
+    #expect(MSETestSupport.hex(Montgomery768.bigEndianBytes(Montgomery768.prime)) == spec)
+    #expect(Montgomery768.n0inv &* Montgomery768.prime[0] == UInt64.max)
 }
