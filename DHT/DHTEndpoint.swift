@@ -2,9 +2,9 @@ import NIOCore
 
 /// A UDP endpoint of a DHT node or a peer: an IPv4 or IPv6 address and a port, with the compact forms of
 /// BEP 5 (6 bytes) and BEP 32 (18 bytes).
-public struct DHTEndpoint: Hashable, Sendable, CustomStringConvertible {
+public struct DHTEndpoint: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// An IP address without a port.
-    public enum IP: Hashable, Sendable, CustomStringConvertible {
+    public enum IP: Hashable, Comparable, Sendable, CustomStringConvertible {
         /// An IPv4 address as a big-endian number (127.0.0.1 is 0x7f00_0001).
         case v4(UInt32)
         /// An IPv6 address as two big-endian halves.
@@ -37,6 +37,16 @@ public struct DHTEndpoint: Hashable, Sendable, CustomStringConvertible {
             guard let address = try? SocketAddress(ipAddress: text, port: 0), let ip = DHTEndpoint(address)?.ip
             else { return nil }
             self = ip
+        }
+
+        /// IPv4 before IPv6, then by number (so tables can be walked in a stable order).
+        public static func < (lhs: IP, rhs: IP) -> Bool {
+            switch (lhs, rhs) {
+            case (.v4(let a), .v4(let b)): a < b
+            case (.v4, .v6): true
+            case (.v6, .v4): false
+            case (.v6(let a, let b), .v6(let c, let d)): (a, b) < (c, d)
+            }
         }
 
         /// True for IPv6.
@@ -103,6 +113,9 @@ public struct DHTEndpoint: Hashable, Sendable, CustomStringConvertible {
     public func socketAddress() throws -> SocketAddress {
         try SocketAddress(packedIPAddress: ByteBuffer(bytes: ip.bytes), port: Int(port))
     }
+
+    /// By address, then port.
+    public static func < (lhs: DHTEndpoint, rhs: DHTEndpoint) -> Bool { (lhs.ip, lhs.port) < (rhs.ip, rhs.port) }
 
     /// Length of a compact IPv4 endpoint (BEP 5).
     public static let compactV4Length = 6

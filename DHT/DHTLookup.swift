@@ -146,7 +146,8 @@ struct Lookup: Sendable {
         for index in candidates.indices {
             guard active < alpha, alive < bucketSize else { break }
             switch candidates[index].state {
-            case .failed: continue
+            // A failed node, or one silent for a second, no longer holds a place among the k closest.
+            case .failed, .inFlight(slow: true): continue
             case .fresh:
                 candidates[index].state = .inFlight(slow: false)
                 picked.append(index)
@@ -159,16 +160,19 @@ struct Lookup: Sendable {
         return picked
     }
 
-    /// True once the k closest live candidates have all answered, or nothing is left to query or awaited.
+    /// True once the k closest live candidates have all answered, or nothing is left to query or awaited
+    /// (slow queries aside).
     var isConverged: Bool {
         if seedsInFlight > 0 || !seeds.isEmpty { return false }
         var alive = 0
         for candidate in candidates {
             switch candidate.state {
-            case .failed: continue
+            // A node silent for a second has been replaced by another query; it does not hold the lookup
+            // open until its timeout (its late answer is still recorded by the routing table).
+            case .failed, .inFlight(slow: true): continue
             case .responded: alive += 1
             case .fresh: if queriesSent >= Self.maximumQueries { continue } else { return false }
-            case .inFlight: return false
+            case .inFlight(slow: false): return false
             }
             if alive >= bucketSize { return true }
         }

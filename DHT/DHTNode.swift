@@ -18,7 +18,8 @@ public struct DHTNode: Sendable {
         var sentAt: NIODeadline
         var purpose: Purpose
         var slowSignalled: Bool
-        var method: String
+        /// The node we expect to answer, when we know its id.
+        var nodeID: NodeID?
     }
 
     /// The settings.
@@ -128,7 +129,8 @@ public struct DHTNode: Sendable {
             lookup.add(node, depth: 1, localID: localID)
         }
         for node in extra { lookup.add(node, depth: 1, localID: localID) }
-        lookup.seeds = Array(Set(seeds).subtracting(lookup.seen).prefix(16))
+        var unique: Set<DHTEndpoint> = lookup.seen
+        lookup.seeds = Array(seeds.filter { unique.insert($0).inserted }.prefix(16).reversed())
         lookups[id] = lookup
         return (id, advance(id, now: now))
     }
@@ -153,7 +155,10 @@ public struct DHTNode: Sendable {
         }
         for index in lookup.nextQueries() {
             let endpoint = lookup.candidates[index].info.endpoint
-            if let datagram = sendQuery(query, to: endpoint, purpose: .lookup(id, seed: false), now: now) {
+            if let datagram = sendQuery(
+                query, to: endpoint, expecting: lookup.candidates[index].info.id, purpose: .lookup(id, seed: false),
+                now: now)
+            {
                 actions.append(.send(datagram, to: endpoint))
             } else {
                 lookup.candidates[index].state = .failed
@@ -188,15 +193,16 @@ public struct DHTNode: Sendable {
     }
 
     /// Encodes a query with a fresh transaction id and remembers it; nil if too many are outstanding.
-    mutating func sendQuery(_ query: KRPCQuery, to endpoint: DHTEndpoint, purpose: Purpose, now: NIODeadline)
-        -> [UInt8]?
-    {
+    mutating func sendQuery(
+        _ query: KRPCQuery, to endpoint: DHTEndpoint, expecting nodeID: NodeID? = nil, purpose: Purpose,
+        now: NIODeadline
+    ) -> [UInt8]? {
         guard outstanding.count < configuration.maximumOutstandingQueries else { return nil }
         var tid = nextTransaction
         while outstanding[tid] != nil { tid &+= 1 }
         nextTransaction = tid &+ 1
         outstanding[tid] = Outstanding(
-            endpoint: endpoint, sentAt: now, purpose: purpose, slowSignalled: false, method: query.method)
+            endpoint: endpoint, sentAt: now, purpose: purpose, slowSignalled: false, nodeID: nodeID)
         statistics.queriesSent += 1
         let message = KRPCQueryMessage(
             transactionID: [UInt8(tid >> 24), UInt8(tid >> 16 & 0xff), UInt8(tid >> 8 & 0xff), UInt8(tid & 0xff)],
@@ -250,6 +256,14 @@ public struct DHTNode: Sendable {
             var depth = 1
             if seed {
                 lookup.seedsInFlight -= 1
+                if let responder {
+                    // A bootstrap node of unknown id answered: it is now a candidate like any other.
+                    lookup.add(responder, depth: 1, localID: localID)
+                    if let index = lookup.index(of: source) {
+                        lookup.candidates[index].state = .responded
+                        lookup.candidates[index].token = response?.token
+                    }
+                }
             } else if let index = lookup.index(of: source) {
                 depth = lookup.candidates[index].depth
                 if let response, response.senderID == lookup.candidates[index].info.id {
@@ -374,7 +388,9 @@ public struct DHTNode: Sendable {
     public mutating func tick(now: NIODeadline) -> [DHTAction] {
         var actions: [DHTAction] = []
         var touched: Set<DHTLookupID> = []
-        for (tid, entry) in outstanding {
+        // Sorted, so that a simulation replays identically whatever the process's hash seed.
+        for tid in outstanding.keys.sorted() {
+            let entry = outstanding[tid]!
             if now - entry.sentAt >= configuration.queryTimeout {
                 outstanding[tid] = nil
                 timedOut(entry, touched: &touched, now: now)
@@ -390,7 +406,8 @@ public struct DHTNode: Sendable {
             }
         }
         for id in touched.sorted(by: { $0.rawValue < $1.rawValue }) { actions += advance(id, now: now) }
-        for (id, lookup) in lookups where now - lookup.started >= configuration.lookupTimeout {
+        for id in lookups.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            guard let lookup = lookups[id], now - lookup.started >= configuration.lookupTimeout else { continue }
             lookups[id] = nil
             actions += finish(lookup, timedOut: true, now: now)
         }
@@ -403,14 +420,12 @@ public struct DHTNode: Sendable {
     }
 
     mutating func timedOut(_ entry: Outstanding, touched: inout Set<DHTLookupID>, now: NIODeadline) {
+        if let id = entry.nodeID { routingTable.failed(id, now: now) }
         switch entry.purpose {
         case .announce:
             break
         case .ping(let id):
-            if let id {
-                pinging.remove(id)
-                routingTable.failed(id, now: now)
-            }
+            if let id { pinging.remove(id) }
         case .lookup(let id, let seed):
             guard var lookup = lookups[id] else { return }
             lookup.timeouts += 1
@@ -418,7 +433,6 @@ public struct DHTNode: Sendable {
                 lookup.seedsInFlight -= 1
             } else if let index = lookup.index(of: entry.endpoint) {
                 lookup.candidates[index].state = .failed
-                routingTable.failed(lookup.candidates[index].info.id, now: now)
             }
             lookups[id] = lookup
             touched.insert(id)
@@ -431,7 +445,10 @@ public struct DHTNode: Sendable {
         var actions: [DHTAction] = []
         peerStore.expire(now: now)
         for node in routingTable.questionableNodes(now: now, limit: 8) where !pinging.contains(node.id) {
-            guard let datagram = sendQuery(.ping, to: node.endpoint, purpose: .ping(node.id), now: now) else { break }
+            guard
+                let datagram = sendQuery(
+                    .ping, to: node.endpoint, expecting: node.id, purpose: .ping(node.id), now: now)
+            else { break }
             pinging.insert(node.id)
             actions.append(.send(datagram, to: node.endpoint))
         }

@@ -48,7 +48,7 @@ public struct PeerStore: Sendable {
     public var torrentCount: Int { torrents.count }
 
     /// Every info-hash stored.
-    public var infoHashes: [NodeID] { Array(torrents.keys) }
+    public var infoHashes: [NodeID] { torrents.keys.sorted() }
 
     /// Stores (or refreshes) `peer` for `infoHash`. When the torrent is full a random peer gives way, as in
     /// libtorrent; when the store is full of torrents, the torrent with the fewest peers gives way.
@@ -63,14 +63,14 @@ public struct PeerStore: Sendable {
         }
         if torrents[infoHash] == nil {
             if torrents.count >= limits.maximumTorrents {
-                guard let smallest = torrents.min(by: { $0.value.count < $1.value.count }) else { return }
+                guard let smallest = torrents.min(by: { ($0.value.count, $0.key) < ($1.value.count, $1.key) }) else { return }
                 peerCount -= smallest.value.count
                 torrents[smallest.key] = nil
             }
             torrents[infoHash] = [:]
         }
         if torrents[infoHash]!.count >= limits.maximumPeersPerTorrent || peerCount >= limits.maximumPeers {
-            guard let victim = torrents[infoHash]!.keys.randomElement(using: &generator) else { return }
+            guard let victim = torrents[infoHash]!.keys.sorted().randomElement(using: &generator) else { return }
             torrents[infoHash]![victim] = nil
             peerCount -= 1
         }
@@ -84,7 +84,7 @@ public struct PeerStore: Sendable {
         for infoHash: NodeID, noSeed: Bool, now: NIODeadline, using generator: inout some RandomNumberGenerator
     ) -> [DHTEndpoint] {
         guard let peers = torrents[infoHash] else { return [] }
-        var found = peers.filter { $0.value.expiry > now && !(noSeed && $0.value.seed) }.map(\.key)
+        var found = peers.filter { $0.value.expiry > now && !(noSeed && $0.value.seed) }.map(\.key).sorted()
         if found.count > limits.maximumPeersPerReply {
             found.shuffle(using: &generator)
             found.removeLast(found.count - limits.maximumPeersPerReply)

@@ -37,7 +37,8 @@ public struct RateLimiter: Sendable {
     /// Accounts one query from `ip`; false if it must be dropped.
     public mutating func allow(_ ip: DHTEndpoint.IP, now: NIODeadline) -> Bool {
         guard var entry = entries[ip] else {
-            if entries.count >= maximumAddresses, let oldest = entries.min(by: { $0.value.updated < $1.value.updated })
+            if entries.count >= maximumAddresses,
+                let oldest = entries.min(by: { ($0.value.updated, $0.key) < ($1.value.updated, $1.key) })
             {
                 entries[oldest.key] = nil
             }

@@ -1,0 +1,173 @@
+import NIOCore
+
+/// The measurement the DHT issue asks for, run on a ``DHTSimulation``: nodes join one by one, some
+/// announce torrents, then a share of the nodes leaves and as many new ones join while other nodes look the
+/// torrents up. Shared by the tests (a few hundred nodes) and `Benchmarks/dht/run` (10,000).
+public struct DHTSimulationScenario: Sendable {
+    /// Nodes in the network before churn.
+    public var nodeCount: Int
+    /// Torrents announced.
+    public var torrents: Int
+    /// `get_peers` lookups measured.
+    public var lookups: Int
+    /// Share of the nodes that leave (and are replaced by as many new ones) during the lookup phase.
+    public var churn: Double
+    /// Virtual time between two joins.
+    public var joinSpacing: TimeAmount
+    /// Virtual length of the lookup phase.
+    public var lookupPhase: TimeAmount
+    /// The network's settings.
+    public var network: DHTSimulation.Configuration
+
+    /// Creates a scenario.
+    public init(
+        nodeCount: Int, torrents: Int = 20, lookups: Int = 200, churn: Double = 0.2,
+        joinSpacing: TimeAmount = .milliseconds(20), lookupPhase: TimeAmount = .seconds(300),
+        network: DHTSimulation.Configuration = .init()
+    ) {
+        self.nodeCount = nodeCount
+        self.torrents = torrents
+        self.lookups = lookups
+        self.churn = churn
+        self.joinSpacing = joinSpacing
+        self.lookupPhase = lookupPhase
+        self.network = network
+    }
+
+    /// What a run measured.
+    public struct Report: Sendable, CustomStringConvertible {
+        /// Lookups finished.
+        public var lookups = 0
+        /// Lookups that found the announcer.
+        public var successes = 0
+        /// Nodes that left and joined during the lookup phase.
+        public var churned = 0
+        /// Hops per lookup, sorted.
+        public var rounds: [Int] = []
+        /// Queries per lookup, sorted.
+        public var messages: [Int] = []
+        /// Lookup durations in milliseconds, sorted.
+        public var durations: [Double] = []
+        /// Milliseconds until the first peers arrived, sorted (successful lookups only).
+        public var firstPeers: [Double] = []
+        /// Datagrams sent in the whole run, and lost.
+        public var datagrams = 0
+        /// Datagrams lost.
+        public var lost = 0
+        /// Mean routing table size (live nodes) at the end.
+        public var meanTableSize = 0.0
+        /// Lookups that hit the lookup timeout.
+        public var timedOut = 0
+
+        /// Share of lookups that found the announcer.
+        public var successRate: Double { lookups == 0 ? 0 : Double(successes) / Double(lookups) }
+
+        static func percentile<V: Comparable>(_ values: [V], _ p: Double) -> V? {
+            values.isEmpty ? nil : values[min(values.count - 1, Int(Double(values.count) * p))]
+        }
+
+        /// The value at percentile `p` (0...1) of a sorted list.
+        public func median(_ keyPath: KeyPath<Report, [Double]>, _ p: Double = 0.5) -> Double {
+            Self.percentile(self[keyPath: keyPath], p) ?? .nan
+        }
+
+        public var description: String {
+            let meanMessages = messages.isEmpty ? 0 : Double(messages.reduce(0, +)) / Double(messages.count)
+            let meanRounds = rounds.isEmpty ? 0 : Double(rounds.reduce(0, +)) / Double(rounds.count)
+            return """
+                lookups \(lookups), success \(successes) (\(format2(successRate * 100)) %), churned \(churned), timed out \(timedOut)
+                rounds: mean \(format2(meanRounds)), median \(Self.percentile(rounds, 0.5) ?? 0), p90 \(Self.percentile(rounds, 0.9) ?? 0)
+                queries per lookup: mean \(format2(meanMessages)), median \(Self.percentile(messages, 0.5) ?? 0), p90 \(Self.percentile(messages, 0.9) ?? 0)
+                get_peers time (ms): median \(format2(median(\.durations))), p90 \(format2(median(\.durations, 0.9)))
+                first peers (ms): median \(format2(median(\.firstPeers))), p90 \(format2(median(\.firstPeers, 0.9)))
+                datagrams \(datagrams), lost \(lost), mean table size \(format2(meanTableSize))
+                """
+        }
+    }
+
+    /// Runs the scenario and returns what it measured.
+    public func run() -> Report {
+        var simulation = DHTSimulation(configuration: network)
+        var random = DHTRandom(seed: network.seed ^ 0x5eed)
+        for _ in 0..<nodeCount {
+            simulation.addNode()
+            simulation.run(for: joinSpacing)
+        }
+        simulation.run(for: .seconds(60))
+        _ = simulation.takeResults()
+
+        // Announce: each torrent by one node, on TCP port 6881.
+        var announcers: [(node: Int, infoHash: NodeID)] = []
+        for _ in 0..<torrents {
+            let node = Int.random(in: 0..<simulation.nodeCount, using: &random)
+            let infoHash = NodeID.random(using: &random)
+            simulation.getPeers(at: node, infoHash: infoHash, announce: DHTAnnounce(port: 6881))
+            announcers.append((node, infoHash))
+        }
+        simulation.run(for: .seconds(30))
+        _ = simulation.takeResults()
+        let protected = Set(announcers.map(\.node))
+
+        // Lookups and churn, spread evenly over the phase.
+        var report = Report()
+        let churnCount = Int(Double(nodeCount) * churn)
+        let events = max(lookups, churnCount)
+        let step = TimeAmount.nanoseconds(lookupPhase.nanoseconds / Int64(max(1, events)))
+        var expected: [String: Int] = [:]
+        for e in 0..<events {
+            if e * churnCount / events != (e + 1) * churnCount / events {
+                // One leaves (never an announcer: it would re-announce), one joins.
+                let candidates = simulation.online.subtracting(protected)
+                if let leaving = candidates.sorted().randomElement(using: &random) {
+                    simulation.removeNode(leaving)
+                    simulation.addNode()
+                    report.churned += 1
+                }
+            }
+            if e * lookups / events != (e + 1) * lookups / events {
+                let target = Int.random(in: 0..<announcers.count, using: &random)
+                let online = simulation.online.subtracting([announcers[target].node]).sorted()
+                if let node = online.randomElement(using: &random),
+                    let id = simulation.getPeers(at: node, infoHash: announcers[target].infoHash)
+                {
+                    expected["\(node)/\(id.rawValue)"] = target
+                }
+            }
+            simulation.run(for: step)
+        }
+        simulation.run(for: .seconds(40))
+        for (node, result) in simulation.takeResults() {
+            guard case .getPeers(nil) = result.kind, let target = expected["\(node)/\(result.id.rawValue)"] else {
+                continue
+            }
+            report.lookups += 1
+            let announcer = DHTEndpoint(ip: simulation.endpoint(of: announcers[target].node).ip, port: 6881)
+            if result.peers.contains(announcer) {
+                report.successes += 1
+                if let first = result.firstPeersAfter { report.firstPeers.append(Double(first.nanoseconds) / 1e6) }
+            }
+            if result.timedOut { report.timedOut += 1 }
+            report.rounds.append(result.rounds)
+            report.messages.append(result.queriesSent)
+            report.durations.append(Double(result.duration.nanoseconds) / 1e6)
+        }
+        report.rounds.sort()
+        report.messages.sort()
+        report.durations.sort()
+        report.firstPeers.sort()
+        report.datagrams = simulation.datagramsSent
+        report.lost = simulation.datagramsLost
+        let online = simulation.online
+        report.meanTableSize =
+            Double(online.reduce(0) { $0 + (simulation.node($1)?.routingTable.count ?? 0) }) / Double(max(1, online.count))
+        return report
+    }
+}
+
+func format2(_ value: Double) -> String {
+    guard value.isFinite else { return "-" }
+    let scaled = (value * 100).rounded()
+    let whole = Int(scaled) / 100
+    let fraction = abs(Int(scaled)) % 100
+    return "\(whole).\(fraction < 10 ? "0" : "")\(fraction)"
+}
