@@ -14,6 +14,10 @@ public enum DHTLookupKind: Hashable, Sendable {
     /// `get_peers`: peers of an info-hash; with `announce`, `announce_peer` to the closest nodes afterwards
     /// (port nil announces with `implied_port`).
     case getPeers(announce: DHTAnnounce?)
+    /// `get` (BEP 44): the item at the target; `salt` is needed to check a mutable item's target.
+    case getItem(salt: [UInt8])
+    /// `get` then `put` (BEP 44): store the item at the nodes closest to its target.
+    case putItem(DHTItem)
 }
 
 /// An announcement made at the end of a `get_peers` lookup.
@@ -54,8 +58,10 @@ public struct DHTLookupResult: Hashable, Sendable {
     public var duration: TimeAmount
     /// How long until the first peers arrived, if any did.
     public var firstPeersAfter: TimeAmount?
-    /// Nodes sent an `announce_peer`.
+    /// Nodes sent an `announce_peer` (or a BEP 44 `put`).
     public var announcedTo: Int
+    /// BEP 44: the item found (the highest sequence number for a mutable item), verified.
+    public var item: DHTItem?
     /// True if the lookup ended at ``DHTConfiguration/lookupTimeout`` rather than by converging.
     public var timedOut: Bool
 }
@@ -97,6 +103,7 @@ struct Lookup: Sendable {
     var peers: [DHTEndpoint] = []
     var peerSet: Set<DHTEndpoint> = []
     var firstPeersAt: NIODeadline?
+    var item: DHTItem?
     var queriesSent = 0
     var responses = 0
     var timeouts = 0
@@ -179,6 +186,19 @@ struct Lookup: Sendable {
         return true
     }
 
+    /// Keeps a received BEP 44 item if it checks out against the target (and is newer than the one held).
+    mutating func offer(_ received: DHTItem, salt: [UInt8]) {
+        var candidate = received
+        if var signed = received.signed {
+            signed.salt = salt
+            guard let verified = DHTItem(value: received.value, signed: signed) else { return }
+            candidate = verified
+        }
+        guard candidate.target == target else { return }
+        if let held = item?.signed, let new = candidate.signed, new.sequence <= held.sequence { return }
+        item = candidate
+    }
+
     mutating func addPeers(_ values: [DHTEndpoint], now: NIODeadline) {
         for value in values where peers.count < Self.maximumPeers && !peerSet.contains(value) {
             peerSet.insert(value)
@@ -196,6 +216,6 @@ struct Lookup: Sendable {
             id: id, target: target, kind: kind, peers: peers, closest: closestResponded(bucketSize).map(\.info),
             queriesSent: queriesSent, responses: responses, timeouts: timeouts, rounds: rounds,
             duration: now - started, firstPeersAfter: firstPeersAt.map { $0 - started }, announcedTo: announcedTo,
-            timedOut: timedOut)
+            item: item, timedOut: timedOut)
     }
 }

@@ -36,6 +36,8 @@ public struct DHTNode: Sendable {
     var lookups: [DHTLookupID: Lookup] = [:]
     var nextLookup: UInt64 = 1
     var pinging: Set<NodeID> = []
+    /// BEP 44 items stored here.
+    public private(set) var itemStore = ItemStore()
     var nextMaintenance: NIODeadline
     /// Counters for the figures a driver reports.
     public private(set) var statistics = Statistics()
@@ -114,6 +116,17 @@ public struct DHTNode: Sendable {
         startLookup(target: infoHash, kind: .getPeers(announce: announce), seeds: [], extra: [], now: now)
     }
 
+    /// Starts a BEP 44 `get` of the item at `target` (`salt` as used when it was put, for mutable items).
+    public mutating func getItem(_ target: NodeID, salt: [UInt8] = [], now: NIODeadline) -> (DHTLookupID, [DHTAction])
+    {
+        startLookup(target: target, kind: .getItem(salt: salt), seeds: [], extra: [], now: now)
+    }
+
+    /// Stores a BEP 44 item at the nodes closest to its target (a `get` for tokens, then `put`).
+    public mutating func putItem(_ item: DHTItem, now: NIODeadline) -> (DHTLookupID, [DHTAction]) {
+        startLookup(target: item.target, kind: .putItem(item), seeds: [], extra: [], now: now)
+    }
+
     mutating func startLookup(
         target: NodeID, kind: DHTLookupKind, seeds: [DHTEndpoint], extra: [DHTNodeInfo], now: NIODeadline
     ) -> (DHTLookupID, [DHTAction]) {
@@ -139,6 +152,7 @@ public struct DHTNode: Sendable {
         switch kind {
         case .findNode: .findNode(target: target, want: [])
         case .getPeers: .getPeers(infoHash: target, want: [], noSeed: false)
+        case .getItem, .putItem: .get(target: target, sequence: nil)
         }
     }
 
@@ -182,6 +196,16 @@ public struct DHTNode: Sendable {
                 let query = KRPCQuery.announcePeer(
                     infoHash: lookup.target, port: announce.port ?? 0, token: token,
                     impliedPort: announce.port == nil, seed: announce.seed)
+                if let datagram = sendQuery(query, to: candidate.info.endpoint, purpose: .announce, now: now) {
+                    actions.append(.send(datagram, to: candidate.info.endpoint))
+                    announced += 1
+                }
+            }
+        }
+        if case .putItem(let item) = lookup.kind {
+            for candidate in lookup.closestResponded(configuration.routingTable.bucketSize) {
+                guard let token = candidate.token else { continue }
+                let query = KRPCQuery.put(token: token, item: item, cas: nil)
                 if let datagram = sendQuery(query, to: candidate.info.endpoint, purpose: .announce, now: now) {
                     actions.append(.send(datagram, to: candidate.info.endpoint))
                     announced += 1
@@ -287,6 +311,7 @@ public struct DHTNode: Sendable {
                     lookup.add(node, depth: seed ? 1 : depth + 1, localID: localID)
                 }
                 if case .getPeers = lookup.kind { lookup.addPeers(response.values, now: now) }
+                if case .getItem(let salt) = lookup.kind, let item = response.item { lookup.offer(item, salt: salt) }
             }
             lookups[lookupID] = lookup
             return advance(lookupID, now: now)
@@ -345,6 +370,23 @@ public struct DHTNode: Sendable {
             }
             peerStore.announce(
                 infoHash, peer: DHTEndpoint(ip: source.ip, port: peerPort), seed: seed, now: now, using: &random)
+        case .get(let target, let sequence):
+            response.token = tokens.token(for: source.ip, infoHash: target)
+            setNodes(&response, routingTable.closest(to: target, count: k, now: now))
+            if let stored = itemStore.item(target, now: now) {
+                if let signed = stored.signed, let sequence, signed.sequence <= sequence {
+                    response.sequence = signed.sequence  // BEP 44: nothing newer than what the requester has
+                } else {
+                    response.item = stored
+                }
+            }
+        case .put(let token, let item, let cas):
+            if let code = checkPut(token: token, item: item, cas: cas, from: source, now: now) {
+                return [reply(.error(KRPCErrorMessage(
+                    transactionID: query.transactionID, code: code, message: "put refused",
+                    version: configuration.version)), to: source)]
+            }
+            itemStore.put(item, now: now)
         case .unknown:
             return [reply(.error(KRPCErrorMessage(
                 transactionID: query.transactionID, code: KRPCErrorMessage.methodUnknown, message: "method unknown",
@@ -354,6 +396,23 @@ public struct DHTNode: Sendable {
             transactionID: query.transactionID, response: response, requesterAddress: source,
             version: configuration.version)
         return [reply(.response(message), to: source)]
+    }
+
+    /// BEP 44's checks of a `put`, in its order; the error code to answer with, or nil to store.
+    func checkPut(token: [UInt8], item: DHTItem, cas: Int64?, from source: DHTEndpoint, now: NIODeadline) -> Int? {
+        guard tokens.isValid(token, for: source.ip, infoHash: item.target) else { return KRPCErrorMessage.protocolError }
+        guard item.value.count <= DHTItem.maximumValueSize else { return KRPCErrorMessage.valueTooBig }
+        guard let signed = item.signed else { return nil }
+        guard signed.salt.count <= DHTItem.maximumSaltSize else { return KRPCErrorMessage.saltTooBig }
+        guard DHTItem(value: item.value, signed: signed) != nil else { return KRPCErrorMessage.invalidSignature }
+        if let existing = itemStore.item(item.target, now: now)?.signed {
+            if let cas, cas != existing.sequence { return KRPCErrorMessage.casMismatch }
+            if signed.sequence < existing.sequence { return KRPCErrorMessage.sequenceTooOld }
+            if signed.sequence == existing.sequence && itemStore.item(item.target, now: now)?.value != item.value {
+                return KRPCErrorMessage.sequenceTooOld
+            }
+        }
+        return nil
     }
 
     func wantsOurFamily(_ want: KRPCWant) -> Bool {
@@ -444,6 +503,7 @@ public struct DHTNode: Sendable {
     mutating func maintain(now: NIODeadline) -> [DHTAction] {
         var actions: [DHTAction] = []
         peerStore.expire(now: now)
+        itemStore.expire(now: now)
         for node in routingTable.questionableNodes(now: now, limit: 8) where !pinging.contains(node.id) {
             guard
                 let datagram = sendQuery(

@@ -177,6 +177,26 @@ public struct DHTSimulation {
         return id
     }
 
+    /// Starts a BEP 44 put at node `index`.
+    @discardableResult
+    public mutating func putItem(at index: Int, _ item: DHTItem) -> DHTLookupID? {
+        guard var node = nodes[index] else { return nil }
+        let (id, actions) = node.putItem(item, now: now)
+        nodes[index] = node
+        perform(actions, of: index)
+        return id
+    }
+
+    /// Starts a BEP 44 get at node `index`.
+    @discardableResult
+    public mutating func getItem(at index: Int, target: NodeID, salt: [UInt8] = []) -> DHTLookupID? {
+        guard var node = nodes[index] else { return nil }
+        let (id, actions) = node.getItem(target, salt: salt, now: now)
+        nodes[index] = node
+        perform(actions, of: index)
+        return id
+    }
+
     /// Lookups finished since the last call, with the node that ran each.
     public mutating func takeResults() -> [(node: Int, result: DHTLookupResult)] {
         defer { results = [] }

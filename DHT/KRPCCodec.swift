@@ -149,11 +149,52 @@ public enum KRPCCodec {
                 seed: try flag(a["seed"], "seed"))
         case "sample_infohashes":
             query = .sampleInfohashes(target: try id(a["target"], "target"), want: try want(a["want"]))
+        case "get":
+            query = .get(target: try id(a["target"], "target"), sequence: try optionalInteger(a["seq"], "seq"))
+        case "put":
+            guard let token = a["token"]?.bytes else { throw malformed("put without 'token'") }
+            guard token.count <= maximumTokenLength else { throw DHTError(.limitExceeded, "token too long") }
+            guard let item = try item(in: a, verify: false) else { throw malformed("put without 'v'") }
+            query = .put(token: Array(token), item: item, cas: try optionalInteger(a["cas"], "cas"))
         case let other:
             query = .unknown(method: other)
         }
         return KRPCQueryMessage(
             transactionID: transactionID, senderID: sender, query: query, readOnly: readOnly, version: version)
+    }
+
+    static func optionalInteger(_ node: BencodeNode?, _ name: String) throws(DHTError) -> Int64? {
+        guard let node else { return nil }
+        guard let value = node.integer else { throw malformed("'\(name)' is not an integer") }
+        return value
+    }
+
+    /// The BEP 44 item in a `put` query or `get` response; signatures are checked by the node, not here.
+    static func item(in dictionary: BencodeNode, verify: Bool) throws(DHTError) -> DHTItem? {
+        guard let v = dictionary["v"] else { return nil }
+        let raw = Array(v.rawBytes)
+        guard raw.count <= DHTItem.maximumValueSize else { throw DHTError(.limitExceeded, "'v' above 1000 bytes") }
+        // Signatures cover the value's bytes: only a canonical encoding survives a round trip unchanged.
+        guard v.value.encoded() == raw else { throw malformed("'v' is not canonical bencode") }
+        var signed: DHTItem.Signed?
+        if let k = dictionary["k"] {
+            guard let key = k.bytes, key.count == 32 else { throw malformed("'k' is not a 32-byte key") }
+            guard let sig = dictionary["sig"]?.bytes, sig.count == 64 else {
+                throw malformed("'sig' is not a 64-byte signature")
+            }
+            guard let seq = try optionalInteger(dictionary["seq"], "seq") else { throw malformed("'k' without 'seq'") }
+            var salt: [UInt8] = []
+            if let s = dictionary["salt"] {
+                guard let bytes = s.bytes else { throw malformed("'salt' is not a string") }
+                guard bytes.count <= DHTItem.maximumSaltSize else { throw DHTError(.limitExceeded, "salt too long") }
+                salt = Array(bytes)
+            }
+            signed = DHTItem.Signed(publicKey: Array(key), signature: Array(sig), sequence: seq, salt: salt)
+        }
+        guard let item = DHTItem(value: raw, signed: signed, verify: verify) else {
+            throw malformed("invalid item")
+        }
+        return item
     }
 
     static func compactNodes(_ node: BencodeNode?, width: Int, _ name: String) throws(DHTError) -> [DHTNodeInfo] {
@@ -203,6 +244,8 @@ public enum KRPCCodec {
             guard let value = num.integer, let v = Int(exactly: value) else { throw malformed("bad 'num'") }
             response.storedCount = v
         }
+        response.item = try item(in: r, verify: false)
+        if response.item == nil { response.sequence = try optionalInteger(r["seq"], "seq") }
         if let samples = r["samples"] {
             guard let bytes = samples.bytes, bytes.count % 20 == 0 else { throw malformed("bad 'samples'") }
             guard bytes.count / 20 <= maximumSamples else { throw DHTError(.limitExceeded, "too many samples") }
@@ -273,8 +316,25 @@ public enum KRPCCodec {
         case .sampleInfohashes(let target, let want):
             a["target"] = idValue(target)
             a["want"] = wantValue(want)
+        case .get(let target, let sequence):
+            a["target"] = idValue(target)
+            if let sequence { a["seq"] = .integer(sequence) }
+        case .put(let token, let item, let cas):
+            a["token"] = .bytes(ArraySlice(token))
+            setItem(item, in: &a)
+            if let cas { a["cas"] = .integer(cas) }
         }
         return a
+    }
+
+    static func setItem(_ item: DHTItem, in dictionary: inout BencodeDictionary) {
+        dictionary["v"] = (try? BencodeValue(decoding: item.value)) ?? .bytes([])
+        if let signed = item.signed {
+            dictionary["k"] = .bytes(ArraySlice(signed.publicKey))
+            dictionary["sig"] = .bytes(ArraySlice(signed.signature))
+            dictionary["seq"] = .integer(signed.sequence)
+            if !signed.salt.isEmpty { dictionary["salt"] = .bytes(ArraySlice(signed.salt)) }
+        }
     }
 
     static func arguments(of r: KRPCResponse) -> BencodeDictionary {
@@ -294,6 +354,12 @@ public enum KRPCCodec {
         if let token = r.token { a["token"] = .bytes(ArraySlice(token)) }
         if let interval = r.interval { a["interval"] = .integer(Int64(interval)) }
         if let num = r.storedCount { a["num"] = .integer(Int64(num)) }
+        if let item = r.item {
+            setItem(item, in: &a)
+            a["salt"] = nil  // BEP 44: responses carry no salt; the requester knows it
+        } else if let sequence = r.sequence {
+            a["seq"] = .integer(sequence)
+        }
         if !r.samples.isEmpty {
             var bytes: [UInt8] = []
             for sample in r.samples { sample.append(to: &bytes) }

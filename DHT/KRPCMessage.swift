@@ -21,6 +21,11 @@ public enum KRPCQuery: Hashable, Sendable {
     case announcePeer(infoHash: NodeID, port: UInt16, token: [UInt8], impliedPort: Bool, seed: Bool)
     /// `sample_infohashes` (BEP 51): a sample of the info-hashes the node stores, and nodes near `target`.
     case sampleInfohashes(target: NodeID, want: KRPCWant)
+    /// `get` (BEP 44): the item stored under `target` (only if newer than `sequence`, for mutable items).
+    case get(target: NodeID, sequence: Int64?)
+    /// `put` (BEP 44): store `item`, proven by a `get` token; `cas` makes a mutable put conditional on the
+    /// stored sequence number.
+    case put(token: [UInt8], item: DHTItem, cas: Int64?)
     /// A method this module does not know; BEP 5 answers it with error 204.
     case unknown(method: String)
 
@@ -32,6 +37,8 @@ public enum KRPCQuery: Hashable, Sendable {
         case .getPeers: "get_peers"
         case .announcePeer: "announce_peer"
         case .sampleInfohashes: "sample_infohashes"
+        case .get: "get"
+        case .put: "put"
         case .unknown(let method): method
         }
     }
@@ -81,6 +88,11 @@ public struct KRPCResponse: Hashable, Sendable {
     public var storedCount: Int?
     /// BEP 51: sampled info-hashes (`samples`).
     public var samples: [NodeID]
+    /// BEP 44: the item of a `get` response (`v`, and `k`, `sig`, `seq` for a mutable one). It is not
+    /// verified here: the salt needed to check a mutable target is known only to the requester.
+    public var item: DHTItem?
+    /// BEP 44: the sequence number of a mutable item whose value was left out (`seq` without `v`).
+    public var sequence: Int64?
 
     /// Creates a response.
     public init(
@@ -95,6 +107,8 @@ public struct KRPCResponse: Hashable, Sendable {
         self.interval = interval
         self.storedCount = storedCount
         self.samples = samples
+        self.item = nil
+        self.sequence = nil
     }
 }
 
@@ -140,6 +154,16 @@ public struct KRPCErrorMessage: Hashable, Sendable {
     public static let protocolError = 203
     /// BEP 5 204: method unknown.
     public static let methodUnknown = 204
+    /// BEP 44 205: message (`v`) too big.
+    public static let valueTooBig = 205
+    /// BEP 44 206: invalid signature.
+    public static let invalidSignature = 206
+    /// BEP 44 207: salt too big.
+    public static let saltTooBig = 207
+    /// BEP 44 301: the CAS hash mismatched.
+    public static let casMismatch = 301
+    /// BEP 44 302: sequence number less than current.
+    public static let sequenceTooOld = 302
 
     /// Creates an error message.
     public init(transactionID: [UInt8], code: Int, message: String, version: [UInt8]? = nil) {

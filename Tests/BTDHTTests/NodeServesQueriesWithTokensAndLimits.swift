@@ -102,7 +102,7 @@ import Testing
 
     @Test func unknownMethodsGetError204() {
         var node = Self.node()
-        #expect(Self.error(node.receive(T.query(.unknown(method: "put"), from: Self.them), from: Self.source, now: T.start))?.code == 204)
+        #expect(Self.error(node.receive(T.query(.unknown(method: "vote"), from: Self.them), from: Self.source, now: T.start))?.code == 204)
     }
 
     @Test func aFloodingAddressIsCutOff() {
