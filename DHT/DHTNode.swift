@@ -75,7 +75,8 @@ public struct DHTNode: Sendable {
         routingTable = RoutingTable(localID: id, configuration: configuration.routingTable, now: now)
         peerStore = PeerStore(limits: configuration.peerStore)
         tokens = TokenIssuer(now: now, using: &random)
-        rateLimiter = RateLimiter(ratePerSecond: configuration.queriesPerSecondPerAddress,
+        rateLimiter = RateLimiter(
+            ratePerSecond: configuration.queriesPerSecondPerAddress,
             burst: configuration.queriesPerSecondPerAddress * 2)
         nextTransaction = UInt32(truncatingIfNeeded: random.next())
         nextMaintenance = now + configuration.maintenanceInterval
@@ -117,8 +118,7 @@ public struct DHTNode: Sendable {
     }
 
     /// Starts a BEP 44 `get` of the item at `target` (`salt` as used when it was put, for mutable items).
-    public mutating func getItem(_ target: NodeID, salt: [UInt8] = [], now: NIODeadline) -> (DHTLookupID, [DHTAction])
-    {
+    public mutating func getItem(_ target: NodeID, salt: [UInt8] = [], now: NIODeadline) -> (DHTLookupID, [DHTAction]) {
         startLookup(target: target, kind: .getItem(salt: salt), seeds: [], extra: [], now: now)
     }
 
@@ -257,7 +257,9 @@ public struct DHTNode: Sendable {
         }
     }
 
-    mutating func handleAnswer(transactionID: [UInt8], response: KRPCResponse?, from source: DHTEndpoint, now: NIODeadline)
+    mutating func handleAnswer(
+        transactionID: [UInt8], response: KRPCResponse?, from source: DHTEndpoint, now: NIODeadline
+    )
         -> [DHTAction]
     {
         guard transactionID.count == 4 else { return [] }
@@ -358,15 +360,25 @@ public struct DHTNode: Sendable {
             }
         case .announcePeer(let infoHash, let port, let token, let impliedPort, let seed):
             guard tokens.isValid(token, for: source.ip, infoHash: infoHash) else {
-                return [reply(.error(KRPCErrorMessage(
-                    transactionID: query.transactionID, code: KRPCErrorMessage.protocolError, message: "bad token",
-                    version: configuration.version)), to: source)]
+                return [
+                    reply(
+                        .error(
+                            KRPCErrorMessage(
+                                transactionID: query.transactionID, code: KRPCErrorMessage.protocolError,
+                                message: "bad token",
+                                version: configuration.version)), to: source)
+                ]
             }
             let peerPort = impliedPort ? source.port : port
             guard peerPort != 0 else {
-                return [reply(.error(KRPCErrorMessage(
-                    transactionID: query.transactionID, code: KRPCErrorMessage.protocolError, message: "bad port",
-                    version: configuration.version)), to: source)]
+                return [
+                    reply(
+                        .error(
+                            KRPCErrorMessage(
+                                transactionID: query.transactionID, code: KRPCErrorMessage.protocolError,
+                                message: "bad port",
+                                version: configuration.version)), to: source)
+                ]
             }
             peerStore.announce(
                 infoHash, peer: DHTEndpoint(ip: source.ip, port: peerPort), seed: seed, now: now, using: &random)
@@ -382,15 +394,24 @@ public struct DHTNode: Sendable {
             }
         case .put(let token, let item, let cas):
             if let code = checkPut(token: token, item: item, cas: cas, from: source, now: now) {
-                return [reply(.error(KRPCErrorMessage(
-                    transactionID: query.transactionID, code: code, message: "put refused",
-                    version: configuration.version)), to: source)]
+                return [
+                    reply(
+                        .error(
+                            KRPCErrorMessage(
+                                transactionID: query.transactionID, code: code, message: "put refused",
+                                version: configuration.version)), to: source)
+                ]
             }
             itemStore.put(item, now: now)
         case .unknown:
-            return [reply(.error(KRPCErrorMessage(
-                transactionID: query.transactionID, code: KRPCErrorMessage.methodUnknown, message: "method unknown",
-                version: configuration.version)), to: source)]
+            return [
+                reply(
+                    .error(
+                        KRPCErrorMessage(
+                            transactionID: query.transactionID, code: KRPCErrorMessage.methodUnknown,
+                            message: "method unknown",
+                            version: configuration.version)), to: source)
+            ]
         }
         let message = KRPCResponseMessage(
             transactionID: query.transactionID, response: response, requesterAddress: source,
@@ -400,7 +421,9 @@ public struct DHTNode: Sendable {
 
     /// BEP 44's checks of a `put`, in its order; the error code to answer with, or nil to store.
     func checkPut(token: [UInt8], item: DHTItem, cas: Int64?, from source: DHTEndpoint, now: NIODeadline) -> Int? {
-        guard tokens.isValid(token, for: source.ip, infoHash: item.target) else { return KRPCErrorMessage.protocolError }
+        guard tokens.isValid(token, for: source.ip, infoHash: item.target) else {
+            return KRPCErrorMessage.protocolError
+        }
         guard item.value.count <= DHTItem.maximumValueSize else { return KRPCErrorMessage.valueTooBig }
         guard let signed = item.signed else { return nil }
         guard signed.salt.count <= DHTItem.maximumSaltSize else { return KRPCErrorMessage.saltTooBig }
@@ -434,7 +457,8 @@ public struct DHTNode: Sendable {
         var deadline = min(nextMaintenance, tokens.nextRotation)
         for entry in outstanding.values {
             let due =
-                entry.slowSignalled ? entry.sentAt + configuration.queryTimeout
+                entry.slowSignalled
+                ? entry.sentAt + configuration.queryTimeout
                 : entry.sentAt + configuration.slowQueryAfter
             deadline = min(deadline, due)
         }
@@ -456,7 +480,8 @@ public struct DHTNode: Sendable {
             } else if !entry.slowSignalled && now - entry.sentAt >= configuration.slowQueryAfter {
                 outstanding[tid]!.slowSignalled = true
                 if case .lookup(let id, let seed) = entry.purpose, !seed, var lookup = lookups[id],
-                    let index = lookup.index(of: entry.endpoint), lookup.candidates[index].state == .inFlight(slow: false)
+                    let index = lookup.index(of: entry.endpoint),
+                    lookup.candidates[index].state == .inFlight(slow: false)
                 {
                     lookup.candidates[index].state = .inFlight(slow: true)
                     lookups[id] = lookup

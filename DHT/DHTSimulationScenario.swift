@@ -159,7 +159,8 @@ public struct DHTSimulationScenario: Sendable {
         report.lost = simulation.datagramsLost
         let online = simulation.online
         report.meanTableSize =
-            Double(online.reduce(0) { $0 + (simulation.node($1)?.routingTable.count ?? 0) }) / Double(max(1, online.count))
+            Double(online.reduce(0) { $0 + (simulation.node($1)?.routingTable.count ?? 0) })
+            / Double(max(1, online.count))
         return report
     }
 }

@@ -76,7 +76,8 @@ public enum KRPCCodec {
             }
             guard let code = Int(exactly: code) else { throw malformed("error code out of range") }
             let message = String(decoding: text.prefix(maximumErrorMessageLength), as: UTF8.self)
-            return .error(KRPCErrorMessage(transactionID: transactionID, code: code, message: message, version: version))
+            return .error(
+                KRPCErrorMessage(transactionID: transactionID, code: code, message: message, version: version))
         default:
             throw malformed("unknown message type")
         }

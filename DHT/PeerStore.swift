@@ -63,7 +63,9 @@ public struct PeerStore: Sendable {
         }
         if torrents[infoHash] == nil {
             if torrents.count >= limits.maximumTorrents {
-                guard let smallest = torrents.min(by: { ($0.value.count, $0.key) < ($1.value.count, $1.key) }) else { return }
+                guard let smallest = torrents.min(by: { ($0.value.count, $0.key) < ($1.value.count, $1.key) }) else {
+                    return
+                }
                 peerCount -= smallest.value.count
                 torrents[smallest.key] = nil
             }

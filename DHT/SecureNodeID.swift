@@ -39,7 +39,8 @@ public enum SecureNodeID {
     public static func isValid(_ id: NodeID, for ip: DHTEndpoint.IP) -> Bool {
         if ip.isLocal { return true }
         let crc = prefix(for: ip, random: id[byte: 19])
-        return id[byte: 0] == UInt8(truncatingIfNeeded: crc >> 24) && id[byte: 1] == UInt8(truncatingIfNeeded: crc >> 16)
+        return id[byte: 0] == UInt8(truncatingIfNeeded: crc >> 24)
+            && id[byte: 1] == UInt8(truncatingIfNeeded: crc >> 16)
             && id[byte: 2] & 0xf8 == UInt8(truncatingIfNeeded: crc >> 8) & 0xf8
     }
 }

@@ -24,7 +24,8 @@ import Testing
             signature: Self.hex(
                 "305ac8aeb6c9c151fa120f120ea2cfb923564e11552d06a5d856091e5e853cff1260d3f39e4999684aa92eb73ffd136e6f4f3ecbfda0ce53a1608ecd7ae21f01"
             ), sequence: 1)
-        #expect(DHTItem.signedBytes(salt: [], sequence: 1, value: Self.value) == Array("3:seqi1e1:v12:Hello World!".utf8))
+        #expect(
+            DHTItem.signedBytes(salt: [], sequence: 1, value: Self.value) == Array("3:seqi1e1:v12:Hello World!".utf8))
         let item = try #require(DHTItem(value: Self.value, signed: signed))
         #expect(item.target == NodeID(hex: "4a533d47ec9c7d95b1ad75f576cffc641853b750"))
         // Another sequence number breaks the signature.

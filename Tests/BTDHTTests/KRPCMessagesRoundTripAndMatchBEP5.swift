@@ -10,7 +10,10 @@ import Testing
         ("d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe", "ping query"),
         ("d1:rd2:id20:mnopqrstuvwxyz123456e1:t2:aa1:y1:re", "ping response"),
         ("d1:ad2:id20:abcdefghij01234567896:target20:mnopqrstuvwxyz123456e1:q9:find_node1:t2:aa1:y1:qe", "find_node"),
-        ("d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz123456e1:q9:get_peers1:t2:aa1:y1:qe", "get_peers"),
+        (
+            "d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz123456e1:q9:get_peers1:t2:aa1:y1:qe",
+            "get_peers"
+        ),
         (
             "d1:ad2:id20:abcdefghij012345678912:implied_porti1e9:info_hash20:mnopqrstuvwxyz1234564:porti6881e5:token8:aoeusnthe1:q13:announce_peer1:t2:aa1:y1:qe",
             "announce_peer"
@@ -44,7 +47,9 @@ import Testing
         #expect(r.response.token == Array("aoeusnth".utf8))
         let error = try KRPCCodec.decode(Array("d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y1:ee".utf8))
         #expect(
-            error == .error(KRPCErrorMessage(transactionID: Array("aa".utf8), code: 201, message: "A Generic Error Ocurred")))
+            error
+                == .error(
+                    KRPCErrorMessage(transactionID: Array("aa".utf8), code: 201, message: "A Generic Error Ocurred")))
     }
 
     /// Every message this module can build decodes back to itself (BEP 32, 42, 43, 51 fields included).
@@ -53,10 +58,21 @@ import Testing
         let v6 = DHTEndpoint("2001:db8::1", port: 51413)!
         let messages: [KRPCMessage] = [
             .query(KRPCQueryMessage(transactionID: [0, 1], senderID: Self.a, query: .ping, readOnly: true)),
-            .query(KRPCQueryMessage(transactionID: [9], senderID: Self.a, query: .findNode(target: Self.b, want: [.ipv4, .ipv6]))),
-            .query(KRPCQueryMessage(transactionID: [], senderID: Self.a, query: .getPeers(infoHash: Self.b, want: [.ipv6], noSeed: true), version: Array("LT\u{1}\u{2}".utf8))),
-            .query(KRPCQueryMessage(transactionID: [1, 2, 3, 4], senderID: Self.a, query: .announcePeer(infoHash: Self.b, port: 1, token: [1, 2, 3], impliedPort: false, seed: true))),
-            .query(KRPCQueryMessage(transactionID: [7], senderID: Self.b, query: .sampleInfohashes(target: Self.a, want: []))),
+            .query(
+                KRPCQueryMessage(
+                    transactionID: [9], senderID: Self.a, query: .findNode(target: Self.b, want: [.ipv4, .ipv6]))),
+            .query(
+                KRPCQueryMessage(
+                    transactionID: [], senderID: Self.a,
+                    query: .getPeers(infoHash: Self.b, want: [.ipv6], noSeed: true), version: Array("LT\u{1}\u{2}".utf8)
+                )),
+            .query(
+                KRPCQueryMessage(
+                    transactionID: [1, 2, 3, 4], senderID: Self.a,
+                    query: .announcePeer(infoHash: Self.b, port: 1, token: [1, 2, 3], impliedPort: false, seed: true))),
+            .query(
+                KRPCQueryMessage(
+                    transactionID: [7], senderID: Self.b, query: .sampleInfohashes(target: Self.a, want: []))),
             .query(KRPCQueryMessage(transactionID: [7], senderID: Self.b, query: .unknown(method: "vote"))),
             .response(
                 KRPCResponseMessage(

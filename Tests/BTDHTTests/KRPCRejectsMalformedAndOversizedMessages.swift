@@ -22,9 +22,22 @@ import Testing
         ("too_many_nodes", response("5:nodes858:" + String(repeating: "n", count: 858)), .limitExceeded),
         ("transaction_id_too_long", Array("d1:t33:\(String(repeating: "t", count: 33))1:y1:ee".utf8), .limitExceeded),
         ("error_without_list", Array("d1:ei201e1:t2:aa1:y1:ee".utf8), .malformedMessage),
-        ("announce_port_out_of_range", Array("d1:ad2:id20:\(id)9:info_hash20:\(id)4:porti70000e5:token1:xe1:q13:announce_peer1:t2:aa1:y1:qe".utf8), .malformedMessage),
-        ("announce_without_port", Array("d1:ad2:id20:\(id)9:info_hash20:\(id)5:token1:xe1:q13:announce_peer1:t2:aa1:y1:qe".utf8), .malformedMessage),
-        ("deep_nesting", Array(("d1:t2:aa1:y1:r1:r" + String(repeating: "l", count: 50) + String(repeating: "e", count: 50) + "e").utf8), .invalidBencode),
+        (
+            "announce_port_out_of_range",
+            Array("d1:ad2:id20:\(id)9:info_hash20:\(id)4:porti70000e5:token1:xe1:q13:announce_peer1:t2:aa1:y1:qe".utf8),
+            .malformedMessage
+        ),
+        (
+            "announce_without_port",
+            Array("d1:ad2:id20:\(id)9:info_hash20:\(id)5:token1:xe1:q13:announce_peer1:t2:aa1:y1:qe".utf8),
+            .malformedMessage
+        ),
+        (
+            "deep_nesting",
+            Array(
+                ("d1:t2:aa1:y1:r1:r" + String(repeating: "l", count: 50) + String(repeating: "e", count: 50) + "e").utf8
+            ), .invalidBencode
+        ),
     ])
     func rejected(_ vector: (String, [UInt8], DHTError.Code)) {
         #expect(throws: DHTError.self, "\(vector.0)") { try KRPCCodec.decode(vector.1) }

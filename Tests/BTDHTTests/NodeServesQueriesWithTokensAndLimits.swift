@@ -26,7 +26,8 @@ import Testing
 
     @Test func pingIsAnsweredWithOurIDTheTransactionAndTheRequesterAddress() {
         var node = Self.node()
-        let reply = Self.response(node.receive(T.query(.ping, from: Self.them, tid: [7, 7]), from: Self.source, now: T.start))
+        let reply = Self.response(
+            node.receive(T.query(.ping, from: Self.them, tid: [7, 7]), from: Self.source, now: T.start))
         #expect(reply?.transactionID == [7, 7])
         #expect(reply?.response.senderID == Self.us)
         #expect(reply?.requesterAddress == Self.source)  // BEP 42 `ip`
@@ -42,7 +43,8 @@ import Testing
         }
         let target = T.id(0x60)
         let reply = Self.response(
-            node.receive(T.query(.findNode(target: target, want: []), from: Self.them), from: Self.source, now: T.start))
+            node.receive(T.query(.findNode(target: target, want: []), from: Self.them), from: Self.source, now: T.start)
+        )
         let expected = node.routingTable.closest(to: target, count: 8, now: T.start)
         #expect(reply?.response.nodes == expected)
         #expect(reply?.response.nodes.count == 8)
@@ -53,25 +55,32 @@ import Testing
         var node = Self.node()
         let first = Self.response(
             node.receive(
-                T.query(.getPeers(infoHash: Self.infoHash, want: [], noSeed: false), from: Self.them), from: Self.source,
+                T.query(.getPeers(infoHash: Self.infoHash, want: [], noSeed: false), from: Self.them),
+                from: Self.source,
                 now: T.start))
         let token = try! #require(first?.response.token)
         #expect(first?.response.values.isEmpty == true)
         // A wrong token is a protocol error (BEP 5: 203).
         let refused = Self.error(
             node.receive(
-                T.query(.announcePeer(infoHash: Self.infoHash, port: 1, token: [0], impliedPort: false, seed: false), from: Self.them),
+                T.query(
+                    .announcePeer(infoHash: Self.infoHash, port: 1, token: [0], impliedPort: false, seed: false),
+                    from: Self.them),
                 from: Self.source, now: T.start))
         #expect(refused?.code == 203)
         // The right token from another address is refused too: tokens are bound to the IP.
         let stolen = Self.error(
             node.receive(
-                T.query(.announcePeer(infoHash: Self.infoHash, port: 1, token: token, impliedPort: false, seed: false), from: Self.them),
+                T.query(
+                    .announcePeer(infoHash: Self.infoHash, port: 1, token: token, impliedPort: false, seed: false),
+                    from: Self.them),
                 from: T.endpoint("11.9.9.9"), now: T.start))
         #expect(stolen?.code == 203)
         let accepted = Self.response(
             node.receive(
-                T.query(.announcePeer(infoHash: Self.infoHash, port: 1, token: token, impliedPort: true, seed: false), from: Self.them),
+                T.query(
+                    .announcePeer(infoHash: Self.infoHash, port: 1, token: token, impliedPort: true, seed: false),
+                    from: Self.them),
                 from: Self.source, now: T.start))
         #expect(accepted != nil)
         let peers = Self.response(
@@ -88,12 +97,15 @@ import Testing
         var node = Self.node()
         let token = Self.response(
             node.receive(
-                T.query(.getPeers(infoHash: Self.infoHash, want: [], noSeed: false), from: Self.them), from: Self.source,
+                T.query(.getPeers(infoHash: Self.infoHash, want: [], noSeed: false), from: Self.them),
+                from: Self.source,
                 now: T.start))!.response.token!
         func announce(_ at: NIODeadline) -> [DHTAction] {
             _ = node.tick(now: at)
             return node.receive(
-                T.query(.announcePeer(infoHash: Self.infoHash, port: 9, token: token, impliedPort: false, seed: false), from: Self.them),
+                T.query(
+                    .announcePeer(infoHash: Self.infoHash, port: 9, token: token, impliedPort: false, seed: false),
+                    from: Self.them),
                 from: Self.source, now: at)
         }
         #expect(Self.response(announce(T.start + .minutes(6))) != nil)
@@ -102,14 +114,18 @@ import Testing
 
     @Test func unknownMethodsGetError204() {
         var node = Self.node()
-        #expect(Self.error(node.receive(T.query(.unknown(method: "vote"), from: Self.them), from: Self.source, now: T.start))?.code == 204)
+        #expect(
+            Self.error(
+                node.receive(T.query(.unknown(method: "vote"), from: Self.them), from: Self.source, now: T.start))?.code
+                == 204)
     }
 
     @Test func aFloodingAddressIsCutOff() {
         var node = Self.node { $0.queriesPerSecondPerAddress = 5 }
         var answered = 0
         for i in 0..<100 {
-            let actions = node.receive(T.query(.ping, from: Self.them), from: Self.source, now: T.start + .milliseconds(Int64(i)))
+            let actions = node.receive(
+                T.query(.ping, from: Self.them), from: Self.source, now: T.start + .milliseconds(Int64(i)))
             answered += actions.count
         }
         #expect(answered == 10)  // the burst (2 × rate), then silence
@@ -121,7 +137,8 @@ import Testing
     /// BEP 43: read-only senders are answered but not added; a read-only node answers nothing.
     @Test func readOnlyNodesStayOutOfTables() {
         var node = Self.node()
-        let ro = KRPCCodec.encode(.query(KRPCQueryMessage(transactionID: [1], senderID: Self.them, query: .ping, readOnly: true)))
+        let ro = KRPCCodec.encode(
+            .query(KRPCQueryMessage(transactionID: [1], senderID: Self.them, query: .ping, readOnly: true)))
         #expect(node.receive(ro, from: Self.source, now: T.start).count == 1)
         #expect(node.routingTable.count == 0)
         var readOnly = Self.node { $0.readOnly = true }
@@ -136,7 +153,8 @@ import Testing
         #expect(node.receive([0xff, 0x00], from: Self.source, now: T.start).isEmpty)
         #expect(node.statistics.malformed == 1)
         // A response nobody asked for is ignored.
-        let stray = KRPCCodec.encode(.response(KRPCResponseMessage(transactionID: [1, 2, 3, 4], response: KRPCResponse(senderID: Self.them))))
+        let stray = KRPCCodec.encode(
+            .response(KRPCResponseMessage(transactionID: [1, 2, 3, 4], response: KRPCResponse(senderID: Self.them))))
         #expect(node.receive(stray, from: Self.source, now: T.start).isEmpty)
         #expect(node.routingTable.count == 0)
     }
@@ -144,11 +162,18 @@ import Testing
     @Test func sampleInfohashesListsStoredTorrents() {
         var node = Self.node()
         let token = Self.response(
-            node.receive(T.query(.getPeers(infoHash: Self.infoHash, want: [], noSeed: false), from: Self.them), from: Self.source, now: T.start))!.response.token!
+            node.receive(
+                T.query(.getPeers(infoHash: Self.infoHash, want: [], noSeed: false), from: Self.them),
+                from: Self.source, now: T.start))!.response.token!
         _ = node.receive(
-            T.query(.announcePeer(infoHash: Self.infoHash, port: 5, token: token, impliedPort: false, seed: false), from: Self.them),
+            T.query(
+                .announcePeer(infoHash: Self.infoHash, port: 5, token: token, impliedPort: false, seed: false),
+                from: Self.them),
             from: Self.source, now: T.start)
-        let reply = Self.response(node.receive(T.query(.sampleInfohashes(target: Self.them, want: []), from: Self.them), from: Self.source, now: T.start))
+        let reply = Self.response(
+            node.receive(
+                T.query(.sampleInfohashes(target: Self.them, want: []), from: Self.them), from: Self.source,
+                now: T.start))
         #expect(reply?.response.samples == [Self.infoHash])
         #expect(reply?.response.storedCount == 1)
     }
@@ -157,10 +182,13 @@ import Testing
 @Suite struct PeerStoreIsBoundedAndExpires {
     @Test func perTorrentAndTorrentLimitsHold() {
         var random = DHTRandom(seed: 1)
-        var store = PeerStore(limits: PeerStoreLimits(maximumTorrents: 3, maximumPeersPerTorrent: 5, maximumPeersPerReply: 4))
+        var store = PeerStore(
+            limits: PeerStoreLimits(maximumTorrents: 3, maximumPeersPerTorrent: 5, maximumPeersPerReply: 4))
         for t in 0..<10 {
             for p in 0..<(t + 1) * 2 {
-                store.announce(T.id(UInt8(t)), peer: DHTEndpoint(ip: .v4(UInt32(p)), port: 1), seed: false, now: T.start, using: &random)
+                store.announce(
+                    T.id(UInt8(t)), peer: DHTEndpoint(ip: .v4(UInt32(p)), port: 1), seed: false, now: T.start,
+                    using: &random)
             }
         }
         #expect(store.torrentCount == 3)
@@ -175,7 +203,10 @@ import Testing
         store.announce(T.id(1), peer: T.endpoint("11.0.0.2"), seed: false, now: T.start + .minutes(30), using: &random)
         #expect(store.peers(for: T.id(1), noSeed: true, now: T.start, using: &random) == [T.endpoint("11.0.0.2")])
         store.expire(now: T.start + .minutes(50))
-        #expect(store.peers(for: T.id(1), noSeed: false, now: T.start + .minutes(50), using: &random) == [T.endpoint("11.0.0.2")])
+        #expect(
+            store.peers(for: T.id(1), noSeed: false, now: T.start + .minutes(50), using: &random) == [
+                T.endpoint("11.0.0.2")
+            ])
         store.expire(now: T.start + .minutes(80))
         #expect(store.torrentCount == 0 && store.peerCount == 0)
     }

@@ -82,7 +82,9 @@ import Testing
         let newcomer = DHTNodeInfo(id: T.id(0xf0), endpoint: T.endpoint("11.0.1.1"))
         // Fill the own bucket so bucket 0 no longer splits.
         for n in 0..<8 {
-            table.heard(from: DHTNodeInfo(id: T.id(0x01, last: UInt8(n)), endpoint: T.endpoint("11.0.2.\(n + 1)")), responded: true, now: T.start)
+            table.heard(
+                from: DHTNodeInfo(id: T.id(0x01, last: UInt8(n)), endpoint: T.endpoint("11.0.2.\(n + 1)")),
+                responded: true, now: T.start)
         }
         table.heard(from: newcomer, responded: true, now: T.start)
         #expect(table.node(newcomer.id) == nil)

@@ -11,7 +11,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var node = DHTNode(configuration: DHTConfiguration(randomSeed: 1), now: now)
     let sources = (1...4).map { DHTEndpoint(ip: .v4(0x0B00_0000 + UInt32($0)), port: 6881) }
     var pending = node.bootstrap(from: sources, now: now).1
-    pending += node.getPeers(NodeID(bytes: [UInt8](repeating: 0x42, count: 20))!, announce: DHTAnnounce(port: nil), now: now).1
+    pending +=
+        node.getPeers(NodeID(bytes: [UInt8](repeating: 0x42, count: 20))!, announce: DHTAnnounce(port: nil), now: now).1
     var position = 0
     var step = 0
     // Each chunk: one byte picks the source and the time step, one byte the length, then the datagram.
