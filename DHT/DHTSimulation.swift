@@ -95,6 +95,9 @@ public struct DHTSimulation {
     var queue = EventQueue()
     var sequence: UInt64 = 0
     var results: [(node: Int, result: DHTLookupResult)] = []
+    /// Attacking nodes (by index): they answer every lookup with each other and with a poisoned peer.
+    var sybils: [Int: DHTNodeInfo] = [:]
+    var sybilPoison: DHTEndpoint?
     /// Datagrams handed to the virtual network.
     public private(set) var datagramsSent = 0
     /// Datagrams lost (by the loss rate or because the receiver is offline).
@@ -209,6 +212,10 @@ public struct DHTSimulation {
             _ = queue.pop()
             now = .uptimeNanoseconds(event.time)
             let i = event.node
+            if let sybil = sybils[i] {
+                if let datagram = event.datagram { answerAsSybil(sybil, i, datagram, from: event.from) }
+                continue
+            }
             guard var node = nodes[i] else { continue }
             let actions: [DHTAction]
             if let datagram = event.datagram {
@@ -227,12 +234,64 @@ public struct DHTSimulation {
     /// Runs the network for `duration` of virtual time.
     public mutating func run(for duration: TimeAmount) { run(until: now + duration) }
 
+    /// Adds an attacking node with a chosen `id` (a Sybil placed next to a target): it pings `contacts`
+    /// random honest nodes so that they learn of it, answers `find_node` and `get_peers` with the other
+    /// attackers closest to the target and, for `get_peers`, with `poison` as the only peer, and drops
+    /// announces. Returns its index.
+    @discardableResult
+    public mutating func addSybil(id: NodeID, poison: DHTEndpoint, contacts: Int) -> Int {
+        let number = nodes.count
+        let endpoint = DHTEndpoint(ip: .v4(0x0B00_0000 &+ UInt32(number) &* 7 &+ 1), port: 6881)
+        nodes.append(nil)
+        endpoints.append(endpoint)
+        latencies.append(Int.random(in: configuration.latencyShare, using: &random))
+        scheduledTick.append(nil)
+        index[endpoint] = number
+        sybils[number] = DHTNodeInfo(id: id, endpoint: endpoint)
+        sybilPoison = poison
+        for target in online.sorted().shuffled(using: &random).prefix(contacts) {
+            let ping = KRPCCodec.encode(
+                .query(KRPCQueryMessage(transactionID: [0, 0], senderID: id, query: .ping)))
+            deliver(ping, from: number, to: target)
+        }
+        return number
+    }
+
+    mutating func answerAsSybil(_ sybil: DHTNodeInfo, _ i: Int, _ datagram: [UInt8], from source: DHTEndpoint) {
+        guard case .query(let query)? = try? KRPCCodec.decode(datagram), let j = index[source] else { return }
+        var response = KRPCResponse(senderID: sybil.id)
+        func closestSybils(_ target: NodeID) -> [DHTNodeInfo] {
+            Array(sybils.values.sorted { target.isCloser($0.id, than: $1.id) }.prefix(8))
+        }
+        switch query.query {
+        case .findNode(let target, _): response.nodes = closestSybils(target)
+        case .getPeers(let infoHash, _, _):
+            response.nodes = closestSybils(infoHash)
+            response.values = sybilPoison.map { [$0] } ?? []
+            response.token = [0]
+        default: break
+        }
+        let reply = KRPCCodec.encode(
+            .response(KRPCResponseMessage(transactionID: query.transactionID, response: response)))
+        deliver(reply, from: i, to: j)
+    }
+
+    mutating func deliver(_ datagram: [UInt8], from i: Int, to j: Int) {
+        datagramsSent += 1
+        let delay = UInt64(latencies[i] + latencies[j]) * 500_000
+        sequence += 1
+        queue.push(
+            Event(
+                time: now.uptimeNanoseconds + delay, sequence: sequence, node: j, datagram: datagram,
+                from: endpoints[i]))
+    }
+
     mutating func perform(_ actions: [DHTAction], of i: Int) {
         for action in actions {
             switch action {
             case .send(let datagram, let to):
                 datagramsSent += 1
-                guard let j = index[to], nodes[j] != nil,
+                guard let j = index[to], nodes[j] != nil || sybils[j] != nil,
                     configuration.lossRate <= 0 || Double.random(in: 0..<1, using: &random) >= configuration.lossRate
                 else {
                     datagramsLost += 1

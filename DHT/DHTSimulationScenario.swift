@@ -165,6 +165,97 @@ public struct DHTSimulationScenario: Sendable {
     }
 }
 
+/// A Sybil attack on one info-hash (the poisoning scenario): attackers take ids right next to
+/// it, make themselves known, and answer every lookup with each other and a poisoned peer; then the
+/// torrent is announced and looked up. With BEP 42 enforced, ids that do not match their address are
+/// refused and the attack comes to nothing.
+public struct DHTSybilScenario: Sendable {
+    /// Honest nodes.
+    public var nodeCount: Int
+    /// Attacking nodes, each at its own address.
+    public var sybils: Int
+    /// Honest nodes each attacker pings to get known.
+    public var contactsPerSybil: Int
+    /// Lookups measured.
+    public var lookups: Int
+    /// The network (its node configuration decides enforcement).
+    public var network: DHTSimulation.Configuration
+
+    /// Creates a scenario.
+    public init(
+        nodeCount: Int, sybils: Int = 32, contactsPerSybil: Int = 50, lookups: Int = 50,
+        network: DHTSimulation.Configuration
+    ) {
+        self.nodeCount = nodeCount
+        self.sybils = sybils
+        self.contactsPerSybil = contactsPerSybil
+        self.lookups = lookups
+        self.network = network
+    }
+
+    /// What the attack achieved.
+    public struct Report: Hashable, Sendable, CustomStringConvertible {
+        /// Lookups finished.
+        public var lookups = 0
+        /// Lookups that found the real announcer.
+        public var found = 0
+        /// Lookups that found only the poisoned peer.
+        public var poisoned = 0
+        /// Attackers that made it into honest routing tables (entries summed over nodes).
+        public var sybilTableEntries = 0
+
+        public var description: String {
+            "lookups \(lookups), found the announcer \(found), poisoned only \(poisoned), attacker entries in honest tables \(sybilTableEntries)"
+        }
+    }
+
+    /// Runs the attack.
+    public func run() -> Report {
+        var simulation = DHTSimulation(configuration: network)
+        var random = DHTRandom(seed: network.seed ^ 0x5b11)
+        for _ in 0..<nodeCount {
+            simulation.addNode()
+            simulation.run(for: .milliseconds(20))
+        }
+        simulation.run(for: .seconds(30))
+        let infoHash = NodeID.random(using: &random)
+        let poison = DHTEndpoint(ip: .v4(0x0606_0606), port: 666)
+        var sybilIDs: Set<NodeID> = []
+        for _ in 0..<sybils {
+            // Ids sharing 40 leading bits with the target: closer than any honest node.
+            let id = infoHash.keepingPrefix(40, rest: NodeID.random(using: &random))
+            sybilIDs.insert(id)
+            simulation.addSybil(id: id, poison: poison, contacts: contactsPerSybil)
+        }
+        simulation.run(for: .seconds(30))
+        let announcer = 0
+        simulation.getPeers(at: announcer, infoHash: infoHash, announce: DHTAnnounce(port: 6881))
+        simulation.run(for: .seconds(30))
+        _ = simulation.takeResults()
+        var report = Report()
+        for _ in 0..<lookups {
+            let node = Int.random(in: 1..<nodeCount, using: &random)
+            simulation.getPeers(at: node, infoHash: infoHash)
+            simulation.run(for: .milliseconds(500))
+        }
+        simulation.run(for: .seconds(40))
+        let real = DHTEndpoint(ip: simulation.endpoint(of: announcer).ip, port: 6881)
+        for (_, result) in simulation.takeResults() {
+            report.lookups += 1
+            if result.peers.contains(real) {
+                report.found += 1
+            } else if result.peers.contains(poison) {
+                report.poisoned += 1
+            }
+        }
+        for index in 0..<nodeCount {
+            report.sybilTableEntries +=
+                simulation.node(index)?.routingTable.nodes.filter { sybilIDs.contains($0.info.id) }.count ?? 0
+        }
+        return report
+    }
+}
+
 func format2(_ value: Double) -> String {
     guard value.isFinite else { return "-" }
     let scaled = (value * 100).rounded()

@@ -32,3 +32,23 @@ import Testing
         #expect(one.datagrams == two.datagrams)
     }
 }
+
+@Suite struct SybilsNextToATorrentArePowerlessUnderBEP42 {
+    static func run(enforce: Bool) -> DHTSybilScenario.Report {
+        var network = DHTSimulation.Configuration(seed: 5, lossRate: 0)
+        network.node.routingTable.enforceSecureIDs = enforce
+        return DHTSybilScenario(nodeCount: 200, sybils: 16, contactsPerSybil: 40, lookups: 30, network: network).run()
+    }
+
+    /// Without enforcement, attackers with ids next to the info-hash capture the lookups; with BEP 42
+    /// enforced they never enter a table or a lookup, and every lookup finds the real announcer.
+    @Test func enforcementDefeatsTheAttack() {
+        let open = Self.run(enforce: false)
+        let enforced = Self.run(enforce: true)
+        print("BEP 42 off: \(open)\nBEP 42 on: \(enforced)")
+        #expect(open.poisoned > open.lookups / 2)
+        #expect(open.sybilTableEntries > 0)
+        #expect(enforced.found == enforced.lookups && enforced.lookups == 30)
+        #expect(enforced.sybilTableEntries == 0)
+    }
+}
