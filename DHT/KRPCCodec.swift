@@ -157,8 +157,8 @@ public enum KRPCCodec {
             guard token.count <= maximumTokenLength else { throw DHTError(.limitExceeded, "token too long") }
             guard let item = try item(in: a, verify: false) else { throw malformed("put without 'v'") }
             query = .put(token: Array(token), item: item, cas: try optionalInteger(a["cas"], "cas"))
-        case let other:
-            query = .unknown(method: other)
+        default:
+            query = .unknown(method: Array(q))
         }
         return KRPCQueryMessage(
             transactionID: transactionID, senderID: sender, query: query, readOnly: readOnly, version: version)
@@ -268,7 +268,7 @@ public enum KRPCCodec {
         switch message {
         case .query(let m):
             root["y"] = "q"
-            root["q"] = .string(m.query.method)
+            root["q"] = .bytes(ArraySlice(m.query.method))
             root["a"] = .dictionary(arguments(of: m))
             if m.readOnly { root["ro"] = 1 }
             if let v = m.version { root["v"] = .bytes(ArraySlice(v)) }

@@ -26,11 +26,17 @@ public enum KRPCQuery: Hashable, Sendable {
     /// `put` (BEP 44): store `item`, proven by a `get` token; `cas` makes a mutable put conditional on the
     /// stored sequence number.
     case put(token: [UInt8], item: DHTItem, cas: Int64?)
-    /// A method this module does not know; BEP 5 answers it with error 204.
-    case unknown(method: String)
+    /// A method this module does not know (its name's bytes, which need not be UTF-8); BEP 5 answers it
+    /// with error 204.
+    case unknown(method: [UInt8])
 
     /// The method name on the wire.
-    public var method: String {
+    public var method: [UInt8] {
+        if case .unknown(let bytes) = self { return bytes }
+        return Array(knownMethod.utf8)
+    }
+
+    var knownMethod: String {
         switch self {
         case .ping: "ping"
         case .findNode: "find_node"
@@ -39,7 +45,7 @@ public enum KRPCQuery: Hashable, Sendable {
         case .sampleInfohashes: "sample_infohashes"
         case .get: "get"
         case .put: "put"
-        case .unknown(let method): method
+        case .unknown: ""
         }
     }
 }

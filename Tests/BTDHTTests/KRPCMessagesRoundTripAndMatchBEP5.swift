@@ -73,7 +73,7 @@ import Testing
             .query(
                 KRPCQueryMessage(
                     transactionID: [7], senderID: Self.b, query: .sampleInfohashes(target: Self.a, want: []))),
-            .query(KRPCQueryMessage(transactionID: [7], senderID: Self.b, query: .unknown(method: "vote"))),
+            .query(KRPCQueryMessage(transactionID: [7], senderID: Self.b, query: .unknown(method: Array("vote".utf8)))),
             .response(
                 KRPCResponseMessage(
                     transactionID: [5, 5],
@@ -87,6 +87,21 @@ import Testing
         for message in messages {
             #expect(try KRPCCodec.decode(KRPCCodec.encode(message)) == message)
         }
+    }
+
+    /// Found by FuzzDHTKRPC (crash-a87f86de): a method name that is not UTF-8 must survive a round trip
+    /// byte for byte (it was turned into U+FFFD characters, re-encoded longer than the limit).
+    @Test func nonUTF8MethodNamesRoundTripByteForByte() throws {
+        let bytes: [UInt8] =
+            Array("d1:ad2:id20:abcdefghij0123456789e1:q13:an".utf8) + [0x8b, 0x90, 0x8a, 0x91, 0x9c, 0x9a, 0xa0]
+            + Array("o".utf8) + [0x9a, 0x9a, 0x92] + Array("1:t2:aa1:y1:qe".utf8)
+        let message = try KRPCCodec.decode(bytes)
+        #expect(KRPCCodec.encode(message) == bytes)
+        guard case .query(let q) = message, case .unknown(let method) = q.query else {
+            Issue.record("not an unknown query")
+            return
+        }
+        #expect(method.count == 13)
     }
 
     /// libtorrent sends keys in order, but other clients do not; decoding accepts any order and ignores

@@ -116,7 +116,9 @@ import Testing
         var node = Self.node()
         #expect(
             Self.error(
-                node.receive(T.query(.unknown(method: "vote"), from: Self.them), from: Self.source, now: T.start))?.code
+                node.receive(
+                    T.query(.unknown(method: Array("vote".utf8)), from: Self.them), from: Self.source, now: T.start))?
+                .code
                 == 204)
     }
 
