@@ -26,6 +26,10 @@ public struct DHTConfiguration: Sendable {
     public var lookupTimeout: TimeAmount
     /// How often the table is maintained (questionable nodes pinged, stale buckets refreshed, peers expired).
     public var maintenanceInterval: TimeAmount
+    /// How often nodes heard about in answers are pinged to confirm them (``confirmationPings`` at a time).
+    public var confirmationInterval: TimeAmount
+    /// Nodes pinged per ``confirmationInterval``.
+    public var confirmationPings: Int
     /// BEP 43: a read-only node sends `ro` = 1 and answers no queries.
     public var readOnly: Bool
     /// The `v` string sent with every message (nil sends none).
@@ -43,7 +47,8 @@ public struct DHTConfiguration: Sendable {
         routingTable: RoutingTableConfiguration = .init(), peerStore: PeerStoreLimits = .init(),
         queriesPerSecondPerAddress: Double = 20, alpha: Int = 3, slowQueryAfter: TimeAmount = .seconds(1),
         queryTimeout: TimeAmount = .seconds(5), lookupTimeout: TimeAmount = .seconds(30),
-        maintenanceInterval: TimeAmount = .seconds(60), readOnly: Bool = false,
+        maintenanceInterval: TimeAmount = .seconds(60), confirmationInterval: TimeAmount = .seconds(5),
+        confirmationPings: Int = 2, readOnly: Bool = false,
         version: [UInt8]? = Array("NB".utf8) + [0, 1], randomSeed: UInt64 = .random(in: 0...UInt64.max),
         maximumLookups: Int = 64, maximumOutstandingQueries: Int = 1024
     ) {
@@ -58,6 +63,8 @@ public struct DHTConfiguration: Sendable {
         self.queryTimeout = queryTimeout
         self.lookupTimeout = lookupTimeout
         self.maintenanceInterval = maintenanceInterval
+        self.confirmationInterval = confirmationInterval
+        self.confirmationPings = max(0, min(confirmationPings, 16))
         self.readOnly = readOnly
         self.version = version
         self.randomSeed = randomSeed

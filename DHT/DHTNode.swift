@@ -39,6 +39,7 @@ public struct DHTNode: Sendable {
     /// BEP 44 items stored here.
     public private(set) var itemStore = ItemStore()
     var nextMaintenance: NIODeadline
+    var nextConfirmation: NIODeadline
     /// Counters for the figures a driver reports.
     public private(set) var statistics = Statistics()
 
@@ -80,6 +81,7 @@ public struct DHTNode: Sendable {
             burst: configuration.queriesPerSecondPerAddress * 2)
         nextTransaction = UInt32(truncatingIfNeeded: random.next())
         nextMaintenance = now + configuration.maintenanceInterval
+        nextConfirmation = now + configuration.confirmationInterval
         self.random = random
         if let state { savedNodes = state.nodes }
     }
@@ -276,6 +278,11 @@ public struct DHTNode: Sendable {
             return []
         case .ping(let id):
             if let id { pinging.remove(id) }
+            // A confirmation is a `find_node` of our own id: its answer also names nodes near us, which
+            // keeps our neighbourhood (the deepest buckets) filling up, as libtorrent's refreshes do.
+            for node in (configuration.ipv6 ? response?.nodes6 : response?.nodes) ?? [] {
+                routingTable.heardAbout(node, now: now)
+            }
             return []
         case .lookup(let lookupID, let seed):
             guard var lookup = lookups[lookupID] else { return [] }
@@ -311,6 +318,7 @@ public struct DHTNode: Sendable {
                         continue
                     }
                     lookup.add(node, depth: seed ? 1 : depth + 1, localID: localID)
+                    routingTable.heardAbout(node, now: now)
                 }
                 if case .getPeers = lookup.kind { lookup.addPeers(response.values, now: now) }
                 if case .getItem(let salt) = lookup.kind, let item = response.item { lookup.offer(item, salt: salt) }
@@ -454,7 +462,7 @@ public struct DHTNode: Sendable {
 
     /// When ``tick(now:)`` must be called next.
     public var nextDeadline: NIODeadline {
-        var deadline = min(nextMaintenance, tokens.nextRotation)
+        var deadline = min(nextMaintenance, tokens.nextRotation, nextConfirmation)
         for entry in outstanding.values {
             let due =
                 entry.slowSignalled
@@ -496,6 +504,19 @@ public struct DHTNode: Sendable {
             actions += finish(lookup, timedOut: true, now: now)
         }
         tokens.rotateIfDue(now: now, using: &random)
+        if now >= nextConfirmation {
+            nextConfirmation = now + configuration.confirmationInterval
+            for node in routingTable.nodesToConfirm(limit: configuration.confirmationPings)
+            where !pinging.contains(node.id) {
+                guard
+                    let datagram = sendQuery(
+                        .findNode(target: localID, want: []), to: node.endpoint, expecting: node.id,
+                        purpose: .ping(node.id), now: now)
+                else { break }
+                pinging.insert(node.id)
+                actions.append(.send(datagram, to: node.endpoint))
+            }
+        }
         if now >= nextMaintenance {
             nextMaintenance = now + configuration.maintenanceInterval
             actions += maintain(now: now)

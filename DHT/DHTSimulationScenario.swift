@@ -18,6 +18,9 @@ public struct DHTSimulationScenario: Sendable {
     public var lookupPhase: TimeAmount
     /// The network's settings.
     public var network: DHTSimulation.Configuration
+    /// After the joins, every node looks up its own id once more (the neighbourhood refresh a node does
+    /// as it runs; the joins here are compressed into minutes).
+    public var refreshAfterJoin = false
 
     /// Creates a scenario.
     public init(
@@ -56,6 +59,8 @@ public struct DHTSimulationScenario: Sendable {
         public var lost = 0
         /// Mean routing table size (live nodes) at the end.
         public var meanTableSize = 0.0
+        /// Per lookup, how many of the 8 nodes truly closest to the target it ended with.
+        public var closestFound: [Int] = []
         /// Lookups that hit the lookup timeout.
         public var timedOut = 0
 
@@ -80,6 +85,7 @@ public struct DHTSimulationScenario: Sendable {
                 queries per lookup: mean \(format2(meanMessages)), median \(Self.percentile(messages, 0.5) ?? 0), p90 \(Self.percentile(messages, 0.9) ?? 0)
                 get_peers time (ms): median \(format2(median(\.durations))), p90 \(format2(median(\.durations, 0.9)))
                 first peers (ms): median \(format2(median(\.firstPeers))), p90 \(format2(median(\.firstPeers, 0.9)))
+                true 8 closest found: mean \(format2(Double(closestFound.reduce(0, +)) / Double(max(1, closestFound.count)))) of 8
                 datagrams \(datagrams), lost \(lost), mean table size \(format2(meanTableSize))
                 """
         }
@@ -94,6 +100,13 @@ public struct DHTSimulationScenario: Sendable {
             simulation.run(for: joinSpacing)
         }
         simulation.run(for: .seconds(60))
+        if refreshAfterJoin {
+            for node in simulation.online.sorted() {
+                if let id = simulation.node(node)?.localID { simulation.findNode(at: node, target: id) }
+                simulation.run(for: .milliseconds(5))
+            }
+            simulation.run(for: .seconds(30))
+        }
         _ = simulation.takeResults()
 
         // Announce: each torrent by one node, on TCP port 6881.
@@ -150,6 +163,11 @@ public struct DHTSimulationScenario: Sendable {
             report.rounds.append(result.rounds)
             report.messages.append(result.queriesSent)
             report.durations.append(Double(result.duration.nanoseconds) / 1e6)
+            // How many of the k nodes truly closest to the target (among those online) the lookup found.
+            let truth = simulation.online.compactMap { simulation.node($0)?.localID }
+                .sorted { result.target.isCloser($0, than: $1) }.prefix(8)
+            let found = Set(result.closest.map(\.id))
+            report.closestFound.append(truth.filter { found.contains($0) }.count)
         }
         report.rounds.sort()
         report.messages.sort()

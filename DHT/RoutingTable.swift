@@ -12,6 +12,8 @@ public struct RoutingNode: Hashable, Sendable {
     public var failCount: Int
     /// The last measured round-trip time.
     public var roundTrip: TimeAmount?
+    /// A replacement candidate we only heard about has been pinged to confirm it.
+    public var confirmationSent = false
 
     /// Creates an entry.
     public init(info: DHTNodeInfo, lastSeen: NIODeadline, lastResponse: NIODeadline? = nil) {
@@ -178,6 +180,33 @@ public struct RoutingTable: Sendable {
         }
         addReplacement(entry, bucket: b)
         return true
+    }
+
+    /// Records a node named in someone's answer (libtorrent's `heard_about`): it waits in the replacement
+    /// cache, unconfirmed, until a ping (``nodesToConfirm(limit:)``) shows it exists.
+    public mutating func heardAbout(_ node: DHTNodeInfo, now: NIODeadline) {
+        guard accepts(node) else { return }
+        let b = bucketIndex(for: node.id)
+        guard !buckets[b].live.contains(where: { $0.info.id == node.id }),
+            !buckets[b].replacements.contains(where: { $0.info.id == node.id })
+        else { return }
+        addReplacement(RoutingNode(info: node, lastSeen: now), bucket: b)
+    }
+
+    /// Up to `limit` unconfirmed replacement candidates in buckets with room (or that can split), marked as
+    /// pinged: confirming them is how the table grows beyond the nodes that answered or queried us.
+    public mutating func nodesToConfirm(limit: Int) -> [DHTNodeInfo] {
+        var found: [DHTNodeInfo] = []
+        for b in buckets.indices.reversed() where found.count < limit {
+            guard buckets[b].live.count < capacity(ofBucket: b) || b == buckets.count - 1 else { continue }
+            for r in buckets[b].replacements.indices where found.count < limit {
+                guard buckets[b].replacements[r].lastResponse == nil, !buckets[b].replacements[r].confirmationSent
+                else { continue }
+                buckets[b].replacements[r].confirmationSent = true
+                found.append(buckets[b].replacements[r].info)
+            }
+        }
+        return found
     }
 
     mutating func insertLive(_ entry: RoutingNode, bucket b: Int, now: NIODeadline) {

@@ -48,10 +48,12 @@ if argument("--sybil", 0) != 0 {
 
 var network = DHTSimulation.Configuration(seed: seed, lossRate: Double(lossPermille) / 1000)
 network.node.routingTable.enforceSecureIDs = enforce
-let scenario = DHTSimulationScenario(
+network.secureIDs = argument("--secure-ids", 1) != 0
+var scenario = DHTSimulationScenario(
     nodeCount: nodes, torrents: 50, lookups: lookups, churn: Double(churnPercent) / 100,
     lookupPhase: .seconds(300), network: network)
 
+scenario.refreshAfterJoin = argument("--refresh", 0) != 0
 let baseline = statusKilobytes("VmRSS")
 var clockStart = timespec()
 clock_gettime(CLOCK_MONOTONIC, &clockStart)
