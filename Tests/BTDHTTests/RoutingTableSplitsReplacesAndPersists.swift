@@ -96,6 +96,24 @@ import Testing
         #expect(table.node(newcomer.id) != nil)
     }
 
+    /// Nodes only named in someone's answer wait unconfirmed (libtorrent's `heard_about`); each is offered
+    /// once for a confirming query, and its answer makes it live.
+    @Test func heardAboutNodesWaitUntilConfirmed() {
+        var table = RoutingTable(localID: .zero, now: T.start)
+        let named = DHTNodeInfo(id: T.id(0x80), endpoint: T.endpoint("11.0.0.9"))
+        table.heardAbout(named, now: T.start)
+        #expect(table.count == 0 && table.replacementCount == 1)
+        #expect(table.nodesToConfirm(limit: 4) == [named])
+        #expect(table.nodesToConfirm(limit: 4).isEmpty)
+        table.heard(from: named, responded: true, now: T.start)
+        #expect(table.count == 1 && table.replacementCount == 0)
+        // A named node that never answers is dropped from the cache.
+        let ghost = DHTNodeInfo(id: T.id(0x81), endpoint: T.endpoint("11.0.0.10"))
+        table.heardAbout(ghost, now: T.start)
+        table.failed(ghost.id, now: T.start)
+        #expect(table.replacementCount == 0)
+    }
+
     @Test func staleBucketsYieldRefreshTargetsInTheirRange() {
         var table = Self.filled(600, seed: 3, local: .zero)
         var random = DHTRandom(seed: 4)
