@@ -24,7 +24,7 @@ let libraries: [(String, String, [Target.Dependency])] = [
     ("BTWire", "Wire", ["BTBencode", "BTMetainfo", nio]),
     ("BTMSE", "MSE", [nio, crypto]),
     ("BTUTP", "UTP", [nio]),
-    ("BTDHT", "DHT", ["BTBencode", "BTMetainfo", nio]),
+    ("BTDHT", "DHT", ["BTBencode", "BTMetainfo", nio, crypto]),
     ("BTTracker", "Tracker", ["BTBencode", "BTMetainfo", nio, nioPosix, httpClient, nioSSL, logging]),
     ("BTStorage", "Storage", ["BTBencode", "BTMetainfo", crypto, systemPackage, collections, logging]),
     (
