@@ -60,9 +60,10 @@ def text_line(p, pattern, limit, poll=0.5):
     return None
 
 
-def handshake(host, port, info_hash):
-    """A connection that sent a BitTorrent handshake with the extension and fast bits."""
-    s = socket.create_connection((host, port), timeout=10)
+def handshake(host, port, info_hash, source=None):
+    """A connection (from the loopback address `source` when given) that sent a BitTorrent handshake with the
+    extension and fast bits."""
+    s = socket.create_connection((host, port), timeout=10, source_address=(source, 0) if source else None)
     reserved = bytes([0, 0, 0, 0, 0, 0x10, 0, 0x04])  # extension protocol + fast
     s.sendall(bytes([19]) + b"BitTorrent protocol" + reserved + info_hash + b"-XX0000-" + os.urandom(12))
     return s
@@ -97,14 +98,16 @@ def idle_peers(pid, host, port, info_hash, count, warmup=0, idle_s=1.5):
     connections that read the seed's answer and sit idle `idle_s` s. Returns (RssAnon growth per peer in KiB,
     answered, still open, RssAnon before, after)."""
     if warmup:
-        warm = [handshake(host, port, info_hash) for _ in range(warmup)]
+        warm = [handshake(host, port, info_hash, f"127.8.{i // 250}.{i % 250 + 1}") for i in range(warmup)]
         for s in warm:
             answered(s)
         for s in warm:
             s.close()
         time.sleep(0.5)
     before = status_kib(pid, "RssAnon")
-    socks = [handshake(host, port, info_hash) for _ in range(count)]
+    # Each idle peer from its own loopback address, as real peers are: seeds limit connections per address
+    # (ours to 4, libtorrent to 1 unless allow_multiple_connections_per_ip).
+    socks = [handshake(host, port, info_hash, f"127.9.{i // 250}.{i % 250 + 1}") for i in range(count)]
     got = sum(answered(s) for s in socks)
     time.sleep(idle_s)
     alive = sum(still_open(s) for s in socks)
