@@ -1,3 +1,4 @@
+import BTMetainfo
 import BTWire
 
 /// A snapshot of one connection of a torrent in a ``Client`` (see ``Client/peers(of:)``).
