@@ -80,13 +80,13 @@ struct CheckCommand: AsyncParsableCommand {
         } else {
             let percent = torrent.totalSize == 0 ? 100 : Double(verifiedBytes) * 100 / Double(torrent.totalSize)
             print(
-                "\(torrent.name): \(verified.setCount)/\(layout.pieceCount) pieces verified, "
+                "\(torrent.name.terminalSafe): \(verified.setCount)/\(layout.pieceCount) pieces verified, "
                     + "\(verifiedBytes)/\(torrent.totalSize) bytes (\(String(format: "%.1f", percent))%)")
             if names.isEmpty {
                 print("complete")
             } else {
                 print("incomplete files:")
-                for name in names { print("  \(name)") }
+                for name in names { print("  \(name.terminalSafe)") }
             }
         }
         if !missing.isEmpty { throw ExitCode(1) }
@@ -94,7 +94,7 @@ struct CheckCommand: AsyncParsableCommand {
 
     /// Prints one line to standard error and exits with status 2.
     static func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("nbt check: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("nbt check: \(message.terminalSafe)\n".utf8))
         Foundation.exit(2)
     }
 }

@@ -39,7 +39,7 @@ struct InfoCommand: ParsableCommand {
 enum MetainfoReport {
     /// Prints `nbt: error: MESSAGE` on stderr and returns the exit code to throw.
     static func fail(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data("nbt: error: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("nbt: error: \(message.terminalSafe)\n".utf8))
         return ExitCode.failure
     }
 
@@ -67,7 +67,7 @@ enum MetainfoReport {
     static func text(_ torrent: Torrent, showPadFiles: Bool) -> String {
         var out = ""
         func line(_ label: String, _ value: String) {
-            out += label.padding(toLength: 14, withPad: " ", startingAt: 0) + value + "\n"
+            out += label.padding(toLength: 14, withPad: " ", startingAt: 0) + value.terminalSafe + "\n"
         }
         line("Name:", torrent.name)
         if torrent.originalName != torrent.name { line("Given as:", quoted(torrent.originalName)) }
@@ -94,12 +94,12 @@ enum MetainfoReport {
         } else {
             out += "Trackers:\n"
             for (tier, urls) in torrent.announceTiers.enumerated() {
-                for url in urls { out += "  tier \(tier): \(url)\n" }
+                for url in urls { out += "  tier \(tier): \(url.terminalSafe)\n" }
             }
         }
         if !torrent.webSeeds.isEmpty {
             out += "Web seeds:\n"
-            for url in torrent.webSeeds { out += "  \(url)\n" }
+            for url in torrent.webSeeds { out += "  \(url.terminalSafe)\n" }
         }
         let pads = torrent.files.filter(\.isPadFile).count
         let listed = torrent.files.filter { showPadFiles || !$0.isPadFile }
@@ -110,7 +110,8 @@ enum MetainfoReport {
         for file in listed {
             let length = String(file.length)
             let padded = String(repeating: " ", count: max(0, width - length.count)) + length
-            var entry = "  \(padded)  \(file.path.joined(separator: "/"))\(file.isPadFile ? " [pad]" : "")"
+            var entry =
+                "  \(padded)  \(file.path.joined(separator: "/").terminalSafe)\(file.isPadFile ? " [pad]" : "")"
             // The name on disk differs from the torrent's (sanitized or made distinct): show both.
             if file.originalPath != file.path {
                 entry += "  (given as \(quoted(file.originalPath.joined(separator: "/"))))"
@@ -136,7 +137,7 @@ enum MetainfoReport {
     static func text(_ magnet: MagnetLink) -> String {
         var lines = ["Magnet link"]
         func line(_ label: String, _ value: String) {
-            lines.append(label.padding(toLength: 14, withPad: " ", startingAt: 0) + value)
+            lines.append(label.padding(toLength: 14, withPad: " ", startingAt: 0) + value.terminalSafe)
         }
         if let name = magnet.displayName { line("Name:", name) }
         if let v1 = hex(magnet.infoHashes.v1) { line("Info-hash v1:", v1) }

@@ -42,7 +42,7 @@ struct ScrapeCommand: AsyncParsableCommand {
         do {
             target = try ScrapeTarget.load(source)
         } catch {
-            FileHandle.standardError.write(Data("nbt scrape: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("nbt scrape: \(String(describing: error).terminalSafe)\n".utf8))
             throw ExitCode(2)
         }
         guard timeout > 0 && timeout <= 3600 else {
@@ -78,12 +78,12 @@ struct ScrapeCommand: AsyncParsableCommand {
         } else {
             for row in rows {
                 if let error = row.error {
-                    print("\(row.tracker): error: \(error)")
+                    print("\(row.tracker): error: \(error)".terminalSafe)
                 } else {
                     let completed = row.completed.map(String.init) ?? "?"
                     print(
                         "\(row.tracker): \(row.seeders ?? 0) seeders, \(row.leechers ?? 0) leechers, \(completed) completed (\(row.method))"
-                    )
+                            .terminalSafe)
                 }
             }
         }
@@ -158,11 +158,14 @@ struct ScrapeTarget {
                 throw Failure("not a valid magnet link: \(error)")
             }
         }
-        guard let data = FileManager.default.contents(atPath: source) else {
-            throw Failure("cannot read \(source)")
+        let data: [UInt8]
+        do {
+            data = try TorrentFileReader.read(source)
+        } catch {
+            throw Failure(error.reason)
         }
         do {
-            let torrent = try Torrent(bytes: Array(data))
+            let torrent = try Torrent(bytes: data)
             return ScrapeTarget(
                 infoHash: torrent.infoHashes.wire, trackers: unique(torrent.announceTiers.flatMap { $0 }))
         } catch {

@@ -35,7 +35,7 @@ enum TransferDisplay {
             return
         }
         endLine()
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        FileHandle.standardOutput.write(Data((text.terminalSafe + "\n").utf8))
     }
 
     /// Writes `object` as one line of JSON with sorted keys.
@@ -104,7 +104,7 @@ enum TransferDisplay {
     /// The plain progress line printed every few seconds when standard output is not a terminal:
     /// `NAME  42.0% downloading  down 1.0 MiB/s  up 0 B/s  peers 1 (1 seeds)  ETA 0:03`.
     static func line(_ status: TorrentStatus) -> String {
-        "\(status.handle.name) " + String(format: "%5.1f%%", percent(status)) + " " + fields(status)
+        "\(status.handle.name.terminalSafe) " + String(format: "%5.1f%%", percent(status)) + " " + fields(status)
     }
 
     /// A bar of `width` cells (at least 1) filled to `fraction` (0...1): `[#####-----]`.
@@ -125,7 +125,7 @@ enum TransferDisplay {
         func render(_ name: String, _ tail: String, _ width: Int) -> String {
             "\(name) \(percentText) \(bar(fraction, width: width)) \(tail)"
         }
-        let name = status.handle.name
+        let name = status.handle.name.terminalSafe
         let full = fields(status)
         let compact = fields(status, compact: true)
         // Characters besides the bar cells: name, percent, tail, three spaces and the brackets.
@@ -169,7 +169,7 @@ enum TransferDisplay {
 
     /// Prints `nbt: error: MESSAGE` on stderr and returns the exit code to throw.
     static func fail(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data("nbt: error: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("nbt: error: \(message.terminalSafe)\n".utf8))
         return ExitCode.failure
     }
 }

@@ -1,3 +1,5 @@
+import BTMetainfo
+
 /// An inclusive range of addresses of one family.
 public struct IPRange: Hashable, Sendable, CustomStringConvertible {
     /// First address in the range.
@@ -34,11 +36,13 @@ public struct IPRange: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Parses `a.b.c.d`, `a.b.c.d/n`, `a - b` (IPv4 or IPv6, spaces around `-` allowed).
+    /// Parses `a.b.c.d`, `a.b.c.d/n`, `a - b` (IPv4 or IPv6, spaces around `-` allowed). IPv4 is read as
+    /// block lists write it: four decimal parts, leading zeros meaning nothing
+    /// (``IPAddress/TextForm/zeroPaddedDecimal``).
     public init(parsing text: some StringProtocol) throws(EngineError) {
         let text = Substring(text).trimmingSpaces
         if let slash = text.firstIndex(of: "/") {
-            guard let address = IPAddress(text[..<slash].trimmingSpaces) else {
+            guard let address = IPAddress(text[..<slash].trimmingSpaces, form: .zeroPaddedDecimal) else {
                 throw EngineError(.invalidAddress, "invalid address in '\(text)'")
             }
             guard let prefix = Int(text[text.index(after: slash)...].trimmingSpaces) else {
@@ -46,12 +50,14 @@ public struct IPRange: Hashable, Sendable, CustomStringConvertible {
             }
             try self.init(address: address, prefixLength: prefix)
         } else if let dash = text.firstIndex(of: "-") {
-            guard let lower = IPAddress(text[..<dash].trimmingSpaces),
-                let upper = IPAddress(text[text.index(after: dash)...].trimmingSpaces)
+            guard let lower = IPAddress(text[..<dash].trimmingSpaces, form: .zeroPaddedDecimal),
+                let upper = IPAddress(text[text.index(after: dash)...].trimmingSpaces, form: .zeroPaddedDecimal)
             else { throw EngineError(.invalidAddress, "invalid address in '\(text)'") }
             try self.init(lower: lower, upper: upper)
         } else {
-            guard let address = IPAddress(text) else { throw EngineError(.invalidAddress, "invalid address '\(text)'") }
+            guard let address = IPAddress(text, form: .zeroPaddedDecimal) else {
+                throw EngineError(.invalidAddress, "invalid address '\(text)'")
+            }
             try self.init(lower: address, upper: address)
         }
     }
@@ -66,8 +72,8 @@ public struct IPRange: Hashable, Sendable, CustomStringConvertible {
 /// Decides which peer addresses we may talk to: a static list of blocked ranges plus an optional user hook
 /// (the seed's `ip_filter` event, whose false return refuses a peer before a handshake is sent).
 ///
-/// Ranges are kept sorted and merged, so a lookup is a binary search. IPv4-mapped IPv6 addresses are
-/// checked as IPv4.
+/// Ranges are kept sorted and merged, so a lookup is a binary search. IPv6 addresses embedding an IPv4
+/// address are checked as that IPv4 address too.
 public struct IPFilter: Sendable {
     /// Blocked ranges, sorted and merged (overlapping and adjacent ranges of one family coalesced).
     public private(set) var blockedRanges: [IPRange] = []
@@ -102,9 +108,14 @@ public struct IPFilter: Sendable {
         blockedRanges = merged
     }
 
-    /// Whether the static ranges block `address`.
+    /// Whether the static ranges block `address`. An IPv6 address that embeds an IPv4 one (IPv4-mapped or
+    /// -compatible, NAT64, 6to4: ``IPAddress/embeddedIPv4``) is blocked when either it or that IPv4 address is.
     public func isBlocked(_ address: IPAddress) -> Bool {
-        let address = address.unmapped
+        if let inner = address.embeddedIPv4, isBlockedExactly(inner) { return true }
+        return isBlockedExactly(address)
+    }
+
+    private func isBlockedExactly(_ address: IPAddress) -> Bool {
         var low = 0
         var high = blockedRanges.count
         while low < high {

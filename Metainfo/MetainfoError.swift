@@ -49,8 +49,11 @@ public struct MetainfoError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let invalidMagnet = Code("invalidMagnet")
         /// Too many files, path components, trackers, or a file too large to be a torrent.
         public static let limitExceeded = Code("limitExceeded")
-        /// Reading the content to create a torrent failed.
+        /// Reading the content to create a torrent, or a .torrent file, failed.
         public static let ioError = Code("ioError")
+        /// A .torrent path that names a directory, device (`/dev/zero`), FIFO or socket instead of a regular
+        /// file: refused before anything is read from it.
+        public static let notARegularFile = Code("notARegularFile")
     }
 
     /// What went wrong.

@@ -4,8 +4,9 @@ import Foundation
 
 /// Limits applied to untrusted .torrent files, so that a hostile file cannot exhaust memory or time.
 public enum MetainfoLimits {
-    /// Largest .torrent file ``Torrent/init(contentsOf:)`` reads.
-    public static let maxTorrentFileSize = 64 << 20
+    /// Largest .torrent file ``Torrent/init(contentsOf:)`` reads: 10 MB, libtorrent's default
+    /// (`load_torrent_limits::max_buffer_size`).
+    public static let maxTorrentFileSize = 10_000_000
     /// Largest piece length accepted: libtorrent's `max_piece_size`, 32767 blocks of 16 KiB (its piece
     /// picker's limit).
     public static let maxPieceLength = 32_767 * 16_384
@@ -38,19 +39,6 @@ extension Torrent {
     /// - Throws: ``MetainfoError`` with a specific code for every rejection.
     public init(bytes: [UInt8]) throws(MetainfoError) {
         self = try TorrentParser.parse(bytes)
-    }
-
-    /// Reads and parses the .torrent file at `path` (at most ``MetainfoLimits/maxTorrentFileSize`` bytes).
-    public init(contentsOf path: String) throws(MetainfoError) {
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
-        guard let size else { throw MetainfoError(.ioError, "cannot read \(path): no such file") }
-        guard size <= MetainfoLimits.maxTorrentFileSize else {
-            throw MetainfoError(.limitExceeded, "\(path) is \(size) bytes, more than a torrent file may be")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw MetainfoError(.ioError, "cannot read \(path)")
-        }
-        try self.init(bytes: [UInt8](data))
     }
 }
 

@@ -6,14 +6,27 @@ import SystemPackage
     import Darwin
 #endif
 
-/// Replaces a file atomically: the new bytes go to a temporary file beside it, which is flushed
-/// (`fsync`), renamed over the old one, and the folder flushed so the rename itself survives a crash.
+/// Replaces a file atomically: the new bytes go to a temporary file of their own beside it (a unique name,
+/// created exclusively, so two writers never share one), which is flushed (`fsync`), renamed over the old
+/// one, and the folder flushed so the rename itself survives a crash.
 package enum AtomicFile {
+    /// Distinguishes the temporary files of one process.
+    private static let counter = Locked(UInt64(0))
+
+    /// A fresh temporary name beside `path`: `path.tmp-PID-COUNTER-RANDOM`.
+    package static func temporaryName(for path: String) -> String {
+        let serial = counter.withLock { value -> UInt64 in
+            value += 1
+            return value
+        }
+        return "\(path).tmp-\(getpid())-\(serial)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+    }
+
     package static func write(_ bytes: [UInt8], to path: String) throws {
-        let temporary = path + ".tmp"
+        let temporary = temporaryName(for: path)
         do {
             let descriptor = try FileDescriptor.open(
-                FilePath(temporary), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                FilePath(temporary), .writeOnly, options: [.create, .exclusiveCreate, .closeOnExec],
                 permissions: [.ownerReadWrite, .groupRead, .otherRead])
             do {
                 _ = try bytes.withUnsafeBytes { try descriptor.writeAll(toAbsoluteOffset: 0, $0) }
@@ -24,7 +37,7 @@ package enum AtomicFile {
                 throw error
             }
         } catch let error as Errno {
-            unlink(temporary)
+            if error != .fileExists { unlink(temporary) }
             throw StorageError(errno: error.rawValue, .resume, path: temporary)
         }
         if rename(temporary, path) != 0 {

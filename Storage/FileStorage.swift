@@ -27,22 +27,49 @@ public final class FileStorage: Storage {
         var useClock: UInt64 = 0
     }
 
+    /// Files whose writable handle could not be flushed when it closed: ``synchronize()`` flushes them again
+    /// (and fails until it can), so resume data never claims their pieces unflushed.
+    private let unflushed = Locked(Set<Int>())
+    /// Writable handles flushed as they closed (evicted, or closed with the others): for tests.
+    private let flushedOnClose = Locked(0)
+    /// Number of writable handles flushed as they closed.
+    package var filesFlushedOnClose: Int { flushedOnClose.withLock { $0 } }
+
     /// An open file; closing happens when the last user lets go (so eviction never closes under a reader).
+    ///
+    /// A writable handle is flushed (`fsync`) before it closes, whether evicted from the cache or closed with
+    /// the others at completion: once closed, ``synchronize()`` no longer sees it, and resume data saved
+    /// later may claim the pieces written through it.
     private final class Handle: Sendable {
         let descriptor: FileDescriptor
         let writable: Bool
         let ref: StorageFileRef
         let events: StorageEventHandler?
+        let unflushed: Locked<Set<Int>>
+        let flushed: Locked<Int>
         nonisolated(unsafe) var lastUse: UInt64 = 0
 
-        init(descriptor: FileDescriptor, writable: Bool, ref: StorageFileRef, events: StorageEventHandler?) {
+        init(
+            descriptor: FileDescriptor, writable: Bool, ref: StorageFileRef, events: StorageEventHandler?,
+            unflushed: Locked<Set<Int>>, flushed: Locked<Int>
+        ) {
+            self.flushed = flushed
             self.descriptor = descriptor
             self.writable = writable
             self.ref = ref
             self.events = events
+            self.unflushed = unflushed
         }
 
         deinit {
+            if writable {
+                if fsync(descriptor.rawValue) == 0 {
+                    flushed.withLock { $0 += 1 }
+                } else {
+                    let index = ref.index
+                    unflushed.withLock { _ = $0.insert(index) }
+                }
+            }
             try? descriptor.close()
             events?(.fileClose(file: ref))
         }
@@ -116,7 +143,7 @@ public final class FileStorage: Storage {
         }
         let handle = Handle(
             descriptor: descriptor, writable: writable, ref: StorageFileRef(index: index, path: components),
-            events: events)
+            events: events, unflushed: unflushed, flushed: flushedOnClose)
         events?(.fileOpen(file: handle.ref, mode: writable ? .write : .read))
         var evicted: [Handle] = []
         state.withLock { state in
@@ -248,6 +275,27 @@ public final class FileStorage: Storage {
             if fsync(handle.descriptor.rawValue) != 0 {
                 throw fail(StorageError(errno: errno, .sync, path: description(of: index)), index)
             }
+        }
+        // Files whose handle failed to flush as it closed: flush them through a new descriptor (fsync flushes
+        // the file, not the descriptor) or fail, never report them flushed.
+        for index in unflushed.withLock({ $0 }).sorted() {
+            let fullPath = try absolutePath(ofFile: index)
+            let descriptor: FileDescriptor
+            do {
+                descriptor = try FileDescriptor.open(FilePath(fullPath), .readOnly, options: [.closeOnExec])
+            } catch let error as Errno {
+                // A file deleted since is "missing": its pieces are not claimed (see PieceStore.resumeData).
+                if error == .noSuchFileOrDirectory {
+                    unflushed.withLock { _ = $0.remove(index) }
+                    continue
+                }
+                throw fail(StorageError(errno: error.rawValue, .sync, path: fullPath), index)
+            }
+            defer { try? descriptor.close() }
+            if fsync(descriptor.rawValue) != 0 {
+                throw fail(StorageError(errno: errno, .sync, path: fullPath), index)
+            }
+            unflushed.withLock { _ = $0.remove(index) }
         }
     }
 

@@ -51,6 +51,11 @@ public actor PieceStore {
     private var createdEmptyFiles = false
 
     private var nextGeneration = 0
+    /// The save in progress (or the last one): each save waits for the one before, so saves run one at a
+    /// time and the last to finish wrote the newest snapshot.
+    private var lastSave: Task<Void, any Error>?
+    /// What the last successful save wrote, so a periodic save can skip writing when nothing changed.
+    private var lastSaved: (path: String, data: ResumeData)?
 
     private struct PartialPiece {
         var written: Bitfield
@@ -427,27 +432,96 @@ public actor PieceStore {
 
     // MARK: Resume data
 
-    /// A snapshot of the resume data. Written files are flushed first, so everything the snapshot calls
-    /// verified or written is on stable storage.
+    /// A snapshot of the resume data that claims nothing it cannot stand behind.
+    ///
+    /// The books are read first and the files flushed (`fsync`) after, so everything the snapshot calls
+    /// verified or written was on stable storage when it was taken (handles closed earlier were flushed as
+    /// they closed). A piece with bytes in a file that is now missing, or shorter than the piece's bytes in
+    /// it (deleted or truncated while the torrent ran), is not claimed: neither verified nor partly written.
     public func resumeData() async throws -> ResumeData {
-        let verified = verifiedPieces
-        let blocks = partial.compactMapValues { $0.written.isNoneSet ? nil : $0.written }
+        var verified = verifiedPieces
+        var blocks = partial.compactMapValues { $0.written.isNoneSet ? nil : $0.written }
         let storage = self.storage
         let files = layout.files
         let statuses: [FileStatus?] = try await pool.run {
             try storage.synchronize()
             return try files.indices.map { files[$0].isPadFile ? nil : try storage.status(ofFile: $0) }
         }
+        for piece in claimsNotOnDisk(statuses, verified: verified, written: blocks) {
+            verified[piece] = false
+            blocks[piece] = nil
+        }
         return ResumeData(
             infoHash: torrent.infoHashes.wire, verified: verified, files: statuses, partialPieces: blocks,
             priorities: priorities, renamedFiles: renamed, folder: (storage as? FileStorage)?.folder)
     }
 
-    /// Writes the resume data to `path` atomically (temporary file, fsync, rename, fsync of the folder).
-    public func saveResumeData(to path: String) async throws {
-        let bytes = try await resumeData().encoded()
-        try await pool.run { try AtomicFile.write(bytes, to: path) }
+    /// The claimed pieces (verified, or with `written` blocks) some of whose claimed bytes lie past the
+    /// current end of their file (a missing file ends at 0): their data is not all on disk, whatever the books
+    /// say.
+    private func claimsNotOnDisk(_ statuses: [FileStatus?], verified: Bitfield, written: [Int: Bitfield]) -> Set<Int> {
+        var short: [Int: Int64] = [:]
+        for (index, file) in layout.files.enumerated() where !file.isPadFile && file.length > 0 {
+            let size = statuses[index]?.size ?? 0
+            if size < file.length { short[index] = size }
+        }
+        guard !short.isEmpty else { return [] }
+        func beyondDisk(_ slices: [PieceLayout.FileSlice]) -> Bool {
+            slices.contains { slice in
+                short[slice.fileIndex].map { slice.offsetInFile + Int64(slice.length) > $0 } ?? false
+            }
+        }
+        var missing = Set<Int>()
+        for index in short.keys {
+            for piece in layout.pieces(ofFile: index) where !missing.contains(piece) {
+                if verified[piece] {
+                    if beyondDisk(layout.slices(piece: piece)) { missing.insert(piece) }
+                } else if let blocks = written[piece] {
+                    let claimed = (0..<blocks.count).filter { blocks[$0] }.flatMap { block in
+                        layout.slices(
+                            piece: piece, offset: block * Self.blockSize,
+                            length: blockLength(piece: piece, block: block))
+                    }
+                    if beyondDisk(claimed) { missing.insert(piece) }
+                }
+            }
+        }
+        return missing
     }
+
+    /// Writes the resume data to `path` atomically (a temporary file of its own beside it, fsync, rename,
+    /// fsync of the folder). Saves run one at a time: a save started while another runs waits for it, then
+    /// takes its own (newer) snapshot.
+    public func saveResumeData(to path: String) async throws {
+        _ = try await save(to: path, onlyIfChanged: false)
+    }
+
+    /// For periodic saves (every few minutes of activity, at each finished file): saves the resume data to
+    /// `path` as ``saveResumeData(to:)`` does, unless it equals what the last save to `path` wrote (files
+    /// flushed and checked all the same). Returns whether it wrote.
+    @discardableResult
+    public func saveResumeDataIfChanged(to path: String) async throws -> Bool {
+        try await save(to: path, onlyIfChanged: true)
+    }
+
+    private func save(to path: String, onlyIfChanged: Bool) async throws -> Bool {
+        let previous = lastSave
+        let task = Task<Bool, any Error> {
+            _ = await previous?.result
+            let snapshot = try await self.resumeData()
+            if onlyIfChanged, await self.lastSaved.map({ $0.path == path && $0.data == snapshot }) == true {
+                return false
+            }
+            let bytes = snapshot.encoded()
+            try await self.pool.run { try AtomicFile.write(bytes, to: path) }
+            await self.recordSaved(path: path, data: snapshot)
+            return true
+        }
+        lastSave = Task { _ = try await task.value }
+        return try await task.value
+    }
+
+    private func recordSaved(path: String, data: ResumeData) { lastSaved = (path, data) }
 
     /// Starts from the resume data at `path`: when it is absent or unusable every piece is checked,
     /// otherwise only the pieces of files whose size or modification time changed. Throws
@@ -509,6 +583,9 @@ public actor PieceStore {
             changedFiles.append(index)
             suspect.formUnion(layout.pieces(ofFile: index))
         }
+        // Resume data written before the files were checked at save time may claim pieces of a file that is
+        // missing or short and "unchanged": those claims are checked, not trusted.
+        suspect.formUnion(claimsNotOnDisk(current, verified: resume.verified, written: resume.partialPieces))
         verifiedPieces = resume.verified
         partial = [:]
         for (piece, map) in resume.partialPieces where !suspect.contains(piece) && !resume.verified[piece] {

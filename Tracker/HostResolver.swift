@@ -1,3 +1,4 @@
+import BTMetainfo
 import NIOCore
 import NIOPosix
 
@@ -12,9 +13,10 @@ import NIOPosix
 /// Resolves tracker host names to every address (so the address policy can check them all), off the event
 /// loops, on NIO's blocking-I/O thread pool.
 package enum HostResolver {
-    /// The addresses of `host` (numeric hosts are returned as they are, without a lookup).
-    package static func resolve(_ host: String) async throws(TrackerError) -> [[UInt8]] {
-        if let numeric = IPAddressBytes.parse(host) { return [numeric] }
+    /// The addresses of `host`. A numeric host is read as `getaddrinfo` reads it (``IPAddress/init(_:form:)``)
+    /// and returned without a lookup, so the address checked is the address connected to.
+    package static func resolve(_ host: String) async throws(TrackerError) -> [IPAddress] {
+        if let numeric = IPAddress(host) { return [numeric] }
         do {
             return try await NIOThreadPool.singleton.runIfActive { try lookup(host) }
         } catch let error as TrackerError {
@@ -24,7 +26,7 @@ package enum HostResolver {
         }
     }
 
-    private static func lookup(_ host: String) throws -> [[UInt8]] {
+    private static func lookup(_ host: String) throws -> [IPAddress] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         #if canImport(Darwin)
@@ -52,8 +54,11 @@ package enum HostResolver {
             }
             cursor = entry.pointee.ai_next
         }
-        var unique: [[UInt8]] = []
-        for address in out where !unique.contains(address) { unique.append(address) }
+        var unique: [IPAddress] = []
+        for bytes in out {
+            guard let address = IPAddress(bytes: bytes), !unique.contains(address) else { continue }
+            unique.append(address)
+        }
         return unique
     }
 
@@ -63,10 +68,10 @@ package enum HostResolver {
         return "\(String(cString: strerror(io.errnoCode))) (errno \(io.errnoCode))"
     }
 
-    /// A socket address for `bytes` and `port`.
-    package static func socketAddress(_ bytes: [UInt8], port: Int) throws(TrackerError) -> SocketAddress {
+    /// A socket address for `address` and `port`.
+    package static func socketAddress(_ address: IPAddress, port: Int) throws(TrackerError) -> SocketAddress {
         var buffer = ByteBuffer()
-        buffer.writeBytes(bytes)
+        buffer.writeBytes(address.bytes)
         do {
             return try SocketAddress(packedIPAddress: buffer, port: port)
         } catch {

@@ -1,3 +1,5 @@
+import BTMetainfo
+
 /// Which hosts a tracker URL may make this client contact: the request-forgery (SSRF) guard.
 ///
 /// A tracker URL comes from an untrusted .torrent or magnet link. Without a policy, a crafted torrent could
@@ -6,7 +8,11 @@
 /// and the transport then connects to the checked address (no second resolution for UDP and plain HTTP).
 ///
 /// The default refuses private (RFC 1918, RFC 4193, carrier-grade NAT), link-local, unspecified, multicast and
-/// reserved addresses, and allows loopback (tests and local swarms) and public addresses.
+/// reserved addresses, and allows loopback (tests and local swarms) and public addresses. IPv6 addresses that
+/// embed an IPv4 address (`::ffff:a.b.c.d`, `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged
+/// by that IPv4 address. As libtorrent's `ssrf_mitigation` does, an HTTP tracker on a loopback, private or
+/// link-local address may only be asked its `/announce` path (and the `/scrape` beside it), with no query
+/// of its own: a torrent cannot use a local tracker URL to send arbitrary requests to a local web service.
 public struct TrackerAddressPolicy: Sendable, Hashable {
     /// Allow 127.0.0.0/8 and ::1.
     public var allowLoopback: Bool
@@ -16,12 +22,16 @@ public struct TrackerAddressPolicy: Sendable, Hashable {
     public var allowLinkLocal: Bool
     /// Host names or literal addresses (lower-case) always allowed, whatever they resolve to.
     public var allowedHosts: Set<String>
+    /// libtorrent's `ssrf_mitigation`: an HTTP tracker on a loopback, private or link-local address may only
+    /// be asked `/announce` (or `/scrape`), with no query in the tracker URL itself. On by default.
+    public var localTrackersAnnounceOnly: Bool
 
     /// Creates a policy.
     public init(
         allowLoopback: Bool = true, allowPrivate: Bool = false, allowLinkLocal: Bool = false,
-        allowedHosts: Set<String> = []
+        allowedHosts: Set<String> = [], localTrackersAnnounceOnly: Bool = true
     ) {
+        self.localTrackersAnnounceOnly = localTrackersAnnounceOnly
         self.allowLoopback = allowLoopback
         self.allowPrivate = allowPrivate
         self.allowLinkLocal = allowLinkLocal
@@ -30,8 +40,10 @@ public struct TrackerAddressPolicy: Sendable, Hashable {
 
     /// The default: loopback and public addresses only.
     public static let `default` = TrackerAddressPolicy()
-    /// Allows every unicast address (for a user who trusts the torrent, or a LAN tracker).
-    public static let allowAll = TrackerAddressPolicy(allowLoopback: true, allowPrivate: true, allowLinkLocal: true)
+    /// Allows every unicast address and every path on local trackers (for a user who trusts the torrent, or
+    /// a LAN tracker).
+    public static let allowAll = TrackerAddressPolicy(
+        allowLoopback: true, allowPrivate: true, allowLinkLocal: true, localTrackersAnnounceOnly: false)
 
     /// The kinds of address the policy distinguishes.
     public enum AddressClass: Sendable, Hashable {
@@ -49,34 +61,37 @@ public struct TrackerAddressPolicy: Sendable, Hashable {
         case publicNetwork
     }
 
-    /// Classifies a 4- or 16-byte address; IPv4-mapped IPv6 addresses are classified as their IPv4 address.
-    public static func classify(_ address: [UInt8]) -> AddressClass {
-        if address.count == 16 {
-            if address[0..<10].allSatisfy({ $0 == 0 }) && address[10] == 0xff && address[11] == 0xff {
-                return classify(Array(address[12..<16]))
+    /// Classifies an address. IPv6 addresses embedding an IPv4 address (``IPAddress/embeddedIPv4``) are
+    /// classified as that IPv4 address.
+    public static func classify(_ address: IPAddress) -> AddressClass {
+        if let inner = address.embeddedIPv4 { return classify(inner) }
+        switch address {
+        case .v4(let value):
+            let (a, b) = (UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16))
+            switch (a, b) {
+            case (0, _): return .unspecified
+            case (127, _): return .loopback
+            case (10, _), (192, 168): return .privateNetwork
+            case (172, 16...31), (100, 64...127): return .privateNetwork
+            case (169, 254): return .linkLocal
+            case (224...255, _): return .reserved
+            default: return .publicNetwork
             }
-            if address[0..<15].allSatisfy({ $0 == 0 }) {
-                return address[15] == 1 ? .loopback : .unspecified
-            }
-            if address[0] & 0xfe == 0xfc { return .privateNetwork }
-            if address[0] == 0xfe && address[1] & 0xc0 == 0x80 { return .linkLocal }
-            if address[0] == 0xff { return .reserved }
+        case .v6(let high, let low):
+            if high == 0 && low == 1 { return .loopback }
+            if high == 0 && low == 0 { return .unspecified }
+            let first = UInt16(high >> 48)
+            if first & 0xfe00 == 0xfc00 { return .privateNetwork }  // fc00::/7 unique local
+            if first & 0xffc0 == 0xfec0 { return .privateNetwork }  // fec0::/10 site local (deprecated)
+            if high >> 16 == 0x0064_ff9b_0001 { return .privateNetwork }  // 64:ff9b:1::/48 local NAT64 (RFC 8215)
+            if first & 0xffc0 == 0xfe80 { return .linkLocal }
+            if first >> 8 == 0xff { return .reserved }
             return .publicNetwork
-        }
-        guard address.count == 4 else { return .reserved }
-        switch (address[0], address[1]) {
-        case (0, _): return .unspecified
-        case (127, _): return .loopback
-        case (10, _), (192, 168): return .privateNetwork
-        case (172, 16...31), (100, 64...127): return .privateNetwork
-        case (169, 254): return .linkLocal
-        case (224...255, _): return .reserved
-        default: return .publicNetwork
         }
     }
 
     /// Whether `host` (as written in the URL) may be contacted at `address`.
-    public func permits(host: String, address: [UInt8]) -> Bool {
+    public func permits(host: String, address: IPAddress) -> Bool {
         if allowedHosts.contains(host.lowercased()) { return true }
         switch Self.classify(address) {
         case .publicNetwork: return true
@@ -88,68 +103,44 @@ public struct TrackerAddressPolicy: Sendable, Hashable {
     }
 
     /// Checks every resolved address; throws `.addressRefused` naming the first refused one.
-    package func check(host: String, addresses: [[UInt8]]) throws(TrackerError) {
+    package func check(host: String, addresses: [IPAddress]) throws(TrackerError) {
         guard !addresses.isEmpty else { throw TrackerError(.connectionFailed, "\(host) did not resolve") }
         for address in addresses where !permits(host: host, address: address) {
-            let text = address.count == 4 ? IPAddressText.ipv4(address) : IPAddressText.ipv6(address)
             throw TrackerError(
                 .addressRefused,
-                "\(host) resolves to \(text) (\(Self.classify(address))), which the tracker address policy refuses")
+                "\(host) resolves to \(address) (\(Self.classify(address))), which the tracker address policy refuses")
         }
     }
-}
 
-/// Parsing numeric IP addresses.
-package enum IPAddressBytes {
-    /// 4 bytes for a dotted quad, 16 for IPv6 text (brackets allowed), nil otherwise.
-    package static func parse(_ text: String) -> [UInt8]? {
-        var text = Substring(text)
-        if text.hasPrefix("[") && text.hasSuffix("]") { text = text.dropFirst().dropLast() }
-        if let v4 = ipv4(text) { return v4 }
-        return ipv6(text)
-    }
-
-    static func ipv4(_ text: Substring) -> [UInt8]? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var out: [UInt8] = []
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                let value = UInt8(part)
-            else { return nil }
-            out.append(value)
-        }
-        return out
-    }
-
-    static func ipv6(_ text: Substring) -> [UInt8]? {
-        guard text.contains(":"), text.count <= 45 else { return nil }
-        let chars = Array(text)
-        var halves: [Substring] = []
-        if let index = chars.indices.dropLast().first(where: { chars[$0] == ":" && chars[$0 + 1] == ":" }) {
-            let split = text.index(text.startIndex, offsetBy: index)
-            halves = [text[..<split], text[text.index(split, offsetBy: 2)...]]
-            guard !halves[1].contains("::") else { return nil }
-        } else {
-            halves = [text]
-        }
-        func groups(_ part: Substring) -> [UInt8]? {
-            if part.isEmpty { return [] }
-            var out: [UInt8] = []
-            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
-            for (index, piece) in pieces.enumerated() {
-                if index == pieces.count - 1, piece.contains("."), let v4 = ipv4(piece) {
-                    out += v4
-                    continue
-                }
-                guard (1...4).contains(piece.count), let value = UInt16(piece, radix: 16) else { return nil }
-                out += [UInt8(value >> 8), UInt8(value & 0xff)]
+    /// Whether any of `addresses` is loopback, private or link-local.
+    package static func isLocal(_ addresses: [IPAddress]) -> Bool {
+        addresses.contains { address in
+            switch classify(address) {
+            case .loopback, .privateNetwork, .linkLocal: return true
+            case .publicNetwork, .unspecified, .reserved: return false
             }
-            return out
         }
-        guard let head = groups(halves[0]) else { return nil }
-        if halves.count == 1 { return head.count == 16 ? head : nil }
-        guard let tail = groups(halves[1]), head.count + tail.count <= 14 else { return nil }
-        return head + Array(repeating: 0, count: 16 - head.count - tail.count) + tail
+    }
+
+    /// libtorrent's `ssrf_mitigation` for an HTTP request to `host` at `addresses`. When any of them is
+    /// loopback, private or link-local: the request's path must be `/announce` or `/scrape`; the tracker URL
+    /// may not bring a query of its own (`hasOwnQuery`); and a redirect from a public tracker to it is not
+    /// followed (`redirectedFromPublic`). Throws `.addressRefused` otherwise.
+    package func checkLocalRequest(
+        host: String, addresses: [IPAddress], path: String, hasOwnQuery: Bool, redirectedFromPublic: Bool
+    ) throws(TrackerError) {
+        guard localTrackersAnnounceOnly, !allowedHosts.contains(host.lowercased()), Self.isLocal(addresses) else {
+            return
+        }
+        guard !redirectedFromPublic else {
+            throw TrackerError(
+                .addressRefused, "a public tracker redirected to \(host) on the local network (SSRF mitigation)")
+        }
+        guard path == "/announce" || path == "/scrape", !hasOwnQuery else {
+            throw TrackerError(
+                .addressRefused,
+                "\(host) is on the local network: only its /announce path may be asked, without a query of its own "
+                    + "(SSRF mitigation), not \(path.prefix(100))\(hasOwnQuery ? " with a query" : "")")
+        }
     }
 }

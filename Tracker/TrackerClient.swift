@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import BTMetainfo
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -34,8 +35,13 @@ public final class TrackerClient: Sendable {
         /// system's (for a tracker with a private or self-signed certificate). A file that cannot be read fails
         /// the HTTPS request with ``TrackerError/Code/connectionFailed``.
         public var additionalTrustedRootCertificateFiles: [String]
+        /// The local address announces and scrapes leave from (HTTP and UDP), e.g. the address the client's
+        /// listening socket is bound to, so a tracker lists the client at that address (trackers record the
+        /// source address of the request). `nil`: the system chooses. A tracker of the other address family
+        /// cannot be reached from it and fails with ``TrackerError/Code/connectionFailed``.
+        public var localAddress: IPAddress?
         /// Resolves a host name to its addresses (test hook; `nil` means `getaddrinfo`).
-        package var resolver: (@Sendable (String) async throws(TrackerError) -> [[UInt8]])?
+        package var resolver: (@Sendable (String) async throws(TrackerError) -> [IPAddress])?
 
         /// Creates a configuration.
         public init(
@@ -43,8 +49,9 @@ public final class TrackerClient: Sendable {
             maxResponseBytes: Int = 1 << 20, maxRedirects: Int = 5,
             udpRetransmission: UDPRetransmissionPolicy = .init(),
             userAgent: String = "NetBitTorrent/\(BTTrackerVersion.current)",
-            additionalTrustedRootCertificateFiles: [String] = []
+            additionalTrustedRootCertificateFiles: [String] = [], localAddress: IPAddress? = nil
         ) {
+            self.localAddress = localAddress
             self.addressPolicy = addressPolicy
             self.httpTimeout = httpTimeout
             self.maxResponseBytes = maxResponseBytes
@@ -92,11 +99,12 @@ public final class TrackerClient: Sendable {
         // back-off until the deadline: the announce schedule has its own back-off.
         http.connectionPool.retryConnectionEstablishment = false
         http.dnsOverride = pinning
+        http.localAddress = configuration.localAddress?.description
         return http
     }
 
-    private func resolve(_ host: String) async throws(TrackerError) -> [[UInt8]] {
-        if let resolver = configuration.resolver, IPAddressBytes.parse(host) == nil { return try await resolver(host) }
+    private func resolve(_ host: String) async throws(TrackerError) -> [IPAddress] {
+        if let resolver = configuration.resolver, IPAddress(host) == nil { return try await resolver(host) }
         return try await HostResolver.resolve(host)
     }
 
@@ -189,12 +197,19 @@ public final class TrackerClient: Sendable {
         let addresses = try await resolve(tracker.host)
         try configuration.addressPolicy.check(host: tracker.host, addresses: addresses)
         let remote = try HostResolver.socketAddress(addresses[0], port: tracker.port)
+        let local = try configuration.localAddress.map { address throws(TrackerError) in
+            guard address.bitWidth == addresses[0].bitWidth else {
+                throw TrackerError(
+                    .connectionFailed, "bound to \(address): cannot reach \(tracker.host) at \(addresses[0])")
+            }
+            return try HostResolver.socketAddress(address, port: 0)
+        }
         let key = tracker.origin
         let cached = await udpConnections.get(key)
         let exchange = UDPTrackerExchange(query: query, connection: cached, policy: configuration.udpRetransmission)
         let sink = eventSink
         let outcome = await UDPTrackerTransport.run(
-            exchange, tracker: url, remote: remote, group: group, onEvent: { sink.yield($0) })
+            exchange, tracker: url, remote: remote, local: local, group: group, onEvent: { sink.yield($0) })
         await udpConnections.set(key, outcome.connection)
         return try outcome.result.get()
     }
@@ -209,30 +224,39 @@ public final class TrackerClient: Sendable {
         defer { eventSink.yield(.disconnect(tracker: tracker)) }
         var url = firstURL
         var hops = 0
+        var startedLocal = false
+        let ownQuery = (try? TrackerURL(tracker))?.hasQuery ?? true
         while true {
             let target = try TrackerURL(url)
             guard target.scheme != .udp else { throw TrackerError(.invalidURL, "HTTP redirect to a UDP URL") }
             let addresses = try await resolve(target.host)
             try configuration.addressPolicy.check(host: target.host, addresses: addresses)
-            var request = HTTPClientRequest(url: url)
-            // Connect to the address that was checked, not to a second resolution of the name (DNS rebinding).
+            if hops == 0 { startedLocal = TrackerAddressPolicy.isLocal(addresses) }
+            try configuration.addressPolicy.checkLocalRequest(
+                host: target.host, addresses: addresses, path: String(target.path),
+                hasOwnQuery: hops == 0 && ownQuery, redirectedFromPublic: hops > 0 && !startedLocal)
+            // Connect to the address that was checked, never to a second reading of the host text: not a second
+            // resolution of a name (DNS rebinding), not the resolver's reading of a numeric host (TrackerURL has
+            // already replaced that by the address it stands for).
+            let address = addresses[0]
+            let shown = address.bitWidth == 128 ? "[\(address)]" : "\(address)"
+            var request: HTTPClientRequest
             var pinnedClient: HTTPClient?
-            if IPAddressBytes.parse(target.host) == nil {
-                let address =
-                    addresses[0].count == 4 ? IPAddressText.ipv4(addresses[0]) : IPAddressText.ipv6(addresses[0])
-                if target.scheme == .http {
-                    let shown = address.contains(":") ? "[\(address)]" : address
-                    request = HTTPClientRequest(url: "http://\(shown):\(target.port)\(target.pathAndQuery)")
+            let numericHost = IPAddress(target.host) != nil
+            if target.scheme == .http || numericHost {
+                request = HTTPClientRequest(
+                    url: "\(target.scheme.rawValue)://\(shown):\(target.port)\(target.pathAndQuery)")
+                if !numericHost {
                     request.headers.add(
                         name: "Host", value: target.port == 80 ? target.host : "\(target.host):\(target.port)")
-                } else {
-                    // HTTPS: a client of its own whose DNS override sends the name's connection to the checked
-                    // address while SNI and certificate verification still use the name.
-                    request = HTTPClientRequest(url: "https://\(target.host):\(target.port)\(target.pathAndQuery)")
-                    pinnedClient = HTTPClient(
-                        eventLoopGroup: group,
-                        configuration: Self.httpConfiguration(configuration, pinning: [target.host: address]))
                 }
+            } else {
+                // HTTPS to a name: a client of its own whose DNS override sends the name's connection to the
+                // checked address while SNI and certificate verification still use the name.
+                request = HTTPClientRequest(url: "https://\(target.host):\(target.port)\(target.pathAndQuery)")
+                pinnedClient = HTTPClient(
+                    eventLoopGroup: group,
+                    configuration: Self.httpConfiguration(configuration, pinning: [target.host: address.description]))
             }
             request.method = .GET
             request.headers.add(name: "User-Agent", value: configuration.userAgent)

@@ -1,3 +1,5 @@
+import BTMetainfo
+
 /// A peer address returned by a tracker.
 public struct TrackerPeer: Hashable, Sendable, CustomStringConvertible {
     /// A numeric IPv4 or IPv6 address, or (dictionary peer lists only) a host name.
@@ -28,50 +30,10 @@ public struct TrackerPeer: Hashable, Sendable, CustomStringConvertible {
         while offset + stride <= bytes.count {
             let address = bytes[offset..<(offset + stride - 2)]
             let port = Int(bytes[offset + stride - 2]) << 8 | Int(bytes[offset + stride - 1])
-            let host = ipv6 ? IPAddressText.ipv6(address) : IPAddressText.ipv4(address)
+            let host = IPAddress(bytes: address)!.description
             peers.append(TrackerPeer(host: host, port: port))
             offset += stride
         }
         return peers
-    }
-}
-
-/// Text forms of binary IP addresses.
-package enum IPAddressText {
-    /// Dotted quad of 4 bytes.
-    package static func ipv4(_ bytes: some Collection<UInt8>) -> String {
-        bytes.map(String.init).joined(separator: ".")
-    }
-
-    /// RFC 5952 text of 16 bytes (lower-case, longest run of zero groups compressed).
-    package static func ipv6(_ bytes: some Collection<UInt8>) -> String {
-        let b = Array(bytes)
-        var groups: [UInt16] = []
-        for i in stride(from: 0, to: 16, by: 2) { groups.append(UInt16(b[i]) << 8 | UInt16(b[i + 1])) }
-        // IPv4-mapped addresses read better as ::ffff:a.b.c.d.
-        if groups[0..<5].allSatisfy({ $0 == 0 }) && groups[5] == 0xffff {
-            return "::ffff:" + ipv4(b[12..<16])
-        }
-        var bestStart = -1
-        var bestLength = 0
-        var index = 0
-        while index < 8 {
-            if groups[index] == 0 {
-                var end = index
-                while end < 8 && groups[end] == 0 { end += 1 }
-                if end - index > bestLength && end - index >= 2 {
-                    bestStart = index
-                    bestLength = end - index
-                }
-                index = end
-            } else {
-                index += 1
-            }
-        }
-        func hex(_ range: Range<Int>) -> String {
-            groups[range].map { String($0, radix: 16) }.joined(separator: ":")
-        }
-        if bestStart < 0 { return hex(0..<8) }
-        return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
     }
 }

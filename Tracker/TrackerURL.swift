@@ -1,22 +1,41 @@
-/// A tracker URL split into the parts the transports need.
-package struct TrackerURL: Sendable, Hashable {
+import BTMetainfo
+
+/// A tracker URL split into the parts the transports need, as ``TrackerClient`` reads it before contacting
+/// anything: the scheme, the host (a numeric host already replaced by the address the resolver reads it
+/// as), the port and the path with its query.
+///
+/// ```swift
+/// let url = try TrackerURL("udp://012.0.0.1:6969/announce")
+/// print(url.host)  // 10.0.0.1
+/// ```
+public struct TrackerURL: Sendable, Hashable {
     /// The three schemes trackers use.
-    package enum Scheme: String, Sendable {
-        case http, https, udp
+    public enum Scheme: String, Sendable {
+        /// Plain HTTP (BEP 3).
+        case http
+        /// HTTP over TLS.
+        case https
+        /// The UDP tracker protocol (BEP 15).
+        case udp
     }
 
-    package var scheme: Scheme
-    /// Host name (lower-case) or numeric address, without brackets.
-    package var host: String
-    package var port: Int
-    /// Path and query, starting with `/` (empty path becomes `/`).
-    package var pathAndQuery: String
+    /// The scheme.
+    public var scheme: Scheme
+    /// Host name (lower-case), or a numeric address in its canonical text (``IPAddress/description``, without
+    /// brackets): a numeric host in any form `getaddrinfo` reads (`012.0.0.1`, `0x7f.1`, `2130706433`) is
+    /// replaced by the address that form stands for, so every later step sees and connects to one address.
+    public var host: String
+    /// The port (the scheme's default when the URL names none; UDP URLs must name one).
+    public var port: Int
+    /// Path and query, starting with `/` (empty path becomes `/`), without the fragment.
+    public var pathAndQuery: String
 
     /// Longest tracker URL accepted.
-    package static let maxLength = 4096
+    public static let maxLength = 4096
 
     /// Parses `text`; refuses user info, bad ports and characters that have no place in a host name.
-    package init(_ text: String) throws(TrackerError) {
+    /// - Throws: ``TrackerError`` with code ``TrackerError/Code/invalidURL``.
+    public init(_ text: String) throws(TrackerError) {
         guard text.utf8.count <= Self.maxLength, let colon = text.firstIndex(of: ":"),
             text[colon...].hasPrefix("://")
         else {
@@ -44,7 +63,7 @@ package struct TrackerURL: Sendable, Hashable {
                 guard after.hasPrefix(":") else { throw TrackerError(.invalidURL, "junk after IPv6 host") }
                 portText = after.dropFirst()
             }
-            guard IPAddressBytes.parse(String(host))?.count == 16 else {
+            guard case .v6? = IPAddress(host) else {
                 throw TrackerError(.invalidURL, "bad IPv6 address in tracker URL")
             }
         } else if let colon = authority.lastIndex(of: ":") {
@@ -53,7 +72,11 @@ package struct TrackerURL: Sendable, Hashable {
         } else {
             host = authority
         }
-        let hostAllowed = host.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-._:".contains($0)) }
+        // A colon belongs only in a bracketed IPv6 host (RFC 3986 section 3.2.2).
+        let bracketed = authority.hasPrefix("[")
+        let hostAllowed = host.allSatisfy {
+            $0.isASCII && ($0.isLetter || $0.isNumber || "-._".contains($0) || (bracketed && $0 == ":"))
+        }
         guard !host.isEmpty, host.count <= 253, hostAllowed else {
             throw TrackerError(.invalidURL, "bad host in tracker URL: \(host.prefix(100))")
         }
@@ -71,13 +94,19 @@ package struct TrackerURL: Sendable, Hashable {
             }
         }
         self.scheme = scheme
-        self.host = host.lowercased()
+        self.host = IPAddress(host).map(\.description) ?? host.lowercased()
         self.port = port
         self.pathAndQuery = path
     }
 
+    /// The path without the query: `/announce` of `/announce?passkey=1`.
+    public var path: Substring { pathAndQuery.prefix { $0 != "?" } }
+
+    /// Whether the URL carries a query of its own.
+    public var hasQuery: Bool { pathAndQuery.contains("?") }
+
     /// `scheme://host:port`, brackets around IPv6.
-    package var origin: String {
+    public var origin: String {
         let shownHost = host.contains(":") ? "[\(host)]" : host
         return "\(scheme.rawValue)://\(shownHost):\(port)"
     }

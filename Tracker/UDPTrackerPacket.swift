@@ -1,3 +1,5 @@
+import BTMetainfo
+
 /// BEP 15 UDP tracker packets, both directions, encoded and decoded without I/O.
 ///
 /// Every count has a maximum: a scrape asks for at most ``maxScrapeHashes`` info-hashes, and a response is
@@ -92,7 +94,7 @@ public enum UDPTrackerPacket: Hashable, Sendable {
             put(&out, interval)
             put(&out, leechers)
             put(&out, seeders)
-            for peer in peers { out += IPAddressBytes.parse(peer.host) ?? []; putPort(&out, peer.port) }
+            for peer in peers { out += IPAddress(peer.host)?.bytes ?? []; putPort(&out, peer.port) }
         case .scrapeRequest(let connection, let transaction, let hashes):
             put(&out, connection)
             put(&out, UInt32(2))

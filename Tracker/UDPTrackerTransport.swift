@@ -7,7 +7,8 @@ enum UDPTrackerTransport {
     typealias Outcome = (result: Result<UDPTrackerAnswer, TrackerError>, connection: UDPTrackerConnection?)
 
     static func run(
-        _ exchange: UDPTrackerExchange, tracker: String, remote: SocketAddress, group: any EventLoopGroup,
+        _ exchange: UDPTrackerExchange, tracker: String, remote: SocketAddress, local: SocketAddress?,
+        group: any EventLoopGroup,
         onEvent: @escaping @Sendable (TrackerEvent) -> Void
     ) async -> Outcome {
         let eventLoop = group.next()
@@ -15,7 +16,7 @@ enum UDPTrackerTransport {
         let bindHost = remote.protocol == .inet6 ? "::" : "0.0.0.0"
         let channel: any Channel
         do {
-            channel = try await DatagramBootstrap(group: eventLoop)
+            let bootstrap = DatagramBootstrap(group: eventLoop)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let handler = ExchangeHandler(
@@ -23,9 +24,11 @@ enum UDPTrackerTransport {
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
                 }
-                .bind(host: bindHost, port: 0).flatMap { channel in
-                    channel.connect(to: remote).map { channel }
-                }.get()
+            // Bound to the client's address when it has one: the tracker lists the source address it sees.
+            let bound = local.map { bootstrap.bind(to: $0) } ?? bootstrap.bind(host: bindHost, port: 0)
+            channel = try await bound.flatMap { channel in
+                channel.connect(to: remote).map { channel }
+            }.get()
         } catch {
             promise.succeed((.failure(TrackerError(.connectionFailed, "UDP socket: \(error)")), nil))
             return (.failure(TrackerError(.connectionFailed, "UDP socket: \(error)")), nil)

@@ -34,10 +34,21 @@ public struct PeerMessageDecoder: Sendable {
 
     /// The limits in force; may be changed between messages (e.g. once metadata arrives).
     public var limits: Limits
-    /// The buffer being decoded.
+    /// The buffer being decoded: a received buffer read in place, or the decoder's own assembly buffer.
     private var current: ByteBuffer?
+    /// Whether `current` is the decoder's own buffer holding the start of one message split across received
+    /// buffers (and nothing else). The rest of that message is appended to it in place as it arrives, so a
+    /// message trickled in any number of pieces is copied about once, not once per piece.
+    private var assembling = false
     /// Buffers received after `current`, untouched until needed.
-    private var queued: [ByteBuffer] = []
+    private var queued = CircularBuffer<ByteBuffer>()
+    /// Readable bytes in `queued`.
+    private var queuedBytes = 0
+    /// Bytes copied so far into assembly buffers, counting each reallocation as a copy of what it held:
+    /// the decoder's whole copying cost (messages that arrive inside one buffer are read in place).
+    package private(set) var copiedBytes = 0
+    /// Assembly buffers allocated or grown so far.
+    package private(set) var assemblyAllocations = 0
 
     /// Creates a decoder.
     public init(limits: Limits = Limits()) {
@@ -45,7 +56,7 @@ public struct PeerMessageDecoder: Sendable {
     }
 
     /// Number of bytes received and not yet decoded.
-    public var bufferedBytes: Int { (current?.readableBytes ?? 0) + queued.reduce(0) { $0 + $1.readableBytes } }
+    public var bufferedBytes: Int { (current?.readableBytes ?? 0) + queuedBytes }
 
     /// Bytes of buffer storage the decoder keeps alive: the whole read buffers its unread bytes are slices of.
     package var retainedStorageBytes: Int {
@@ -64,7 +75,12 @@ public struct PeerMessageDecoder: Sendable {
         }
         if let buffer = current {
             current = nil
-            current = buffer.readableBytes == 0 ? nil : compacted(buffer)
+            if buffer.readableBytes == 0 {
+                assembling = false
+            } else {
+                // A compacted assembly buffer is still the decoder's own: `assembling` stays as it is.
+                current = compacted(buffer)
+            }
         }
         for index in queued.indices { queued[index] = compacted(queued[index]) }
     }
@@ -72,14 +88,21 @@ public struct PeerMessageDecoder: Sendable {
     /// Storage beyond twice the unread bytes that ``compact()`` leaves alone (a copy would save less).
     static let compactionSlack = 1024
 
-    /// Adds received bytes. Buffers are kept as they are (no copy); only a message split across two buffers is
-    /// copied, and only that message's bytes.
+    /// First capacity of an assembly buffer when more is already known to be coming: enough for a whole
+    /// 16 KiB block message, so the common split (a block across two reads) allocates once. Larger messages
+    /// grow it by doubling, so a peer announcing 1 MiB and sending a few bytes does not get 1 MiB reserved.
+    static let initialAssemblyCapacity = 32 * 1024
+
+    /// Adds received bytes. Buffers are kept as they are (no copy); only a message split across buffers is
+    /// copied, once, into a buffer of its own.
     public mutating func append(_ bytes: ByteBuffer) {
         guard bytes.readableBytes > 0 else { return }
         if queued.isEmpty && (current?.readableBytes ?? 0) == 0 {
             current = bytes
+            assembling = false
         } else {
             queued.append(bytes)
+            queuedBytes += bytes.readableBytes
         }
     }
 
@@ -89,16 +112,21 @@ public struct PeerMessageDecoder: Sendable {
     }
 
     /// The next complete message, or nil when more bytes are needed.
+    ///
+    /// Costs O(size of the messages returned) however the stream was split: a message split across received
+    /// buffers is gathered once into an assembly buffer that later pieces are appended to.
     /// - Throws: ``WireError`` when the stream breaks a limit or a message is malformed; the connection
     ///   must then be closed (the decoder's position is unspecified afterwards).
     public mutating func next() throws(WireError) -> PeerMessage? {
         while true {
             if (current?.readableBytes ?? 0) == 0 {
-                guard !queued.isEmpty else {
+                assembling = false
+                guard let buffer = queued.popFirst() else {
                     current = nil
                     return nil
                 }
-                current = queued.removeFirst()
+                queuedBytes -= buffer.readableBytes
+                current = buffer
             }
             var pending = current!
             current = nil  // keep the storage uniquely referenced while reading and writing
@@ -117,23 +145,54 @@ public struct PeerMessageDecoder: Sendable {
                 current = pending
                 return nil
             }
-            // The message continues in the next buffer: copy this one message (its start and the missing
-            // bytes) into a buffer of its own; everything after it is still read in place.
-            let missing: Int
-            var merged: ByteBuffer
-            if let length = pending.getInteger(at: pending.readerIndex, as: UInt32.self) {
-                missing = 4 + Int(length) - pending.readableBytes
-                merged = ByteBufferAllocator().buffer(capacity: 4 + Int(length))
-            } else {
-                missing = 4 - pending.readableBytes
-                merged = ByteBufferAllocator().buffer(capacity: 16)
+            // The message continues in the next buffer. Gather it (its start, then the missing bytes as they
+            // arrive) in a buffer of its own; everything after it is still read in place.
+            if !assembling {
+                var assembly = ByteBufferAllocator().buffer(
+                    capacity: min(
+                        Self.messageEnd(of: pending) ?? 16,
+                        max(pending.readableBytes + queuedBytes, Self.initialAssemblyCapacity)))
+                copiedBytes += pending.readableBytes
+                assemblyAllocations += 1
+                assembly.writeBuffer(&pending)
+                pending = assembly
+                assembling = true
             }
-            merged.writeBuffer(&pending)
+            gatherMissingBytes(into: &pending)
+            current = pending
+        }
+    }
+
+    /// Total bytes (prefix included) of the message starting at `buffer`'s reader index, when its prefix is in.
+    private static func messageEnd(of buffer: ByteBuffer) -> Int? {
+        buffer.getInteger(at: buffer.readerIndex, as: UInt32.self).map { 4 + Int($0) }
+    }
+
+    /// Moves bytes from the queued buffers to the end of the assembly buffer, up to the end of the message
+    /// it holds (or of its length prefix, while that is incomplete). Grows the buffer by doubling, so the
+    /// copies made by growth add up to at most the message's size.
+    private mutating func gatherMissingBytes(into assembly: inout ByteBuffer) {
+        while !queued.isEmpty {
+            let end = Self.messageEnd(of: assembly) ?? 4
+            let missing = end - assembly.readableBytes
+            guard missing > 0 else { return }
             var next = queued.removeFirst()
+            queuedBytes -= next.readableBytes
             var part = next.readSlice(length: min(missing, next.readableBytes))!
-            merged.writeBuffer(&part)
-            if next.readableBytes > 0 { queued.insert(next, at: 0) }
-            current = merged
+            if assembly.writableBytes < part.readableBytes {
+                let needed = assembly.writerIndex + part.readableBytes
+                let end = Self.messageEnd(of: assembly) ?? needed
+                let doubled = max(needed, 2 * assembly.capacity, Self.initialAssemblyCapacity)
+                assembly.reserveCapacity(min(max(end, needed), doubled))
+                copiedBytes += assembly.readableBytes
+                assemblyAllocations += 1
+            }
+            copiedBytes += part.readableBytes
+            assembly.writeBuffer(&part)
+            if next.readableBytes > 0 {
+                queued.prepend(next)
+                queuedBytes += next.readableBytes
+            }
         }
     }
 

@@ -13,8 +13,11 @@ extension ClientCore {
     /// Gives `session` its tracker client and forwards the client's `tracker_*` events (but `connect`, which
     /// ``send(_:for:tracker:)`` reports for every scheme, UDP included) to the bus, naming the torrent.
     func startTrackerClient(for session: TorrentSession) {
+        // Announces leave from the address the client is bound to (a tracker lists the source address of an
+        // announce), unless it is bound to every address.
+        let bound = IPAddress(listenHost).flatMap { $0.description == "0.0.0.0" || $0.description == "::" ? nil : $0 }
         let tracker = TrackerClient(
-            configuration: .init(addressPolicy: configuration.trackerAddressPolicy), group: loop)
+            configuration: .init(addressPolicy: configuration.trackerAddressPolicy, localAddress: bound), group: loop)
         session.trackerClient = tracker
         let events = self.events
         let torrent = session.info

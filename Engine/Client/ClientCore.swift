@@ -104,6 +104,7 @@ final class ClientCore: @unchecked Sendable {
         for session in torrents.values
         where session.state != .paused && session.state != .failed && session.state != .checking {
             announceDue(session, now: now)
+            saveResumeDataIfDue(session, now: now)
             for entry in session.redials.due(now: now) {
                 addPeer(host: entry.host, port: entry.port, source: entry.source, to: session)
             }
@@ -111,6 +112,24 @@ final class ClientCore: @unchecked Sendable {
             for connection in session.connections.values { fillRequests(connection) }
         }
     }
+    /// How often a torrent's resume data is saved while it runs (only when it changed), so a crash or a
+    /// kill -9 costs at most this much re-checking, not a full check.
+    static let resumeSaveInterval = TimeAmount.minutes(2)
+
+    /// Saves `session`'s resume data when ``resumeSaveInterval`` passed since the last periodic save; the
+    /// store writes only a snapshot that differs from the last one it wrote (and flushes the files first).
+    func saveResumeDataIfDue(_ session: TorrentSession, now: NIODeadline) {
+        guard let path = session.resumePath else { return }
+        guard let last = session.lastResumeSave else {
+            session.lastResumeSave = now
+            return
+        }
+        guard now - last >= Self.resumeSaveInterval else { return }
+        session.lastResumeSave = now
+        let store = session.store
+        Task { _ = try? await store.saveResumeDataIfChanged(to: path) }
+    }
+
     // MARK: Torrents
 
     func addSession(_ session: TorrentSession) throws(EngineError) {

@@ -31,6 +31,8 @@ final class TorrentSession: @unchecked Sendable {
     var candidates = PeerCandidates()
     /// Addresses whose dial failed or whose connection dropped, redialled with back-off.
     var redials = PeerRedials()
+    /// When the tick last saved resume data (see `ClientCore.saveResumeDataIfDue`).
+    var lastResumeSave: NIODeadline?
     var downloadedBytes: Int64 = 0
     var uploadedBytes: Int64 = 0
     var verifiedBytes: Int64 = 0

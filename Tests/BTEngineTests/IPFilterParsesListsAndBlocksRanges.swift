@@ -1,4 +1,5 @@
 import BTEngine
+import BTMetainfo
 import Testing
 
 /// Static ranges (IPv4 and IPv6, CIDR and first-last), eMule and P2P list formats, typed errors, the hook.
@@ -6,15 +7,33 @@ import Testing
     func address(_ text: String) -> IPAddress { IPAddress(text)! }
 
     @Test func addressesParseAndPrintCanonically() {
-        #expect(IPAddress("001.009.096.105") == .v4(0x0109_6069))
+        #expect(IPAddress("001.009.096.105", form: .zeroPaddedDecimal) == .v4(0x0109_6069))
         #expect(IPAddress("1.2.3.4")?.description == "1.2.3.4")
         #expect(IPAddress("2001:DB8:0:0:1:0:0:1")?.description == "2001:db8::1:0:0:1")
         #expect(IPAddress("::")?.description == "::")
         #expect(IPAddress("::ffff:10.0.0.1")?.unmapped == .v4(0x0A00_0001))
         for bad in [
-            "1.2.3", "1.2.3.256", "1.2.3.4.5", "1::2::3", "12345::", "fe80::1%eth0", "", "a.b.c.d", "1:2:3:4:5:6:7:8:9",
+            "1.2.3.256", "1.2.3.4.5", "1::2::3", "12345::", "fe80::1%eth0", "", "a.b.c.d", "1:2:3:4:5:6:7:8:9",
         ] {
             #expect(IPAddress(bad) == nil, "\(bad)")
+        }
+    }
+
+    /// Issue 12: a peer's numeric host is judged as the address the resolver connects to, and IPv6 forms
+    /// that embed an IPv4 address as that address.
+    @Test func peersAreJudgedByTheAddressTheyReachNotByHowItIsWritten() throws {
+        let filter = try IPFilter(parsing: "10.0.0.0/8\n127.0.0.0 - 127.255.255.255")
+        for hostile in [
+            "012.0.0.1", "0xa.0.0.1", "10.1", "167772161", "::ffff:10.0.0.1", "::10.0.0.1", "64:ff9b::10.0.0.1",
+            "2002:a00:1::1", "0177.1", "::ffff:127.0.0.1",
+        ] {
+            let parsed = try #require(IPAddress(hostile), "\(hostile)")
+            #expect(filter.isBlocked(parsed), "\(hostile) reads as \(parsed)")
+            #expect(!filter.allows(PeerEndpoint(address: parsed, port: 6881)), "\(hostile)")
+        }
+        #expect(IPAddress("012.0.0.1") == IPAddress("10.0.0.1"))
+        for fine in ["12.0.0.1", "11.0.0.1", "2002:b00:1::1", "64:ff9b::b00:1", "2001:db8::a00:1"] {
+            #expect(!filter.isBlocked(try #require(IPAddress(fine))), "\(fine)")
         }
     }
 

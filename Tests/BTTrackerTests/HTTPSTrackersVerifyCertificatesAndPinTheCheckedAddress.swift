@@ -1,3 +1,4 @@
+import BTMetainfo
 import BTTracker
 import NIOCore
 import Testing
@@ -11,11 +12,13 @@ private func configuration(
     trusting certificate: TestCertificate?, resolving names: [String: [UInt8]] = [:]
 ) -> TrackerClient.Configuration {
     var configuration = TrackerClient.Configuration(
-        httpTimeout: .seconds(20),
+        addressPolicy: TrackerAddressPolicy(localTrackersAnnounceOnly: false), httpTimeout: .seconds(20),
         additionalTrustedRootCertificateFiles: certificate.map { [$0.certificate] } ?? [])
     if !names.isEmpty {
-        configuration.resolver = { (host: String) async throws(TrackerError) -> [[UInt8]] in
-            guard let address = names[host] else { throw TrackerError(.connectionFailed, "unknown test name \(host)") }
+        configuration.resolver = { (host: String) async throws(TrackerError) -> [IPAddress] in
+            guard let address = names[host].flatMap({ IPAddress(bytes: $0) }) else {
+                throw TrackerError(.connectionFailed, "unknown test name \(host)")
+            }
             return [address]
         }
     }

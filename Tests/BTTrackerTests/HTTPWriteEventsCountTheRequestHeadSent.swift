@@ -1,3 +1,4 @@
+import BTMetainfo
 import BTTracker
 import NIOCore
 import Testing
@@ -12,8 +13,9 @@ import Testing
     let tls = try FakeTracker.start(tls: certificate)
     defer { tls.process.stop() }
     var configuration = TrackerClient.Configuration(
-        httpTimeout: .seconds(20), additionalTrustedRootCertificateFiles: [certificate.certificate])
-    configuration.resolver = { (_: String) async throws(TrackerError) -> [[UInt8]] in [[127, 0, 0, 1]] }
+        addressPolicy: TrackerAddressPolicy(localTrackersAnnounceOnly: false), httpTimeout: .seconds(20),
+        additionalTrustedRootCertificateFiles: [certificate.certificate])
+    configuration.resolver = { (_: String) async throws(TrackerError) -> [IPAddress] in [.v4(0x7F00_0001)] }
     let request = AnnounceRequest(
         infoHash: Array(repeating: 0x11, count: 20), peerID: Array(repeating: 0x22, count: 20), port: 6881,
         left: 5, event: .started, numWant: 3, key: 9)

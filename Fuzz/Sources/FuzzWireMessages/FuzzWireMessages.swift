@@ -25,22 +25,61 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let consumed = before.getBytes(at: before.readerIndex, length: buffer.readerIndex - before.readerIndex)!
         precondition(message.encoded == consumed, "re-encoding differs from the input")
     }
-    // The incremental decoder, fed in two parts, must agree with the one-shot decode.
-    var decoder = PeerMessageDecoder(limits: limits)
-    let cut = size / 2
-    decoder.append(Array(bytes[1..<max(1, cut)]))
-    var incremental: [PeerMessage] = []
-    var failed = false
-    do {
-        while let m = try decoder.next() { incremental.append(m) }
-        decoder.append(Array(bytes[max(1, cut)...]))
-        while let m = try decoder.next() { incremental.append(m) }
-    } catch {
-        failed = true
-    }
-    var whole = ByteBuffer(bytes: bytes.dropFirst())
+    // The incremental decoder, fed in two halves, in single bytes and in random splits (drawn from a
+    // generator seeded by the input), must give exactly what the one-shot decode gives, and fail exactly
+    // when it fails.
+    let stream = Array(bytes.dropFirst())
+    var whole = ByteBuffer(bytes: stream)
     var oneShot: [PeerMessage] = []
-    while let m = try? PeerMessageDecoder.decode(from: &whole, limits: limits) { oneShot.append(m) }
-    if !failed { precondition(incremental == oneShot, "split decoding differs from whole decoding") }
+    var oneShotFailed = false
+    do {
+        while let m = try PeerMessageDecoder.decode(from: &whole, limits: limits) { oneShot.append(m) }
+    } catch {
+        oneShotFailed = true
+    }
+    var seed = UInt64(truncatingIfNeeded: size) &* 0x9E37_79B9_7F4A_7C15
+    for byte in stream.prefix(16) { seed = (seed ^ UInt64(byte)) &* 0x100_0000_01B3 }
+    let splits: [[Int]] = [
+        [stream.count / 2, stream.count - stream.count / 2],
+        Array(repeating: 1, count: stream.count),
+        randomSplit(stream.count, seed: seed, largest: 7),
+        randomSplit(stream.count, seed: seed &+ 1, largest: 300),
+    ]
+    for chunks in splits {
+        var decoder = PeerMessageDecoder(limits: limits)
+        var incremental: [PeerMessage] = []
+        var failed = false
+        var offset = 0
+        do {
+            for chunk in chunks {
+                decoder.append(stream[offset..<offset + chunk])
+                offset += chunk
+                while let m = try decoder.next() { incremental.append(m) }
+            }
+        } catch {
+            failed = true
+        }
+        precondition(incremental == oneShot, "split decoding differs from whole decoding")
+        precondition(
+            failed == oneShotFailed, "split decoding fails where whole decoding does not, or not where it does")
+    }
     return 0
+}
+
+/// Chunk sizes covering `count` bytes, each between 1 and `largest`, from a SplitMix64 stream.
+private func randomSplit(_ count: Int, seed: UInt64, largest: Int) -> [Int] {
+    var state = seed
+    var chunks: [Int] = []
+    var left = count
+    while left > 0 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        let chunk = min(left, 1 + Int(z % UInt64(largest)))
+        chunks.append(chunk)
+        left -= chunk
+    }
+    return chunks
 }
