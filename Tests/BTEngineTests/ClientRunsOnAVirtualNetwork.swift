@@ -44,6 +44,30 @@ import Testing
         try? await clock.loop.shutdownGracefully()
     }
 
+    /// A running torrent's resume data is written every two minutes (when it changed), not only when the
+    /// torrent stops: a kill -9 then costs a partial check, not a full one.
+    @Test func resumeDataIsSavedEveryTwoVirtualMinutesWhileRunning() async throws {
+        let seedFolder = try ClientFixtures.temporaryFolder("virtual-resume")
+        defer { try? FileManager.default.removeItem(atPath: seedFolder) }
+        let torrent = try ClientFixtures.makeTorrent(in: seedFolder)
+        let resume = seedFolder + "/seed.resume"
+        let clock = await VirtualClock.start()
+        let network = VirtualNetwork(loop: clock.loop)
+        let seeder = try await Client(configuration: Self.configuration(network), on: clock.loop)
+        try await seeder.addTorrent(torrent, downloadDirectory: seedFolder, resume: resume)
+        await clock.advance(by: .seconds(100), step: .seconds(1))
+        #expect(!FileManager.default.fileExists(atPath: resume), "not before two minutes")
+        await clock.advance(by: .seconds(30), step: .seconds(1))
+        var saved = false
+        for _ in 0..<100 where !saved {  // the save runs on the storage workers, in real time
+            try await Task.sleep(for: .milliseconds(50))
+            saved = FileManager.default.fileExists(atPath: resume)
+        }
+        #expect(saved, "saved once two virtual minutes passed, while the torrent runs")
+        await seeder.shutdown()
+        try? await clock.loop.shutdownGracefully()
+    }
+
     @Test func aPeerThatNeverHandshakesIsDroppedAfterThirtyVirtualSeconds() async throws {
         let clock = await VirtualClock.start()
         let network = VirtualNetwork(loop: clock.loop)
