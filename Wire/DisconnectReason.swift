@@ -50,6 +50,8 @@ public enum DisconnectReason: Int, Hashable, Sendable, CaseIterable, CustomStrin
     case queueFull = 21
     /// The peer does not read what we send: the bytes queued for it passed the per-peer bound.
     case sendBufferFull = 22
+    /// The peer sent nothing at all, not even a keep-alive, for the inactivity timeout (3 minutes).
+    case inactive = 23
 
     /// The stable short name, the case's own (`preexisting`, `ipFiltered`): metrics label disconnects with it.
     public var name: String {
@@ -76,6 +78,7 @@ public enum DisconnectReason: Int, Hashable, Sendable, CaseIterable, CustomStrin
         case .ipFiltered: "ipFiltered"
         case .queueFull: "queueFull"
         case .sendBufferFull: "sendBufferFull"
+        case .inactive: "inactive"
         }
     }
 
@@ -128,6 +131,7 @@ public enum DisconnectReason: Int, Hashable, Sendable, CaseIterable, CustomStrin
         case .ipFiltered: "address refused by the IP filter"
         case .queueFull: "connection queue is full"
         case .sendBufferFull: "the peer does not read what it is sent"
+        case .inactive: "nothing received from the peer for 3 minutes"
         }
     }
 }

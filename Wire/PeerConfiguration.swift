@@ -50,6 +50,11 @@ public struct PeerConfiguration: Sendable {
     public var uselessPeerTimeout: TimeAmount
     /// A keep-alive is sent after this long without sending anything.
     public var keepAliveInterval: TimeAmount
+    /// After the handshake, a peer that sends nothing at all (not even a keep-alive, which BEP 3 asks for
+    /// every two minutes) for this long is disconnected with ``DisconnectReason/inactive`` (libtorrent's
+    /// `peer_timeout` is 120 s; 3 minutes tolerates clients that keep alive late). Silent connections
+    /// cannot hold slots for ever.
+    public var inactivityTimeout: TimeAmount
     /// Invalid requests (for pieces we lack, out of the piece) tolerated from a fast-extension peer, each
     /// rejected, before it is disconnected. A peer without the fast extension is disconnected on its second.
     public var maxInvalidRequests: Int
@@ -85,6 +90,7 @@ public struct PeerConfiguration: Sendable {
         self.handshakeTimeout = .seconds(30)
         self.uselessPeerTimeout = .minutes(3)
         self.keepAliveInterval = .seconds(90)
+        self.inactivityTimeout = .minutes(3)
         self.maxInvalidRequests = 20
         self.automaticInterest = true
         self.emitsPacketEvents = true

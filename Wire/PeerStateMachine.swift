@@ -111,6 +111,8 @@ public struct PeerStateMachine: Sendable {
     private var phaseStarted: NIODeadline
     private var lastInterest: NIODeadline
     private var lastSent: NIODeadline
+    /// When bytes last arrived from the peer (see ``PeerConfiguration/inactivityTimeout``).
+    private var lastReceived: NIODeadline
     private var lastBlock: NIODeadline?
     private var inFlight: [BlockRequest: NIODeadline] = [:]
     private var cancelled: Set<BlockRequest> = []
@@ -142,6 +144,7 @@ public struct PeerStateMachine: Sendable {
         self.phaseStarted = now
         self.lastInterest = now
         self.lastSent = now
+        self.lastReceived = now
     }
 
     /// The extension handshake we send: the configured one (its `m` names only the extensions the user of the
@@ -222,6 +225,7 @@ public struct PeerStateMachine: Sendable {
     public mutating func receive(_ bytes: ByteBuffer, now: NIODeadline) -> [PeerAction] {
         var actions: [PeerAction] = []
         guard !isClosed else { return actions }
+        if bytes.readableBytes > 0 { lastReceived = now }
         var bytes = bytes
         if phase == .handshake {
             if var pending = handshakeBuffer {
@@ -264,6 +268,7 @@ public struct PeerStateMachine: Sendable {
     public mutating func receive(handshake: Handshake, now: NIODeadline) -> [PeerAction] {
         var actions: [PeerAction] = []
         guard phase == .handshake else { return actions }
+        lastReceived = now
         receiveHandshake(handshake, into: &actions, now: now)
         return actions
     }
@@ -272,6 +277,7 @@ public struct PeerStateMachine: Sendable {
     public mutating func receive(message: PeerMessage, now: NIODeadline) -> [PeerAction] {
         var actions: [PeerAction] = []
         guard phase == .active else { return actions }
+        lastReceived = now
         handle(message, into: &actions, now: now)
         return actions
     }
@@ -786,6 +792,10 @@ public struct PeerStateMachine: Sendable {
                 lastInterest = now
             } else if now - lastInterest >= configuration.uselessPeerTimeout {
                 close(&actions, .uselessPeer, "neither side interested")
+                return actions
+            }
+            if now - lastReceived >= configuration.inactivityTimeout {
+                close(&actions, .inactive, "nothing received for \(configuration.inactivityTimeout)")
                 return actions
             }
             if now - lastSent >= configuration.keepAliveInterval { send(&actions, .keepAlive, now: now) }

@@ -50,7 +50,7 @@ struct PeerRedials {
             return true
         case .loopback, .handshakeInfoHashMismatch, .malformedHandshake, .malformedPacket, .preexisting,
             .bothSeeds, .uselessPeer, .mseSyncFailure, .protocolViolation, .reputation, .blacklisted, .requestFlood,
-            .local, .ipFiltered, .sendBufferFull:
+            .local, .ipFiltered, .sendBufferFull, .inactive:
             return false
         }
     }

@@ -173,6 +173,7 @@ func disconnectReasonsHaveStableCodesAndText(reason: DisconnectReason) {
         .malformedPacket: 6, .preexisting: 7, .tooMany: 8, .hashChecking: 9, .bothSeeds: 10, .handshakeTimeout: 11,
         .uselessPeer: 12, .mseSyncFailure: 13, .protocolViolation: 14, .reputation: 15, .blacklisted: 16,
         .ioError: 17, .requestFlood: 18, .local: 19, .ipFiltered: 20, .queueFull: 21, .sendBufferFull: 22,
+        .inactive: 23,
     ]
     #expect(reason.code == codes[reason])
     #expect(!reason.description.isEmpty)
@@ -180,4 +181,15 @@ func disconnectReasonsHaveStableCodesAndText(reason: DisconnectReason) {
     // The seed's 13 keywords belong to codes 1-13, in the seed's order.
     #expect((reason.seedConstant != nil) == (reason.code <= 13))
     #expect(DisconnectReason(rawValue: reason.code) == reason)
+}
+
+@Test func aPeerThatSendsNothingForThreeMinutesIsDisconnectedAsInactive() {
+    // A is interested in B (B has every piece), so only silence can end the connection, not uselessness.
+    var pair = connectedPair(aHas: false, bHas: true, fast: true)
+    let start = pair.now
+    #expect(reason(pair.a.tick(now: start + .seconds(170))) == nil)
+    // A keep-alive from the peer is activity: the clock starts again.
+    _ = pair.a.receive(ByteBuffer(bytes: [0, 0, 0, 0]), now: start + .seconds(170))
+    #expect(reason(pair.a.tick(now: start + .seconds(340))) == nil)
+    #expect(reason(pair.a.tick(now: start + .seconds(350))) == .inactive)
 }
