@@ -57,10 +57,7 @@ extension ClientCore {
         nextKey += 1
         let now = loop.now
         let endpoint = PeerEndpoint(address: address ?? .v4(0), port: UInt16(port))
-        var config = peerConfiguration(session)
-        if case .v4(let v4) = address {
-            config.remoteIPv4 = [UInt8(v4 >> 24), UInt8((v4 >> 16) & 0xff), UInt8((v4 >> 8) & 0xff), UInt8(v4 & 0xff)]
-        }
+        let config = peerConfiguration(session, remote: address)
         let connection = PeerConnection(
             key: key, core: self, endpoint: endpoint, host: host, port: port, incoming: false, now: now,
             machine: PeerStateMachine(configuration: config, incoming: false, source: source, now: now))
@@ -146,9 +143,7 @@ extension ClientCore {
     /// Makes the driver of an accepted channel, or refuses it at once (the `ipFilter` decides here, before
     /// the peer's handshake is read, and too many connections waiting for their handshake are refused).
     func acceptChannel(_ channel: any Channel) -> PeerChannelHandler? {
-        let remote = channel.remoteAddress
-        let endpoint = PeerEndpoint(
-            address: IPAddress(remote?.ipAddress ?? "") ?? .v4(0), port: UInt16(clamping: remote?.port ?? 0))
+        let endpoint = Self.endpoint(of: channel)
         let refusal: DisconnectReason?
         if isShutDown {
             refusal = .local
@@ -199,12 +194,11 @@ extension ClientCore {
     /// An incoming connection's handshake arrived: find the torrent, apply limits, and hand the driver the
     /// torrent's state machine (it gives the machine the decoded handshake).
     func route(_ handler: PeerChannelHandler, handshake: Handshake) -> PeerChannelRoute {
-        let remote = handler.channel?.remoteAddress
-        let host = remote?.ipAddress ?? "0.0.0.0"
-        let port = remote?.port ?? 0
-        let address = IPAddress(host) ?? .v4(0)
+        let endpoint = Self.endpoint(of: handler.channel)
+        let address = endpoint.address
+        let host = handler.channel?.remoteAddress?.ipAddress ?? "0.0.0.0"
+        let port = Int(endpoint.port)
         handshakeEnded(from: address)
-        let endpoint = PeerEndpoint(address: address, port: UInt16(clamping: port))
         let key = nextKey
         nextKey += 1
         let now = loop.now
@@ -225,10 +219,7 @@ extension ClientCore {
         if case .refuse(let reason) = limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash) {
             return refuse(reason)
         }
-        var config = peerConfiguration(session)
-        if case .v4(let v4) = address.unmapped {
-            config.remoteIPv4 = [UInt8(v4 >> 24), UInt8((v4 >> 16) & 0xff), UInt8((v4 >> 8) & 0xff), UInt8(v4 & 0xff)]
-        }
+        let config = peerConfiguration(session, remote: address)
         let connection = PeerConnection(
             key: key, core: self, endpoint: endpoint, host: host, port: port, incoming: true, now: now)
         connection.session = session
@@ -240,12 +231,17 @@ extension ClientCore {
         return .accept(PeerStateMachine(configuration: config, incoming: true, source: .incoming, now: now))
     }
 
+    /// Where `channel`'s peer is (0.0.0.0:0 when the channel cannot say).
+    static func endpoint(of channel: (any Channel)?) -> PeerEndpoint {
+        let remote = channel?.remoteAddress
+        return PeerEndpoint(
+            address: IPAddress(remote?.ipAddress ?? "") ?? .v4(0), port: UInt16(clamping: remote?.port ?? 0))
+    }
+
     /// Reports an incoming connection closed before its handshake named a torrent (`malformedHandshake`,
     /// `handshakeTimeout`, `tooMany`); the caller closes the channel.
     func incomingRefused(_ channel: any Channel, reason: DisconnectReason) {
-        let remote = channel.remoteAddress
-        let host = remote?.ipAddress ?? "0.0.0.0"
-        let endpoint = PeerEndpoint(address: IPAddress(host) ?? .v4(0), port: UInt16(clamping: remote?.port ?? 0))
+        let endpoint = Self.endpoint(of: channel)
         events.emit(.peerDisconnect(ClientEvent.PeerInfo(endpoint: endpoint, isIncoming: true), reason: reason))
         metrics.disconnected(reason)
     }
@@ -254,8 +250,11 @@ extension ClientCore {
     /// instead of the state machine's 250 and starts at 16: on a fast link the time a request waits is set by
     /// the seed's disk and send queue, not the round trip, and 4 MiB in flight capped a loopback download near
     /// 200 MB/s.
-    func peerConfiguration(_ session: TorrentSession) -> PeerConfiguration {
+    /// `remote`: the peer's address when known; an IPv4 one (or IPv4-mapped) gives the machine its `yourip`
+    /// and allowed-fast set.
+    func peerConfiguration(_ session: TorrentSession, remote: IPAddress? = nil) -> PeerConfiguration {
         var config = PeerConfiguration(torrent: session.torrent, localPeerID: peerID, localPieces: session.picker.have)
+        if let remote = remote?.unmapped, case .v4 = remote { config.remoteIPv4 = remote.bytes }
         config.wantedPieces = session.wantedPiecesForInterest
         config.emitsPacketEvents = configuration.reportsPacketEvents  // for observers only
         config.maxServingQueue = configuration.maximumQueuedRequestsPerPeer

@@ -271,7 +271,7 @@ extension ClientCore: PeerChannelDelegate {
     }
 
     func peerChannel(_ handler: PeerChannelHandler, closedBeforeHandshake reason: DisconnectReason) {
-        handshakeEnded(from: IPAddress(handler.channel?.remoteAddress?.ipAddress ?? "") ?? .v4(0))
+        handshakeEnded(from: Self.endpoint(of: handler.channel).address)
         if let channel = handler.channel { incomingRefused(channel, reason: reason) }
     }
 
