@@ -26,7 +26,7 @@ let libraries: [(String, String, [Target.Dependency])] = [
     ("BTUTP", "UTP", [nio]),
     ("BTDHT", "DHT", ["BTBencode", "BTMetainfo", nio, crypto]),
     ("BTTracker", "Tracker", ["BTBencode", "BTMetainfo", nio, nioPosix, httpClient, nioSSL, logging]),
-    ("BTStorage", "Storage", ["BTBencode", "BTMetainfo", crypto, systemPackage, collections, logging]),
+    ("BTStorage", "Storage", ["BTBencode", "BTMetainfo", nio, crypto, systemPackage, collections, logging]),
     (
         "BTEngine", "Engine",
         [
