@@ -22,24 +22,26 @@ extension Client {
             guard session.state != .checking else {
                 throw EngineError(.invalidConfiguration, "\(handle.name) is already being checked")
             }
-            core.beginCheck(session)
+            core.downloads.beginCheck(session)
             return session
         }
         configuration.logger.info("rechecking \(handle)")
         // Blocks received before the peers were closed are written first (see `ClientCore.writesSettled`).
-        let settled = try await onLoop { core in core.writesSettled(session) }
+        let settled = try await onLoop { core in core.downloads.writesSettled(session) }
         try? await settled.get()
         let core = self.core
         do {
             try await session.store.checkExistingData(progress: { progress in
-                core.loop.execute { core.checkProgressed(session, fraction: progress.fraction) }
+                core.loop.execute { core.downloads.checkProgressed(session, fraction: progress.fraction) }
             })
         } catch {
-            _ = try? await onLoop { core in core.fail(session, error: error) }
+            _ = try? await onLoop { core in core.downloads.fail(session, error: error) }
             throw EngineError(.storageFailed, "\(handle.name): \(error)")
         }
         let verified = await session.store.verifiedPieces
-        try await onLoop { core in core.finishCheck(session, verified: verified, priorities: nil, reportPieces: true) }
+        try await onLoop { core in
+            core.downloads.finishCheck(session, verified: verified, priorities: nil, reportPieces: true)
+        }
     }
 
     // MARK: Limits
@@ -79,7 +81,7 @@ extension Client {
                     "\(handle.name) has \(session.torrent.layout.files.count) files, got \(priorities.count) priorities"
                 )
             }
-            core.setFilePriorities(priorities, of: session)
+            core.downloads.setFilePriorities(priorities, of: session)
             return session.store
         }
         for (index, priority) in priorities.enumerated() { await store.setPriority(priority, ofFile: index) }

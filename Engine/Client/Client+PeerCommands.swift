@@ -56,7 +56,7 @@ extension ClientCore {
         case .suggest(let piece): actions = connection.withMachine { $0.suggest(piece: piece, now: now) }
         case .allowFast(let piece): actions = connection.withMachine { $0.allowFast(piece: piece, now: now) }
         case .disconnect:
-            disconnect(connection, .local, detail: "disconnected by the user")
+            connections.disconnect(connection, .local, detail: "disconnected by the user")
             return
         }
         if let actions { perform(actions, on: connection) }
@@ -65,8 +65,9 @@ extension ClientCore {
     func adjustReputation(of address: IPAddress, by delta: Int) -> Int {
         let update = ledger.adjust(address.unmapped, by: delta)
         if update.newlyBlacklisted.contains(address.unmapped) {
-            for connection in Array(connections.values) where connection.endpoint.address.unmapped == address.unmapped {
-                disconnect(connection, .reputation, detail: "reputation adjusted by \(delta)")
+            for connection in Array(connections.byKey.values)
+            where connection.endpoint.address.unmapped == address.unmapped {
+                connections.disconnect(connection, .reputation, detail: "reputation adjusted by \(delta)")
             }
         }
         return ledger.score(of: address.unmapped)

@@ -85,7 +85,7 @@ public final class Client: Sendable {
                     initializer: { channel in
                         channel.eventLoop.makeCompletedFuture {
                             // Filtered and counted before the peer's handshake is read.
-                            guard let driver = core.acceptChannel(channel) else {
+                            guard let driver = core.connections.acceptChannel(channel) else {
                                 channel.close(promise: nil)
                                 return
                             }
@@ -117,9 +117,9 @@ public final class Client: Sendable {
         let host = configuration.host
         do {
             try await loop.submit {
-                core.serverChannel = server
-                core.listenPort = localPort
-                core.listenHost = host
+                core.connections.listener = server
+                core.connections.listenPort = localPort
+                core.connections.listenHost = host
                 core.startTicking()
             }.get()
         } catch {
@@ -182,7 +182,7 @@ public final class Client: Sendable {
             try await store.start(
                 resumeDataAt: resume,
                 progress: { progress in
-                    core.loop.execute { core.checkProgressed(session, fraction: progress.fraction) }
+                    core.loop.execute { core.downloads.checkProgressed(session, fraction: progress.fraction) }
                 })
             if let filePriorities {
                 for (index, priority) in filePriorities.enumerated() {
@@ -199,7 +199,7 @@ public final class Client: Sendable {
         let verified = await store.verifiedPieces
         let priorities = await store.priorities
         try await onLoop { core in
-            core.finishCheck(session, verified: verified, priorities: priorities, reportPieces: false)
+            core.downloads.finishCheck(session, verified: verified, priorities: priorities, reportPieces: false)
         }
         return handle
     }
@@ -260,7 +260,7 @@ public final class Client: Sendable {
             guard let session = core.session(handle) else {
                 throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
             }
-            let stops = core.announceStopped(session)
+            let stops = core.announcer.announceStopped(session)
             core.removeSession(session)
             core.configuration.logger.info("removed \(handle)")
             return (session, stops)
@@ -308,7 +308,7 @@ public final class Client: Sendable {
             guard let session = core.session(handle) else {
                 throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
             }
-            core.addPeer(host: host, port: port, source: .user, to: session)
+            core.connections.addPeer(host: host, port: port, source: .user, to: session)
         }
     }
 
@@ -331,7 +331,7 @@ public final class Client: Sendable {
         let work = try? await onLoop { core -> [(TorrentSession, [StopAnnounce])] in
             guard !core.isShutDown else { return [] }
             let result = core.allSessions.map { session in
-                (session, core.announceStopped(session))
+                (session, core.announcer.announceStopped(session))
             }
             core.beginShutdown()
             return result

@@ -15,14 +15,34 @@ extension ClientCore {
         let now = instant(loop.now)
         rates.setTorrentLimit(session.limits.uploadLimit, for: key, direction: .upload, now: now)
         rates.setTorrentLimit(session.limits.downloadLimit, for: key, direction: .download, now: now)
-        limiter.setMaximum(session.limits.maximumPeers, for: key)
+        connections.limiter.setMaximum(session.limits.maximumPeers, for: key)
         let maximum = maximumPeers(session)
         let excess = session.connections.values.sorted { $0.key > $1.key }.prefix(
             max(0, session.connections.count - maximum))
         for connection in excess {
-            disconnect(connection, .tooMany, detail: "the torrent's peer maximum is \(maximum)")
+            connections.disconnect(connection, .tooMany, detail: "the torrent's peer maximum is \(maximum)")
         }
         grant(rates.advance(to: now))
-        if session.state == .downloading || session.state == .seeding { dialCandidates(session) }
+        if session.state == .downloading || session.state == .seeding { connections.dialCandidates(session) }
+    }
+
+    /// Hands out tokens the rate limiter granted: upload tokens release blocks waiting to be read, download
+    /// tokens pay off the debt that holds back requests.
+    func grant(_ grants: [RateLimiter<[UInt8], UInt64>.Grant]) {
+        for grant in grants {
+            guard let connection = connections.byKey[grant.peer], let session = connection.session else { continue }
+            switch grant.direction {
+            case .upload:
+                connection.uploadTokens += grant.bytes
+                while let next = connection.pendingUploads.first, connection.uploadTokens >= next.length {
+                    connection.pendingUploads.removeFirst()
+                    connection.uploadTokens -= next.length
+                    uploads.read(next, for: connection, session: session)
+                }
+            case .download:
+                connection.downloadDebt -= grant.bytes
+                if connection.downloadDebt <= 0 { downloads.fillRequests(connection) }
+            }
+        }
     }
 }

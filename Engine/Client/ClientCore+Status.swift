@@ -28,7 +28,7 @@ extension ClientCore {
     /// One ``PeerStatus`` per connection of `session` (queued and connecting ones included), oldest first.
     func peerStatuses(_ session: TorrentSession) -> [PeerStatus] {
         let now = loop.now
-        let queued = dialQueue.values.filter { $0.session === session }.map(\.connection)
+        let queued = connections.dialQueue.values.filter { $0.session === session }.map(\.connection)
         return (Array(session.connections.values) + queued).sorted { $0.key < $1.key }.map { connection in
             let down = connection.withMachine { $0.rateDown(at: now) } ?? 0
             let up = connection.withMachine { $0.rateUp(at: now) } ?? 0
@@ -48,7 +48,7 @@ extension ClientCore {
             case .handshake: status.phase = .handshaking
             case .active, .closed: status.phase = .connected
             }
-            if dialQueue[connection.key] != nil { status.phase = .queued }
+            if connections.dialQueue[connection.key] != nil { status.phase = .queued }
             status.amInterested = machine.amInterested
             status.peerInterested = machine.peerInterested
             status.isSnubbed = machine.isSnubbed
@@ -71,33 +71,6 @@ extension ClientCore {
             status.allowedFastToPeer = machine.allowedFastToPeer
             status.transport = configuration.transport.kind
             return status
-        }
-    }
-
-    /// Sets the priorities of `session`'s files in the picker and moves the torrent between downloading
-    /// and seeding when what is wanted changed.
-    func setFilePriorities(_ priorities: [FilePriority], of session: TorrentSession) {
-        for (index, priority) in priorities.enumerated() where session.picker.priority(ofFile: index) != priority {
-            session.picker.setPriority(priority, ofFile: index)
-        }
-        if session.state == .seeding && !session.isComplete {
-            session.state = .downloading
-            session.reportedFinished = false
-        } else if session.state == .downloading && session.isComplete {
-            finished(session)
-        }
-        // Interest follows what is wanted: `interested` to a peer that now has a wanted piece, `not
-        // interested` to one that has nothing wanted left.
-        let wanted = session.wantedPiecesForInterest
-        let now = loop.now
-        for connection in Array(session.connections.values) {
-            guard !connection.isClosed,
-                let actions = connection.withMachine({ $0.setWantedPieces(wanted, now: now) })
-            else { continue }
-            perform(actions, on: connection)
-        }
-        for entry in dialQueue.values where entry.session === session {
-            _ = entry.connection.withMachine { $0.setWantedPieces(wanted, now: now) }  // not connected: nothing to send
         }
     }
 

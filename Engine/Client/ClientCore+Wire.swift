@@ -39,7 +39,7 @@ extension ClientCore {
         }
         guard !connection.isClosed else { return }
         if !connection.reportedConnect && connection.isActive { connected(connection) }
-        if refill { fillRequests(connection) }
+        if refill { downloads.fillRequests(connection) }
     }
 
     /// The driver acted on input from the peer or the clock: report the connection once its handshakes are
@@ -47,7 +47,7 @@ extension ClientCore {
     func acted(_ connection: PeerConnection) {
         guard !connection.isClosed else { return }
         if !connection.reportedConnect && connection.isActive { connected(connection) }
-        fillRequests(connection)
+        downloads.fillRequests(connection)
     }
 
     /// What the state machine asks of the engine, besides sending (the driver sends).
@@ -55,9 +55,9 @@ extension ClientCore {
         guard !connection.isClosed else { return }
         switch action {
         case .deliver(let block):
-            deliver(block, from: connection)
+            downloads.deliver(block, from: connection)
         case .readBlock(let request):
-            serve(request, to: connection)
+            uploads.serve(request, to: connection)
         case .requestsReturned(let requests):
             guard let session = connection.session else { return }
             for request in requests {
@@ -78,11 +78,11 @@ extension ClientCore {
         case .peerInterested:
             connection.session?.rechokeSoon = true
         case .requestCancelled(let request):
-            dropUpload(request, of: connection)
+            uploads.dropUpload(request, of: connection)
         case .event(let event):
             handle(event, on: connection)
         case .disconnect(let reason, _):
-            finishClose(connection, reason: reason)
+            connections.finishClose(connection, reason: reason)
         case .send, .sendHandshake, .extensionMessage, .forward:
             break
         }
@@ -93,7 +93,7 @@ extension ClientCore {
         guard let session = connection.session, let id = connection.machine?.peerID else { return }
         if session.connections.values.contains(where: { $0 !== connection && $0.isActive && $0.machine?.peerID == id })
         {
-            disconnect(connection, .preexisting, detail: "already connected to peer \(id)")
+            connections.disconnect(connection, .preexisting, detail: "already connected to peer \(id)")
             return
         }
         if connection.machine?.peerPieces.isNoneSet ?? true {
@@ -115,7 +115,7 @@ extension ClientCore {
         case .packet(let packet):
             // Only for observers: every decision comes from the machine's other actions.
             guard configuration.reportsPacketEvents else { return }
-            let message = Self.describe(packet, pieceCount: connection.machine?.configuration.pieceCount ?? 0)
+            let message = ClientEvent.Message(packet, pieceCount: connection.machine?.configuration.pieceCount ?? 0)
             switch packet.direction {
             case .incoming: events.emit(.packetIncoming(connection.info, message))
             case .outgoing: events.emit(.packetOutgoing(connection.info, message))
@@ -130,30 +130,5 @@ extension ClientCore {
             // (blacklisted); the client-wide ledger was told of the corrupt piece in `pieceFailed`.
             break
         }
-    }
-
-    func finishClose(_ connection: PeerConnection, reason: DisconnectReason) {
-        guard !connection.isClosed else { return }
-        connection.isClosed = true
-        connection.channel?.close(promise: nil)
-        connections[connection.key] = nil
-        rates.removePeer(connection.key)
-        if let session = connection.session {
-            session.connections[connection.key] = nil
-            session.picker.peerLeft(connection.key)
-            if !connection.isIncoming {
-                session.dialled.remove("\(connection.host):\(connection.port)")
-                if PeerRedials.retries(after: reason), !isShutDown, torrents[session.handle.wireInfoHash] === session {
-                    session.redials.failed(
-                        host: connection.host, port: connection.port, source: connection.machine?.source ?? .tracker,
-                        wasConnected: connection.reportedConnect, now: loop.now)
-                }
-            }
-            if connection.reportedConnect { session.rechokeSoon = true }
-        }
-        events.emit(.peerDisconnect(connection.info, reason: reason))
-        metrics.disconnected(reason)
-        dialQueue[connection.key] = nil
-        for key in limiter.closed(connection.key) { startQueuedDial(key) }
     }
 }

@@ -17,57 +17,37 @@ final class ClientCore: @unchecked Sendable {
     let configuration: ClientConfiguration
     let peerID: PeerID
     let events: EventBus
-    var listenPort = 0
-    var listenHost = ""
-    var serverChannel: (any PeerListener)?
     var torrents: [[UInt8]: TorrentSession] = [:]
-    var connections: [UInt64: PeerConnection] = [:]
-    var nextKey: UInt64 = 1
-    var limiter: ConnectionLimiter<[UInt8], UInt64>
     var rates: RateLimiter<[UInt8], UInt64>
     var ledger = ReputationLedger<IPAddress>()
-    /// Incoming connections that have not sent their handshake yet (bounded by
-    /// ``ClientConfiguration/maximumIncomingHandshakes``).
-    var incomingHandshakes = 0
-    /// Incoming connections waiting for their handshake, by address (see ``connectionCount(at:)``).
-    var handshakingAddresses: [IPAddress: Int] = [:]
     /// Connections written to and not yet flushed while `deferringFlushes` runs; nil outside it.
     var deferredFlushes: [UInt64: PeerConnection]?
-    /// Requested bytes still owed by a peer above which its socket's receive watermark is raised (see
-    /// ClientCore+ReceiveWatermark.swift; a test lowers it).
-    var streamingInFlightBytes = ClientCore.defaultStreamingInFlightBytes
-    /// Times a tick lowered a silent peer's raised receive watermark (a test reads it).
-    var relaxedReceiveWatermarks = 0
-    var dialQueue: [UInt64: (session: TorrentSession, connection: PeerConnection)] = [:]
     /// Tie-breaks of the picker and the choker: a seeded generator, because the picker draws one number per
     /// candidate piece on every pick, and the system generator costs a system call per number.
     var random = TrackerRandom()
     private var ticker: RepeatedTask?
     private var lastPeerTick: NIODeadline
     private let origin: NIODeadline
-    let announceKey = UInt32.random(in: 0...UInt32.max)
     private(set) var isShutDown = false
-    let uploadLimited: Bool
-    let downloadLimited: Bool
     /// Counters and gauges (see ``EngineMetrics``).
     let metrics: EngineMetrics
+    /// Dialling, accepting and closing connections (the connections' owner).
+    private(set) lazy var connections = ConnectionManager(core: self)
+    /// Requests, received blocks, hash results and checks.
+    private(set) lazy var downloads = Downloader(core: self)
+    /// Served blocks and choking.
+    private(set) lazy var uploads = Uploader(core: self)
+    /// Announces.
+    private(set) lazy var announcer = Announcer(core: self)
 
     init(loop: any EventLoop, configuration: ClientConfiguration, peerID: PeerID, events: EventBus) {
         self.loop = loop
         self.configuration = configuration
         self.peerID = peerID
         self.events = events
-        var limits = ConnectionLimiter<[UInt8], UInt64>.Configuration()
-        limits.maximumConnections = configuration.maximumConnections
-        limits.maximumPerTorrent = configuration.maximumPeersPerTorrent
-        limits.maximumHalfOpen = configuration.maximumHalfOpen
-        limits.maximumQueued = configuration.maximumQueuedConnections
-        self.limiter = ConnectionLimiter(configuration: limits)
         let now = loop.now
         self.origin = now
         self.lastPeerTick = now
-        self.uploadLimited = configuration.uploadLimit.bytesPerSecond != nil
-        self.downloadLimited = configuration.downloadLimit.bytesPerSecond != nil
         self.rates = RateLimiter(upload: configuration.uploadLimit, download: configuration.downloadLimit, now: .zero)
         self.metrics = EngineMetrics(factory: configuration.metricsFactory)
     }
@@ -91,25 +71,25 @@ final class ClientCore: @unchecked Sendable {
         guard !isShutDown else { return }
         let now = loop.now
         grant(rates.advance(to: instant(now)))
-        relaxIdleReceiveWatermarks()
+        connections.relaxIdleReceiveWatermarks()
         for session in torrents.values where session.rechokeSoon || now >= session.nextRechoke {
-            rechoke(session, now: now)
+            uploads.rechoke(session, now: now)
         }
         guard now - lastPeerTick >= .seconds(1) else { return }
         lastPeerTick = now
         reportMetrics()
-        for connection in Array(connections.values) where !connection.isClosed {
+        for connection in Array(connections.byKey.values) where !connection.isClosed {
             connection.driver?.tick(now: now)  // the driver tells `acted`, which tops up requests
         }
         for session in torrents.values
         where session.state != .paused && session.state != .failed && session.state != .checking {
-            announceDue(session, now: now)
+            announcer.announceDue(session, now: now)
             saveResumeDataIfDue(session, now: now)
             for entry in session.redials.due(now: now) {
-                addPeer(host: entry.host, port: entry.port, source: entry.source, to: session)
+                connections.addPeer(host: entry.host, port: entry.port, source: entry.source, to: session)
             }
-            dialCandidates(session)
-            for connection in session.connections.values { fillRequests(connection) }
+            connections.dialCandidates(session)
+            for connection in session.connections.values { downloads.fillRequests(connection) }
         }
     }
     /// How often a torrent's resume data is saved while it runs (only when it changed), so a crash or a
@@ -147,8 +127,8 @@ final class ClientCore: @unchecked Sendable {
             session.schedule = AnnounceSchedule(
                 tiers: session.torrent.announceTiers, isPrivate: session.torrent.isPrivate, random: &random,
                 now: loop.now)
-            if session.trackerClient == nil { startTrackerClient(for: session) }
-            if session.state != .checking { announceDue(session, now: loop.now) }
+            if session.trackerClient == nil { announcer.startTrackerClient(for: session) }
+            if session.state != .checking { announcer.announceDue(session, now: loop.now) }
         }
     }
 
@@ -162,33 +142,22 @@ final class ClientCore: @unchecked Sendable {
     /// files.
     func removeSession(_ session: TorrentSession) {
         torrents[session.handle.wireInfoHash] = nil
-        disconnectAll(session, reason: .local)
+        connections.disconnectAll(session, reason: .local)
         rates.removeTorrent(session.handle.wireInfoHash)
-        limiter.setMaximum(nil, for: session.handle.wireInfoHash)
+        connections.limiter.setMaximum(nil, for: session.handle.wireInfoHash)
     }
 
     func pause(_ session: TorrentSession) {
         guard session.state != .paused else { return }
         session.state = .paused
-        disconnectAll(session, reason: .local)
+        connections.disconnectAll(session, reason: .local)
     }
 
     func resume(_ session: TorrentSession) {
         guard session.state == .paused else { return }
         session.state = session.isComplete ? .seeding : .downloading
         session.schedule?.reannounce(now: loop.now)
-        dialCandidates(session)
-    }
-
-    func disconnectAll(_ session: TorrentSession, reason: DisconnectReason) {
-        for connection in Array(session.connections.values) {
-            disconnect(connection, reason, detail: "closed locally")
-        }
-        for (key, entry) in dialQueue where entry.session === session {
-            dialQueue[key] = nil
-            for next in limiter.closed(key) { startQueuedDial(next) }
-        }
-        session.dialled.removeAll()
+        connections.dialCandidates(session)
     }
 
     func status(_ session: TorrentSession) -> TorrentStatus {
@@ -227,53 +196,7 @@ final class ClientCore: @unchecked Sendable {
         isShutDown = true
         ticker?.cancel()
         ticker = nil
-        for session in torrents.values { disconnectAll(session, reason: .local) }
-        serverChannel?.close()
+        for session in torrents.values { connections.disconnectAll(session, reason: .local) }
+        connections.listener?.close()
     }
-    // MARK: Mapping
-
-    static func describe(_ packet: PacketEvent, pieceCount: Int) -> ClientEvent.Message {
-        switch packet.packet {
-        case .handshake(let handshake):
-            return .handshake(
-                reserved: handshake.reserved.bytes, infoHash: handshake.infoHash, peerID: handshake.peerID.bytes)
-        case .message(let message):
-            switch message {
-            case .keepAlive: return .keepalive
-            case .choke: return .choke
-            case .unchoke: return .unchoke
-            case .interested: return .interested
-            case .notInterested: return .notInterested
-            case .have(let piece): return .have(index: piece)
-            case .bitfield(let bits):
-                return .bitfield(Bitfield(bytes: bits.readableBytesView, count: pieceCount) ?? Bitfield(count: 0))
-            case .request(let r): return .request(index: r.piece, offset: r.offset, length: r.length)
-            case .piece(let b): return .block(index: b.piece, offset: b.offset, length: b.data.readableBytes)
-            case .cancel(let r): return .cancel(index: r.piece, offset: r.offset, length: r.length)
-            case .port(let port): return .port(port)
-            case .suggest(let piece): return .suggest(index: piece)
-            case .haveAll: return .haveAll
-            case .haveNone: return .haveNone
-            case .reject(let r): return .reject(index: r.piece, offset: r.offset, length: r.length)
-            case .allowedFast(let piece): return .allowedFast(index: piece)
-            case .extended(let m): return .extended(id: m.id, payload: Array(m.payload.readableBytesView))
-            case .hashRequest, .hashes, .hashReject, .unknown:
-                return .extended(id: 0xff, payload: [])
-            }
-        }
-    }
-}
-
-/// Incoming connections before their handshake chose a torrent: the driver asks the core.
-extension ClientCore: PeerChannelDelegate {
-    func peerChannel(_ handler: PeerChannelHandler, route handshake: Handshake) -> PeerChannelRoute {
-        route(handler, handshake: handshake)
-    }
-
-    func peerChannel(_ handler: PeerChannelHandler, closedBeforeHandshake reason: DisconnectReason) {
-        handshakeEnded(from: Self.endpoint(of: handler.channel).address)
-        if let channel = handler.channel { incomingRefused(channel, reason: reason) }
-    }
-
-    func peerChannel(_ handler: PeerChannelHandler, didEmit action: PeerAction) {}
 }

@@ -120,12 +120,12 @@ extension PeerConnection: PeerChannelDelegate {
     func peerChannelShouldStart(_ handler: PeerChannelHandler) -> Bool {
         guard !isClosed, driver == nil else { return false }
         adopt(handler)
-        return core.shouldStart(self)
+        return core.connections.shouldStart(self)
     }
     func peerChannel(_ handler: PeerChannelHandler, didEmit action: PeerAction) { core.handle(action, on: self) }
     func peerChannelDidAct(_ handler: PeerChannelHandler) { core.acted(self) }
-    func peerChannel(_ handler: PeerChannelHandler, didRead bytes: Int) { core.read(bytes, on: self) }
-    func peerChannel(_ handler: PeerChannelHandler, didWrite bytes: Int) { core.wrote(bytes, on: self) }
-    func peerChannel(_ handler: PeerChannelHandler, didSend bytes: Int) { core.drainDeferredUploads(self) }
-    func peerChannelReadComplete(_ handler: PeerChannelHandler) { core.adjustReceiveWatermark(self) }
+    func peerChannel(_ handler: PeerChannelHandler, didRead bytes: Int) { core.connections.read(bytes, on: self) }
+    func peerChannel(_ handler: PeerChannelHandler, didWrite bytes: Int) { core.connections.wrote(bytes, on: self) }
+    func peerChannel(_ handler: PeerChannelHandler, didSend bytes: Int) { core.uploads.drainDeferredUploads(self) }
+    func peerChannelReadComplete(_ handler: PeerChannelHandler) { core.connections.adjustReceiveWatermark(self) }
 }

@@ -98,7 +98,7 @@ import Testing
         configuration.usesTrackers = false
         let leecher = try await Client(configuration: configuration)
         // Any request in flight raises the watermark here (2 MiB by default).
-        try await leecher.onLoop { core in core.streamingInFlightBytes = 16384 }
+        try await leecher.onLoop { core in core.connections.streamingInFlightBytes = 16384 }
         let handle = try await leecher.addTorrent(torrent, downloadDirectory: leechFolder)
 
         let seeder = SilentSeeder(
@@ -116,14 +116,14 @@ import Testing
             await leecher.peers(of: handle).first?.downloadedBytes == 16384
         }
         #expect(gotBlock)
-        let before = try await leecher.onLoop { core in core.relaxedReceiveWatermarks }
+        let before = try await leecher.onLoop { core in core.connections.relaxedReceiveWatermarks }
         seeder.sendChoke()
         // Five bytes, far below the raised watermark, and then silence: the choke is heard anyway.
         let heard = await ClientFixtures.eventually(limit: .seconds(30)) {
             await leecher.peers(of: handle).first?.peerChoking == true
         }
         #expect(heard, "the choke of a peer that fell silent must be read")
-        let after = try await leecher.onLoop { core in core.relaxedReceiveWatermarks }
+        let after = try await leecher.onLoop { core in core.connections.relaxedReceiveWatermarks }
         #expect(after > before || before > 0, "a tick lowered the silent peer's watermark")
 
         await leecher.shutdown()

@@ -50,7 +50,7 @@ import Testing
         client.events.on(.pieceHashPass) { event in
             if case .pieceHashPass(_, let index) = event { passes.append(index) }
         }
-        try await client.onLoop { core in core.writeStarted(16 * 1024, session: core.session(handle)!) }
+        try await client.onLoop { core in core.downloads.writeStarted(16 * 1024, session: core.session(handle)!) }
         let rechecking = Task { try await client.recheck(handle) }
         #expect(await ClientFixtures.eventually { await client.status(of: handle)?.state == .checking })
         // While the block's write is pending nothing is hashed (a negative check: the wait is only a chance
@@ -58,7 +58,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(300))
         let waiting = try #require(await client.status(of: handle))
         #expect(waiting.state == .checking && waiting.checkProgress == 0 && passes.values.isEmpty)
-        try await client.onLoop { core in core.writeFinished(16 * 1024, session: core.session(handle)!) }
+        try await client.onLoop { core in core.downloads.writeFinished(16 * 1024, session: core.session(handle)!) }
         try await rechecking.value
         let done = try #require(await client.status(of: handle))
         #expect(done.state == .seeding && done.isComplete && passes.values.count == 16)

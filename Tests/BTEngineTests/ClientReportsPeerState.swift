@@ -37,12 +37,12 @@ import Testing
         #expect(unchoked.peerPieceCount == count && unchoked.isSeed && unchoked.isUploadOnly)
         #expect(unchoked.phase == .connected && unchoked.reputation == 100 && !unchoked.isOnParole)
         #expect(!unchoked.isEncrypted && !unchoked.isSnubbed)
-        #expect(try await client.onLoop { core in core.connections.values.first?.unchokedUsAt != nil })
+        #expect(try await client.onLoop { core in core.connections.byKey.values.first?.unchokedUsAt != nil })
 
         // `choke`: the choker must no longer see the peer as one that unchoked us.
         try await peer.send([0, 0, 0, 1, 0])
         #expect(await ClientFixtures.eventually { await client.peers(of: handle).first?.peerChoking == true })
-        #expect(try await client.onLoop { core in core.connections.values.first?.unchokedUsAt == nil })
+        #expect(try await client.onLoop { core in core.connections.byKey.values.first?.unchokedUsAt == nil })
         await peer.close()
         await client.shutdown()
     }
@@ -72,7 +72,7 @@ import Testing
             for connection in session.connections.values {
                 _ = connection.withMachine { $0.isOptimisticUnchoke = true }
             }
-            core.rechoke(session, now: core.loop.now)
+            core.uploads.rechoke(session, now: core.loop.now)
             return session.connections.values.filter { $0.machine?.isOptimisticUnchoke == true }.count
         }
         #expect(flagged >= 0 && flagged <= 1, "the choker has one optimistic slot; \(flagged) peers claim it")

@@ -44,7 +44,7 @@ import Testing
             }
             .connect(host: "127.0.0.1", port: server.localAddress!.port!).get()
         let sender = try await accepted.futureResult.get()
-        try await client.eventLoop.submit { ClientCore.applyReceiveWatermark(256 * 1024, to: client) }.get()
+        try await client.eventLoop.submit { ConnectionManager.applyReceiveWatermark(256 * 1024, to: client) }.get()
 
         // 100 bytes stay below the watermark: the reader is not woken.
         try await sender.writeAndFlush(ByteBuffer(repeating: 1, count: 100)).get()
@@ -52,11 +52,11 @@ import Testing
         #expect(recorder.total == 0)
 
         // Lowering the watermark makes them readable at once.
-        try await client.eventLoop.submit { ClientCore.applyReceiveWatermark(1, to: client) }.get()
+        try await client.eventLoop.submit { ConnectionManager.applyReceiveWatermark(1, to: client) }.get()
         #expect(await eventually { recorder.total == 100 })
 
         // Raised again, a whole watermark's worth is delivered without lowering it.
-        try await client.eventLoop.submit { ClientCore.applyReceiveWatermark(256 * 1024, to: client) }.get()
+        try await client.eventLoop.submit { ConnectionManager.applyReceiveWatermark(256 * 1024, to: client) }.get()
         try await sender.writeAndFlush(ByteBuffer(repeating: 2, count: 300 * 1024)).get()
         #expect(await eventually { recorder.total == 100 + 300 * 1024 })
         try? await client.close()

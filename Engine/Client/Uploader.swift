@@ -6,9 +6,17 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// Serving requested blocks (reads, upload tokens) and choking.
-extension ClientCore {
-    // MARK: Uploading
+/// Serving requested blocks (reads, upload tokens, back-pressure) and choking: what the client uploads, for
+/// every torrent.
+final class Uploader: EngineComponent, @unchecked Sendable {
+    unowned let core: ClientCore
+    /// Whether the client has an upload rate limit (blocks then wait for tokens before they are read).
+    let uploadLimited: Bool
+
+    init(core: ClientCore) {
+        self.core = core
+        self.uploadLimited = core.configuration.uploadLimit.bytesPerSecond != nil
+    }
 
     func serve(_ request: BlockRequest, to connection: PeerConnection, admitted: Bool = false) {
         guard let session = connection.session else { return }
@@ -16,10 +24,10 @@ extension ClientCore {
         connection.admittedUploadBytes += Self.uploadCost(request)
         if uploadLimited || session.limits.uploadLimit.bytesPerSecond != nil {
             connection.pendingUploads.append(request)
-            grant(
-                rates.request(
+            core.grant(
+                core.rates.request(
                     request.length, peer: connection.key, torrent: session.handle.wireInfoHash, direction: .upload,
-                    now: instant(loop.now)))
+                    now: core.instant(loop.now)))
             return
         }
         read(request, for: connection, session: session)
@@ -33,15 +41,16 @@ extension ClientCore {
     /// loop in one hop.
     func readQueue(of session: TorrentSession) -> BlockReadQueue {
         if let queue = session.readQueue { return queue }
-        let core = self
+        let uploader = self
+        let loop = self.loop
         let queue = BlockReadQueue(store: session.store) { outcomes in
-            core.loop.execute {
-                core.deferringFlushes {
+            loop.execute {
+                uploader.core.deferringFlushes {
                     for (item, result) in outcomes {
                         switch result {
                         case .success(let bytes):
-                            core.blockRead(item.request, bytes: bytes, connection: item.connection)
-                        case .failure: core.blockUnavailable(item.request, connection: item.connection)
+                            uploader.blockRead(item.request, bytes: bytes, connection: item.connection)
+                        case .failure: uploader.blockUnavailable(item.request, connection: item.connection)
                         }
                     }
                 }
@@ -64,7 +73,7 @@ extension ClientCore {
             connection.uploaded += length
             connection.session?.uploadedBytes += length
         }
-        perform(actions, on: connection, refill: false)
+        core.perform(actions, on: connection, refill: false)
     }
 
     func blockUnavailable(_ request: BlockRequest, connection: PeerConnection) {
@@ -73,26 +82,9 @@ extension ClientCore {
         let now = loop.now
         guard !connection.isClosed, let actions = connection.withMachine({ $0.blockUnavailable(request, now: now) })
         else { return }
-        perform(actions, on: connection, refill: false)
+        core.perform(actions, on: connection, refill: false)
     }
 
-    func grant(_ grants: [RateLimiter<[UInt8], UInt64>.Grant]) {
-        for grant in grants {
-            guard let connection = connections[grant.peer], let session = connection.session else { continue }
-            switch grant.direction {
-            case .upload:
-                connection.uploadTokens += grant.bytes
-                while let next = connection.pendingUploads.first, connection.uploadTokens >= next.length {
-                    connection.pendingUploads.removeFirst()
-                    connection.uploadTokens -= next.length
-                    read(next, for: connection, session: session)
-                }
-            case .download:
-                connection.downloadDebt -= grant.bytes
-                if connection.downloadDebt <= 0 { fillRequests(connection) }
-            }
-        }
-    }
     // MARK: Choking
 
     func rechoke(_ session: TorrentSession, now: NIODeadline) {
@@ -100,9 +92,9 @@ extension ClientCore {
         session.nextRechoke = now + .seconds(10)
         var snapshots: [Choker<UInt64>.PeerSnapshot] = []
         for connection in session.connections.values where connection.isActive {
-            let connectedAt = instant(connection.createdAt)
-            let unchokedUsAt = connection.unchokedUsAt.map(instant)
-            let lastBlockAt = connection.lastBlockAt.map(instant)
+            let connectedAt = core.instant(connection.createdAt)
+            let unchokedUsAt = connection.unchokedUsAt.map(core.instant)
+            let lastBlockAt = connection.lastBlockAt.map(core.instant)
             guard
                 let snapshot = connection.withMachine({ machine in
                     Choker<UInt64>.PeerSnapshot(
@@ -115,7 +107,7 @@ extension ClientCore {
             snapshots.append(snapshot)
         }
         let result = session.choker.rechoke(
-            now: instant(now), peers: snapshots, seeding: session.isComplete, using: &random)
+            now: core.instant(now), peers: snapshots, seeding: session.isComplete, using: &core.random)
         for decision in result.decisions {
             let key: UInt64
             let unchoke: Bool
@@ -126,7 +118,7 @@ extension ClientCore {
             guard let connection = session.connections[key],
                 let actions = connection.withMachine({ unchoke ? $0.unchoke(now: now) : $0.choke(now: now) })
             else { continue }
-            perform(actions, on: connection, refill: false)
+            core.perform(actions, on: connection, refill: false)
             if !unchoke { dropUnansweredUploads(of: connection) }
         }
         // Every peer's flag, not only those whose choke state changed: the optimistic slot moves on between

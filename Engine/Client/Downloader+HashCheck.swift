@@ -8,7 +8,7 @@ import NIOCore
 /// not announce, and shows the check's progress; the check hashes only once the blocks received before
 /// are written (``writesSettled(_:)``); afterwards the picker starts again from what the check
 /// found and the torrent resumes downloading or seeding (or stays paused).
-extension ClientCore {
+extension Downloader {
     /// Puts `session` into the checking state: remembers the peers it dialled (to dial again afterwards)
     /// and closes its connections.
     func beginCheck(_ session: TorrentSession) {
@@ -17,7 +17,7 @@ extension ClientCore {
             .map { (host: $0.host, port: $0.port, source: $0.machine?.source ?? PeerSource.user) }
         session.state = .checking
         session.checkProgress = 0
-        disconnectAll(session, reason: .hashChecking)
+        core.connections.disconnectAll(session, reason: .hashChecking)
         for peer in outgoing {
             session.candidates.append(.init(host: peer.host, port: peer.port, source: peer.source))
         }
@@ -43,7 +43,7 @@ extension ClientCore {
         _ session: TorrentSession, verified: Bitfield, priorities: [FilePriority]?, reportPieces: Bool
     ) {
         // A torrent paused while it was checked takes the result and stays paused.
-        guard torrents[session.handle.wireInfoHash] === session,
+        guard core.torrents[session.handle.wireInfoHash] === session,
             session.state == .checking || session.state == .paused
         else { return }
         if session.state == .paused { session.pausedBeforeCheck = true }
@@ -80,8 +80,8 @@ extension ClientCore {
             "checked \(session.handle.name): \(verified.setCount) of \(layout.pieceCount) pieces, \(session.state)")
         guard session.state != .paused else { return }
         if newlyFinished { finished(session) }
-        if session.schedule != nil { announceDue(session, now: loop.now) }
-        dialCandidates(session)
+        if session.schedule != nil { core.announcer.announceDue(session, now: loop.now) }
+        core.connections.dialCandidates(session)
     }
 
     /// Records the progress of `session`'s check.

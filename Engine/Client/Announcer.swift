@@ -6,16 +6,22 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// Announces and tracker events.
-extension ClientCore {
-    // MARK: Trackers
+/// Announces and tracker events: each torrent's tracker client and schedule.
+final class Announcer: EngineComponent, @unchecked Sendable {
+    unowned let core: ClientCore
+    /// The `key` of every announce (BEP 7: it lets a tracker recognise the client when its address changes).
+    let announceKey = UInt32.random(in: 0...UInt32.max)
+
+    init(core: ClientCore) { self.core = core }
 
     /// Gives `session` its tracker client and forwards the client's `tracker_*` events (but `connect`, which
     /// ``send(_:for:tracker:)`` reports for every scheme, UDP included) to the bus, naming the torrent.
     func startTrackerClient(for session: TorrentSession) {
         // Announces leave from the address the client is bound to (a tracker lists the source address of an
         // announce), unless it is bound to every address.
-        let bound = IPAddress(listenHost).flatMap { $0.description == "0.0.0.0" || $0.description == "::" ? nil : $0 }
+        let bound = IPAddress(core.connections.listenHost).flatMap {
+            $0.description == "0.0.0.0" || $0.description == "::" ? nil : $0
+        }
         let tracker = TrackerClient(
             configuration: .init(addressPolicy: configuration.trackerAddressPolicy, localAddress: bound), group: loop)
         session.trackerClient = tracker
@@ -61,7 +67,7 @@ extension ClientCore {
         -> AnnounceRequest
     {
         AnnounceRequest(
-            infoHash: session.handle.wireInfoHash, peerID: peerID.bytes, port: listenPort,
+            infoHash: session.handle.wireInfoHash, peerID: core.peerID.bytes, port: core.connections.listenPort,
             uploaded: session.uploadedBytes, downloaded: session.downloadedBytes, left: session.bytesLeft,
             event: event, numWant: event == .stopped ? 0 : 50, key: announceKey, trackerID: trackerID)
     }
@@ -70,17 +76,17 @@ extension ClientCore {
         let request = announceRequest(announce.event, trackerID: announce.trackerID, session: session)
         let trackerInfo = ClientEvent.TrackerInfo(torrent: session.info, url: announce.url)
         events.emit(.trackerConnect(trackerInfo, event: Self.kind(announce.event)))
-        let core = self
+        let announcer = self
         let url = announce.url
         Task {
             do {
                 let response = try await tracker.announce(request, to: url)
-                core.loop.execute { core.announced(url, response: response, session: session) }
+                announcer.loop.execute { announcer.announced(url, response: response, session: session) }
             } catch {
                 let failure = error as? TrackerError
                 // The failure event comes from the tracker client's stream, after its read and disconnect.
                 if let failure {
-                    core.loop.execute { session.schedule?.failed(url, error: failure, now: core.loop.now) }
+                    announcer.loop.execute { session.schedule?.failed(url, error: failure, now: announcer.loop.now) }
                 }
             }
         }
@@ -89,9 +95,9 @@ extension ClientCore {
     func announced(_ url: String, response: AnnounceResponse, session: TorrentSession) {
         // The success event comes from the tracker client's stream, after its read and disconnect.
         session.schedule?.succeeded(url, response: response, now: loop.now)
-        guard torrents[session.handle.wireInfoHash] === session else { return }
-        for peer in response.peers where peer.peerID == nil || peer.peerID! != peerID.bytes {
-            addPeer(host: peer.host, port: peer.port, source: .tracker, to: session)
+        guard core.torrents[session.handle.wireInfoHash] === session else { return }
+        for peer in response.peers where peer.peerID == nil || peer.peerID! != core.peerID.bytes {
+            core.connections.addPeer(host: peer.host, port: peer.port, source: .tracker, to: session)
         }
     }
 

@@ -6,9 +6,17 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// Requests, received blocks on their way to storage, and hash results.
-extension ClientCore {
-    // MARK: Downloading
+/// Requests, received blocks on their way to storage, hash results and hash checks: what the client
+/// downloads, for every torrent.
+final class Downloader: EngineComponent, @unchecked Sendable {
+    unowned let core: ClientCore
+    /// Whether the client has a download rate limit (requests are then paid for up front).
+    let downloadLimited: Bool
+
+    init(core: ClientCore) {
+        self.core = core
+        self.downloadLimited = core.configuration.downloadLimit.bytesPerSecond != nil
+    }
 
     /// Most requests a connection waits for before it sends more (see `fillRequests`).
     static let requestBatch = 128
@@ -35,7 +43,7 @@ extension ClientCore {
                 choked: machine.peerChoking, allowedFast: machine.allowedFastFromPeer,
                 suggested: machine.suggestedPieces, onParole: machine.isOnParole)
             let count = limited ? min(capacity, 4) : capacity
-            let blocks = session.picker.pick(for: connection.key, count: count, context: context, using: &random)
+            let blocks = session.picker.pick(for: connection.key, count: count, context: context, using: &core.random)
             guard !blocks.isEmpty else { return nil }
             let actions = machine.request(
                 blocks.map { BlockRequest(piece: $0.piece, offset: $0.offset, length: $0.length) }, now: now)
@@ -43,14 +51,14 @@ extension ClientCore {
         }
         guard let picked = picked ?? nil else { return }
         let blocks = picked.blocks
-        perform(picked.actions, on: connection, refill: false)
+        core.perform(picked.actions, on: connection, refill: false)
         if limited && !connection.isClosed {
             let bytes = blocks.reduce(0) { $0 + $1.length }
             connection.downloadDebt += bytes
-            grant(
-                rates.request(
+            core.grant(
+                core.rates.request(
                     bytes, peer: connection.key, torrent: session.handle.wireInfoHash, direction: .download,
-                    now: instant(now)))
+                    now: core.instant(now)))
         }
     }
 
@@ -69,7 +77,7 @@ extension ClientCore {
                 guard let other = session.connections[key],
                     let actions = other.withMachine({ $0.cancel(request, now: now) })
                 else { continue }
-                perform(actions, on: other, refill: false)
+                core.perform(actions, on: other, refill: false)
             }
         case .duplicate, .unwanted:
             return
@@ -84,7 +92,7 @@ extension ClientCore {
     /// hop.
     func writeQueue(of session: TorrentSession) -> BlockWriteQueue {
         if let queue = session.writeQueue { return queue }
-        let core = self
+        let downloader = self
         let loop = self.loop
         let queue = BlockWriteQueue(
             store: session.store,
@@ -92,9 +100,9 @@ extension ClientCore {
                 loop.scheduleTask(in: .nanoseconds(BlockWriteQueue.flushDelayNanoseconds)) { flush() }
             }
         ) { [weak session] outcomes in
-            core.loop.execute {
+            loop.execute {
                 guard let session else { return }
-                for outcome in outcomes { core.written(outcome.block, result: outcome.result, session: session) }
+                for outcome in outcomes { downloader.written(outcome.block, result: outcome.result, session: session) }
             }
         }
         session.writeQueue = queue
@@ -102,7 +110,7 @@ extension ClientCore {
     }
 
     func written(_ block: BlockRequest, result: Result<BlockWriteResult, any Error>, session: TorrentSession) {
-        guard torrents[session.handle.wireInfoHash] === session else { return }
+        guard core.torrents[session.handle.wireInfoHash] === session else { return }
         defer { writeFinished(block.length, session: session) }
         switch result {
         case .failure(let error):
@@ -125,14 +133,14 @@ extension ClientCore {
         session.state = .failed
         session.error = "\(error)"
         events.emit(.fileError(ClientEvent.FileInfo(torrent: session.info, index: -1, path: []), message: "\(error)"))
-        disconnectAll(session, reason: .local)
+        core.connections.disconnectAll(session, reason: .local)
     }
 
     func pieceVerified(_ piece: Int, session: TorrentSession) {
         guard !session.picker.have[piece] else { return }
         let contributors = session.picker.pieceVerified(piece)
         session.verifiedBytes += TorrentSession.payloadBytes(ofPiece: piece, layout: session.picker.layout)
-        _ = ledger.pieceVerified(contributors: Set(contributors.compactMap { session.peerAddresses[$0] }))
+        _ = core.ledger.pieceVerified(contributors: Set(contributors.compactMap { session.peerAddresses[$0] }))
         events.emit(.pieceHashPass(session.info, index: piece))
         metrics.pieceVerified()
         let now = loop.now
@@ -143,10 +151,10 @@ extension ClientCore {
                     (contributed ? machine.pieceVerified(piece, now: now) : []) + machine.havePiece(piece, now: now)
                 })
             else { continue }
-            perform(actions, on: connection, refill: false)
+            core.perform(actions, on: connection, refill: false)
         }
         // Dials still queued learn the piece too, or their bitfield and interest would start out of date.
-        for entry in dialQueue.values where entry.session === session {
+        for entry in core.connections.dialQueue.values where entry.session === session {
             _ = entry.connection.withMachine { $0.havePiece(piece, now: now) }
         }
         if session.isComplete { finished(session) }
@@ -160,18 +168,19 @@ extension ClientCore {
         // corrupt piece is put down to it alone, so an honest peer finishing pieces a liar started is not
         // punished for the liar's blocks; otherwise every contributor is (-20 each).
         let known = Set(contributors.compactMap { session.peerAddresses[$0] })
-        let blacklisted = known.filter { ledger.isBlacklisted($0) }
-        let paroled = known.filter { ledger.isOnParole($0) }
+        let blacklisted = known.filter { core.ledger.isBlacklisted($0) }
+        let paroled = known.filter { core.ledger.isOnParole($0) }
         let blamed = !blacklisted.isEmpty ? blacklisted : (!paroled.isEmpty ? paroled : known)
-        let update = ledger.pieceFailed(contributors: blamed)
+        let update = core.ledger.pieceFailed(contributors: blamed)
         let now = loop.now
         for key in contributors {
             guard let connection = session.connections[key], blamed.contains(connection.endpoint.address.unmapped),
                 let actions = connection.withMachine({ $0.pieceFailed(piece, now: now) })
             else { continue }
-            perform(actions, on: connection, refill: false)
+            core.perform(actions, on: connection, refill: false)
             if update.newlyBlacklisted.contains(connection.endpoint.address.unmapped) {
-                disconnect(connection, .blacklisted, detail: "blacklisted after corrupt piece \(piece)")
+                core.connections.disconnect(
+                    connection, .blacklisted, detail: "blacklisted after corrupt piece \(piece)")
             }
         }
         for connection in Array(session.connections.values) { fillRequests(connection) }
@@ -190,6 +199,65 @@ extension ClientCore {
         if let path = session.resumePath {
             Task { try? await store.saveResumeData(to: path) }
         }
-        if session.schedule != nil { announceDue(session, now: loop.now) }
+        if session.schedule != nil { core.announcer.announceDue(session, now: loop.now) }
+    }
+
+    /// Sets the priorities of `session`'s files in the picker and moves the torrent between downloading
+    /// and seeding when what is wanted changed.
+    func setFilePriorities(_ priorities: [FilePriority], of session: TorrentSession) {
+        for (index, priority) in priorities.enumerated() where session.picker.priority(ofFile: index) != priority {
+            session.picker.setPriority(priority, ofFile: index)
+        }
+        if session.state == .seeding && !session.isComplete {
+            session.state = .downloading
+            session.reportedFinished = false
+        } else if session.state == .downloading && session.isComplete {
+            finished(session)
+        }
+        // Interest follows what is wanted: `interested` to a peer that now has a wanted piece, `not
+        // interested` to one that has nothing wanted left.
+        let wanted = session.wantedPiecesForInterest
+        let now = loop.now
+        for connection in Array(session.connections.values) {
+            guard !connection.isClosed,
+                let actions = connection.withMachine({ $0.setWantedPieces(wanted, now: now) })
+            else { continue }
+            core.perform(actions, on: connection)
+        }
+        for entry in core.connections.dialQueue.values where entry.session === session {
+            _ = entry.connection.withMachine { $0.setWantedPieces(wanted, now: now) }  // not connected: nothing to send
+        }
+    }
+}
+
+/// Download back-pressure: blocks received but not yet in storage are bounded per torrent. Each block
+/// handed to the ``PieceStore`` counts in ``TorrentSession/pendingWriteBytes`` until its write finishes;
+/// while the figure is at ``ClientConfiguration/maximumPendingWriteBytesPerTorrent`` no new requests are
+/// sent (blocks already requested still arrive), and requesting resumes as writes complete. A disk slower
+/// than the network therefore slows the download instead of filling memory.
+extension Downloader {
+    /// Whether `session` has as many bytes waiting for storage as it may.
+    func isWriteBacklogFull(_ session: TorrentSession) -> Bool {
+        session.pendingWriteBytes >= configuration.maximumPendingWriteBytesPerTorrent
+    }
+
+    /// A block of `length` bytes was handed to storage.
+    func writeStarted(_ length: Int, session: TorrentSession) {
+        session.pendingWriteBytes += length
+        session.peakPendingWriteBytes = max(session.peakPendingWriteBytes, session.pendingWriteBytes)
+    }
+
+    /// A block's write finished (or failed); requests resume when the backlog falls below the cap.
+    func writeFinished(_ length: Int, session: TorrentSession) {
+        let wasFull = isWriteBacklogFull(session)
+        session.pendingWriteBytes -= length
+        if session.pendingWriteBytes == 0 && !session.writeWaiters.isEmpty {
+            let waiters = session.writeWaiters
+            session.writeWaiters.removeAll()
+            for waiter in waiters { waiter.succeed() }
+        }
+        if wasFull && !isWriteBacklogFull(session) {
+            for connection in Array(session.connections.values) { fillRequests(connection) }
+        }
     }
 }

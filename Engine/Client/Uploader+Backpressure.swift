@@ -12,7 +12,7 @@ import NIOCore
 /// queued); others wait, in order, in ``PeerConnection/deferredUploads`` and are read as writes complete.
 /// The number of waiting requests is bounded by the wire state machine's serving queue (our `reqq`). A
 /// request the peer cancels, or a choke drops, leaves these queues without being read.
-extension ClientCore {
+extension Uploader {
     /// Bytes a block costs in the queue: its payload plus the `piece` message header.
     static func uploadCost(_ request: BlockRequest) -> Int { request.length + 13 }
 
@@ -70,37 +70,5 @@ extension ClientCore {
         guard connection.pendingUploads.count != before else { return }
         connection.admittedUploadBytes -= refund
         drainDeferredUploads(connection)
-    }
-}
-
-/// Download back-pressure: blocks received but not yet in storage are bounded per torrent. Each block
-/// handed to the ``PieceStore`` counts in ``TorrentSession/pendingWriteBytes`` until its write finishes;
-/// while the figure is at ``ClientConfiguration/maximumPendingWriteBytesPerTorrent`` no new requests are
-/// sent (blocks already requested still arrive), and requesting resumes as writes complete. A disk slower
-/// than the network therefore slows the download instead of filling memory.
-extension ClientCore {
-    /// Whether `session` has as many bytes waiting for storage as it may.
-    func isWriteBacklogFull(_ session: TorrentSession) -> Bool {
-        session.pendingWriteBytes >= configuration.maximumPendingWriteBytesPerTorrent
-    }
-
-    /// A block of `length` bytes was handed to storage.
-    func writeStarted(_ length: Int, session: TorrentSession) {
-        session.pendingWriteBytes += length
-        session.peakPendingWriteBytes = max(session.peakPendingWriteBytes, session.pendingWriteBytes)
-    }
-
-    /// A block's write finished (or failed); requests resume when the backlog falls below the cap.
-    func writeFinished(_ length: Int, session: TorrentSession) {
-        let wasFull = isWriteBacklogFull(session)
-        session.pendingWriteBytes -= length
-        if session.pendingWriteBytes == 0 && !session.writeWaiters.isEmpty {
-            let waiters = session.writeWaiters
-            session.writeWaiters.removeAll()
-            for waiter in waiters { waiter.succeed() }
-        }
-        if wasFull && !isWriteBacklogFull(session) {
-            for connection in Array(session.connections.values) { fillRequests(connection) }
-        }
     }
 }

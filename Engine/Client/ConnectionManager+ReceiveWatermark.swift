@@ -23,7 +23,7 @@ import NIOCore
 /// us), and on every tick a peer that sent nothing since the previous tick goes back to one byte (Linux
 /// re-evaluates readiness when `SO_RCVLOWAT` changes, so already buffered bytes are then read at once).
 /// Transports whose channels are not sockets ignore the option.
-extension ClientCore {
+extension ConnectionManager {
     /// Bytes the kernel gathers before it wakes the loop for a peer that streams blocks to us.
     static let streamingWatermark = 256 * 1024
     /// Requested block bytes still owed by a peer above which its socket gets ``streamingWatermark`` (the
@@ -44,7 +44,7 @@ extension ClientCore {
     /// On a tick: peers with a raised watermark that sent nothing since the previous tick go back to one
     /// byte, so nothing they sent waits below the watermark.
     func relaxIdleReceiveWatermarks() {
-        for connection in connections.values where connection.receiveWatermark > 1 {
+        for connection in byKey.values where connection.receiveWatermark > 1 {
             if connection.receivedSinceTick {
                 connection.receivedSinceTick = false
             } else {

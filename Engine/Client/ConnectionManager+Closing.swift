@@ -1,0 +1,77 @@
+import BTMetainfo
+import BTStorage
+import BTTracker
+import BTWire
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// What peers read and write, and closing connections.
+extension ConnectionManager {
+
+    /// Bytes arrived from the peer (the driver decodes them).
+    func read(_ bytes: Int, on connection: PeerConnection) {
+        if events.isObserved(.peerRead) { events.emit(.peerRead(connection.info, length: bytes)) }
+    }
+
+    /// Bytes were handed to the peer's channel: a peer that lets them pile up past the bound is dropped.
+    func wrote(_ bytes: Int, on connection: PeerConnection) {
+        if events.isObserved(.peerWrite) { events.emit(.peerWrite(connection.info, length: bytes)) }
+        let queued = connection.driver?.queuedOutputBytes ?? 0
+        if queued > configuration.maximumQueuedOutputBytesPerPeer {
+            // Later in this loop turn: the driver is still writing the batch that got us here.
+            loop.execute { [self] in
+                disconnect(connection, .sendBufferFull, detail: "\(queued) bytes queued and not read")
+            }
+        }
+    }
+
+    func disconnect(_ connection: PeerConnection, _ reason: DisconnectReason, detail: String) {
+        guard !connection.isClosed else { return }
+        let now = loop.now
+        guard let actions = connection.withMachine({ $0.disconnect(reason, detail: detail, now: now) }) else {
+            finishClose(connection, reason: reason)
+            return
+        }
+        core.perform(actions, on: connection)
+        if !connection.isClosed { finishClose(connection, reason: reason) }
+    }
+
+    func finishClose(_ connection: PeerConnection, reason: DisconnectReason) {
+        guard !connection.isClosed else { return }
+        connection.isClosed = true
+        connection.channel?.close(promise: nil)
+        byKey[connection.key] = nil
+        core.rates.removePeer(connection.key)
+        if let session = connection.session {
+            session.connections[connection.key] = nil
+            session.picker.peerLeft(connection.key)
+            if !connection.isIncoming {
+                session.dialled.remove("\(connection.host):\(connection.port)")
+                if PeerRedials.retries(after: reason), !core.isShutDown,
+                    core.torrents[session.handle.wireInfoHash] === session
+                {
+                    session.redials.failed(
+                        host: connection.host, port: connection.port, source: connection.machine?.source ?? .tracker,
+                        wasConnected: connection.reportedConnect, now: loop.now)
+                }
+            }
+            if connection.reportedConnect { session.rechokeSoon = true }
+        }
+        events.emit(.peerDisconnect(connection.info, reason: reason))
+        metrics.disconnected(reason)
+        dialQueue[connection.key] = nil
+        for key in limiter.closed(connection.key) { startQueuedDial(key) }
+    }
+
+    func disconnectAll(_ session: TorrentSession, reason: DisconnectReason) {
+        for connection in Array(session.connections.values) {
+            disconnect(connection, reason, detail: "closed locally")
+        }
+        for (key, entry) in dialQueue where entry.session === session {
+            dialQueue[key] = nil
+            for next in limiter.closed(key) { startQueuedDial(next) }
+        }
+        session.dialled.removeAll()
+    }
+}

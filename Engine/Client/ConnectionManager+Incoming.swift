@@ -1,0 +1,149 @@
+import BTMetainfo
+import BTStorage
+import BTTracker
+import BTWire
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Accepting connections: the IP filter and limits before the handshake, then routing by info-hash.
+extension ConnectionManager {
+
+    /// Makes the driver of an accepted channel, or refuses it at once (the `ipFilter` decides here, before
+    /// the peer's handshake is read, and too many connections waiting for their handshake are refused).
+    func acceptChannel(_ channel: any Channel) -> PeerChannelHandler? {
+        let endpoint = Self.endpoint(of: channel)
+        let refusal: DisconnectReason?
+        if core.isShutDown {
+            refusal = .local
+        } else if core.ledger.isBlacklisted(endpoint.address.unmapped) {
+            refusal = .blacklisted
+        } else if !configuration.ipFilter.allows(endpoint) {
+            refusal = .ipFiltered
+        } else if incomingHandshakes >= configuration.maximumIncomingHandshakes
+            || connectionCount(at: endpoint.address) >= configuration.maximumConnectionsPerAddress
+        {
+            refusal = .tooMany
+        } else {
+            refusal = nil
+        }
+        if refusal != .tooMany && refusal != .local {
+            events.emit(.ipFilter(endpoint, allowed: refusal == nil))
+        }
+        if let refusal {
+            incomingRefused(channel, reason: refusal)
+            return nil
+        }
+        incomingHandshakes += 1
+        handshakingAddresses[endpoint.address.unmapped, default: 0] += 1
+        return PeerChannelHandler(
+            machine: nil, delegate: self, tickInterval: nil,
+            handshakeTimeout: TimeAmount(configuration.incomingHandshakeTimeout))
+    }
+
+    /// Connections at `address`: established or dialling, plus incoming ones waiting for their handshake.
+    func connectionCount(at address: IPAddress) -> Int {
+        let unmapped = address.unmapped
+        return byKey.values.reduce(handshakingAddresses[unmapped] ?? 0) {
+            $0 + ($1.endpoint.address.unmapped == unmapped ? 1 : 0)
+        }
+    }
+
+    /// An incoming connection from `address` stopped waiting for its handshake (routed or closed).
+    func handshakeEnded(from address: IPAddress) {
+        incomingHandshakes -= 1
+        let unmapped = address.unmapped
+        if let count = handshakingAddresses[unmapped], count > 1 {
+            handshakingAddresses[unmapped] = count - 1
+        } else {
+            handshakingAddresses[unmapped] = nil
+        }
+    }
+
+    /// An incoming connection's handshake arrived: find the torrent, apply limits, and hand the driver the
+    /// torrent's state machine (it gives the machine the decoded handshake).
+    func route(_ handler: PeerChannelHandler, handshake: Handshake) -> PeerChannelRoute {
+        let endpoint = Self.endpoint(of: handler.channel)
+        let address = endpoint.address
+        let host = handler.channel?.remoteAddress?.ipAddress ?? "0.0.0.0"
+        let port = Int(endpoint.port)
+        handshakeEnded(from: address)
+        let key = nextKey
+        nextKey += 1
+        let now = loop.now
+        func refuse(_ reason: DisconnectReason) -> PeerChannelRoute {
+            var info = ClientEvent.PeerInfo(endpoint: endpoint, isIncoming: true)
+            info.peerID = handshake.peerID.bytes
+            info.infoHash = handshake.infoHash
+            info.torrent = core.torrents[handshake.infoHash]?.info
+            events.emit(.peerDisconnect(info, reason: reason))
+            metrics.disconnected(reason)
+            return .refuse(reason)
+        }
+        guard !core.isShutDown else { return refuse(.local) }
+        guard let session = core.torrents[handshake.infoHash], session.state != .paused, session.state != .failed else {
+            return refuse(.noSuchTorrent)
+        }
+        if session.state == .checking { return refuse(.hashChecking) }
+        if case .refuse(let reason) = limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash) {
+            return refuse(reason)
+        }
+        let config = peerConfiguration(session, remote: address)
+        let connection = PeerConnection(
+            key: key, core: core, endpoint: endpoint, host: host, port: port, incoming: true, now: now)
+        connection.session = session
+        connection.driver = handler
+        handler.delegate = connection
+        byKey[key] = connection
+        session.connections[key] = connection
+        session.peerAddresses[key] = address.unmapped
+        return .accept(PeerStateMachine(configuration: config, incoming: true, source: .incoming, now: now))
+    }
+
+    /// Where `channel`'s peer is (0.0.0.0:0 when the channel cannot say).
+    static func endpoint(of channel: (any Channel)?) -> PeerEndpoint {
+        let remote = channel?.remoteAddress
+        return PeerEndpoint(
+            address: IPAddress(remote?.ipAddress ?? "") ?? .v4(0), port: UInt16(clamping: remote?.port ?? 0))
+    }
+
+    /// Reports an incoming connection closed before its handshake named a torrent (`malformedHandshake`,
+    /// `handshakeTimeout`, `tooMany`); the caller closes the channel.
+    func incomingRefused(_ channel: any Channel, reason: DisconnectReason) {
+        let endpoint = Self.endpoint(of: channel)
+        events.emit(.peerDisconnect(ClientEvent.PeerInfo(endpoint: endpoint, isIncoming: true), reason: reason))
+        metrics.disconnected(reason)
+    }
+
+    /// Wire settings of a connection of `session`. The request pipeline may grow to 1,000 blocks (16 MiB)
+    /// instead of the state machine's 250 and starts at 16: on a fast link the time a request waits is set by
+    /// the seed's disk and send queue, not the round trip, and 4 MiB in flight capped a loopback download near
+    /// 200 MB/s.
+    /// `remote`: the peer's address when known; an IPv4 one (or IPv4-mapped) gives the machine its `yourip`
+    /// and allowed-fast set.
+    func peerConfiguration(_ session: TorrentSession, remote: IPAddress? = nil) -> PeerConfiguration {
+        var config = PeerConfiguration(
+            torrent: session.torrent, localPeerID: core.peerID, localPieces: session.picker.have)
+        if let remote = remote?.unmapped, case .v4 = remote { config.remoteIPv4 = remote.bytes }
+        config.wantedPieces = session.wantedPiecesForInterest
+        config.emitsPacketEvents = configuration.reportsPacketEvents  // for observers only
+        config.maxServingQueue = configuration.maximumQueuedRequestsPerPeer
+        config.maxPipelineDepth = 1000
+        config.initialPipelineDepth = 16
+        return config
+    }
+}
+
+/// Incoming connections before their handshake chose a torrent: the driver asks the connection manager.
+extension ConnectionManager: PeerChannelDelegate {
+    func peerChannel(_ handler: PeerChannelHandler, route handshake: Handshake) -> PeerChannelRoute {
+        route(handler, handshake: handshake)
+    }
+
+    func peerChannel(_ handler: PeerChannelHandler, closedBeforeHandshake reason: DisconnectReason) {
+        handshakeEnded(from: Self.endpoint(of: handler.channel).address)
+        if let channel = handler.channel { incomingRefused(channel, reason: reason) }
+    }
+
+    func peerChannel(_ handler: PeerChannelHandler, didEmit action: PeerAction) {}
+}

@@ -1,0 +1,179 @@
+import BTMetainfo
+import BTStorage
+import BTTracker
+import BTWire
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Dialling, accepting and closing peer connections: the IP filter, connection limits, redials and the
+/// transport. It owns every connection of the client and the dials waiting for a free slot.
+final class ConnectionManager: EngineComponent, @unchecked Sendable {
+    unowned let core: ClientCore
+    /// Every connection, established or dialling, by key.
+    var byKey: [UInt64: PeerConnection] = [:]
+    /// The key of the next connection.
+    var nextKey: UInt64 = 1
+    /// Connection slots: the client-wide and per-torrent maxima and the half-open limit.
+    var limiter: ConnectionLimiter<[UInt8], UInt64>
+    /// Dials waiting for a half-open slot.
+    var dialQueue: [UInt64: (session: TorrentSession, connection: PeerConnection)] = [:]
+    /// Incoming connections that have not sent their handshake yet (bounded by
+    /// ``ClientConfiguration/maximumIncomingHandshakes``).
+    var incomingHandshakes = 0
+    /// Incoming connections waiting for their handshake, by address (see ``connectionCount(at:)``).
+    var handshakingAddresses: [IPAddress: Int] = [:]
+    /// The port the client listens on.
+    var listenPort = 0
+    /// The address the client is bound to.
+    var listenHost = ""
+    /// The transport's listener.
+    var listener: (any PeerListener)?
+    /// Requested bytes still owed by a peer above which its socket's receive watermark is raised (see
+    /// ConnectionManager+ReceiveWatermark.swift; a test lowers it).
+    var streamingInFlightBytes = ConnectionManager.defaultStreamingInFlightBytes
+    /// Times a tick lowered a silent peer's raised receive watermark (a test reads it).
+    var relaxedReceiveWatermarks = 0
+
+    init(core: ClientCore) {
+        self.core = core
+        let configuration = core.configuration
+        var limits = ConnectionLimiter<[UInt8], UInt64>.Configuration()
+        limits.maximumConnections = configuration.maximumConnections
+        limits.maximumPerTorrent = configuration.maximumPeersPerTorrent
+        limits.maximumHalfOpen = configuration.maximumHalfOpen
+        limits.maximumQueued = configuration.maximumQueuedConnections
+        self.limiter = ConnectionLimiter(configuration: limits)
+    }
+
+    // MARK: Outgoing connections
+
+    /// Adds a peer address to dial for `session` (from the user or a tracker).
+    func addPeer(host: String, port: Int, source: PeerSource, to session: TorrentSession) {
+        guard port > 0 && port < 65536 else { return }
+        let address = "\(host):\(port)"
+        if session.dialled.contains(address) { return }
+        if port == listenPort && (host == listenHost || host == "127.0.0.1" || host == "0.0.0.0") && source != .user {
+            return  // our own listener, as trackers report us back
+        }
+        guard session.candidates.append(.init(host: host, port: port, source: source)) else { return }
+        if session.state != .paused && session.state != .failed && session.state != .checking {
+            dialCandidates(session)
+        }
+    }
+
+    func dialCandidates(_ session: TorrentSession) {
+        while !session.candidates.isEmpty,
+            session.connections.count + dialQueueCount(session) < core.maximumPeers(session)
+        {
+            let candidate = session.candidates.removeFirst()
+            dial(host: candidate.host, port: candidate.port, source: candidate.source, session: session)
+        }
+    }
+
+    func dialQueueCount(_ session: TorrentSession) -> Int {
+        dialQueue.values.filter { $0.session === session }.count
+    }
+
+    func dial(host: String, port: Int, source: PeerSource, session: TorrentSession) {
+        guard let address = IPAddress(host) else {
+            // Names are resolved by the bootstrap; the filter sees the address once connected.
+            connectOutgoing(host: host, port: port, address: nil, source: source, session: session)
+            return
+        }
+        let endpoint = PeerEndpoint(address: address, port: UInt16(port))
+        let allowed = configuration.ipFilter.allows(endpoint) && !core.ledger.isBlacklisted(address.unmapped)
+        events.emit(.ipFilter(endpoint, allowed: allowed))
+        guard allowed else { return }
+        connectOutgoing(host: host, port: port, address: address, source: source, session: session)
+    }
+
+    func connectOutgoing(
+        host: String, port: Int, address: IPAddress?, source: PeerSource, session: TorrentSession
+    ) {
+        let key = nextKey
+        nextKey += 1
+        let now = loop.now
+        let endpoint = PeerEndpoint(address: address ?? .v4(0), port: UInt16(port))
+        let config = peerConfiguration(session, remote: address)
+        let connection = PeerConnection(
+            key: key, core: core, endpoint: endpoint, host: host, port: port, incoming: false, now: now,
+            machine: PeerStateMachine(configuration: config, incoming: false, source: source, now: now))
+        connection.session = session
+        session.dialled.insert("\(host):\(port)")
+        switch limiter.connectOutgoing(key, torrent: session.handle.wireInfoHash) {
+        case .connect:
+            startDial(connection, session: session)
+        case .queued:
+            dialQueue[key] = (session, connection)
+        case .refused(let reason):
+            session.dialled.remove("\(host):\(port)")
+            events.emit(.peerDisconnect(connection.info, reason: reason))
+            metrics.disconnected(reason)
+        }
+    }
+
+    func startDial(_ connection: PeerConnection, session: TorrentSession) {
+        let now = loop.now
+        guard connection.withMachine({ _ = $0.startConnecting(now: now) }) != nil else { return }
+        byKey[connection.key] = connection
+        session.connections[connection.key] = connection
+        session.peerAddresses[connection.key] = connection.endpoint.address.unmapped
+        let manager = self
+        configuration.transport.connect(
+            host: connection.host, port: connection.port, from: listenHost, loop: loop, timeout: .seconds(10),
+            initializer: { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(connection.makeDriver())
+                }
+            }
+        )
+        .whenComplete { result in
+            manager.loop.preconditionInEventLoop()
+            switch result {
+            case .success(let channel):
+                manager.dialSucceeded(connection, channel: channel)
+            case .failure(let error):
+                manager.dialFailed(connection, error: error)
+            }
+        }
+    }
+
+    func dialSucceeded(_ connection: PeerConnection, channel: any Channel) {
+        for key in limiter.connected(connection.key) { startQueuedDial(key) }
+        if connection.isClosed { channel.close(promise: nil) }
+    }
+
+    /// A dialled connection became active, before its driver sends anything: a peer dialled by name is
+    /// filtered by the address the name resolved to.
+    func shouldStart(_ connection: PeerConnection) -> Bool {
+        guard !connection.isClosed else { return false }
+        guard IPAddress(connection.host) == nil, let text = connection.channel?.remoteAddress?.ipAddress,
+            let address = IPAddress(text)
+        else { return true }
+        connection.endpoint = PeerEndpoint(address: address, port: connection.endpoint.port)
+        connection.session?.peerAddresses[connection.key] = address.unmapped
+        let allowed = configuration.ipFilter.allows(connection.endpoint) && !core.ledger.isBlacklisted(address.unmapped)
+        events.emit(.ipFilter(connection.endpoint, allowed: allowed))
+        guard allowed else {
+            finishClose(connection, reason: core.ledger.isBlacklisted(address.unmapped) ? .blacklisted : .ipFiltered)
+            return false
+        }
+        return true
+    }
+
+    func dialFailed(_ connection: PeerConnection, error: any Error) {
+        finishClose(connection, reason: .ioError)
+    }
+
+    func startQueuedDial(_ key: UInt64) {
+        guard let entry = dialQueue.removeValue(forKey: key) else { return }
+        if !core.isShutDown, core.torrents[entry.session.handle.wireInfoHash] === entry.session,
+            entry.session.state != .paused
+        {
+            startDial(entry.connection, session: entry.session)
+        } else {
+            for next in limiter.closed(key) { startQueuedDial(next) }
+        }
+    }
+}
