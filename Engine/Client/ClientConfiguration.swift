@@ -59,6 +59,9 @@ public struct ClientConfiguration: Sendable {
     /// take every slot. libtorrent allows 1 unless `allow_multiple_connections_per_ip`; 4
     /// leaves room for several clients behind one NAT address.
     public var maximumConnectionsPerAddress: Int
+    /// When full torrents drop idle connections to make room (see ``PeerTurnover``; libtorrent's
+    /// `peer_turnover` settings).
+    public var peerTurnover: PeerTurnover<UInt64>.Configuration
     /// Most block bytes per torrent received and not yet written to storage; at the cap no new requests are
     /// sent until writes complete, so a slow disk slows the download instead of filling memory.
     public var maximumPendingWriteBytesPerTorrent: Int
@@ -100,6 +103,7 @@ public struct ClientConfiguration: Sendable {
         self.maximumQueuedRequestsPerPeer = 250
         self.maximumQueuedOutputBytesPerPeer = 1 << 20
         self.maximumConnectionsPerAddress = 4
+        self.peerTurnover = .init()
         self.maximumPendingWriteBytesPerTorrent = 32 * 1024 * 1024
         self.workerPool = .shared
         self.makeStorage = { torrent, folder, events in FileStorage(torrent: torrent, folder: folder, events: events) }

@@ -84,6 +84,7 @@ final class ClientCore: @unchecked Sendable {
         for session in torrents.values
         where session.state != .paused && session.state != .failed && session.state != .checking {
             announcer.announceDue(session, now: now)
+            connections.turnOverIfDue(session, now: now)
             saveResumeDataIfDue(session, now: now)
             for entry in session.redials.due(now: now) {
                 connections.addPeer(host: entry.host, port: entry.port, source: entry.source, to: session)

@@ -86,7 +86,10 @@ extension ConnectionManager {
         }
         if session.state == .checking { return refuse(.hashChecking) }
         if case .refuse(let reason) = limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash) {
-            return refuse(reason)
+            // Full: an idle connection makes room for the newcomer (peer turnover), or the newcomer is refused.
+            guard reason == .tooMany, makeRoom(for: session),
+                case .accept = limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash)
+            else { return refuse(reason) }
         }
         let config = peerConfiguration(session, remote: address)
         let connection = PeerConnection(

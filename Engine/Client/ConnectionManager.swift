@@ -34,6 +34,8 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
     var streamingInFlightBytes = ConnectionManager.defaultStreamingInFlightBytes
     /// Times a tick lowered a silent peer's raised receive watermark (a test reads it).
     var relaxedReceiveWatermarks = 0
+    /// Which idle connections make room for new peers.
+    let turnover: PeerTurnover<UInt64>
 
     init(core: ClientCore) {
         self.core = core
@@ -44,6 +46,7 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         limits.maximumHalfOpen = configuration.maximumHalfOpen
         limits.maximumQueued = configuration.maximumQueuedConnections
         self.limiter = ConnectionLimiter(configuration: limits)
+        self.turnover = PeerTurnover(configuration: configuration.peerTurnover)
     }
 
     // MARK: Outgoing connections

@@ -33,6 +33,8 @@ final class PeerConnection: @unchecked Sendable {
     var unchokedUsAt: NIODeadline?
     /// When the last block arrived.
     var lastBlockAt: NIODeadline?
+    /// When we last sent the peer a block.
+    var lastUploadAt: NIODeadline?
     /// Upload tokens granted by the rate limiter and not yet spent.
     var uploadTokens = 0
     /// Reads waiting for upload tokens.

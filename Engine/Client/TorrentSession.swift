@@ -20,6 +20,8 @@ final class TorrentSession: @unchecked Sendable {
     var error: String?
     var nextRechoke: NIODeadline
     var rechokeSoon = false
+    /// When the periodic peer turnover next looks at this torrent (see ``PeerTurnover``).
+    var nextTurnover: NIODeadline
     var schedule: AnnounceSchedule?
     /// The torrent's own tracker client (so its `tracker_*` events name this torrent), made on first use.
     var trackerClient: TrackerClient?
@@ -74,6 +76,7 @@ final class TorrentSession: @unchecked Sendable {
         self.picker = PiecePicker(layout: torrent.layout, have: verified)
         self.state = verified.isAllSet ? .seeding : .downloading
         self.nextRechoke = now
+        self.nextTurnover = now
         self.reportedFinished = verified.isAllSet
         let layout = torrent.layout
         self.verifiedBytes = verified.setIndexes.reduce(Int64(0)) {

@@ -72,6 +72,7 @@ final class Uploader: EngineComponent, @unchecked Sendable {
             let length = Int64(block.data.readableBytes)
             connection.uploaded += length
             connection.session?.uploadedBytes += length
+            connection.lastUploadAt = now
         }
         core.perform(actions, on: connection, refill: false)
     }

@@ -26,16 +26,17 @@ final class RawPeer: @unchecked Sendable {
             infoHash: infoHash, requests: requests, stopsReading: stopsReading, cancels: cancels, fast: fast)
     }
 
-    /// Connects to `port` on `host` (from the system's default source address, 127.0.0.1 on loopback) with a
-    /// 4 KiB receive buffer.
-    func connect(host: String = "127.0.0.1", port: Int) async throws {
+    /// Connects to `port` on `host` from `source` (nil: the system's default source address, 127.0.0.1 on
+    /// loopback) with a 4 KiB receive buffer.
+    func connect(host: String = "127.0.0.1", port: Int, from source: String? = nil) async throws {
         let handler = self.handler
-        channel = try await ClientBootstrap(group: group)
+        var bootstrap = ClientBootstrap(group: group)
             .channelOption(.socketOption(.so_rcvbuf), value: 4096)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
-            .connect(host: host, port: port).get()
+        if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
+        channel = try await bootstrap.connect(host: host, port: port).get()
     }
 
     /// Whether the peer was unchoked and sent its requests.

@@ -1,0 +1,47 @@
+import BTWire
+import NIOCore
+
+/// Peer turnover (see ``PeerTurnover``): a full torrent, or a full client, drops an idle connection for a
+/// newcomer, and every few minutes a torrent near its maximum drops a few of its least useful idle
+/// connections, so connections that hold a slot and trade nothing cannot lock working peers out.
+extension ConnectionManager {
+    /// What turnover needs to know of `session`'s established connections.
+    func turnoverSnapshots(_ connections: some Sequence<PeerConnection>) -> [PeerTurnover<UInt64>.PeerSnapshot] {
+        connections.compactMap { connection in
+            guard connection.isActive, let machine = connection.machine else { return nil }
+            let lastPayload = [connection.lastBlockAt, connection.lastUploadAt].compactMap { $0 }.max()
+            return PeerTurnover<UInt64>.PeerSnapshot(
+                peer: connection.key, connectedAt: core.instant(connection.createdAt),
+                lastPayloadAt: lastPayload.map(core.instant), weAreInterested: machine.amInterested,
+                peerInterested: machine.peerInterested)
+        }
+    }
+
+    /// Drops the least useful idle connection to make room for a new peer of `session`: one of the
+    /// torrent's own when the torrent is at its maximum, else one of any torrent (the client is at its
+    /// maximum). False when no connection is idle long enough to be dropped.
+    func makeRoom(for session: TorrentSession) -> Bool {
+        let pool: [PeerConnection] =
+            session.connections.count >= core.maximumPeers(session)
+            ? Array(session.connections.values) : Array(byKey.values)
+        guard let victim = turnover.victimForNewcomer(among: turnoverSnapshots(pool), now: core.instant(loop.now)),
+            let connection = byKey[victim]
+        else { return false }
+        disconnect(connection, .uselessPeer, detail: "idle: dropped to make room for a new peer")
+        return connection.isClosed
+    }
+
+    /// The periodic turnover of `session` when it is due (called from the one-second tick).
+    func turnOverIfDue(_ session: TorrentSession, now: NIODeadline) {
+        guard now >= session.nextTurnover else { return }
+        session.nextTurnover = now + TimeAmount(turnover.configuration.interval)
+        let victims = turnover.periodicVictims(
+            among: turnoverSnapshots(session.connections.values), maximum: core.maximumPeers(session),
+            now: core.instant(now))
+        for key in victims {
+            guard let connection = byKey[key] else { continue }
+            disconnect(connection, .uselessPeer, detail: "idle: periodic peer turnover")
+        }
+        if !victims.isEmpty { dialCandidates(session) }
+    }
+}
