@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""Attacks from outside against a seed on loopback (issue 12), `nbt seed` and libtorrent side by side.
+
+usage: bench.py NBT WORK RESULTS_MD BUILD_NOTE
+
+In WORK (a scratch folder the caller deletes) it makes a 64 MiB torrent (1 MiB pieces), then runs each attack
+against a fresh seed of each kind and measures the seed from /proc (RssAnon growth, CPU seconds):
+
+1. request+cancel flood: 2 connections with the fast extension that read the seed's first messages, then
+   send `request`+`cancel` pairs for an allowed-fast (or, once unchoked, any) piece without ever reading
+   again, for 20 s: the seed's peak memory growth and CPU, and when it closed them.
+2. trickled messages: 8 connections each sending 1 MiB of keep-alive messages in 64-byte writes, against the
+   same bytes in 16 KiB writes from 8 other connections: the seed's CPU per MiB each way (the ratio is the
+   figure: decoding must cost O(bytes), not O(bytes x writes)); and 8 connections each trickling one 1 MiB
+   message of an unknown id (what the seed does with it, and its CPU).
+3. slot exhaustion: 250 connections from one address that handshake, say `interested` and stay silent,
+   then an honest `nbt download` from another address: whether and how fast it completes beside them.
+4. stripped piece layers: a hybrid torrent with its `piece layers` removed (same info-hash) downloaded by
+   `nbt download` from an `nbt seed` of the full torrent; a v2-only one without layers must fail fast.
+
+Every child gets PR_SET_PDEATHSIG and is killed by PID at the end (Benchmarks/common/benchlib.py).
+Loopback only.
+"""
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from benchlib import kill_children, spawn, status_kib, text_line  # noqa: E402
+
+NBT, WORK, RESULTS, BUILD_NOTE = sys.argv[1:5]
+PY = sys.executable
+HERE = os.path.dirname(os.path.abspath(__file__))
+PIECE = 1 << 20
+SIZE = 64 << 20
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def make_data():
+    src = os.path.join(WORK, "src")
+    os.makedirs(src, exist_ok=True)
+    path = os.path.join(src, "data.bin")
+    block = hashlib.sha512(b"nbt attacks").digest() * (PIECE // 64)
+    with open(path, "wb") as f:
+        for i in range(SIZE // PIECE):
+            f.write(block[i % 64:] + block[:i % 64])
+    torrents = {}
+    for kind in ("v1", "hybrid", "v2"):
+        out = os.path.join(WORK, f"data-{kind}.torrent")
+        subprocess.run([NBT, "create", path, f"--{kind}", "--piece-size", "1M", "--no-date", "-o", out],
+                       check=True, capture_output=True, timeout=300)
+        torrents[kind] = out
+    info = subprocess.run([NBT, "info", torrents["v1"], "--json"], check=True, capture_output=True, text=True,
+                          timeout=60).stdout
+    import json
+    return src, torrents, bytes.fromhex(json.loads(info)["infoHashV1"])
+
+
+def start_seed(kind, torrent, src, ip):
+    if kind == "libtorrent":
+        p = spawn([PY, os.path.join(HERE, "..", "peers", "lt_seed.py"), ip, torrent, src],
+                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        m = text_line(p, r'"port": ([0-9]+)', 120, poll=0.2)
+    else:
+        p = spawn([NBT, "seed", torrent, src, "--bind", ip], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                  stderr=subprocess.DEVNULL)
+        m = text_line(p, r"listening on [0-9.]+:([0-9]+)", 120, poll=0.2)
+    if not m:
+        stop(p)
+        sys.exit(f"{kind} seed did not start")
+    # Drain the seed's stdout so it never blocks on a full pipe.
+    threading.Thread(target=lambda: [None for _ in iter(lambda: p.stdout.read(65536), b"")], daemon=True).start()
+    time.sleep(0.5)
+    return p, int(m.group(1))
+
+
+def handshake(host, port, info_hash, source):
+    s = socket.create_connection((host, port), timeout=10, source_address=(source, 0))
+    s.sendall(bytes([19]) + b"BitTorrent protocol" + bytes([0, 0, 0, 0, 0, 0x10, 0, 0x04]) + info_hash
+              + b"-XX0000-" + os.urandom(12))
+    return s
+
+
+def read_messages(s, seconds):
+    """Reads for `seconds` and returns the messages (id, payload) after the 68-byte handshake."""
+    s.settimeout(0.1)
+    data = b""
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            c = s.recv(65536)
+            if not c:
+                break
+            data += c
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+    data = data[68:]
+    out = []
+    while len(data) >= 4:
+        n = struct.unpack(">I", data[:4])[0]
+        if len(data) < 4 + n:
+            break
+        if n:
+            out.append((data[4], data[5:4 + n]))
+        data = data[4 + n:]
+    return out
+
+
+class Sampler:
+    """Samples a process's RssAnon every 0.1 s on a thread; `peak` is the most seen."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.running = pid, 0, True
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while self.running:
+            try:
+                self.peak = max(self.peak, status_kib(self.pid, "RssAnon"))
+            except OSError:
+                return
+            time.sleep(0.1)
+
+    def stop(self):
+        self.running = False
+        self.thread.join()
+        return self.peak
+
+
+def flood(kind, torrent, src, info_hash, ip):
+    p, port = start_seed(kind, torrent, src, ip)
+    try:
+        base = status_kib(p.pid, "RssAnon")
+        cpu0 = cpu_seconds(p.pid)
+        sampler = Sampler(p.pid)
+        socks, closed_at = [], {}
+        for i in range(2):
+            s = handshake(ip, port, info_hash, f"127.10.0.{i + 1}")
+            s.sendall(struct.pack(">IB", 1, 2))  # interested
+            socks.append(s)
+        pieces = []
+        for s in socks:
+            msgs = read_messages(s, 1.5)
+            fast = [struct.unpack(">I", m[1])[0] for m in msgs if m[0] == 17]
+            unchoked = any(m[0] == 1 for m in msgs)
+            pieces.append(fast[0] if fast else (0 if unchoked else None))
+        start = time.time()
+        batch = b"".join(struct.pack(">IBIII", 13, 6, 0, 0, 16384) + struct.pack(">IBIII", 13, 8, 0, 0, 16384)
+                         for _ in range(1000))
+        batches = [batch.replace(struct.pack(">III", 0, 0, 16384), struct.pack(">III", piece or 0, 0, 16384))
+                   for piece in pieces]
+        for s in socks:
+            s.setblocking(False)
+        sent = [0, 0]
+        while time.time() - start < 20 and len(closed_at) < len(socks):
+            for i, s in enumerate(socks):
+                if i in closed_at:
+                    continue
+                try:
+                    sent[i] += s.send(batches[i])
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    closed_at[i] = time.time() - start
+            time.sleep(0.001)
+        peak = sampler.stop()
+        cpu = cpu_seconds(p.pid) - cpu0
+        for s in socks:
+            s.close()
+        return {"growth_mib": (peak - base) / 1024, "cpu_s": cpu, "sent_mib": sum(sent) / 2**20,
+                "closed_after_s": [round(closed_at.get(i, float("nan")), 1) for i in range(len(socks))],
+                "pieces": pieces}
+    finally:
+        stop(p)
+
+
+def trickle(kind, torrent, src, info_hash, ip, chunk, message):
+    """8 connections each sending 1 MiB (`message`: 'keepalive' = 1 MiB of 4-byte keep-alives, 'unknown' = one
+    1 MiB message of id 99) in writes of `chunk` bytes; returns (seed CPU s, MiB delivered, connections closed,
+    wall seconds)."""
+    p, port = start_seed(kind, torrent, src, ip)
+    try:
+        socks = [handshake(ip, port, info_hash, f"127.11.{chunk % 250}.{i + 1}") for i in range(8)]
+        for s in socks:
+            read_messages(s, 0.3)
+        if message == "keepalive":
+            payload = bytes(1 << 20)
+        else:
+            payload = struct.pack(">IB", (1 << 20) + 1, 99) + os.urandom(1 << 20)
+        cpu0 = cpu_seconds(p.pid)
+        start = time.time()
+        delivered = [0] * 8
+        closed = set()
+        offset = 0
+        while offset < len(payload) and len(closed) < 8 and time.time() - start < 60:
+            part = payload[offset:offset + chunk]
+            for i, s in enumerate(socks):
+                if i in closed:
+                    continue
+                try:
+                    s.sendall(part)
+                    delivered[i] += len(part)
+                except OSError:
+                    closed.add(i)
+            offset += chunk
+        time.sleep(0.5)
+        cpu = cpu_seconds(p.pid) - cpu0
+        for s in socks:
+            s.close()
+        return cpu, sum(delivered) / 2**20, len(closed), time.time() - start
+    finally:
+        stop(p)
+
+
+def exhaustion(torrent, src, info_hash, ip, count):
+    p, port = start_seed(NBT, torrent, src, ip)
+    try:
+        socks = []
+        for _ in range(count):
+            try:
+                s = handshake(ip, port, info_hash, "127.12.0.1")
+                s.sendall(struct.pack(">IB", 1, 2))
+                socks.append(s)
+            except OSError:
+                pass
+        time.sleep(1)
+        out = os.path.join(WORK, "honest")
+        shutil.rmtree(out, ignore_errors=True)
+        start = time.time()
+        r = subprocess.run([NBT, "download", torrent, "-o", out, "--bind", "127.12.0.2", "--peer", f"{ip}:{port}"],
+                           capture_output=True, timeout=120)
+        seconds = time.time() - start
+        ok = r.returncode == 0 and open(os.path.join(out, "data.bin"), "rb").read() == open(
+            os.path.join(src, "data.bin"), "rb").read()
+        open_socks = sum(1 for s in socks if still_open(s))
+        for s in socks:
+            s.close()
+        return ok, seconds, open_socks
+    finally:
+        stop(p)
+
+
+def still_open(s):
+    s.setblocking(False)
+    try:
+        return s.recv(65536) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
+def strip_layers(torrent, out):
+    """Writes `torrent` without its top-level `piece layers` (the info dictionary, and so the info-hash, is
+    unchanged): the key and its value are cut out of the bencoded bytes."""
+    data = open(torrent, "rb").read()
+    key = b"12:piece layers"
+    i = data.index(key)
+    j = i + len(key)
+    assert data[j:j + 1] == b"d"
+    depth, k = 0, j
+    while True:  # skip the dictionary value: keys and values are byte strings
+        c = data[k:k + 1]
+        if c == b"d":
+            depth += 1
+            k += 1
+        elif c == b"e":
+            depth -= 1
+            k += 1
+            if depth == 0:
+                break
+        else:
+            colon = data.index(b":", k)
+            k = colon + 1 + int(data[k:colon])
+    open(out, "wb").write(data[:i] + data[k:])
+
+
+def stripped(torrents, src, ip):
+    results = {}
+    for kind in ("hybrid", "v2"):
+        bare = torrents[kind].replace(".torrent", "-stripped.torrent")
+        strip_layers(torrents[kind], bare)
+        p, port = start_seed(NBT, torrents[kind], src, ip)
+        try:
+            out = os.path.join(WORK, f"stripped-{kind}")
+            shutil.rmtree(out, ignore_errors=True)
+            start = time.time()
+            r = subprocess.run([NBT, "download", bare, "-o", out, "--bind", "127.13.0.2", "--peer", f"{ip}:{port}"],
+                               capture_output=True, text=True, timeout=120)
+            seconds = time.time() - start
+            done = os.path.exists(os.path.join(out, "data.bin")) and open(
+                os.path.join(out, "data.bin"), "rb").read() == open(os.path.join(src, "data.bin"), "rb").read()
+            message = (r.stderr.strip().splitlines() or [""])[-1][:160]
+            results[kind] = (r.returncode, done, seconds, message)
+        finally:
+            stop(p)
+    return results
+
+
+def main():
+    load = open("/proc/loadavg").read().split()[:3]
+    print("making the data and torrents...", file=sys.stderr, flush=True)
+    src, torrents, info_hash = make_data()
+    lines = [f"Attacks against a seed on loopback: 64 MiB, 1 MiB pieces, {os.cpu_count()} cores",
+             f"load average before the run: {' '.join(load)}; nbt: {BUILD_NOTE}", ""]
+
+    lines.append("1. request+cancel flood: 2 never-reading connections, 20 s at most")
+    lines.append(f"{'seed':<12} {'memory growth MiB':>18} {'CPU s':>7} {'flood sent MiB':>15}   closed after (s)")
+    for label, kind, ip in (("libtorrent", "libtorrent", "127.0.0.2"), ("nbt", NBT, "127.0.0.3")):
+        print(f"flood: {label}", file=sys.stderr, flush=True)
+        r = flood(label if kind == "libtorrent" else kind, torrents["v1"], src, info_hash, ip)
+        lines.append(f"{label:<12} {r['growth_mib']:>18.1f} {r['cpu_s']:>7.2f} {r['sent_mib']:>15.1f}   "
+                     f"{r['closed_after_s']} (piece {r['pieces']})")
+    lines.append("")
+
+    lines.append("2. trickled messages: 8 connections x 1 MiB each")
+    lines.append(f"{'seed':<12} {'message':<9} {'writes':>7} {'CPU s':>7} {'MiB in':>7} {'closed':>7} {'wall s':>7}")
+    for label, kind, ip in (("libtorrent", "libtorrent", "127.0.0.2"), ("nbt", NBT, "127.0.0.3")):
+        for message, chunk in (("keepalive", 16384), ("keepalive", 64), ("unknown", 16384), ("unknown", 64)):
+            print(f"trickle: {label} {message} {chunk}", file=sys.stderr, flush=True)
+            cpu, mib, closed, wall = trickle(label if kind == "libtorrent" else kind, torrents["v1"], src,
+                                             info_hash, ip, chunk, message)
+            lines.append(f"{label:<12} {message:<9} {chunk:>7} {cpu:>7.2f} {mib:>7.1f} {closed:>7} {wall:>7.1f}")
+    lines.append("")
+
+    lines.append("3. slot exhaustion: idle connections from 127.12.0.1, then an honest `nbt download` (nbt seed)")
+    for count in (0, 250):
+        print(f"exhaustion: {count}", file=sys.stderr, flush=True)
+        ok, seconds, still = exhaustion(torrents["v1"], src, info_hash, "127.0.0.3", count)
+        lines.append(f"{count:>4} idle connections: download {'complete' if ok else 'FAILED'} in {seconds:.1f} s; "
+                     f"{still} of the idle connections still open at the end")
+    lines.append("")
+
+    lines.append("4. piece layers stripped (nbt seed of the full torrent, nbt download of the stripped one)")
+    for kind, (code, done, seconds, message) in stripped(torrents, src, "127.0.0.3").items():
+        lines.append(f"{kind:<7} exit {code}, data {'complete' if done else 'not downloaded'}, {seconds:.1f} s; "
+                     f"last line: {message}")
+
+    text = "\n".join(lines)
+    print(text)
+    with open(RESULTS, "w") as f:
+        f.write("# Attack benchmark results\n\n")
+        f.write(f"Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `scripts/bench attacks` "
+                "(Benchmarks/attacks/run).\n\n```\n" + text + "\n```\n")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        kill_children()
