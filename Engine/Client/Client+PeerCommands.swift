@@ -44,9 +44,27 @@ extension Client {
     public func adjustReputation(of address: IPAddress, by delta: Int) async -> Int {
         (try? await onLoop { core in core.adjustReputation(of: address, by: delta) }) ?? 0
     }
+
+    /// Replaces the IP filter while the client runs (the seed's `ip_filter` hook): it decides every
+    /// connection accepted or dialled from now on, before an accepted peer's handshake is read; established
+    /// connections it now blocks are closed with ``DisconnectReason/ipFiltered``. Returns how many were.
+    @discardableResult
+    public func setIPFilter(_ filter: IPFilter) async -> Int {
+        (try? await onLoop { core in core.setIPFilter(filter) }) ?? 0
+    }
 }
 
 extension ClientCore {
+    func setIPFilter(_ filter: IPFilter) -> Int {
+        connections.ipFilter = filter
+        let blocked = connections.byKey.values.filter { !$0.isClosed && !filter.allows($0.endpoint) }
+        for connection in blocked {
+            events.emit(.ipFilter(connection.endpoint, allowed: false))
+            connections.disconnect(connection, .ipFiltered, detail: "blocked by the new IP filter")
+        }
+        return blocked.count
+    }
+
     func apply(_ command: Client.PeerCommand, to connection: PeerConnection) {
         let now = loop.now
         let actions: [PeerAction]?

@@ -18,7 +18,7 @@ extension ConnectionManager {
             refusal = .local
         } else if core.ledger.isBlacklisted(endpoint.address.unmapped) {
             refusal = .blacklisted
-        } else if !configuration.ipFilter.allows(endpoint) {
+        } else if !ipFilter.allows(endpoint) {
             refusal = .ipFiltered
         } else if incomingHandshakes >= configuration.maximumIncomingHandshakes
             || connectionCount(at: endpoint.address) >= configuration.maximumConnectionsPerAddress

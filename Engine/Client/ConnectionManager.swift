@@ -36,6 +36,8 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
     var relaxedReceiveWatermarks = 0
     /// Which idle connections make room for new peers.
     let turnover: PeerTurnover<UInt64>
+    /// The IP filter in force: ``ClientConfiguration/ipFilter`` until ``Client/setIPFilter(_:)`` replaces it.
+    var ipFilter: IPFilter
 
     init(core: ClientCore) {
         self.core = core
@@ -47,6 +49,7 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         limits.maximumQueued = configuration.maximumQueuedConnections
         self.limiter = ConnectionLimiter(configuration: limits)
         self.turnover = PeerTurnover(configuration: configuration.peerTurnover)
+        self.ipFilter = configuration.ipFilter
     }
 
     // MARK: Outgoing connections
@@ -85,7 +88,7 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
             return
         }
         let endpoint = PeerEndpoint(address: address, port: UInt16(port))
-        let allowed = configuration.ipFilter.allows(endpoint) && !core.ledger.isBlacklisted(address.unmapped)
+        let allowed = ipFilter.allows(endpoint) && !core.ledger.isBlacklisted(address.unmapped)
         events.emit(.ipFilter(endpoint, allowed: allowed))
         guard allowed else { return }
         connectOutgoing(host: host, port: port, address: address, source: source, session: session)
@@ -156,7 +159,7 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         else { return true }
         connection.endpoint = PeerEndpoint(address: address, port: connection.endpoint.port)
         connection.session?.peerAddresses[connection.key] = address.unmapped
-        let allowed = configuration.ipFilter.allows(connection.endpoint) && !core.ledger.isBlacklisted(address.unmapped)
+        let allowed = ipFilter.allows(connection.endpoint) && !core.ledger.isBlacklisted(address.unmapped)
         events.emit(.ipFilter(connection.endpoint, allowed: allowed))
         guard allowed else {
             finishClose(connection, reason: core.ledger.isBlacklisted(address.unmapped) ? .blacklisted : .ipFiltered)

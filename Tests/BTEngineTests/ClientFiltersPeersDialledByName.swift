@@ -47,3 +47,56 @@ import Testing
         await seeder.shutdown()
     }
 }
+
+/// The IP filter can be replaced while the client runs: connections the new filter blocks are closed
+/// (`ipFiltered`), and it decides every connection from then on.
+@Suite(.serialized) struct ClientReplacesItsIPFilterWhileRunning {
+    @Test func aNewFilterClosesBlockedPeersAndRefusesThemAfterwards() async throws {
+        let folder = try ClientFixtures.temporaryFolder("filterlive")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let torrent = try ClientFixtures.makeSingleFileTorrent(
+            in: folder, name: "live.bin", length: 256 * 1024, pieceLength: 64 * 1024)
+        var configuration = ClientConfiguration(host: "127.0.0.90")
+        configuration.usesTrackers = false
+        let seeder = try await Client(configuration: configuration)
+        let handle = try await seeder.addTorrent(torrent, downloadDirectory: folder)
+        let reasons = Recorder<DisconnectReason>()
+        seeder.events.on(.peerDisconnect) { event in
+            if case .peerDisconnect(_, let reason) = event { reasons.append(reason) }
+        }
+        configuration.host = "127.0.0.91"
+        // Slow, so the leecher is still downloading (not a seed) when the seeder dials it at the end.
+        configuration.downloadLimit = .bytesPerSecond(8 * 1024, burst: 8 * 1024)
+        let leecher = try await Client(configuration: configuration)
+        let download = try await leecher.addTorrent(torrent, downloadDirectory: folder + "/empty")
+        try await leecher.connect(host: "127.0.0.90", port: seeder.port, for: download)
+        #expect(await ClientFixtures.eventually { await seeder.peers(of: handle).contains { $0.isActive } })
+
+        let closed = await seeder.setIPFilter(IPFilter(blocking: [try IPRange(parsing: "127.0.0.91-127.0.0.91")]))
+        #expect(closed == 1)
+        #expect(await ClientFixtures.eventually { reasons.values.contains(.ipFiltered) })
+        #expect(await ClientFixtures.eventually { await seeder.peers(of: handle).isEmpty })
+        // The leecher redials; every attempt is refused before its handshake is read.
+        try await leecher.connect(host: "127.0.0.90", port: seeder.port, for: download)
+        #expect(await ClientFixtures.eventually { reasons.values.filter { $0 == .ipFiltered }.count >= 2 })
+        #expect(await seeder.peers(of: handle).isEmpty)
+
+        // Our own dials are filtered too.
+        let dialsRefused = Recorder<Bool>()
+        seeder.events.on(.ipFilter) { event in
+            if case .ipFilter(let endpoint, let allowed) = event, "\(endpoint.address)" == "127.0.0.91" {
+                dialsRefused.append(!allowed)
+            }
+        }
+        try await seeder.connect(host: "127.0.0.91", port: leecher.port, for: handle)
+        #expect(await ClientFixtures.eventually { dialsRefused.values.contains(true) })
+        #expect(await seeder.peers(of: handle).isEmpty)
+
+        // An empty filter again: the seeder's dial goes through.
+        #expect(await seeder.setIPFilter(IPFilter()) == 0)
+        try await seeder.connect(host: "127.0.0.91", port: leecher.port, for: handle)
+        #expect(await ClientFixtures.eventually { await seeder.peers(of: handle).contains { $0.isActive } })
+        await leecher.shutdown()
+        await seeder.shutdown()
+    }
+}
