@@ -265,7 +265,7 @@ public struct DHTSimulation {
         }
         switch query.query {
         case .findNode(let target, _): response.nodes = closestSybils(target)
-        case .getPeers(let infoHash, _, _):
+        case .getPeers(let infoHash, _, _, _):
             response.nodes = closestSybils(infoHash)
             response.values = sybilPoison.map { [$0] } ?? []
             response.token = [0]
