@@ -247,12 +247,16 @@ struct Lookup: Sendable {
         scrape = merged
     }
 
-    mutating func addPeers(_ values: [DHTEndpoint], now: NIODeadline) {
+    /// Adds the peers of an answer; returns those not seen before.
+    mutating func addPeers(_ values: [DHTEndpoint], now: NIODeadline) -> [DHTEndpoint] {
+        var added: [DHTEndpoint] = []
         for value in values where peers.count < Self.maximumPeers && !peerSet.contains(value) {
             peerSet.insert(value)
             peers.append(value)
+            added.append(value)
             if firstPeersAt == nil { firstPeersAt = now }
         }
+        return added
     }
 
     func closestResponded(_ count: Int) -> [Candidate] {

@@ -319,6 +319,7 @@ public struct DHTNode: Sendable {
         case .lookup(let lookupID, let seed):
             guard var lookup = lookups[lookupID] else { return [] }
             var depth = 1
+            var found: [DHTAction] = []
             if seed {
                 lookup.seedsInFlight -= 1
                 if let responder {
@@ -352,13 +353,16 @@ public struct DHTNode: Sendable {
                     lookup.add(node, depth: seed ? 1 : depth + 1, localID: localID)
                     if !routers.contains(node.endpoint) { routingTable.heardAbout(node, now: now) }
                 }
-                if case .getPeers = lookup.kind { lookup.addPeers(response.values, now: now) }
+                if case .getPeers = lookup.kind {
+                    let added = lookup.addPeers(response.values, now: now)
+                    if !added.isEmpty { found = [.peersFound(lookupID, added)] }
+                }
                 if case .scrape = lookup.kind { lookup.addScrape(response) }
                 if case .sampleInfohashes = lookup.kind { lookup.addSamples(response.samples) }
                 if case .getItem(let salt) = lookup.kind, let item = response.item { lookup.offer(item, salt: salt) }
             }
             lookups[lookupID] = lookup
-            return advance(lookupID, now: now)
+            return found + advance(lookupID, now: now)
         }
     }
 

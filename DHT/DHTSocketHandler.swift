@@ -24,6 +24,7 @@ public final class DHTSocketHandler: ChannelInboundHandler {
     public private(set) var unsendable = 0
     private var context: ChannelHandlerContext?
     private var waiting: [DHTLookupID: EventLoopPromise<DHTLookupResult>] = [:]
+    private var peerListeners: [DHTLookupID: ([DHTEndpoint]) -> Void] = [:]
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var needsFlush = false
@@ -92,8 +93,12 @@ public final class DHTSocketHandler: ChannelInboundHandler {
     }
 
     /// Looks up the peers of `infoHash`, then announces to the closest nodes if `announce` is given.
-    public func getPeers(_ infoHash: NodeID, announce: DHTAnnounce? = nil, promise: EventLoopPromise<DHTLookupResult>) {
-        start(promise) { node, now in node.getPeers(infoHash, announce: announce, now: now) }
+    /// `onPeers` is called on the event loop with each batch of peers not seen before, as answers arrive.
+    public func getPeers(
+        _ infoHash: NodeID, announce: DHTAnnounce? = nil, onPeers: (([DHTEndpoint]) -> Void)? = nil,
+        promise: EventLoopPromise<DHTLookupResult>
+    ) {
+        start(promise, onPeers: onPeers) { node, now in node.getPeers(infoHash, announce: announce, now: now) }
     }
 
     /// Looks up the closest nodes to `target`.
@@ -132,7 +137,8 @@ public final class DHTSocketHandler: ChannelInboundHandler {
     /// Starts a lookup whose result completes `promise` (failed with `.channelClosed` if the handler is not
     /// in a channel).
     private func start(
-        _ promise: EventLoopPromise<DHTLookupResult>, _ body: (inout DHTNode, NIODeadline) -> (DHTLookupID, [DHTAction])
+        _ promise: EventLoopPromise<DHTLookupResult>, onPeers: (([DHTEndpoint]) -> Void)? = nil,
+        _ body: (inout DHTNode, NIODeadline) -> (DHTLookupID, [DHTAction])
     ) {
         guard context != nil else {
             promise.fail(DHTError(.channelClosed, "the DHT handler is not in an open channel"))
@@ -141,6 +147,7 @@ public final class DHTSocketHandler: ChannelInboundHandler {
         let (id, actions) = body(&node, .now())
         // Registered before the actions run: a refused lookup completes among them at once.
         waiting[id] = promise
+        peerListeners[id] = onPeers
         perform(actions)
         scheduleTimer()
         flushIfNeeded()
@@ -160,7 +167,10 @@ public final class DHTSocketHandler: ChannelInboundHandler {
                     remoteAddress: address, data: context.channel.allocator.buffer(bytes: datagram))
                 context.write(wrapOutboundOut(envelope), promise: nil)
                 needsFlush = true
+            case .peersFound(let id, let peers):
+                peerListeners[id]?(peers)
             case .lookupCompleted(let result):
+                peerListeners[result.id] = nil
                 waiting.removeValue(forKey: result.id)?.succeed(result)
             }
         }
@@ -191,6 +201,7 @@ public final class DHTSocketHandler: ChannelInboundHandler {
     private func failWaiting(_ error: DHTError) {
         let promises = waiting.values
         waiting = [:]
+        peerListeners = [:]
         for promise in promises { promise.fail(error) }
     }
 }

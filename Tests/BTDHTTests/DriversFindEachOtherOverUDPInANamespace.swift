@@ -67,6 +67,10 @@ import Testing
         let found = try await services[6].getPeers(infoHash)
         #expect(found.peers.contains(DHTEndpoint(ip: Self.address(3).ip, port: 7000)))
         #expect(!found.timedOut)
+        // The same as a stream: the peer arrives before the lookup (and the stream) ends.
+        var streamed: [DHTEndpoint] = []
+        for try await batch in services[7].peers(of: infoHash) { streamed += batch }
+        #expect(streamed == [DHTEndpoint(ip: Self.address(3).ip, port: 7000)])
 
         // BEP 33 and BEP 51 see the announced torrent.
         let scraped = try await services[5].scrape(infoHash)
