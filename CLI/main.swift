@@ -17,6 +17,7 @@ struct NBT: AsyncParsableCommand {
             StorageWriteBenchCommand.self,
             SHA1BenchCommand.self,
             SigbusProbeCommand.self,
+            DHTCommand.self,
         ])
 }
 

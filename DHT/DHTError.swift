@@ -20,6 +20,8 @@ public struct DHTError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidState = Code("invalidState")
         /// An argument outside what the call accepts.
         public static let invalidArgument = Code("invalidArgument")
+        /// The channel of a ``DHTSocketHandler`` closed (or it was never added to one) before a lookup ended.
+        public static let channelClosed = Code("channelClosed")
     }
 
     /// What went wrong.

@@ -18,6 +18,29 @@ public enum DHTLookupKind: Hashable, Sendable {
     case getItem(salt: [UInt8])
     /// `get` then `put` (BEP 44): store the item at the nodes closest to its target.
     case putItem(DHTItem)
+    /// `get_peers` with `scrape` = 1 (BEP 33): the seeds' and downloaders' bloom filters of the nodes
+    /// closest to the info-hash, merged.
+    case scrape
+    /// `sample_infohashes` (BEP 51) to the nodes closest to the target: the info-hashes they store.
+    case sampleInfohashes
+}
+
+/// The merged BEP 33 bloom filters of a scrape lookup.
+public struct DHTScrape: Hashable, Sendable {
+    /// Addresses of seeds (`BFsd` of every answer, ORed).
+    public var seeds = ScrapeBloomFilter()
+    /// Addresses of downloaders (`BFpe` of every answer, ORed).
+    public var downloaders = ScrapeBloomFilter()
+    /// How many nodes answered with filters.
+    public var answers = 0
+
+    /// Creates an empty scrape.
+    public init() {}
+
+    /// BEP 33's estimate of the number of seeds.
+    public var estimatedSeeds: Int { answers == 0 ? 0 : Int(seeds.estimatedCount.rounded(.down)) }
+    /// BEP 33's estimate of the number of downloaders.
+    public var estimatedDownloaders: Int { answers == 0 ? 0 : Int(downloaders.estimatedCount.rounded(.down)) }
 }
 
 /// An announcement made at the end of a `get_peers` lookup.
@@ -64,6 +87,10 @@ public struct DHTLookupResult: Hashable, Sendable {
     public var item: DHTItem?
     /// True if the lookup ended at ``DHTConfiguration/lookupTimeout`` rather than by converging.
     public var timedOut: Bool
+    /// BEP 33: the merged bloom filters of a ``DHTLookupKind/scrape`` lookup.
+    public var scrape: DHTScrape?
+    /// BEP 51: the distinct info-hashes sampled by a ``DHTLookupKind/sampleInfohashes`` lookup.
+    public var samples: [NodeID] = []
 }
 
 /// The state of one iterative lookup (BEP 5 / Kademlia): candidates sorted by distance to the target,
@@ -104,6 +131,9 @@ struct Lookup: Sendable {
     var peerSet: Set<DHTEndpoint> = []
     var firstPeersAt: NIODeadline?
     var item: DHTItem?
+    var scrape: DHTScrape?
+    var samples: [NodeID] = []
+    var sampleSet: Set<NodeID> = []
     var queriesSent = 0
     var responses = 0
     var timeouts = 0
@@ -199,12 +229,34 @@ struct Lookup: Sendable {
         item = candidate
     }
 
-    mutating func addPeers(_ values: [DHTEndpoint], now: NIODeadline) {
+    /// Most info-hashes a sample lookup collects.
+    static let maximumSamples = 4096
+
+    mutating func addSamples(_ received: [NodeID]) {
+        for hash in received where samples.count < Self.maximumSamples && sampleSet.insert(hash).inserted {
+            samples.append(hash)
+        }
+    }
+
+    mutating func addScrape(_ response: KRPCResponse) {
+        guard response.seedsFilter != nil || response.downloadersFilter != nil else { return }
+        var merged = scrape ?? DHTScrape()
+        if let filter = response.seedsFilter { merged.seeds.formUnion(filter) }
+        if let filter = response.downloadersFilter { merged.downloaders.formUnion(filter) }
+        merged.answers += 1
+        scrape = merged
+    }
+
+    /// Adds the peers of an answer; returns those not seen before.
+    mutating func addPeers(_ values: [DHTEndpoint], now: NIODeadline) -> [DHTEndpoint] {
+        var added: [DHTEndpoint] = []
         for value in values where peers.count < Self.maximumPeers && !peerSet.contains(value) {
             peerSet.insert(value)
             peers.append(value)
+            added.append(value)
             if firstPeersAt == nil { firstPeersAt = now }
         }
+        return added
     }
 
     func closestResponded(_ count: Int) -> [Candidate] {
@@ -216,6 +268,6 @@ struct Lookup: Sendable {
             id: id, target: target, kind: kind, peers: peers, closest: closestResponded(bucketSize).map(\.info),
             queriesSent: queriesSent, responses: responses, timeouts: timeouts, rounds: rounds,
             duration: now - started, firstPeersAfter: firstPeersAt.map { $0 - started }, announcedTo: announcedTo,
-            item: item, timedOut: timedOut)
+            item: item, timedOut: timedOut, scrape: scrape, samples: samples)
     }
 }

@@ -87,6 +87,8 @@ public struct DHTNode: Sendable {
     }
 
     var savedNodes: [DHTNodeInfo] = []
+    /// Bootstrap routers: used to join, never kept in the routing table.
+    var routers: Set<DHTEndpoint> = []
 
     /// The state to save for a fast restart.
     public var state: DHTState { DHTState(routingTable) }
@@ -99,12 +101,34 @@ public struct DHTNode: Sendable {
 
     // MARK: Lookups
 
-    /// Joins the network: a `find_node` lookup of our own id through `endpoints` (routers or known nodes,
-    /// whose ids we need not know) and any nodes of a loaded state.
-    public mutating func bootstrap(from endpoints: [DHTEndpoint], now: NIODeadline) -> (DHTLookupID, [DHTAction]) {
+    /// Joins the network: a `find_node` lookup of our own id through `endpoints` (known nodes, whose ids we
+    /// need not know), `routers` and any nodes of a loaded state.
+    ///
+    /// Routers are used to bootstrap only: they never enter the routing table, whether they answer, query us
+    /// or are named in an answer (as libtorrent treats its `dht_bootstrap_nodes`), so a router that is asked
+    /// by every joining node is not handed out by us as a lookup hop.
+    public mutating func bootstrap(
+        from endpoints: [DHTEndpoint], routers: [DHTEndpoint] = [], now: NIODeadline
+    ) -> (DHTLookupID, [DHTAction]) {
         let saved = savedNodes
         savedNodes = []
-        return startLookup(target: localID, kind: .findNode, seeds: endpoints, extra: saved, now: now)
+        for router in routers.prefix(Self.maximumRouters) { self.routers.insert(router) }
+        return startLookup(target: localID, kind: .findNode, seeds: endpoints + routers, extra: saved, now: now)
+    }
+
+    /// Most routers remembered (each one is only an address).
+    static let maximumRouters = 64
+
+    /// Starts a BEP 33 scrape of `infoHash`: `get_peers` with `scrape` = 1 to the closest nodes, whose
+    /// bloom filters arrive merged in the result's ``DHTLookupResult/scrape``.
+    public mutating func scrape(_ infoHash: NodeID, now: NIODeadline) -> (DHTLookupID, [DHTAction]) {
+        startLookup(target: infoHash, kind: .scrape, seeds: [], extra: [], now: now)
+    }
+
+    /// Starts a BEP 51 lookup: `sample_infohashes` to the nodes closest to `target`; the info-hashes they
+    /// sample arrive in the result's ``DHTLookupResult/samples``.
+    public mutating func sampleInfohashes(_ target: NodeID, now: NIODeadline) -> (DHTLookupID, [DHTAction]) {
+        startLookup(target: target, kind: .sampleInfohashes, seeds: [], extra: [], now: now)
     }
 
     /// Starts a `find_node` lookup of `target`.
@@ -145,7 +169,10 @@ public struct DHTNode: Sendable {
         }
         for node in extra { lookup.add(node, depth: 1, localID: localID) }
         var unique: Set<DHTEndpoint> = lookup.seen
-        lookup.seeds = Array(seeds.filter { unique.insert($0).inserted }.prefix(16).reversed())
+        // With an empty table, the routers are the only way in (libtorrent adds its router entries to a
+        // lookup that has no other start), so a node that joined a network of one router still finds it.
+        let start = lookup.candidates.isEmpty && seeds.isEmpty ? routers.sorted() : seeds
+        lookup.seeds = Array(start.filter { unique.insert($0).inserted }.prefix(16).reversed())
         lookups[id] = lookup
         return (id, advance(id, now: now))
     }
@@ -155,6 +182,8 @@ public struct DHTNode: Sendable {
         case .findNode: .findNode(target: target, want: [])
         case .getPeers: .getPeers(infoHash: target, want: [], noSeed: false)
         case .getItem, .putItem: .get(target: target, sequence: nil)
+        case .scrape: .getPeers(infoHash: target, want: [], noSeed: false, scrape: true)
+        case .sampleInfohashes: .sampleInfohashes(target: target, want: [])
         }
     }
 
@@ -246,7 +275,7 @@ public struct DHTNode: Sendable {
             message = try KRPCCodec.decode(datagram)
         } catch {
             statistics.malformed += 1
-            return []
+            return refuseMalformed(datagram, error: error, from: source, now: now)
         }
         switch message {
         case .query(let query):
@@ -271,7 +300,9 @@ public struct DHTNode: Sendable {
         var responder: DHTNodeInfo?
         if let response {
             responder = DHTNodeInfo(id: response.senderID, endpoint: source)
-            routingTable.heard(from: responder!, responded: true, roundTrip: now - entry.sentAt, now: now)
+            if !routers.contains(source) {
+                routingTable.heard(from: responder!, responded: true, roundTrip: now - entry.sentAt, now: now)
+            }
         }
         switch entry.purpose {
         case .announce:
@@ -280,13 +311,15 @@ public struct DHTNode: Sendable {
             if let id { pinging.remove(id) }
             // A confirmation is a `find_node` of our own id: its answer also names nodes near us, which
             // keeps our neighbourhood (the deepest buckets) filling up, as libtorrent's refreshes do.
-            for node in (configuration.ipv6 ? response?.nodes6 : response?.nodes) ?? [] {
+            for node in (configuration.ipv6 ? response?.nodes6 : response?.nodes) ?? []
+            where !routers.contains(node.endpoint) {
                 routingTable.heardAbout(node, now: now)
             }
             return []
         case .lookup(let lookupID, let seed):
             guard var lookup = lookups[lookupID] else { return [] }
             var depth = 1
+            var found: [DHTAction] = []
             if seed {
                 lookup.seedsInFlight -= 1
                 if let responder {
@@ -318,17 +351,40 @@ public struct DHTNode: Sendable {
                         continue
                     }
                     lookup.add(node, depth: seed ? 1 : depth + 1, localID: localID)
-                    routingTable.heardAbout(node, now: now)
+                    if !routers.contains(node.endpoint) { routingTable.heardAbout(node, now: now) }
                 }
-                if case .getPeers = lookup.kind { lookup.addPeers(response.values, now: now) }
+                if case .getPeers = lookup.kind {
+                    let added = lookup.addPeers(response.values, now: now)
+                    if !added.isEmpty { found = [.peersFound(lookupID, added)] }
+                }
+                if case .scrape = lookup.kind { lookup.addScrape(response) }
+                if case .sampleInfohashes = lookup.kind { lookup.addSamples(response.samples) }
                 if case .getItem(let salt) = lookup.kind, let item = response.item { lookup.offer(item, salt: salt) }
             }
             lookups[lookupID] = lookup
-            return advance(lookupID, now: now)
+            return found + advance(lookupID, now: now)
         }
     }
 
     // MARK: Serving
+
+    /// BEP 5: a query we cannot parse (a missing or mistyped argument) is answered with error 203, as
+    /// libtorrent does ("missing 'target' key"), so the querier learns why rather than timing out. Only
+    /// queries get it, under the same per-address rate limit as answers, and the reply is short.
+    mutating func refuseMalformed(
+        _ datagram: [UInt8], error: DHTError, from source: DHTEndpoint, now: NIODeadline
+    ) -> [DHTAction] {
+        guard !configuration.readOnly, source.ip.isV6 == configuration.ipv6,
+            let transactionID = KRPCCodec.queryTransactionID(datagram), rateLimiter.allow(source.ip, now: now)
+        else { return [] }
+        let message = KRPCErrorMessage(
+            transactionID: transactionID, code: KRPCErrorMessage.protocolError,
+            message: String(error.reason.prefix(Self.maximumErrorReasonLength)), version: configuration.version)
+        return [reply(.error(message), to: source)]
+    }
+
+    /// Longest reason sent back in an error 203.
+    static let maximumErrorReasonLength = 64
 
     mutating func serve(_ query: KRPCQueryMessage, from source: DHTEndpoint, now: NIODeadline) -> [DHTAction] {
         // BEP 43: a read-only node answers nothing.
@@ -340,7 +396,9 @@ public struct DHTNode: Sendable {
         }
         statistics.queriesServed += 1
         let sender = DHTNodeInfo(id: query.senderID, endpoint: source)
-        if !query.readOnly { routingTable.heard(from: sender, responded: false, now: now) }
+        if !query.readOnly && !routers.contains(source) {
+            routingTable.heard(from: sender, responded: false, now: now)
+        }
         var response = KRPCResponse(senderID: localID)
         let k = configuration.routingTable.bucketSize
         switch query.query {
@@ -356,8 +414,15 @@ public struct DHTNode: Sendable {
                 response.storedCount = peerStore.torrentCount
                 response.interval = 21600
             }
-        case .getPeers(let infoHash, let want, let noSeed):
+        case .getPeers(let infoHash, let want, let noSeed, let scrape):
             response.token = tokens.token(for: source.ip, infoHash: infoHash)
+            // BEP 33: a scrape of a torrent we store is answered with its two bloom filters instead of peers
+            // (512 bytes, about the size of a full `values` list, so no amplification either).
+            if scrape, let filters = peerStore.scrapeFilters(for: infoHash, now: now) {
+                response.seedsFilter = filters.seeds
+                response.downloadersFilter = filters.downloaders
+                break
+            }
             let peers = peerStore.peers(for: infoHash, noSeed: noSeed, now: now, using: &random)
             // Peers when we have them, nodes otherwise (BEP 5): never both, so a reply is no larger than a
             // lookup needs and the node cannot be used to amplify traffic.

@@ -265,7 +265,7 @@ public struct DHTSimulation {
         }
         switch query.query {
         case .findNode(let target, _): response.nodes = closestSybils(target)
-        case .getPeers(let infoHash, _, _):
+        case .getPeers(let infoHash, _, _, _):
             response.nodes = closestSybils(infoHash)
             response.values = sybilPoison.map { [$0] } ?? []
             response.token = [0]
@@ -305,6 +305,8 @@ public struct DHTSimulation {
                         from: endpoints[i]))
             case .lookupCompleted(let result):
                 results.append((i, result))
+            case .peersFound:
+                break  // the result lists them too, with the time the first arrived
             }
         }
         guard let node = nodes[i] else { return }

@@ -85,6 +85,19 @@ public enum KRPCCodec {
 
     static func malformed(_ reason: String) -> DHTError { DHTError(.malformedMessage, reason) }
 
+    /// The transaction id of a datagram that is a query (`y` = `q`) by its envelope, even if its arguments
+    /// are malformed; nil for anything else (responses, errors, garbage), which is never answered.
+    static func queryTransactionID(_ bytes: [UInt8]) -> [UInt8]? {
+        guard bytes.count <= maximumMessageSize, let document = try? BencodeDocument(bytes, options: options) else {
+            return nil
+        }
+        let root = document.root
+        guard root.kind == .dictionary, let y = root["y"]?.bytes, y.elementsEqual([UInt8(ascii: "q")]),
+            let t = root["t"]?.bytes, t.count <= maximumTransactionIDLength
+        else { return nil }
+        return Array(t)
+    }
+
     static func optionalVersion(_ node: BencodeNode?) throws(DHTError) -> [UInt8]? {
         guard let node else { return nil }
         guard let bytes = node.bytes else { throw malformed("'v' is not a string") }
@@ -133,7 +146,7 @@ public enum KRPCCodec {
         case "get_peers":
             query = .getPeers(
                 infoHash: try id(a["info_hash"], "info_hash"), want: try want(a["want"]),
-                noSeed: try flag(a["noseed"], "noseed"))
+                noSeed: try flag(a["noseed"], "noseed"), scrape: try flag(a["scrape"], "scrape"))
         case "announce_peer":
             guard let token = a["token"]?.bytes else { throw malformed("announce_peer without 'token'") }
             guard token.count <= maximumTokenLength else { throw DHTError(.limitExceeded, "token too long") }
@@ -256,6 +269,13 @@ public enum KRPCCodec {
                 start += 20
             }
         }
+        for (key, path) in [("BFsd", \KRPCResponse.seedsFilter), ("BFpe", \KRPCResponse.downloadersFilter)] {
+            guard let node = r[key] else { continue }
+            guard let bytes = node.bytes, let filter = ScrapeBloomFilter(bytes: bytes) else {
+                throw malformed("'\(key)' is not a 256-byte bloom filter")
+            }
+            response[keyPath: path] = filter
+        }
         return response
     }
 
@@ -304,10 +324,11 @@ public enum KRPCCodec {
         case .findNode(let target, let want):
             a["target"] = idValue(target)
             a["want"] = wantValue(want)
-        case .getPeers(let infoHash, let want, let noSeed):
+        case .getPeers(let infoHash, let want, let noSeed, let scrape):
             a["info_hash"] = idValue(infoHash)
             a["want"] = wantValue(want)
             if noSeed { a["noseed"] = 1 }
+            if scrape { a["scrape"] = 1 }
         case .announcePeer(let infoHash, let port, let token, let impliedPort, let seed):
             a["info_hash"] = idValue(infoHash)
             a["port"] = .integer(Int64(port))
@@ -366,6 +387,8 @@ public enum KRPCCodec {
             for sample in r.samples { sample.append(to: &bytes) }
             a["samples"] = .bytes(ArraySlice(bytes))
         }
+        if let filter = r.seedsFilter { a["BFsd"] = .bytes(ArraySlice(filter.bytes)) }
+        if let filter = r.downloadersFilter { a["BFpe"] = .bytes(ArraySlice(filter.bytes)) }
         return a
     }
 }

@@ -14,8 +14,9 @@ public enum KRPCQuery: Hashable, Sendable {
     case ping
     /// `find_node` (BEP 5): the nodes closest to `target`.
     case findNode(target: NodeID, want: KRPCWant)
-    /// `get_peers` (BEP 5): peers for `infoHash`, or the closest nodes, and a token for announcing.
-    case getPeers(infoHash: NodeID, want: KRPCWant, noSeed: Bool)
+    /// `get_peers` (BEP 5): peers for `infoHash`, or the closest nodes, and a token for announcing; `noSeed`
+    /// leaves seeds out and `scrape` asks for BEP 33's bloom filters instead of peers.
+    case getPeers(infoHash: NodeID, want: KRPCWant, noSeed: Bool, scrape: Bool = false)
     /// `announce_peer` (BEP 5): the sender downloads `infoHash` on `port` (or on the UDP source port when
     /// `impliedPort` is set), proven by the `token` a `get_peers` returned.
     case announcePeer(infoHash: NodeID, port: UInt16, token: [UInt8], impliedPort: Bool, seed: Bool)
@@ -99,6 +100,10 @@ public struct KRPCResponse: Hashable, Sendable {
     public var item: DHTItem?
     /// BEP 44: the sequence number of a mutable item whose value was left out (`seq` without `v`).
     public var sequence: Int64?
+    /// BEP 33: the bloom filter of the seeds' addresses (`BFsd`) of a scrape.
+    public var seedsFilter: ScrapeBloomFilter?
+    /// BEP 33: the bloom filter of the downloaders' addresses (`BFpe`) of a scrape.
+    public var downloadersFilter: ScrapeBloomFilter?
 
     /// Creates a response.
     public init(
@@ -115,6 +120,8 @@ public struct KRPCResponse: Hashable, Sendable {
         self.samples = samples
         self.item = nil
         self.sequence = nil
+        self.seedsFilter = nil
+        self.downloadersFilter = nil
     }
 }
 

@@ -103,4 +103,20 @@ public struct PeerStore: Sendable {
             if torrents[infoHash]!.isEmpty { torrents[infoHash] = nil }
         }
     }
+
+    /// BEP 33: bloom filters of the addresses of the seeds and of the downloaders of `infoHash`; nil if no
+    /// live peer of it is stored.
+    public func scrapeFilters(
+        for infoHash: NodeID, now: NIODeadline
+    ) -> (seeds: ScrapeBloomFilter, downloaders: ScrapeBloomFilter)? {
+        guard let peers = torrents[infoHash] else { return nil }
+        var seeds = ScrapeBloomFilter()
+        var downloaders = ScrapeBloomFilter()
+        var any = false
+        for (endpoint, entry) in peers where entry.expiry > now {
+            any = true
+            if entry.seed { seeds.insert(endpoint.ip) } else { downloaders.insert(endpoint.ip) }
+        }
+        return any ? (seeds, downloaders) : nil
+    }
 }
