@@ -30,6 +30,17 @@ struct NetworkOptions: ParsableArguments {
     @Flag(help: "Also announce to trackers on private and link-local networks (refused by default).")
     var allowLocalTrackers = false
 
+    @Flag(name: .customLong("no-dht"), help: "Do not use the DHT (BEP 5) to find peers.")
+    var noDHT = false
+
+    @Option(
+        name: .customLong("dht-bootstrap"),
+        help: "Join the DHT through this node (HOST:PORT) instead of the public routers; repeatable.")
+    var dhtBootstrap: [String] = []
+
+    @Option(name: .customLong("dht-state"), help: "Keep the DHT's routing table in this file between runs.")
+    var dhtState: String?
+
     func validate() throws {
         _ = try ports()
         for peer in peers { _ = try Self.endpoint(peer) }
@@ -37,6 +48,31 @@ struct NetworkOptions: ParsableArguments {
         if let downLimit { _ = try Self.rate(downLimit, option: "--down-limit") }
         if let upLimit { _ = try Self.rate(upLimit, option: "--up-limit") }
         if let logLevel { _ = try Self.level(logLevel) }
+        for node in dhtBootstrap {
+            guard (try? Self.endpoint(node)) != nil else {
+                throw TransferDisplay.fail("--dht-bootstrap takes HOST:PORT, not '\(node)'")
+            }
+        }
+        if noDHT && (!dhtBootstrap.isEmpty || dhtState != nil) {
+            throw TransferDisplay.fail("--no-dht cannot be combined with --dht-bootstrap or --dht-state")
+        }
+    }
+
+    /// The environment variable that keeps the DHT off the public network: when it is set (to anything but
+    /// empty or 0), the DHT runs only with explicit `--dht-bootstrap` nodes and never contacts the public
+    /// routers. The test scripts set it, so no test can reach beyond the machine.
+    static let noPublicDHTVariable = "NBT_NO_PUBLIC_DHT"
+
+    /// The DHT settings these options describe: the public routers unless `--dht-bootstrap` names nodes
+    /// (or ``noPublicDHTVariable`` forbids them); nil with `--no-dht`.
+    func dhtSettings(environment: [String: String] = ProcessInfo.processInfo.environment) -> DHTSettings? {
+        guard !noDHT else { return nil }
+        if dhtBootstrap.isEmpty {
+            let forbidden = environment[Self.noPublicDHTVariable].map { !$0.isEmpty && $0 != "0" } ?? false
+            if forbidden { return nil }
+            return DHTSettings(routers: DHTSettings.publicRouters, statePath: dhtState)
+        }
+        return DHTSettings(bootstrapNodes: dhtBootstrap, statePath: dhtState)
     }
 
     /// The swift-log level named by `--log-level`.
@@ -71,6 +107,7 @@ struct NetworkOptions: ParsableArguments {
             configuration.logger = logger
         }
         if allowLocalTrackers { configuration.trackerAddressPolicy = .allowAll }
+        configuration.dht = dhtSettings()
         configuration.reportsPacketEvents = false
         return configuration
     }

@@ -1,3 +1,4 @@
+import BTDHT
 import BTMetainfo
 import BTStorage
 import BTTracker
@@ -124,6 +125,13 @@ public final class Client: Sendable {
             }.get()
         } catch {
             throw EngineError(.shutDown, "the event loop stopped: \(error)")
+        }
+        if let settings = configuration.dht {
+            do {
+                _ = try await DHTPeerSource.start(settings, core: core, host: host, port: localPort)
+            } catch {
+                configuration.logger.warning("no DHT: cannot bind its UDP socket on \(host): \(error)")
+            }
         }
     }
 
@@ -325,19 +333,30 @@ public final class Client: Sendable {
             ?? []
     }
 
+    /// The DHT node's counters (nodes in the routing table, torrents and peers it stores, messages), or nil
+    /// when the client runs no DHT (``ClientConfiguration/dht``).
+    public func dhtStatistics() async -> DHTServiceStatistics? {
+        guard let service = try? await onLoop({ core in core.dht.service }) else { return nil }
+        return try? await service.statistics()
+    }
+
     /// Stops the client cleanly: announces `stopped` to every tracker (waiting at most a few seconds),
-    /// closes every connection and the listener, writes resume data, closes files and finishes ``events``.
+    /// closes every connection and the listener, writes resume data, saves the DHT's routing table (when
+    /// ``DHTSettings/statePath`` is set), closes files and finishes ``events``.
     public func shutdown() async {
-        let work = try? await onLoop { core -> [(TorrentSession, [StopAnnounce])] in
-            guard !core.isShutDown else { return [] }
+        let work = try? await onLoop { core -> ([(TorrentSession, [StopAnnounce])], DHTService?) in
+            guard !core.isShutDown else { return ([], nil) }
             let result = core.allSessions.map { session in
                 (session, core.announcer.announceStopped(session))
             }
+            let dht = core.dht.service
+            core.dht.service = nil
             core.beginShutdown()
-            return result
+            return (result, dht)
         }
-        guard let work else { return }
+        guard let (work, dht) = work else { return }
         await sendStops(work.flatMap(\.1))
+        if let dht, let settings = configuration.dht { await DHTPeerSource.stop(dht, settings: settings) }
         for (session, _) in work {
             if let path = session.resumePath { try? await session.store.saveResumeData(to: path) }
             session.store.storage.closeFiles()

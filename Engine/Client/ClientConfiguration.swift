@@ -62,6 +62,9 @@ public struct ClientConfiguration: Sendable {
     /// When full torrents drop idle connections to make room (see ``PeerTurnover``; libtorrent's
     /// `peer_turnover` settings).
     public var peerTurnover: PeerTurnover<UInt64>.Configuration
+    /// The DHT (BEP 5): peers for torrents that are not private, found and announced without a tracker.
+    /// Nil (the default): no DHT node runs; `nbt` turns it on with the public routers unless told otherwise.
+    public var dht: DHTSettings?
     /// Most block bytes per torrent received and not yet written to storage; at the cap no new requests are
     /// sent until writes complete, so a slow disk slows the download instead of filling memory.
     public var maximumPendingWriteBytesPerTorrent: Int
@@ -104,6 +107,7 @@ public struct ClientConfiguration: Sendable {
         self.maximumQueuedOutputBytesPerPeer = 1 << 20
         self.maximumConnectionsPerAddress = 4
         self.peerTurnover = .init()
+        self.dht = nil
         self.maximumPendingWriteBytesPerTorrent = 32 * 1024 * 1024
         self.workerPool = .shared
         self.makeStorage = { torrent, folder, events in FileStorage(torrent: torrent, folder: folder, events: events) }

@@ -39,6 +39,8 @@ final class ClientCore: @unchecked Sendable {
     private(set) lazy var uploads = Uploader(core: self)
     /// Announces.
     private(set) lazy var announcer = Announcer(core: self)
+    /// Peers from the DHT.
+    private(set) lazy var dht = DHTPeerSource(core: self)
 
     init(loop: any EventLoop, configuration: ClientConfiguration, peerID: PeerID, events: EventBus) {
         self.loop = loop
@@ -85,6 +87,7 @@ final class ClientCore: @unchecked Sendable {
         where session.state != .paused && session.state != .failed && session.state != .checking {
             announcer.announceDue(session, now: now)
             connections.turnOverIfDue(session, now: now)
+            dht.lookUpIfDue(session, now: now)
             saveResumeDataIfDue(session, now: now)
             for entry in session.redials.due(now: now) {
                 connections.addPeer(host: entry.host, port: entry.port, source: entry.source, to: session)

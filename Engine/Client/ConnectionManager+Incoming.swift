@@ -133,6 +133,7 @@ extension ConnectionManager {
         config.maxServingQueue = configuration.maximumQueuedRequestsPerPeer
         config.maxPipelineDepth = 1000
         config.initialPipelineDepth = 16
+        if core.dht.isEnabled { config.localReserved[.dht] = true }
         return config
     }
 }

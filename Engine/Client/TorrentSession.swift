@@ -22,6 +22,8 @@ final class TorrentSession: @unchecked Sendable {
     var rechokeSoon = false
     /// When the periodic peer turnover next looks at this torrent (see ``PeerTurnover``).
     var nextTurnover: NIODeadline
+    /// When the DHT next looks this torrent up and announces it (see `DHTPeerSource`).
+    var nextDHTLookup: NIODeadline
     var schedule: AnnounceSchedule?
     /// The torrent's own tracker client (so its `tracker_*` events name this torrent), made on first use.
     var trackerClient: TrackerClient?
@@ -77,6 +79,7 @@ final class TorrentSession: @unchecked Sendable {
         self.state = verified.isAllSet ? .seeding : .downloading
         self.nextRechoke = now
         self.nextTurnover = now
+        self.nextDHTLookup = now
         self.reportedFinished = verified.isAllSet
         let layout = torrent.layout
         self.verifiedBytes = verified.setIndexes.reduce(Int64(0)) {

@@ -25,6 +25,8 @@ struct NBTProcess {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        // No test may reach the public DHT routers (nbt's DHT then runs only with explicit loopback nodes).
+        process.environment = ProcessInfo.processInfo.environment.merging(["NBT_NO_PUBLIC_DHT": "1"]) { _, new in new }
         if let currentDirectory { process.currentDirectoryURL = currentDirectory }
         let out = Pipe()
         let err = Pipe()

@@ -1,0 +1,150 @@
+import BTDHT
+import BTMetainfo
+import BTWire
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Peers from the DHT (BEP 5): the client's node (BTDHT's ``DHTService`` on a UDP socket of its own, on the
+/// listen port's number), bootstrapped when the client starts; every torrent that is not private (BEP 27)
+/// is looked up and announced (our TCP port) every ``DHTSettings/announceInterval``, a downloading torrent
+/// that found nobody again after a minute; peers found are dialled at once, tagged ``PeerSource/dht``.
+/// Handshakes carry the DHT bit, a peer that has it gets our `port` message, and a peer's `port` message
+/// adds its node (a `ping`). The routing table is saved at shutdown when ``DHTSettings/statePath`` is set.
+final class DHTPeerSource: EngineComponent, @unchecked Sendable {
+    unowned let core: ClientCore
+    /// The node, once its socket is bound (nil without ``ClientConfiguration/dht``).
+    var service: DHTService?
+    /// The bootstrap lookup has ended (lookups of torrents wait for it).
+    var bootstrapped = false
+    /// Torrents whose lookup is running, by wire info-hash.
+    var running: Set<[UInt8]> = []
+    /// Peers found so far (all torrents; for status and tests).
+    private(set) var peersFound = 0
+
+    init(core: ClientCore) { self.core = core }
+
+    /// Whether the DHT is in use (its bit goes into our handshakes).
+    var isEnabled: Bool { core.configuration.dht != nil }
+
+    /// Binds the node's socket and starts it (off the loop, from `Client.init`); the bootstrap runs in the
+    /// background and lets lookups start when it ends.
+    static func start(
+        _ settings: DHTSettings, core: ClientCore, host: String, port: Int
+    ) async throws -> DHTService {
+        let loop = core.loop
+        let channel: any Channel
+        if let make = settings.makeChannel {
+            channel = try await make(loop, host, port)
+        } else {
+            let bootstrap = DatagramBootstrap(group: loop).channelOption(.socketOption(.so_reuseaddr), value: 1)
+            do {
+                channel = try await bootstrap.bind(host: host, port: port).get()
+            } catch {
+                channel = try await bootstrap.bind(host: host, port: 0).get()
+            }
+        }
+        var state: DHTState?
+        if let path = settings.statePath, let data = FileManager.default.contents(atPath: path) {
+            state = try? DHTState(decoding: Array(data))
+        }
+        let service = try await DHTService.start(on: channel, configuration: settings.node, state: state)
+        try await loop.submit { core.dht.service = service }.get()
+        let logger = core.configuration.logger
+        Task {
+            let nodes = await Self.endpoints(settings.bootstrapNodes)
+            let routers = await Self.endpoints(settings.routers)
+            let result = try? await service.bootstrap(nodes: nodes, routers: routers)
+            logger.info("DHT bootstrapped: \(result?.closest.count ?? 0) nodes answered")
+            loop.execute {
+                core.dht.bootstrapped = true
+                for session in core.torrents.values { core.dht.lookUpIfDue(session, now: loop.now) }
+            }
+        }
+        return service
+    }
+
+    /// `host:port` texts as endpoints; names are resolved (the system's resolver, off the loop).
+    static func endpoints(_ texts: [String]) async -> [DHTEndpoint] {
+        var result: [DHTEndpoint] = []
+        for text in texts {
+            guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
+                continue
+            }
+            var host = String(text[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            if let endpoint = DHTEndpoint(host, port: port) {
+                result.append(endpoint)
+            } else if let address = try? SocketAddress.makeAddressResolvingHost(host, port: Int(port)),
+                let endpoint = DHTEndpoint(address)
+            {
+                result.append(endpoint)
+            }
+        }
+        return result
+    }
+
+    /// Starts `session`'s lookup and announce when it is due (from the tick, and when the bootstrap ends).
+    func lookUpIfDue(_ session: TorrentSession, now: NIODeadline) {
+        guard let service, bootstrapped, let settings = configuration.dht, !session.torrent.isPrivate,
+            session.state == .downloading || session.state == .seeding, now >= session.nextDHTLookup
+        else { return }
+        let key = session.handle.wireInfoHash
+        guard !running.contains(key), let target = NodeID(bytes: key) else { return }
+        running.insert(key)
+        session.nextDHTLookup = now + TimeAmount(settings.announceInterval)
+        let announce = DHTAnnounce(port: UInt16(clamping: core.connections.listenPort), seed: session.isComplete)
+        let loop = self.loop
+        let source = self
+        Task {
+            var found = 0
+            do {
+                for try await batch in service.peers(of: target, announce: announce) {
+                    found += batch.count
+                    loop.execute { source.found(batch, for: session) }
+                }
+            } catch {}
+            let total = found
+            loop.execute { source.lookupEnded(session, found: total) }
+        }
+    }
+
+    private func found(_ peers: [DHTEndpoint], for session: TorrentSession) {
+        guard core.torrents[session.handle.wireInfoHash] === session else { return }
+        peersFound += peers.count
+        for peer in peers {
+            core.connections.addPeer(host: peer.ip.description, port: Int(peer.port), source: .dht, to: session)
+        }
+    }
+
+    private func lookupEnded(_ session: TorrentSession, found: Int) {
+        running.remove(session.handle.wireInfoHash)
+        // A download that found nobody asks again soon rather than in a quarter of an hour.
+        if found == 0 && session.state == .downloading {
+            session.nextDHTLookup = min(session.nextDHTLookup, loop.now + .seconds(60))
+        }
+    }
+
+    /// A peer sent its DHT port (BEP 5 `port`): its node is pinged, and joins the table if it answers.
+    func peerAnnouncedNode(_ connection: PeerConnection, port: UInt16) {
+        guard let service, port > 0, let endpoint = DHTEndpoint(connection.endpoint.address.description, port: port)
+        else { return }
+        service.ping(endpoint)
+    }
+
+    /// Our `port` message for a peer whose handshake has the DHT bit (sent once connected).
+    func portMessage(for connection: PeerConnection) -> PeerAction? {
+        guard let service, connection.machine?.reservedBytes?[.dht] == true,
+            let port = service.channel.localAddress?.port, let port16 = UInt16(exactly: port)
+        else { return nil }
+        return .send(.port(port16))
+    }
+
+    /// Saves the routing table (when a state path is set) and closes the node (at shutdown, off the loop).
+    static func stop(_ service: DHTService, settings: DHTSettings) async {
+        if let path = settings.statePath, let state = try? await service.state() {
+            try? Data(state.encoded()).write(to: URL(fileURLWithPath: path), options: .atomic)
+        }
+        try? await service.close()
+    }
+}
