@@ -190,7 +190,15 @@ public struct MetadataFetch<Peer: Hashable & Sendable>: Sendable {
         guard peers.count < configuration.maxPeers else { return [] }
         peers[peer] = PeerInfo(claimedSize: size, order: nextOrder)
         nextOrder += 1
-        if case .waitingForSize = state { startAttempt() }
+        switch state {
+        case .waitingForSize:
+            startAttempt()
+        case .fetching(let attempt) where !peers.values.contains(where: { $0.claimedSize == attempt.size }):
+            // Nobody of the attempt's size is left: the pieces kept for them give way to this size.
+            startAttempt()
+        default:
+            break
+        }
         return schedule(now: now)
     }
 
@@ -222,9 +230,9 @@ public struct MetadataFetch<Peer: Hashable & Sendable>: Sendable {
             }
             return schedule(now: now)
         case .data(let piece, let totalSize, let data):
-            guard totalSize == attempt.size, info.claimedSize == attempt.size else {
-                return blame(peer, .wrongMetadataSize, now: now)
-            }
+            // A size other than its own claim is a lie; a parked peer (another size) was not asked.
+            guard totalSize == info.claimedSize else { return blame(peer, .wrongMetadataSize, now: now) }
+            guard info.claimedSize == attempt.size else { return [] }
             guard piece >= 0, piece < attempt.pieces.count else { return blame(peer, .badMetadata, now: now) }
             let expected = min(MetadataMessage.pieceSize, attempt.size - piece * MetadataMessage.pieceSize)
             guard data.count == expected else { return blame(peer, .badMetadata, now: now) }
@@ -291,7 +299,9 @@ public struct MetadataFetch<Peer: Hashable & Sendable>: Sendable {
                 attempt.pieces[index] = .missing
             }
         }
-        if !peers.values.contains(where: { $0.claimedSize == attempt.size }) && attempt.receivedCount == 0 {
+        if !peers.values.contains(where: { $0.claimedSize == attempt.size })
+            && (attempt.receivedCount == 0 || !peers.isEmpty)
+        {
             // Nobody left with this size: another size may have more support now.
             startAttempt()
         } else {

@@ -133,6 +133,35 @@ import Testing
         #expect(log.last == .completed(info))
     }
 
+    @Test func aPoisonedSizeFromTheFirstPeerIsOvercome() {
+        let info = Self.infoDictionary()
+        let now = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        var fetch = MetadataFetch<String>(infoHashes: Self.hashes(info))
+        // The first peer claims (and serves) a dictionary 10 bytes longer: it alone sets the first attempt.
+        let poisoner = SimulatedPeer(copy: info + [UInt8](repeating: 0, count: 10), behaviour: .honest)
+        let honest = SimulatedPeer(copy: info, behaviour: .honest)
+        var start = fetch.addPeer("P", metadataSize: info.count + 10, now: now)
+        start += fetch.addPeer("H", metadataSize: info.count, now: now)
+        let log = Self.run(&fetch, peers: ["P": poisoner, "H": honest], start: start, now: now)
+        #expect(log.contains(.blame("P", .badMetadata)))
+        #expect(!log.contains { if case .blame("H", _) = $0 { return true } else { return false } })
+        #expect(log.last == .completed(info))
+    }
+
+    @Test func whenOnlyPeersOfAnotherSizeRemainTheirSizeIsFetched() {
+        let info = Self.infoDictionary()
+        let now = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        var fetch = MetadataFetch<String>(infoHashes: Self.hashes(info))
+        _ = fetch.addPeer("wrong1", metadataSize: info.count + 1, now: now)
+        _ = fetch.addPeer("wrong2", metadataSize: info.count + 1, now: now)
+        _ = fetch.addPeer("H", metadataSize: info.count, now: now)
+        #expect(fetch.metadataSize == info.count + 1)
+        _ = fetch.peerLeft("wrong1", now: now)
+        let moved = fetch.peerLeft("wrong2", now: now)
+        #expect(fetch.metadataSize == info.count)
+        #expect(moved.first == .send(.request(piece: 0), to: "H"))
+    }
+
     @Test func dataWithAnotherTotalSizeConvictsItsSender() {
         let info = Self.infoDictionary()
         let now = NIODeadline.uptimeNanoseconds(1_000_000_000)
