@@ -65,11 +65,13 @@ public struct PeerExchangeState: Sendable {
         /// Creates an empty result.
         public init() {}
 
+        /// Equal when every field is (tuples are compared element by element).
         public static func == (lhs: Received, rhs: Received) -> Bool {
             lhs.added.map(\.endpoint) == rhs.added.map(\.endpoint) && lhs.added.map(\.flags) == rhs.added.map(\.flags)
                 && lhs.dropped == rhs.dropped && lhs.ignored == rhs.ignored && lhs.cameTooSoon == rhs.cameTooSoon
         }
 
+        /// Hashes every field.
         public func hash(into hasher: inout Hasher) {
             for (endpoint, flags) in added {
                 hasher.combine(endpoint)
