@@ -20,6 +20,13 @@ public struct MagnetLink: Hashable, Sendable, CustomStringConvertible {
         }
         /// `host:port`, with IPv6 addresses in brackets.
         public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+        /// The peer as the project's endpoint type when its host is a numeric address (read as the resolver
+        /// reads it, ``IPAddress/init(_:form:)``); nil for a host name, which must be resolved first.
+        public var endpoint: PeerEndpoint? {
+            guard let address = IPAddress(host), let port = UInt16(exactly: port) else { return nil }
+            return PeerEndpoint(address: address, port: port)
+        }
     }
 
     /// The torrent's v1 and/or v2 info-hashes (both for a hybrid).

@@ -45,6 +45,9 @@ public struct MetainfoError: Error, Hashable, Sendable, CustomStringConvertible 
         /// A v2-only torrent lacks the piece layers of files larger than a piece, so their pieces cannot be
         /// checked (see ``Torrent/filesMissingPieceLayers``).
         public static let missingPieceLayers = Code("missingPieceLayers")
+        /// An info dictionary (fetched from peers, BEP 9) whose SHA-1 or SHA-256 is not the info-hash it was
+        /// fetched for.
+        public static let infoHashMismatch = Code("infoHashMismatch")
         /// A magnet link that cannot be parsed.
         public static let invalidMagnet = Code("invalidMagnet")
         /// Too many files, path components, trackers, or a file too large to be a torrent.

@@ -1,48 +1,47 @@
 import BTBencode
+import BTMetainfo
 
-/// A peer's address as PEX and compact tracker responses carry it: 4 or 16 address bytes and a port.
-public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
-    /// 4 bytes (IPv4) or 16 bytes (IPv6), network order.
-    public let ip: [UInt8]
-    /// TCP port.
-    public let port: UInt16
+/// The address type PEX used before it moved to BTMetainfo's ``PeerEndpoint``, the project's one endpoint type.
+@available(*, deprecated, renamed: "PeerEndpoint")
+public typealias PeerAddress = PeerEndpoint
 
-    /// Creates an address; `ip` must be 4 or 16 bytes.
+extension PeerEndpoint {
+    /// An endpoint from 4 (IPv4) or 16 (IPv6) network-order address bytes and a port; nil for other sizes.
+    @available(*, deprecated, message: "use PeerEndpoint(address:port:) with IPAddress(bytes:)")
     public init?(ip: [UInt8], port: UInt16) {
-        guard ip.count == 4 || ip.count == 16 else { return nil }
-        self.ip = ip
-        self.port = port
+        guard let address = IPAddress(bytes: ip) else { return nil }
+        self.init(address: address, port: port)
     }
 
-    /// Whether this is an IPv4 address.
-    public var isIPv4: Bool { ip.count == 4 }
+    /// The address bytes, network order (4 or 16).
+    @available(*, deprecated, message: "use address.bytes")
+    public var ip: [UInt8] { address.bytes }
 
-    /// `1.2.3.4:6881` or `[2001:db8::1]:6881` (IPv6 shown as eight uncompressed groups).
-    public var description: String {
-        if isIPv4 { return ip.map(String.init).joined(separator: ".") + ":\(port)" }
-        let groups = stride(from: 0, to: 16, by: 2).map { String(UInt16(ip[$0]) << 8 | UInt16(ip[$0 + 1]), radix: 16) }
-        return "[\(groups.joined(separator: ":"))]:\(port)"
+    /// Compact form (BEP 11, BEP 23): address bytes then big-endian port.
+    var compact: [UInt8] { address.bytes + [UInt8(port >> 8), UInt8(port & 0xff)] }
+
+    /// Whether the address is IPv4 (``IPAddress/v4(_:)``).
+    var isV4: Bool {
+        if case .v4 = address { return true }
+        return false
     }
-
-    /// Compact form: address bytes then big-endian port.
-    var compact: [UInt8] { ip + [UInt8(port >> 8), UInt8(port & 0xff)] }
 }
 
 /// A BEP 11 `ut_pex` message: peers added (with flags) and dropped since the previous message.
 public struct PEXMessage: Hashable, Sendable {
-    /// IPv4 peers added (`added`).
-    public var added: [PeerAddress]
+    /// IPv4 peers added (`added`; an IPv6 endpoint placed here is encoded in `added6` instead).
+    public var added: [PeerEndpoint]
     /// One flag byte per `added` peer (`added.f`: 0x01 prefers encryption, 0x02 seed, 0x04 uTP,
     /// 0x08 holepunch, 0x10 reachable).
     public var addedFlags: [UInt8]
     /// IPv6 peers added (`added6`).
-    public var added6: [PeerAddress]
+    public var added6: [PeerEndpoint]
     /// Flags for `added6` (`added6.f`).
     public var added6Flags: [UInt8]
     /// IPv4 peers dropped (`dropped`).
-    public var dropped: [PeerAddress]
+    public var dropped: [PeerEndpoint]
     /// IPv6 peers dropped (`dropped6`).
-    public var dropped6: [PeerAddress]
+    public var dropped6: [PeerEndpoint]
 
     /// Limits applied when decoding.
     public struct Limits: Hashable, Sendable {
@@ -59,8 +58,8 @@ public struct PEXMessage: Hashable, Sendable {
 
     /// Creates a message.
     public init(
-        added: [PeerAddress] = [], addedFlags: [UInt8] = [], added6: [PeerAddress] = [], added6Flags: [UInt8] = [],
-        dropped: [PeerAddress] = [], dropped6: [PeerAddress] = []
+        added: [PeerEndpoint] = [], addedFlags: [UInt8] = [], added6: [PeerEndpoint] = [], added6Flags: [UInt8] = [],
+        dropped: [PeerEndpoint] = [], dropped6: [PeerEndpoint] = []
     ) {
         self.added = added
         self.addedFlags = addedFlags
@@ -77,7 +76,7 @@ public struct PEXMessage: Hashable, Sendable {
             throw WireError(.extensionLimitExceeded, "ut_pex payload of \(payload.count) bytes")
         }
         let root = try ExtensionCodec.dictionary(payload, what: "ut_pex")
-        func peers(_ key: String, size: Int) throws(WireError) -> [PeerAddress] {
+        func peers(_ key: String, size: Int) throws(WireError) -> [PeerEndpoint] {
             guard let node = root[key] else { return [] }
             guard let bytes = node.bytes, bytes.count % (size + 2) == 0 else {
                 throw WireError(.invalidExtensionPayload, "ut_pex `\(key)` is not a list of \(size + 2)-byte peers")
@@ -86,13 +85,13 @@ public struct PEXMessage: Hashable, Sendable {
             guard count <= limits.maxPeersPerList else {
                 throw WireError(.extensionLimitExceeded, "ut_pex `\(key)` lists \(count) peers")
             }
-            var result: [PeerAddress] = []
+            var result: [PeerEndpoint] = []
             result.reserveCapacity(count)
             var index = bytes.startIndex
             for _ in 0..<count {
                 let ip = Array(bytes[index..<(index + size)])
                 let port = UInt16(bytes[index + size]) << 8 | UInt16(bytes[index + size + 1])
-                result.append(PeerAddress(ip: ip, port: port)!)
+                result.append(PeerEndpoint(address: IPAddress(bytes: ip)!, port: port))
                 index += size + 2
             }
             return result
@@ -113,15 +112,33 @@ public struct PEXMessage: Hashable, Sendable {
     }
 
     /// Canonical bencoded payload. Empty lists are omitted except `added` and `dropped`, which libtorrent
-    /// always sends.
+    /// always sends. Each endpoint goes to the list of its family whichever list holds it (a flag follows its
+    /// peer; missing flags are written as 0 when flags are written at all), so the compact strings are
+    /// always whole 6- or 18-byte entries.
     public func encoded() -> [UInt8] {
-        func compact(_ list: [PeerAddress]) -> BencodeValue { .bytes(ArraySlice(list.flatMap(\.compact))) }
+        var v4: [(PeerEndpoint, UInt8?)] = []
+        var v6: [(PeerEndpoint, UInt8?)] = []
+        for (index, peer) in added.enumerated() {
+            let flag = index < addedFlags.count ? addedFlags[index] : nil
+            if peer.isV4 { v4.append((peer, flag)) } else { v6.append((peer, flag)) }
+        }
+        for (index, peer) in added6.enumerated() {
+            let flag = index < added6Flags.count ? added6Flags[index] : nil
+            if peer.isV4 { v4.append((peer, flag)) } else { v6.append((peer, flag)) }
+        }
+        func compact(_ list: [PeerEndpoint]) -> BencodeValue { .bytes(ArraySlice(list.flatMap(\.compact))) }
+        func flags(_ list: [(PeerEndpoint, UInt8?)]) -> BencodeValue? {
+            // Flags are written up to the last peer that has one, as the decoder read them.
+            guard let last = list.lastIndex(where: { $0.1 != nil }) else { return nil }
+            return .bytes(ArraySlice(list[...last].map { $0.1 ?? 0 }))
+        }
         var dictionary = BencodeDictionary()
-        dictionary["added"] = compact(added)
-        if !addedFlags.isEmpty { dictionary["added.f"] = .bytes(ArraySlice(addedFlags)) }
-        if !added6.isEmpty { dictionary["added6"] = compact(added6) }
-        if !added6Flags.isEmpty { dictionary["added6.f"] = .bytes(ArraySlice(added6Flags)) }
-        dictionary["dropped"] = compact(dropped)
+        dictionary["added"] = compact(v4.map(\.0))
+        if let f = flags(v4) { dictionary["added.f"] = f }
+        if !v6.isEmpty { dictionary["added6"] = compact(v6.map(\.0)) }
+        if let f = flags(v6) { dictionary["added6.f"] = f }
+        dictionary["dropped"] = compact((dropped + dropped6).filter(\.isV4))
+        let dropped6 = (dropped + dropped6).filter { !$0.isV4 }
         if !dropped6.isEmpty { dictionary["dropped6"] = compact(dropped6) }
         return BencodeValue.dictionary(dictionary).encoded()
     }

@@ -1,3 +1,4 @@
+import BTMetainfo
 import NIOCore
 import Testing
 
@@ -44,11 +45,14 @@ import Testing
 
 @Test func pexMessageEncodesCompactListsAndRoundTrips() throws {
     let message = PEXMessage(
-        added: [PeerAddress(ip: [127, 0, 0, 2], port: 6881)!, PeerAddress(ip: [10, 1, 2, 3], port: 80)!],
+        added: [
+            PeerEndpoint(address: IPAddress("127.0.0.2")!, port: 6881),
+            PeerEndpoint(address: IPAddress("10.1.2.3")!, port: 80),
+        ],
         addedFlags: [0x02, 0x11],
-        added6: [PeerAddress(ip: [UInt8](repeating: 0, count: 15) + [1], port: 51413)!], added6Flags: [0x04],
-        dropped: [PeerAddress(ip: [192, 168, 1, 1], port: 1)!],
-        dropped6: [PeerAddress(ip: [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 12), port: 2)!])
+        added6: [PeerEndpoint(address: IPAddress("::1")!, port: 51413)], added6Flags: [0x04],
+        dropped: [PeerEndpoint(address: IPAddress("192.168.1.1")!, port: 1)],
+        dropped6: [PeerEndpoint(address: IPAddress("2001:db8::")!, port: 2)])
     let bytes = message.encoded()
     let prefix: [UInt8] =
         Array("d5:added12:".utf8) + [127, 0, 0, 2, 0x1a, 0xe1, 10, 1, 2, 3, 0, 80] + Array("7:added.f2:".utf8)
@@ -56,7 +60,7 @@ import Testing
     #expect(bytes.starts(with: prefix))
     #expect(try PEXMessage(decoding: bytes) == message)
     #expect(message.added[0].description == "127.0.0.2:6881")
-    #expect(message.dropped6[0].description == "[2001:db8:0:0:0:0:0:0]:2")
+    #expect(message.dropped6[0].description == "[2001:db8::]:2")
     #expect(PEXMessage().encoded() == Array("d5:added0:7:dropped0:e".utf8))
 }
 

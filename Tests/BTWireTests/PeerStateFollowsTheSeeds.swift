@@ -167,7 +167,7 @@ private func block(_ piece: Int, _ byte: UInt8 = 0) -> PeerMessage {
         a: PeerPair.configuration(content: content, pieceLength: 16384, have: false, fast: true, peerIDByte: 1),
         b: b, content: content)
     p.connect()
-    let pex = PEXMessage(added: [PeerAddress(ip: [127, 0, 0, 5], port: 6881)!], addedFlags: [0x10])
+    let pex = PEXMessage(added: [PeerEndpoint(address: .v4(0x7F00_0005), port: 6881)], addedFlags: [0x10])
     // B announced ut_pex as 1 in its extension handshake; A sends under that id and B decodes it.
     let sent = p.a.sendExtension(.pex(pex), now: p.now)
     #expect(sent.contains(.send(.extended(ExtendedMessage(id: 1, payload: ByteBuffer(bytes: pex.encoded()))))))
