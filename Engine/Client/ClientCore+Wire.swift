@@ -83,6 +83,8 @@ extension ClientCore {
             handle(event, on: connection)
         case .disconnect(let reason, _):
             connections.finishClose(connection, reason: reason)
+        case .extensionMessage(.pex(let message)):
+            pex.received(message, from: connection)
         case .forward(.port(let port)):
             dht.peerAnnouncedNode(connection, port: port)
         case .send, .sendHandshake, .extensionMessage, .forward:
@@ -104,6 +106,7 @@ extension ClientCore {
         if !connection.isIncoming { session.redials.succeeded(host: connection.host, port: connection.port) }
         events.emit(.peerConnect(connection.info))
         if let port = dht.portMessage(for: connection) { perform([port], on: connection, refill: false) }
+        pex.connected(connection)
     }
 
     /// An empty bitfield for the picker: the machine's own while it is still empty (shared copy-on-write

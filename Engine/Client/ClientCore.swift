@@ -41,6 +41,8 @@ final class ClientCore: @unchecked Sendable {
     private(set) lazy var announcer = Announcer(core: self)
     /// Peers from the DHT.
     private(set) lazy var dht = DHTPeerSource(core: self)
+    /// Peer exchange.
+    private(set) lazy var pex = PeerExchanger(core: self)
 
     init(loop: any EventLoop, configuration: ClientConfiguration, peerID: PeerID, events: EventBus) {
         self.loop = loop
@@ -88,6 +90,7 @@ final class ClientCore: @unchecked Sendable {
             announcer.announceDue(session, now: now)
             connections.turnOverIfDue(session, now: now)
             dht.lookUpIfDue(session, now: now)
+            pex.tick(session, now: now)
             saveResumeDataIfDue(session, now: now)
             for entry in session.redials.due(now: now) {
                 connections.addPeer(host: entry.host, port: entry.port, source: entry.source, to: session)

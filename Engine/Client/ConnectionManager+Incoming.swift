@@ -134,6 +134,8 @@ extension ConnectionManager {
         config.maxPipelineDepth = 1000
         config.initialPipelineDepth = 16
         if core.dht.isEnabled { config.localReserved[.dht] = true }
+        if core.pex.isEnabled(for: session) { config.extensionHandshake.messages[ExtensionHandshake.Name.pex] = 1 }
+        if listenPort > 0 { config.extensionHandshake.listenPort = UInt16(clamping: listenPort) }
         return config
     }
 }

@@ -35,6 +35,8 @@ final class PeerConnection: @unchecked Sendable {
     var lastBlockAt: NIODeadline?
     /// When we last sent the peer a block.
     var lastUploadAt: NIODeadline?
+    /// Peer exchange with this peer (BEP 11), when both sides speak it.
+    var pex: PeerExchangeState?
     /// Upload tokens granted by the rate limiter and not yet spent.
     var uploadTokens = 0
     /// Reads waiting for upload tokens.
