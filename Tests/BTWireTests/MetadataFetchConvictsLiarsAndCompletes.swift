@@ -208,6 +208,19 @@ import Testing
         #expect(fetch.progress?.received == 1)
     }
 
+    @Test func peersBeyondTheLimitAreNotUsed() {
+        let info = Self.infoDictionary()
+        let now = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        var fetch = MetadataFetch<Int>(
+            infoHashes: Self.hashes(info), configuration: .init(maxOutstandingRequestsPerPeer: 1, maxPeers: 3))
+        var asked: Set<Int> = []
+        for peer in 0..<10 {
+            for case .send(_, let to) in fetch.addPeer(peer, metadataSize: info.count, now: now) { asked.insert(to) }
+        }
+        #expect(asked == [0, 1, 2])
+        #expect(fetch.addPeer(11, metadataSize: info.count, now: now).isEmpty)
+    }
+
     @Test func aTruncatedV2HashInABtihLinkIsAccepted() throws {
         let info = Self.infoDictionary(pieces: 10)
         let truncated = Array(SHA256.hash(data: info))[0..<20]

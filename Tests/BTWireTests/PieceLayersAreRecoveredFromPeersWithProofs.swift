@@ -1,5 +1,6 @@
 import BTMetainfo
 import Foundation
+import NIOCore
 import Testing
 
 @testable import BTWire
@@ -98,6 +99,27 @@ import Testing
             HashRequest(piecesRoot: big, baseLayer: 7, index: 0, length: 1, proofLayers: 0),  // the root layer
         ]
         for request in bad { #expect(server.answer(request) == .reject(request)) }
+    }
+
+    @Test func rejectedAndTimedOutRunsAreAskedOfAnotherPeer() throws {
+        let original = try Self.makeTorrent(.v2)
+        let stripped = try Torrent(infoDictionary: original.infoBytes)
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        var fetch = PieceLayerFetch<String>(torrent: stripped, configuration: .init(maxOutstandingRequestsPerPeer: 1))
+        let first = fetch.addPeer("A", now: start)
+        guard case .send(let request, "A") = try #require(first.first) else {
+            Issue.record("the first run is asked of A")
+            return
+        }
+        #expect(fetch.addPeer("B", now: start).count == 1)
+        // A rejects: A is not asked for that run again for 30 s; B is busy with its own run, so A gets another.
+        let afterReject = fetch.rejected(request, by: "A", now: start)
+        #expect(!afterReject.contains(.send(request, to: "A")))
+        // Nothing answers for 20 s: every run is taken back and asked again; the rejected run goes to B.
+        let retried = fetch.tick(now: start + .seconds(20))
+        #expect(retried.contains(.send(request, to: "B")))
+        #expect(!retried.contains(.send(request, to: "A")))
+        #expect(!fetch.isComplete && fetch.progress.verified == 0)
     }
 
     @Test func aV1TorrentNeedsNoLayers() throws {
