@@ -161,8 +161,8 @@ struct LibtorrentDHTAndOursFindEachOthersAnnounces {
         print(
             "libtorrent DHT interop: both announces found in \(elapsed.nanoseconds / 1_000_000) ms, "
                 + "\(announces) announces, table \(table.nodes.count) nodes, \(statistics.messages.queriesSent) "
-                + "queries sent, \(statistics.messages.queriesServed) served, first lookup "
-                + "\(foundTheirs.map { "\($0.duration.nanoseconds / 1_000_000) ms" } ?? "-")")
+                + "queries sent, \(statistics.messages.queriesServed) served, the lookup that found libtorrent's peer took "
+                + "\(foundTheirs.map { "\($0.duration.nanoseconds / 1_000) µs" } ?? "-")")
         try await dht.close()
         try await group.shutdownGracefully()
     }

@@ -48,6 +48,10 @@ if argument("--sybil", 0) != 0 {
 
 var network = DHTSimulation.Configuration(seed: seed, lossRate: Double(lossPermille) / 1000)
 network.node.routingTable.enforceSecureIDs = enforce
+// Lookup and table tuning, to compare settings side by side on the same seed.
+network.node.alpha = argument("--alpha", network.node.alpha)
+network.node.confirmationPings = argument("--confirm-pings", network.node.confirmationPings)
+network.node.slowQueryAfter = .milliseconds(Int64(argument("--slow-ms", 1000)))
 network.secureIDs = argument("--secure-ids", 1) != 0
 var scenario = DHTSimulationScenario(
     nodeCount: nodes, torrents: 50, lookups: lookups, churn: Double(churnPercent) / 100,
