@@ -70,8 +70,17 @@ final class PeerExchanger: EngineComponent, @unchecked Sendable {
 
     /// A `ut_pex` message from `connection`'s peer: its valid new peers become candidates.
     func received(_ message: PEXMessage, from connection: PeerConnection) {
+        // libtorrent sends its first message right after its extension handshake, before our next tick.
+        if connection.pex == nil { connected(connection) }
         guard let session = connection.session, isEnabled(for: session), connection.pex != nil else { return }
         let learnt = connection.pex!.received(message, now: loop.now)
+        configuration.logger.debug(
+            "ut_pex received",
+            metadata: [
+                "peer": "\(connection.endpoint)", "added": "\(learnt.added.count)",
+                "dropped": "\(learnt.dropped.count)",
+                "ignored": "\(learnt.ignored)", "tooSoon": "\(learnt.cameTooSoon)",
+            ])
         if connection.pex!.violations > Self.maximumViolations {
             core.connections.disconnect(
                 connection, .protocolViolation, detail: "ut_pex messages more often than once a minute")
