@@ -72,13 +72,19 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     public let acceptsIncoming: Bool
     /// The most bytes a connection keeps written but not yet taken into its send buffer.
     public let maximumPendingBytes: Int
-    private weak var delegate: UTPSocketDelegate?
+    /// Set once, by the init or by ``UTPStreamMultiplexer`` (which is built around its handler).
+    weak var delegate: UTPSocketDelegate?
     private var connections: [UTPConnectionID: Entry] = [:]
     private var context: ChannelHandlerContext?
     private var touched: Set<UTPConnectionID> = []
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var needsFlush = false
+    /// Nesting depth of ``batchingFlushes(_:)``: while above 0, sends are written and flushed once at the end.
+    private var flushBatchDepth = 0
+    /// Between a read burst's first `channelRead` and its `channelReadComplete`, which flushes: writes made by
+    /// delegates during the burst (``UTPSocketDelegate/utpWritable(_:socket:)``) leave with it.
+    private var readingBurst = false
 
     /// A handler; `delegate` is held weakly.
     public init(
@@ -90,6 +96,25 @@ public final class UTPSocketHandler: ChannelInboundHandler {
         self.acceptsIncoming = acceptsIncoming
         self.maximumConnections = maximumConnections
         self.delegate = delegate
+    }
+
+    /// A handler whose delegate is set afterwards (``UTPStreamMultiplexer`` creates its handler this way).
+    init(configuration: UTPConfiguration, acceptsIncoming: Bool, maximumConnections: Int, maximumPendingBytes: Int) {
+        self.maximumPendingBytes = maximumPendingBytes
+        self.configuration = configuration
+        self.acceptsIncoming = acceptsIncoming
+        self.maximumConnections = maximumConnections
+    }
+
+    /// Runs `body` with flushes held back, then flushes once: every datagram the calls in `body` send leaves in
+    /// one flush, which NIO turns into one `sendmmsg` for a burst instead of one `sendmsg` per write.
+    public func batchingFlushes<Result>(_ body: () throws -> Result) rethrows -> Result {
+        flushBatchDepth += 1
+        defer {
+            flushBatchDepth -= 1
+            flushIfNeeded()
+        }
+        return try body()
     }
 
     /// How many connections are open.
@@ -181,6 +206,7 @@ public final class UTPSocketHandler: ChannelInboundHandler {
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
+        readingBurst = true
         guard let packet = try? UTPPacket(decoding: envelope.data) else {
             context.fireChannelRead(data)
             return
@@ -225,6 +251,7 @@ public final class UTPSocketHandler: ChannelInboundHandler {
             perform(actions, for: id)
         }
         touched.removeAll(keepingCapacity: true)
+        readingBurst = false
         flushIfNeeded()
         context.fireChannelReadComplete()
     }
@@ -307,7 +334,7 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     }
 
     private func flushIfNeeded() {
-        guard needsFlush, let context else { return }
+        guard needsFlush, flushBatchDepth == 0, !readingBurst, let context else { return }
         needsFlush = false
         context.flush()
     }
