@@ -86,6 +86,20 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     /// delegates during the burst (``UTPSocketDelegate/utpWritable(_:socket:)``) leave with it.
     private var readingBurst = false
 
+    /// With UDP segmentation offload: the datagram size the channel's `ChannelOptions.datagramSegmentSize` is set
+    /// to (it must be, or the kernel sends a run as one oversized datagram). Runs of datagrams of exactly this size
+    /// to one address are then written as one buffer that the kernel splits, instead of one message each; nil (the
+    /// default) writes every datagram on its own. Set it to ``UTPConfiguration/maximumDatagramSize``: full data
+    /// packets are that size.
+    public var segmentationSize: Int?
+
+    private struct SegmentRun {
+        let address: SocketAddress
+        var buffer: ByteBuffer
+        var count: Int
+    }
+    private var segmentRun: SegmentRun?
+
     /// A handler; `delegate` is held weakly.
     public init(
         configuration: UTPConfiguration = UTPConfiguration(), acceptsIncoming: Bool = true,
@@ -327,14 +341,41 @@ public final class UTPSocketHandler: ChannelInboundHandler {
 
     private func send(_ packet: UTPPacket, to address: SocketAddress) {
         guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: packet.encodedSize)
+        let size = packet.encodedSize
+        if let segment = segmentationSize, size == segment {
+            // A full datagram: appended to the run of full datagrams to the same address, sent as one write that
+            // the kernel splits (UDP GSO), up to 64 segments and 64 KiB.
+            if var run = segmentRun, run.address == address, run.count < 64, run.buffer.readableBytes + size <= 65_000 {
+                segmentRun = nil  // keep the buffer uniquely referenced while it grows
+                guard (try? packet.encode(into: &run.buffer)) != nil else { return }
+                run.count += 1
+                segmentRun = run
+                return
+            }
+            writeSegmentRun()
+            var buffer = context.channel.allocator.buffer(capacity: segment * 16)
+            guard (try? packet.encode(into: &buffer)) != nil else { return }
+            segmentRun = SegmentRun(address: address, buffer: buffer, count: 1)
+            needsFlush = true
+            return
+        }
+        writeSegmentRun()
+        var buffer = context.channel.allocator.buffer(capacity: size)
         guard (try? packet.encode(into: &buffer)) != nil else { return }
         context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: address, data: buffer)), promise: nil)
         needsFlush = true
     }
 
+    /// Writes the run of full datagrams held for segmentation offload, if any.
+    private func writeSegmentRun() {
+        guard let run = segmentRun, let context else { return }
+        segmentRun = nil
+        context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: run.address, data: run.buffer)), promise: nil)
+    }
+
     private func flushIfNeeded() {
         guard needsFlush, flushBatchDepth == 0, !readingBurst, let context else { return }
+        writeSegmentRun()
         needsFlush = false
         context.flush()
     }

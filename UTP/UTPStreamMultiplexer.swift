@@ -35,6 +35,7 @@ public final class UTPStreamMultiplexer: ChannelInboundHandler, UTPSocketDelegat
     private var context: ChannelHandlerContext?
     /// The channel's loop, kept after the handler is removed.
     private var loop: (any EventLoop)?
+    private var closingWhenIdle = false
 
     /// A multiplexer. Incoming connections are accepted when `inboundInitializer` is given (and each child runs
     /// it before it becomes active); `maximumPendingBytes` bounds what each connection holds written and not yet
@@ -54,6 +55,18 @@ public final class UTPStreamMultiplexer: ChannelInboundHandler, UTPSocketDelegat
     public func install(on pipeline: ChannelPipeline.SynchronousOperations) throws {
         try pipeline.addHandler(socket)
         try pipeline.addHandler(self)
+    }
+
+    /// Stops accepting connections and closes the datagram channel once its last stream has ended (at once if
+    /// there is none): what closing a listener means when the listening socket also carries the connections.
+    public func closeWhenIdle() {
+        closingWhenIdle = true
+        closeIfIdle()
+    }
+
+    private func closeIfIdle() {
+        guard closingWhenIdle, streams.isEmpty, let context else { return }
+        context.close(promise: nil)
     }
 
     /// How many child channels are open or dialling.
@@ -141,7 +154,7 @@ public final class UTPStreamMultiplexer: ChannelInboundHandler, UTPSocketDelegat
             completeDial(connection)
             return
         }
-        guard let context, let inboundInitializer, streams[connection] == nil else {
+        guard let context, let inboundInitializer, !closingWhenIdle, streams[connection] == nil else {
             socket.abort(connection)
             return
         }
@@ -176,6 +189,7 @@ public final class UTPStreamMultiplexer: ChannelInboundHandler, UTPSocketDelegat
             dial.promise.fail(UTPError(.connectionFailed, "the uTP handshake failed: \(reason)"))
         }
         child?.connectionEnded(reason)
+        closeIfIdle()
     }
 
     public func utpWritable(_ connection: UTPConnectionID, socket: UTPSocketHandler) {

@@ -1,0 +1,104 @@
+import BTMetainfo
+import BTUTP
+import BTWire
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import BTEngine
+
+/// The engine over uTP, unchanged: two ``Client``s whose transport is ``UTPTransport`` (UDP sockets on 127.0.0.1
+/// inside a private, loopback-only network namespace) transfer a torrent byte-identically and report their peer
+/// as uTP; ``FallbackTransport`` dials uTP first and falls back to TCP when nobody answers over uTP.
+@Suite(.serialized) struct ClientTransfersOverUTP {
+    /// Hands out sockets made beforehand inside one namespace, as ``UTPTransport/SocketFactory``.
+    final class SocketPool: @unchecked Sendable {
+        private let lock = NSLock()
+        private var sockets: [CInt]
+
+        init(_ sockets: [CInt]) { self.sockets = sockets }
+
+        func next() throws -> NIOBSDSocket.Handle {
+            try lock.withLock {
+                guard !sockets.isEmpty else { throw ChannelError.unknownLocalAddress }
+                return sockets.removeFirst()
+            }
+        }
+    }
+
+    static func namespacedSockets(_ count: Int) -> SocketPool? {
+        switch LoopbackNamespace.udpSockets(count: count) {
+        case .success(let (fds, _)): return SocketPool(fds)
+        case .failure(let failure):
+            Issue.record("no loopback namespace: \(failure)")
+            return nil
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func twoClientsTransferATorrentOverUTPAndReportIt() async throws {
+        guard let pool = Self.namespacedSockets(4) else { return }
+        let seedFolder = try ClientFixtures.temporaryFolder("utp-seed")
+        let leechFolder = try ClientFixtures.temporaryFolder("utp-leech")
+        defer {
+            try? FileManager.default.removeItem(atPath: seedFolder)
+            try? FileManager.default.removeItem(atPath: leechFolder)
+        }
+        let torrent = try ClientFixtures.makeTorrent(in: seedFolder)
+        var configuration = ClientConfiguration(host: "127.0.0.1", ports: [0])
+        configuration.usesTrackers = false
+        configuration.transport = UTPTransport(socketFactory: { _, _ in try pool.next() })
+        let seeder = try await Client(configuration: configuration)
+        let leecher = try await Client(configuration: configuration)
+        #expect(seeder.port != leecher.port)
+        try await seeder.addTorrent(torrent, downloadDirectory: seedFolder)
+        let downloading = try await leecher.addTorrent(torrent, downloadDirectory: leechFolder)
+        let started = ContinuousClock.now
+        try await leecher.connect(host: "127.0.0.1", port: seeder.port, for: downloading)
+        let done = try #require(await ClientFixtures.waitForCompletion(leecher, downloading))
+        let elapsed = ContinuousClock.now - started
+        #expect(done.isComplete)
+        let peers = await leecher.peers(of: downloading)
+        #expect(peers.count == 1)
+        #expect(peers.allSatisfy { $0.transport == .utp })
+        #expect(peers.first?.description.contains(" utp") == true, "\(peers.first?.description ?? "no peer")")
+        print("engine over uTP: \(ClientFixtures.files.map(\.1).reduce(0, +)) bytes in \(elapsed)")
+        await leecher.shutdown()
+        await seeder.shutdown()
+        #expect(ClientFixtures.identical(seedFolder, leechFolder))
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func fallbackDialsUTPFirstAndTCPWhenUTPIsNotAnswered() async throws {
+        guard let pool = Self.namespacedSockets(3) else { return }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let utp = UTPTransport(socketFactory: { _, _ in try pool.next() })
+        let fallback = FallbackTransport(policy: .both, utp: utp, utpAttemptTimeout: .milliseconds(500))
+        let accept: @Sendable (any Channel) -> EventLoopFuture<Void> = { $0.eventLoop.makeSucceededVoidFuture() }
+        // A uTP listener in the namespace: the dial goes over uTP.
+        let utpListener = try await UTPTransport(socketFactory: { _, _ in try pool.next() })
+            .listen(host: "127.0.0.1", port: 0, group: loop, initializer: accept)
+        let overUTP = try await fallback.connect(
+            host: "127.0.0.1", port: utpListener.port, loop: loop, timeout: .seconds(5), initializer: accept
+        ).get()
+        #expect(TransportKind(of: overUTP) == .utp)
+        #expect(overUTP.isActive)
+        try await overUTP.close()
+        // A TCP listener (nothing answers uTP on its port inside the namespace): TCP after the uTP attempt.
+        let tcpListener = try await TCPTransport().listen(
+            host: "127.0.0.1", port: 0, group: loop, initializer: accept)
+        let started = NIODeadline.now()
+        let overTCP = try await fallback.connect(
+            host: "127.0.0.1", port: tcpListener.port, loop: loop, timeout: .seconds(5), initializer: accept
+        ).get()
+        let waited = NIODeadline.now() - started
+        #expect(TransportKind(of: overTCP) == .tcp)
+        #expect(waited >= .milliseconds(450) && waited < .seconds(3), "\(waited)")
+        try await overTCP.close()
+        tcpListener.close()
+        utpListener.close()
+        try await group.shutdownGracefully()
+    }
+}
