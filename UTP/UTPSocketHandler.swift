@@ -90,7 +90,7 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     /// to (it must be, or the kernel sends a run as one oversized datagram). Runs of datagrams of exactly this size
     /// to one address are then written as one buffer that the kernel splits, instead of one message each; nil (the
     /// default) writes every datagram on its own. Set it to ``UTPConfiguration/maximumDatagramSize``: full data
-    /// packets are that size.
+    /// packets are that size. It turns back to nil by itself if the kernel refuses a segmented write.
     public var segmentationSize: Int?
 
     private struct SegmentRun {
@@ -370,7 +370,19 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     private func writeSegmentRun() {
         guard let run = segmentRun, let context else { return }
         segmentRun = nil
-        context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: run.address, data: run.buffer)), promise: nil)
+        guard run.count > 1 else {
+            context.write(
+                wrapOutboundOut(AddressedEnvelope(remoteAddress: run.address, data: run.buffer)), promise: nil)
+            return
+        }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.write(
+            wrapOutboundOut(AddressedEnvelope(remoteAddress: run.address, data: run.buffer)), promise: promise)
+        promise.futureResult.assumeIsolated().whenFailure { [self] _ in
+            // The kernel refused the segmented write (a device without checksum offload answers EIO): send each
+            // datagram on its own from now on; uTP resends what this write lost.
+            segmentationSize = nil
+        }
     }
 
     private func flushIfNeeded() {

@@ -33,6 +33,11 @@ public struct UTPTransport: PeerTransport {
     /// The room given to each datagram read: larger than any datagram a peer sends (libtorrent and libutp stay
     /// under 1,500 bytes; a jumbo-frame path could need more).
     public let maximumDatagramSize: Int
+    /// Whether runs of full datagrams leave as one UDP segmentation offload write (where the kernel has it,
+    /// `System.supportsUDPSegmentationOffload`): about 40 % less CPU per GiB sent on loopback. The socket's
+    /// `UDP_SEGMENT` is then ``BTUTP/UTPConfiguration/maximumDatagramSize``, so anything else sending on it (the
+    /// DHT later) must send datagrams no larger.
+    public let segmentationOffload: Bool
     private let socketFactory: SocketFactory?
     private let state = SharedState()
 
@@ -40,8 +45,9 @@ public struct UTPTransport: PeerTransport {
     public init(
         configuration: UTPConfiguration = UTPConfiguration(), maximumConnections: Int = 1024,
         maximumPendingBytes: Int = 256 << 10, vectorReadMessageCount: Int = 64, maximumDatagramSize: Int = 2048,
-        socketFactory: SocketFactory? = nil
+        segmentationOffload: Bool = true, socketFactory: SocketFactory? = nil
     ) {
+        self.segmentationOffload = segmentationOffload && System.supportsUDPSegmentationOffload
         self.configuration = configuration
         self.maximumConnections = maximumConnections
         self.maximumPendingBytes = maximumPendingBytes
@@ -140,7 +146,8 @@ public struct UTPTransport: PeerTransport {
         let configuration = configuration
         let maximumConnections = maximumConnections
         let maximumPendingBytes = maximumPendingBytes
-        let bootstrap = DatagramBootstrap(group: loop)
+        let segmentSize = segmentationOffload ? configuration.maximumDatagramSize : nil
+        var bootstrap = DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
             .channelOption(.datagramVectorReadMessageCount, value: vectorReadMessageCount)
@@ -148,14 +155,16 @@ public struct UTPTransport: PeerTransport {
                 .recvAllocator,
                 value: FixedSizeRecvByteBufferAllocator(capacity: vectorReadMessageCount * maximumDatagramSize)
             )
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let multiplexer = UTPStreamMultiplexer(
-                        configuration: configuration, maximumConnections: maximumConnections,
-                        maximumPendingBytes: maximumPendingBytes, inboundInitializer: initializer)
-                    try multiplexer.install(on: channel.pipeline.syncOperations)
-                }
+        if let segmentSize { bootstrap = bootstrap.channelOption(.datagramSegmentSize, value: CInt(segmentSize)) }
+        bootstrap = bootstrap.channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let multiplexer = UTPStreamMultiplexer(
+                    configuration: configuration, maximumConnections: maximumConnections,
+                    maximumPendingBytes: maximumPendingBytes, inboundInitializer: initializer)
+                multiplexer.socket.segmentationSize = segmentSize
+                try multiplexer.install(on: channel.pipeline.syncOperations)
             }
+        }
         guard let socketFactory else { return bootstrap.bind(host: host, port: port) }
         do {
             return bootstrap.withBoundSocket(try socketFactory(host, port))

@@ -119,11 +119,17 @@ let stream = try sendLoop.flatSubmit {
 try receiver.done.futureResult.wait()
 let seconds = Double((NIODeadline.now() - start).nanoseconds) / 1e9
 let cpu = cpuSeconds() - cpuStart
+let statistics = try sendLoop.submit {
+    try sendChannel.pipeline.syncOperations.handler(type: UTPStreamMultiplexer.self).socket.statistics(
+        of: stream.connectionID)
+}.wait()
 print(
     "uTP stream channels over loopback, \(datagramSize)-byte datagrams\(segmentation ? ", GSO" : ""):"
         + " \(megabytes) MiB in \(Double(Int(seconds * 100)) / 100) s"
         + " = \(Int((Double(megabytes) / seconds).rounded())) MiB/s,"
-        + " CPU \(Double(Int(cpu / Double(megabytes) * 1024 * 100)) / 100) s per GiB"
+        + " CPU \(Double(Int(cpu / Double(megabytes) * 1024 * 100)) / 100) s per GiB;"
+        + " sender: \(statistics?.packetsSent ?? 0) packets, \(statistics?.retransmissions ?? 0) retransmitted,"
+        + " \(statistics?.timeouts ?? 0) timeouts"
 )
 try stream.close().wait()
 try sendChannel.close().wait()
