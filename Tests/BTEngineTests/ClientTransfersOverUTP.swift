@@ -36,6 +36,18 @@ import Testing
         }
     }
 
+    /// The peers of `handle` as soon as there is one (polled for at most 10 s): a finished leecher and its seed
+    /// part, so the status is read during the transfer.
+    static func peersDuringTransfer(_ client: Client, _ handle: TorrentHandle) async -> [PeerStatus] {
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(10) {
+            let peers = await client.peers(of: handle)
+            if !peers.isEmpty { return peers }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return []
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func twoClientsTransferATorrentOverUTPAndReportIt() async throws {
         guard let pool = Self.namespacedSockets(4) else { return }
@@ -56,10 +68,10 @@ import Testing
         let downloading = try await leecher.addTorrent(torrent, downloadDirectory: leechFolder)
         let started = ContinuousClock.now
         try await leecher.connect(host: "127.0.0.1", port: seeder.port, for: downloading)
+        let peers = await Self.peersDuringTransfer(leecher, downloading)
         let done = try #require(await ClientFixtures.waitForCompletion(leecher, downloading))
         let elapsed = ContinuousClock.now - started
         #expect(done.isComplete)
-        let peers = await leecher.peers(of: downloading)
         #expect(peers.count == 1)
         #expect(peers.allSatisfy { $0.transport == .utp })
         #expect(peers.first?.description.contains(" utp") == true, "\(peers.first?.description ?? "no peer")")

@@ -83,12 +83,12 @@ import Testing
         let handle = try await client.addTorrent(torrent, downloadDirectory: leechFolder)
         let start = ContinuousClock.now
         try await client.connect(host: "127.0.0.1", port: Self.libtorrentPort, for: handle)
+        let peers = await ClientTransfersOverUTP.peersDuringTransfer(client, handle)
         let status = await ClientFixtures.waitForCompletion(client, handle, limit: .seconds(80))
         let elapsed = ContinuousClock.now - start
-        let peers = await client.peers(of: handle)
         await client.shutdown()
         #expect(status?.isComplete == true, "status: \(String(describing: status))")
-        #expect(peers.allSatisfy { $0.transport == .utp })
+        #expect(!peers.isEmpty && peers.allSatisfy { $0.transport == .utp })
         #expect(ClientFixtures.identical(seedFolder, leechFolder))
         print("libtorrent -> nbt over uTP: \(torrent.totalSize) bytes in \(elapsed)")
     }

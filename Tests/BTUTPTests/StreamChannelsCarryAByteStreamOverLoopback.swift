@@ -52,6 +52,16 @@ struct StreamChannelsCarryAByteStreamOverLoopback {
         func errorCaught(context: ChannelHandlerContext, error: any Error) { errors.append(error) }
     }
 
+    /// Keeps the datagrams that reach the end of a UDP channel's pipeline (the ones that are not uTP).
+    final class DatagramRecorder: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = AddressedEnvelope<ByteBuffer>
+        var datagrams: [ByteBuffer] = []
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            datagrams.append(unwrapInboundIn(data).data)
+        }
+    }
+
     /// Two sockets in a fresh namespace: A dials, B accepts with `acceptor` (nil: B accepts nothing).
     struct Pair {
         let group: MultiThreadedEventLoopGroup
@@ -105,6 +115,7 @@ struct StreamChannelsCarryAByteStreamOverLoopback {
                     maximumPendingBytes: 64 << 10, inboundInitializer: initializer)
                 multiplexer.socket.segmentationSize = segmentation ? 1400 : nil
                 try multiplexer.install(on: channel.pipeline.syncOperations)
+                try channel.pipeline.syncOperations.addHandler(DatagramRecorder())
             }
         }.withBoundSocket(fd).get()
     }
@@ -236,6 +247,33 @@ struct StreamChannelsCarryAByteStreamOverLoopback {
         try await accepted.closeFuture.get()
         let errors = try await Self.onLoop(accepted) { recorderB.errors.compactMap { ($0 as? UTPError)?.code } }
         #expect(errors == [.connectionFailed])
+        try await pair.shutdown()
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func datagramsThatAreNotUTPPassOnBesideAStream() async throws {
+        guard let pair = try await Self.pair(acceptor: { Recorder() }) else { return }
+        let channel = try await pair.dial(Recorder())
+        var krpc = ByteBuffer()
+        krpc.writeString("d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe")
+        try await pair.a.writeAndFlush(AddressedEnvelope(remoteAddress: pair.b.localAddress!, data: krpc))
+        var hello = ByteBuffer()
+        hello.writeString("hello")
+        try await channel.writeAndFlush(hello)
+        let (_, recorderB) = try await pair.accepted.get()
+        let b = pair.b
+        var passed: [ByteBuffer] = []
+        for _ in 0..<100 {
+            passed = try await b.eventLoop.submit {
+                try b.pipeline.syncOperations.handler(type: DatagramRecorder.self).datagrams
+            }.get()
+            if !passed.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(passed == [krpc], "a KRPC message reaches the handler after the multiplexer")
+        try await channel.close()
+        let received = try await Self.onLoop(b) { recorderB.received }
+        #expect(received == hello, "and the stream is untouched")
         try await pair.shutdown()
     }
 
