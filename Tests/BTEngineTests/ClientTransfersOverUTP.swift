@@ -10,7 +10,7 @@ import Testing
 
 /// The engine over uTP, unchanged: two ``Client``s whose transport is ``UTPTransport`` (UDP sockets on 127.0.0.1
 /// inside a private, loopback-only network namespace) transfer a torrent byte-identically and report their peer
-/// as uTP; ``FallbackTransport`` dials uTP first and falls back to TCP when nobody answers over uTP.
+/// as uTP.
 @Suite(.serialized) struct ClientTransfersOverUTP {
     /// Hands out sockets made beforehand inside one namespace, as ``UTPTransport/SocketFactory``.
     final class SocketPool: @unchecked Sendable {
@@ -79,38 +79,5 @@ import Testing
         await leecher.shutdown()
         await seeder.shutdown()
         #expect(ClientFixtures.identical(seedFolder, leechFolder))
-    }
-
-    @Test(.timeLimit(.minutes(1)))
-    func fallbackDialsUTPFirstAndTCPWhenUTPIsNotAnswered() async throws {
-        guard let pool = Self.namespacedSockets(3) else { return }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
-        let utp = UTPTransport(socketFactory: { _, _ in try pool.next() })
-        let fallback = FallbackTransport(policy: .both, utp: utp, utpAttemptTimeout: .milliseconds(500))
-        let accept: @Sendable (any Channel) -> EventLoopFuture<Void> = { $0.eventLoop.makeSucceededVoidFuture() }
-        // A uTP listener in the namespace: the dial goes over uTP.
-        let utpListener = try await UTPTransport(socketFactory: { _, _ in try pool.next() })
-            .listen(host: "127.0.0.1", port: 0, group: loop, initializer: accept)
-        let overUTP = try await fallback.connect(
-            host: "127.0.0.1", port: utpListener.port, loop: loop, timeout: .seconds(5), initializer: accept
-        ).get()
-        #expect(TransportKind(of: overUTP) == .utp)
-        #expect(overUTP.isActive)
-        try await overUTP.close()
-        // A TCP listener (nothing answers uTP on its port inside the namespace): TCP after the uTP attempt.
-        let tcpListener = try await TCPTransport().listen(
-            host: "127.0.0.1", port: 0, group: loop, initializer: accept)
-        let started = NIODeadline.now()
-        let overTCP = try await fallback.connect(
-            host: "127.0.0.1", port: tcpListener.port, loop: loop, timeout: .seconds(5), initializer: accept
-        ).get()
-        let waited = NIODeadline.now() - started
-        #expect(TransportKind(of: overTCP) == .tcp)
-        #expect(waited >= .milliseconds(450) && waited < .seconds(3), "\(waited)")
-        try await overTCP.close()
-        tcpListener.close()
-        utpListener.close()
-        try await group.shutdownGracefully()
     }
 }
