@@ -91,6 +91,10 @@ public final class UTPStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     private var delivering = false
     private var unread = CircularBuffer<ByteBuffer>()
     private var unreadBytes = 0
+    /// Buffers of `unread` that are still slices of a read buffer (appended since the last compaction).
+    private var unreadSlices = 0
+    /// How many received slices are held before they are copied into one buffer.
+    private static let slicesBeforeCompaction = 64
     /// The peer's FIN arrived; reported once the bytes before it are read.
     private var inputEnded = false
     private var inputClosed = false
@@ -141,6 +145,17 @@ public final class UTPStreamChannel: Channel, ChannelCore, @unchecked Sendable {
         guard state == .idle || state == .active, !inputEnded else { return }
         unread.append(bytes)
         unreadBytes += bytes.readableBytes
+        unreadSlices += 1
+        if unreadSlices >= Self.slicesBeforeCompaction {
+            // The buffers are slices of the socket's read buffers, each keeping a whole vector read alive: while
+            // nobody reads, the newest slices are copied into one buffer, so that few read buffers stay pinned.
+            let start = unread.index(unread.endIndex, offsetBy: -unreadSlices)
+            var merged = allocator.buffer(capacity: unread[start...].reduce(0) { $0 + $1.readableBytes })
+            for slice in unread[start...] { merged.writeImmutableBuffer(slice) }
+            unread.removeLast(unreadSlices)
+            unread.append(merged)
+            unreadSlices = 0
+        }
         if unreadBytes > Self.maximumUnreadBytes {
             fail(UTPError(.unreadBytesExceeded, "more than \(Self.maximumUnreadBytes) bytes received and not read"))
         }
@@ -165,6 +180,7 @@ public final class UTPStreamChannel: Channel, ChannelCore, @unchecked Sendable {
                 bytes = merged
             }
             unreadBytes = 0
+            unreadSlices = 0
             pipeline.syncOperations.fireChannelRead(NIOAny(bytes))
             pipeline.syncOperations.fireChannelReadComplete()
             if autoRead, state == .active { pipeline.syncOperations.read() }
@@ -439,6 +455,7 @@ public final class UTPStreamChannel: Channel, ChannelCore, @unchecked Sendable {
         failWrites(ChannelError.ioOnClosedChannel)
         unread.removeAll()
         unreadBytes = 0
+        unreadSlices = 0
         if wasActive { pipeline.syncOperations.fireChannelInactive() }
     }
 

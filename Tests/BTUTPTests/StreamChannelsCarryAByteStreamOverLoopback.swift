@@ -92,7 +92,7 @@ struct StreamChannelsCarryAByteStreamOverLoopback {
     static func socket(
         _ fd: CInt, on loop: any EventLoop, acceptor: (@Sendable () -> Recorder)?,
         accepted: EventLoopPromise<(any Channel, Recorder)>?, allowHalfClosure: Bool = false,
-        segmentation: Bool = false
+        segmentation: Bool = false, autoRead: Bool = true
     ) async throws -> any Channel {
         var bootstrap = DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
@@ -106,6 +106,7 @@ struct StreamChannelsCarryAByteStreamOverLoopback {
                         child.eventLoop.makeCompletedFuture {
                             let recorder = make()
                             try child.syncOptions!.setOption(.allowRemoteHalfClosure, value: allowHalfClosure)
+                            try child.syncOptions!.setOption(.autoRead, value: autoRead)
                             try child.pipeline.syncOperations.addHandler(recorder)
                             accepted?.succeed((child, recorder))
                         }
@@ -121,7 +122,8 @@ struct StreamChannelsCarryAByteStreamOverLoopback {
     }
 
     static func pair(
-        acceptor: (@Sendable () -> Recorder)?, allowHalfClosure: Bool = false, segmentation: Bool = false
+        acceptor: (@Sendable () -> Recorder)?, allowHalfClosure: Bool = false, segmentation: Bool = false,
+        autoRead: Bool = true
     ) async throws -> Pair? {
         let sockets: [CInt]
         switch LoopbackNamespace.udpSockets(count: 2) {
@@ -136,7 +138,8 @@ struct StreamChannelsCarryAByteStreamOverLoopback {
         let a = try await socket(
             sockets[0], on: group.next(), acceptor: nil, accepted: nil, segmentation: segmentation)
         let b = try await socket(
-            sockets[1], on: loopB, acceptor: acceptor, accepted: accepted, allowHalfClosure: allowHalfClosure)
+            sockets[1], on: loopB, acceptor: acceptor, accepted: accepted, allowHalfClosure: allowHalfClosure,
+            autoRead: autoRead)
         return Pair(group: group, a: a, b: b, acceptedPromise: accepted)
     }
 
@@ -247,6 +250,31 @@ struct StreamChannelsCarryAByteStreamOverLoopback {
         try await accepted.closeFuture.get()
         let errors = try await Self.onLoop(accepted) { recorderB.errors.compactMap { ($0 as? UTPError)?.code } }
         #expect(errors == [.connectionFailed])
+        try await pair.shutdown()
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aReaderWithAutoReadOffGetsBytesOnlyWhenItReads() async throws {
+        guard let pair = try await Self.pair(acceptor: { Recorder() }, autoRead: false) else { return }
+        let payload = UTPPair.randomBytes(512 << 10, seed: 9)
+        let channel = try await pair.dial(Recorder())
+        try await channel.writeAndFlush(payload)
+        let (accepted, recorderB) = try await pair.accepted.get()
+        try await Task.sleep(for: .milliseconds(300))
+        let before = try await Self.onLoop(accepted) { recorderB.received.readableBytes }
+        #expect(before == 0, "nothing is read before read()")
+        // One read() gives what arrived (hundreds of datagrams, compacted while held) as one buffer, in order.
+        let first = try await Self.onLoop(accepted) {
+            accepted.read()
+            return recorderB.received
+        }
+        #expect(first.readableBytes > 0)
+        #expect(first == payload.getSlice(at: 0, length: first.readableBytes))
+        try await accepted.setOption(.autoRead, value: true)
+        try await channel.close()
+        try await accepted.closeFuture.get()
+        let received = try await Self.onLoop(accepted) { recorderB.received }
+        #expect(received == payload)
         try await pair.shutdown()
     }
 
