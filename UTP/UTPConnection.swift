@@ -518,7 +518,9 @@ public struct UTPConnection: Sendable {
         } else if reorder[sequence] == nil,
             reorderBytes + packet.payload.readableBytes <= configuration.receiveBufferSize
         {
-            reorder[sequence] = (packet.type, packet.payload)
+            // A copy: the payload is a slice of the driver's read buffer (many datagrams of a vector read), which
+            // a held slice would keep alive whole for as long as the hole before it stays open.
+            reorder[sequence] = (packet.type, ByteBuffer(bytes: packet.payload.readableBytesView))
             reorderBytes += packet.payload.readableBytes
             statistics.packetsReordered += 1
         }

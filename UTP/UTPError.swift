@@ -1,4 +1,5 @@
-/// Why a datagram could not be decoded as a uTP packet, or a packet could not be encoded.
+/// Why a datagram could not be decoded as a uTP packet, a packet could not be encoded, or a uTP stream
+/// channel failed.
 ///
 /// A struct with an opaque ``Code`` (new cases can be added without breaking users), a human reason and
 /// the byte offset where decoding stopped, like ``BTBencode/BencodeError``. The packet decoder throws it;
@@ -23,6 +24,16 @@ public struct UTPError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let datagramTooLarge = Code("datagramTooLarge")
         /// A value that cannot be encoded (an extension body longer than 255 bytes).
         public static let unencodable = Code("unencodable")
+        /// A dial could not start: the socket's connection table is full or its channel is not open.
+        public static let cannotConnect = Code("cannotConnect")
+        /// A uTP connection ended before its handshake completed, or was reset or timed out while open; the
+        /// reason names the ``UTPCloseReason``.
+        public static let connectionFailed = Code("connectionFailed")
+        /// A stream channel's reader left more than ``UTPStreamChannel/maximumUnreadBytes`` unread (auto-read
+        /// off and no `read()`): the connection is reset rather than buffering without bound.
+        public static let unreadBytesExceeded = Code("unreadBytesExceeded")
+        /// A stream channel was given something other than a `ByteBuffer` to write.
+        public static let unsupportedWrite = Code("unsupportedWrite")
     }
 
     /// What went wrong.

@@ -72,13 +72,33 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     public let acceptsIncoming: Bool
     /// The most bytes a connection keeps written but not yet taken into its send buffer.
     public let maximumPendingBytes: Int
-    private weak var delegate: UTPSocketDelegate?
+    /// Set once, by the init or by ``UTPStreamMultiplexer`` (which is built around its handler).
+    weak var delegate: UTPSocketDelegate?
     private var connections: [UTPConnectionID: Entry] = [:]
     private var context: ChannelHandlerContext?
     private var touched: Set<UTPConnectionID> = []
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var needsFlush = false
+    /// Nesting depth of ``batchingFlushes(_:)``: while above 0, sends are written and flushed once at the end.
+    private var flushBatchDepth = 0
+    /// Between a read burst's first `channelRead` and its `channelReadComplete`, which flushes: writes made by
+    /// delegates during the burst (``UTPSocketDelegate/utpWritable(_:socket:)``) leave with it.
+    private var readingBurst = false
+
+    /// With UDP segmentation offload: the datagram size the channel's `ChannelOptions.datagramSegmentSize` is set
+    /// to (it must be, or the kernel sends a run as one oversized datagram). Runs of datagrams of exactly this size
+    /// to one address are then written as one buffer that the kernel splits, instead of one message each; nil (the
+    /// default) writes every datagram on its own. Set it to ``UTPConfiguration/maximumDatagramSize``: full data
+    /// packets are that size. It turns back to nil by itself if the kernel refuses a segmented write.
+    public var segmentationSize: Int?
+
+    private struct SegmentRun {
+        let address: SocketAddress
+        var buffer: ByteBuffer
+        var count: Int
+    }
+    private var segmentRun: SegmentRun?
 
     /// A handler; `delegate` is held weakly.
     public init(
@@ -90,6 +110,25 @@ public final class UTPSocketHandler: ChannelInboundHandler {
         self.acceptsIncoming = acceptsIncoming
         self.maximumConnections = maximumConnections
         self.delegate = delegate
+    }
+
+    /// A handler whose delegate is set afterwards (``UTPStreamMultiplexer`` creates its handler this way).
+    init(configuration: UTPConfiguration, acceptsIncoming: Bool, maximumConnections: Int, maximumPendingBytes: Int) {
+        self.maximumPendingBytes = maximumPendingBytes
+        self.configuration = configuration
+        self.acceptsIncoming = acceptsIncoming
+        self.maximumConnections = maximumConnections
+    }
+
+    /// Runs `body` with flushes held back, then flushes once: every datagram the calls in `body` send leaves in
+    /// one flush, which NIO turns into one `sendmmsg` for a burst instead of one `sendmsg` per write.
+    public func batchingFlushes<Result>(_ body: () throws -> Result) rethrows -> Result {
+        flushBatchDepth += 1
+        defer {
+            flushBatchDepth -= 1
+            flushIfNeeded()
+        }
+        return try body()
     }
 
     /// How many connections are open.
@@ -181,6 +220,7 @@ public final class UTPSocketHandler: ChannelInboundHandler {
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
+        readingBurst = true
         guard let packet = try? UTPPacket(decoding: envelope.data) else {
             context.fireChannelRead(data)
             return
@@ -225,6 +265,7 @@ public final class UTPSocketHandler: ChannelInboundHandler {
             perform(actions, for: id)
         }
         touched.removeAll(keepingCapacity: true)
+        readingBurst = false
         flushIfNeeded()
         context.fireChannelReadComplete()
     }
@@ -300,14 +341,53 @@ public final class UTPSocketHandler: ChannelInboundHandler {
 
     private func send(_ packet: UTPPacket, to address: SocketAddress) {
         guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: packet.encodedSize)
+        let size = packet.encodedSize
+        if let segment = segmentationSize, size == segment {
+            // A full datagram: appended to the run of full datagrams to the same address, sent as one write that
+            // the kernel splits (UDP GSO), up to 64 segments and 64 KiB.
+            if var run = segmentRun, run.address == address, run.count < 64, run.buffer.readableBytes + size <= 65_000 {
+                segmentRun = nil  // keep the buffer uniquely referenced while it grows
+                guard (try? packet.encode(into: &run.buffer)) != nil else { return }
+                run.count += 1
+                segmentRun = run
+                return
+            }
+            writeSegmentRun()
+            var buffer = context.channel.allocator.buffer(capacity: segment * 16)
+            guard (try? packet.encode(into: &buffer)) != nil else { return }
+            segmentRun = SegmentRun(address: address, buffer: buffer, count: 1)
+            needsFlush = true
+            return
+        }
+        writeSegmentRun()
+        var buffer = context.channel.allocator.buffer(capacity: size)
         guard (try? packet.encode(into: &buffer)) != nil else { return }
         context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: address, data: buffer)), promise: nil)
         needsFlush = true
     }
 
+    /// Writes the run of full datagrams held for segmentation offload, if any.
+    private func writeSegmentRun() {
+        guard let run = segmentRun, let context else { return }
+        segmentRun = nil
+        guard run.count > 1 else {
+            context.write(
+                wrapOutboundOut(AddressedEnvelope(remoteAddress: run.address, data: run.buffer)), promise: nil)
+            return
+        }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.write(
+            wrapOutboundOut(AddressedEnvelope(remoteAddress: run.address, data: run.buffer)), promise: promise)
+        promise.futureResult.assumeIsolated().whenFailure { [self] _ in
+            // The kernel refused the segmented write (a device without checksum offload answers EIO): send each
+            // datagram on its own from now on; uTP resends what this write lost.
+            segmentationSize = nil
+        }
+    }
+
     private func flushIfNeeded() {
-        guard needsFlush, let context else { return }
+        guard needsFlush, flushBatchDepth == 0, !readingBurst, let context else { return }
+        writeSegmentRun()
         needsFlush = false
         context.flush()
     }

@@ -1,7 +1,8 @@
 // swift-tools-version:6.1
 // BTUTP micro-benchmark: two UTPConnection state machines back to back in memory (every packet encoded and
 // decoded on the way), reporting throughput, packets per second and CPU per GiB; and two UTPSocketHandler
-// drivers over UDP on loopback (in a private network namespace). Run with ./run.
+// drivers over UDP on loopback (in a private network namespace); and one connection through UTPStreamChannels (the
+// engine's path), with and without UDP segmentation offload. Run with ./run.
 import PackageDescription
 
 let package = Package(
@@ -16,6 +17,14 @@ let package = Package(
             dependencies: [
                 .product(name: "BTUTP", package: "NetBitTorrent"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]),
+        .executableTarget(
+            name: "UTPChannelBenchmark",
+            dependencies: [
+                .product(name: "BTUTP", package: "NetBitTorrent"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(
