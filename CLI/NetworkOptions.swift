@@ -41,6 +41,12 @@ struct NetworkOptions: ParsableArguments {
     @Option(name: .customLong("dht-state"), help: "Keep the DHT's routing table in this file between runs.")
     var dhtState: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "How peers are reached: tcp, utp (uTP, BEP 29) or both (uTP first, TCP when uTP does not answer).",
+            discussion: "Both listen on TCP and UDP on the --port number."))
+    var transport = "tcp"
+
     func validate() throws {
         _ = try ports()
         for peer in peers { _ = try Self.endpoint(peer) }
@@ -52,6 +58,9 @@ struct NetworkOptions: ParsableArguments {
             guard (try? Self.endpoint(node)) != nil else {
                 throw TransferDisplay.fail("--dht-bootstrap takes HOST:PORT, not '\(node)'")
             }
+        }
+        guard FallbackTransport.Policy(rawValue: transport) != nil else {
+            throw TransferDisplay.fail("--transport takes tcp, utp or both, not '\(transport)'")
         }
         if noDHT && (!dhtBootstrap.isEmpty || dhtState != nil) {
             throw TransferDisplay.fail("--no-dht cannot be combined with --dht-bootstrap or --dht-state")
@@ -108,6 +117,11 @@ struct NetworkOptions: ParsableArguments {
         }
         if allowLocalTrackers { configuration.trackerAddressPolicy = .allowAll }
         configuration.dht = dhtSettings()
+        switch FallbackTransport.Policy(rawValue: transport) ?? .tcp {
+        case .tcp: configuration.transport = TCPTransport()
+        case .utp: configuration.transport = UTPTransport()
+        case .both: configuration.transport = FallbackTransport(policy: .both)
+        }
         configuration.reportsPacketEvents = false
         return configuration
     }

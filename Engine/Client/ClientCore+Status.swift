@@ -1,4 +1,5 @@
 import BTStorage
+import BTWire
 import NIOCore
 
 /// Snapshots beyond the basic ``TorrentStatus``: check progress, queued upload bytes, limits, wanted
@@ -69,7 +70,7 @@ extension ClientCore {
             status.blocksInFlight = machine.blocksInFlight
             status.allowedFastFromPeer = machine.allowedFastFromPeer
             status.allowedFastToPeer = machine.allowedFastToPeer
-            status.transport = configuration.transport.kind
+            status.transport = connection.channel.map { TransportKind(of: $0) } ?? configuration.transport.kind
             return status
         }
     }

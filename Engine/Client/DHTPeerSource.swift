@@ -37,7 +37,10 @@ final class DHTPeerSource: EngineComponent, @unchecked Sendable {
         if let make = settings.makeChannel {
             channel = try await make(loop, host, port)
         } else {
-            let bootstrap = DatagramBootstrap(group: loop).channelOption(.socketOption(.so_reuseaddr), value: 1)
+            // No SO_REUSEADDR: a uTP transport may hold the listen port's UDP socket, and two sockets on one
+            // port would split its datagrams between them. Then the node takes any port (it tells peers its
+            // port in the `port` message, and announces the TCP port).
+            let bootstrap = DatagramBootstrap(group: loop)
             do {
                 channel = try await bootstrap.bind(host: host, port: port).get()
             } catch {
