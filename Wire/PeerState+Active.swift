@@ -225,13 +225,12 @@ extension PeerStateMachine {
         private mutating func peerRequested(_ request: BlockRequest, now: NIODeadline, into actions: inout [PeerAction])
             throws(Closing)
         {
-            let configuration = local.configuration
             let valid =
                 local.pieces[request.piece] && request.offset >= 0
-                && request.offset + request.length <= configuration.size(ofPiece: request.piece)
+                && request.offset + request.length <= local.configuration.size(ofPiece: request.piece)
             let answer = try serving.admit(
                 request, choking: link.amChoking, allowedFast: link.allowsFast(request.piece),
-                fast: link.supportsFastExtension, valid: valid, configuration: configuration)
+                fast: link.supportsFastExtension, valid: valid, configuration: local.configuration)
             switch answer {
             case .serve: actions.append(.readBlock(request))
             case .reject: send(.reject(request), now: now, into: &actions)
