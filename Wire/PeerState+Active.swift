@@ -1,0 +1,307 @@
+import BTMetainfo
+import NIOCore
+
+extension PeerStateMachine {
+    /// Both handshakes done; messages flow. The only state with a message decoder, request queues both
+    /// ways and timers; the peer's handshake, its pieces and the features both sides set are known here
+    /// (``Link``), never optional.
+    struct Active: Sendable {
+        /// Ours in every phase.
+        var local: Local
+        /// What both sides have said.
+        var link: Link
+        /// Frames the peer's messages.
+        private var decoder: PeerMessageDecoder
+        /// Our requests to the peer.
+        var requests = RequestPipeline()
+        /// The peer's requests to us.
+        var serving = ServingQueue()
+        /// Pieces the peer sent blocks of, until their hash check reports (reputation and parole).
+        var contributed: Set<Int> = []
+        /// When either side was last interested (the useless-peer timeout).
+        private var lastInterest: NIODeadline
+        /// When we last sent something (keep-alives).
+        private var lastSent: NIODeadline
+        /// When bytes last arrived from the peer (see ``PeerConfiguration/inactivityTimeout``).
+        private var lastReceived: NIODeadline
+
+        /// The peer's `handshake` was accepted by `previous`: the connection becomes active and announces
+        /// our extension handshake, our pieces and the pieces we allow fast.
+        init(_ previous: Handshaking, remote handshake: Handshake, now: NIODeadline, into actions: inout [PeerAction]) {
+            let configuration = previous.local.configuration
+            self.local = previous.local
+            self.link = Link(
+                handshake: handshake, localReserved: configuration.localReserved, pieceCount: configuration.pieceCount)
+            self.decoder = PeerMessageDecoder(
+                limits: .init(
+                    maxMessageLength: configuration.maxMessageLength,
+                    maxRequestLength: configuration.maxRequestLength, pieceCount: configuration.pieceCount))
+            self.lastInterest = now
+            self.lastSent = previous.lastSent
+            self.lastReceived = now
+            greet(now: now, into: &actions)
+        }
+
+        /// Bytes of read-buffer storage the decoder keeps alive for unread bytes.
+        var decoderRetainedBytes: Int { decoder.retainedStorageBytes }
+
+        private mutating func greet(now: NIODeadline, into actions: inout [PeerAction]) {
+            let configuration = local.configuration
+            if link.supportsExtensions {
+                var handshake = local.extensionHandshake
+                if handshake.yourIP == nil, let ip = configuration.remoteIPv4 { handshake.yourIP = ip }
+                let payload = ByteBuffer(bytes: handshake.encoded())
+                send(.extended(ExtendedMessage(id: 0, payload: payload)), now: now, into: &actions)
+            }
+            // BEP 6: with the fast extension, availability is always announced, as have all / have none when
+            // possible; without it a bitfield is sent only when we have something.
+            let fast = link.supportsFastExtension
+            if fast && local.pieces.isAllSet {
+                send(.haveAll, now: now, into: &actions)
+            } else if fast && local.pieces.isNoneSet {
+                send(.haveNone, now: now, into: &actions)
+            } else if !local.pieces.isNoneSet {
+                send(.bitfield(ByteBuffer(bytes: local.pieces.bytes)), now: now, into: &actions)
+            }
+            if fast, let ip = configuration.remoteIPv4, configuration.allowedFastCount > 0 {
+                let set = AllowedFastSet.generate(
+                    count: configuration.allowedFastCount, pieceCount: configuration.pieceCount,
+                    infoHash: configuration.infoHash, ipv4: ip)
+                link.reserveAllowedFast(set.count)
+                for piece in set where local.pieces[piece] {
+                    guard link.insertAllowedFast(piece) else { continue }
+                    send(.allowedFast(piece: piece), now: now, into: &actions)
+                }
+            }
+        }
+
+        // MARK: Input from the peer
+
+        /// Bytes from the peer: every whole message in them (and in what came before) is handled.
+        mutating func receive(_ bytes: ByteBuffer, now: NIODeadline, into actions: inout [PeerAction]) throws(Closing) {
+            if bytes.readableBytes > 0 {
+                lastReceived = now
+                decoder.append(bytes)
+            }
+            while true {
+                let message: PeerMessage?
+                do throws(WireError) {
+                    message = try decoder.next()
+                } catch {
+                    throw Closing(.malformedPacket, error.reason)
+                }
+                guard let message else { return }
+                try handle(message, now: now, into: &actions)
+            }
+        }
+
+        /// A message decoded by the caller.
+        mutating func receive(message: PeerMessage, now: NIODeadline, into actions: inout [PeerAction]) throws(Closing)
+        {
+            lastReceived = now
+            try handle(message, now: now, into: &actions)
+        }
+
+        private mutating func handle(_ message: PeerMessage, now: NIODeadline, into actions: inout [PeerAction])
+            throws(Closing)
+        {
+            local.report(.packet(PacketEvent(.incoming, .message(message))), into: &actions)
+            let pieceCount = local.configuration.pieceCount
+            switch message {
+            case .keepAlive:
+                break
+            case .choke:
+                link.peerChoking = true
+                actions.append(.peerChoked(true))
+                // BEP 6: with the fast extension a choke does not cancel requests; rejects (or blocks) follow.
+                if !link.supportsFastExtension && requests.count > 0 {
+                    actions.append(.requestsReturned(requests.removeAll()))
+                }
+            case .unchoke:
+                link.peerChoking = false
+                actions.append(.peerChoked(false))
+            case .interested, .notInterested:
+                link.peerInterested = message == .interested
+                lastInterest = now
+                actions.append(.peerInterested(link.peerInterested))
+            case .have(let piece):
+                guard !link.pieces[piece] else { return }  // a repeated `have` changes nothing
+                link.pieces[piece] = true
+                link.bitfieldStatus = link.pieces.isAllSet ? .all : .partial
+                actions.append(.peerHas(.piece(piece)))
+                try availabilityChanged(now: now, into: &actions)
+            case .bitfield(let bits):
+                guard let bitfield = Bitfield(bytes: bits.readableBytesView, count: pieceCount) else {
+                    throw Closing(.malformedPacket, "bitfield does not match \(pieceCount) pieces")
+                }
+                // A bitfield after `have` messages (aria2 does this) adds to them, as libtorrent tolerates.
+                link.pieces = bitfield.union(link.pieces)
+                link.bitfieldStatus = link.pieces.isAllSet ? .all : (link.pieces.isNoneSet ? .none : .partial)
+                actions.append(.peerHas(.pieces(link.pieces)))
+                try availabilityChanged(now: now, into: &actions)
+            case .haveAll, .haveNone:
+                try requireFast(message)
+                let all = message == .haveAll
+                link.pieces = Bitfield(count: pieceCount, allSet: all)
+                link.bitfieldStatus = all ? .all : .none
+                actions.append(.peerHas(all ? .all : .none))
+                try availabilityChanged(now: now, into: &actions)
+            case .request(let request):
+                try peerRequested(request, now: now, into: &actions)
+            case .piece(let block):
+                guard try requests.received(block.request, now: now) else { return }
+                link.downMeter.record(block.request.length, at: now)
+                contributed.insert(block.piece)
+                if link.isSnubbed {
+                    link.isSnubbed = false
+                    local.report(.snubbed(false), into: &actions)
+                }
+                actions.append(.deliver(block))
+            case .cancel(let request):
+                guard serving.take(request) else { return }
+                // BEP 6: every request gets exactly one answer, a block or a reject.
+                if link.supportsFastExtension { send(.reject(request), now: now, into: &actions) }
+                actions.append(.requestCancelled(request))
+            case .port(let port):
+                link.dhtPort = port
+                actions.append(.forward(message))
+            case .suggest(let piece):
+                try requireFast(message)
+                link.suggest(piece, pieceCount: pieceCount)
+            case .reject(let request):
+                try requireFast(message)
+                if requests.rejected(request) { actions.append(.requestsReturned([request])) }
+            case .allowedFast(let piece):
+                try requireFast(message)
+                if piece < pieceCount && link.allowedFastFromPeer.count < 256 { link.allowedFastFromPeer.insert(piece) }
+            case .extended(let extended):
+                try receivedExtended(extended, into: &actions)
+            case .hashRequest, .hashes, .hashReject, .unknown:
+                actions.append(.forward(message))
+            }
+        }
+
+        private func requireFast(_ message: PeerMessage) throws(Closing) {
+            guard link.supportsFastExtension else {
+                throw Closing(
+                    .protocolViolation, "fast-extension message \(message.id ?? 0) without the fast extension")
+            }
+        }
+
+        private mutating func receivedExtended(_ message: ExtendedMessage, into actions: inout [PeerAction])
+            throws(Closing)
+        {
+            guard link.supportsExtensions else {
+                throw Closing(.protocolViolation, "extended message without the extension protocol")
+            }
+            let payload = message.payload.readableBytesView
+            if message.id == 0 {
+                do throws(WireError) {
+                    link.extensions = try ExtensionHandshake(decoding: payload)
+                } catch {
+                    throw Closing(.malformedPacket, error.reason)
+                }
+                try checkBothSeeds()
+                return
+            }
+            guard let name = local.extensionName(message.id) else {
+                actions.append(.extensionMessage(.other(name: "#\(message.id)", payload: message.payload)))
+                return
+            }
+            do throws(WireError) {
+                switch name {
+                case ExtensionHandshake.Name.pex:
+                    actions.append(.extensionMessage(.pex(try PEXMessage(decoding: payload))))
+                case ExtensionHandshake.Name.metadata:
+                    actions.append(.extensionMessage(.metadata(try MetadataMessage(decoding: payload))))
+                default:
+                    actions.append(.extensionMessage(.other(name: name, payload: message.payload)))
+                }
+            } catch {
+                throw Closing(.malformedPacket, error.reason)
+            }
+        }
+
+        private mutating func peerRequested(_ request: BlockRequest, now: NIODeadline, into actions: inout [PeerAction])
+            throws(Closing)
+        {
+            let valid =
+                local.pieces[request.piece] && request.offset >= 0
+                && request.offset + request.length <= local.configuration.size(ofPiece: request.piece)
+            let answer = try serving.admit(
+                request, choking: link.amChoking, allowedFast: link.allowsFast(request.piece),
+                fast: link.supportsFastExtension, valid: valid, configuration: local.configuration)
+            switch answer {
+            case .serve: actions.append(.readBlock(request))
+            case .reject: send(.reject(request), now: now, into: &actions)
+            case .ignore: break
+            }
+        }
+
+        private mutating func availabilityChanged(now: NIODeadline, into actions: inout [PeerAction]) throws(Closing) {
+            updateInterest(now: now, into: &actions)
+            try checkBothSeeds()
+        }
+
+        /// Ends the connection when neither side can give the other anything.
+        func checkBothSeeds() throws(Closing) {
+            if local.isSeed && link.isUploadOnly { throw Closing(.bothSeeds, "we and the peer are both seeds") }
+        }
+
+        /// With automatic interest, tells the peer whether it has a piece we want and lack, when that changed.
+        mutating func updateInterest(now: NIODeadline, into actions: inout [PeerAction]) {
+            guard local.configuration.automaticInterest else { return }
+            let wanted = link.hasPiece(wantedBy: local)
+            if wanted != link.amInterested { setInterested(wanted, now: now, into: &actions) }
+        }
+
+        /// Sends `interested` or `not interested`.
+        mutating func setInterested(_ interested: Bool, now: NIODeadline, into actions: inout [PeerAction]) {
+            link.amInterested = interested
+            lastInterest = now
+            send(interested ? .interested : .notInterested, now: now, into: &actions)
+        }
+
+        // MARK: Time
+
+        /// Request timeout (snubbing), useless-peer and inactivity timeouts, keep-alive; releases the read
+        /// buffer a partial message pins.
+        mutating func tick(now: NIODeadline, into actions: inout [PeerAction]) throws(Closing) {
+            let configuration = local.configuration
+            decoder.compact()
+            if requests.isOverdue(now: now, timeout: configuration.requestTimeout) {
+                requestTimedOut(now: now, into: &actions)
+            }
+            if link.amInterested || link.peerInterested {
+                lastInterest = now
+            } else if now - lastInterest >= configuration.uselessPeerTimeout {
+                throw Closing(.uselessPeer, "neither side interested")
+            }
+            if now - lastReceived >= configuration.inactivityTimeout {
+                throw Closing(.inactive, "nothing received for \(configuration.inactivityTimeout)")
+            }
+            if now - lastSent >= configuration.keepAliveInterval { send(.keepAlive, now: now, into: &actions) }
+        }
+
+        private mutating func requestTimedOut(now: NIODeadline, into actions: inout [PeerAction]) {
+            // Keep the oldest request (one outstanding while snubbed); give the others back to the picker.
+            let keepOldest = !link.isSnubbed
+            if keepOldest {
+                link.isSnubbed = true
+                local.report(.snubbed(true), into: &actions)
+            }
+            let givenUp = requests.timeOut(keepingOldest: keepOldest, now: now)
+            for block in givenUp { send(.cancel(block), now: now, into: &actions) }
+            if !givenUp.isEmpty { actions.append(.requestsReturned(givenUp)) }
+        }
+
+        // MARK: Output
+
+        /// Sends `message` (and reports it to observers).
+        mutating func send(_ message: PeerMessage, now: NIODeadline, into actions: inout [PeerAction]) {
+            lastSent = now
+            actions.append(.send(message))
+            local.report(.packet(PacketEvent(.outgoing, .message(message))), into: &actions)
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import BTMetainfo
+
+extension PeerStateMachine {
+    /// The peer's requests to us: those accepted and not yet answered, in order, and the counts of
+    /// requests that broke the rules (BEP 3 and 6), which end the connection once there are too many.
+    /// Exists only while the connection is active.
+    struct ServingQueue: Sendable {
+        /// How a request from the peer is answered.
+        enum Answer: Sendable {
+            /// Accepted: read the block.
+            case serve
+            /// Refused with a BEP 6 `reject`.
+            case reject
+            /// Dropped without an answer (BEP 3 has no reject), or already queued.
+            case ignore
+        }
+
+        /// Accepted requests, oldest first.
+        private(set) var requests: [BlockRequest] = []
+        /// Requests for data we do not have or outside the piece.
+        private var invalidRequests = 0
+        /// Requests while choked or beyond our queue, since the last unchoke.
+        private var excessRequests = 0
+
+        /// An empty queue.
+        init() {}
+
+        /// Whether `request` is accepted and not yet answered.
+        func contains(_ request: BlockRequest) -> Bool { requests.contains(request) }
+
+        /// Decides on a request from the peer. `choking`: we choke it; `allowedFast`: the piece is one we
+        /// allowed fast; `fast`: both sides have BEP 6 (rejects exist); `valid`: we have the piece and the
+        /// block lies inside it. Too many requests while choked or beyond our queue are a flood, repeated
+        /// invalid ones a violation.
+        mutating func admit(
+            _ request: BlockRequest, choking: Bool, allowedFast: Bool, fast: Bool, valid: Bool,
+            configuration: PeerConfiguration
+        ) throws(Closing) -> Answer {
+            // Choked: only allowed-fast pieces may be requested (BEP 6); a request in flight when we choked is
+            // normal, so it is rejected (fast) or ignored (BEP 3), not punished.
+            if choking && !(fast && allowedFast) {
+                guard fast else { return .ignore }
+                excessRequests += 1
+                if excessRequests > configuration.maxServingQueue * 2 {
+                    throw Closing(.requestFlood, "\(excessRequests) requests while choked")
+                }
+                return .reject
+            }
+            guard valid else {
+                invalidRequests += 1
+                if !fast && invalidRequests >= 2 || invalidRequests > configuration.maxInvalidRequests {
+                    throw Closing(.protocolViolation, "repeated requests for data we do not have (\(request))")
+                }
+                return fast ? .reject : .ignore
+            }
+            if requests.contains(request) { return .ignore }
+            guard requests.count < configuration.maxServingQueue else {
+                excessRequests += 1
+                if !fast || excessRequests > configuration.maxServingQueue {
+                    throw Closing(.requestFlood, "more than \(configuration.maxServingQueue) outstanding requests")
+                }
+                return .reject
+            }
+            requests.append(request)
+            return .serve
+        }
+
+        /// Takes `request` out of the queue (served, cancelled, or its read failed); false when it was not
+        /// there.
+        mutating func take(_ request: BlockRequest) -> Bool {
+            guard let index = requests.firstIndex(of: request) else { return false }
+            requests.remove(at: index)
+            return true
+        }
+
+        /// We choked the peer: drops the requests that `keeps` does not keep and returns them, in order.
+        mutating func choke(keeping keeps: (BlockRequest) -> Bool) -> [BlockRequest] {
+            let dropped = requests.filter { !keeps($0) }
+            requests.removeAll { !keeps($0) }
+            return dropped
+        }
+
+        /// We unchoked the peer: requests it sent while choked are forgiven.
+        mutating func unchoked() {
+            excessRequests = 0
+        }
+    }
+}
