@@ -1,6 +1,6 @@
 // Storage front-end benchmark (issue 11, issue 13's data path): writes and hashes SIZE MiB of a v1 torrent
 // (1 MiB pieces over four files, blocks of 16 KiB) through BTStorage three ways, and reads it back two
-// ways, in one process, alternating the order of the variants every round:
+// ways, in one process, rotating the order of the variants every round:
 //
 //   write arrays      the engine's path today: each block copied out of its ByteBuffer into an [UInt8]
 //                     (as ClientCore+Downloading does), batches of 32 blocks through writeBlocks([BlockWrite])
@@ -11,12 +11,13 @@
 //   read arrays       readBlocks([BlockRequest]) in batches of 64, each [UInt8] copied into a ByteBuffer (as
 //                     ClientCore+Uploading does)
 //   read front end    PieceStore.BlockReader into buffers from a ByteBufferAllocator, 4 MiB of requests in
-//                     flight (a peer's pipeline), pread straight into each buffer
+//                     flight (a peer's pipeline), queued in bursts of --read-burst, pread straight into each buffer
 //
 // "Received" blocks are slices of 64 distinct 1 MiB piece buffers (piece i is buffer i % 64), as the wire
 // decoder hands out slices of the buffers NIO read; every write round must verify every piece from the bytes
 // it wrote. CPU seconds are the process's (getrusage, user + system) over the variant alone.
-// Usage: StorageFrontBench [--mebibytes N] [--rounds N] [--folder PATH]
+// Usage: StorageFrontBench [--mebibytes N] [--rounds N] [--folder PATH] [--only write|read|LABEL]
+//   [--pace-mebibytes N (the writer's back-pressure, default 8)] [--read-burst N (requests per wake-up, default 32)]
 import BTMetainfo
 import BTStorage
 import Crypto
@@ -28,18 +29,28 @@ import NIOCore
     import Glibc
 #endif
 
-var mebibytes = 1024
-var rounds = 3
-var folder = NSTemporaryDirectory() + "/nbt-storagefront-bench"
-var arguments = CommandLine.arguments.dropFirst().makeIterator()
-while let argument = arguments.next() {
-    switch argument {
-    case "--mebibytes": mebibytes = Int(arguments.next() ?? "") ?? mebibytes
-    case "--rounds": rounds = Int(arguments.next() ?? "") ?? rounds
-    case "--folder": folder = arguments.next() ?? folder
-    default: fatalError("unknown argument \(argument)")
+/// The command line: size, rounds, folder.
+let (mebibytes, rounds, folder, only, paceMebibytes, readBurst) = { () -> (Int, Int, String, String?, Int, Int) in
+    var only: String?
+    var pace = 8
+    var burst = 32
+    var mebibytes = 1024
+    var rounds = 3
+    var folder = NSTemporaryDirectory() + "/nbt-storagefront-bench"
+    var arguments = CommandLine.arguments.dropFirst().makeIterator()
+    while let argument = arguments.next() {
+        switch argument {
+        case "--mebibytes": mebibytes = Int(arguments.next() ?? "") ?? mebibytes
+        case "--rounds": rounds = Int(arguments.next() ?? "") ?? rounds
+        case "--folder": folder = arguments.next() ?? folder
+        case "--only": only = arguments.next()
+        case "--pace-mebibytes": pace = Int(arguments.next() ?? "") ?? pace
+        case "--read-burst": burst = Int(arguments.next() ?? "") ?? burst
+        default: fatalError("unknown argument \(argument)")
+        }
     }
-}
+    return (mebibytes, rounds, folder, only, pace, max(1, burst))
+}()
 
 let pieceLength = 1 << 20
 let blockSize = PieceStore.blockSize
@@ -88,7 +99,7 @@ let allBlocks = (0..<pieceCount).flatMap { piece in (0..<blocksPerPiece).map { b
 
 func cpuSeconds() -> (user: Double, system: Double) {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return (
         Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
         Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
@@ -187,7 +198,7 @@ func writeBuffers(_ store: PieceStore, _ tally: Tally) async {
 }
 
 func writeFrontEnd(_ store: PieceStore, _ tally: Tally) async throws {
-    let pacer = Pacer(limit: 8 << 20)
+    let pacer = Pacer(limit: paceMebibytes << 20)
     let batches = Locked(0)
     let writer = PieceStore.BlockWriter(store: store) { outcomes in
         tally.count(outcomes.map(\.result))
@@ -229,7 +240,11 @@ func readArrays(_ store: PieceStore) async throws -> Int {
     return checksum
 }
 
+/// Batches the reader made in the last read round.
+let readBatches = Locked(0)
+
 func readFrontEnd(_ store: PieceStore) async throws -> Int {
+    readBatches.withLock { $0 = 0 }
     let pacer = Pacer(limit: 4 << 20)
     let checksum = Locked(0)
     let failures = Locked(0)
@@ -242,10 +257,13 @@ func readFrontEnd(_ store: PieceStore) async throws -> Int {
             }
         }
         checksum.withLock { $0 &+= sum }
+        readBatches.withLock { $0 += 1 }
         pacer.done(outcomes.count * blockSize)
     }
+    // Requests come in bursts, as a socket read holds many 17-byte request messages that the engine's loop
+    // handles in one go: the producer waits for room once per burst.
     for (index, request) in requests.enumerated() {
-        await pacer.waitForRoom()
+        if index % readBurst == 0 { await pacer.waitForRoom() }
         pacer.add(blockSize)
         try reader.enqueue(request, for: index)
     }
@@ -258,7 +276,7 @@ print(
     "StorageFrontBench: \(totalBytes) bytes, \(pieceCount) pieces of \(pieceLength), \(allBlocks.count) blocks, \(rounds) rounds, folder \(folder)"
 )
 var results: [String: [Measurement]] = [:]
-func record(_ label: String, _ round: Int, _ measurement: Measurement, _ note: String = "") {
+@MainActor func record(_ label: String, _ round: Int, _ measurement: Measurement, _ note: String = "") {
     results[label, default: []].append(measurement)
     let rate = Double(totalBytes) / measurement.wall / 1e6
     print(
@@ -269,10 +287,17 @@ func pad(_ text: String) -> String { text.padding(toLength: 16, withPad: " ", st
 func fixed(_ value: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", value) }
 
 let writeVariants = ["write arrays", "write buffers", "write front end"]
+/// Whether to run `label` in `round` under `--only` (reads need one written copy: the last round's buffers).
+func wanted(_ label: String, round: Int) -> Bool {
+    guard let only else { return true }
+    return label.hasPrefix(only) || (only.hasPrefix("read") && label == "write buffers" && round == rounds)
+}
 var lastStore: PieceStore?
 for round in 1...rounds {
-    let order = round % 2 == 1 ? writeVariants : writeVariants.reversed()
-    for label in order {
+    // Every variant takes every place in the order (the place matters on a busy machine: see RESULTS.md).
+    let shift: Int = (round - 1) % writeVariants.count
+    let order: [String] = Array(writeVariants[shift...]) + Array(writeVariants[..<shift])
+    for label in order where wanted(label, round: round) {
         let (store, path) = try freshStore(round, label.replacingOccurrences(of: " ", with: "-"))
         let tally = Tally()
         let measurement = try await measure {
@@ -287,30 +312,32 @@ for round in 1...rounds {
             "\(label): \(tally.verified) verified, \(tally.failures) failures")
         let note = label == "write front end" ? "(\(frontEndBatches.last ?? 0) batches)" : ""
         record(label, round, measurement, note)
-        if round == rounds && label == order.last {
+        if round == rounds && lastStore == nil {  // kept for the reads
             lastStore = store
         } else {
             try FileManager.default.removeItem(atPath: path)
         }
     }
 }
+guard only.map({ $0.hasPrefix("read") }) ?? true else { exit(0) }
 let readStore = lastStore!
 _ = try await readArrays(readStore)  // warm the page cache and the handles
 for round in 1...rounds {
     let order = round % 2 == 1 ? ["read arrays", "read front end"] : ["read front end", "read arrays"]
-    for label in order {
+    for label in order where only.map({ label.hasPrefix($0) }) ?? true {
         var sum = 0
         let measurement = try await measure {
             sum = label == "read arrays" ? try await readArrays(readStore) : try await readFrontEnd(readStore)
         }
-        record(label, round, measurement, "(checksum \(sum))")
+        let batches = label == "read front end" ? ", \(readBatches.withLock { $0 }) batches" : ""
+        record(label, round, measurement, "(checksum \(sum)\(batches))")
     }
 }
 try? FileManager.default.removeItem(atPath: folder)
 
 print("\nmedians of \(rounds) rounds (MB = 10^6 bytes; CPU = user + system of the process over the variant)")
 for label in writeVariants + ["read arrays", "read front end"] {
-    let runs = results[label]!
+    guard let runs = results[label] else { continue }
     func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
     let wall = median(runs.map(\.wall))
     let cpu = median(runs.map(\.cpu))
