@@ -13,7 +13,7 @@ enum BlockBatchWriter {
         let piece: Int
         let offset: Int
         let generation: Int
-        let bytes: [UInt8]
+        let bytes: BlockBytes
     }
 
     /// What the hop did.
@@ -56,8 +56,8 @@ enum BlockBatchWriter {
         return outcome
     }
 
-    /// Calls `body` with the bytes of every entry of `run`, in order, without copying them (each array's
-    /// storage stays pinned by the nested `withUnsafeBytes`; runs are at most a piece's blocks long).
+    /// Calls `body` with the bytes of every entry of `run`, in order, without copying them (each block's
+    /// storage, array or buffer, stays pinned by the nested `withUnsafeBytes`; runs are at most a piece's blocks long).
     private static func withBuffers(
         of run: ArraySlice<Entry>, _ collected: [UnsafeRawBufferPointer] = [],
         _ body: ([UnsafeRawBufferPointer]) throws -> Void

@@ -1,4 +1,5 @@
 import BTMetainfo
+import NIOCore
 
 /// What happened to a block handed to ``PieceStore/writeBlock(piece:offset:bytes:from:)``.
 public enum BlockWriteResult: Hashable, Sendable {
@@ -135,6 +136,35 @@ public actor PieceStore {
     /// every one of its writes succeeded and its hash passed. A failed write fails only its own block
     /// (and the blocks written with it in one gathered write, all of one piece).
     public func writeBlocks(_ blocks: [BlockWrite]) async -> [Result<BlockWriteResult, StorageError>] {
+        await write(
+            blocks.map { PendingWrite(piece: $0.piece, offset: $0.offset, bytes: .array($0.bytes), peer: $0.peer) })
+    }
+
+    /// `writeBlocks(_: [BlockWrite])` for blocks in the buffers the network read them into: each
+    /// block is written (gathered with its neighbours) and hashed from its buffer's readable bytes, with no
+    /// copy. A block whose `request.length` differs from its buffer's readable bytes fails with
+    /// ``StorageError/Code/invalidRequest``.
+    public func writeBlocks(_ blocks: [ReceivedBlock]) async -> [Result<BlockWriteResult, StorageError>] {
+        await write(
+            blocks.map {
+                PendingWrite(
+                    piece: $0.request.piece, offset: $0.request.offset, bytes: .buffer($0.bytes), peer: $0.peer,
+                    declaredLength: $0.request.length)
+            })
+    }
+
+    /// One block on its way through ``write(_:)``.
+    struct PendingWrite: Sendable {
+        var piece: Int
+        var offset: Int
+        var bytes: BlockBytes
+        var peer: PeerTag
+        /// The length the caller gave (nil: the bytes' count); a block whose bytes differ is refused.
+        var declaredLength: Int? = nil
+    }
+
+    /// The body of both `writeBlocks`.
+    private func write(_ blocks: [PendingWrite]) async -> [Result<BlockWriteResult, StorageError>] {
         var results = [Result<BlockWriteResult, StorageError>](repeating: .success(.stored), count: blocks.count)
         if !createdEmptyFiles {
             do {
@@ -150,7 +180,7 @@ public actor PieceStore {
             let piece = item.piece
             let offset = item.offset
             guard piece >= 0 && piece < layout.pieceCount, offset >= 0, offset % Self.blockSize == 0,
-                offset < layout.size(ofPiece: piece),
+                offset < layout.size(ofPiece: piece), item.declaredLength.map({ $0 == item.bytes.count }) ?? true,
                 item.bytes.count == blockLength(piece: piece, block: offset / Self.blockSize)
             else {
                 results[index] = .failure(
@@ -309,7 +339,39 @@ public actor PieceStore {
     /// one thread hop for the lot instead of one per block); one result per range, in order, each failing on
     /// its own like ``readBlock(piece:offset:length:)``.
     public func readBlocks(_ blocks: [BlockRequest]) async -> [Result<[UInt8], StorageError>] {
-        var results = [Result<[UInt8], StorageError>](repeating: .success([]), count: blocks.count)
+        await read(blocks) { storage, block in
+            var buffer = [UInt8](repeating: 0, count: block.length)
+            let complete = try buffer.withUnsafeMutableBytes {
+                try storage.readPiece(block.piece, offset: block.offset, into: $0)
+            }
+            return complete ? buffer : nil
+        }
+    }
+
+    /// ``readBlocks(_:)`` into buffers from `allocator`: each block is read (`pread`) straight into the
+    /// writable bytes of a buffer of its own, which is what goes to the socket; no array, no second copy.
+    public func readBlocks(
+        _ blocks: [BlockRequest], allocator: ByteBufferAllocator
+    ) async -> [Result<ByteBuffer, StorageError>] {
+        await read(blocks) { storage, block in
+            var buffer = allocator.buffer(capacity: block.length)
+            var complete = false
+            try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: block.length) { raw in
+                complete = try storage.readPiece(
+                    block.piece, offset: block.offset,
+                    into: UnsafeMutableRawBufferPointer(rebasing: raw[..<block.length]))
+                return block.length
+            }
+            return complete ? buffer : nil
+        }
+    }
+
+    /// The body of both `readBlocks`: checks each range, then reads the valid ones in one trip to the pool
+    /// with `readOne`, which answers nil when a byte of a real file is missing.
+    private func read<Bytes: Sendable>(
+        _ blocks: [BlockRequest], _ readOne: @escaping @Sendable (any Storage, BlockRequest) throws -> Bytes?
+    ) async -> [Result<Bytes, StorageError>] {
+        var results = [Result<Bytes, StorageError>?](repeating: nil, count: blocks.count)
         var valid: [(index: Int, block: BlockRequest)] = []
         valid.reserveCapacity(blocks.count)
         for (index, block) in blocks.enumerated() {
@@ -328,20 +390,16 @@ public actor PieceStore {
                 valid.append((index, block))
             }
         }
-        guard !valid.isEmpty else { return results }
+        guard !valid.isEmpty else { return results.map { $0! } }
         let storage = self.storage
         let work = valid
-        let reads: [Result<[UInt8]?, StorageError>]
+        let reads: [Result<Bytes?, StorageError>]
         do {
             reads = try await pool.run {
                 work.map { _, block in
-                    Result { () throws(StorageError) -> [UInt8]? in
-                        var buffer = [UInt8](repeating: 0, count: block.length)
+                    Result { () throws(StorageError) -> Bytes? in
                         do {
-                            let complete = try buffer.withUnsafeMutableBytes {
-                                try storage.readPiece(block.piece, offset: block.offset, into: $0)
-                            }
-                            return complete ? buffer : nil
+                            return try readOne(storage, block)
                         } catch {
                             throw Self.storageError(error, .read)
                         }
@@ -351,7 +409,7 @@ public actor PieceStore {
         } catch {
             let failure = Self.storageError(error, .read)
             for (index, _) in valid { results[index] = .failure(failure) }
-            return results
+            return results.map { $0! }
         }
         for ((index, block), read) in zip(valid, reads) {
             switch read {
@@ -363,7 +421,7 @@ public actor PieceStore {
                 results[index] = .failure(error)
             }
         }
-        return results
+        return results.map { $0! }
     }
 
     /// A verified piece's data turned out missing or short: it stops being verified, `file_error` is

@@ -36,6 +36,9 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidResumeData = Code("invalidResumeData")
         /// The operation was cancelled.
         public static let cancelled = Code("cancelled")
+        /// More bytes wait to be written or read than a front end's limit allows (``PieceStore/BlockWriter``,
+        /// ``PieceStore/BlockReader``): the caller asked faster than the disk answers.
+        public static let backlogFull = Code("backlogFull")
         /// Any other I/O failure (``StorageError/errno`` has the system's code).
         public static let ioError = Code("ioError")
     }
