@@ -21,6 +21,10 @@ extension PeerStateMachine {
         private var invalidRequests = 0
         /// Requests while choked or beyond our queue, since the last unchoke.
         private var excessRequests = 0
+        /// Requests accepted while we choke the peer, per allowed-fast piece (at most the allowed-fast set's
+        /// size of entries): a peer may fetch an allowed-fast piece, not fetch it again and again (a
+        /// request+cancel flood does exactly that).
+        private var allowedFastRequests: [Int: Int] = [:]
 
         /// An empty queue.
         init() {}
@@ -38,6 +42,17 @@ extension PeerStateMachine {
         ) throws(Closing) -> Answer {
             // Choked: only allowed-fast pieces may be requested (BEP 6); a request in flight when we choked is
             // normal, so it is rejected (fast) or ignored (BEP 3), not punished.
+            if choking && fast && allowedFast {
+                // libtorrent's rule: more than 3 times a piece's blocks of one allowed-fast piece while choked
+                // is a flood (too_many_requests_when_choked), however many were cancelled meanwhile.
+                let blocksPerPiece = max(1, (configuration.pieceLength + 16383) / 16384)
+                let count = (allowedFastRequests[request.piece] ?? 0) + 1
+                allowedFastRequests[request.piece] = count
+                if count > 3 * blocksPerPiece {
+                    throw Closing(
+                        .requestFlood, "\(count) requests for allowed-fast piece \(request.piece) while choked")
+                }
+            }
             if choking && !(fast && allowedFast) {
                 guard fast else { return .ignore }
                 excessRequests += 1
