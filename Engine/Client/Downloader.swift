@@ -83,30 +83,42 @@ final class Downloader: EngineComponent, @unchecked Sendable {
             return
         }
         writeStarted(length, session: session)
-        writeQueue(of: session).enqueue(
-            BlockWriteQueue.Item(
-                block: piece, bytes: Array(block.data.readableBytesView), peer: PeerTag(connection.key)))
+        // The block is a slice of the bytes NIO read from the socket: the store writes it from there (no copy).
+        do {
+            try writer(of: session).enqueue(ReceivedBlock(piece, bytes: block.data, from: PeerTag(connection.key)))
+        } catch {
+            // Only a backlog past the writer's bound (our own back-pressure stops far below it) or a writer
+            // already shut down: the block is not written and gets no outcome, so the torrent stops with the
+            // error rather than wait for it.
+            writeFinished(length, session: session)
+            fail(session, error: error)
+        }
     }
 
-    /// The torrent's write queue (made on its first block); each batch's outcomes come back to the loop in one
-    /// hop.
-    func writeQueue(of session: TorrentSession) -> BlockWriteQueue {
-        if let queue = session.writeQueue { return queue }
+    /// The torrent's block writer (BTStorage's front end of its piece store, made on its first block); each
+    /// batch's outcomes come back to the loop in one hop.
+    func writer(of session: TorrentSession) -> PieceStore.BlockWriter {
+        if let writer = session.writer { return writer }
         let downloader = self
         let loop = self.loop
-        let queue = BlockWriteQueue(
+        let writer = PieceStore.BlockWriter(
             store: session.store,
             scheduleFlush: { flush in
-                loop.scheduleTask(in: .nanoseconds(BlockWriteQueue.flushDelayNanoseconds)) { flush() }
+                loop.scheduleTask(in: .nanoseconds(PieceStore.BlockWriter.Configuration().flushDelayNanoseconds)) {
+                    flush()
+                }
             }
         ) { [weak session] outcomes in
             loop.execute {
                 guard let session else { return }
-                for outcome in outcomes { downloader.written(outcome.block, result: outcome.result, session: session) }
+                for outcome in outcomes {
+                    downloader.written(
+                        outcome.block, result: outcome.result.mapError { $0 as any Error }, session: session)
+                }
             }
         }
-        session.writeQueue = queue
-        return queue
+        session.writer = writer
+        return writer
     }
 
     func written(_ block: BlockRequest, result: Result<BlockWriteResult, any Error>, session: TorrentSession) {

@@ -45,7 +45,7 @@ final class TorrentSession: @unchecked Sendable {
     /// the peer that sent the blocks has gone, and reputation is kept by address.
     var peerAddresses: [UInt64: IPAddress] = [:]
     /// Received blocks on their way to ``store`` (made by the engine on the first block).
-    var writeQueue: BlockWriteQueue?
+    var writer: PieceStore.BlockWriter?
     /// Requested blocks being read for upload (made on the first request).
     var readQueue: BlockReadQueue?
     /// Block bytes handed to storage whose write has not finished (see download back-pressure).
