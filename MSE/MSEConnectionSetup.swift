@@ -82,7 +82,8 @@ public struct MSEConnectionSetup: Sendable {
         skey: [UInt8], policy: EncryptionPolicy, randomness: MSEHandshakeRandomness? = nil
     ) -> MSEConnectionSetup {
         precondition(skey.count == 20, "an SKEY is 20 bytes")
-        return MSEConnectionSetup(state: .initiatorIdle(InitiatorIdle(skey: skey, policy: policy, randomness: randomness)))
+        return MSEConnectionSetup(
+            state: .initiatorIdle(InitiatorIdle(skey: skey, policy: policy, randomness: randomness)))
     }
 
     /// The accepting side of a connection, under `policy`; `randomness` nil draws fresh keys and pads when
@@ -205,14 +206,16 @@ public struct MSEConnectionSetup: Sendable {
                 }
                 return [
                     .established(
-                        MSEEstablishedStream(outcome: .plaintext, received: current.prefix, pendingOutput: current.held))
+                        MSEEstablishedStream(outcome: .plaintext, received: current.prefix, pendingOutput: current.held)
+                    )
                 ]
             }
             guard let allowed = current.policy.cryptoMethods else {
                 return [.fail(MSEError(.encryptionRefused, "MSE handshake, encryption disabled"))]
             }
             var responding = Responding(
-                current, machine: MSEResponder(index: index(), allowed: allowed, randomness: current.randomness ?? .secure()))
+                current,
+                machine: MSEResponder(index: index(), allowed: allowed, randomness: current.randomness ?? .secure()))
             let actions = responding.machine.receive(current.prefix)
             state = .responding(responding)
             return translate(actions, held: &responding.held)

@@ -31,7 +31,10 @@ import Testing
             ]
         }
         let client = try await pair.connect {
-            [RawTap(clientRecord), TestWire(record: clientRecord, onActive: [first], expected: Int.max, onRead: answer)]
+            [
+                RawTap(clientRecord),
+                TestWire(record: clientRecord, onActive: [first], expected: Int.max, onRead: answer),
+            ]
         }
         let settled = await eventually(20) { serverRecord.snapshot.result != nil && clientRecord.snapshot.closed }
         #expect(settled)
@@ -108,7 +111,9 @@ import Testing
             return [
                 MSEChannelHandler.responder(
                     policy: .preferred, index: { served.withLock { $0 } }, onResult: record.report),
-                TestWire(record: record, expected: 68) { $0.count >= 68 ? MSETestSupport.bitTorrentHandshake(infoHash: Self.skey, peerID: 2) : nil },
+                TestWire(record: record, expected: 68) {
+                    $0.count >= 68 ? MSETestSupport.bitTorrentHandshake(infoHash: Self.skey, peerID: 2) : nil
+                },
             ]
         }
         let handshake = MSETestSupport.bitTorrentHandshake(infoHash: Self.skey, peerID: 1)

@@ -53,7 +53,9 @@ import Testing
         }
         let server = serverRecord.snapshot
         let clientFacts = clientRecord.snapshot
-        #expect(arrived, "client got \(clientFacts.app.count)/\(serverSends.count), server \(server.app.count)/\(clientSends.count)")
+        #expect(
+            arrived,
+            "client got \(clientFacts.app.count)/\(serverSends.count), server \(server.app.count)/\(clientSends.count)")
         // Compared as Bools: a failed #expect on two large arrays would take minutes to describe.
         let clientGotAll = clientFacts.app == serverSends
         let serverGotAll = server.app == clientSends

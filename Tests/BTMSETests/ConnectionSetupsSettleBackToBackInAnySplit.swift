@@ -212,7 +212,13 @@ func connectionSetupsSettleBackToBackInAnySplit(_ policyCase: PolicyCase, maxChu
     var plaintext = MSEConnectionSetup.responder(policy: .preferred)
     var asked = 0
     for byte in marker.dropLast() {
-        #expect(plaintext.receive(ByteBuffer(bytes: [byte]), index: { asked += 1; return SKEYIndex() }).isEmpty)
+        #expect(
+            plaintext.receive(
+                ByteBuffer(bytes: [byte]),
+                index: {
+                    asked += 1; return SKEYIndex()
+                }
+            ).isEmpty)
     }
     let settled = plaintext.receive(ByteBuffer(bytes: [marker.last!, 0, 0]), index: { SKEYIndex() })
     guard case .established(let stream) = settled.first else {
@@ -227,7 +233,13 @@ func connectionSetupsSettleBackToBackInAnySplit(_ policyCase: PolicyCase, maxChu
     var mse = MSEConnectionSetup.responder(
         policy: .preferred, randomness: MSETestSupport.randomness(seed: 4, clearPad: 0, encryptedPad: 0))
     #expect(peer.publicKey[0] != 19)
-    #expect(mse.receive(ByteBuffer(bytes: peer.publicKey.prefix(95)), index: { asked += 1; return SKEYIndex() }).isEmpty)
+    #expect(
+        mse.receive(
+            ByteBuffer(bytes: peer.publicKey.prefix(95)),
+            index: {
+                asked += 1; return SKEYIndex()
+            }
+        ).isEmpty)
     #expect(asked == 1)
     let yb = mse.receive(ByteBuffer(bytes: peer.publicKey.suffix(1)), index: { SKEYIndex() })
     guard case .send(let bytes) = yb.first else {

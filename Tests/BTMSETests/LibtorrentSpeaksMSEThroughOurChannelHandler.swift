@@ -34,7 +34,8 @@ import Testing
         let incomingConfiguration = Mutex<PeerConfiguration?>(nil)
 
         func peerChannel(_ handler: PeerChannelHandler, route handshake: Handshake) -> PeerChannelRoute {
-            guard let configuration = incomingConfiguration.withLock({ $0 }), handshake.infoHash == configuration.infoHash
+            guard let configuration = incomingConfiguration.withLock({ $0 }),
+                handshake.infoHash == configuration.infoHash
             else { return .refuse(.noSuchTorrent) }
             return .accept(
                 PeerStateMachine(configuration: configuration, incoming: true, source: .incoming, now: .now()))

@@ -95,7 +95,8 @@ final class TestWire: ChannelInboundHandler {
     var answered = false
 
     init(
-        record: ChannelRecord, onActive: [[UInt8]] = [], expected: Int, onRead: @escaping ([UInt8]) -> [UInt8]? = { _ in nil }
+        record: ChannelRecord, onActive: [[UInt8]] = [], expected: Int,
+        onRead: @escaping ([UInt8]) -> [UInt8]? = { _ in nil }
     ) {
         self.record = record
         self.onActive = onActive
@@ -178,10 +179,13 @@ struct LoopbackPair {
 }
 
 /// Waits for `future` at most `seconds`.
-func awaitWithin<T: Sendable>(_ seconds: Int64, _ future: EventLoopFuture<T>, on loop: any EventLoop) async throws -> T {
+func awaitWithin<T: Sendable>(_ seconds: Int64, _ future: EventLoopFuture<T>, on loop: any EventLoop) async throws -> T
+{
     let promise = loop.makePromise(of: T.self)
     future.cascade(to: promise)
-    let timer = loop.scheduleTask(in: .seconds(seconds)) { promise.fail(ChannelError.connectTimeout(.seconds(seconds))) }
+    let timer = loop.scheduleTask(in: .seconds(seconds)) {
+        promise.fail(ChannelError.connectTimeout(.seconds(seconds)))
+    }
     defer { timer.cancel() }
     return try await promise.futureResult.get()
 }

@@ -79,7 +79,12 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if position > stream.count / 2 {
             _ = responder.hold(ByteBuffer(bytes: ourHandshake))
         }
-        for action in responder.receive(bytes, index: { asked += 1; return served }) {
+        for action in responder.receive(
+            bytes,
+            index: {
+                asked += 1; return served
+            })
+        {
             switch action {
             case .established(let stream):
                 outcomes += 1
@@ -103,7 +108,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     precondition(asked <= 1, "index asked more than once")
     precondition(delivered <= stream.count, "bytes out of nowhere")
     if outcomes == 1 {
-        precondition(responder.receive(ByteBuffer(bytes: [1, 2, 3]), index: { served }).isEmpty, "settled must stay quiet")
+        precondition(
+            responder.receive(ByteBuffer(bytes: [1, 2, 3]), index: { served }).isEmpty, "settled must stay quiet")
         precondition(responder.timedOut().isEmpty && responder.peerClosed().isEmpty, "settled must stay quiet")
     }
     return 0
