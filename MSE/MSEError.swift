@@ -28,6 +28,18 @@ public struct MSEError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let noCommonMethod = Code("noCommonMethod")
         /// `crypto_select` is not exactly one of the methods offered.
         public static let invalidSelection = Code("invalidSelection")
+        /// The handshake did not complete within the driver's timeout (``MSEChannelHandler``: 30 s by default).
+        public static let handshakeTimeout = Code("handshakeTimeout")
+        /// The connection closed before the handshake completed (for an outgoing attempt under
+        /// ``EncryptionPolicy/preferred``, the cue to redial in plaintext).
+        public static let closedDuringHandshake = Code("closedDuringHandshake")
+        /// An incoming connection opened with a plaintext BitTorrent handshake under
+        /// ``EncryptionPolicy/required``.
+        public static let plaintextRefused = Code("plaintextRefused")
+        /// An incoming connection opened with an MSE handshake under ``EncryptionPolicy/none``.
+        public static let encryptionRefused = Code("encryptionRefused")
+        /// Our side wrote more than ``MSELimits/maxHeldOutputBytes`` before the handshake completed.
+        public static let heldOutputTooLong = Code("heldOutputTooLong")
     }
 
     /// What went wrong.

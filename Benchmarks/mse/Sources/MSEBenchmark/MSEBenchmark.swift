@@ -117,6 +117,19 @@ struct MSEBenchmark {
                 format: "  responder role (1001 torrents)       %8.0f /s (%.1f us each)",
                 Double(handshakes) / (Double(responderNanos) / 1e9), Double(responderNanos) / Double(handshakes) / 1000)
         )
+
+        // The channel handler pair over 1 GiB (NBT_MSE_CHANNEL_BYTES overrides), fresh and shared blocks.
+        let channelBytes =
+            Int(ProcessInfo.processInfo.environment["NBT_MSE_CHANNEL_BYTES"] ?? "") ?? (1 << 30)
+        for shared in [false, true] {
+            let figures = try ChannelThroughput.measure(totalBytes: channelBytes, sharedBlock: shared, clock: now)
+            let label = shared ? "shared blocks (CoW)" : "fresh blocks       "
+            print(
+                "MSEChannelHandler pair, \(label)"
+                    + String(
+                        format: " %8.1f MB/s (%d MiB, encrypt + decrypt)", figures.megabytesPerSecond,
+                        figures.payloadBytes >> 20))
+        }
         if sink == 0x5a { print("") }
     }
 }
