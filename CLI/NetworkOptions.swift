@@ -1,5 +1,6 @@
 import ArgumentParser
 import BTEngine
+import BTMSE
 import Foundation
 import Logging
 
@@ -47,6 +48,14 @@ struct NetworkOptions: ParsableArguments {
             discussion: "Both listen on TCP and UDP on the --port number."))
     var transport = "tcp"
 
+    @Option(
+        help: ArgumentHelp(
+            "Message stream encryption (MSE/PE): none, preferred or required.",
+            discussion:
+                "preferred dials with MSE (RC4 or plaintext) and redials a peer that refuses it in plaintext, and accepts both; required is RC4 only, both ways."
+        ))
+    var encryption = "none"
+
     func validate() throws {
         _ = try ports()
         for peer in peers { _ = try Self.endpoint(peer) }
@@ -58,6 +67,9 @@ struct NetworkOptions: ParsableArguments {
             guard (try? Self.endpoint(node)) != nil else {
                 throw TransferDisplay.fail("--dht-bootstrap takes HOST:PORT, not '\(node)'")
             }
+        }
+        guard EncryptionPolicy(rawValue: encryption) != nil else {
+            throw TransferDisplay.fail("--encryption takes none, preferred or required, not '\(encryption)'")
         }
         guard FallbackTransport.Policy(rawValue: transport) != nil else {
             throw TransferDisplay.fail("--transport takes tcp, utp or both, not '\(transport)'")
@@ -117,6 +129,7 @@ struct NetworkOptions: ParsableArguments {
         }
         if allowLocalTrackers { configuration.trackerAddressPolicy = .allowAll }
         configuration.dht = dhtSettings()
+        configuration.encryption = EncryptionPolicy(rawValue: encryption) ?? .none
         switch FallbackTransport.Policy(rawValue: transport) ?? .tcp {
         case .tcp: configuration.transport = TCPTransport()
         case .utp: configuration.transport = UTPTransport()

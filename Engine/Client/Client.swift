@@ -1,4 +1,5 @@
 import BTDHT
+import BTMSE
 import BTMetainfo
 import BTStorage
 import BTTracker
@@ -89,6 +90,12 @@ public final class Client: Sendable {
                             guard let driver = core.connections.acceptChannel(channel) else {
                                 channel.close(promise: nil)
                                 return
+                            }
+                            // MSE first (it passes a plaintext handshake through when the policy allows).
+                            if configuration.encryption != .none {
+                                try channel.pipeline.syncOperations.addHandler(
+                                    MSEChannelHandler.responder(
+                                        policy: configuration.encryption, index: { core.skeyIndex }))
                             }
                             try channel.pipeline.syncOperations.addHandler(driver)
                         }

@@ -1,3 +1,4 @@
+import BTMSE
 import BTMetainfo
 import BTStorage
 import BTTracker
@@ -65,6 +66,11 @@ public struct ClientConfiguration: Sendable {
     /// The DHT (BEP 5): peers for torrents that are not private, found and announced without a tracker.
     /// Nil (the default): no DHT node runs; `nbt` turns it on with the public routers unless told otherwise.
     public var dht: DHTSettings?
+    /// Message stream encryption (MSE/PE, the seed's `encryption`): ``EncryptionPolicy/none`` (the default:
+    /// plaintext, as every interop peer accepts), ``EncryptionPolicy/preferred`` (dial with MSE offering RC4
+    /// and plaintext, redial a peer that refuses it in plaintext, accept both), ``EncryptionPolicy/required``
+    /// (RC4 only, both ways).
+    public var encryption: EncryptionPolicy
     /// Most block bytes per torrent received and not yet written to storage; at the cap no new requests are
     /// sent until writes complete, so a slow disk slows the download instead of filling memory.
     public var maximumPendingWriteBytesPerTorrent: Int
@@ -108,6 +114,7 @@ public struct ClientConfiguration: Sendable {
         self.maximumConnectionsPerAddress = 4
         self.peerTurnover = .init()
         self.dht = nil
+        self.encryption = .none
         self.maximumPendingWriteBytesPerTorrent = 32 * 1024 * 1024
         self.workerPool = .shared
         self.makeStorage = { torrent, folder, events in FileStorage(torrent: torrent, folder: folder, events: events) }

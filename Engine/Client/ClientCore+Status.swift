@@ -56,7 +56,7 @@ extension ClientCore {
             status.isOnParole = machine.isOnParole
             status.isOptimisticUnchoke = machine.isOptimisticUnchoke
             status.isUploadOnly = machine.isUploadOnly
-            status.isEncrypted = machine.isEncrypted
+            status.isEncrypted = connection.isEncrypted || machine.isEncrypted
             status.reputation = ledger.score(of: connection.endpoint.address.unmapped)
             status.supportsExtensions = machine.supportsExtensions
             status.supportsFastExtension = machine.supportsFastExtension

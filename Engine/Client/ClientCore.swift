@@ -1,3 +1,4 @@
+import BTMSE
 import BTMetainfo
 import BTStorage
 import BTTracker
@@ -43,6 +44,9 @@ final class ClientCore: @unchecked Sendable {
     private(set) lazy var dht = DHTPeerSource(core: self)
     /// Peer exchange.
     private(set) lazy var pex = PeerExchanger(core: self)
+    /// The torrents by `HASH('req2', info-hash)`, for incoming MSE handshakes (rebuilt when torrents come
+    /// and go).
+    private(set) var skeyIndex = SKEYIndex()
 
     init(loop: any EventLoop, configuration: ClientConfiguration, peerID: PeerID, events: EventBus) {
         self.loop = loop
@@ -128,6 +132,7 @@ final class ClientCore: @unchecked Sendable {
         }
         session.picker.isSequential = configuration.sequentialDownload
         torrents[key] = session
+        skeyIndex = SKEYIndex(torrents.keys)
         applyLimits(session)
         if configuration.usesTrackers && !session.torrent.announceTiers.isEmpty {
             var random = TrackerRandom()
@@ -149,6 +154,7 @@ final class ClientCore: @unchecked Sendable {
     /// files.
     func removeSession(_ session: TorrentSession) {
         torrents[session.handle.wireInfoHash] = nil
+        skeyIndex = SKEYIndex(torrents.keys)
         connections.disconnectAll(session, reason: .local)
         rates.removeTorrent(session.handle.wireInfoHash)
         connections.limiter.setMaximum(nil, for: session.handle.wireInfoHash)

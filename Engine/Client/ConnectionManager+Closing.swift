@@ -48,6 +48,19 @@ extension ConnectionManager {
             session.picker.peerLeft(connection.key)
             if !connection.isIncoming {
                 session.dialled.remove("\(connection.host):\(connection.port)")
+                // A peer that refused our MSE handshake is dialled again at once, in plaintext (libtorrent's
+                // "enabled" policy); the redial below is then its back-off after that.
+                if connection.encryptionFailed && configuration.encryption == .preferred && !core.isShutDown
+                    && core.torrents[session.handle.wireInfoHash] === session
+                {
+                    if session.plaintextPeers.count < 4096 {
+                        session.plaintextPeers.insert("\(connection.host):\(connection.port)")
+                    }
+                    let (host, port, source) = (
+                        connection.host, connection.port, connection.machine?.source ?? .tracker
+                    )
+                    loop.execute { [self] in addPeer(host: host, port: port, source: source, to: session) }
+                }
                 if PeerRedials.retries(after: reason), !core.isShutDown,
                     core.torrents[session.handle.wireInfoHash] === session
                 {

@@ -1,3 +1,4 @@
+import BTMSE
 import BTMetainfo
 import BTStorage
 import BTTracker
@@ -81,6 +82,8 @@ extension ConnectionManager {
             return .refuse(reason)
         }
         guard !core.isShutDown else { return refuse(.local) }
+        let encryption = Self.encryption(of: handler.channel)
+        if let skey = encryption?.skey, skey != handshake.infoHash { return refuse(.handshakeInfoHashMismatch) }
         guard let session = core.torrents[handshake.infoHash], session.state != .paused, session.state != .failed else {
             return refuse(.noSuchTorrent)
         }
@@ -95,12 +98,21 @@ extension ConnectionManager {
         let connection = PeerConnection(
             key: key, core: core, endpoint: endpoint, host: host, port: port, incoming: true, now: now)
         connection.session = session
+        connection.isEncrypted = encryption?.isEncrypted ?? false
         connection.driver = handler
         handler.delegate = connection
         byKey[key] = connection
         session.connections[key] = connection
         session.peerAddresses[key] = address.unmapped
         return .accept(PeerStateMachine(configuration: config, incoming: true, source: .incoming, now: now))
+    }
+
+    /// How MSE settled `channel`'s stream (nil: no MSE handler, or not settled).
+    static func encryption(of channel: (any Channel)?) -> MSEChannelOutcome? {
+        guard let mse = try? channel?.pipeline.syncOperations.handler(type: MSEChannelHandler.self),
+            case .success(let outcome) = mse.result
+        else { return nil }
+        return outcome
     }
 
     /// Where `channel`'s peer is (0.0.0.0:0 when the channel cannot say).
@@ -148,6 +160,13 @@ extension ConnectionManager: PeerChannelDelegate {
 
     func peerChannel(_ handler: PeerChannelHandler, closedBeforeHandshake reason: DisconnectReason) {
         handshakeEnded(from: Self.endpoint(of: handler.channel).address)
+        // An MSE handshake that failed closed the channel: that is the reason, not the wire's.
+        var reason = reason
+        if let mse = try? handler.channel?.pipeline.syncOperations.handler(type: MSEChannelHandler.self),
+            case .failure = mse.result
+        {
+            reason = .mseSyncFailure
+        }
         if let channel = handler.channel { incomingRefused(channel, reason: reason) }
     }
 

@@ -1,3 +1,4 @@
+import BTMSE
 import BTMetainfo
 import BTStorage
 import BTTracker
@@ -126,10 +127,25 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         session.connections[connection.key] = connection
         session.peerAddresses[connection.key] = connection.endpoint.address.unmapped
         let manager = self
+        // MSE in front of the wire unless the policy is plaintext or this is a plaintext redial.
+        let address = "\(connection.host):\(connection.port)"
+        let policy = configuration.encryption
+        let encrypt = policy != .none && !session.plaintextPeers.contains(address)
+        connection.plaintextOnly = !encrypt
+        let skey = session.handle.wireInfoHash
         configuration.transport.connect(
             host: connection.host, port: connection.port, from: listenHost, loop: loop, timeout: .seconds(10),
             initializer: { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if encrypt {
+                        let mse = MSEChannelHandler.initiator(skey: skey, policy: policy) { result in
+                            switch result {
+                            case .success(let outcome): connection.isEncrypted = outcome.isEncrypted
+                            case .failure: connection.encryptionFailed = true
+                            }
+                        }
+                        try channel.pipeline.syncOperations.addHandler(mse)
+                    }
                     try channel.pipeline.syncOperations.addHandler(connection.makeDriver())
                 }
             }

@@ -37,6 +37,13 @@ final class PeerConnection: @unchecked Sendable {
     var lastUploadAt: NIODeadline?
     /// Peer exchange with this peer (BEP 11), when both sides speak it.
     var pex: PeerExchangeState?
+    /// RC4 carries the connection's payload (MSE settled on it).
+    var isEncrypted = false
+    /// Our MSE handshake with the peer failed (an outgoing connection redials it in plaintext under
+    /// ``EncryptionPolicy/preferred``).
+    var encryptionFailed = false
+    /// Dialled without MSE (a plaintext redial, or the policy is ``EncryptionPolicy/none``).
+    var plaintextOnly = false
     /// Upload tokens granted by the rate limiter and not yet spent.
     var uploadTokens = 0
     /// Reads waiting for upload tokens.

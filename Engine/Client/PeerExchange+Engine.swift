@@ -56,7 +56,7 @@ final class PeerExchanger: EngineComponent, @unchecked Sendable {
             guard let endpoint = listenEndpoint(of: connection), let machine = connection.machine else { continue }
             var flags: PEXFlags = []
             if machine.isSeed { flags.insert(.seed) }
-            if machine.isEncrypted { flags.insert(.prefersEncryption) }
+            if connection.isEncrypted || machine.isEncrypted { flags.insert(.prefersEncryption) }
             if !connection.isIncoming { flags.insert(.reachable) }
             connected[endpoint] = flags
         }

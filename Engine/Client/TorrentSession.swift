@@ -35,6 +35,9 @@ final class TorrentSession: @unchecked Sendable {
     var candidates = PeerCandidates()
     /// Addresses whose dial failed or whose connection dropped, redialled with back-off.
     var redials = PeerRedials()
+    /// Addresses (`host:port`) that refused our MSE handshake: dialled in plaintext from then on (at most
+    /// 4,096; past that a refusing peer is just redialled with MSE, with back-off).
+    var plaintextPeers: Set<String> = []
     /// When the tick last saved resume data (see `ClientCore.saveResumeDataIfDue`).
     var lastResumeSave: NIODeadline?
     var downloadedBytes: Int64 = 0
