@@ -64,7 +64,10 @@ import Testing
         #expect(try await client.onLoop { core in core.connections.incomingHandshakes } == 2)
         // Closing the waiting ones frees their places.
         for channel in channels { try? await channel.close().get() }
-        #expect(await ClientFixtures.eventually { (try? await client.onLoop { core in core.connections.incomingHandshakes }) == 0 })
+        #expect(
+            await ClientFixtures.eventually {
+                (try? await client.onLoop { core in core.connections.incomingHandshakes }) == 0
+            })
         await client.shutdown()
         try await group.shutdownGracefully()
     }
