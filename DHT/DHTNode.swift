@@ -61,7 +61,7 @@ public struct DHTNode: Sendable {
     public var localID: NodeID { routingTable.localID }
 
     /// Creates a node. With `state`, its id and nodes come from a saved ``DHTState`` (the nodes are pinged
-    /// when ``bootstrap(from:now:)`` is called).
+    /// when `bootstrap(from:now:)` is called).
     public init(configuration: DHTConfiguration, state: DHTState? = nil, now: NIODeadline) {
         self.configuration = configuration
         var random = DHTRandom(seed: configuration.randomSeed)

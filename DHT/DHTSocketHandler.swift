@@ -6,7 +6,7 @@ import NIOCore
 ///
 /// Datagrams that are not KRPC (a KRPC message is a bencoded dictionary, so it starts with `d`; uTP packets
 /// start with 0x01, 0x11, 0x21, 0x31 or 0x41, a UDP tracker reply with a 4-byte action) are passed on with
-/// `fireChannelRead`, so the handler can share a socket with ``BTUTP``'s `UTPSocketHandler` (which passes
+/// `fireChannelRead`, so the handler can share a socket with `BTUTP`'s `UTPSocketHandler` (which passes
 /// on what is not uTP) in either order, and with UDP trackers after both.
 ///
 /// The methods must be called on the channel's event loop; each lookup completes the promise it is given
@@ -188,13 +188,16 @@ public final class DHTSocketHandler: ChannelInboundHandler {
         if let timerDeadline, timerDeadline == deadline, timer != nil { return }
         timer?.cancel()
         timerDeadline = deadline
-        timer = context.eventLoop.scheduleTask(deadline: deadline) { [self] in
-            self.timer = nil
-            self.timerDeadline = nil
-            guard self.context != nil else { return }
-            self.perform(self.node.tick(now: .now()))
-            self.scheduleTimer()
-            self.flushIfNeeded()
+        // The task runs on the handler's own loop: NIOLoopBound says so to the compiler.
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let this = handler.value
+            this.timer = nil
+            this.timerDeadline = nil
+            guard this.context != nil else { return }
+            this.perform(this.node.tick(now: .now()))
+            this.scheduleTimer()
+            this.flushIfNeeded()
         }
     }
 

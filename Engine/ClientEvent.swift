@@ -32,7 +32,7 @@ public enum ClientEvent: Hashable, Sendable {
         /// The peer connected to us (rather than we to it).
         public var isIncoming: Bool
         /// The info-hash the peer's handshake named, once it arrived: for a connection refused with
-        /// ``DisconnectReason/noSuchTorrent`` (seed 002: "this will also provide an Infohash parameter"), the
+        /// `DisconnectReason/noSuchTorrent` (seed 002: "this will also provide an Infohash parameter"), the
         /// torrent it asked for, which ``torrent`` cannot name.
         public var infoHash: [UInt8]?
 
@@ -53,7 +53,7 @@ public enum ClientEvent: Hashable, Sendable {
     public struct FileInfo: Hashable, Sendable {
         /// The torrent the file belongs to.
         public var torrent: TorrentInfo
-        /// Index into the torrent's ``PieceLayout/files``.
+        /// Index into the torrent's `PieceLayout/files`.
         public var index: Int
         /// Path components below the torrent's folder.
         public var path: [String]

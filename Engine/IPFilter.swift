@@ -38,7 +38,7 @@ public struct IPRange: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses `a.b.c.d`, `a.b.c.d/n`, `a - b` (IPv4 or IPv6, spaces around `-` allowed). IPv4 is read as
     /// block lists write it: four decimal parts, leading zeros meaning nothing
-    /// (``IPAddress/TextForm/zeroPaddedDecimal``).
+    /// (`IPAddress/TextForm/zeroPaddedDecimal`).
     public init(parsing text: some StringProtocol) throws(EngineError) {
         let text = Substring(text).trimmingSpaces
         if let slash = text.firstIndex(of: "/") {
@@ -109,7 +109,7 @@ public struct IPFilter: Sendable {
     }
 
     /// Whether the static ranges block `address`. An IPv6 address that embeds an IPv4 one (IPv4-mapped or
-    /// -compatible, NAT64, 6to4: ``IPAddress/embeddedIPv4``) is blocked when either it or that IPv4 address is.
+    /// -compatible, NAT64, 6to4: `IPAddress/embeddedIPv4`) is blocked when either it or that IPv4 address is.
     public func isBlocked(_ address: IPAddress) -> Bool {
         if let inner = address.embeddedIPv4, isBlockedExactly(inner) { return true }
         return isBlockedExactly(address)

@@ -160,7 +160,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     /// The priority a piece inherits: the highest of the non-pad files it overlaps (0 when none).
     public func priority(ofPiece piece: Int) -> Int { piecePriorities[piece] }
 
-    /// The priority of file `index` (``FilePriority/normal`` until set).
+    /// The priority of file `index` (`FilePriority/normal` until set).
     public func priority(ofFile index: Int) -> FilePriority { filePriorities[index] }
 
     /// Number of blocks in `piece`.
@@ -282,7 +282,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
 
     // MARK: - Priorities
 
-    /// Sets the priority of file `index`; ``FilePriority/skip`` stops downloading pieces only that file needs.
+    /// Sets the priority of file `index`; `FilePriority/skip` stops downloading pieces only that file needs.
     public mutating func setPriority(_ priority: FilePriority, ofFile index: Int) {
         filePriorities[index] = priority
         recomputePiecePriorities()

@@ -10,7 +10,7 @@
 /// - −20 for each piece that failed the hash check it contributed to, and it is put on parole;
 /// - a peer on parole leaves parole when it alone supplies a whole piece that verifies;
 /// - at ``Configuration/blacklistThreshold`` (50) or below it is blacklisted for the session, and the engine
-///   disconnects it with ``DisconnectReason/blacklisted``.
+///   disconnects it with `DisconnectReason.blacklisted`.
 public struct ReputationLedger<Address: Hashable & Sendable>: Sendable {
     /// Scores and bounds.
     public struct Configuration: Hashable, Sendable {

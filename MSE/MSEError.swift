@@ -1,7 +1,7 @@
 /// Why an MSE/PE handshake failed.
 ///
 /// A struct with an opaque ``Code`` (cases can be added without breaking users) and a human reason,
-/// like ``BTWire/WireError``. The handshake machines never throw it at their driver: they return it in a
+/// like `BTWire/WireError`. The handshake machines never throw it at their driver: they return it in a
 /// ``MSEAction/fail(_:)`` action, and the driver closes the connection with ``seedReason``.
 public struct MSEError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The kind of failure; compare against the static members.

@@ -1,7 +1,7 @@
 /// One side's ephemeral Diffie-Hellman key pair for the MSE/PE handshake: a 160-bit private exponent X and
 /// the public key Y = 2^X mod P over the spec's 768-bit prime P.
 ///
-/// Each handshake uses a fresh key pair. The arithmetic is ``Montgomery768`` (hand-written: see there why).
+/// Each handshake uses a fresh key pair. The arithmetic is `Montgomery768` (hand-written: see there why).
 public struct MSEKeyPair: Sendable {
     /// Bytes of a public key or shared secret: 768 bits, big-endian, leading zeros kept.
     public static let publicKeyLength = 96

@@ -1,6 +1,6 @@
 import BTMetainfo
 
-/// The worker-thread half of ``PieceStore/writeBlocks(_:)``: writes a batch of blocks in one hop to a
+/// The worker-thread half of `PieceStore.writeBlocks(_:)`: writes a batch of blocks in one hop to a
 /// worker, one gathered write per run of adjacent blocks of a piece, and feeds each written run to its
 /// piece's ``IncrementalPieceHash``.
 ///

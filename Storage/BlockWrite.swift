@@ -1,6 +1,6 @@
 import BTMetainfo
 
-/// One block for ``PieceStore/writeBlocks(_:)``: `bytes` received from `peer` for `offset` (a multiple of
+/// One block for `PieceStore.writeBlocks(_:)`: `bytes` received from `peer` for `offset` (a multiple of
 /// ``PieceStore/blockSize``) inside piece `piece`, the block's full length.
 public struct BlockWrite: Sendable {
     /// The piece.

@@ -13,7 +13,7 @@ import SystemPackage
 /// (``HashCheckMode/mapped``) maps files, read-only, a run of pieces at a time. Files and their folders are created on
 /// first write, sparse. Open handles are kept in a bounded cache (least recently used closed first); reads
 /// open files read-only, so a seeding torrent holds no writable handle after ``closeFiles()``. Every path is
-/// resolved with ``SafePath`` so no torrent can reach outside the folder, symbolic links included.
+/// resolved with `SafePath` so no torrent can reach outside the folder, symbolic links included.
 public final class FileStorage: Storage {
     public let layout: PieceLayout
     private let events: StorageEventHandler?

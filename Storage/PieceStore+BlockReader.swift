@@ -13,7 +13,7 @@ extension PieceStore {
     /// an actor hop, a worker hop and a hop back to the loop for every 16 KiB; in a 1 GiB upload to
     /// libtorrent about a third of the seed's CPU time was context switches. Peers pipeline their requests,
     /// so batches form by themselves while a read is in progress: no waiting is added (a
-    /// ``BlockBatchSchedule`` with a minimum of 0 bytes).
+    /// `BlockBatchSchedule` with a minimum of 0 bytes).
     ///
     /// Memory: requests wait as addresses; only the batch being read holds buffers, and they go to the
     /// caller with the results. ``pendingBytes`` counts the bytes requested and not yet delivered, and

@@ -19,7 +19,7 @@ extension PieceStore {
     /// flush scheduled for the first waiting block comes due (``Configuration/flushDelayNanoseconds`` later),
     /// so a trickle still reaches the disk promptly. Draining as soon as one block was queued made batches
     /// of about eight blocks in a loopback download, each batch's hops costing about seven context switches:
-    /// a sixth of the client's CPU time. The decisions are ``BlockBatchSchedule``'s.
+    /// a sixth of the client's CPU time. The decisions are `BlockBatchSchedule`'s.
     ///
     /// Memory: every queued block is held (its buffer, not a copy) until its outcome is delivered;
     /// ``pendingBytes`` says how many bytes that is, and ``enqueue(_:)`` refuses a block that would pass

@@ -583,7 +583,7 @@ public actor PieceStore {
 
     /// Starts from the resume data at `path`: when it is absent or unusable every piece is checked,
     /// otherwise only the pieces of files whose size or modification time changed. Throws
-    /// ``BTMetainfo/MetainfoError`` (`missingPieceLayers`) for a v2-only torrent whose piece layers are missing.
+    /// `BTMetainfo/MetainfoError` (`missingPieceLayers`) for a v2-only torrent whose piece layers are missing.
     @discardableResult
     public func start(
         resumeDataAt path: String?, progress: (@Sendable (CheckProgress) -> Void)? = nil

@@ -28,7 +28,7 @@ public struct ResumeData: Hashable, Sendable {
     /// Upper bound on the number of blocks per piece.
     public static let maxBlocksPerPiece = 1 << 16
 
-    /// The torrent's 20-byte wire info-hash (``InfoHashes/wire``).
+    /// The torrent's 20-byte wire info-hash (`InfoHashes/wire`).
     public var infoHash: [UInt8]
     /// Pieces whose hash passed and whose bytes were written without error.
     public var verified: Bitfield

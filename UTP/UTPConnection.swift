@@ -126,8 +126,10 @@ public struct UTPConnection: Sendable {
     /// Opens a connection: returns the machine and the ST_SYN to send.
     ///
     /// - Parameters:
+    ///   - configuration: the connection's settings (congestion control, windows, timeouts).
     ///   - receiveID: this side's receive id, random and unused on this socket for the peer's address.
     ///   - initialSequence: the SYN's sequence number (libutp and libtorrent pick it at random; BEP 29 says 1).
+    ///   - now: the current time (the SYN's send time and its resend deadline count from it).
     public static func connect(
         configuration: UTPConfiguration = UTPConfiguration(), receiveID: UInt16, initialSequence: UInt16,
         now: NIODeadline
@@ -149,7 +151,11 @@ public struct UTPConnection: Sendable {
     /// Accepts a connection from a received ST_SYN: returns the machine and the ST_STATE that answers it.
     /// A packet that is not an ST_SYN gives nil.
     ///
-    /// - Parameter initialSequence: this side's first sequence number, random (libutp, libtorrent).
+    /// - Parameters:
+    ///   - syn: the received packet.
+    ///   - configuration: the connection's settings (congestion control, windows, timeouts).
+    ///   - initialSequence: this side's first sequence number, random (libutp, libtorrent).
+    ///   - now: the current time.
     public static func accept(
         _ syn: UTPPacket, configuration: UTPConfiguration = UTPConfiguration(), initialSequence: UInt16,
         now: NIODeadline

@@ -2,7 +2,7 @@
 /// channel failed.
 ///
 /// A struct with an opaque ``Code`` (new cases can be added without breaking users), a human reason and
-/// the byte offset where decoding stopped, like ``BTBencode/BencodeError``. The packet decoder throws it;
+/// the byte offset where decoding stopped, like `BTBencode/BencodeError`. The packet decoder throws it;
 /// a driver drops the datagram (a malformed datagram is never a reason to crash or to reset a connection).
 public struct UTPError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The kind of failure; compare against the static members.

@@ -148,8 +148,8 @@ public final class UTPSocketHandler: ChannelInboundHandler {
 
     // MARK: - Commands
 
-    /// Dials `address`: sends ST_SYN and returns the connection's id (``UTPSocketDelegate/utpConnected``
-    /// follows when the peer answers, ``UTPSocketDelegate/utpClosed`` if it does not). Returns nil when the
+    /// Dials `address`: sends ST_SYN and returns the connection's id (`UTPSocketDelegate.utpConnected`
+    /// follows when the peer answers, `UTPSocketDelegate.utpClosed` if it does not). Returns nil when the
     /// handler is not in a pipeline or the table is full.
     public func connect(to address: SocketAddress) -> UTPConnectionID? {
         guard context != nil, connections.count < maximumConnections else { return nil }

@@ -71,7 +71,7 @@ public struct Handshake: Hashable, Sendable {
 
     /// Feature bits.
     public var reserved: ReservedBits
-    /// The torrent's 20-byte wire info-hash (``BTMetainfo/InfoHashes/wire``).
+    /// The torrent's 20-byte wire info-hash (`InfoHashes.wire`).
     public var infoHash: [UInt8]
     /// The sender's peer id.
     public var peerID: PeerID

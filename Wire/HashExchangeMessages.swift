@@ -54,7 +54,7 @@ extension HashRequest {
     }
 
     /// The number of uncle hashes a `hashes` answer carries after the `length` base hashes
-    /// (``MerkleTree`` rule, as libtorrent counts them).
+    /// (`MerkleTree` rule, as libtorrent counts them).
     public var proofHashCount: Int { MerkleTree.proofHashCount(length: length, proofLayers: proofLayers) }
 
     /// The request itself when its fields are sane (see ``init(decoding:)``).

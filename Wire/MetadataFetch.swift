@@ -12,7 +12,7 @@ import NIOCore
 ///   ``Configuration/maxOutstandingRequestsPerPeer`` each; a piece rejected or not answered within
 ///   ``Configuration/requestTimeout`` is asked of another peer (the same peer only after
 ///   ``Configuration/retryAfter``).
-/// - Verification: the assembled bytes must hash to the info-hashes (``InfoHashes/isHash(ofInfoDictionary:)``:
+/// - Verification: the assembled bytes must hash to the info-hashes (`InfoHashes/isHash(ofInfoDictionary:)`:
 ///   SHA-256 for v2, SHA-1 or truncated SHA-256 for v1, both for a hybrid). On a mismatch every piece is
 ///   discarded and ``Action/hashMismatch(suppliers:)`` names the suppliers. One supplier alone is a liar and is
 ///   blamed; several are suspects, so the next attempts take the whole dictionary from one suspect at a time:

@@ -1,7 +1,7 @@
 import BTBencode
 import BTMetainfo
 
-/// The address type PEX used before it moved to BTMetainfo's ``PeerEndpoint``, the project's one endpoint type.
+/// The address type PEX used before it moved to BTMetainfo's `PeerEndpoint`, the project's one endpoint type.
 @available(*, deprecated, renamed: "PeerEndpoint")
 public typealias PeerAddress = PeerEndpoint
 

@@ -91,7 +91,7 @@ public enum PeerMessage: Hashable, Sendable {
     case notInterested
     /// BEP 3 `have` (id 4): the sender now has `piece`.
     case have(piece: Int)
-    /// BEP 3 `bitfield` (id 5): the raw packed bits; see ``BTMetainfo/Bitfield/init(bytes:count:)``.
+    /// BEP 3 `bitfield` (id 5): the raw packed bits; see `Bitfield.init(bytes:count:)`.
     case bitfield(ByteBuffer)
     /// BEP 3 `request` (id 6).
     case request(BlockRequest)

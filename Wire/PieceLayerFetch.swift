@@ -4,7 +4,7 @@ import NIOCore
 /// Fetching the BEP 52 piece layers a v2 or hybrid torrent lacks (added from a magnet, or from a .torrent
 /// without `piece layers`), from peers, with proofs, without I/O.
 ///
-/// For each file larger than a piece whose layer is missing (``Torrent/filesMissingPieceLayers``), the piece
+/// For each file larger than a piece whose layer is missing (`Torrent/filesMissingPieceLayers`), the piece
 /// layer (padded to a power of two) is asked for in runs of up to ``Configuration/maxHashesPerRequest``
 /// hashes, each with the uncle hashes up to the file's `pieces root`. A run is kept only if it and its proof
 /// hash up to the root; a peer whose answer does not is blamed and not asked again. Layers are fetched

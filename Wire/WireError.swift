@@ -1,7 +1,7 @@
 /// Why bytes from a peer could not be decoded, or a message could not be built.
 ///
 /// A struct with an opaque ``Code`` (new cases can be added without breaking users) and a human reason,
-/// like ``BTBencode/BencodeError``. Decoders throw it; the per-peer state machine turns it into a
+/// like `BTBencode/BencodeError`. Decoders throw it; the per-peer state machine turns it into a
 /// ``DisconnectReason`` (a peer's misbehaviour ends the connection, it does not unwind the engine).
 public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The kind of failure; compare against the static members.

@@ -63,9 +63,9 @@ extension Client {
 
     // MARK: File priorities
 
-    /// Sets the priority of every file of a torrent (one per file, pad files included): ``FilePriority/skip``
+    /// Sets the priority of every file of a torrent (one per file, pad files included): `FilePriority/skip`
     /// stops downloading the pieces only skipped files need (a skipped file is not created unless a piece
-    /// it shares with a wanted file needs it), ``FilePriority/high`` files are downloaded first. The torrent
+    /// it shares with a wanted file needs it), `FilePriority/high` files are downloaded first. The torrent
     /// is finished (``TorrentState/seeding``, `torrent_finished`) once every wanted piece is verified; it
     /// returns to downloading when a skipped file is wanted again. Priorities are saved in the resume data.
     /// - Throws: ``EngineError`` (`unknownTorrent`, `invalidConfiguration` when the count is wrong,

@@ -16,7 +16,7 @@ extension Client {
         case suggest(piece: Int)
         /// Let the peer request a piece while choked (BEP 6 `allowed fast`; only with the fast extension).
         case allowFast(piece: Int)
-        /// Disconnect the peer with reason ``DisconnectReason/local``.
+        /// Disconnect the peer with reason `DisconnectReason.local`.
         case disconnect
     }
 
@@ -38,7 +38,7 @@ extension Client {
 
     /// Changes the reputation of `address` by `delta` (seed 001 `adjust_reputation`): the client keeps one
     /// score per address (start 100, +1 per verified piece, -20 per corrupt one); at 50 or below the address
-    /// is blacklisted and its connections are closed with ``DisconnectReason/reputation``. Returns the new
+    /// is blacklisted and its connections are closed with `DisconnectReason.reputation`. Returns the new
     /// score.
     @discardableResult
     public func adjustReputation(of address: IPAddress, by delta: Int) async -> Int {
@@ -47,7 +47,7 @@ extension Client {
 
     /// Replaces the IP filter while the client runs (the seed's `ip_filter` hook): it decides every
     /// connection accepted or dialled from now on, before an accepted peer's handshake is read; established
-    /// connections it now blocks are closed with ``DisconnectReason/ipFiltered``. Returns how many were.
+    /// connections it now blocks are closed with `DisconnectReason/ipFiltered`. Returns how many were.
     @discardableResult
     public func setIPFilter(_ filter: IPFilter) async -> Int {
         (try? await onLoop { core in core.setIPFilter(filter) }) ?? 0

@@ -66,16 +66,16 @@ public struct ClientConfiguration: Sendable {
     /// The DHT (BEP 5): peers for torrents that are not private, found and announced without a tracker.
     /// Nil (the default): no DHT node runs; `nbt` turns it on with the public routers unless told otherwise.
     public var dht: DHTSettings?
-    /// Message stream encryption (MSE/PE, the seed's `encryption`): ``EncryptionPolicy/none`` (the default:
-    /// plaintext, as every interop peer accepts), ``EncryptionPolicy/preferred`` (dial with MSE offering RC4
-    /// and plaintext, redial a peer that refuses it in plaintext, accept both), ``EncryptionPolicy/required``
+    /// Message stream encryption (MSE/PE, the seed's `encryption`): `EncryptionPolicy/none` (the default:
+    /// plaintext, as every interop peer accepts), `EncryptionPolicy/preferred` (dial with MSE offering RC4
+    /// and plaintext, redial a peer that refuses it in plaintext, accept both), `EncryptionPolicy/required`
     /// (RC4 only, both ways).
     public var encryption: EncryptionPolicy
     /// Most block bytes per torrent received and not yet written to storage; at the cap no new requests are
     /// sent until writes complete, so a slow disk slows the download instead of filling memory.
     public var maximumPendingWriteBytesPerTorrent: Int
     /// Where a torrent's bytes live, given the torrent, the download directory and the storage event
-    /// handler (default: ``BTStorage/FileStorage`` in the directory).
+    /// handler (default: `BTStorage/FileStorage` in the directory).
     public var makeStorage: @Sendable (Torrent, String, StorageEventHandler?) -> any Storage
     /// The threads that do the torrents' disk I/O and hashing (default: the process-wide pool).
     public var workerPool: WorkerPool

@@ -40,9 +40,9 @@ final class PeerConnection: @unchecked Sendable {
     /// RC4 carries the connection's payload (MSE settled on it).
     var isEncrypted = false
     /// Our MSE handshake with the peer failed (an outgoing connection redials it in plaintext under
-    /// ``EncryptionPolicy/preferred``).
+    /// `EncryptionPolicy/preferred`).
     var encryptionFailed = false
-    /// Dialled without MSE (a plaintext redial, or the policy is ``EncryptionPolicy/none``).
+    /// Dialled without MSE (a plaintext redial, or the policy is `EncryptionPolicy/none`).
     var plaintextOnly = false
     /// Upload tokens granted by the rate limiter and not yet spent.
     var uploadTokens = 0

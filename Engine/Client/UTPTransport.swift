@@ -5,7 +5,7 @@ import NIOCore
 import NIOPosix
 
 /// uTP (BEP 29) as a ``PeerTransport``: one UDP socket, bound when the client listens, carries every uTP
-/// connection of the client, incoming and outgoing, each as a ``BTUTP/UTPStreamChannel`` (a child channel of the
+/// connection of the client, incoming and outgoing, each as a `BTUTP/UTPStreamChannel` (a child channel of the
 /// UDP channel, on its event loop) on which the engine installs its peer driver as on a TCP channel.
 ///
 /// Reads are batched (`recvmmsg` of ``vectorReadMessageCount`` datagrams, NIO's vector reads) into a buffer with
@@ -35,7 +35,7 @@ public struct UTPTransport: PeerTransport {
     public let maximumDatagramSize: Int
     /// Whether runs of full datagrams leave as one UDP segmentation offload write (where the kernel has it,
     /// `System.supportsUDPSegmentationOffload`): about 40 % less CPU per GiB sent on loopback. The socket's
-    /// `UDP_SEGMENT` is then ``BTUTP/UTPConfiguration/maximumDatagramSize``, so anything else sending on it (the
+    /// `UDP_SEGMENT` is then `BTUTP/UTPConfiguration/maximumDatagramSize`, so anything else sending on it (the
     /// DHT later) must send datagrams no larger.
     public let segmentationOffload: Bool
     private let socketFactory: SocketFactory?
@@ -216,7 +216,7 @@ public struct UTPTransport: PeerTransport {
 }
 
 extension TransportKind {
-    /// What `channel` carries a peer connection over: uTP for a ``BTUTP/UTPStreamChannel`` (the channels
+    /// What `channel` carries a peer connection over: uTP for a `BTUTP/UTPStreamChannel` (the channels
     /// ``UTPTransport`` gives), TCP for any other; the engine's peer status can report it per connection.
     public init(of channel: any Channel) {
         self = channel is UTPStreamChannel ? .utp : .tcp
