@@ -95,10 +95,17 @@ extension ClientCore {
     func connected(_ connection: PeerConnection) {
         connection.reportedConnect = true
         guard let session = connection.session, let id = connection.machine?.peerID else { return }
-        if session.connections.values.contains(where: { $0 !== connection && $0.isActive && $0.machine?.peerID == id })
-        {
-            connections.disconnect(connection, .preexisting, detail: "already connected to peer \(id)")
-            return
+        if let other = session.connections.values.first(where: {
+            $0 !== connection && $0.isActive && $0.machine?.peerID == id
+        }) {
+            // Both ends may dial each other at once (both learnt of the other through PEX or the DHT). Each end
+            // must drop the same one of the two connections, or both go: keep the one dialled by the end with
+            // the lower peer id, as both ends can tell; two of the same direction keep the older.
+            let keepOurDial = peerID.bytes.lexicographicallyPrecedes(id.bytes)
+            let drop =
+                connection.isIncoming != other.isIncoming && connection.isIncoming != keepOurDial ? other : connection
+            connections.disconnect(drop, .preexisting, detail: "already connected to peer \(id)")
+            if drop === connection { return }
         }
         if connection.machine?.peerPieces.isNoneSet ?? true {
             session.picker.peerBitfield(connection.key, noPieces(of: connection, session))
