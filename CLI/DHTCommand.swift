@@ -1,6 +1,7 @@
 import ArgumentParser
 import BTBencode
 import BTDHT
+import BTEngine
 import Crypto
 import Foundation
 import NIOCore
@@ -43,12 +44,6 @@ struct DHTCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON instead of text.")
         var json = false
 
-        /// The public routers libtorrent and Transmission use.
-        static let routers = [
-            "router.bittorrent.com:6881", "router.utorrent.com:6881", "dht.transmissionbt.com:6881",
-            "dht.libtorrent.org:25401",
-        ]
-
         func validate() throws {
             guard (1...3600).contains(timeout) else { throw ValidationError("--timeout must be 1...3600 seconds") }
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -78,7 +73,7 @@ struct DHTCommand: AsyncParsableCommand {
         /// Resolves the bootstrap names to endpoints of the socket's address family.
         func routerEndpoints(ipv6: Bool) -> [DHTEndpoint] {
             var endpoints: [DHTEndpoint] = []
-            for text in bootstrap + (publicRouters ? Self.routers : []) {
+            for text in bootstrap + (publicRouters ? DHTSettings.publicRouters : []) {
                 guard let (host, port) = try? Self.hostAndPort(text),
                     let address = try? SocketAddress.makeAddressResolvingHost(host, port: port),
                     let endpoint = DHTEndpoint(address), endpoint.ip.isV6 == ipv6
