@@ -3,7 +3,8 @@
 //
 // Each protocol layer is a library product of its own (`BT<Folder>`), so a user can depend on one
 // module alone. Lower layers never import higher ones:
-//   BTBencode  <- BTMetainfo <- BTWire, BTTracker, BTStorage, BTDHT <- BTEngine <- nbt
+//   BTBencode  <- BTMetainfo <- BTWire, BTTracker, BTStorage, BTDHT <- BTWebSeed (uses BTTracker's address
+//   policy) <- BTEngine <- nbt
 import PackageDescription
 
 let nio = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
@@ -15,6 +16,7 @@ let collections = Target.Dependency.product(name: "Collections", package: "swift
 let systemPackage = Target.Dependency.product(name: "SystemPackage", package: "swift-system")
 let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
 let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
+let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 
 /// Library modules: (module name, folder, dependencies).
@@ -27,11 +29,12 @@ let libraries: [(String, String, [Target.Dependency])] = [
     ("BTDHT", "DHT", ["BTBencode", "BTMetainfo", nio, crypto]),
     ("BTTracker", "Tracker", ["BTBencode", "BTMetainfo", nio, nioPosix, httpClient, nioSSL, logging]),
     ("BTStorage", "Storage", ["BTBencode", "BTMetainfo", nio, crypto, systemPackage, collections, logging]),
+    ("BTWebSeed", "WebSeed", ["BTBencode", "BTMetainfo", "BTTracker", nio, httpClient, logging]),
     (
         "BTEngine", "Engine",
         [
-            "BTBencode", "BTMetainfo", "BTWire", "BTMSE", "BTUTP", "BTDHT", "BTTracker", "BTStorage", nio, nioPosix,
-            logging, metrics, collections,
+            "BTBencode", "BTMetainfo", "BTWire", "BTMSE", "BTUTP", "BTDHT", "BTTracker", "BTStorage", "BTWebSeed",
+            nio, nioPosix, logging, metrics, collections,
         ]
     ),
 ]
@@ -46,14 +49,15 @@ var targets: [Target] = libraries.map { name, folder, deps in
 targets.append(
     .executableTarget(
         name: "nbt",
-        dependencies: libraries.map { .target(name: $0.0) } + [argumentParser, logging, nioPosix, crypto],
+        dependencies: libraries.map { .target(name: $0.0) } + [argumentParser, logging, nioPosix, nioHTTP1, crypto],
         path: "CLI", exclude: ["README.md", "CHANGELOG.md"], swiftSettings: swiftSettings))
 
 // One test target per module (`Tests/<Module>Tests`), depending on the module and every lower layer
 // (for fixtures), never a higher one. `CLITests` drives the built `nbt` binary and may use any module.
 // (Listed explicitly: SwiftPM caches manifest evaluation, so folder discovery here would go stale.)
 let testedModules = [
-    "BTBencode", "BTMetainfo", "BTWire", "BTMSE", "BTUTP", "BTDHT", "BTTracker", "BTStorage", "BTEngine",
+    "BTBencode", "BTMetainfo", "BTWire", "BTMSE", "BTUTP", "BTDHT", "BTTracker", "BTStorage", "BTWebSeed",
+    "BTEngine",
 ]
 /// Folders of test data (not sources) in each test target; listed, not discovered, for the same reason.
 let testData: [String: [String]] = [

@@ -159,8 +159,13 @@ report="libtorrent $lt_seconds s, aria2 $aria_seconds s, rtorrent $rt_seconds s,
 for seconds in "$lt_seconds" "$aria_seconds" "$rt_seconds" "$tr_seconds"; do
   [ "$seconds" != no ] || fail "not every leecher completed ($report); seed: $(tail -5 "$work/seed.out"); libtorrent: $(cat "$work/lt.out"); aria2: $(tail -5 "$work/aria.out"); rtorrent: $(tail -5 "$work/rt.out"); Transmission: $(tail -3 "$work/tr.out")"
 done
-# Every byte came from the seed: it uploaded the payload four times (its ratio, printed every second).
-sleep 1.5
-ratio=$(sed -n 's/.*ratio \([0-9.]*\).*/\1/p' "$work/seed.out" | tail -1)
+# Every byte came from the seed: it uploaded the payload four times. Its status line (with the ratio) comes
+# every 5 seconds, so wait up to 12 s for the line that counts Transmission's bytes.
+ratio=0
+for _ in $(seq 1 24); do
+  ratio=$(sed -n 's/.*ratio \([0-9.]*\).*/\1/p' "$work/seed.out" | tail -1)
+  awk -v r="${ratio:-0}" 'BEGIN { exit !(r >= 3.95) }' && break
+  sleep 0.5
+done
 awk -v r="$ratio" 'BEGIN { exit !(r >= 3.95) }' || fail "the seed's ratio is $ratio, not 4 ($report)"
 echo "seed_first_interop.sh: ok (seed at $seed_ip:$seed_port, ratio $ratio; $report)"
