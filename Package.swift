@@ -68,13 +68,15 @@ let testData: [String: [String]] = [
     "BTMetainfo": ["Corpus", "Fixtures"], "BTWire": ["Fixtures"], "BTMSE": ["Fixtures"], "BTTracker": ["Fixtures"],
     "BTStorage": ["Fixtures"], "BTEngine": ["Fixtures"],
 ]
+// Helpers every test target shares (a loopback-only network namespace for UDP tests), instead of copies.
+targets.append(.target(name: "NBTTestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings))
 for module in testedModules {
     let index = libraries.firstIndex { $0.0 == module }!
     let lower = libraries[..<index].map { Target.Dependency.target(name: $0.0) }
     targets.append(
         .testTarget(
             name: module + "Tests",
-            dependencies: [.target(name: module)] + lower + [crypto, nio, nioPosix]
+            dependencies: [.target(name: module), "NBTTestSupport"] + lower + [crypto, nio, nioPosix]
                 + (module == "BTEngine"
                     ? [
                         .product(name: "MetricsTestKit", package: "swift-metrics"), logging,

@@ -2,6 +2,7 @@ import BTBencode
 import BTDHT
 import Crypto
 import Foundation
+import NBTTestSupport
 import NIOCore
 import NIOPosix
 import Testing

@@ -1,5 +1,6 @@
 import BTDHT
 import Foundation
+import NBTTestSupport
 import NIOCore
 import NIOPosix
 import Testing

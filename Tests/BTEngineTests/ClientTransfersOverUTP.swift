@@ -2,6 +2,7 @@ import BTMetainfo
 import BTUTP
 import BTWire
 import Foundation
+import NBTTestSupport
 import NIOCore
 import NIOPosix
 import Testing

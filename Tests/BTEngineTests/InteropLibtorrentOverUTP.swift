@@ -1,6 +1,7 @@
 import BTMetainfo
 import BTWire
 import Foundation
+import NBTTestSupport
 import NIOCore
 import Testing
 

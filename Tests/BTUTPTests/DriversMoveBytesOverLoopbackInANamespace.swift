@@ -1,3 +1,4 @@
+import NBTTestSupport
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix

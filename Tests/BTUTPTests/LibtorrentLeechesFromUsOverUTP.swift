@@ -1,4 +1,5 @@
 import Foundation
+import NBTTestSupport
 import NIOCore
 import NIOPosix
 import Testing

@@ -1,3 +1,4 @@
+import NBTTestSupport
 import NIOCore
 import NIOPosix
 import Testing
@@ -270,7 +271,7 @@ struct StreamChannelsCarryAByteStreamOverLoopback {
         }
         #expect(first.readableBytes > 0)
         #expect(first == payload.getSlice(at: 0, length: first.readableBytes))
-        try await accepted.setOption(.autoRead, value: true)
+        try await accepted.setOption(.autoRead, value: true).get()
         try await channel.close()
         try await accepted.closeFuture.get()
         let received = try await Self.onLoop(accepted) { recorderB.received }
