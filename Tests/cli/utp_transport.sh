@@ -3,9 +3,10 @@
 # loopback interface (uTP is UDP: nothing may leave the machine):
 #   1. a uTP-only seed and a uTP-only downloader: the download completes, so it went over uTP;
 #   2. a TCP-only seed and a `both` downloader: the uTP dial finds no one and the download falls back to TCP;
-#   3. a libtorrent seed that accepts uTP only (incoming TCP off) and a `both` downloader: completes over uTP.
+#   3. a libtorrent seed that accepts uTP only (incoming TCP off) and a `both` downloader: completes over uTP;
+#   4. a Transmission seed (libutp, `utp-enabled`) and a uTP-only downloader: completes over uTP.
 # Run by scripts/test with NBT=path to the nbt binary; needs root (unshare): fails when it is missing and
-# NBT_REQUIRE_INTEROP=1, else skips (case 3 also needs python3-libtorrent).
+# NBT_REQUIRE_INTEROP=1, else skips (case 3 also needs python3-libtorrent, case 4 transmission-cli).
 if [ -z "${NBT_IN_NETNS:-}" ]; then
   if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null || ! command -v ip >/dev/null; then
     [ "${NBT_REQUIRE_INTEROP:-0}" = 1 ] && { echo "FAIL: utp_transport.sh: needs root, unshare and ip" >&2; exit 1; }
@@ -73,4 +74,24 @@ EOF2
 elif [ "${NBT_REQUIRE_INTEROP:-0}" = 1 ]; then
   fail "python3-libtorrent is missing"
 fi
-echo "utp_transport.sh: ok (utp↔utp: $utp_line; tcp seed, both: $both_line; libtorrent uTP-only: $lt_line)"
+# 4. Transmission 3.00 seeding with uTP on (it accepts incoming uTP; we dial it, uTP only).
+tr_line="skipped (no transmission-cli)"
+if command -v transmission-cli >/dev/null; then
+  tr_port=$((20000 + RANDOM % 20000))
+  mkdir -p "$work/tr"
+  cat >"$work/tr/settings.json" <<EOF2
+{"dht-enabled": false, "lpd-enabled": false, "utp-enabled": true, "pex-enabled": false,
+ "port-forwarding-enabled": false, "bind-address-ipv4": "127.0.0.1", "peer-port": $tr_port,
+ "encryption": 0, "rpc-enabled": false, "speed-limit-up-enabled": false, "speed-limit-down-enabled": false}
+EOF2
+  timeout -k 5 90 transmission-cli -g "$work/tr" -w "$work/src" -p "$tr_port" "$torrent" >"$work/tr.out" 2>&1 &
+  pids+=("$!")
+  tr_pid=$!
+  sleep 3 # it verifies the 4 MiB before it seeds
+  tr_line=$(download_from "$tr_port" utp dl-tr)
+  kill "$tr_pid" 2>/dev/null || true
+elif [ "${NBT_REQUIRE_INTEROP:-0}" = 1 ]; then
+  fail "transmission-cli is missing"
+fi
+echo "utp_transport.sh: ok (utp↔utp: $utp_line; tcp seed, both: $both_line; libtorrent uTP-only: $lt_line;" \
+  "Transmission uTP: $tr_line)"
