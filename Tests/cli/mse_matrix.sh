@@ -43,8 +43,9 @@ stop() {
   wait "$1" 2>/dev/null || true
 }
 
-# The whole run on loopback, for this run's addresses only, written packet by packet (-U).
-timeout -k 5 400 tcpdump -i lo -U -s 0 -w "$work/wire.pcap" "net $net.0/24" >"$work/tcpdump.out" 2>&1 &
+# The whole run on loopback, for this run's addresses only, written packet by packet (-U), with a 64 MiB
+# capture buffer (-B): on the loaded 2-core machine the default one dropped packets.
+timeout -k 5 400 tcpdump -i lo -U -B 65536 -s 0 -w "$work/wire.pcap" "net $net.0/24" >"$work/tcpdump.out" 2>&1 &
 tcpdump_pid=$!
 pids+=("$tcpdump_pid")
 wait_for "listening on" "$work/tcpdump.out" 10
@@ -74,14 +75,14 @@ for _ in $(seq 1 100); do
 done
 
 results=()
-# check_wire NAME OURS THEIRS: the traffic between OURS and THEIRS carried at least the payload and no plaintext
-# BitTorrent handshake.
+# check_wire NAME OURS THEIRS: the traffic between OURS and THEIRS was captured (at least 90 % of the payload's
+# size: the kernel may still drop a few packets under load) and carried no plaintext BitTorrent handshake.
 check_wire() {
   local pair=$work/$1.pcap bytes plain
   sleep 0.5  # the last packets reach the capture file
   tcpdump -r "$work/wire.pcap" -w "$pair" "host $2 and host $3" 2>/dev/null || true
   bytes=$(stat -c %s "$pair")
-  [ "$bytes" -ge $((mib * 1048576)) ] || fail "$1: only $bytes bytes captured between $2 and $3"
+  [ "$bytes" -ge $((mib * 1048576 * 9 / 10)) ] || fail "$1: only $bytes bytes captured between $2 and $3"
   plain=$(grep -c -a "BitTorrent protocol" "$pair" || true)
   [ "$plain" = 0 ] || fail "$1: a plaintext 'BitTorrent protocol' handshake between $2 and $3 on the wire"
   results+=("$1 ok (${bytes} B captured, no plaintext handshake)")
