@@ -3,9 +3,9 @@
 # MSE) seeds on its own address and we dial it.
 #   1. `nbt download --encryption preferred`: our MSE handshake is dropped, the engine redials in plaintext and
 #      the download completes; the log names the failed attempt (reason=mseSyncFailure, seed 002's
-#      DISCONNECT_HANDSHAKE_SYNC_DH5), and the capture shows the plaintext handshake of the redial.
+#      DISCONNECT_HANDSHAKE_SYNC_DH5), and the capture shows our plaintext handshake of the redial.
 #   2. `nbt download --encryption required`: never completes (stopped after 12 s), every attempt ends with
-#      reason=mseSyncFailure, no connection is reported, and no plaintext handshake is ever on the wire.
+#      reason=mseSyncFailure, no connection is reported, and we never send a plaintext handshake.
 # Run by scripts/test with NBT=path to the nbt binary; fails when ctorrent or tcpdump is missing and
 # NBT_REQUIRE_INTEROP=1, else skips.
 source "$(dirname "$0")/common.bash"
@@ -43,10 +43,11 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-# wire_handshakes OURS: how many packets between OURS and ctorrent carry "BitTorrent protocol".
+# wire_handshakes OURS: how many packets from OURS to ctorrent carry "BitTorrent protocol" (ours only: ctorrent
+# sends its own plaintext handshake as soon as it accepts a connection, before it reads anything).
 wire_handshakes() {
   sleep 0.5  # the last packets reach the capture file
-  tcpdump -r "$work/wire.pcap" -w "$work/$1.pcap" "host $1 and host $ct_ip" 2>/dev/null || true
+  tcpdump -r "$work/wire.pcap" -w "$work/$1.pcap" "src host $1 and dst host $ct_ip" 2>/dev/null || true
   grep -c -a "BitTorrent protocol" "$work/$1.pcap" || true
 }
 
@@ -77,6 +78,6 @@ refused=$(grep -a "peer disconnected" "$work/required.err" | grep -c "reason=mse
   fail "required: $refused of $attempts attempts ended with reason=mseSyncFailure: $(grep -a "peer " "$work/required.err" | head -3)"
 ! grep -aq "peer connected" "$work/required.err" || fail "required: a connection to ctorrent was reported"
 required_plain=$(wire_handshakes "$required_ip")
-[ "$required_plain" = 0 ] || fail "required: $required_plain plaintext handshakes between us and ctorrent on the wire"
+[ "$required_plain" = 0 ] || fail "required: we sent $required_plain plaintext handshakes to ctorrent"
 echo "mse_fallback_ctorrent.sh: ok (preferred fell back to plaintext and completed in $preferred_seconds s;" \
-  "required refused ctorrent $attempts times with mseSyncFailure, no plaintext handshake on the wire)"
+  "required refused ctorrent $attempts times with mseSyncFailure and sent no plaintext handshake)"
