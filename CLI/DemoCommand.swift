@@ -1,5 +1,6 @@
 import ArgumentParser
 import BTEngine
+import BTMSE
 import BTMetainfo
 import Foundation
 
@@ -21,8 +22,14 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Keep the temporary folder (its path is printed).")
     var keep = false
 
+    @Option(help: "Message stream encryption (MSE/PE) between the two clients: none, preferred or required.")
+    var encryption = "preferred"
+
     func validate() throws {
         guard (1...1024).contains(size) else { throw TransferDisplay.fail("--size must be between 1 and 1024") }
+        guard EncryptionPolicy(rawValue: encryption) != nil else {
+            throw TransferDisplay.fail("--encryption takes none, preferred or required, not '\(encryption)'")
+        }
     }
 
     func run() async throws {
@@ -86,6 +93,7 @@ struct DemoCommand: AsyncParsableCommand {
         // 3. Two clients on 127.0.0.1.
         var seederConfiguration = ClientConfiguration(host: "127.0.0.1", ports: [0])
         seederConfiguration.reportsPacketEvents = false
+        seederConfiguration.encryption = EncryptionPolicy(rawValue: encryption) ?? .preferred
         var leecherConfiguration = seederConfiguration
         leecherConfiguration.sequentialDownload = false
         let seeder: Client
@@ -167,7 +175,8 @@ struct DemoCommand: AsyncParsableCommand {
             "verified: \(files.count) files identical to the originals (\(TransferDisplay.bytes(Double(total))))")
         TransferDisplay.say(
             "done: \(TransferDisplay.bytes(downloaded)) in " + String(format: "%.2f", seconds)
-                + " s, \(TransferDisplay.bytes(downloaded / seconds))/s over TCP on 127.0.0.1")
+                + " s, \(TransferDisplay.bytes(downloaded / seconds))/s over TCP on 127.0.0.1 (encryption \(encryption))"
+        )
         if keep { TransferDisplay.say("kept: \(work)") }
     }
 }

@@ -52,9 +52,9 @@ struct NetworkOptions: ParsableArguments {
         help: ArgumentHelp(
             "Message stream encryption (MSE/PE): none, preferred or required.",
             discussion:
-                "preferred dials with MSE (RC4 or plaintext) and redials a peer that refuses it in plaintext, and accepts both; required is RC4 only, both ways."
+                "preferred dials with MSE (RC4 or plaintext) and redials a peer that refuses it in plaintext, and accepts both; required is RC4 only, both ways; none is plaintext only."
         ))
-    var encryption = "none"
+    var encryption = "preferred"
 
     func validate() throws {
         _ = try ports()
@@ -129,7 +129,7 @@ struct NetworkOptions: ParsableArguments {
         }
         if allowLocalTrackers { configuration.trackerAddressPolicy = .allowAll }
         configuration.dht = dhtSettings()
-        configuration.encryption = EncryptionPolicy(rawValue: encryption) ?? .none
+        configuration.encryption = EncryptionPolicy(rawValue: encryption) ?? .preferred
         switch FallbackTransport.Policy(rawValue: transport) ?? .tcp {
         case .tcp: configuration.transport = TCPTransport()
         case .utp: configuration.transport = UTPTransport()

@@ -158,6 +158,14 @@ public final class MSEChannelHandler: ChannelDuplexHandler, RemovableChannelHand
         context.fireChannelInactive()
     }
 
+    /// During the handshake an I/O error (typically the reset of a peer that does not speak MSE and drops our
+    /// Ya) fails it as ``MSEError/Code/closedDuringHandshake`` first, so the owner hears of the MSE failure
+    /// before the wire above hears of the error and reports its own reason; then passes the error on.
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if case .settingUp = phase { perform(setup.peerClosed(), context: context) }
+        context.fireErrorCaught(error)
+    }
+
     /// Encrypts (RC4), holds (during the handshake), or passes on.
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch phase {

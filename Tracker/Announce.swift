@@ -44,12 +44,14 @@ public struct AnnounceRequest: Hashable, Sendable {
     public var trackerID: [UInt8]?
     /// Ask for the compact peer list (BEP 23). The parser accepts either form regardless.
     public var compact: Bool
+    /// Whether the client speaks (or requires) message stream encryption (HTTP only).
+    public var encryption: AnnounceEncryption
 
     /// Creates an announce request.
     public init(
         infoHash: [UInt8], peerID: [UInt8], port: Int, uploaded: Int64 = 0, downloaded: Int64 = 0, left: Int64,
         event: AnnounceEvent = .none, numWant: Int? = nil, key: UInt32 = 0, trackerID: [UInt8]? = nil,
-        compact: Bool = true
+        compact: Bool = true, encryption: AnnounceEncryption = .unsupported
     ) {
         self.infoHash = infoHash
         self.peerID = peerID
@@ -62,6 +64,7 @@ public struct AnnounceRequest: Hashable, Sendable {
         self.key = key
         self.trackerID = trackerID
         self.compact = compact
+        self.encryption = encryption
     }
 }
 

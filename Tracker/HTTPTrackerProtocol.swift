@@ -45,6 +45,7 @@ public enum HTTPTrackerProtocol {
         if let numWant = request.numWant { query.append("numwant=\(max(0, numWant))") }
         query.append("key=" + String(request.key, radix: 16, uppercase: true))
         if let trackerID = request.trackerID { query.append("trackerid=" + percentEncode(trackerID)) }
+        query += request.encryption.queryParameters(port: request.port)
         return append(query, to: announceURL)
     }
 

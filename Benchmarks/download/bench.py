@@ -12,6 +12,10 @@ and once: nbt -> libtorrent (nbt seed, lt_peer.py download), then the memory eac
 handshaked, idle peer (PEERS connections, env NBT_BENCH_PEERS, default 50). Every download is compared file by
 file (SHA-1) with the source. Prints a table and writes RESULTS_MD.
 
+Env NBT_BENCH_ENCRYPTION: none (the default: plaintext, `--encryption none` for nbt) or rc4 (MSE with RC4 forced
+on every peer: `--encryption required` for nbt, pe_forced + pe_rc4 for libtorrent; the idle-peer memory
+measurement, which speaks a plaintext handshake, is skipped).
+
 Every child gets PR_SET_PDEATHSIG (it dies with this script) and is killed by PID at the end (Benchmarks/common/benchlib.py).
 """
 import hashlib
@@ -38,6 +42,12 @@ ROUNDS = int(os.environ.get("NBT_BENCH_ROUNDS", "2"))
 PEERS = int(os.environ.get("NBT_BENCH_PEERS", "50"))
 PIECE = int(os.environ.get("NBT_BENCH_PIECE", str(1 << 20)))
 BASELINE = os.environ.get("NBT_BENCH_BASELINE")  # another nbt, measured in the same rounds (A/B)
+ENCRYPTION = os.environ.get("NBT_BENCH_ENCRYPTION", "none")
+if ENCRYPTION not in ("none", "rc4"):
+    sys.exit(f"NBT_BENCH_ENCRYPTION is none or rc4, not {ENCRYPTION}")
+# nbt's own default is `preferred` (it would pick RC4 with libtorrent): say which one is measured.
+NBT_ENC = ["--encryption", "required" if ENCRYPTION == "rc4" else "none"]
+TAG = " (RC4)" if ENCRYPTION == "rc4" else ""
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 def cpu_seconds(pid):
@@ -220,20 +230,22 @@ def main():
     try:
         for r in range(ROUNDS):
             print(f"round {r + 1}: libtorrent -> libtorrent", file=sys.stderr, flush=True)
-            rows.append(measure("libtorrent -> libtorrent", [
+            rows.append(measure("libtorrent -> libtorrent" + TAG, [
                 PY, os.path.join(HERE, "lt_peer.py"), "download", "127.0.0.3", TORRENT, os.path.join(WORK, "lt"),
                 "127.0.0.1", str(seed_port)], seed.pid, os.path.join(WORK, "lt"), parse_lt))
             print(f"round {r + 1}: libtorrent -> nbt", file=sys.stderr, flush=True)
-            rows.append(measure("libtorrent -> nbt", [
+            rows.append(measure("libtorrent -> nbt" + TAG, [
                 NBT, "download", TORRENT, "-o", os.path.join(WORK, "us"), "--bind", "127.0.0.2",
-                "--peer", f"127.0.0.1:{seed_port}"], seed.pid, os.path.join(WORK, "us"), parse_nbt))
+                "--peer", f"127.0.0.1:{seed_port}"] + NBT_ENC, seed.pid, os.path.join(WORK, "us"), parse_nbt))
             if BASELINE:
                 print(f"round {r + 1}: libtorrent -> nbt (baseline)", file=sys.stderr, flush=True)
-                rows.append(measure("libtorrent -> nbt baseline", [
+                rows.append(measure("libtorrent -> nbt baseline" + TAG, [
                     BASELINE, "download", TORRENT, "-o", os.path.join(WORK, "base"), "--bind", "127.0.0.6",
-                    "--peer", f"127.0.0.1:{seed_port}"], seed.pid, os.path.join(WORK, "base"), parse_nbt))
-        print("libtorrent seed: idle peers", file=sys.stderr, flush=True)
-        lt_idle = idle_peers(seed.pid, "127.0.0.1", seed_port, info_hash_of(TORRENT), PEERS)
+                    "--peer", f"127.0.0.1:{seed_port}"] + NBT_ENC, seed.pid, os.path.join(WORK, "base"), parse_nbt))
+        lt_idle = None
+        if ENCRYPTION == "none":
+            print("libtorrent seed: idle peers", file=sys.stderr, flush=True)
+            lt_idle = idle_peers(seed.pid, "127.0.0.1", seed_port, info_hash_of(TORRENT), PEERS)
         lt_seed_rss = status_kib(seed.pid, "VmHWM")
     finally:
         seed.stdin.close()
@@ -242,7 +254,7 @@ def main():
 
     print("nbt seed: checking data", file=sys.stderr, flush=True)
     ours = spawn([NBT, "seed", TORRENT, os.path.join(WORK, "src"), "--bind", "127.0.0.4",
-                  "--max-peers", str(PEERS + 10)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                  "--max-peers", str(PEERS + 10)] + NBT_ENC, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                  stdin=subprocess.DEVNULL)
     try:
         m = text_line(ours, r"listening on [0-9.]+:([0-9]+)", 300)
@@ -251,17 +263,19 @@ def main():
         our_port = int(m.group(1))
         time.sleep(0.5)
         print("nbt -> libtorrent", file=sys.stderr, flush=True)
-        rows.append(measure("nbt -> libtorrent", [
+        rows.append(measure("nbt -> libtorrent" + TAG, [
             PY, os.path.join(HERE, "lt_peer.py"), "download", "127.0.0.5", TORRENT, os.path.join(WORK, "lt2"),
             "127.0.0.4", str(our_port)], ours.pid, os.path.join(WORK, "lt2"), parse_lt))
         # Our client on both ends, for comparison with libtorrent -> libtorrent (the seed stays the same).
         print("nbt -> nbt", file=sys.stderr, flush=True)
-        rows.append(measure("nbt -> nbt", [
+        rows.append(measure("nbt -> nbt" + TAG, [
             NBT, "download", TORRENT, "-o", os.path.join(WORK, "us2"), "--bind", "127.0.0.7",
-            "--peer", f"127.0.0.4:{our_port}"], ours.pid, os.path.join(WORK, "us2"), parse_nbt))
+            "--peer", f"127.0.0.4:{our_port}"] + NBT_ENC, ours.pid, os.path.join(WORK, "us2"), parse_nbt))
         our_seed_rss = status_kib(ours.pid, "VmHWM")
-        print("nbt seed: idle peers", file=sys.stderr, flush=True)
-        our_idle = idle_peers(ours.pid, "127.0.0.4", our_port, info_hash_of(TORRENT), PEERS)
+        our_idle = None
+        if ENCRYPTION == "none":
+            print("nbt seed: idle peers", file=sys.stderr, flush=True)
+            our_idle = idle_peers(ours.pid, "127.0.0.4", our_port, info_hash_of(TORRENT), PEERS)
     finally:
         ours.send_signal(signal.SIGTERM)
         try:
@@ -275,6 +289,8 @@ def main():
     lines.append(f"Download benchmark: {size} bytes in {len(SOURCE_HASHES)} files, piece {PIECE}, loopback TCP, "
                  f"{os.cpu_count()} cores")
     lines.append(f"load average before the run: {' '.join(load)}; nbt: {BUILD_NOTE}")
+    lines.append("encryption: MSE with RC4 forced on every peer (nbt --encryption required; libtorrent pe_forced, "
+                 "pe_rc4)" if ENCRYPTION == "rc4" else "encryption: none (plaintext; nbt --encryption none)")
     if BASELINE:
         note = os.environ.get("NBT_BENCH_BASELINE_NOTE")
         lines.append(f"baseline (NBT_BENCH_BASELINE, measured in the same rounds): {BASELINE}"
@@ -282,13 +298,13 @@ def main():
     lines.append(f"machine: SHA-1 (python hashlib, one core) {limits['sha1']:.0f} MB/s; "
                  f"raw TCP loopback (python, no disk) {limits['loopback']:.0f} MB/s")
     lines.append("")
-    head = (f"{'transfer':<26} {'wall s':>7} {'xfer s':>7} {'MB/s':>7} {'dl cpu s':>9} {'dl peak MiB':>11} "
+    head = (f"{'transfer':<32} {'wall s':>7} {'xfer s':>7} {'MB/s':>7} {'dl cpu s':>9} {'dl peak MiB':>11} "
             f"{'seed cpu s':>10} {'ok':>4}")
     lines.append(head)
     for row in rows:
         t = row["transfer"]
         basis = t if t else row["wall"]
-        lines.append(f"{row['label']:<26} {row['wall']:7.2f} {(f'{t:.2f}' if t else '-'):>7} {mb / basis:7.0f} "
+        lines.append(f"{row['label']:<32} {row['wall']:7.2f} {(f'{t:.2f}' if t else '-'):>7} {mb / basis:7.0f} "
                      f"{row['cpu']:9.2f} {row['rss'] / 1024:11.1f} {row['seed_cpu']:10.2f} "
                      f"{('yes' if row['ok'] else 'NO'):>4}")
     lines.append("")
@@ -297,7 +313,10 @@ def main():
     lines.append("downloader process (wait4); peak = its max RSS; seed cpu = the seeding process over the same span.")
     lines.append("libtorrent memory-maps the files it moves, so its RSS counts the mapped file pages (page cache).")
     lines.append(f"seed peak RSS (VmHWM): libtorrent {lt_seed_rss / 1024:.1f} MiB, nbt {our_seed_rss / 1024:.1f} MiB")
-    for name, (per, got, alive, before, after) in (("libtorrent seed", lt_idle), ("nbt seed", our_idle)):
+    for name, idle in (("libtorrent seed", lt_idle), ("nbt seed", our_idle)):
+        if idle is None:
+            continue
+        per, got, alive, before, after = idle
         lines.append(f"{name}: {PEERS} idle handshaked peers ({got} answered, {alive} still open): anonymous RSS "
                      f"{before / 1024:.1f} -> {after / 1024:.1f} MiB, {per:.1f} KiB per peer")
     text = "\n".join(lines)
@@ -313,7 +332,7 @@ def main():
     with open(RESULTS, "w") as f:
         f.write("# Download benchmark results\n\n")
         f.write(f"Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `scripts/bench download` "
-                f"(Benchmarks/download/run {SIZE_MIB}), {ROUNDS} rounds. On a shared machine compare rows of the "
+                f"(Benchmarks/download/run {SIZE_MIB}, NBT_BENCH_ENCRYPTION={ENCRYPTION}), {ROUNDS} rounds. On a shared machine compare rows of the "
                 f"same round and CPU seconds (see README.md).\n\n```\n{text}\n```\n")
         f.write(earlier)
     if not all(r["ok"] for r in rows):

@@ -8,9 +8,11 @@ usage: lt_peer.py seed IP TORRENT SAVE_PATH
            verified (S counts from the first dial) or {"error": ...}, and exits.
 
 TCP only on loopback (DHT, LSD, UPnP, NAT-PMP, uTP, encryption off), no rate limits, large send buffers and
-request queues, several connections per IP allowed.
+request queues, several connections per IP allowed. With NBT_BENCH_ENCRYPTION=rc4 in the environment: MSE with
+RC4 forced both ways instead (out_enc_policy/in_enc_policy forced, allowed_enc_level rc4, prefer_rc4).
 """
 import json
+import os
 import sys
 import time
 
@@ -36,6 +38,9 @@ settings = {
     "send_socket_buffer_size": 4 * 1024 * 1024,
     "alert_mask": lt.alert.category_t.status_notification | lt.alert.category_t.error_notification,
 }
+if os.environ.get("NBT_BENCH_ENCRYPTION", "none") == "rc4":
+    settings.update({"out_enc_policy": int(lt.enc_policy.pe_forced), "in_enc_policy": int(lt.enc_policy.pe_forced),
+                     "allowed_enc_level": int(lt.enc_level.pe_rc4), "prefer_rc4": True})
 session = lt.session(settings)
 params = lt.add_torrent_params()
 params.ti = lt.torrent_info(torrent_path)

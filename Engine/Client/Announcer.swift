@@ -1,3 +1,4 @@
+import BTMSE
 import BTMetainfo
 import BTStorage
 import BTTracker
@@ -69,7 +70,17 @@ final class Announcer: EngineComponent, @unchecked Sendable {
         AnnounceRequest(
             infoHash: session.handle.wireInfoHash, peerID: core.peerID.bytes, port: core.connections.listenPort,
             uploaded: session.uploadedBytes, downloaded: session.downloadedBytes, left: session.bytesLeft,
-            event: event, numWant: event == .stopped ? 0 : 50, key: announceKey, trackerID: trackerID)
+            event: event, numWant: event == .stopped ? 0 : 50, key: announceKey, trackerID: trackerID,
+            encryption: Self.announceEncryption(session.limits.encryption ?? configuration.encryption))
+    }
+
+    /// The tracker's crypto keys for an encryption policy.
+    static func announceEncryption(_ policy: EncryptionPolicy) -> AnnounceEncryption {
+        switch policy {
+        case .none: .unsupported
+        case .preferred: .supported
+        case .required: .required
+        }
     }
 
     func send(_ announce: AnnounceSchedule.Announce, for session: TorrentSession, tracker: TrackerClient) {

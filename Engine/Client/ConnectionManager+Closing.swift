@@ -37,8 +37,11 @@ extension ConnectionManager {
         if !connection.isClosed { finishClose(connection, reason: reason) }
     }
 
-    func finishClose(_ connection: PeerConnection, reason: DisconnectReason) {
+    func finishClose(_ connection: PeerConnection, reason closeReason: DisconnectReason) {
         guard !connection.isClosed else { return }
+        // Our MSE handshake failed: that is the reason reported (seed 002's HANDSHAKE_SYNC_DH5), whatever the
+        // socket did next; redials still follow how it closed (a peer that had not added the torrent yet).
+        let reason = connection.encryptionFailed ? DisconnectReason.mseSyncFailure : closeReason
         connection.isClosed = true
         connection.channel?.close(promise: nil)
         byKey[connection.key] = nil
@@ -50,7 +53,8 @@ extension ConnectionManager {
                 session.dialled.remove("\(connection.host):\(connection.port)")
                 // A peer that refused our MSE handshake is dialled again at once, in plaintext (libtorrent's
                 // "enabled" policy); the redial below is then its back-off after that.
-                if connection.encryptionFailed && configuration.encryption == .preferred && !core.isShutDown
+                if connection.encryptionFailed && (session.limits.encryption ?? configuration.encryption) == .preferred
+                    && !core.isShutDown
                     && core.torrents[session.handle.wireInfoHash] === session
                 {
                     if session.plaintextPeers.count < 4096 {
@@ -61,7 +65,7 @@ extension ConnectionManager {
                     )
                     loop.execute { [self] in addPeer(host: host, port: port, source: source, to: session) }
                 }
-                if PeerRedials.retries(after: reason), !core.isShutDown,
+                if PeerRedials.retries(after: closeReason), !core.isShutDown,
                     core.torrents[session.handle.wireInfoHash] === session
                 {
                     session.redials.failed(

@@ -88,6 +88,12 @@ extension ConnectionManager {
             return refuse(.noSuchTorrent)
         }
         if session.state == .checking { return refuse(.hashChecking) }
+        // The torrent's own policy over the listener's (the client's): RC4 only, or no MSE at all.
+        switch session.limits.encryption {
+        case .some(.required) where encryption?.isEncrypted != true: return refuse(.mseSyncFailure)
+        case .some(.none) where encryption?.skey != nil: return refuse(.mseSyncFailure)
+        default: break
+        }
         if case .refuse(let reason) = limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash) {
             // Full: an idle connection makes room for the newcomer (peer turnover), or the newcomer is refused.
             guard reason == .tooMany, makeRoom(for: session),

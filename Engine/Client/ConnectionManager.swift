@@ -129,7 +129,7 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         let manager = self
         // MSE in front of the wire unless the policy is plaintext or this is a plaintext redial.
         let address = "\(connection.host):\(connection.port)"
-        let policy = configuration.encryption
+        let policy = session.limits.encryption ?? configuration.encryption
         let encrypt = policy != .none && !session.plaintextPeers.contains(address)
         connection.plaintextOnly = !encrypt
         let skey = session.handle.wireInfoHash

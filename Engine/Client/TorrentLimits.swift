@@ -1,4 +1,6 @@
-/// Bandwidth and connection limits of one torrent in a ``Client``, on top of the client-wide ones
+import BTMSE
+
+/// Bandwidth, connection and encryption limits of one torrent in a ``Client``, on top of the client-wide ones
 /// (``ClientConfiguration/uploadLimit``, ``ClientConfiguration/downloadLimit``,
 /// ``ClientConfiguration/maximumPeersPerTorrent``): both the torrent's and the global limit hold at once.
 public struct TorrentLimits: Hashable, Sendable {
@@ -9,11 +11,20 @@ public struct TorrentLimits: Hashable, Sendable {
     /// Most connections of the torrent; nil uses ``ClientConfiguration/maximumPeersPerTorrent``. Lowering it
     /// below the current count closes the newest connections (reason `tooMany`).
     public var maximumPeers: Int?
+    /// The torrent's own message stream encryption policy; nil uses ``ClientConfiguration/encryption``. It
+    /// decides how the torrent's peers are dialled, and which incoming connections it keeps once their
+    /// handshake names it (`required`: RC4 only; `none`: no MSE). Incoming MSE is answered only when the
+    /// client's own policy is not `none` (the listener's handler is the client's).
+    public var encryption: EncryptionPolicy?
 
-    /// Limits; unlimited rates and the client's peer maximum unless given.
-    public init(uploadLimit: RateLimit = .unlimited, downloadLimit: RateLimit = .unlimited, maximumPeers: Int? = nil) {
+    /// Limits; unlimited rates, the client's peer maximum and the client's encryption policy unless given.
+    public init(
+        uploadLimit: RateLimit = .unlimited, downloadLimit: RateLimit = .unlimited, maximumPeers: Int? = nil,
+        encryption: EncryptionPolicy? = nil
+    ) {
         self.uploadLimit = uploadLimit
         self.downloadLimit = downloadLimit
         self.maximumPeers = maximumPeers.map { max(0, $0) }
+        self.encryption = encryption
     }
 }
