@@ -192,7 +192,25 @@ public final class Client: Sendable {
         session.limits = limits ?? configuration.defaultTorrentLimits
         try await onLoop { core throws(EngineError) in try core.addSession(session) }
         configuration.logger.info("added \(handle), checking existing data in \(downloadDirectory)")
-        let core = self.core
+        do {
+            try await Self.checkExistingData(of: session, resume: resume, filePriorities: filePriorities, core: core)
+        } catch {
+            _ = try? await onLoop { core in core.removeSession(session) }
+            await session.stopTrackerClient()
+            configuration.logger.info("could not add \(handle): \(error)")
+            throw error
+        }
+        return handle
+    }
+
+    /// Checks a checking session's existing data (from the resume data at `resume` when it fits), applies
+    /// `filePriorities`, creates empty files, and hands the verified pieces to the picker, which starts the
+    /// download (``Downloader/finishCheck(_:verified:priorities:reportPieces:)``).
+    /// - Throws: ``EngineError`` (`storageFailed`, `shutDown`).
+    static func checkExistingData(
+        of session: TorrentSession, resume: String?, filePriorities: [FilePriority]?, core: ClientCore
+    ) async throws(EngineError) {
+        let store = session.store
         do {
             try await store.start(
                 resumeDataAt: resume,
@@ -206,21 +224,21 @@ public final class Client: Sendable {
             }
             try await store.createEmptyFiles()
         } catch {
-            _ = try? await onLoop { core in core.removeSession(session) }
-            await session.stopTrackerClient()
-            configuration.logger.info("could not add \(handle): \(error)")
-            throw EngineError(.storageFailed, "\(torrent.name): \(error)")
+            throw EngineError(.storageFailed, "\(session.torrent.name): \(error)")
         }
         let verified = await store.verifiedPieces
         let priorities = await store.priorities
-        try await onLoop { core in
-            core.downloads.finishCheck(session, verified: verified, priorities: priorities, reportPieces: false)
+        do {
+            try await core.loop.submit {
+                core.downloads.finishCheck(session, verified: verified, priorities: priorities, reportPieces: false)
+            }.get()
+        } catch {
+            throw EngineError(.shutDown, "the client is shut down")
         }
-        return handle
     }
 
     /// Turns the storage's `file_*` events into client events (hash results are reported by the engine).
-    private static func storageEvents(for torrent: Torrent, to bus: EventBus) -> StorageEventHandler {
+    static func storageEvents(for torrent: Torrent, to bus: EventBus) -> StorageEventHandler {
         let info = ClientEvent.TorrentInfo(infoHashes: torrent.infoHashes, name: torrent.name)
         @Sendable func file(_ ref: StorageFileRef) -> ClientEvent.FileInfo {
             ClientEvent.FileInfo(torrent: info, index: ref.index, path: ref.path)
@@ -286,7 +304,7 @@ public final class Client: Sendable {
             if deleteData {
                 try await session.store.removeData()
                 if let path = session.resumePath { try? FileManager.default.removeItem(atPath: path) }
-            } else if let path = session.resumePath {
+            } else if let path = session.resumePath, session.hasMetadata {
                 try await session.store.saveResumeData(to: path)
             }
         } catch {
@@ -304,7 +322,9 @@ public final class Client: Sendable {
             core.pause(session)
             return session
         }
-        if let path = session.resumePath { try? await session.store.saveResumeData(to: path) }
+        if let path = session.resumePath, session.hasMetadata {
+            try? await session.store.saveResumeData(to: path)
+        }
     }
 
     /// Resumes a paused torrent.
@@ -365,7 +385,9 @@ public final class Client: Sendable {
         await sendStops(work.flatMap(\.1))
         if let dht, let settings = configuration.dht { await DHTPeerSource.stop(dht, settings: settings) }
         for (session, _) in work {
-            if let path = session.resumePath { try? await session.store.saveResumeData(to: path) }
+            if let path = session.resumePath, session.hasMetadata {
+                try? await session.store.saveResumeData(to: path)
+            }
             session.store.storage.closeFiles()
         }
         for (session, _) in work { await session.stopTrackerClient() }

@@ -46,6 +46,7 @@ extension ConnectionManager {
         if let session = connection.session {
             session.connections[connection.key] = nil
             session.picker.peerLeft(connection.key)
+            core.metadata.closed(connection, session: session)
             if !connection.isIncoming {
                 session.dialled.remove("\(connection.host):\(connection.port)")
                 // A peer that refused our MSE handshake is dialled again at once, in plaintext (libtorrent's
