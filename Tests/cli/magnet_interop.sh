@@ -3,7 +3,8 @@
 #   (a) `nbt download MAGNET` fetches the metadata from, then downloads from, a libtorrent seeder, an aria2
 #       seeder and a Transmission seeder, with the magnet's x.pe as the only source of peers; the .torrent
 #       it writes with --save-torrent has the original info dictionary byte for byte;
-#   (b) libtorrent, given only our `nbt seed` as a peer, downloads by magnet: it fetches the metadata from us.
+#   (b) libtorrent, given only our `nbt seed` as a peer, downloads by magnet: it fetches the metadata from us;
+#       and so does `nbt download MAGNET` (our two ends).
 # Run by scripts/test with NBT=path to the nbt binary; fails when a peer program is missing and
 # NBT_REQUIRE_INTEROP=1, else skips. Every program is bounded by `timeout` and killed by PID at the end.
 source "$(dirname "$0")/common.bash"
@@ -20,7 +21,7 @@ fi
 
 # Fresh addresses per run (Transmission remembers peers by address).
 net="127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1))"
-lt_ip=$net.2 aria_ip=$net.3 tr_ip=$net.4 nbt_ip=$net.10 lt_leech_ip=$net.11
+lt_ip=$net.2 aria_ip=$net.3 tr_ip=$net.4 nbt_ip=$net.10 lt_leech_ip=$net.11 dl_ip=$net.12
 
 # free_port IP: a TCP port free on IP right now.
 free_port() {
@@ -48,7 +49,7 @@ magnet_download() {
   local label=$1 start
   local magnet="magnet:?xt=urn:btih:$infohash&dn=data.bin&x.pe=$2:$3"
   start=$(date +%s.%N)
-  timeout -k 5 90 "$NBT" download "$magnet" -o "$work/dl-$label" --bind "$nbt_ip" --no-dht \
+  timeout -k 5 90 "$NBT" download "$magnet" -o "$work/dl-$label" --bind "$dl_ip" --no-dht \
     --save-torrent "$work/$label.torrent" --log-level info >"$work/dl-$label.out" 2>"$work/dl-$label.err" ||
     fail "nbt download of the magnet from $label failed: $(tail -5 "$work/dl-$label.out" "$work/dl-$label.err")"
   elapsed_since "$start"
@@ -131,6 +132,7 @@ lt_leech_seconds=$(elapsed_since "$start")
 grep -q '"seeding": true' "$work/lt-leech.out" ||
   fail "libtorrent did not complete the magnet from our seed: $(tail -3 "$work/lt-leech.out"); seed: $(tail -5 "$work/seed.out")"
 cmp -s "$work/src/data.bin" "$work/lt-leech/data.bin" || fail "libtorrent's copy from our seed differs"
+nbt_seconds=$(magnet_download nbt "$nbt_ip" "$seed_port")
 
 echo "magnet_interop.sh: ok (3 MiB by magnet, x.pe only: from libtorrent ${lt_seconds} s, aria2 ${aria_seconds} s," \
-  "Transmission ${tr_seconds} s; libtorrent from our seed ${lt_leech_seconds} s)"
+  "Transmission ${tr_seconds} s, nbt seed ${nbt_seconds} s; libtorrent from our seed ${lt_leech_seconds} s)"
