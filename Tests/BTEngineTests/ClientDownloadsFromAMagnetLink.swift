@@ -49,7 +49,6 @@ import Testing
         #expect(first.state == .fetchingMetadata || first.state == .checking || first.state == .downloading)
         if first.state == .fetchingMetadata {
             #expect(!first.isComplete && !first.isFinished && first.metadataProgress != nil)
-            #expect(await leecher.torrent(of: handle) == nil)
         }
 
         let done = try #require(await ClientFixtures.waitForCompletion(leecher, handle))
@@ -115,6 +114,34 @@ import Testing
         await leecher.shutdown()
         await seeder.shutdown()
         #expect(ClientFixtures.identical(seedFolder, leechFolder))
+    }
+
+    @Test func aMagnetWithoutPeersStaysFetchingAndCanBePausedResumedAndRemoved() async throws {
+        let folder = try ClientFixtures.temporaryFolder("magnet-alone")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let client = try await Self.client()
+        let magnet = try MagnetLink(parsing: "magnet:?xt=urn:btih:7528d016e0aeaa9affc301ca883e4a32d6dbb673&dn=album")
+        let handle = try await client.addTorrent(magnet: magnet, downloadDirectory: folder, resume: "\(folder)/r")
+        #expect(handle.name == "album")
+        await #expect(throws: EngineError.self) {
+            try await client.addTorrent(magnet: magnet, downloadDirectory: folder)
+        }
+        try await Task.sleep(for: .milliseconds(1_500))
+        let status = try #require(await client.status(of: handle))
+        #expect(status.state == .fetchingMetadata && status.progress == 0 && status.pieceCount == 0)
+        #expect(status.metadataProgress == MetadataProgress(received: 0, total: 0))
+        #expect(!status.isComplete && !status.isFinished)
+        #expect(await client.torrent(of: handle) == nil)
+        await #expect(throws: EngineError.self) { try await client.recheck(handle) }
+        try await client.pause(handle)
+        #expect(await client.status(of: handle)?.state == .paused)
+        try await client.resume(handle)
+        #expect(await client.status(of: handle)?.state == .fetchingMetadata)
+        try await client.removeTorrent(handle)
+        #expect(await client.torrents.isEmpty)
+        await client.shutdown()
+        // Nothing was written for a torrent whose files are unknown.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
     }
 
     @Test func onlyTheFilesOfSelectOnlyAreDownloaded() async throws {
