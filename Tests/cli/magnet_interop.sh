@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Magnet links (BEP 9) against real clients, each program on its own 127.N.M.x address, no tracker, no DHT:
 #   (a) `nbt download MAGNET` fetches the metadata from, then downloads from, a libtorrent seeder, an aria2
-#       seeder and a Transmission seeder, with the magnet's x.pe as the only source of peers; the .torrent
-#       it writes with --save-torrent has the original info dictionary byte for byte;
+#       seeder and a Transmission seeder (v1), and a libtorrent seeder of a hybrid torrent (btih + btmh),
+#       with the magnet's x.pe as the only source of peers; the .torrent it writes with --save-torrent has
+#       the original info dictionary byte for byte;
 #   (b) libtorrent, given only our `nbt seed` as a peer, downloads by magnet: it fetches the metadata from us;
 #       and so does `nbt download MAGNET` (our two ends).
 # Run by scripts/test with NBT=path to the nbt binary; fails when a peer program is missing and
@@ -21,7 +22,7 @@ fi
 
 # Fresh addresses per run (Transmission remembers peers by address).
 net="127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1))"
-lt_ip=$net.2 aria_ip=$net.3 tr_ip=$net.4 nbt_ip=$net.10 lt_leech_ip=$net.11 dl_ip=$net.12
+lt_ip=$net.2 aria_ip=$net.3 tr_ip=$net.4 lt_hybrid_ip=$net.5 nbt_ip=$net.10 lt_leech_ip=$net.11 dl_ip=$net.12
 
 # free_port IP: a TCP port free on IP right now.
 free_port() {
@@ -43,11 +44,12 @@ sys.exit(0 if lt.bencode(a[b'info']) == lt.bencode(b[b'info']) else 1)
 EOF
 }
 
-# magnet_download LABEL HOST PORT: `nbt download` of the magnet with x.pe=HOST:PORT only; checks the data and
-# the saved .torrent; prints the seconds it took.
+# magnet_download LABEL HOST PORT [MAGNET TORRENT]: `nbt download` of the magnet (default: the v1 one) with
+# x.pe=HOST:PORT only; checks the data and that the saved .torrent has TORRENT's info dictionary; prints the
+# seconds it took.
 magnet_download() {
-  local label=$1 start
-  local magnet="magnet:?xt=urn:btih:$infohash&dn=data.bin&x.pe=$2:$3"
+  local label=$1 start original=${5:-$torrent}
+  local magnet="${4:-magnet:?xt=urn:btih:$infohash&dn=data.bin}&x.pe=$2:$3"
   start=$(date +%s.%N)
   timeout -k 5 90 "$NBT" download "$magnet" -o "$work/dl-$label" --bind "$dl_ip" --no-dht \
     --save-torrent "$work/$label.torrent" --log-level info >"$work/dl-$label.out" 2>"$work/dl-$label.err" ||
@@ -56,7 +58,7 @@ magnet_download() {
   cmp -s "$work/src/data.bin" "$work/dl-$label/data.bin" || fail "the data downloaded from $label differs"
   grep -q "^metadata received: data.bin" "$work/dl-$label.out" ||
     fail "no 'metadata received' line from $label: $(cat "$work/dl-$label.out")"
-  same_info "$torrent" "$work/$label.torrent" || fail "the .torrent saved from $label has another info dictionary"
+  same_info "$original" "$work/$label.torrent" || fail "the .torrent saved from $label has another info dictionary"
 }
 
 # The libtorrent side: `seed DIR` seeds the torrent on lt_ip and prints its port; `magnet HOST PORT DIR` adds
@@ -121,6 +123,16 @@ pids+=("$!")
 sleep 3
 tr_seconds=$(magnet_download transmission "$tr_ip" "$tr_port")
 
+# (a4) libtorrent seeds a hybrid torrent (v1 + v2); we download by its magnet (btih and btmh).
+"$NBT" create "$work/src/data.bin" --hybrid --no-date -o "$work/hybrid.torrent" >/dev/null
+hybrid_magnet=$("$NBT" info "$work/hybrid.torrent" --json | "$python" -c 'import json, sys; print(json.load(sys.stdin)["magnet"])')
+case "$hybrid_magnet" in *urn:btih:*urn:btmh:* | *urn:btmh:*urn:btih:*) ;; *) fail "not a hybrid magnet: $hybrid_magnet" ;; esac
+timeout -k 5 90 "$python" "$work/lt.py" seed "$lt_hybrid_ip" "$work/hybrid.torrent" "$work/src" >"$work/lt-hybrid.out" 2>&1 &
+pids+=("$!")
+wait_for '"port"' "$work/lt-hybrid.out" 30
+lt_hybrid_port=$(sed -n 's/.*"port": \([0-9]*\).*/\1/p' "$work/lt-hybrid.out")
+hybrid_seconds=$(magnet_download libtorrent-hybrid "$lt_hybrid_ip" "$lt_hybrid_port" "$hybrid_magnet" "$work/hybrid.torrent")
+
 # (b) libtorrent downloads by magnet from our seed, knowing only its address.
 start_bg "$work/seed" 90 seed "$torrent" "$work/src" --bind "$nbt_ip" --no-dht
 seed_port=$(listen_port "$work/seed")
@@ -135,4 +147,4 @@ cmp -s "$work/src/data.bin" "$work/lt-leech/data.bin" || fail "libtorrent's copy
 nbt_seconds=$(magnet_download nbt "$nbt_ip" "$seed_port")
 
 echo "magnet_interop.sh: ok (3 MiB by magnet, x.pe only: from libtorrent ${lt_seconds} s, aria2 ${aria_seconds} s," \
-  "Transmission ${tr_seconds} s, nbt seed ${nbt_seconds} s; libtorrent from our seed ${lt_leech_seconds} s)"
+  "Transmission ${tr_seconds} s, hybrid from libtorrent ${hybrid_seconds} s, nbt seed ${nbt_seconds} s; libtorrent from our seed ${lt_leech_seconds} s)"
