@@ -296,15 +296,20 @@ public final class Client: Sendable {
             let stops = core.announcer.announceStopped(session)
             core.removeSession(session)
             core.configuration.logger.info("removed \(handle)")
-            return (session, stops)
+            // Read on the loop: a magnet's metadata may be adopted until the session is removed.
+            return (SessionStorage(session: session, store: session.store, hasMetadata: session.hasMetadata), stops)
         }
         await sendStops(stops)
-        await session.stopTrackerClient()
+        await session.session.stopTrackerClient()
         do {
             if deleteData {
                 try await session.store.removeData()
-                if let path = session.resumePath { try? FileManager.default.removeItem(atPath: path) }
-            } else if let path = session.resumePath, session.hasMetadata {
+                for path in [
+                    session.session.resumePath, MagnetMetadata.torrentPath(resume: session.session.resumePath),
+                ] {
+                    if let path { try? FileManager.default.removeItem(atPath: path) }
+                }
+            } else if let path = session.session.resumePath, session.hasMetadata {
                 try await session.store.saveResumeData(to: path)
             }
         } catch {
@@ -320,9 +325,9 @@ public final class Client: Sendable {
                 throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
             }
             core.pause(session)
-            return session
+            return SessionStorage(session: session, store: session.store, hasMetadata: session.hasMetadata)
         }
-        if let path = session.resumePath, session.hasMetadata {
+        if let path = session.session.resumePath, session.hasMetadata {
             try? await session.store.saveResumeData(to: path)
         }
     }
@@ -371,10 +376,13 @@ public final class Client: Sendable {
     /// closes every connection and the listener, writes resume data, saves the DHT's routing table (when
     /// ``DHTSettings/statePath`` is set), closes files and finishes ``events``.
     public func shutdown() async {
-        let work = try? await onLoop { core -> ([(TorrentSession, [StopAnnounce])], DHTService?) in
+        let work = try? await onLoop { core -> ([(SessionStorage, [StopAnnounce])], DHTService?) in
             guard !core.isShutDown else { return ([], nil) }
             let result = core.allSessions.map { session in
-                (session, core.announcer.announceStopped(session))
+                (
+                    SessionStorage(session: session, store: session.store, hasMetadata: session.hasMetadata),
+                    core.announcer.announceStopped(session)
+                )
             }
             let dht = core.dht.service
             core.dht.service = nil
@@ -385,12 +393,12 @@ public final class Client: Sendable {
         await sendStops(work.flatMap(\.1))
         if let dht, let settings = configuration.dht { await DHTPeerSource.stop(dht, settings: settings) }
         for (session, _) in work {
-            if let path = session.resumePath, session.hasMetadata {
+            if let path = session.session.resumePath, session.hasMetadata {
                 try? await session.store.saveResumeData(to: path)
             }
             session.store.storage.closeFiles()
         }
-        for (session, _) in work { await session.stopTrackerClient() }
+        for (session, _) in work { await session.session.stopTrackerClient() }
         events.finish()
         try? await group?.shutdownGracefully()
     }
@@ -416,6 +424,17 @@ public final class Client: Sendable {
         timer.cancel()
         _ = waiter
     }
+}
+
+/// A torrent and its storage as the loop saw them when it was paused, removed or shut down: a magnet's
+/// storage is replaced on the loop when its metadata arrives, so it is read there, not afterwards.
+struct SessionStorage: Sendable {
+    /// The torrent.
+    let session: TorrentSession
+    /// Its storage then.
+    let store: PieceStore
+    /// Whether it had its metadata then (only then are there files and resume data to write).
+    let hasMetadata: Bool
 }
 
 /// A `stopped` announce to send.

@@ -77,6 +77,10 @@ import Testing
         let readded = try await again.addTorrent(magnet: magnet, downloadDirectory: leechFolder, resume: resume)
         let status = try #require(await again.status(of: readded))
         #expect(status.state == .seeding && status.isComplete && status.downloadedBytes == 0)
+        // Removing it with its data removes the kept .torrent too.
+        try await again.removeTorrent(readded, deleteData: true)
+        #expect(!FileManager.default.fileExists(atPath: resume + ".torrent"))
+        #expect(!FileManager.default.fileExists(atPath: resume))
         await again.shutdown()
     }
 
