@@ -148,6 +148,52 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
     }
 
+    @Test func aMagnetWhoseOnlySourceIsItsTrackerFindsTheSeedThere() async throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/recording_tracker.py").path
+        let tracker = try InteropProcess(["/usr/bin/python3", script], seconds: 120)
+        defer { tracker.stop() }
+        let port = try #require(await tracker.firstJSON()?.ints["port"])
+        let url = "http://127.0.0.1:\(port)/announce"
+        let seedFolder = try ClientFixtures.temporaryFolder("magnet-seed")
+        let leechFolder = try ClientFixtures.temporaryFolder("magnet-leech")
+        defer {
+            try? FileManager.default.removeItem(atPath: seedFolder)
+            try? FileManager.default.removeItem(atPath: leechFolder)
+        }
+        let payload = (seedFolder as NSString).appendingPathComponent("payload")
+        try ClientFixtures.writePayload(ClientFixtures.files, in: payload, seed: 42)
+        var creator = TorrentCreator(path: payload)
+        creator.version = .v1
+        creator.pieceLength = 64 * 1024
+        creator.creationDate = nil
+        creator.trackers = [[url]]
+        let torrent = try creator.create()
+        var configuration = ClientConfiguration(host: "127.0.0.1", ports: [0])
+        configuration.trackerAddressPolicy = .allowAll
+        let seeder = try await Client(configuration: configuration)
+        let leecher = try await Client(configuration: configuration)
+        let seederEvents = seeder.events.events()
+        _ = try await seeder.addTorrent(torrent, downloadDirectory: seedFolder)
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(60))
+            await seeder.shutdown()
+        }
+        for await event in seederEvents {
+            if case .trackerSuccess = event { break }
+        }
+        watchdog.cancel()
+        // No x.pe: the tracker (announced to with the info-hash alone) is the only source of the seed.
+        let magnet = MagnetLink(infoHashes: torrent.infoHashes, trackers: [url])
+        let handle = try await leecher.addTorrent(magnet: magnet, downloadDirectory: leechFolder)
+        let done = try #require(await ClientFixtures.waitForCompletion(leecher, handle, limit: .seconds(60)))
+        #expect(done.isComplete)
+        #expect(await leecher.torrent(of: handle)?.announceTiers == [[url]])
+        await leecher.shutdown()
+        await seeder.shutdown()
+        #expect(ClientFixtures.identical(seedFolder, leechFolder))
+    }
+
     @Test func onlyTheFilesOfSelectOnlyAreDownloaded() async throws {
         let seedFolder = try ClientFixtures.temporaryFolder("magnet-seed")
         let leechFolder = try ClientFixtures.temporaryFolder("magnet-leech")
