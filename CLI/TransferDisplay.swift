@@ -35,7 +35,7 @@ enum TransferDisplay {
             return
         }
         endLine()
-        FileHandle.standardOutput.write(Data((text.terminalSafe + "\n").utf8))
+        output(Data((text.terminalSafe + "\n").utf8))
     }
 
     /// Writes `object` as one line of JSON with sorted keys.
@@ -44,7 +44,7 @@ enum TransferDisplay {
             let data = try? JSONSerialization.data(
                 withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return }
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        output(data + Data("\n".utf8))
     }
 
     /// The `--json` progress record of `status`: `eta` is null when unknown, rates are bytes per second.
@@ -171,7 +171,7 @@ enum TransferDisplay {
         if isJSON {
             if plain { write(json: record(status)) }
         } else if isTerminal {
-            FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + terminalLine(status, columns: columns())).utf8))
+            output(Data(("\r\u{1B}[2K" + terminalLine(status, columns: columns())).utf8))
             liveLine.set(true)
         } else if plain {
             TransferDisplay.say(line(status))
@@ -180,7 +180,13 @@ enum TransferDisplay {
 
     /// Ends the live line on a terminal (when one is shown), so that it stays above what follows.
     static func endLine() {
-        if isTerminal && !isJSON && liveLine.set(false) { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        if isTerminal && !isJSON && liveLine.set(false) { output(Data("\n".utf8)) }
+    }
+
+    /// Writes `data` to standard output; a reader that went away (`nbt download ... | head`: EPIPE) loses
+    /// the rest of the output instead of stopping the transfer with a trap.
+    private static func output(_ data: Data) {
+        try? FileHandle.standardOutput.write(contentsOf: data)
     }
 
     /// Prints `nbt: error: MESSAGE` on stderr and returns the exit code to throw.

@@ -210,7 +210,10 @@ enum TransferSession {
         TransferDisplay.endLine()
         let final = await client.status(of: handle)
         await client.shutdown()
-        if let final {
+        if let final, final.state == .fetchingMetadata {
+            let metadata = final.metadataProgress.map { " (\($0.received)/\($0.total) metadata pieces)" } ?? ""
+            TransferDisplay.say("stopped before the metadata arrived\(metadata); nothing written")
+        } else if let final {
             TransferDisplay.say(
                 "stopped: \(final.verifiedPieces)/\(final.pieceCount) pieces, downloaded "
                     + "\(TransferDisplay.bytes(Double(final.downloadedBytes))), uploaded "
