@@ -5,7 +5,8 @@
 #       with the magnet's x.pe as the only source of peers; the .torrent it writes with --save-torrent has
 #       the original info dictionary byte for byte;
 #   (b) libtorrent, given only our `nbt seed` as a peer, downloads by magnet: it fetches the metadata from us;
-#       and so does `nbt download MAGNET` (our two ends).
+#       and so does `nbt download MAGNET` (our two ends);
+#   (c) Transmission and aria2 download by magnet from our seed, which dials them.
 # Run by scripts/test with NBT=path to the nbt binary; fails when a peer program is missing and
 # NBT_REQUIRE_INTEROP=1, else skips. Every program is bounded by `timeout` and killed by PID at the end.
 source "$(dirname "$0")/common.bash"
@@ -146,5 +147,48 @@ grep -q '"seeding": true' "$work/lt-leech.out" ||
 cmp -s "$work/src/data.bin" "$work/lt-leech/data.bin" || fail "libtorrent's copy from our seed differs"
 nbt_seconds=$(magnet_download nbt "$nbt_ip" "$seed_port")
 
+# (c) Transmission and aria2 download by magnet from our seed: neither can be told of a peer (Transmission never
+# dials loopback peers, aria2 takes no x.pe), so a second seed of ours dials them (--peer) and they fetch the
+# metadata over the connection it opened. Transmission 3.00 closes every connection once it has the metadata
+# and would dial again, which it never does on loopback: our seed redials it after its 60 s reconnect delay
+# and the data flows then.
+tr_leech_ip=$net.13 aria_leech_ip=$net.14 seed2_ip=$net.15
+tr_leech_port=$(free_port "$tr_leech_ip")
+aria_leech_port=$(free_port "$aria_leech_ip")
+mkdir -p "$work/tr-leech/config" "$work/tr-leech/data" "$work/aria-leech"
+cat >"$work/tr-leech/config/settings.json" <<EOF2
+{"bind-address-ipv4": "$tr_leech_ip", "dht-enabled": false, "lpd-enabled": false, "pex-enabled": false,
+ "utp-enabled": false, "port-forwarding-enabled": false, "encryption": 1, "peer-port": $tr_leech_port,
+ "download-dir": "$work/tr-leech/data", "speed-limit-down-enabled": false, "speed-limit-up-enabled": false}
+EOF2
+timeout -k 5 150 transmission-cli -g "$work/tr-leech/config" -w "$work/tr-leech/data" -p "$tr_leech_port" \
+  "magnet:?xt=urn:btih:$infohash&dn=data.bin" >"$work/tr-leech.out" 2>&1 &
+pids+=("$!")
+tr_leech_pid=$!
+timeout -k 5 150 aria2c --interface="$aria_leech_ip" --listen-port="$aria_leech_port" --enable-dht=false \
+  --bt-enable-lpd=false --enable-peer-exchange=false --seed-time=0 --summary-interval=0 \
+  --console-log-level=warn --dir="$work/aria-leech" "magnet:?xt=urn:btih:$infohash&dn=data.bin" \
+  >"$work/aria-leech.out" 2>&1 &
+pids+=("$!")
+aria_leech_pid=$!
+start_bg "$work/seed2" 150 seed "$torrent" "$work/src" --bind "$seed2_ip" --no-dht \
+  --peer "$tr_leech_ip:$tr_leech_port" --peer "$aria_leech_ip:$aria_leech_port"
+start=$(date +%s.%N)
+tr_leech_seconds=no aria_leech_seconds=no
+for _ in $(seq 1 1200); do
+  if [ "$tr_leech_seconds" = no ] && cmp -s "$work/src/data.bin" "$work/tr-leech/data/data.bin" 2>/dev/null; then
+    tr_leech_seconds=$(elapsed_since "$start")
+    kill "$tr_leech_pid" 2>/dev/null || true
+  fi
+  if [ "$aria_leech_seconds" = no ] && cmp -s "$work/src/data.bin" "$work/aria-leech/data.bin" 2>/dev/null; then
+    aria_leech_seconds=$(elapsed_since "$start")
+  fi
+  [ "$tr_leech_seconds" != no ] && [ "$aria_leech_seconds" != no ] && break
+  sleep 0.1
+done
+[ "$tr_leech_seconds" != no ] || fail "Transmission did not complete the magnet from our seed: $(tail -3 "$work/tr-leech.out"); seed: $(tail -3 "$work/seed2.out")"
+[ "$aria_leech_seconds" != no ] || fail "aria2 did not complete the magnet from our seed: $(tail -3 "$work/aria-leech.out"); seed: $(tail -3 "$work/seed2.out")"
+
 echo "magnet_interop.sh: ok (3 MiB by magnet, x.pe only: from libtorrent ${lt_seconds} s, aria2 ${aria_seconds} s," \
-  "Transmission ${tr_seconds} s, hybrid from libtorrent ${hybrid_seconds} s, nbt seed ${nbt_seconds} s; libtorrent from our seed ${lt_leech_seconds} s)"
+  "Transmission ${tr_seconds} s, hybrid from libtorrent ${hybrid_seconds} s, nbt seed ${nbt_seconds} s; from our seed: libtorrent ${lt_leech_seconds} s," \
+  "Transmission ${tr_leech_seconds} s, aria2 ${aria_leech_seconds} s)"
