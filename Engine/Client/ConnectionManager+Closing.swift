@@ -65,9 +65,14 @@ extension ConnectionManager {
                 if PeerRedials.retries(after: reason), !core.isShutDown,
                     core.torrents[session.handle.wireInfoHash] === session
                 {
+                    // Once per address (bounded): a peer that closes after taking our metadata is redialled soon.
+                    let address = "\(connection.host):\(connection.port)"
+                    let quickly =
+                        connection.servedMetadata && reason == .byRemote && session.quickRedials.count < 4096
+                        && session.quickRedials.insert(address).inserted
                     session.redials.failed(
                         host: connection.host, port: connection.port, source: connection.machine?.source ?? .tracker,
-                        wasConnected: connection.reportedConnect, now: loop.now)
+                        wasConnected: connection.reportedConnect, quickly: quickly, now: loop.now)
                 }
             }
             if connection.reportedConnect { session.rechokeSoon = true }

@@ -47,6 +47,7 @@ final class MetadataExchanger: EngineComponent, @unchecked Sendable {
         let now = loop.now
         if case .request = message {
             guard let answer = session.metadataServe.answer(message, from: connection.key, now: now) else { return }
+            if case .data = answer { connection.servedMetadata = true }
             send(answer, to: connection)
             return
         }

@@ -49,6 +49,9 @@ final class TorrentSession: @unchecked Sendable {
     /// Addresses (`host:port`) that refused our MSE handshake: dialled in plaintext from then on (at most
     /// 4,096; past that a refusing peer is just redialled with MSE, with back-off).
     var plaintextPeers: Set<String> = []
+    /// Addresses redialled soon after they closed the connection on which they took our metadata (each at
+    /// most once; see `PeerRedials.failed(quickly:)`), at most 4,096.
+    var quickRedials: Set<String> = []
     /// When the tick last saved resume data (see `ClientCore.saveResumeDataIfDue`).
     var lastResumeSave: NIODeadline?
     var downloadedBytes: Int64 = 0
