@@ -4,20 +4,22 @@ import BTMetainfo
 import BTStorage
 import Foundation
 
-/// `nbt download FILE.torrent -o DIR ...`: downloads a torrent, then stops or seeds.
+/// `nbt download FILE.torrent|MAGNET -o DIR ...`: downloads a torrent (from a magnet link: its metadata
+/// first), then stops or seeds.
 struct DownloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "download",
         abstract: "Download a torrent over TCP.",
         discussion: """
-            Shows a live progress bar on a terminal (percent, bar, rates, peers, ETA) and a plain line every 5 \
+            A magnet link's metadata is fetched from peers first (x.pe, tr trackers, the DHT, PEX); \
+            --save-torrent writes the complete .torrent once it is known. Shows a live progress bar on a terminal (percent, bar, rates, peers, ETA) and a plain line every 5 \
             seconds otherwise. Ctrl-C stops cleanly and writes resume data (DIR/.NAME.HASH.resume); running the \
             same command again resumes where it stopped. Without --seed or --seed-ratio the command exits once \
             every piece is verified. Exit status: 0 when complete (also when stopped while seeding), 130 when \
             stopped by a signal before completing, 1 on errors.
             """)
 
-    @Argument(help: "The .torrent file.")
+    @Argument(help: "The .torrent file, or a magnet link (magnet:?xt=urn:btih:...).")
     var torrent: String
 
     @Option(name: [.short, .customLong("output")], help: "Download folder.")
@@ -44,6 +46,11 @@ struct DownloadCommand: AsyncParsableCommand {
     @Flag(help: "Hash-check every piece first, even when resume data says the data is unchanged.")
     var recheck = false
 
+    @Option(
+        name: .customLong("save-torrent"),
+        help: "Write the complete .torrent to FILE once the metadata is known (for a magnet link).")
+    var saveTorrent: String?
+
     func validate() throws {
         if seed && seedRatio != nil { throw TransferDisplay.fail("--seed and --seed-ratio exclude each other") }
         if let seedRatio, !(seedRatio >= 0) { throw TransferDisplay.fail("--seed-ratio must be a number >= 0") }
@@ -51,13 +58,16 @@ struct DownloadCommand: AsyncParsableCommand {
 
     func run() async throws {
         TransferDisplay.useJSON(progress.json)
-        let torrent = try TransferSession.load(self.torrent)
+        let source = try TransferSession.loadSource(self.torrent)
         var configuration = try network.configuration()
         configuration.sequentialDownload = sequential
         let seedRatio = self.seedRatio
         let seedForever = seed
         var priorities: [FilePriority]?
         if !skipFiles.isEmpty {
+            guard case .torrent(let torrent) = source else {
+                throw TransferDisplay.fail("--skip-file needs a .torrent file; a magnet link selects files with so=")
+            }
             let files = torrent.layout.files
             let visible = files.indices.filter { !files[$0].isPadFile }
             var chosen = [FilePriority](repeating: .normal, count: files.count)
@@ -70,8 +80,8 @@ struct DownloadCommand: AsyncParsableCommand {
             priorities = chosen
         }
         try await TransferSession.run(
-            torrent: torrent, directory: output, configuration: configuration, peers: network.peers,
-            verb: "downloading", recheck: recheck, filePriorities: priorities,
+            source: source, directory: output, configuration: configuration, peers: network.peers,
+            verb: "downloading", recheck: recheck, filePriorities: priorities, saveTorrent: saveTorrent,
             stop: { status in
                 guard TransferSession.isFinished(status) else { return false }
                 if seedForever { return false }

@@ -35,7 +35,7 @@ enum TransferDisplay {
             return
         }
         endLine()
-        FileHandle.standardOutput.write(Data((text.terminalSafe + "\n").utf8))
+        output(Data((text.terminalSafe + "\n").utf8))
     }
 
     /// Writes `object` as one line of JSON with sorted keys.
@@ -44,12 +44,12 @@ enum TransferDisplay {
             let data = try? JSONSerialization.data(
                 withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return }
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        output(data + Data("\n".utf8))
     }
 
     /// The `--json` progress record of `status`: `eta` is null when unknown, rates are bytes per second.
     static func record(_ status: TorrentStatus) -> [String: Any] {
-        [
+        var record: [String: Any] = [
             "name": status.handle.name, "state": status.state.rawValue,
             "percent": (percent(status) * 10).rounded() / 10, "downloadRate": status.downloadRate.rounded(),
             "uploadRate": status.uploadRate.rounded(), "peers": status.peers, "seeds": status.seeds,
@@ -58,6 +58,11 @@ enum TransferDisplay {
             "ratio": (status.ratio * 1000).rounded() / 1000, "verifiedPieces": status.verifiedPieces,
             "pieceCount": status.pieceCount,
         ]
+        if let metadata = status.metadataProgress {
+            record["metadataPieces"] = metadata.received
+            record["metadataPieceCount"] = metadata.total
+        }
+        return record
     }
 
     /// `value` bytes in binary units: `512 B`, `1.5 MiB`.
@@ -80,9 +85,14 @@ enum TransferDisplay {
         return String(format: "%d:%02d", seconds / 60, seconds % 60)
     }
 
-    /// The percent shown for `status`: the hash check's progress while checking, else the verified share.
+    /// The percent shown for `status`: the hash check's progress while checking, the metadata pieces received
+    /// while fetching a magnet's metadata, else the verified share.
     static func percent(_ status: TorrentStatus) -> Double {
         if status.state == .checking, let check = status.checkProgress { return check * 100 }
+        if status.state == .fetchingMetadata {
+            guard let metadata = status.metadataProgress, metadata.total > 0 else { return 0 }
+            return Double(metadata.received) / Double(metadata.total) * 100
+        }
         return status.progress * 100
     }
 
@@ -90,6 +100,12 @@ enum TransferDisplay {
     /// `compact` is for a narrow terminal: single spaces, without the seed count.
     static func fields(_ status: TorrentStatus, compact: Bool = false) -> String {
         let gap = compact ? " " : "  "
+        if status.state == .fetchingMetadata {
+            // `fetching metadata 3/12 pieces  peers 2`: no rates or ETA mean anything yet.
+            let metadata = status.metadataProgress ?? MetadataProgress(received: 0, total: 0)
+            let pieces = metadata.total > 0 ? " \(metadata.received)/\(metadata.total) pieces" : ""
+            return "fetching metadata\(pieces)\(gap)peers \(status.peers)"
+        }
         var text =
             "\(status.state.rawValue)\(gap)down \(bytes(status.downloadRate))/s\(gap)up \(bytes(status.uploadRate))/s"
             + "\(gap)peers \(status.peers)" + (compact ? "" : " (\(status.seeds) seeds)")
@@ -155,7 +171,7 @@ enum TransferDisplay {
         if isJSON {
             if plain { write(json: record(status)) }
         } else if isTerminal {
-            FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + terminalLine(status, columns: columns())).utf8))
+            output(Data(("\r\u{1B}[2K" + terminalLine(status, columns: columns())).utf8))
             liveLine.set(true)
         } else if plain {
             TransferDisplay.say(line(status))
@@ -164,7 +180,13 @@ enum TransferDisplay {
 
     /// Ends the live line on a terminal (when one is shown), so that it stays above what follows.
     static func endLine() {
-        if isTerminal && !isJSON && liveLine.set(false) { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        if isTerminal && !isJSON && liveLine.set(false) { output(Data("\n".utf8)) }
+    }
+
+    /// Writes `data` to standard output; a reader that went away (`nbt download ... | head`: EPIPE) loses
+    /// the rest of the output instead of stopping the transfer with a trap.
+    private static func output(_ data: Data) {
+        try? FileHandle.standardOutput.write(contentsOf: data)
     }
 
     /// Prints `nbt: error: MESSAGE` on stderr and returns the exit code to throw.

@@ -5,6 +5,22 @@ import BTStorage
 import Foundation
 import Logging
 
+/// What `nbt download` transfers: a .torrent, or a magnet link whose metadata is fetched from peers.
+enum TransferSource {
+    /// A torrent read from a .torrent file.
+    case torrent(Torrent)
+    /// A magnet link (BEP 9).
+    case magnet(MagnetLink)
+
+    /// The name to show before the metadata is known.
+    var name: String {
+        switch self {
+        case .torrent(let torrent): torrent.name
+        case .magnet(let magnet): magnet.displayName ?? "\(magnet.infoHashes)"
+        }
+    }
+}
+
 /// The run loop of `nbt download` and `nbt seed`: one client, one torrent, progress until `stop` says so
 /// or a signal arrives, then a clean shutdown.
 enum TransferSession {
@@ -14,6 +30,32 @@ enum TransferSession {
             return try Torrent(contentsOf: path)
         } catch {
             throw TransferDisplay.fail("\(path): \(error.reason)")
+        }
+    }
+
+    /// A magnet link (an argument starting with `magnet:`) or the .torrent file at `argument`; an invalid one
+    /// is an `nbt: error:` line and exit status 1.
+    static func loadSource(_ argument: String) throws -> TransferSource {
+        guard argument.lowercased().hasPrefix("magnet:") else { return .torrent(try load(argument)) }
+        do {
+            return .magnet(try MagnetLink(parsing: argument))
+        } catch {
+            throw TransferDisplay.fail("not a valid magnet link: \(error.reason)")
+        }
+    }
+
+    /// Where the resume data of a magnet downloaded to `directory` lives before its name is known:
+    /// `DIR/.magnet.INFOHASH.resume` (its .torrent is kept beside it, `...resume.torrent`).
+    static func resumePath(for magnet: MagnetLink, in directory: String) -> String {
+        (directory as NSString).appendingPathComponent(".magnet.\(magnet.infoHashes).resume")
+    }
+
+    /// Writes `torrent` as a complete .torrent file to `path` (`--save-torrent`).
+    static func save(_ torrent: Torrent, to path: String) throws {
+        do {
+            try Data(torrent.encoded()).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw TransferDisplay.fail("cannot write \(path): \(error.localizedDescription)")
         }
     }
 
@@ -35,6 +77,19 @@ enum TransferSession {
         torrent: Torrent, directory: String, configuration: ClientConfiguration, peers: [String], verb: String,
         requireComplete: Bool = false, recheck: Bool = false, filePriorities: [FilePriority]? = nil,
         stop: @escaping (TorrentStatus) -> Bool
+    ) async throws {
+        try await run(
+            source: .torrent(torrent), directory: directory, configuration: configuration, peers: peers, verb: verb,
+            requireComplete: requireComplete, recheck: recheck, filePriorities: filePriorities, stop: stop)
+    }
+
+    /// Runs a torrent or a magnet (see ``run(torrent:directory:configuration:peers:verb:requireComplete:recheck:filePriorities:stop:)``);
+    /// a magnet shows its metadata fetch first. With `saveTorrent`, the complete .torrent is written there as
+    /// soon as the metadata is known.
+    static func run(
+        source: TransferSource, directory: String, configuration: ClientConfiguration, peers: [String], verb: String,
+        requireComplete: Bool = false, recheck: Bool = false, filePriorities: [FilePriority]? = nil,
+        saveTorrent: String? = nil, stop: @escaping (TorrentStatus) -> Bool
     ) async throws {
         let signals = StopSignal()
         do {
@@ -59,7 +114,7 @@ enum TransferSession {
         }
         let handle: TorrentHandle
         switch await addAndCheck(
-            torrent, directory: directory, client: client, recheck: recheck, filePriorities: filePriorities,
+            source, directory: directory, client: client, recheck: recheck, filePriorities: filePriorities,
             signals: signals)
         {
         case .success(let added):
@@ -84,9 +139,18 @@ enum TransferSession {
                 "resuming: \(initial.verifiedPieces)/\(initial.pieceCount) pieces already verified "
                     + "(\(TransferDisplay.bytes(Double(initial.verifiedBytes))))")
         }
-        TransferDisplay.say(
-            "\(verb) \(torrent.name) (\(TransferDisplay.bytes(Double(torrent.totalSize)))) in \(directory), "
-                + "listening on \(client.host):\(client.port)")
+        var torrent = await client.torrent(of: handle)
+        if let torrent {
+            TransferDisplay.say(
+                "\(verb) \(torrent.name) (\(TransferDisplay.bytes(Double(torrent.totalSize)))) in \(directory), "
+                    + "listening on \(client.host):\(client.port)")
+            if let saveTorrent { try save(torrent, to: saveTorrent) }
+        } else {
+            TransferDisplay.say(
+                "fetching the metadata of \(source.name) from peers, for \(directory), "
+                    + "listening on \(client.host):\(client.port)")
+        }
+        var name = torrent?.name ?? source.name
         for peer in peers {
             let endpoint = try NetworkOptions.endpoint(peer)
             try? await client.connect(host: endpoint.host, port: endpoint.port, for: handle)
@@ -96,13 +160,30 @@ enum TransferSession {
         var interrupted = false
         while true {
             guard let status = await client.status(of: handle) else { break }
+            if torrent == nil, status.state != .fetchingMetadata, let known = await client.torrent(of: handle) {
+                torrent = known
+                name = known.name
+                TransferDisplay.endLine()
+                TransferDisplay.say(
+                    "metadata received: \(known.name) (\(TransferDisplay.bytes(Double(known.totalSize))), "
+                        + "\(known.layout.pieceCount) pieces)")
+                if let saveTorrent {
+                    do {
+                        try save(known, to: saveTorrent)
+                    } catch {
+                        await client.shutdown()
+                        throw error
+                    }
+                    TransferDisplay.say("saved the torrent to \(saveTorrent)")
+                }
+            }
             let now = ContinuousClock.now
             let plain = now - lastPlain >= TransferDisplay.plainInterval
             if plain { lastPlain = now }
             if status.state == .failed {
                 TransferDisplay.endLine()
                 await client.shutdown()
-                throw TransferDisplay.fail("\(torrent.name): \(status.error ?? "storage failed")")
+                throw TransferDisplay.fail("\(name): \(status.error ?? "storage failed")")
             }
             if isFinished(status) && !wasComplete {
                 wasComplete = true
@@ -112,7 +193,7 @@ enum TransferSession {
                 let seconds = max(
                     Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 0.001)
                 TransferDisplay.say(
-                    "\(torrent.name): complete, \(TransferDisplay.bytes(Double(status.downloadedBytes))) in "
+                    "\(name): complete, \(TransferDisplay.bytes(Double(status.downloadedBytes))) in "
                         + String(format: "%.2f", seconds)
                         + " s (\(TransferDisplay.bytes(Double(status.downloadedBytes) / seconds))/s)")
             } else {
@@ -129,7 +210,10 @@ enum TransferSession {
         TransferDisplay.endLine()
         let final = await client.status(of: handle)
         await client.shutdown()
-        if let final {
+        if let final, final.state == .fetchingMetadata {
+            let metadata = final.metadataProgress.map { " (\($0.received)/\($0.total) metadata pieces)" } ?? ""
+            TransferDisplay.say("stopped before the metadata arrived\(metadata); nothing written")
+        } else if let final {
             TransferDisplay.say(
                 "stopped: \(final.verifiedPieces)/\(final.pieceCount) pieces, downloaded "
                     + "\(TransferDisplay.bytes(Double(final.downloadedBytes))), uploaded "
@@ -141,14 +225,21 @@ enum TransferSession {
     /// Adds the torrent (hash-checking existing data) and, with `recheck`, checks every piece again, while
     /// showing the check's progress; a SIGINT or SIGTERM meanwhile cancels the check.
     static func addAndCheck(
-        _ torrent: Torrent, directory: String, client: Client, recheck: Bool, filePriorities: [FilePriority]?,
+        _ source: TransferSource, directory: String, client: Client, recheck: Bool, filePriorities: [FilePriority]?,
         signals: StopSignal
     ) async -> Result<TorrentHandle, EngineError> {
         let adding = Task { () async -> Result<TorrentHandle, EngineError> in
             do throws(EngineError) {
-                let handle = try await client.addTorrent(
-                    torrent, downloadDirectory: directory, resume: resumePath(for: torrent, in: directory),
-                    filePriorities: filePriorities)
+                let handle: TorrentHandle
+                switch source {
+                case .torrent(let torrent):
+                    handle = try await client.addTorrent(
+                        torrent, downloadDirectory: directory, resume: resumePath(for: torrent, in: directory),
+                        filePriorities: filePriorities)
+                case .magnet(let magnet):
+                    handle = try await client.addTorrent(
+                        magnet: magnet, downloadDirectory: directory, resume: resumePath(for: magnet, in: directory))
+                }
                 if recheck { try await client.recheck(handle) }
                 return .success(handle)
             } catch {

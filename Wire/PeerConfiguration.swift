@@ -62,6 +62,11 @@ public struct PeerConfiguration: Sendable {
     public var automaticInterest: Bool
     /// Whether to emit a ``PeerEvent/packet(_:)`` event for every packet in and out.
     public var emitsPacketEvents: Bool
+    /// The torrent's info dictionary is not known yet (a magnet link, BEP 9): ``pieceLength`` and
+    /// ``totalLength`` are placeholders and ``localPieces`` is empty. The machine sends no availability and
+    /// keeps the peer's (`bitfield`, `have`, `have all`, `have none`) unchecked until
+    /// ``PeerStateMachine/metadataArrived(_:now:)`` gives the real configuration. False by default.
+    public var awaitsMetadata: Bool
 
     /// Creates a configuration with the defaults documented on each property.
     public init(
@@ -94,6 +99,7 @@ public struct PeerConfiguration: Sendable {
         self.maxInvalidRequests = 20
         self.automaticInterest = true
         self.emitsPacketEvents = true
+        self.awaitsMetadata = false
     }
 
     /// A configuration for `torrent`.

@@ -11,7 +11,7 @@ extension PeerStateMachine {
         /// What both sides have said.
         var link: Link
         /// Frames the peer's messages.
-        private var decoder: PeerMessageDecoder
+        var decoder: PeerMessageDecoder
         /// Our requests to the peer.
         var requests = RequestPipeline()
         /// The peer's requests to us.
@@ -35,7 +35,8 @@ extension PeerStateMachine {
             self.decoder = PeerMessageDecoder(
                 limits: .init(
                     maxMessageLength: configuration.maxMessageLength,
-                    maxRequestLength: configuration.maxRequestLength, pieceCount: configuration.pieceCount))
+                    maxRequestLength: configuration.maxRequestLength,
+                    pieceCount: configuration.awaitsMetadata ? nil : configuration.pieceCount))
             self.lastInterest = now
             self.lastSent = previous.lastSent
             self.lastReceived = now
@@ -53,6 +54,15 @@ extension PeerStateMachine {
                 let payload = ByteBuffer(bytes: handshake.encoded())
                 send(.extended(ExtendedMessage(id: 0, payload: payload)), now: now, into: &actions)
             }
+            // BEP 9: without the info dictionary we know no piece count; availability is announced once the
+            // metadata arrives (``metadataArrived(_:now:into:)``), as libtorrent does.
+            guard !configuration.awaitsMetadata else { return }
+            announceAvailability(now: now, into: &actions)
+        }
+
+        /// Tells the peer which pieces we have and which it may request while choked (BEP 3, BEP 6).
+        mutating func announceAvailability(now: NIODeadline, into actions: inout [PeerAction]) {
+            let configuration = local.configuration
             // BEP 6: with the fast extension, availability is always announced, as have all / have none when
             // possible; without it a bitfield is sent only when we have something.
             let fast = link.supportsFastExtension
@@ -107,6 +117,9 @@ extension PeerStateMachine {
         {
             local.report(.packet(PacketEvent(.incoming, .message(message))), into: &actions)
             let pieceCount = local.configuration.pieceCount
+            if local.configuration.awaitsMetadata, try link.pending.record(message, fast: link.supportsFastExtension) {
+                return
+            }
             switch message {
             case .keepAlive:
                 break

@@ -18,6 +18,9 @@ extension PeerStateMachine {
         var pieces: Bitfield
         /// What the peer has said about its pieces.
         var bitfieldStatus: BitfieldStatus = .unknown
+        /// What the peer said about its pieces before we knew how many there are (a magnet; see
+        /// ``PeerConfiguration/awaitsMetadata``).
+        var pending = PendingAvailability()
         /// We choke the peer.
         var amChoking = true
         /// We are interested in the peer.

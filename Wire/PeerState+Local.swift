@@ -5,8 +5,8 @@ extension PeerStateMachine {
     /// What is ours in every phase of a connection: the configuration, the pieces we have and want, and our
     /// verdict on the peer (reputation, parole, optimistic unchoke). Each state carries it to the next.
     struct Local: Sendable {
-        /// The configuration in force.
-        let configuration: PeerConfiguration
+        /// The configuration in force (replaced once when a magnet's metadata arrives).
+        var configuration: PeerConfiguration
         /// The pieces we have.
         var pieces: Bitfield
         /// The pieces we want (nil: all); always ``PeerConfiguration/pieceCount`` long when set.

@@ -13,7 +13,8 @@ extension Client {
     /// `piece_hash_fail` for every piece that was verified before and is not any more, then resumes
     /// downloading or seeding, dialling again the peers it had dialled (a paused torrent stays paused).
     /// Returns when the check is over.
-    /// - Throws: ``EngineError`` (`unknownTorrent`, `storageFailed`, `shutDown`).
+    /// - Throws: ``EngineError`` (`unknownTorrent`, `storageFailed`, `shutDown`; `invalidConfiguration` while it
+    ///   is checked already or a magnet's metadata is being fetched).
     public func recheck(_ handle: TorrentHandle) async throws(EngineError) {
         let session = try await onLoop { core throws(EngineError) in
             guard let session = core.session(handle) else {
@@ -21,6 +22,9 @@ extension Client {
             }
             guard session.state != .checking else {
                 throw EngineError(.invalidConfiguration, "\(handle.name) is already being checked")
+            }
+            guard session.hasMetadata else {
+                throw EngineError(.invalidConfiguration, "\(handle.name) has no metadata yet: nothing to check")
             }
             core.downloads.beginCheck(session)
             return session

@@ -192,7 +192,25 @@ public final class Client: Sendable {
         session.limits = limits ?? configuration.defaultTorrentLimits
         try await onLoop { core throws(EngineError) in try core.addSession(session) }
         configuration.logger.info("added \(handle), checking existing data in \(downloadDirectory)")
-        let core = self.core
+        do {
+            try await Self.checkExistingData(of: session, resume: resume, filePriorities: filePriorities, core: core)
+        } catch {
+            _ = try? await onLoop { core in core.removeSession(session) }
+            await session.stopTrackerClient()
+            configuration.logger.info("could not add \(handle): \(error)")
+            throw error
+        }
+        return handle
+    }
+
+    /// Checks a checking session's existing data (from the resume data at `resume` when it fits), applies
+    /// `filePriorities`, creates empty files, and hands the verified pieces to the picker, which starts the
+    /// download (``Downloader/finishCheck(_:verified:priorities:reportPieces:)``).
+    /// - Throws: ``EngineError`` (`storageFailed`, `shutDown`).
+    static func checkExistingData(
+        of session: TorrentSession, resume: String?, filePriorities: [FilePriority]?, core: ClientCore
+    ) async throws(EngineError) {
+        let store = session.store
         do {
             try await store.start(
                 resumeDataAt: resume,
@@ -206,21 +224,21 @@ public final class Client: Sendable {
             }
             try await store.createEmptyFiles()
         } catch {
-            _ = try? await onLoop { core in core.removeSession(session) }
-            await session.stopTrackerClient()
-            configuration.logger.info("could not add \(handle): \(error)")
-            throw EngineError(.storageFailed, "\(torrent.name): \(error)")
+            throw EngineError(.storageFailed, "\(session.torrent.name): \(error)")
         }
         let verified = await store.verifiedPieces
         let priorities = await store.priorities
-        try await onLoop { core in
-            core.downloads.finishCheck(session, verified: verified, priorities: priorities, reportPieces: false)
+        do {
+            try await core.loop.submit {
+                core.downloads.finishCheck(session, verified: verified, priorities: priorities, reportPieces: false)
+            }.get()
+        } catch {
+            throw EngineError(.shutDown, "the client is shut down")
         }
-        return handle
     }
 
     /// Turns the storage's `file_*` events into client events (hash results are reported by the engine).
-    private static func storageEvents(for torrent: Torrent, to bus: EventBus) -> StorageEventHandler {
+    static func storageEvents(for torrent: Torrent, to bus: EventBus) -> StorageEventHandler {
         let info = ClientEvent.TorrentInfo(infoHashes: torrent.infoHashes, name: torrent.name)
         @Sendable func file(_ ref: StorageFileRef) -> ClientEvent.FileInfo {
             ClientEvent.FileInfo(torrent: info, index: ref.index, path: ref.path)
@@ -278,15 +296,20 @@ public final class Client: Sendable {
             let stops = core.announcer.announceStopped(session)
             core.removeSession(session)
             core.configuration.logger.info("removed \(handle)")
-            return (session, stops)
+            // Read on the loop: a magnet's metadata may be adopted until the session is removed.
+            return (SessionStorage(session: session, store: session.store, hasMetadata: session.hasMetadata), stops)
         }
         await sendStops(stops)
-        await session.stopTrackerClient()
+        await session.session.stopTrackerClient()
         do {
             if deleteData {
                 try await session.store.removeData()
-                if let path = session.resumePath { try? FileManager.default.removeItem(atPath: path) }
-            } else if let path = session.resumePath {
+                for path in [
+                    session.session.resumePath, MagnetMetadata.torrentPath(resume: session.session.resumePath),
+                ] {
+                    if let path { try? FileManager.default.removeItem(atPath: path) }
+                }
+            } else if let path = session.session.resumePath, session.hasMetadata {
                 try await session.store.saveResumeData(to: path)
             }
         } catch {
@@ -302,9 +325,11 @@ public final class Client: Sendable {
                 throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
             }
             core.pause(session)
-            return session
+            return SessionStorage(session: session, store: session.store, hasMetadata: session.hasMetadata)
         }
-        if let path = session.resumePath { try? await session.store.saveResumeData(to: path) }
+        if let path = session.session.resumePath, session.hasMetadata {
+            try? await session.store.saveResumeData(to: path)
+        }
     }
 
     /// Resumes a paused torrent.
@@ -351,10 +376,13 @@ public final class Client: Sendable {
     /// closes every connection and the listener, writes resume data, saves the DHT's routing table (when
     /// ``DHTSettings/statePath`` is set), closes files and finishes ``events``.
     public func shutdown() async {
-        let work = try? await onLoop { core -> ([(TorrentSession, [StopAnnounce])], DHTService?) in
+        let work = try? await onLoop { core -> ([(SessionStorage, [StopAnnounce])], DHTService?) in
             guard !core.isShutDown else { return ([], nil) }
             let result = core.allSessions.map { session in
-                (session, core.announcer.announceStopped(session))
+                (
+                    SessionStorage(session: session, store: session.store, hasMetadata: session.hasMetadata),
+                    core.announcer.announceStopped(session)
+                )
             }
             let dht = core.dht.service
             core.dht.service = nil
@@ -365,10 +393,12 @@ public final class Client: Sendable {
         await sendStops(work.flatMap(\.1))
         if let dht, let settings = configuration.dht { await DHTPeerSource.stop(dht, settings: settings) }
         for (session, _) in work {
-            if let path = session.resumePath { try? await session.store.saveResumeData(to: path) }
+            if let path = session.session.resumePath, session.hasMetadata {
+                try? await session.store.saveResumeData(to: path)
+            }
             session.store.storage.closeFiles()
         }
-        for (session, _) in work { await session.stopTrackerClient() }
+        for (session, _) in work { await session.session.stopTrackerClient() }
         events.finish()
         try? await group?.shutdownGracefully()
     }
@@ -394,6 +424,17 @@ public final class Client: Sendable {
         timer.cancel()
         _ = waiter
     }
+}
+
+/// A torrent and its storage as the loop saw them when it was paused, removed or shut down: a magnet's
+/// storage is replaced on the loop when its metadata arrives, so it is read there, not afterwards.
+struct SessionStorage: Sendable {
+    /// The torrent.
+    let session: TorrentSession
+    /// Its storage then.
+    let store: PieceStore
+    /// Whether it had its metadata then (only then are there files and resume data to write).
+    let hasMetadata: Bool
 }
 
 /// A `stopped` announce to send.

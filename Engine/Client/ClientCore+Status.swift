@@ -19,7 +19,11 @@ extension ClientCore {
             result.wantedBytes += bytes
             if session.picker.have[piece] { result.verifiedWantedBytes += bytes }
         }
-        result.isFinished = session.isComplete
+        result.isFinished = session.hasMetadata && session.isComplete
+        if let metadata = session.metadata {
+            let progress = metadata.fetch.progress
+            result.metadataProgress = MetadataProgress(received: progress?.received ?? 0, total: progress?.total ?? 0)
+        }
         if result.eta != nil && result.downloadRate > 1 {
             result.eta = .seconds(Double(max(0, result.wantedBytes - result.verifiedWantedBytes)) / result.downloadRate)
         }

@@ -47,6 +47,7 @@ extension ClientCore {
     func acted(_ connection: PeerConnection) {
         guard !connection.isClosed else { return }
         if !connection.reportedConnect && connection.isActive { connected(connection) }
+        if connection.session?.metadata != nil { metadata.look(at: connection) }
         downloads.fillRequests(connection)
     }
 
@@ -85,6 +86,8 @@ extension ClientCore {
             connections.finishClose(connection, reason: reason)
         case .extensionMessage(.pex(let message)):
             pex.received(message, from: connection)
+        case .extensionMessage(.metadata(let message)):
+            metadata.received(message, from: connection)
         case .forward(.port(let port)):
             dht.peerAnnouncedNode(connection, port: port)
         case .send, .sendHandshake, .extensionMessage, .forward:

@@ -44,6 +44,8 @@ final class ClientCore: @unchecked Sendable {
     private(set) lazy var dht = DHTPeerSource(core: self)
     /// Peer exchange.
     private(set) lazy var pex = PeerExchanger(core: self)
+    /// Metadata exchange (BEP 9): serving, and fetching for magnets.
+    private(set) lazy var metadata = MetadataExchanger(core: self)
     /// The torrents by `HASH('req2', info-hash)`, for incoming MSE handshakes (rebuilt when torrents come
     /// and go).
     private(set) var skeyIndex = SKEYIndex()
@@ -95,6 +97,7 @@ final class ClientCore: @unchecked Sendable {
             connections.turnOverIfDue(session, now: now)
             dht.lookUpIfDue(session, now: now)
             pex.tick(session, now: now)
+            metadata.tick(session, now: now)
             saveResumeDataIfDue(session, now: now)
             for entry in session.redials.due(now: now) {
                 connections.addPeer(host: entry.host, port: entry.port, source: entry.source, to: session)
@@ -110,7 +113,7 @@ final class ClientCore: @unchecked Sendable {
     /// Saves `session`'s resume data when ``resumeSaveInterval`` passed since the last periodic save; the
     /// store writes only a snapshot that differs from the last one it wrote (and flushes the files first).
     func saveResumeDataIfDue(_ session: TorrentSession, now: NIODeadline) {
-        guard let path = session.resumePath else { return }
+        guard let path = session.resumePath, session.hasMetadata else { return }
         guard let last = session.lastResumeSave else {
             session.lastResumeSave = now
             return
@@ -168,7 +171,8 @@ final class ClientCore: @unchecked Sendable {
 
     func resume(_ session: TorrentSession) {
         guard session.state == .paused else { return }
-        session.state = session.isComplete ? .seeding : .downloading
+        session.state =
+            session.metadata != nil ? .fetchingMetadata : (session.isComplete ? .seeding : .downloading)
         session.schedule?.reannounce(now: loop.now)
         connections.dialCandidates(session)
     }
@@ -190,9 +194,11 @@ final class ClientCore: @unchecked Sendable {
             peers += 1
             if isSeed { seeds += 1 }
         }
-        let progress = session.totalBytes == 0 ? 1 : Double(session.verifiedBytes) / Double(session.totalBytes)
+        let progress =
+            session.metadata != nil
+            ? 0 : (session.totalBytes == 0 ? 1 : Double(session.verifiedBytes) / Double(session.totalBytes))
         var eta: Duration?
-        if !session.isComplete && down > 1 {
+        if !session.isComplete && session.hasMetadata && down > 1 {
             eta = .seconds(Double(session.bytesLeft) / down)
         }
         let base = session.downloadedBytes > 0 ? session.downloadedBytes : max(session.totalBytes, 1)

@@ -49,6 +49,7 @@ extension ConnectionManager {
         if let session = connection.session {
             session.connections[connection.key] = nil
             session.picker.peerLeft(connection.key)
+            core.metadata.closed(connection, session: session)
             if !connection.isIncoming {
                 session.dialled.remove("\(connection.host):\(connection.port)")
                 // A peer that refused our MSE handshake is dialled again at once, in plaintext (libtorrent's
@@ -68,9 +69,14 @@ extension ConnectionManager {
                 if PeerRedials.retries(after: closeReason), !core.isShutDown,
                     core.torrents[session.handle.wireInfoHash] === session
                 {
+                    // Once per address (bounded): a peer that closes after taking our metadata is redialled soon.
+                    let address = "\(connection.host):\(connection.port)"
+                    let quickly =
+                        connection.servedMetadata && reason == .byRemote && session.quickRedials.count < 4096
+                        && session.quickRedials.insert(address).inserted
                     session.redials.failed(
                         host: connection.host, port: connection.port, source: connection.machine?.source ?? .tracker,
-                        wasConnected: connection.reportedConnect, now: loop.now)
+                        wasConnected: connection.reportedConnect, quickly: quickly, now: loop.now)
                 }
             }
             if connection.reportedConnect { session.rechokeSoon = true }

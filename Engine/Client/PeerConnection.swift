@@ -37,6 +37,8 @@ final class PeerConnection: @unchecked Sendable {
     var lastUploadAt: NIODeadline?
     /// Peer exchange with this peer (BEP 11), when both sides speak it.
     var pex: PeerExchangeState?
+    /// We sent the peer metadata pieces (BEP 9): it was fetching the torrent's info dictionary from us.
+    var servedMetadata = false
     /// RC4 carries the connection's payload (MSE settled on it).
     var isEncrypted = false
     /// Our MSE handshake with the peer failed (an outgoing connection redials it in plaintext under

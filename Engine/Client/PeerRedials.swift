@@ -58,9 +58,15 @@ struct PeerRedials {
     /// Records a failure of `host`:`port` at `now` (`wasConnected`: the handshake had completed): schedules
     /// the next try, or forgets the address once it failed ``maximumFailures`` times in a row (never one the
     /// user gave). Returns the scheduled entry.
+    ///
+    /// `quickly`: the peer closed the connection right after it fetched the metadata from us. Transmission
+    /// and aria2 drop every connection once they have the metadata and would dial back, which Transmission
+    /// never does to a loopback address; the first such drop of an address is redialled after
+    /// ``initialDelay`` instead of ``reconnectDelay`` (measured: 60 s of nothing otherwise).
     @discardableResult
     mutating func failed(
-        host: String, port: Int, source: PeerSource, wasConnected: Bool = false, now: NIODeadline
+        host: String, port: Int, source: PeerSource, wasConnected: Bool = false, quickly: Bool = false,
+        now: NIODeadline
     ) -> Entry? {
         let key = "\(host):\(port)"
         let failures = (entries[key]?.failures ?? 0) + 1
@@ -70,7 +76,8 @@ struct PeerRedials {
         }
         guard entries[key] != nil || entries.count < Self.capacity || source == .user else { return nil }
         let exponent = min(failures - 1, 10)
-        let delay = wasConnected ? Self.reconnectDelay : min(Self.initialDelay * (1 << exponent), Self.maximumDelay)
+        var delay = wasConnected ? Self.reconnectDelay : min(Self.initialDelay * (1 << exponent), Self.maximumDelay)
+        if quickly { delay = Self.initialDelay }
         let entry = Entry(host: host, port: port, source: source, failures: failures, notBefore: now + delay)
         entries[key] = entry
         return entry

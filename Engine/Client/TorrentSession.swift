@@ -8,11 +8,22 @@ import NIOCore
 /// Confined to the client's event loop (see ``ClientCore``).
 final class TorrentSession: @unchecked Sendable {
     let handle: TorrentHandle
-    let torrent: Torrent
-    let info: ClientEvent.TorrentInfo
-    let store: PieceStore
+    /// The torrent; for a magnet whose metadata is being fetched, a placeholder without files (see
+    /// ``metadata``), replaced once when the metadata arrives.
+    private(set) var torrent: Torrent
+    private(set) var info: ClientEvent.TorrentInfo
+    /// The torrent's storage (for a magnet still fetching its metadata, one with no files, never started).
+    private(set) var store: PieceStore
     let resumePath: String?
-    let totalBytes: Int64
+    private(set) var totalBytes: Int64
+    /// The magnet link and its metadata fetch while the info dictionary is not known (BEP 9); nil once it is,
+    /// and for a torrent added from a .torrent.
+    var metadata: MagnetMetadata?
+    /// Whether the info dictionary is known (not a magnet still fetching it): only then are there files and
+    /// resume data.
+    var hasMetadata: Bool { metadata == nil }
+    /// Answers peers' `ut_metadata` requests (BEP 9) from ``torrent``'s info dictionary.
+    var metadataServe: MetadataServe<UInt64>
     var picker: PiecePicker<UInt64>
     var choker = Choker<UInt64>()
     var connections: [UInt64: PeerConnection] = [:]
@@ -38,6 +49,9 @@ final class TorrentSession: @unchecked Sendable {
     /// Addresses (`host:port`) that refused our MSE handshake: dialled in plaintext from then on (at most
     /// 4,096; past that a refusing peer is just redialled with MSE, with back-off).
     var plaintextPeers: Set<String> = []
+    /// Addresses redialled soon after they closed the connection on which they took our metadata (each at
+    /// most once; see `PeerRedials.failed(quickly:)`), at most 4,096.
+    var quickRedials: Set<String> = []
     /// When the tick last saved resume data (see `ClientCore.saveResumeDataIfDue`).
     var lastResumeSave: NIODeadline?
     var downloadedBytes: Int64 = 0
@@ -84,6 +98,7 @@ final class TorrentSession: @unchecked Sendable {
         self.nextTurnover = now
         self.nextDHTLookup = now
         self.reportedFinished = verified.isAllSet
+        self.metadataServe = MetadataServe(infoDictionary: torrent.infoBytes.isEmpty ? nil : torrent.infoBytes)
         let layout = torrent.layout
         self.verifiedBytes = verified.setIndexes.reduce(Int64(0)) {
             $0 + Self.payloadBytes(ofPiece: $1, layout: layout)
@@ -105,8 +120,25 @@ final class TorrentSession: @unchecked Sendable {
     /// The pieces a peer must have for us to be interested (nil: every piece, no file is skipped).
     var wantedPiecesForInterest: Bitfield? { picker.wantedPieces.isAllSet ? nil : picker.wantedPieces }
 
-    /// Bytes still to download, for announces.
-    var bytesLeft: Int64 { max(0, totalBytes - verifiedBytes) }
+    /// Bytes still to download, for announces (a magnet still fetching its metadata says 16 KiB, as libtorrent
+    /// does, so trackers do not take it for a seed).
+    var bytesLeft: Int64 { metadata != nil ? 16_384 : max(0, totalBytes - verifiedBytes) }
+
+    /// The metadata of a magnet arrived: the session takes the real torrent and its storage (the caller
+    /// checks existing data next, as for a torrent added from a .torrent).
+    func adoptMetadata(_ torrent: Torrent, store: PieceStore) {
+        self.torrent = torrent
+        self.info = ClientEvent.TorrentInfo(infoHashes: torrent.infoHashes, name: torrent.name)
+        self.store = store
+        self.totalBytes = torrent.totalSize
+        self.metadata = nil
+        self.metadataServe.setInfoDictionary(torrent.infoBytes)
+        var picker = PiecePicker<UInt64>(layout: torrent.layout, have: Bitfield(count: torrent.layout.pieceCount))
+        picker.isSequential = self.picker.isSequential
+        self.picker = picker
+        self.verifiedBytes = 0
+        self.reportedFinished = false
+    }
 
     /// Shuts the torrent's tracker client down and waits until its last events are on the bus.
     func stopTrackerClient() async {

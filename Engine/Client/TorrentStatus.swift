@@ -34,6 +34,26 @@ public enum TorrentState: String, Hashable, Sendable {
     case paused
     /// Stopped by a storage error (see ``TorrentStatus/error``).
     case failed
+    /// Added from a magnet link: fetching the info dictionary from peers (BEP 9), with
+    /// ``TorrentStatus/metadataProgress``; then checking and downloading as any torrent.
+    case fetchingMetadata
+}
+
+/// How much of a magnet's info dictionary has arrived (BEP 9 pieces of 16 KiB).
+public struct MetadataProgress: Hashable, Sendable, CustomStringConvertible {
+    /// Pieces received and kept in the current attempt.
+    public var received: Int
+    /// Pieces in the dictionary; 0 while no peer has told its size.
+    public var total: Int
+
+    /// Creates a progress.
+    public init(received: Int, total: Int) {
+        self.received = received
+        self.total = total
+    }
+
+    /// `received/total`.
+    public var description: String { "\(received)/\(total)" }
 }
 
 /// A snapshot of a torrent's progress and traffic.
@@ -73,6 +93,8 @@ public struct TorrentStatus: Hashable, Sendable {
     public var error: String?
     /// Fraction of the hash check done (0...1) while ``state`` is ``TorrentState/checking``; nil otherwise.
     public var checkProgress: Double? = nil
+    /// Metadata pieces received while ``state`` is ``TorrentState/fetchingMetadata``; nil otherwise.
+    public var metadataProgress: MetadataProgress? = nil
     /// Upload bytes queued in this process over all peers (blocks being read plus `piece` messages not
     /// yet written to a socket); each peer's share is capped by
     /// ``ClientConfiguration/maximumQueuedUploadBytesPerPeer``.
@@ -97,5 +119,5 @@ public struct TorrentStatus: Hashable, Sendable {
     /// Whether every piece is verified (libtorrent's `is_seeding`). Only then is the tracker told
     /// `completed`, and `left` is 0 in announces; a torrent finished with skipped files announces the bytes
     /// it lacks as `left` and no `completed` until the skipped files are wanted and downloaded.
-    public var isComplete: Bool { verifiedPieces == pieceCount }
+    public var isComplete: Bool { state != .fetchingMetadata && verifiedPieces == pieceCount }
 }

@@ -1,0 +1,151 @@
+import BTMetainfo
+import BTStorage
+import BTWire
+import Foundation
+import NIOCore
+
+/// Adding a torrent from a magnet link (BEP 9, BEP 53).
+extension Client {
+    /// Adds a torrent known by a magnet link. Until its info dictionary is known the torrent is
+    /// ``TorrentState/fetchingMetadata`` (``TorrentStatus/metadataProgress``): it takes peers from the link's
+    /// `x.pe`, announces to its `tr` trackers, looks it up in the DHT (when the client runs one) and learns
+    /// peers by PEX; the connected peers that advertise `ut_metadata` supply the dictionary, which is
+    /// verified against the link's info-hashes (peers that sent bad pieces lose reputation and are
+    /// disconnected). Then the torrent (with the link's trackers and web seeds) is checked and downloaded
+    /// like one added with ``addTorrent(_:downloadDirectory:resume:limits:filePriorities:)``, keeping the
+    /// peers already connected; only the files of the link's BEP 53 `so` are wanted when it has one.
+    ///
+    /// With `resume`, the complete .torrent is kept beside the resume data (`RESUME.torrent`): when it is
+    /// there, the torrent is added from it at once and nothing is fetched. A link whose metadata never comes
+    /// stays fetching.
+    /// - Throws: ``EngineError`` (`duplicateTorrent`, `storageFailed`, `invalidConfiguration`, `shutDown`).
+    @discardableResult
+    public func addTorrent(
+        magnet: MagnetLink, downloadDirectory: String, resume: String? = nil, limits: TorrentLimits? = nil
+    ) async throws(EngineError) -> TorrentHandle {
+        if let saved = Self.savedTorrent(of: magnet, resume: resume) {
+            configuration.logger.info("metadata of \(magnet.infoHashes) read from \(saved.path)")
+            return try await addTorrent(
+                saved.torrent, downloadDirectory: downloadDirectory, resume: resume, limits: limits)
+        }
+        let placeholder = MagnetMetadata.placeholder(for: magnet)
+        let handle = TorrentHandle(infoHashes: magnet.infoHashes, name: placeholder.name)
+        let report = Self.storageEvents(for: placeholder, to: events)
+        let store = PieceStore(
+            torrent: placeholder, storage: configuration.makeStorage(placeholder, downloadDirectory, report),
+            pool: configuration.workerPool, events: report)
+        let session = TorrentSession(
+            handle: handle, torrent: placeholder, store: store, verified: Bitfield(count: 0), resumePath: resume,
+            now: core.loop.now)
+        session.metadata = MagnetMetadata(magnet: magnet, downloadDirectory: downloadDirectory)
+        session.state = .fetchingMetadata
+        session.reportedFinished = false
+        session.limits = limits ?? configuration.defaultTorrentLimits
+        try await onLoop { core throws(EngineError) in
+            try core.addSession(session)
+            for peer in magnet.peers {
+                core.connections.addPeer(host: peer.host, port: peer.port, source: .user, to: session)
+            }
+        }
+        configuration.logger.info("added \(handle) from a magnet link, fetching its metadata")
+        return handle
+    }
+
+    /// The .torrent kept beside `resume` for `magnet`, when it is there and is the magnet's torrent.
+    static func savedTorrent(of magnet: MagnetLink, resume: String?) -> (torrent: Torrent, path: String)? {
+        guard let path = MagnetMetadata.torrentPath(resume: resume),
+            let data = FileManager.default.contents(atPath: path),
+            let torrent = try? Torrent(bytes: Array(data)),
+            magnet.infoHashes.isHash(ofInfoDictionary: torrent.infoBytes)
+        else { return nil }
+        return (torrent, path)
+    }
+
+    /// Sets a magnet's torrent up once its metadata is verified: keeps the .torrent beside the resume data,
+    /// opens the storage, checks existing data (the link's `so` sets the file priorities), then tells the
+    /// connected peers the piece count (they get our bitfield, we learn theirs) and downloads.
+    static func adoptMetadata(
+        _ torrent: Torrent, of session: TorrentSession, metadata: MagnetMetadata, core: ClientCore
+    )
+        async
+    {
+        let configuration = core.configuration
+        if let path = MagnetMetadata.torrentPath(resume: session.resumePath) {
+            do {
+                try Data(torrent.encoded()).write(to: URL(fileURLWithPath: path), options: .atomic)
+            } catch {
+                configuration.logger.warning("cannot keep the metadata of \(session.handle.name) in \(path): \(error)")
+            }
+        }
+        let report = storageEvents(for: torrent, to: core.events)
+        let store = PieceStore(
+            torrent: torrent, storage: configuration.makeStorage(torrent, metadata.downloadDirectory, report),
+            pool: configuration.workerPool, events: report)
+        let adopted: Bool? = try? await core.loop.submit {
+            guard core.torrents[session.handle.wireInfoHash] === session, !core.isShutDown else { return false }
+            session.adoptMetadata(torrent, store: store)
+            session.pausedBeforeCheck = session.state == .paused
+            session.state = .checking
+            session.checkProgress = 0
+            return true
+        }.get()
+        guard adopted == true else { return }
+        configuration.logger.info(
+            "metadata of \(session.handle.name) verified: \(torrent.name), \(torrent.layout.pieceCount) pieces")
+        let priorities = MagnetMetadata.priorities(
+            selectOnly: metadata.magnet.selectOnly, fileCount: torrent.layout.files.count)
+        do {
+            try await checkExistingData(
+                of: session, resume: session.resumePath, filePriorities: priorities, core: core)
+        } catch {
+            _ = try? await core.loop.submit { core.downloads.fail(session, error: error) }.get()
+            return
+        }
+        _ = try? await core.loop.submit { core.metadataArrived(session) }.get()
+    }
+}
+
+extension ClientCore {
+    /// A magnet's info dictionary verified: builds its torrent (with the link's trackers and web seeds) and
+    /// sets it up (``Client/adoptMetadata(_:of:metadata:core:)``). A dictionary that hashes right but that
+    /// the parser refuses stops the torrent (``TorrentState/failed``).
+    func metadataVerified(_ session: TorrentSession, bytes: [UInt8]) {
+        guard let metadata = session.metadata else { return }
+        let torrent: Torrent
+        do {
+            torrent = try Torrent(infoDictionary: bytes, magnet: metadata.magnet)
+        } catch {
+            session.state = .failed
+            session.error = "the metadata is not a valid torrent: \(error)"
+            configuration.logger.warning("\(session.handle.name): \(session.error!)")
+            return
+        }
+        let core = self
+        Task { await Client.adoptMetadata(torrent, of: session, metadata: metadata, core: core) }
+    }
+
+    /// The check after a magnet's metadata is over: every connection learns the piece count (an active one
+    /// sends our availability and reports the peer's), and requests start.
+    func metadataArrived(_ session: TorrentSession) {
+        guard torrents[session.handle.wireInfoHash] === session else { return }
+        let now = loop.now
+        for connection in Array(session.connections.values) where !connection.isClosed {
+            let remote = connection.isIncoming || IPAddress(connection.host) != nil ? connection.endpoint.address : nil
+            let config = connections.peerConfiguration(session, remote: remote)
+            guard let actions = connection.withMachine({ $0.metadataArrived(config, now: now) }) else { continue }
+            perform(actions, on: connection)
+        }
+    }
+}
+
+extension Client {
+    /// The torrent behind `handle` (for a magnet: built from the fetched info dictionary with the link's
+    /// trackers and web seeds, so ``Torrent/encoded()`` is a complete .torrent); nil while a magnet's metadata
+    /// is being fetched, or when the torrent is not in the client.
+    public func torrent(of handle: TorrentHandle) async -> Torrent? {
+        try? await onLoop { core in
+            guard let session = core.session(handle), session.hasMetadata else { return nil }
+            return session.torrent
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import BTMetainfo
+import NIOCore
+import Testing
+
+@testable import BTWire
+
+/// A connection made for a magnet link before its metadata is known (``PeerConfiguration/awaitsMetadata``)
+/// sends no availability and keeps the peer's unchecked; once ``PeerStateMachine/metadataArrived(_:now:)``
+/// gives the piece count it announces ours, reports the peer's, and transfers like any connection. A peer
+/// whose earlier availability does not fit the count is disconnected.
+@Suite struct MagnetPeersLearnThePieceCountLater {
+    static let pieceLength = 16_384
+
+    /// The configuration of a magnet whose metadata is unknown, for the same info-hash as `real`.
+    static func awaiting(_ real: PeerConfiguration) -> PeerConfiguration {
+        var configuration = PeerConfiguration(
+            infoHash: real.infoHash, localPeerID: real.localPeerID, pieceLength: pieceLength, totalLength: 0,
+            localPieces: Bitfield(count: 0), localReserved: real.localReserved)
+        configuration.awaitsMetadata = true
+        return configuration
+    }
+
+    static func sent(_ actions: [PeerAction]) -> [PeerMessage] {
+        actions.compactMap { if case .send(let message) = $0 { message } else { nil } }
+    }
+
+    @Test(arguments: [true, false])
+    func availabilityWaitsForTheMetadataThenTheTransferCompletes(fast: Bool) {
+        let content = PeerPair.content(size: 5 * Self.pieceLength + 1_000, seed: 7)
+        let real = PeerPair.configuration(
+            content: content, pieceLength: Self.pieceLength, have: false, fast: fast, peerIDByte: 1)
+        let seed = PeerPair.configuration(
+            content: content, pieceLength: Self.pieceLength, have: true, fast: fast, peerIDByte: 2)
+        var pair = PeerPair(a: Self.awaiting(real), b: seed, content: content)
+        pair.connect()
+        #expect(pair.a.phase == .active && pair.b.phase == .active)
+        // Nothing about our pieces went out, and the seed's bitfield is kept, not reported.
+        let before = Self.sent(pair.actionsOfA)
+        #expect(!before.contains { [.bitfield(ByteBuffer()), .haveNone, .haveAll].contains($0.withoutPayload) })
+        #expect(!pair.actionsOfA.contains { if case .peerHas = $0 { true } else { false } })
+        #expect(pair.a.peerPieces.count == 0)
+
+        let actions = pair.a.metadataArrived(real, now: pair.now)
+        pair.apply(actions, fromA: true)
+        #expect(actions.contains(.peerHas(.pieces(Bitfield(count: 6, allSet: true)))))
+        #expect(Self.sent(actions).contains(.interested))
+        #expect(Self.sent(actions).contains(.haveNone) == fast)
+        #expect(pair.a.peerPieces.isAllSet && pair.a.peerPieces.count == 6)
+        pair.pump()
+        pair.apply(pair.b.unchoke(now: pair.now), fromA: false)
+        pair.pump()
+        for _ in 0..<50 where pair.completedByA.count < 6 {
+            pair.requestMissing()
+            pair.pump()
+        }
+        #expect(pair.completedByA == Set(0..<6))
+        // Once A has every piece both sides are seeds, the one reason to end.
+        #expect(pair.disconnectOfA == .bothSeeds || pair.disconnectOfA == nil)
+        #expect(pair.disconnectOfB == .bothSeeds || pair.disconnectOfB == .byRemote || pair.disconnectOfB == nil)
+    }
+
+    @Test func aBitfieldOfAnotherLengthClosesTheConnectionOnceTheCountIsKnown() {
+        let content = PeerPair.content(size: 3 * Self.pieceLength, seed: 8)
+        let seed = PeerPair.configuration(
+            content: content, pieceLength: Self.pieceLength, have: true, fast: false, peerIDByte: 2)
+        // The metadata says 9 pieces; the peer's bitfield (3 pieces, one byte) cannot be of this torrent.
+        let bigger = PeerPair.configuration(
+            content: PeerPair.content(size: 9 * Self.pieceLength, seed: 9), pieceLength: Self.pieceLength,
+            have: false, fast: false, peerIDByte: 1)
+        var pair = PeerPair(a: Self.awaiting(bigger), b: seed, content: content)
+        pair.connect()
+        #expect(pair.a.phase == .active)
+        pair.apply(pair.a.metadataArrived(bigger, now: pair.now), fromA: true)
+        #expect(pair.disconnectOfA == .malformedPacket)
+    }
+
+    @Test func aHaveBeyondTheLastPieceClosesTheConnectionOnceTheCountIsKnown() {
+        let content = PeerPair.content(size: 3 * Self.pieceLength, seed: 10)
+        let real = PeerPair.configuration(
+            content: content, pieceLength: Self.pieceLength, have: false, fast: true, peerIDByte: 1)
+        let peer = PeerPair.configuration(
+            content: content, pieceLength: Self.pieceLength, have: false, fast: true, peerIDByte: 2)
+        var pair = PeerPair(a: Self.awaiting(real), b: peer, content: content)
+        pair.connect()
+        // Before the count is known any index is kept; 40 is past the 3 pieces.
+        pair.apply(pair.a.receive(message: .have(piece: 40), now: pair.now), fromA: true)
+        #expect(pair.a.phase == .active)
+        pair.apply(pair.a.metadataArrived(real, now: pair.now), fromA: true)
+        #expect(pair.disconnectOfA == .malformedPacket)
+    }
+
+    @Test func aConnectionStillDiallingTakesTheCountAndGreetsWithIt() {
+        let content = PeerPair.content(size: 2 * Self.pieceLength, seed: 11)
+        let real = PeerPair.configuration(
+            content: content, pieceLength: Self.pieceLength, have: false, fast: true, peerIDByte: 1)
+        let seed = PeerPair.configuration(
+            content: content, pieceLength: Self.pieceLength, have: true, fast: true, peerIDByte: 2)
+        var pair = PeerPair(a: Self.awaiting(real), b: seed, content: content)
+        #expect(pair.a.metadataArrived(real, now: pair.now).isEmpty)
+        pair.connect()
+        #expect(Self.sent(pair.actionsOfA).contains(.haveNone))
+        #expect(pair.actionsOfA.contains(.peerHas(.all)))
+    }
+}
+
+extension PeerMessage {
+    /// The message with an empty payload, to compare kinds.
+    fileprivate var withoutPayload: PeerMessage {
+        if case .bitfield = self { return .bitfield(ByteBuffer()) }
+        return self
+    }
+}
