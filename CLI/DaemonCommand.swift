@@ -97,9 +97,9 @@ struct DaemonCommand: AsyncParsableCommand {
             await client.shutdown()
             throw TransferDisplay.fail("\(error)")
         }
-        print(
+        Self.say(
             "nbt daemon: RPC on http://\(rpcBind):\(daemon.server.port)/transmission/rpc, peers on port \(client.port)")
-        if let web = settings.webFolder { print("nbt daemon: web interface from \(web.root)") }
+        if let web = settings.webFolder { Self.say("nbt daemon: web interface from \(web.root)") }
         let closed = SharedFlag()
         let watcher = Task {
             await daemon.closeRequested()

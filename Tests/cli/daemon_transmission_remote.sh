@@ -26,11 +26,15 @@ head -c 100000 /dev/urandom >"$work/src/other.bin"
 "$NBT" create "$work/src/other.bin" --v1 --piece-size 16K --no-date -o "$work/other.torrent" >/dev/null
 
 # The daemon. Its first line names the RPC address and the peer port.
+# Run under `timeout --preserve-status` so that a SIGTERM we send reports the daemon's own exit status.
 start_daemon() {
-  start_bg "$work/daemon$1" 200 daemon --config-dir "$work/config" --download-dir "$work/dl" --watch-dir "$work/watch" \
-    --rpc-bind "$net.1" --rpc-port "$rpc_port" --bind "$net.10" --port 0 --no-dht
-  daemon_pid=$last_pid
-  wait_for "RPC on http" "$work/daemon$1.out" 30
+  timeout --preserve-status -k 5 200 "$NBT" daemon --config-dir "$work/config" --download-dir "$work/dl" \
+    --watch-dir "$work/watch" --rpc-bind "$net.1" --rpc-port "$rpc_port" --bind "$net.10" --port 0 --no-dht \
+    >"$work/daemon$1.out" 2>"$work/daemon$1.err" &
+  daemon_pid=$!
+  pids+=("$daemon_pid")
+  for _ in $(seq 1 300); do grep -q "RPC on http" "$work/daemon$1.out" 2>/dev/null && break; sleep 0.1; done
+  grep -q "RPC on http" "$work/daemon$1.out" || fail "the daemon did not start: $(cat "$work/daemon$1.out" "$work/daemon$1.err")"
   peer_port=$(sed -n 's/.*peers on port \([0-9]*\).*/\1/p' "$work/daemon$1.out")
   echo "$peer_port" >"$work/peer-port"
 }
