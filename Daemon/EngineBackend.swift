@@ -158,7 +158,10 @@ public actor EngineBackend: DaemonBackend {
         let count = torrent.files.count
         var wanted = Array(repeating: true, count: count)
         for index in request.filesUnwanted where index < count { wanted[index] = false }
+        // The id is taken before the first suspension point: an add that runs meanwhile (the watch dir and an
+        // RPC client at once) gets the next one. A failed add leaves a gap, as Transmission does.
         let id = state.nextID
+        state.nextID = id + 1
         let entry = DaemonState.Entry(
             id: id, hashString: hash, downloadDir: request.downloadDir ?? state.downloadDir,
             paused: request.paused || !state.startAddedTorrents, addedDate: Self.now(), wanted: wanted,
@@ -169,7 +172,6 @@ public actor EngineBackend: DaemonBackend {
             throw DaemonError(.invalidArgument, "cannot create \(entry.downloadDir): \(error)")
         }
         try await addToEngine(torrent, entry: entry)
-        state.nextID = id + 1
         state.torrents.append(entry)
         filesAdded += 1
         try save()

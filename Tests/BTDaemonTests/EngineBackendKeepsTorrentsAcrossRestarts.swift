@@ -83,6 +83,28 @@ import Testing
         await second.shutdown()
     }
 
+    @Test func concurrentAddsGetDistinctIDs() async throws {
+        let base = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let torrents = try (0..<4).map { try Self.torrent(named: "t\($0).bin", in: base + "/data", bytes: 50_000) }
+        let client = try await Client(configuration: Self.configuration())
+        let backend = try EngineBackend(
+            client: client, configDir: base + "/config", downloadDir: base + "/data", logger: .init(label: "test"))
+        let outcomes = await withTaskGroup(of: AddTorrentOutcome?.self) { group in
+            for torrent in torrents + torrents {
+                group.addTask { try? await backend.add(AddTorrentRequest(source: .metainfo(torrent.encoded()))) }
+            }
+            var outcomes: [AddTorrentOutcome] = []
+            for await outcome in group { if let outcome { outcomes.append(outcome) } }
+            return outcomes
+        }
+        var added: [Int] = []
+        for case .added(let id, _, _) in outcomes { added.append(id) }
+        #expect(added.count == 4 && Set(added).count == 4)
+        #expect(await backend.torrentIDs().count == 4)
+        await client.shutdown()
+    }
+
     @Test func theConfigDirectoryOfARunningDaemonIsEnoughToComeBack() async throws {
         let base = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: base) }

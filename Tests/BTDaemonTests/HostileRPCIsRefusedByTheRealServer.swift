@@ -128,6 +128,30 @@ import Testing
         }
     }
 
+    @Test func theWebFolderIsServedAndNothingOutsideIt() async throws {
+        let (base, web) = try WebFolderRefusesTraversal.makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try await Self.withServer(web: web) { server, session in
+            func get(_ path: String, host: String = "127.0.0.1") async throws -> RawHTTP.Answer {
+                try await RawHTTP.exchange(
+                    Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n".utf8), port: server.port)
+            }
+            let index = try await get("/transmission/web/")
+            #expect(index.status == 200 && index.body == "<html>")
+            #expect(index.header("Content-Type")?.hasPrefix("text/html") == true)
+            #expect(try await get("/").header("Location") == "/transmission/web/")
+            for path in [
+                "/transmission/web/../secret.txt", "/transmission/web/%2e%2e/secret.txt", "/transmission/web/escape",
+            ] {
+                let answer = try await get(path)
+                #expect(answer.status == 403, "\(path)")
+                #expect(!answer.body.contains("secret"))
+            }
+            #expect(try await get("/transmission/web/", host: "evil.example").status == 421)
+            try await Self.stillAnswers(server, session)
+        }
+    }
+
     @Test func connectionsBeyondTheLimitAreClosed() async throws {
         var limits = RPCServer.Limits()
         limits.maximumConnections = 2

@@ -4,7 +4,8 @@
 # daemon's peer port: add a multi-file .torrent (-a), list (-l), info (-i, -f, -pi, -it), unwanted/wanted
 # files (-G/-g), a torrent download limit (-d, then -D), stop/start (-S/-s), the download completing with
 # the seed's bytes, verify (-v), a .torrent dropped in the watch dir, a restart (SIGTERM, then the torrent
-# is back complete without downloading), remove with data (--remove-and-delete), and a clean SIGTERM exit.
+# is back complete without downloading; the same after kill -9), a magnet refused with a clear error (no
+# magnet support in the engine yet), remove with data (--remove-and-delete), and a clean SIGTERM exit.
 # Fails when transmission-remote or python3-libtorrent is missing and NBT_REQUIRE_INTEROP=1, else skips.
 source "$(dirname "$0")/common.bash"
 python=${NBT_PYTHON:-/usr/bin/python3}
@@ -117,6 +118,20 @@ tr -l | grep -q " other.bin$" && fail "the removed torrent came back after the r
 tr -t 1 -i >"$work/i2"
 grep -qE "Downloaded: (None|0)" "$work/i2" || fail "the restarted daemon downloaded again: $(grep Downloaded "$work/i2")"
 
+# kill -9 (the daemon's own process, under its `timeout`), then the torrent is back complete again.
+nbt_pid=$(pgrep -P "$daemon_pid" | head -1)
+[ -n "$nbt_pid" ] || fail "no nbt process under timeout $daemon_pid"
+kill -9 "$nbt_pid"
+finish "$daemon_pid"
+start_daemon 3
+for _ in $(seq 1 100); do tr -l | grep -qE " 100% .* pack$" && break; sleep 0.2; done
+tr -l | grep -qE " 100% .* pack$" || fail "after kill -9 the torrent is not back complete: $(tr -l)"
+tr -t 1 -i | grep -qE "Downloaded: (None|0)" || fail "after kill -9 the daemon downloaded again"
+
+# Magnets are refused with an error until the engine fetches metadata.
+tr -a "magnet:?xt=urn:btih:$(printf '%040d' 0)" >"$work/magnet.out" 2>&1 && fail "a magnet was accepted"
+grep -q "magnet links are not supported" "$work/magnet.out" || fail "no clear magnet refusal: $(cat "$work/magnet.out")"
+
 # Remove with data, then stop.
 tr -t 1 --remove-and-delete | grep -q success || fail "--remove-and-delete did not succeed"
 [ ! -e "$work/dl/pack/a.bin" ] && [ ! -e "$work/dl/pack/b.bin" ] || fail "--remove-and-delete left the data"
@@ -124,4 +139,4 @@ tr -l | grep -q " pack$" && fail "the torrent is still listed after removal"
 kill -TERM "$daemon_pid"
 finish "$daemon_pid"
 [ "$status" = 0 ] || fail "the daemon exited with $status on SIGTERM"
-echo "daemon_transmission_remote.sh: ok (transmission-remote drove nbt daemon: add, list, info, files, peers, trackers, limits, stop/start, verify, watch dir, restart, remove with data; libtorrent's 4 MiB arrived)"
+echo "daemon_transmission_remote.sh: ok (transmission-remote drove nbt daemon: add, list, info, files, peers, trackers, limits, stop/start, verify, watch dir, restart, kill -9 restart, remove with data; libtorrent's 4 MiB arrived)"
