@@ -17,8 +17,10 @@ public actor EngineBackend: DaemonBackend {
     private var state: DaemonState
     /// The engine's name of each torrent and its metainfo, by id.
     private var torrents: [Int: (handle: TorrentHandle, torrent: Torrent)] = [:]
-    /// Hashes being added, so two concurrent adds of one torrent give one torrent and one duplicate.
-    private var adding: Set<String> = []
+    /// Torrents on their way into the engine (their data being checked), by id; actions on them wait.
+    private var pending: [Int: Task<Void, Never>] = [:]
+    /// Why a torrent could not be added to the engine, by id (shown as its error; it can be removed).
+    private var failures: [Int: String] = [:]
     private var lastActivity: [Int: Int64] = [:]
     private var startDates: [Int: Int64] = [:]
     private var filesAdded = 0
@@ -45,23 +47,57 @@ public actor EngineBackend: DaemonBackend {
         state = try DaemonState.load(from: configDir) ?? DaemonState(downloadDir: downloadDir)
     }
 
-    /// Adds back every torrent of the saved state (each checked from its resume data, so only what cannot be
-    /// trusted is hashed again), stopped ones stopped. A torrent that cannot be added is logged and kept in
-    /// the state, so it is tried again at the next start.
-    public func restore() async {
+    /// Adds back every torrent of the saved state, stopped ones stopped, one after the other in the
+    /// background (each checked from its resume data, so only what cannot be trusted is hashed again); the
+    /// torrents are listed at once, as waiting for their check. A torrent whose .torrent file is gone is logged
+    /// and kept in the state, so it is tried again at the next start.
+    public func restore() {
+        var previous: Task<Void, Never>?
         for entry in state.torrents {
             let path = torrentPath(entry.hashString)
             do {
                 guard let data = FileManager.default.contents(atPath: path) else {
                     throw DaemonError(.stateFailed, "\(path) is missing")
                 }
-                let torrent = try Self.parse(Array(data))
-                try await addToEngine(torrent, entry: entry)
-                logger.info("restored \(torrent.name) (id \(entry.id))")
+                previous = launch(try Self.parse(Array(data)), entry, after: previous)
             } catch {
                 logger.error("cannot restore torrent \(entry.id) \(entry.hashString): \(error)")
             }
         }
+    }
+
+    /// Returns once every torrent being added or restored is in the engine (or failed).
+    public func settled() async {
+        while let task = pending.values.first { await task.value }
+    }
+
+    /// Lists a torrent at once and adds it to the engine in the background, after `previous`.
+    private func launch(_ torrent: Torrent, _ entry: DaemonState.Entry, after previous: Task<Void, Never>?)
+        -> Task<Void, Never>
+    {
+        torrents[entry.id] = (TorrentHandle(infoHashes: torrent.infoHashes, name: torrent.name), torrent)
+        let task = Task {
+            await previous?.value
+            await self.complete(torrent, entry)
+        }
+        pending[entry.id] = task
+        return task
+    }
+
+    private func complete(_ torrent: Torrent, _ entry: DaemonState.Entry) async {
+        do {
+            try await addToEngine(torrent, entry: entry)
+            logger.info("\(torrent.name) (id \(entry.id)) is in the engine")
+        } catch {
+            failures[entry.id] = error.reason
+            logger.error("cannot add \(torrent.name) (id \(entry.id)) to the engine: \(error)")
+        }
+        pending[entry.id] = nil
+    }
+
+    /// Waits for the torrents of `ids` that are still on their way into the engine.
+    private func settle(_ ids: [Int]) async {
+        for id in ids { await pending[id]?.value }
     }
 
     /// Registers a closure run when a client sends `session-close`.
@@ -146,10 +182,6 @@ public actor EngineBackend: DaemonBackend {
         if let existing = state.torrents.first(where: { $0.hashString == hash }) {
             return .duplicate(id: existing.id, name: torrent.name, hashString: hash)
         }
-        guard adding.insert(hash).inserted else {
-            throw DaemonError(.engineFailed, "\(torrent.name) is already being added")
-        }
-        defer { adding.remove(hash) }
         do {
             try Data(bytes).write(to: URL(fileURLWithPath: torrentPath(hash)), options: .atomic)
         } catch {
@@ -158,8 +190,8 @@ public actor EngineBackend: DaemonBackend {
         let count = torrent.files.count
         var wanted = Array(repeating: true, count: count)
         for index in request.filesUnwanted where index < count { wanted[index] = false }
-        // The id is taken before the first suspension point: an add that runs meanwhile (the watch dir and an
-        // RPC client at once) gets the next one. A failed add leaves a gap, as Transmission does.
+        // No suspension point from the duplicate check to the state's new entry: two adds at once (the watch
+        // dir and an RPC client) give distinct ids, or a duplicate.
         let id = state.nextID
         state.nextID = id + 1
         let entry = DaemonState.Entry(
@@ -171,21 +203,23 @@ public actor EngineBackend: DaemonBackend {
         } catch {
             throw DaemonError(.invalidArgument, "cannot create \(entry.downloadDir): \(error)")
         }
-        try await addToEngine(torrent, entry: entry)
         state.torrents.append(entry)
         filesAdded += 1
         try save()
+        _ = launch(torrent, entry, after: nil)
         logger.info("added \(torrent.name) as id \(id)")
         return .added(id: id, name: torrent.name, hashString: hash)
     }
 
-    private func handles(_ ids: [Int]) -> [(Int, TorrentHandle)] {
-        ids.compactMap { id in torrents[id].map { (id, $0.handle) } }
+    /// The engine's handles of the torrents of `ids` that are in it, once those being added got there.
+    private func handles(_ ids: [Int]) async -> [(Int, TorrentHandle)] {
+        await settle(ids)
+        return ids.compactMap { id in failures[id] == nil ? torrents[id].map { (id, $0.handle) } : nil }
     }
 
     /// Starts torrents.
     public func start(ids: [Int], now: Bool) async throws(DaemonError) {
-        for (id, handle) in handles(ids) {
+        for (id, handle) in await handles(ids) {
             do { try await client.resume(handle) } catch { throw DaemonError(.engineFailed, "\(error)") }
             if let index = index(of: id) { state.torrents[index].paused = false }
             startDates[id] = Self.now()
@@ -195,7 +229,7 @@ public actor EngineBackend: DaemonBackend {
 
     /// Stops torrents (their resume data is written).
     public func stop(ids: [Int]) async throws(DaemonError) {
-        for (id, handle) in handles(ids) {
+        for (id, handle) in await handles(ids) {
             do { try await client.pause(handle) } catch { throw DaemonError(.engineFailed, "\(error)") }
             if let index = index(of: id) { state.torrents[index].paused = true }
         }
@@ -206,7 +240,7 @@ public actor EngineBackend: DaemonBackend {
     public func verify(ids: [Int]) async throws(DaemonError) {
         let client = self.client
         let logger = self.logger
-        for (_, handle) in handles(ids) {
+        for (_, handle) in await handles(ids) {
             Task {
                 do { try await client.recheck(handle) } catch { logger.warning("verify \(handle): \(error)") }
             }
@@ -215,14 +249,20 @@ public actor EngineBackend: DaemonBackend {
 
     /// Asks torrents' trackers for an early announce.
     public func reannounce(ids: [Int]) async throws(DaemonError) {
-        for (_, handle) in handles(ids) {
+        for (_, handle) in await handles(ids) {
             do { try await client.reannounce(handle) } catch { throw DaemonError(.engineFailed, "\(error)") }
         }
     }
 
-    /// Removes torrents from the engine and the state, with their data when `deleteData`.
+    /// Removes torrents from the engine and the state, with their data when `deleteData` (a torrent that never
+    /// got into the engine only leaves the state).
     public func remove(ids: [Int], deleteData: Bool) async throws(DaemonError) {
-        for (id, handle) in handles(ids) {
+        for id in ids where failures[id] != nil {
+            failures[id] = nil
+            torrents[id] = nil
+            if let index = index(of: id) { state.torrents.remove(at: index) }
+        }
+        for (id, handle) in await handles(ids) {
             do {
                 try await client.removeTorrent(handle, deleteData: deleteData)
             } catch {
@@ -242,7 +282,7 @@ public actor EngineBackend: DaemonBackend {
 
     /// Changes torrents' limits and file selection.
     public func set(ids: [Int], _ changes: TorrentChanges) async throws(DaemonError) {
-        for (id, handle) in handles(ids) {
+        for (id, handle) in await handles(ids) {
             guard let index = index(of: id) else { continue }
             var entry = state.torrents[index]
             let before = entry
@@ -358,8 +398,12 @@ public actor EngineBackend: DaemonBackend {
         var changed = false
         for index in state.torrents.indices where wanted.contains(state.torrents[index].id) {
             let entry = state.torrents[index]
-            guard let known = torrents[entry.id], let status = statuses[known.handle] else { continue }
+            guard let known = torrents[entry.id] else { continue }
             let (handle, torrent) = known
+            guard let status = statuses[handle] else {
+                result.append(placeholder(entry, torrent))
+                continue
+            }
             var snapshot = Self.snapshot(entry, torrent, status)
             let now = Self.now()
             if status.isFinished && entry.doneDate == 0 {
@@ -399,6 +443,24 @@ public actor EngineBackend: DaemonBackend {
         }
         if changed { saveState() }
         return result
+    }
+
+    /// A torrent not (yet) in the engine: waiting for its check, or stopped with the error that kept it out.
+    private func placeholder(_ entry: DaemonState.Entry, _ torrent: Torrent) -> TorrentSnapshot {
+        let failure = failures[entry.id]
+        var snapshot = TorrentSnapshot(
+            id: entry.id, hashString: entry.hashString, name: torrent.name,
+            activity: failure == nil ? .checkWait : .stopped, totalSize: torrent.totalSize,
+            sizeWhenDone: torrent.totalSize, leftUntilDone: torrent.totalSize, haveValid: 0, percentComplete: 0,
+            percentDone: 0, downloadDir: entry.downloadDir, pieceCount: torrent.pieceCount,
+            pieceSize: torrent.pieceLength, addedDate: entry.addedDate)
+        if let failure {
+            snapshot.error = 3
+            snapshot.errorString = failure
+        }
+        snapshot.fileCount = torrent.files.count
+        snapshot.torrentFile = torrentPath(entry.hashString)
+        return snapshot
     }
 
     private static func snapshot(_ entry: DaemonState.Entry, _ torrent: Torrent, _ status: TorrentStatus)

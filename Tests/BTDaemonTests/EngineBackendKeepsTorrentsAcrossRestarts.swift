@@ -58,6 +58,7 @@ import Testing
         limits.downloadLimited = true
         limits.filesUnwanted = [0]
         try await backend.set(ids: [2], limits)
+        await backend.settled()
         let seeding = try await snapshot(backend, 1)
         #expect(seeding.activity == .seeding && seeding.percentDone == 1 && seeding.files[0].bytesCompleted == 300_000)
         await first.shutdown()
@@ -66,7 +67,9 @@ import Testing
         let restarted = try EngineBackend(
             client: second, configDir: base + "/config", downloadDir: base + "/data", logger: .init(label: "test"))
         await restarted.restore()
+        // Listed at once, in the engine once their resume data is read.
         #expect(await restarted.torrentIDs().map(\.id) == [1, 2])
+        await restarted.settled()
         let back = try await snapshot(restarted, 1)
         #expect(back.activity == .seeding && back.percentDone == 1 && back.downloadedEver == 0)
         let stopped = try await snapshot(restarted, 2)
@@ -122,6 +125,7 @@ import Testing
         let restarted = try EngineBackend(
             client: client, configDir: base + "/killed", downloadDir: base + "/data", logger: .init(label: "test"))
         await restarted.restore()
+        await restarted.settled()
         let back = try await snapshot(restarted, 1)
         #expect(back.activity == .stopped && back.percentDone == 1 && back.downloadedEver == 0)
         try await restarted.start(ids: [1], now: false)
