@@ -108,7 +108,7 @@ tr -t 2 -r | grep -q success || fail "-r did not succeed"
 
 # Restart: SIGTERM, clean exit, then the torrent is back complete without a byte downloaded.
 kill -TERM "$daemon_pid"
-{ finish "$daemon_pid"; } 2>/dev/null  # bash would report the kill -9
+finish "$daemon_pid"
 [ "$status" = 0 ] || fail "the daemon exited with $status on SIGTERM: $(tail -5 "$work/daemon1.err")"
 grep -q "stopped" "$work/daemon1.out" || fail "no 'stopped' line after SIGTERM"
 start_daemon 2
@@ -137,6 +137,6 @@ tr -t 1 --remove-and-delete | grep -q success || fail "--remove-and-delete did n
 [ ! -e "$work/dl/pack/a.bin" ] && [ ! -e "$work/dl/pack/b.bin" ] || fail "--remove-and-delete left the data"
 tr -l | grep -q " pack$" && fail "the torrent is still listed after removal"
 kill -TERM "$daemon_pid"
-{ finish "$daemon_pid"; } 2>/dev/null  # bash would report the kill -9
+finish "$daemon_pid"
 [ "$status" = 0 ] || fail "the daemon exited with $status on SIGTERM"
 echo "daemon_transmission_remote.sh: ok (transmission-remote drove nbt daemon: add, list, info, files, peers, trackers, limits, stop/start, verify, watch dir, restart, kill -9 restart, remove with data; libtorrent's 4 MiB arrived)"
