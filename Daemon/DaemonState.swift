@@ -34,6 +34,36 @@ struct DaemonState: Codable, Sendable, Hashable {
     var downloadDir: String
     /// Whether added torrents start.
     var startAddedTorrents = true
+    /// The session's download limit in kB/s, and whether it holds.
+    var speedLimitDown = 100
+    var speedLimitDownEnabled = false
+    /// The session's upload limit in kB/s, and whether it holds.
+    var speedLimitUp = 100
+    var speedLimitUpEnabled = false
+
+    private enum CodingKeys: String, CodingKey {
+        case formatVersion, nextID, torrents, downloadDir, startAddedTorrents
+        case speedLimitDown, speedLimitDownEnabled, speedLimitUp, speedLimitUpEnabled
+    }
+
+    /// A fresh state.
+    init(downloadDir: String) {
+        self.downloadDir = downloadDir
+    }
+
+    /// Reads a state; keys added since it was written take their defaults.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        formatVersion = try container.decode(Int.self, forKey: .formatVersion)
+        nextID = try container.decode(Int.self, forKey: .nextID)
+        torrents = try container.decode([Entry].self, forKey: .torrents)
+        downloadDir = try container.decode(String.self, forKey: .downloadDir)
+        startAddedTorrents = try container.decodeIfPresent(Bool.self, forKey: .startAddedTorrents) ?? true
+        speedLimitDown = try container.decodeIfPresent(Int.self, forKey: .speedLimitDown) ?? 100
+        speedLimitDownEnabled = try container.decodeIfPresent(Bool.self, forKey: .speedLimitDownEnabled) ?? false
+        speedLimitUp = try container.decodeIfPresent(Int.self, forKey: .speedLimitUp) ?? 100
+        speedLimitUpEnabled = try container.decodeIfPresent(Bool.self, forKey: .speedLimitUpEnabled) ?? false
+    }
 
     /// The state file's name in the config directory.
     static let fileName = "daemon-state.json"

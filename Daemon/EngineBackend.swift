@@ -45,13 +45,37 @@ public actor EngineBackend: DaemonBackend {
             }
         }
         state = try DaemonState.load(from: configDir) ?? DaemonState(downloadDir: downloadDir)
+        // Limits given on the command line win over the saved ones.
+        if let rate = client.configuration.downloadLimit.bytesPerSecond {
+            state.speedLimitDown = max(1, rate / 1000)
+            state.speedLimitDownEnabled = true
+        }
+        if let rate = client.configuration.uploadLimit.bytesPerSecond {
+            state.speedLimitUp = max(1, rate / 1000)
+            state.speedLimitUpEnabled = true
+        }
+    }
+
+    /// The engine's global limits from the session's settings.
+    private func applySessionLimits() async throws(DaemonError) {
+        do {
+            try await client.setGlobalLimit(
+                state.speedLimitDownEnabled ? .bytesPerSecond(max(1, state.speedLimitDown * 1000)) : .unlimited,
+                direction: .download)
+            try await client.setGlobalLimit(
+                state.speedLimitUpEnabled ? .bytesPerSecond(max(1, state.speedLimitUp * 1000)) : .unlimited,
+                direction: .upload)
+        } catch {
+            throw DaemonError(.engineFailed, "\(error)")
+        }
     }
 
     /// Adds back every torrent of the saved state, stopped ones stopped, one after the other in the
     /// background (each checked from its resume data, so only what cannot be trusted is hashed again); the
     /// torrents are listed at once, as waiting for their check. A torrent whose .torrent file is gone is logged
     /// and kept in the state, so it is tried again at the next start.
-    public func restore() {
+    public func restore() async {
+        do { try await applySessionLimits() } catch { logger.error("\(error)") }
         var previous: Task<Void, Never>?
         for entry in state.torrents {
             let path = torrentPath(entry.hashString)
@@ -326,8 +350,8 @@ public actor EngineBackend: DaemonBackend {
             downloadDir: state.downloadDir, peerPort: client.port, configDir: configDir,
             peerLimitPerTorrent: configuration.maximumPeersPerTorrent,
             peerLimitGlobal: configuration.maximumConnections,
-            speedLimitDown: configuration.downloadLimit.bytesPerSecond.map { $0 / 1000 },
-            speedLimitUp: configuration.uploadLimit.bytesPerSecond.map { $0 / 1000 },
+            speedLimitDown: state.speedLimitDown, speedLimitDownEnabled: state.speedLimitDownEnabled,
+            speedLimitUp: state.speedLimitUp, speedLimitUpEnabled: state.speedLimitUpEnabled,
             encryption: configuration.encryption == .required
                 ? "required" : configuration.encryption == .preferred ? "preferred" : "tolerated",
             dhtEnabled: configuration.dht != nil, pexEnabled: true,
@@ -339,6 +363,13 @@ public actor EngineBackend: DaemonBackend {
     public func setSession(_ changes: SessionChanges) async throws(DaemonError) {
         if let directory = changes.downloadDir { state.downloadDir = directory }
         if let start = changes.startAddedTorrents { state.startAddedTorrents = start }
+        let limits = [changes.speedLimitDown, changes.speedLimitUp].compactMap { $0 }
+        let switches = [changes.speedLimitDownEnabled, changes.speedLimitUpEnabled].compactMap { $0 }
+        if let value = changes.speedLimitDown { state.speedLimitDown = value }
+        if let value = changes.speedLimitDownEnabled { state.speedLimitDownEnabled = value }
+        if let value = changes.speedLimitUp { state.speedLimitUp = value }
+        if let value = changes.speedLimitUpEnabled { state.speedLimitUpEnabled = value }
+        if !limits.isEmpty || !switches.isEmpty { try await applySessionLimits() }
         try save()
     }
 

@@ -283,10 +283,10 @@ public struct RPCDispatcher: Sendable {
             "peer-port-random-on-start": false, "port-forwarding-enabled": false,
             "peer-limit-global": .int(Int64(settings.peerLimitGlobal)),
             "peer-limit-per-torrent": .int(Int64(settings.peerLimitPerTorrent)),
-            "speed-limit-down": .int(Int64((settings.speedLimitDown ?? 100))),
-            "speed-limit-down-enabled": .bool(settings.speedLimitDown != nil),
-            "speed-limit-up": .int(Int64((settings.speedLimitUp ?? 100))),
-            "speed-limit-up-enabled": .bool(settings.speedLimitUp != nil),
+            "speed-limit-down": .int(Int64(settings.speedLimitDown)),
+            "speed-limit-down-enabled": .bool(settings.speedLimitDownEnabled),
+            "speed-limit-up": .int(Int64(settings.speedLimitUp)),
+            "speed-limit-up-enabled": .bool(settings.speedLimitUpEnabled),
             "alt-speed-enabled": false, "alt-speed-down": 50, "alt-speed-up": 50, "alt-speed-time-enabled": false,
             "alt-speed-time-begin": 540, "alt-speed-time-end": 1020, "alt-speed-time-day": 127,
             "encryption": .string(settings.encryption), "dht-enabled": .bool(settings.dhtEnabled),
@@ -324,8 +324,11 @@ public struct RPCDispatcher: Sendable {
             changes.downloadDir = path
         }
         changes.startAddedTorrents = try bool(arguments, "start_added_torrents")
+        changes.speedLimitDown = try integer(arguments, "speed_limit_down", in: 0...Self.maximumSpeedLimit)
+        changes.speedLimitDownEnabled = try bool(arguments, "speed_limit_down_enabled")
+        changes.speedLimitUp = try integer(arguments, "speed_limit_up", in: 0...Self.maximumSpeedLimit)
+        changes.speedLimitUpEnabled = try bool(arguments, "speed_limit_up_enabled")
         for unsupported in [
-            "speed_limit_down", "speed_limit_down_enabled", "speed_limit_up", "speed_limit_up_enabled",
             "alt_speed_enabled", "peer_port", "encryption", "peer_limit_global", "peer_limit_per_torrent",
         ] where arguments[unsupported] != nil {
             throw DaemonError(.invalidArgument, "\(unsupported) cannot be changed while the daemon runs (yet)")

@@ -10,10 +10,14 @@ public struct SessionSettings: Sendable, Hashable {
     public var peerLimitPerTorrent: Int
     /// Most peers overall.
     public var peerLimitGlobal: Int
-    /// Global download limit in kB/s, when one holds.
-    public var speedLimitDown: Int?
-    /// Global upload limit in kB/s, when one holds.
-    public var speedLimitUp: Int?
+    /// Global download limit in kB/s (1000 bytes).
+    public var speedLimitDown: Int
+    /// Whether the global download limit holds.
+    public var speedLimitDownEnabled: Bool
+    /// Global upload limit in kB/s.
+    public var speedLimitUp: Int
+    /// Whether the global upload limit holds.
+    public var speedLimitUpEnabled: Bool
     /// `required`, `preferred` or `tolerated`.
     public var encryption: String
     /// DHT on.
@@ -30,7 +34,8 @@ public struct SessionSettings: Sendable, Hashable {
     /// Settings.
     public init(
         downloadDir: String, peerPort: Int, configDir: String, peerLimitPerTorrent: Int, peerLimitGlobal: Int,
-        speedLimitDown: Int?, speedLimitUp: Int?, encryption: String, dhtEnabled: Bool, pexEnabled: Bool,
+        speedLimitDown: Int, speedLimitDownEnabled: Bool, speedLimitUp: Int, speedLimitUpEnabled: Bool,
+        encryption: String, dhtEnabled: Bool, pexEnabled: Bool,
         utpEnabled: Bool, watchDir: String?, startAddedTorrents: Bool
     ) {
         self.downloadDir = downloadDir
@@ -39,7 +44,9 @@ public struct SessionSettings: Sendable, Hashable {
         self.peerLimitPerTorrent = peerLimitPerTorrent
         self.peerLimitGlobal = peerLimitGlobal
         self.speedLimitDown = speedLimitDown
+        self.speedLimitDownEnabled = speedLimitDownEnabled
         self.speedLimitUp = speedLimitUp
+        self.speedLimitUpEnabled = speedLimitUpEnabled
         self.encryption = encryption
         self.dhtEnabled = dhtEnabled
         self.pexEnabled = pexEnabled
@@ -55,6 +62,14 @@ public struct SessionChanges: Sendable, Hashable {
     public var downloadDir: String?
     /// Whether new torrents are added stopped.
     public var startAddedTorrents: Bool?
+    /// Global download limit in kB/s.
+    public var speedLimitDown: Int?
+    /// Whether the global download limit holds.
+    public var speedLimitDownEnabled: Bool?
+    /// Global upload limit in kB/s.
+    public var speedLimitUp: Int?
+    /// Whether the global upload limit holds.
+    public var speedLimitUpEnabled: Bool?
     /// No changes.
     public init() {}
 }

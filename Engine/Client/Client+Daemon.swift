@@ -61,3 +61,17 @@ extension Client {
         }) ?? []
     }
 }
+
+extension Client {
+    /// Changes the client-wide upload or download limit while the client runs (both it and each torrent's
+    /// own limit hold); the Transmission RPC's `session-set` speed limits.
+    /// - Throws: ``EngineError`` (`shutDown`).
+    public func setGlobalLimit(_ limit: RateLimit, direction: TransferDirection) async throws(EngineError) {
+        try await onLoop { core in
+            let now = core.instant(core.loop.now)
+            core.rates.setGlobalLimit(limit, direction: direction, now: now)
+            core.grant(core.rates.advance(to: now))
+        }
+        configuration.logger.info("global \(direction) limit: \(limit.bytesPerSecond.map { "\($0) B/s" } ?? "none")")
+    }
+}

@@ -149,6 +149,13 @@ import Testing
         #expect(Set(some.keys) == ["version", "peer-port"])
         _ = try await call(#"{"method":"session-set","arguments":{"download-dir":"/other"}}"#, backend: backend)
         #expect(await backend.downloadDir == "/other")
+        _ = try await call(
+            #"{"method":"session-set","arguments":{"speed-limit-down":2000,"speed-limit-down-enabled":true}}"#,
+            backend: backend)
+        let limits = try #require(await backend.lastSessionChanges)
+        #expect(limits.speedLimitDown == 2000 && limits.speedLimitDownEnabled == true && limits.speedLimitUp == nil)
+        let refused = try await call(#"{"method":"session-set","arguments":{"peer-port":1}}"#, backend: backend)
+        #expect(refused["result"] != "success")
         let stats = try arguments(try await call(#"{"method":"session-stats"}"#))
         #expect(stats["torrentCount"] == 2 && stats["downloadSpeed"] == 1500)
         #expect(stats["current-stats"]?.objectValue?["secondsActive"] == 7)

@@ -58,6 +58,10 @@ import Testing
         limits.downloadLimited = true
         limits.filesUnwanted = [0]
         try await backend.set(ids: [2], limits)
+        var session = SessionChanges()
+        session.speedLimitUp = 40
+        session.speedLimitUpEnabled = true
+        try await backend.setSession(session)
         await backend.settled()
         let seeding = try await snapshot(backend, 1)
         #expect(seeding.activity == .seeding && seeding.percentDone == 1 && seeding.files[0].bytesCompleted == 300_000)
@@ -75,6 +79,8 @@ import Testing
         let stopped = try await snapshot(restarted, 2)
         #expect(stopped.activity == .stopped && stopped.downloadLimited && stopped.downloadLimit == 50)
         #expect(stopped.files.map(\.wanted) == [false])
+        let settings = await restarted.session()
+        #expect(settings.speedLimitUp == 40 && settings.speedLimitUpEnabled && !settings.speedLimitDownEnabled)
         // A new torrent after the restart does not reuse an id.
         let third = try Self.torrent(named: "third.bin", in: base + "/data", bytes: 40_000)
         #expect(

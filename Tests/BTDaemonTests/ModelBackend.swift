@@ -9,6 +9,7 @@ actor ModelBackend: DaemonBackend {
     var lastAdd: AddTorrentRequest?
     var downloadDir = "/srv/downloads"
     var closed = false
+    var lastSessionChanges: SessionChanges?
 
     init(torrents: [TorrentSnapshot] = [ModelBackend.sample(id: 1), ModelBackend.sample(id: 2)]) {
         self.torrents = torrents
@@ -68,11 +69,13 @@ actor ModelBackend: DaemonBackend {
     func session() async -> SessionSettings {
         SessionSettings(
             downloadDir: downloadDir, peerPort: 51413, configDir: "/var/lib/nbt", peerLimitPerTorrent: 50,
-            peerLimitGlobal: 200, speedLimitDown: nil, speedLimitUp: 100, encryption: "tolerated", dhtEnabled: false,
+            peerLimitGlobal: 200, speedLimitDown: 100, speedLimitDownEnabled: false, speedLimitUp: 100,
+            speedLimitUpEnabled: true, encryption: "tolerated", dhtEnabled: false,
             pexEnabled: true, utpEnabled: false, watchDir: nil, startAddedTorrents: true)
     }
 
     func setSession(_ changes: SessionChanges) async throws(DaemonError) {
+        lastSessionChanges = changes
         if let directory = changes.downloadDir { downloadDir = directory }
     }
 

@@ -67,7 +67,8 @@ struct FixedBackend: DaemonBackend {
     func session() async -> SessionSettings {
         SessionSettings(
             downloadDir: "/d", peerPort: 1, configDir: "/c", peerLimitPerTorrent: 1, peerLimitGlobal: 1,
-            speedLimitDown: nil, speedLimitUp: nil, encryption: "tolerated", dhtEnabled: false, pexEnabled: false,
+            speedLimitDown: 100, speedLimitDownEnabled: false, speedLimitUp: 100, speedLimitUpEnabled: false,
+            encryption: "tolerated", dhtEnabled: false, pexEnabled: false,
             utpEnabled: false, watchDir: nil, startAddedTorrents: true)
     }
     func setSession(_ changes: SessionChanges) async throws(DaemonError) {}
