@@ -2,7 +2,7 @@
 # `nbt daemon` driven by Transmission's own remote (`transmission-remote` 3.00, Debian transmission-cli) over
 # the Transmission RPC on 127.N.M.1, while a libtorrent seed on 127.N.M.2 (no tracker, no DHT) dials the
 # daemon's peer port: add a multi-file .torrent (-a), list (-l), info (-i, -f, -pi, -it), unwanted/wanted
-# files (-G/-g), a torrent download limit (-d, then -D), stop/start (-S/-s), the download completing with
+# files (-G/-g), a torrent download limit (-d, then -D), session limits (-d/-u, -D/-U), stop/start (-S/-s), the download completing with
 # the seed's bytes, verify (-v), a .torrent dropped in the watch dir, a restart (SIGTERM, then the torrent
 # is back complete without downloading; the same after kill -9), a magnet refused with a clear error (no
 # magnet support in the engine yet), remove with data (--remove-and-delete), and a clean SIGTERM exit.
@@ -99,6 +99,14 @@ tr -t 1 -v | grep -q success || fail "-v did not succeed"
 for _ in $(seq 1 100); do tr -l | grep -qE " 100% .*(Idle|Seeding).* pack$" && break; sleep 0.2; done
 tr -l | grep -qE " 100% .*(Idle|Seeding).* pack$" || fail "not seeding after -v: $(tr -l)"
 
+# Session-wide limits (session-set), then none again.
+tr -d 2000 -u 700 | grep -q success || fail "session -d/-u did not succeed"
+tr -si >"$work/si" || fail "-si failed"
+grep -q "Download speed limit: 2.00 MB/s" "$work/si" && grep -q "Upload speed limit: 700 kB/s" "$work/si" ||
+  fail "-si does not show the session limits: $(grep "speed limit" "$work/si")"
+tr -D -U | grep -q success || fail "session -D/-U did not succeed"
+tr -si | grep -q "Download speed limit: Unlimited" || fail "the session download limit was not lifted"
+
 # The watch dir.
 cp "$work/other.torrent" "$work/watch/other.torrent"
 for _ in $(seq 1 100); do tr -l | grep -q " other.bin$" && break; sleep 0.2; done
@@ -139,4 +147,4 @@ tr -l | grep -q " pack$" && fail "the torrent is still listed after removal"
 kill -TERM "$daemon_pid"
 finish "$daemon_pid"
 [ "$status" = 0 ] || fail "the daemon exited with $status on SIGTERM"
-echo "daemon_transmission_remote.sh: ok (transmission-remote drove nbt daemon: add, list, info, files, peers, trackers, limits, stop/start, verify, watch dir, restart, kill -9 restart, remove with data; libtorrent's 4 MiB arrived)"
+echo "daemon_transmission_remote.sh: ok (transmission-remote drove nbt daemon: add, list, info, files, peers, trackers, torrent and session limits, stop/start, verify, watch dir, restart, kill -9 restart, remove with data; libtorrent's 4 MiB arrived)"
