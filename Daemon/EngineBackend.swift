@@ -501,8 +501,9 @@ public actor EngineBackend: DaemonBackend {
         switch status.state {
         case .paused, .failed: activity = .stopped
         case .checking: activity = .checking
-        case .downloading: activity = .downloading
         case .seeding: activity = .seeding
+        // Downloading, and the states the engine may add (fetching a magnet's metadata is on its way).
+        default: activity = .downloading
         }
         var snapshot = TorrentSnapshot(
             id: entry.id, hashString: entry.hashString, name: torrent.name, activity: activity,
