@@ -18,6 +18,7 @@ struct NBT: AsyncParsableCommand {
             SHA1BenchCommand.self,
             SigbusProbeCommand.self,
             DHTCommand.self,
+            DaemonCommand.self,
         ])
 }
 

@@ -1,0 +1,94 @@
+import Foundation
+
+/// What the daemon keeps in its config directory besides each torrent's .torrent file
+/// (`torrents/HASH.torrent`) and the engine's resume data (`resume/HASH.resume`): the torrent list with
+/// each torrent's settings, and the session's settings. Written atomically (a temporary file renamed over
+/// the old one) after every change, so a `kill -9` loses at most the change being written.
+struct DaemonState: Codable, Sendable, Hashable {
+    /// One torrent's settings.
+    struct Entry: Codable, Sendable, Hashable {
+        var id: Int
+        var hashString: String
+        var downloadDir: String
+        var paused: Bool
+        var addedDate: Int64
+        var doneDate: Int64 = 0
+        var downloadLimit: Int = 100
+        var downloadLimited: Bool = false
+        var uploadLimit: Int = 100
+        var uploadLimited: Bool = false
+        var peerLimit: Int?
+        /// Per file: wanted or not.
+        var wanted: [Bool]
+        /// Per file: Transmission's priority (-1, 0, 1).
+        var priorities: [Int]
+    }
+
+    /// The format of the file.
+    var formatVersion = 1
+    /// The id the next added torrent gets.
+    var nextID = 1
+    /// The torrents, by id.
+    var torrents: [Entry] = []
+    /// The session's default download directory.
+    var downloadDir: String
+    /// Whether added torrents start.
+    var startAddedTorrents = true
+    /// The session's download limit in kB/s, and whether it holds.
+    var speedLimitDown = 100
+    var speedLimitDownEnabled = false
+    /// The session's upload limit in kB/s, and whether it holds.
+    var speedLimitUp = 100
+    var speedLimitUpEnabled = false
+
+    private enum CodingKeys: String, CodingKey {
+        case formatVersion, nextID, torrents, downloadDir, startAddedTorrents
+        case speedLimitDown, speedLimitDownEnabled, speedLimitUp, speedLimitUpEnabled
+    }
+
+    /// A fresh state.
+    init(downloadDir: String) {
+        self.downloadDir = downloadDir
+    }
+
+    /// Reads a state; keys added since it was written take their defaults.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        formatVersion = try container.decode(Int.self, forKey: .formatVersion)
+        nextID = try container.decode(Int.self, forKey: .nextID)
+        torrents = try container.decode([Entry].self, forKey: .torrents)
+        downloadDir = try container.decode(String.self, forKey: .downloadDir)
+        startAddedTorrents = try container.decodeIfPresent(Bool.self, forKey: .startAddedTorrents) ?? true
+        speedLimitDown = try container.decodeIfPresent(Int.self, forKey: .speedLimitDown) ?? 100
+        speedLimitDownEnabled = try container.decodeIfPresent(Bool.self, forKey: .speedLimitDownEnabled) ?? false
+        speedLimitUp = try container.decodeIfPresent(Int.self, forKey: .speedLimitUp) ?? 100
+        speedLimitUpEnabled = try container.decodeIfPresent(Bool.self, forKey: .speedLimitUpEnabled) ?? false
+    }
+
+    /// The state file's name in the config directory.
+    static let fileName = "daemon-state.json"
+
+    /// Reads the state of `configDir`, nil when there is none yet.
+    /// - Throws: ``DaemonError`` (`stateFailed`) when the file exists but is not a state.
+    static func load(from configDir: String) throws(DaemonError) -> DaemonState? {
+        let path = configDir + "/" + fileName
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        do {
+            return try JSONDecoder().decode(DaemonState.self, from: data)
+        } catch {
+            throw DaemonError(.stateFailed, "\(path) is not a daemon state: \(error)")
+        }
+    }
+
+    /// Writes the state to `configDir` atomically.
+    func save(to configDir: String) throws(DaemonError) {
+        let path = configDir + "/" + Self.fileName
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw DaemonError(.stateFailed, "cannot write \(path): \(error)")
+        }
+    }
+}

@@ -1,0 +1,75 @@
+/// The session's settings as `session-get` reports them.
+public struct SessionSettings: Sendable, Hashable {
+    /// Default download directory.
+    public var downloadDir: String
+    /// The peer port.
+    public var peerPort: Int
+    /// The config directory.
+    public var configDir: String
+    /// Most peers per torrent.
+    public var peerLimitPerTorrent: Int
+    /// Most peers overall.
+    public var peerLimitGlobal: Int
+    /// Global download limit in kB/s (1000 bytes).
+    public var speedLimitDown: Int
+    /// Whether the global download limit holds.
+    public var speedLimitDownEnabled: Bool
+    /// Global upload limit in kB/s.
+    public var speedLimitUp: Int
+    /// Whether the global upload limit holds.
+    public var speedLimitUpEnabled: Bool
+    /// `required`, `preferred` or `tolerated`.
+    public var encryption: String
+    /// DHT on.
+    public var dhtEnabled: Bool
+    /// PEX on.
+    public var pexEnabled: Bool
+    /// uTP on.
+    public var utpEnabled: Bool
+    /// The watch directory, when one is set.
+    public var watchDir: String?
+    /// Whether new torrents are added stopped.
+    public var startAddedTorrents: Bool
+
+    /// Settings.
+    public init(
+        downloadDir: String, peerPort: Int, configDir: String, peerLimitPerTorrent: Int, peerLimitGlobal: Int,
+        speedLimitDown: Int, speedLimitDownEnabled: Bool, speedLimitUp: Int, speedLimitUpEnabled: Bool,
+        encryption: String, dhtEnabled: Bool, pexEnabled: Bool,
+        utpEnabled: Bool, watchDir: String?, startAddedTorrents: Bool
+    ) {
+        self.downloadDir = downloadDir
+        self.peerPort = peerPort
+        self.configDir = configDir
+        self.peerLimitPerTorrent = peerLimitPerTorrent
+        self.peerLimitGlobal = peerLimitGlobal
+        self.speedLimitDown = speedLimitDown
+        self.speedLimitDownEnabled = speedLimitDownEnabled
+        self.speedLimitUp = speedLimitUp
+        self.speedLimitUpEnabled = speedLimitUpEnabled
+        self.encryption = encryption
+        self.dhtEnabled = dhtEnabled
+        self.pexEnabled = pexEnabled
+        self.utpEnabled = utpEnabled
+        self.watchDir = watchDir
+        self.startAddedTorrents = startAddedTorrents
+    }
+}
+
+/// `session-set`'s arguments the daemon applies; nil leaves a setting alone.
+public struct SessionChanges: Sendable, Hashable {
+    /// Default download directory.
+    public var downloadDir: String?
+    /// Whether new torrents are added stopped.
+    public var startAddedTorrents: Bool?
+    /// Global download limit in kB/s.
+    public var speedLimitDown: Int?
+    /// Whether the global download limit holds.
+    public var speedLimitDownEnabled: Bool?
+    /// Global upload limit in kB/s.
+    public var speedLimitUp: Int?
+    /// Whether the global upload limit holds.
+    public var speedLimitUpEnabled: Bool?
+    /// No changes.
+    public init() {}
+}
