@@ -23,8 +23,8 @@ public struct DHTConfiguration: Sendable {
     public var aggressiveLookups: Bool
     /// A `get_peers` answer that carries peers also names the k nodes closest to the info-hash, as
     /// libtorrent's does ("always return nodes as well as peers"): a lookup that reaches a storing node
-    /// still learns its neighbours, the other storing nodes. At most 100 peers and 8 nodes: under 1,000
-    /// bytes, within one MTU.
+    /// still learns its neighbours, the other storing nodes. At most 100 peers and 8 nodes: about 1,100
+    /// bytes, one datagram within a 1,500-byte MTU.
     public var nodesWithPeers: Bool
     /// The `find_node` that confirms a node heard about asks for a random id in that node's bucket
     /// (a Kademlia bucket refresh) rather than for our own id, so the answer feeds that bucket's
@@ -58,12 +58,12 @@ public struct DHTConfiguration: Sendable {
     public init(
         localID: NodeID? = nil, externalAddress: DHTEndpoint.IP? = nil, ipv6: Bool = false,
         routingTable: RoutingTableConfiguration = .init(), peerStore: PeerStoreLimits = .init(),
-        queriesPerSecondPerAddress: Double = 20, alpha: Int = 3, aggressiveLookups: Bool = false,
-        nodesWithPeers: Bool = false, confirmationRefreshesBucket: Bool = false,
+        queriesPerSecondPerAddress: Double = 20, alpha: Int = 5, aggressiveLookups: Bool = true,
+        nodesWithPeers: Bool = true, confirmationRefreshesBucket: Bool = true,
         slowQueryAfter: TimeAmount = .seconds(1),
         queryTimeout: TimeAmount = .seconds(5), lookupTimeout: TimeAmount = .seconds(30),
         maintenanceInterval: TimeAmount = .seconds(60), confirmationInterval: TimeAmount = .seconds(5),
-        confirmationPings: Int = 2, readOnly: Bool = false,
+        confirmationPings: Int = 1, readOnly: Bool = false,
         version: [UInt8]? = Array("NB".utf8) + [0, 1], randomSeed: UInt64 = .random(in: 0...UInt64.max),
         maximumLookups: Int = 64, maximumOutstandingQueries: Int = 1024
     ) {
