@@ -15,8 +15,21 @@ public struct DHTConfiguration: Sendable {
     public var peerStore: PeerStoreLimits
     /// Queries served per second per address before it is ignored.
     public var queriesPerSecondPerAddress: Double
-    /// Queries in flight per lookup (α; libtorrent's `search_branching` is 3).
+    /// Queries in flight per lookup (α; libtorrent's `dht_search_branching` is 5).
     public var alpha: Int
+    /// libtorrent's `dht_aggressive_lookups` (on by default there): α counts only the queries in flight to
+    /// nodes among the closest of the lookup (those ahead of its k-th answered node), so when an answer names
+    /// closer nodes they are queried at once rather than after the queries to farther nodes come back.
+    public var aggressiveLookups: Bool
+    /// A `get_peers` answer that carries peers also names the k nodes closest to the info-hash, as
+    /// libtorrent's does ("always return nodes as well as peers"): a lookup that reaches a storing node
+    /// still learns its neighbours, the other storing nodes. At most 100 peers and 8 nodes: about 1,100
+    /// bytes, one datagram within a 1,500-byte MTU.
+    public var nodesWithPeers: Bool
+    /// The `find_node` that confirms a node heard about asks for a random id in that node's bucket
+    /// (a Kademlia bucket refresh) rather than for our own id, so the answer feeds that bucket's
+    /// replacements: the large top buckets fill, not only our neighbourhood.
+    public var confirmationRefreshesBucket: Bool
     /// After this long without an answer, a query stops counting against α and another node is queried in
     /// its place (libtorrent: 1 second).
     public var slowQueryAfter: TimeAmount
@@ -45,10 +58,12 @@ public struct DHTConfiguration: Sendable {
     public init(
         localID: NodeID? = nil, externalAddress: DHTEndpoint.IP? = nil, ipv6: Bool = false,
         routingTable: RoutingTableConfiguration = .init(), peerStore: PeerStoreLimits = .init(),
-        queriesPerSecondPerAddress: Double = 20, alpha: Int = 3, slowQueryAfter: TimeAmount = .seconds(1),
+        queriesPerSecondPerAddress: Double = 20, alpha: Int = 5, aggressiveLookups: Bool = true,
+        nodesWithPeers: Bool = true, confirmationRefreshesBucket: Bool = true,
+        slowQueryAfter: TimeAmount = .seconds(1),
         queryTimeout: TimeAmount = .seconds(5), lookupTimeout: TimeAmount = .seconds(30),
         maintenanceInterval: TimeAmount = .seconds(60), confirmationInterval: TimeAmount = .seconds(5),
-        confirmationPings: Int = 2, readOnly: Bool = false,
+        confirmationPings: Int = 1, readOnly: Bool = false,
         version: [UInt8]? = Array("NB".utf8) + [0, 1], randomSeed: UInt64 = .random(in: 0...UInt64.max),
         maximumLookups: Int = 64, maximumOutstandingQueries: Int = 1024
     ) {
@@ -59,6 +74,9 @@ public struct DHTConfiguration: Sendable {
         self.peerStore = peerStore
         self.queriesPerSecondPerAddress = queriesPerSecondPerAddress
         self.alpha = max(1, min(alpha, 16))
+        self.aggressiveLookups = aggressiveLookups
+        self.nodesWithPeers = nodesWithPeers
+        self.confirmationRefreshesBucket = confirmationRefreshesBucket
         self.slowQueryAfter = slowQueryAfter
         self.queryTimeout = queryTimeout
         self.lookupTimeout = lookupTimeout

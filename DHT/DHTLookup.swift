@@ -125,6 +125,7 @@ struct Lookup: Sendable {
     let started: NIODeadline
     let bucketSize: Int
     let alpha: Int
+    var aggressive = false
     var candidates: [Candidate] = []
     var seen: Set<DHTEndpoint> = []
     var peers: [DHTEndpoint] = []
@@ -156,9 +157,17 @@ struct Lookup: Sendable {
         guard info.id != localID, !seen.contains(info.endpoint) else { return }
         let distance = info.id.distance(to: target)
         if candidates.count >= Self.maximumCandidates {
-            guard let last = candidates.last, distance < last.distance, last.state == .fresh else { return }
-            seen.remove(last.info.endpoint)
-            candidates.removeLast()
+            // The farthest candidate not awaiting an answer makes room for a closer one. (Only a fresh one
+            // used to: once the farthest had been queried, as the first hops of a long lookup are, every
+            // closer node named afterwards was dropped and the lookup could miss the nodes it looked for.)
+            // A queried node stays in `seen`, so it is not queried twice.
+            guard
+                let victim = candidates.lastIndex(where: {
+                    if case .inFlight = $0.state { return false } else { return true }
+                }), distance < candidates[victim].distance
+            else { return }
+            if candidates[victim].state == .fresh { seen.remove(candidates[victim].info.endpoint) }
+            candidates.remove(at: victim)
         }
         seen.insert(info.endpoint)
         var low = 0
@@ -176,6 +185,7 @@ struct Lookup: Sendable {
     /// queries are in flight and not yet slow.
     mutating func nextQueries() -> [Int] {
         guard queriesSent < Self.maximumQueries else { return [] }
+        if aggressive { return nextQueriesAggressively() }
         var active = seedsInFlight
         for candidate in candidates { if case .inFlight(slow: false) = candidate.state { active += 1 } }
         var picked: [Int] = []
@@ -192,6 +202,29 @@ struct Lookup: Sendable {
             default: break
             }
             alive += 1
+        }
+        queriesSent += picked.count
+        return picked
+    }
+
+    /// libtorrent's aggressive variant: walking from the closest, α queries in flight among the candidates
+    /// ahead of the k-th node that answered; queries to nodes pushed behind it by closer answers no longer
+    /// count.
+    mutating func nextQueriesAggressively() -> [Int] {
+        var active = seedsInFlight
+        var picked: [Int] = []
+        var answered = 0
+        for index in candidates.indices {
+            guard answered < bucketSize, active < alpha else { break }
+            switch candidates[index].state {
+            case .failed, .inFlight(slow: true): continue
+            case .responded: answered += 1
+            case .inFlight(slow: false): active += 1
+            case .fresh:
+                candidates[index].state = .inFlight(slow: false)
+                picked.append(index)
+                active += 1
+            }
         }
         queriesSent += picked.count
         return picked

@@ -161,6 +161,7 @@ public struct DHTNode: Sendable {
         var lookup = Lookup(
             id: id, target: target, kind: kind, started: now, bucketSize: configuration.routingTable.bucketSize,
             alpha: configuration.alpha)
+        lookup.aggressive = configuration.aggressiveLookups
         guard lookups.count < configuration.maximumLookups else {
             return (id, [.lookupCompleted(lookup.result(now: now, announcedTo: 0, timedOut: false))])
         }
@@ -424,11 +425,13 @@ public struct DHTNode: Sendable {
                 break
             }
             let peers = peerStore.peers(for: infoHash, noSeed: noSeed, now: now, using: &random)
-            // Peers when we have them, nodes otherwise (BEP 5): never both, so a reply is no larger than a
-            // lookup needs and the node cannot be used to amplify traffic.
+            // Peers when we have them, and the k closest nodes as well (libtorrent: "always return nodes as
+            // well as peers"; BEP 5 allows either): a lookup that reaches one storing node learns the others.
+            // At most 100 peers and 8 nodes, about 1,100 bytes: one datagram within a 1,500-byte MTU.
             if !peers.isEmpty {
                 response.values = peers
-            } else if wantsOurFamily(want) {
+            }
+            if (peers.isEmpty || configuration.nodesWithPeers) && wantsOurFamily(want) {
                 setNodes(&response, routingTable.closest(to: infoHash, count: k, now: now))
             }
         case .announcePeer(let infoHash, let port, let token, let impliedPort, let seed):
@@ -573,9 +576,12 @@ public struct DHTNode: Sendable {
             nextConfirmation = now + configuration.confirmationInterval
             for node in routingTable.nodesToConfirm(limit: configuration.confirmationPings)
             where !pinging.contains(node.id) {
+                let target =
+                    configuration.confirmationRefreshesBucket
+                    ? routingTable.refreshTarget(forBucketOf: node.id, using: &random) : localID
                 guard
                     let datagram = sendQuery(
-                        .findNode(target: localID, want: []), to: node.endpoint, expecting: node.id,
+                        .findNode(target: target, want: []), to: node.endpoint, expecting: node.id,
                         purpose: .ping(node.id), now: now)
                 else { break }
                 pinging.insert(node.id)

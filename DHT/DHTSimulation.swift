@@ -104,6 +104,14 @@ public struct DHTSimulation {
     public private(set) var datagramsLost = 0
     /// Node indices currently online.
     public private(set) var online: Set<Int> = []
+    /// Virtual time spent online by nodes that left.
+    var offlineNodeTime: TimeAmount = .zero
+    var joinedAt: [NIODeadline] = []
+
+    /// Virtual time spent online, summed over every node (for rates per node).
+    public var nodeTime: TimeAmount {
+        online.reduce(offlineNodeTime) { $0 + (now - joinedAt[$1]) }
+    }
 
     /// Creates an empty network.
     public init(configuration: Configuration) {
@@ -117,6 +125,18 @@ public struct DHTSimulation {
 
     /// Node `index`, if online.
     public func node(_ index: Int) -> DHTNode? { nodes[index] }
+
+    /// Online nodes storing peers of `infoHash`, by index.
+    public func storers(of infoHash: NodeID) -> [Int] {
+        online.sorted().filter { nodes[$0]?.peerStore.torrents[infoHash] != nil }
+    }
+
+    /// The `count` online nodes closest to `target`, by index, closest first.
+    public func closestOnline(to target: NodeID, count: Int) -> [Int] {
+        let ranked = online.compactMap { i in nodes[i].map { (i, $0.localID) } }
+            .sorted { target.isCloser($0.1, than: $1.1) }
+        return ranked.prefix(count).map(\.0)
+    }
 
     /// The endpoint of node `index`.
     public func endpoint(of index: Int) -> DHTEndpoint { endpoints[index] }
@@ -145,6 +165,7 @@ public struct DHTSimulation {
         endpoints.append(endpoint)
         latencies.append(Int.random(in: configuration.latencyShare, using: &random))
         scheduledTick.append(nil)
+        joinedAt.append(now)
         index[endpoint] = number
         online.insert(number)
         let actions = node.bootstrap(from: seeds.map { endpoints[$0] }, now: now).1
@@ -155,6 +176,7 @@ public struct DHTSimulation {
 
     /// Takes node `index` offline for good: datagrams to it are lost from now on.
     public mutating func removeNode(_ index: Int) {
+        if online.contains(index) { offlineNodeTime = offlineNodeTime + (now - joinedAt[index]) }
         nodes[index] = nil
         online.remove(index)
         scheduledTick[index] = nil
@@ -246,6 +268,7 @@ public struct DHTSimulation {
         endpoints.append(endpoint)
         latencies.append(Int.random(in: configuration.latencyShare, using: &random))
         scheduledTick.append(nil)
+        joinedAt.append(now)
         index[endpoint] = number
         sybils[number] = DHTNodeInfo(id: id, endpoint: endpoint)
         sybilPoison = poison

@@ -18,6 +18,10 @@ public struct DHTSimulationScenario: Sendable {
     public var lookupPhase: TimeAmount
     /// The network's settings.
     public var network: DHTSimulation.Configuration
+    /// Virtual time between the last join and the announces. The default minute leaves tables about as
+    /// full as a node's first minutes online; a longer settling models nodes that have run for a while
+    /// (real ones run for hours, where this run compresses 10,000 joins into 200 s).
+    public var settle: TimeAmount = .seconds(60)
     /// After the joins, every node looks up its own id once more (the neighbourhood refresh a node does
     /// as it runs; the joins here are compressed into minutes).
     public var refreshAfterJoin = false
@@ -57,12 +61,31 @@ public struct DHTSimulationScenario: Sendable {
         public var datagrams = 0
         /// Datagrams lost.
         public var lost = 0
+        /// Datagrams sent per node and minute online, over the whole run (lookups, answers and table upkeep).
+        public var datagramsPerNodeMinute = 0.0
         /// Mean routing table size (live nodes) at the end.
         public var meanTableSize = 0.0
         /// Per lookup, how many of the 8 nodes truly closest to the target it ended with.
         public var closestFound: [Int] = []
         /// Lookups that hit the lookup timeout.
         public var timedOut = 0
+        /// Failed lookups whose torrent no online node stored any more (the storing nodes had all left).
+        public var failedStorersGone = 0
+        /// Failed lookups whose torrent was still stored online, but on no node the lookup ended with
+        /// among its closest (the storing nodes were never reached).
+        public var failedStorersMissed = 0
+        /// Failed lookups that did get an answer from a storing node (its peers did not include the
+        /// announcer).
+        public var failedStorerAnswered = 0
+        /// Per torrent, the nodes that stored it right after the announce phase, and how many of them were
+        /// among the 8 closest online nodes to its info-hash.
+        public var storers: [Int] = []
+        /// See ``storers``.
+        public var storersAmongTrueClosest: [Int] = []
+
+        func mean(_ values: [Int]) -> Double {
+            values.isEmpty ? 0 : Double(values.reduce(0, +)) / Double(values.count)
+        }
 
         /// Share of lookups that found the announcer.
         public var successRate: Double { lookups == 0 ? 0 : Double(successes) / Double(lookups) }
@@ -86,7 +109,9 @@ public struct DHTSimulationScenario: Sendable {
                 get_peers time (ms): median \(format2(median(\.durations))), p90 \(format2(median(\.durations, 0.9)))
                 first peers (ms): median \(format2(median(\.firstPeers))), p90 \(format2(median(\.firstPeers, 0.9)))
                 true 8 closest found: mean \(format2(Double(closestFound.reduce(0, +)) / Double(max(1, closestFound.count)))) of 8
-                datagrams \(datagrams), lost \(lost), mean table size \(format2(meanTableSize))
+                datagrams \(datagrams), lost \(lost), per node and minute \(format2(datagramsPerNodeMinute)), mean table size \(format2(meanTableSize))
+                failures: storers gone \(failedStorersGone), storers online but not reached \(failedStorersMissed), storer answered \(failedStorerAnswered)
+                announces: storing nodes per torrent mean \(format2(mean(storers))), of them among the true 8 closest mean \(format2(mean(storersAmongTrueClosest)))
                 """
         }
     }
@@ -99,7 +124,7 @@ public struct DHTSimulationScenario: Sendable {
             simulation.addNode()
             simulation.run(for: joinSpacing)
         }
-        simulation.run(for: .seconds(60))
+        simulation.run(for: settle)
         if refreshAfterJoin {
             for node in simulation.online.sorted() {
                 if let id = simulation.node(node)?.localID { simulation.findNode(at: node, target: id) }
@@ -121,8 +146,15 @@ public struct DHTSimulationScenario: Sendable {
         _ = simulation.takeResults()
         let protected = Set(announcers.map(\.node))
 
-        // Lookups and churn, spread evenly over the phase.
         var report = Report()
+        for (_, infoHash) in announcers {
+            let storing = Set(simulation.storers(of: infoHash))
+            let truth = simulation.closestOnline(to: infoHash, count: 8)
+            report.storers.append(storing.count)
+            report.storersAmongTrueClosest.append(truth.filter { storing.contains($0) }.count)
+        }
+
+        // Lookups and churn, spread evenly over the phase.
         let churnCount = Int(Double(nodeCount) * churn)
         let events = max(lookups, churnCount)
         let step = TimeAmount.nanoseconds(lookupPhase.nanoseconds / Int64(max(1, events)))
@@ -158,6 +190,16 @@ public struct DHTSimulationScenario: Sendable {
             if result.peers.contains(announcer) {
                 report.successes += 1
                 if let first = result.firstPeersAfter { report.firstPeers.append(Double(first.nanoseconds) / 1e6) }
+            } else {
+                // Why it failed: were the storing nodes gone, or never reached?
+                let storing = Set(simulation.storers(of: result.target).map { simulation.endpoint(of: $0) })
+                if storing.isEmpty {
+                    report.failedStorersGone += 1
+                } else if result.closest.contains(where: { storing.contains($0.endpoint) }) {
+                    report.failedStorerAnswered += 1
+                } else {
+                    report.failedStorersMissed += 1
+                }
             }
             if result.timedOut { report.timedOut += 1 }
             report.rounds.append(result.rounds)
@@ -175,6 +217,8 @@ public struct DHTSimulationScenario: Sendable {
         report.firstPeers.sort()
         report.datagrams = simulation.datagramsSent
         report.lost = simulation.datagramsLost
+        report.datagramsPerNodeMinute =
+            Double(simulation.datagramsSent) / max(1, Double(simulation.nodeTime.nanoseconds) / 60e9)
         let online = simulation.online
         report.meanTableSize =
             Double(online.reduce(0) { $0 + (simulation.node($1)?.routingTable.count ?? 0) })

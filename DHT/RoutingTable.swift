@@ -316,6 +316,14 @@ public struct RoutingTable: Sendable {
         return targets
     }
 
+    /// A random id in the range of the bucket that `id` falls in (our own neighbourhood for the last bucket).
+    public func refreshTarget(forBucketOf id: NodeID, using generator: inout some RandomNumberGenerator) -> NodeID {
+        let b = bucketIndex(for: id)
+        let random = NodeID.random(using: &generator)
+        if b == buckets.count - 1 { return localID.keepingPrefix(b, rest: random) }
+        return localID.flippingBit(b).keepingPrefix(b + 1, rest: random)
+    }
+
     /// Live nodes not confirmed for 15 minutes (or never), to be pinged so bad ones get replaced; at most
     /// `limit`, oldest first.
     public func questionableNodes(now: NIODeadline, limit: Int) -> [DHTNodeInfo] {

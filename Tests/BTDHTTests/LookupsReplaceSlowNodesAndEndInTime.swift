@@ -18,11 +18,11 @@ import Testing
         actions.filter { if case .send = $0 { true } else { false } }.count
     }
 
-    /// α = 3 queries go out at once; after 1 s without an answer they stop counting and the remaining nodes
+    /// α queries (3 here) go out at once; after 1 s without an answer they stop counting and the remaining nodes
     /// are queried (libtorrent's short timeout); once every candidate is silent the lookup ends without
     /// waiting for the query timeout, which later marks the nodes as failed in the routing table.
     @Test func slowQueriesAreReplacedAfterOneSecond() throws {
-        var node = Self.lonelyNode()
+        var node = Self.lonelyNode { $0.alpha = 3 }
         let (id, first) = node.findNode(T.id(0x44), now: T.start)
         #expect(Self.sends(first) == 3)
         #expect(node.tick(now: T.start + .milliseconds(999)).isEmpty)

@@ -88,8 +88,40 @@ import Testing
                 T.query(.getPeers(infoHash: Self.infoHash, want: [], noSeed: false), from: T.id(0x91)),
                 from: T.endpoint("11.1.1.2"), now: T.start))
         #expect(peers?.response.values == [DHTEndpoint(ip: Self.source.ip, port: 7000)])
-        // Values instead of nodes: the reply is no larger than needed.
-        #expect(peers?.response.nodes.isEmpty == true)
+        // Nodes as well as values, as libtorrent answers: the lookup still learns the storing node's
+        // neighbours (here the nodes that queried us).
+        #expect(peers?.response.nodes.map(\.id).contains(Self.them) == true)
+    }
+
+    /// A `get_peers` answer with the most peers (100) and the k closest nodes is about 1,100 bytes (900
+    /// without the nodes): one datagram within a 1,500-byte MTU (1,472 bytes of UDP payload), as
+    /// libtorrent's answers are. With ``DHTConfiguration/nodesWithPeers`` off, peers come alone.
+    @Test(arguments: [true, false]) func aFullPeersAnswerWithNodesFitsOneDatagram(nodesWithPeers: Bool) throws {
+        var node = Self.node { $0.nodesWithPeers = nodesWithPeers }
+        for n in 0..<150 {
+            let source = T.endpoint("11.3.\(n / 100).\(n % 100 + 1)", 7000)
+            let querier = T.id(0x80, last: UInt8(n))
+            let token = try #require(
+                Self.response(
+                    node.receive(
+                        T.query(.getPeers(infoHash: Self.infoHash, want: [], noSeed: false), from: querier),
+                        from: source, now: T.start))?.response.token)
+            _ = node.receive(
+                T.query(
+                    .announcePeer(infoHash: Self.infoHash, port: 0, token: token, impliedPort: true, seed: false),
+                    from: querier),
+                from: source, now: T.start)
+        }
+        let actions = node.receive(
+            T.query(.getPeers(infoHash: Self.infoHash, want: [], noSeed: false), from: Self.them),
+            from: Self.source, now: T.start)
+        guard case .send(let datagram, _)? = actions.first, let reply = Self.response(actions) else {
+            Issue.record("no answer")
+            return
+        }
+        #expect(reply.response.values.count == 100)
+        #expect(reply.response.nodes.count == (nodesWithPeers ? 8 : 0))
+        #expect(datagram.count <= (nodesWithPeers ? 1200 : 1000))
     }
 
     /// BEP 5: the secret changes every 5 minutes and tokens of the previous secret stay valid.

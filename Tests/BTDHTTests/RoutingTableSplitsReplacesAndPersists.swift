@@ -139,7 +139,7 @@ import Testing
         var node = DHTNode(configuration: DHTConfiguration(randomSeed: 1), state: loaded, now: T.start)
         #expect(node.localID == table.localID)
         let (_, actions) = node.bootstrap(from: [], now: T.start)
-        #expect(actions.count == 3)  // α queries to the closest saved nodes
+        #expect(actions.count == DHTConfiguration().alpha)  // α queries to the closest saved nodes
     }
 
     @Test(arguments: [

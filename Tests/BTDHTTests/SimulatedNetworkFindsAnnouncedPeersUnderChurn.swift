@@ -4,8 +4,9 @@ import Testing
 
 @Suite struct SimulatedNetworkFindsAnnouncedPeersUnderChurn {
     /// 300 nodes, round trips of 20–400 ms, 1 % loss, 20 % of the nodes replaced while 100 lookups run:
-    /// nearly every lookup finds its announcer within a few hops; the first peers arrive in under half a
-    /// second of virtual time (median), the whole lookup converges within a few seconds.
+    /// every lookup finds its announcer within a few hops (none misses the storing nodes); the first peers
+    /// arrive in under 300 ms of virtual time (median; 193 ms measured, 228 ms before α = 5, aggressive
+    /// lookups and bucket refreshes), the whole lookup converges in under 2 s (1.1 s measured, 1.5 s before).
     @Test func threeHundredNodesWithChurn() {
         let scenario = DHTSimulationScenario(
             nodeCount: 300, torrents: 10, lookups: 100, churn: 0.2, lookupPhase: .seconds(120),
@@ -14,9 +15,10 @@ import Testing
         print(report)
         #expect(report.lookups == 100)
         #expect(report.churned == 60)
-        #expect(report.successRate >= 0.98)
-        #expect(report.median(\.firstPeers) < 500)
-        #expect(report.median(\.durations) < 3000)
+        #expect(report.successRate >= 0.99)
+        #expect(report.failedStorersMissed == 0)
+        #expect(report.median(\.firstPeers) < 300)
+        #expect(report.median(\.durations) < 2000)
         #expect(report.timedOut == 0)
     }
 

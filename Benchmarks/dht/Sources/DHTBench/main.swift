@@ -52,12 +52,17 @@ network.node.routingTable.enforceSecureIDs = enforce
 network.node.alpha = argument("--alpha", network.node.alpha)
 network.node.confirmationPings = argument("--confirm-pings", network.node.confirmationPings)
 network.node.slowQueryAfter = .milliseconds(Int64(argument("--slow-ms", 1000)))
+network.node.aggressiveLookups = argument("--aggressive", network.node.aggressiveLookups ? 1 : 0) != 0
+network.node.nodesWithPeers = argument("--nodes-with-peers", network.node.nodesWithPeers ? 1 : 0) != 0
+network.node.confirmationRefreshesBucket =
+    argument("--refresh-bucket", network.node.confirmationRefreshesBucket ? 1 : 0) != 0
 network.secureIDs = argument("--secure-ids", 1) != 0
 var scenario = DHTSimulationScenario(
     nodeCount: nodes, torrents: 50, lookups: lookups, churn: Double(churnPercent) / 100,
     lookupPhase: .seconds(300), network: network)
 
 scenario.refreshAfterJoin = argument("--refresh", 0) != 0
+scenario.settle = .seconds(Int64(argument("--settle-s", 60)))
 let baseline = statusKilobytes("VmRSS")
 var clockStart = timespec()
 clock_gettime(CLOCK_MONOTONIC, &clockStart)
