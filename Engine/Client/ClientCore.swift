@@ -44,6 +44,8 @@ final class ClientCore: @unchecked Sendable {
     private(set) lazy var dht = DHTPeerSource(core: self)
     /// Peer exchange.
     private(set) lazy var pex = PeerExchanger(core: self)
+    /// Web seeds (BEP 19).
+    private(set) lazy var webSeeds = WebSeedSource(core: self)
     /// The torrents by `HASH('req2', info-hash)`, for incoming MSE handshakes (rebuilt when torrents come
     /// and go).
     private(set) var skeyIndex = SKEYIndex()
@@ -101,6 +103,7 @@ final class ClientCore: @unchecked Sendable {
             }
             connections.dialCandidates(session)
             for connection in session.connections.values { downloads.fillRequests(connection) }
+            webSeeds.fill(session)
         }
     }
     /// How often a torrent's resume data is saved while it runs (only when it changed), so a crash or a
@@ -155,6 +158,7 @@ final class ClientCore: @unchecked Sendable {
     func removeSession(_ session: TorrentSession) {
         torrents[session.handle.wireInfoHash] = nil
         skeyIndex = SKEYIndex(torrents.keys)
+        webSeeds.remove(session)
         connections.disconnectAll(session, reason: .local)
         rates.removeTorrent(session.handle.wireInfoHash)
         connections.limiter.setMaximum(nil, for: session.handle.wireInfoHash)
@@ -190,6 +194,8 @@ final class ClientCore: @unchecked Sendable {
             peers += 1
             if isSeed { seeds += 1 }
         }
+        let webSeedStatuses = webSeeds.statuses(of: session)
+        down += webSeedStatuses.reduce(0) { $0 + $1.downloadRate }
         let progress = session.totalBytes == 0 ? 1 : Double(session.verifiedBytes) / Double(session.totalBytes)
         var eta: Duration?
         if !session.isComplete && down > 1 {
@@ -201,7 +207,7 @@ final class ClientCore: @unchecked Sendable {
             verifiedBytes: session.verifiedBytes, verifiedPieces: session.picker.have.setCount,
             pieceCount: session.picker.layout.pieceCount, downloadRate: down, uploadRate: up, peers: peers,
             seeds: seeds, eta: eta, downloadedBytes: session.downloadedBytes, uploadedBytes: session.uploadedBytes,
-            ratio: Double(session.uploadedBytes) / Double(base), error: session.error)
+            ratio: Double(session.uploadedBytes) / Double(base), error: session.error, webSeeds: webSeedStatuses)
     }
     // MARK: Shutdown
 
@@ -209,6 +215,7 @@ final class ClientCore: @unchecked Sendable {
         isShutDown = true
         ticker?.cancel()
         ticker = nil
+        webSeeds.shutdown()
         for session in torrents.values { connections.disconnectAll(session, reason: .local) }
         connections.listener?.close()
     }
