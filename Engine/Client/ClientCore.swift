@@ -82,6 +82,7 @@ final class ClientCore: @unchecked Sendable {
         let now = loop.now
         grant(rates.advance(to: instant(now)))
         connections.relaxIdleReceiveWatermarks()
+        for session in torrents.values { webSeeds.fill(session) }  // within 100 ms of a start or a back-off's end
         for session in torrents.values where session.rechokeSoon || now >= session.nextRechoke {
             uploads.rechoke(session, now: now)
         }
@@ -103,7 +104,6 @@ final class ClientCore: @unchecked Sendable {
             }
             connections.dialCandidates(session)
             for connection in session.connections.values { downloads.fillRequests(connection) }
-            webSeeds.fill(session)
         }
     }
     /// How often a torrent's resume data is saved while it runs (only when it changed), so a crash or a

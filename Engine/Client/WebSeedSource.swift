@@ -10,8 +10,9 @@ import NIOPosix
 /// picker key of its own (from ``firstKey`` up, never a connection's key).
 ///
 /// A web seed is given whole pieces no peer is fetching: it asks the picker as a peer on parole does (new
-/// pieces exclusive to it, so a corrupt piece is its alone), suggesting a run of contiguous missing pieces of
-/// up to ``WebSeedSettings/requestBytes`` so one GET per file covers the run. The bytes are cut into blocks
+/// pieces exclusive to it, so a corrupt piece is its alone), suggesting a run of contiguous missing pieces so
+/// one GET per file covers the run: one piece at first, then what it delivered in about a second, up to
+/// ``WebSeedSettings/requestBytes``. The bytes are cut into blocks
 /// (`WebSeedBlockCutter`) and go the way of a peer's blocks (`Downloader.receive`: counters, picker, the
 /// piece store's writer, the hash check). A piece built from its bytes that fails the check drops the web
 /// seed; a failed GET returns its blocks to the pool and rests the web seed (its pieces are then shared with
@@ -39,6 +40,10 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
         var lastError: String?
         var rateSample: (at: NIODeadline, bytes: Int64)
         var rate: Double = 0
+        /// Bytes the next GET may claim: one piece at first, then what the web seed delivered in about a
+        /// second in its last GET (at most ``WebSeedSettings/requestBytes``), so a slow web seed does not hold
+        /// pieces that peers could fetch.
+        var claimBytes: Int
 
         init(text: String, key: UInt64, configuration: WebSeedMachine.Configuration, now: NIODeadline) {
             self.text = text
@@ -46,6 +51,7 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
             self.key = key
             self.machine = WebSeedMachine(configuration: configuration)
             self.rateSample = (now, 0)
+            self.claimBytes = 0
         }
     }
 
@@ -54,9 +60,13 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
         let id: Int
         var pending: Set<BlockRequest>
         var task: Task<Void, Never>?
-        init(id: Int, blocks: [BlockRequest]) {
+        let startedAt: NIODeadline
+        let bytes: Int
+        init(id: Int, blocks: [BlockRequest], now: NIODeadline) {
             self.id = id
             self.pending = Set(blocks)
+            self.startedAt = now
+            self.bytes = blocks.reduce(0) { $0 + $1.length }
         }
     }
 
@@ -102,6 +112,9 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
         }
         let now = loop.now
         for seed in list where !seed.machine.isFailed {
+            guard seed.machine.canStartRequest(now: now) else { continue }
+            // Idempotent: a hash check replaces the picker, and the new one must know the web seed too.
+            session.picker.peerHasAll(seed.key)
             while seed.machine.canStartRequest(now: now) && !core.downloads.isWriteBacklogFull(session) {
                 let blocks = pick(for: seed, session: session)
                 guard !blocks.isEmpty else { break }
@@ -123,7 +136,7 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
             if free {
                 run.append(piece)
                 bytes += layout.size(ofPiece: piece)
-                if bytes >= settings.requestBytes { break }
+                if bytes >= max(seed.claimBytes, layout.pieceLength) { break }
             } else if !run.isEmpty {
                 break
             }
@@ -133,7 +146,7 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
         let blockSize = session.picker.configuration.blockSize
         let count =
             run.isEmpty
-            ? (settings.requestBytes + blockSize - 1) / blockSize
+            ? (max(seed.claimBytes, layout.pieceLength) + blockSize - 1) / blockSize
             : run.reduce(0) { $0 + session.picker.blockCount(ofPiece: $1) }
         let context = PiecePicker<UInt64>.PickContext(suggested: run, onParole: true)
         return session.picker.pick(for: seed.key, count: count, context: context, using: &core.random).sorted()
@@ -142,7 +155,7 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
     private func start(_ blocks: [BlockRequest], on seed: WebSeed, session: TorrentSession, now: NIODeadline) {
         guard let url = seed.url else { return }
         seed.machine.requestStarted(now: now)
-        let job = Job(id: nextJob, blocks: blocks)
+        let job = Job(id: nextJob, blocks: blocks, now: now)
         nextJob += 1
         seed.jobs[job.id] = job
         let layout = session.picker.layout
@@ -227,6 +240,9 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
             }
         } else {
             seed.machine.requestSucceeded()
+            let seconds = Double((loop.now - job.startedAt).nanoseconds) / 1e9
+            let perSecond = seconds > 0 ? Double(job.bytes) / seconds : Double(settings.requestBytes)
+            seed.claimBytes = Int(min(Double(settings.requestBytes), perSecond))
         }
         fill(session)
     }
