@@ -25,18 +25,21 @@ public final class WebSeedClient: Sendable {
         public var connectionsPerHost: Int
         /// The `User-Agent` sent.
         public var userAgent: String
+        /// The local address connections leave from (nil: the system's choice).
+        public var localAddress: IPAddress?
 
         /// Creates settings: the default address policy, 20 s, 5 redirects, 4 connections per host.
         public init(
             addressPolicy: TrackerAddressPolicy = .default, timeout: TimeAmount = .seconds(20),
             maximumRedirects: Int = 5, connectionsPerHost: Int = 4,
-            userAgent: String = "NetBitTorrent/\(BTWebSeedVersion.current)"
+            userAgent: String = "NetBitTorrent/\(BTWebSeedVersion.current)", localAddress: IPAddress? = nil
         ) {
             self.addressPolicy = addressPolicy
             self.timeout = timeout
             self.maximumRedirects = maximumRedirects
             self.connectionsPerHost = max(1, connectionsPerHost)
             self.userAgent = userAgent
+            self.localAddress = localAddress
         }
     }
 
@@ -200,6 +203,7 @@ public final class WebSeedClient: Sendable {
         http.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.connectionsPerHost)
         http.dnsOverride = pinning
+        http.localAddress = configuration.localAddress?.description
         return http
     }
 }

@@ -181,13 +181,13 @@ final class Downloader: EngineComponent, @unchecked Sendable {
 
     func pieceFailed(_ piece: Int, session: TorrentSession) {
         let contributors = session.picker.pieceFailed(piece)
-        core.webSeeds.pieceFailed(piece, contributors: contributors, session: session)
+        let webSeedBlamed = core.webSeeds.pieceFailed(piece, contributors: contributors, session: session)
         events.emit(.pieceHashFail(session.info, index: piece))
         metrics.hashFailed()
         // Blame as the seed's parole does: when a contributor is already blacklisted (or else on parole), the
         // corrupt piece is put down to it alone, so an honest peer finishing pieces a liar started is not
         // punished for the liar's blocks; otherwise every contributor is (-20 each).
-        let known = Set(contributors.compactMap { session.peerAddresses[$0] })
+        let known = webSeedBlamed ? [] : Set(contributors.compactMap { session.peerAddresses[$0] })
         let blacklisted = known.filter { core.ledger.isBlacklisted($0) }
         let paroled = known.filter { core.ledger.isOnParole($0) }
         let blamed = !blacklisted.isEmpty ? blacklisted : (!paroled.isEmpty ? paroled : known)

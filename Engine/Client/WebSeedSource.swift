@@ -208,9 +208,9 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
     private func received(
         _ blocks: [(BlockRequest, ByteBuffer)], job: Job, seed: WebSeed, session: TorrentSession
     ) {
-        guard seed.jobs[job.id] === job, core.torrents[session.handle.wireInfoHash] === session else {
-            return
-        }
+        guard seed.jobs[job.id] === job, !seed.machine.isFailed,
+            core.torrents[session.handle.wireInfoHash] === session
+        else { return }
         guard session.state == .downloading else {
             job.task?.cancel()  // paused, failed or finished: what it still sends returns to the pool
             return
@@ -247,14 +247,20 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
         fill(session)
     }
 
-    /// Pieces built from `contributors`' bytes failed the hash check: a web seed among them is dropped.
-    func pieceFailed(_ piece: Int, contributors: Set<UInt64>, session: TorrentSession) {
-        guard let list = seeds[session.handle.wireInfoHash] else { return }
-        for seed in list where contributors.contains(seed.key) && !seed.machine.isFailed {
+    /// A piece built from `contributors`' bytes failed the hash check: a web seed among them is dropped.
+    /// Returns whether one was among them: the piece is then put down to the web seed alone, as the engine
+    /// blames a blacklisted peer alone, so a peer that finished pieces a lying web seed started is not punished.
+    func pieceFailed(_ piece: Int, contributors: Set<UInt64>, session: TorrentSession) -> Bool {
+        guard let list = seeds[session.handle.wireInfoHash] else { return false }
+        var blamed = false
+        for seed in list where contributors.contains(seed.key) {
+            blamed = true
+            guard !seed.machine.isFailed else { continue }
             if case .drop(let reason) = seed.machine.servedCorruptPiece(piece) {
                 drop(seed, session: session, reason: reason)
             }
         }
+        return blamed
     }
 
     private func drop(_ seed: WebSeed, session: TorrentSession, reason: WebSeedError) {
@@ -289,10 +295,14 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
 
     private func httpClient() -> WebSeedClient {
         if let client { return client }
+        // GETs leave from the address the client is bound to, as announces do, unless it is bound to every one.
+        let bound = IPAddress(core.connections.listenHost).flatMap {
+            $0.description == "0.0.0.0" || $0.description == "::" ? nil : $0
+        }
         let made = WebSeedClient(
             configuration: .init(
                 addressPolicy: configuration.trackerAddressPolicy, timeout: settings.timeout,
-                connectionsPerHost: settings.machine.maximumConnections),
+                connectionsPerHost: settings.machine.maximumConnections, localAddress: bound),
             group: MultiThreadedEventLoopGroup.singleton)
         client = made
         return made
