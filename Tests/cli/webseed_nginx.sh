@@ -6,8 +6,8 @@
 #      is the nginx folder: `nbt download` with no peer at all completes and the files equal the payload;
 #      nginx's log shows ranged GETs (206) and no request for a pad file;
 #   2. a single-file torrent whose web seed URL ends in `/` (the name is appended): completes alike;
-#   3. mixed: nginx slowed to 64 KiB/s per connection beside a libtorrent seeder that starts after nbt; the download completes with
-#      bytes from both (nginx's log and libtorrent's upload counter);
+#   3. mixed: nginx slowed to 64 KiB/s per connection beside a libtorrent peer that lacks one file; the
+#      download completes with bytes from both (nginx's log and libtorrent's upload counter);
 #   4. a web seed that serves wrong bytes (a corrupted copy) is dropped and the libtorrent peer finishes the
 #      download.
 # Run by scripts/test with NBT=path to the nbt binary; fails when nginx or libtorrent is missing and
@@ -128,18 +128,15 @@ cmp -s "$work/www2/single file.bin" "$work/dl2/single file.bin" || fail "single-
 grep -q 'GET /single%20file.bin' "$work/nginx-single/access.log" || fail "single-file URL not name-appended"
 stop_nginx
 
-# 3. mixed: nginx at 64 KiB/s per connection (about 256 KiB/s for the web seed's 4 connections, so it cannot
-# finish alone in time) and a libtorrent seeder started after nbt: nbt's first dial fails and its redial (2 s,
-# then 4 s later) reaches libtorrent (in seed mode: seeding at once), so the web seed has claimed pieces
-# before the peer can take them all.
+# 3. mixed: nginx at 64 KiB/s per connection and a libtorrent peer that has every file but `z last.bin` (its
+# web seeds removed, so it never asks nginx itself): the download completes only with bytes from both.
 start_nginx slow "$www" "limit_rate 64k;"
 mixed=$work/mixed.torrent
 "$NBT" create "$payload" --piece-size 64K --no-date --web-seed "http://$web_ip:$web_port/" -o "$mixed" >/dev/null
+mkdir -p "$work/ltpart/Album 1"
+cp -r "$payload/CD #1" "$payload/Ünïcode" "$work/ltpart/Album 1/"
 lt_port=$(free_port "$lt_ip")
-start=$(date +%s.%N)
-start_bg "$work/dl3" 60 download "$mixed" -o "$work/dl3" --bind "$nbt_ip" --peer "$lt_ip:$lt_port" --log-level debug
-dl3_pid=$last_pid
-timeout -k 5 160 "$python" - "$lt_ip" "$lt_port" "$mixed" "$www" "$work/lt.status" >"$work/lt.out" 2>&1 <<'PY' &
+timeout -k 5 160 "$python" - "$lt_ip" "$lt_port" "$mixed" "$work/ltpart" "$work/lt.status" >"$work/lt.out" 2>&1 <<'PY' &
 import sys, time
 import libtorrent as lt
 ip, port, torrent, save, status = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
@@ -147,27 +144,38 @@ s = lt.session({"listen_interfaces": f"{ip}:{port}", "outgoing_interfaces": ip, 
                 "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
                 "enable_outgoing_utp": False, "enable_incoming_utp": False,
                 "alert_mask": lt.alert.category_t.error_notification})
-p = lt.add_torrent_params(); p.ti = lt.torrent_info(torrent); p.save_path = save
-# Seed mode: no check, so it never takes a connection while checking (a peer that connects then waits
-# unserved until libtorrent's check ends).
-p.flags |= lt.torrent_flags.seed_mode
+ti = lt.torrent_info(torrent)
+ti.set_web_seeds([])
+p = lt.add_torrent_params(); p.ti = ti; p.save_path = save
 h = s.add_torrent(p)
 for _ in range(1500):
+    for url in h.url_seeds():
+        h.remove_url_seed(url)
     st = h.status()
     with open(status, "w") as f:
-        f.write(f"{st.state} {st.total_payload_upload}\n")
+        f.write(f"{st.state} {st.total_payload_upload} {st.num_pieces}\n")
     time.sleep(0.1)
 PY
 lt_pid=$!
 pids+=("$lt_pid")
-finish "$dl3_pid"
-[ "$status" -eq 0 ] || fail "mixed download exited with $status: $(cat "$work/dl3.out"; tail -5 "$work/dl3.err")"
+for _ in $(seq 1 600); do
+  grep -qE "^downloading [0-9]+ [1-9]" "$work/lt.status" 2>/dev/null && break
+  sleep 0.1
+done
+grep -qE "^downloading [0-9]+ [1-9]" "$work/lt.status" ||
+  fail "libtorrent does not have part of the payload: $(cat "$work/lt.out" "$work/lt.status")"
+start=$(date +%s.%N)
+timeout -k 5 60 "$NBT" download "$mixed" -o "$work/dl3" --bind "$nbt_ip" --peer "$lt_ip:$lt_port" \
+  --log-level debug >"$work/dl3.out" 2>"$work/dl3.err" ||
+  fail "mixed download exited non-zero: $(cat "$work/dl3.out"; tail -5 "$work/dl3.err")"
 seconds=$(elapsed_since "$start")
 check_tree "$payload" "$work/dl3/Album 1" || fail "mixed download differs"
 sleep 0.3
 lt_up=$(awk '{ print $2 }' "$work/lt.status")
 web_bytes=$(awk '{ n += $10 } END { print n + 0 }' "$work/nginx-slow/access.log")
 echo "webseed_nginx.sh: mixed download in $seconds s: $web_bytes bytes from nginx, $lt_up from libtorrent"
+[ "$(awk '{ print $1 }' "$work/nginx-slow/access.log" | sort -u)" = "$nbt_ip" ] ||
+  fail "mixed: someone else than nbt asked nginx: $(awk '{ print $1 }' "$work/nginx-slow/access.log" | sort -u)"
 [ "$web_bytes" -gt 0 ] || fail "mixed: nothing from nginx"
 [ "$lt_up" -gt 0 ] ||
   fail "mixed: nothing from libtorrent: $(grep -E "peer (connected|disconnected)|web seed|dial" "$work/dl3.err" | head -5)"
