@@ -117,6 +117,12 @@ try:
         rows.append(("nbt download (web seed)", wall, xfer, total / (xfer or wall) / 1e6, cpu, "yes" if ok else "NO"))
         subprocess.run(["rm", "-rf", ddir])
 finally:
+    # SIGTERM to nginx's master stops its worker too (SIGKILL would leave the worker running).
+    nginx.terminate()
+    try:
+        nginx.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
     benchlib.kill_children()
 
 curl_rates = [r[3] for r in rows if r[0].startswith("curl")]
