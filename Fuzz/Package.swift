@@ -11,7 +11,10 @@ import PackageDescription
 
 let sources = (#filePath as NSString).deletingLastPathComponent + "/Sources"
 let names = ((try? FileManager.default.contentsOfDirectory(atPath: sources)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
-let modules = ["BTBencode", "BTMetainfo", "BTWire", "BTMSE", "BTUTP", "BTDHT", "BTTracker", "BTStorage", "BTDaemon"]
+let modules = [
+    "BTBencode", "BTMetainfo", "BTWire", "BTMSE", "BTUTP", "BTDHT", "BTTracker", "BTStorage", "BTWebSeed", "BTEngine",
+    "BTDaemon",
+]
 
 /// The NetBitTorrent modules a target imports, so that building one target compiles only what it needs.
 func imports(of target: String) -> [String] {

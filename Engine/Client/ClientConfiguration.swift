@@ -74,6 +74,8 @@ public struct ClientConfiguration: Sendable {
     /// Most block bytes per torrent received and not yet written to storage; at the cap no new requests are
     /// sent until writes complete, so a slow disk slows the download instead of filling memory.
     public var maximumPendingWriteBytesPerTorrent: Int
+    /// Web seeds (BEP 19 `url-list`): on by default; a switch, and further web seeds per torrent.
+    public var webSeeds = WebSeedSettings()
     /// Where a torrent's bytes live, given the torrent, the download directory and the storage event
     /// handler (default: `BTStorage/FileStorage` in the directory).
     public var makeStorage: @Sendable (Torrent, String, StorageEventHandler?) -> any Storage

@@ -46,6 +46,8 @@ final class ClientCore: @unchecked Sendable {
     private(set) lazy var pex = PeerExchanger(core: self)
     /// Metadata exchange (BEP 9): serving, and fetching for magnets.
     private(set) lazy var metadata = MetadataExchanger(core: self)
+    /// Web seeds (BEP 19).
+    private(set) lazy var webSeeds = WebSeedSource(core: self)
     /// The torrents by `HASH('req2', info-hash)`, for incoming MSE handshakes (rebuilt when torrents come
     /// and go).
     private(set) var skeyIndex = SKEYIndex()
@@ -82,6 +84,7 @@ final class ClientCore: @unchecked Sendable {
         let now = loop.now
         grant(rates.advance(to: instant(now)))
         connections.relaxIdleReceiveWatermarks()
+        for session in torrents.values { webSeeds.fill(session) }  // within 100 ms of a start or a back-off's end
         for session in torrents.values where session.rechokeSoon || now >= session.nextRechoke {
             uploads.rechoke(session, now: now)
         }
@@ -158,6 +161,7 @@ final class ClientCore: @unchecked Sendable {
     func removeSession(_ session: TorrentSession) {
         torrents[session.handle.wireInfoHash] = nil
         skeyIndex = SKEYIndex(torrents.keys)
+        webSeeds.remove(session)
         connections.disconnectAll(session, reason: .local)
         rates.removeTorrent(session.handle.wireInfoHash)
         connections.limiter.setMaximum(nil, for: session.handle.wireInfoHash)
@@ -194,6 +198,8 @@ final class ClientCore: @unchecked Sendable {
             peers += 1
             if isSeed { seeds += 1 }
         }
+        let webSeedStatuses = webSeeds.statuses(of: session)
+        down += webSeedStatuses.reduce(0) { $0 + $1.downloadRate }
         let progress =
             session.metadata != nil
             ? 0 : (session.totalBytes == 0 ? 1 : Double(session.verifiedBytes) / Double(session.totalBytes))
@@ -207,7 +213,7 @@ final class ClientCore: @unchecked Sendable {
             verifiedBytes: session.verifiedBytes, verifiedPieces: session.picker.have.setCount,
             pieceCount: session.picker.layout.pieceCount, downloadRate: down, uploadRate: up, peers: peers,
             seeds: seeds, eta: eta, downloadedBytes: session.downloadedBytes, uploadedBytes: session.uploadedBytes,
-            ratio: Double(session.uploadedBytes) / Double(base), error: session.error)
+            ratio: Double(session.uploadedBytes) / Double(base), error: session.error, webSeeds: webSeedStatuses)
     }
     // MARK: Shutdown
 
@@ -215,6 +221,7 @@ final class ClientCore: @unchecked Sendable {
         isShutDown = true
         ticker?.cancel()
         ticker = nil
+        webSeeds.shutdown()
         for session in torrents.values { connections.disconnectAll(session, reason: .local) }
         connections.listener?.close()
     }

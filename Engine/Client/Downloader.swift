@@ -67,14 +67,21 @@ final class Downloader: EngineComponent, @unchecked Sendable {
         let length = block.data.readableBytes
         connection.downloaded += Int64(length)
         connection.lastBlockAt = loop.now
-        session.downloadedBytes += Int64(length)
         let piece = BlockRequest(piece: block.piece, offset: block.offset, length: length)
-        switch session.picker.blockReceived(piece, from: connection.key) {
+        receive(piece, bytes: block.data, from: connection.key, session: session)
+    }
+
+    /// A block from any source (a connection, or a web seed: `WebSeedSource`) on its way to storage: counted,
+    /// told to the picker (which names the peers to cancel it with in endgame) and handed to the writer.
+    func receive(_ piece: BlockRequest, bytes: ByteBuffer, from key: UInt64, session: TorrentSession) {
+        let length = piece.length
+        session.downloadedBytes += Int64(length)
+        switch session.picker.blockReceived(piece, from: key) {
         case .accepted(let cancel):
             let now = loop.now
             let request = BlockRequest(piece: piece.piece, offset: piece.offset, length: length)
-            for key in cancel {
-                guard let other = session.connections[key],
+            for peer in cancel {
+                guard let other = session.connections[peer],
                     let actions = other.withMachine({ $0.cancel(request, now: now) })
                 else { continue }
                 core.perform(actions, on: other, refill: false)
@@ -85,7 +92,7 @@ final class Downloader: EngineComponent, @unchecked Sendable {
         writeStarted(length, session: session)
         // The block is a slice of the bytes NIO read from the socket: the store writes it from there (no copy).
         do {
-            try writer(of: session).enqueue(ReceivedBlock(piece, bytes: block.data, from: PeerTag(connection.key)))
+            try writer(of: session).enqueue(ReceivedBlock(piece, bytes: bytes, from: PeerTag(key)))
         } catch {
             // Only a backlog past the writer's bound (our own back-pressure stops far below it) or a writer
             // already shut down: the block is not written and gets no outcome, so the torrent stops with the
@@ -174,12 +181,13 @@ final class Downloader: EngineComponent, @unchecked Sendable {
 
     func pieceFailed(_ piece: Int, session: TorrentSession) {
         let contributors = session.picker.pieceFailed(piece)
+        let webSeedBlamed = core.webSeeds.pieceFailed(piece, contributors: contributors, session: session)
         events.emit(.pieceHashFail(session.info, index: piece))
         metrics.hashFailed()
         // Blame as the seed's parole does: when a contributor is already blacklisted (or else on parole), the
         // corrupt piece is put down to it alone, so an honest peer finishing pieces a liar started is not
         // punished for the liar's blocks; otherwise every contributor is (-20 each).
-        let known = Set(contributors.compactMap { session.peerAddresses[$0] })
+        let known = webSeedBlamed ? [] : Set(contributors.compactMap { session.peerAddresses[$0] })
         let blacklisted = known.filter { core.ledger.isBlacklisted($0) }
         let paroled = known.filter { core.ledger.isOnParole($0) }
         let blamed = !blacklisted.isEmpty ? blacklisted : (!paroled.isEmpty ? paroled : known)
@@ -269,6 +277,7 @@ extension Downloader {
             for waiter in waiters { waiter.succeed() }
         }
         if wasFull && !isWriteBacklogFull(session) {
+            core.webSeeds.fill(session)
             for connection in Array(session.connections.values) { fillRequests(connection) }
         }
     }

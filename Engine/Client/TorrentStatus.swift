@@ -110,6 +110,9 @@ public struct TorrentStatus: Hashable, Sendable {
     public var wantedBytes: Int64 = 0
     /// Payload bytes in wanted pieces that are verified.
     public var verifiedWantedBytes: Int64 = 0
+    /// The torrent's web seeds (BEP 19), with their state and the bytes each sent; their rates are part of
+    /// ``downloadRate`` and their bytes of ``downloadedBytes``.
+    public var webSeeds: [WebSeedStatus] = []
 
     /// Whether every wanted piece is verified (libtorrent's `is_finished`): the download is over, though
     /// pieces only skipped files need may be missing. A finished torrent is ``TorrentState/seeding``: it
