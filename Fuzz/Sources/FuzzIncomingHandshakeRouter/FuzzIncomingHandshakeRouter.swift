@@ -32,6 +32,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 6881)).wait()
     } catch {
+        _ = try? channel.finish()
         return 0
     }
     var offset = 0
@@ -66,6 +67,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     try? channel.writeInbound(ByteBuffer(bytes: [0, 0, 0, 1, 2]))
     precondition(router.actionsAfterClose == actionsBeforeClose, "an action was delivered after the close")
     _ = try? channel.finish()
+    // Pipeline teardown runs as loop tasks: run them, so the handler and the channel are released.
+    channel.embeddedEventLoop.run()
     return 0
 }
 
