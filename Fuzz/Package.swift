@@ -15,6 +15,9 @@ let modules = [
     "BTBencode", "BTMetainfo", "BTWire", "BTMSE", "BTUTP", "BTDHT", "BTTracker", "BTStorage", "BTWebSeed", "BTEngine",
     "BTDaemon",
 ]
+/// SwiftNIO modules a target may import beyond those NetBitTorrent's products bring (NIOEmbedded: a channel
+/// without a socket, for targets that drive a channel handler).
+let nioModules = ["NIOEmbedded"]
 
 /// The NetBitTorrent modules a target imports, so that building one target compiles only what it needs.
 func imports(of target: String) -> [String] {
@@ -25,7 +28,7 @@ func imports(of target: String) -> [String] {
         guard let text = try? String(contentsOfFile: folder + "/" + file, encoding: .utf8) else { continue }
         for line in text.split(separator: "\n") where line.hasPrefix("import ") {
             let module = line.dropFirst("import ".count).trimmingCharacters(in: .whitespaces)
-            if modules.contains(module) { found.insert(module) }
+            if modules.contains(module) || nioModules.contains(module) { found.insert(module) }
         }
     }
     return found.sorted()
@@ -33,11 +36,16 @@ func imports(of target: String) -> [String] {
 
 let package = Package(
     name: "NetBitTorrentFuzz",
-    dependencies: [.package(name: "NetBitTorrent", path: "..")],
+    dependencies: [
+        .package(name: "NetBitTorrent", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
     targets: names.map { name in
         .executableTarget(
             name: name,
-            dependencies: imports(of: name).map { .product(name: $0, package: "NetBitTorrent") },
+            dependencies: imports(of: name).map {
+                .product(name: $0, package: nioModules.contains($0) ? "swift-nio" : "NetBitTorrent")
+            },
             path: "Sources/" + name,
             swiftSettings: [.unsafeFlags(["-parse-as-library", "-swift-version", "6"])])
     }

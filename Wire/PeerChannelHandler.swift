@@ -104,8 +104,13 @@ extension PeerChannelDelegate {
 /// - An incoming connection (made with `machine: nil`) decodes the peer's handshake once, asks the delegate
 ///   which torrent it is for, and starts that torrent's machine with the decoded handshake; a connection
 ///   that sends no handshake within `handshakeTimeout` is closed.
-/// - Every byte handed to the channel counts in ``queuedOutputBytes`` until the socket took it, so the
-///   owner can bound what a peer that does not read makes us hold.
+/// - Small messages (rejects, haves, chokes, extension messages, a block's 13-byte header) are coalesced
+///   into one buffer per flush, not one buffer, write and promise each.
+/// - Everything queued for the peer counts in ``queuedOutput`` (bytes, messages, writes) until the socket
+///   took it; with an ``outputBudget`` the handler closes the connection with
+///   ``DisconnectReason/sendBufferFull`` as soon as its ``PeerOutputQueue/cost`` passes the budget, so a
+///   peer that does not read cannot make us hold more. A large read is acted on in steps of
+///   ``messagesPerStep`` messages, so the budget is checked within a read, not only after it.
 ///
 /// All state stays on the channel's event loop. With a `tickInterval` the handler ticks the machine itself;
 /// without, the owner calls ``tick(now:)`` (the engine ticks all its peers from one timer).
@@ -123,7 +128,20 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
     /// the channel's event loop only; change it through ``withMachine(_:)``.
     public private(set) var machine: PeerStateMachine?
     /// Bytes handed to the channel that the socket has not taken yet (every message, not only blocks).
-    public private(set) var queuedOutputBytes = 0
+    public var queuedOutputBytes: Int { queuedOutput.bytes }
+    /// Everything queued for the peer that the socket has not taken yet: bytes, messages and writes.
+    public private(set) var queuedOutput = PeerOutputQueue()
+    /// ``queuedOutput``'s cost: bytes plus the per-message and per-write overheads a budget bounds.
+    public var queuedOutputCost: Int { queuedOutput.cost }
+    /// The most ``queuedOutputCost`` the peer may make us hold; past it the connection is closed with
+    /// ``DisconnectReason/sendBufferFull``. Nil: the owner bounds it (the engine checks its own bound
+    /// after each write).
+    public var outputBudget: PeerOutputBudget?
+    /// Messages acted on per step of a large read before their answers are performed and the budget is
+    /// checked.
+    public static let messagesPerStep = 256
+    /// Coalesced small messages above this size are handed to the channel without waiting for the flush.
+    static let stagedWriteThreshold = 64 * 1024
     /// The channel, once the handler is added.
     public private(set) var channel: (any Channel)?
 
@@ -139,6 +157,13 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
     private var pendingHandshake: ByteBuffer?
     /// Written and not flushed yet.
     private var needsFlush = false
+    /// Small messages encoded and not handed to the channel yet (one buffer for all of them).
+    private var staged: ByteBuffer?
+    /// The buffer to hand to the channel next: held back so that the last write of a batch can carry the
+    /// promise that tells when the socket took the batch (writes complete in order).
+    private var held: ByteBuffer?
+    /// Queued since the last promise: what that promise gives back.
+    private var uncommitted = PeerOutputQueue()
     /// Inside `channelRead`: flushing waits for `channelReadComplete`.
     private var inReadBurst = false
     /// Closed (or closing): nothing more is read, written or reported.
@@ -148,14 +173,18 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
 
     /// Creates a handler around `machine` (nil: an incoming connection whose torrent the handshake chooses,
     /// through `delegate`), ticking it every `tickInterval` (nil: the owner calls ``tick(now:)``).
+    /// With an `outputBudget`, a peer that makes us queue more than it allows is disconnected (see
+    /// ``outputBudget``).
     public init(
         machine: PeerStateMachine?, delegate: (any PeerChannelDelegate)? = nil,
-        tickInterval: TimeAmount? = .seconds(1), handshakeTimeout: TimeAmount = .seconds(30)
+        tickInterval: TimeAmount? = .seconds(1), handshakeTimeout: TimeAmount = .seconds(30),
+        outputBudget: PeerOutputBudget? = nil
     ) {
         self.machine = machine
         self.delegate = delegate
         self.tickInterval = tickInterval
         self.handshakeTimeout = handshakeTimeout
+        self.outputBudget = outputBudget
     }
 
     // MARK: Pipeline events
@@ -216,11 +245,28 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
         let now = self.now
         if machine == nil {
             guard let rest = routeHandshake(bytes, now: now) else { return }
-            if rest.readableBytes > 0 { perform(withMachine { $0.receive(rest, now: now) } ?? []) }
+            if rest.readableBytes > 0 { receiveInSteps(rest, now: now) }
         } else {
-            perform(withMachine { $0.receive(bytes, now: now) } ?? [])
+            receiveInSteps(bytes, now: now)
         }
         if !isClosed { delegate?.peerChannelDidAct(self) }
+    }
+
+    /// Gives `bytes` to the machine and performs its answers ``messagesPerStep`` messages at a time: a 1 MiB
+    /// read of request+cancel pairs is 30,000 rejects, and neither their actions nor their output should
+    /// pile up before the budget is checked.
+    private func receiveInSteps(_ bytes: ByteBuffer, now: NIODeadline) {
+        var input = bytes
+        var more = true
+        while more && !isClosed {
+            more = false
+            let actions = withMachine {
+                $0.receive(input, now: now, maximumMessages: Self.messagesPerStep, moreBuffered: &more)
+            }
+            input = ByteBuffer()
+            guard let actions else { return }
+            perform(actions)
+        }
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
@@ -305,45 +351,45 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
         if !isClosed { delegate?.peerChannelDidAct(self) }
     }
 
-    /// Performs actions the machine returned from ``withMachine(_:)``: sends are framed and written, the
-    /// rest go to the delegate (or inbound); a disconnect flushes and closes the channel. Flushes at the end
-    /// unless `flush` is false or a read burst is under way (it flushes when the burst ends).
+    /// Performs actions the machine returned from ``withMachine(_:)``: sends are framed and queued (small
+    /// ones coalesced), the rest go to the delegate (or inbound); a disconnect flushes and closes the
+    /// channel. Flushes at the end unless `flush` is false or a read burst is under way (it flushes when the
+    /// burst ends). Past the ``outputBudget`` the connection is closed with
+    /// ``DisconnectReason/sendBufferFull`` and the remaining actions are dropped.
     public func perform(_ actions: [PeerAction], flush: Bool = true) {
-        var batch = WriteBatch()
         var closing = false
         for action in actions {
             guard !isClosed else { break }
             switch action {
             case .sendHandshake(let handshake):
-                var buffer = allocator.buffer(capacity: Handshake.length)
-                handshake.encode(into: &buffer)
-                batch.add(buffer, through: self)
+                stage(length: Handshake.length) { handshake.encode(into: &$0) }
             case .send(.piece(let block)):
-                // The 13-byte header, then the block's own buffer: the channel gathers both in one write.
-                var header = allocator.buffer(capacity: 13)
-                header.writeInteger(UInt32(9 + block.data.readableBytes))
-                header.writeInteger(UInt8(7))
-                header.writeInteger(UInt32(block.piece))
-                header.writeInteger(UInt32(block.offset))
-                batch.add(header, through: self)
-                batch.add(block.data, through: self)
+                // The 13-byte header (coalesced), then the block's own buffer: the channel gathers them.
+                stage(length: 13) { buffer in
+                    buffer.writeInteger(UInt32(9 + block.data.readableBytes))
+                    buffer.writeInteger(UInt8(7))
+                    buffer.writeInteger(UInt32(block.piece))
+                    buffer.writeInteger(UInt32(block.offset))
+                }
+                pass(block.data, bytes: block.data.readableBytes)
             case .send(let message):
-                var buffer = allocator.buffer(capacity: 4 + message.payloadLength)
-                message.encode(into: &buffer)
-                batch.add(buffer, through: self)
+                stage(length: 4 + message.payloadLength) { message.encode(into: &$0) }
             case .disconnect:
-                // What was written goes out before the delegate hears of the close (it may close the channel).
+                // What was queued goes out before the delegate hears of the close (it may close the channel).
                 closing = true
-                commit(&batch)
                 flushIfNeeded()
                 emit(action)
             default:
-                // What the delegate does may write to this channel: what this batch wrote goes first.
-                commit(&batch)
+                // What the delegate does may write to this channel: its messages are staged after these, in
+                // order, in the same buffer.
                 emit(action)
             }
+            if !closing, !isClosed, let budget = outputBudget, queuedOutput.cost > budget.maximumCost {
+                overBudget(budget)
+                return
+            }
         }
-        commit(&batch)
+        if (staged?.readableBytes ?? 0) >= Self.stagedWriteThreshold { commit() }
         if closing {
             isClosed = true
             flushIfNeeded()
@@ -354,41 +400,91 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Buffers written by one ``perform(_:flush:)``, the last one held back so that it can carry the promise
-    /// that tells when the socket took the whole batch (writes complete in order).
-    private struct WriteBatch {
-        var held: ByteBuffer?
-        var bytes = 0
-
-        mutating func add(_ buffer: ByteBuffer, through handler: PeerChannelHandler) {
-            if let previous = held, let context = handler.context {
-                context.write(handler.wrapOutboundOut(previous), promise: nil)
-            }
-            held = buffer
-            bytes += buffer.readableBytes
+    /// The peer let more than `budget` pile up: the machine closes with ``DisconnectReason/sendBufferFull``.
+    private func overBudget(_ budget: PeerOutputBudget) {
+        let detail =
+            "\(queuedOutput.bytes) bytes in \(queuedOutput.messages) messages (cost \(queuedOutput.cost)) queued "
+            + "and not read, over \(budget.maximumCost)"
+        let now = self.now
+        let actions = withMachine { $0.disconnect(.sendBufferFull, detail: detail, now: now) } ?? []
+        // What is queued is handed over and fails with the closed channel, which gives its count back.
+        perform(actions)
+        if !isClosed {
+            isClosed = true
+            stopTimers()
+            context?.close(promise: nil)
         }
     }
 
-    /// Writes the batch's last buffer with a promise that gives its bytes back to ``queuedOutputBytes``.
-    private func commit(_ batch: inout WriteBatch) {
-        guard let last = batch.held, let context else { return }
-        let written = batch.bytes
-        batch = WriteBatch()
-        queuedOutputBytes += written
+    /// Encodes a small message of `length` bytes into the staging buffer (allocated once per flush).
+    private func stage(length: Int, _ encode: (inout ByteBuffer) -> Void) {
+        guard context != nil else { return }
+        var buffer = staged ?? allocator.buffer(capacity: max(256, length))
+        staged = nil  // uniquely referenced while it is written
+        let before = buffer.readableBytes
+        encode(&buffer)
+        let written = buffer.readableBytes - before
+        staged = buffer
+        uncommitted.bytes += written
+        uncommitted.messages += 1
+        queuedOutput.bytes += written
+        queuedOutput.messages += 1
+        if before == 0 {
+            uncommitted.writes += 1
+            queuedOutput.writes += 1
+        }
+    }
+
+    /// Queues `buffer` (a block's data) after what is staged, in order.
+    private func pass(_ buffer: ByteBuffer, bytes: Int) {
+        guard let context else { return }
+        if let previous = staged, previous.readableBytes > 0 {
+            staged = nil
+            hold(previous, context: context)
+        }
+        hold(buffer, context: context)
+        uncommitted.bytes += bytes
+        uncommitted.writes += 1
+        queuedOutput.bytes += bytes
+        queuedOutput.writes += 1
+    }
+
+    private func hold(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        if let previous = held { context.write(wrapOutboundOut(previous), promise: nil) }
+        held = buffer
+    }
+
+    /// Hands what is staged and held to the channel, the last write with a promise that gives what was
+    /// queued since the last promise back to ``queuedOutput`` once the socket took it.
+    private func commit() {
+        guard let context else {
+            staged = nil
+            held = nil
+            return
+        }
+        if let previous = staged, previous.readableBytes > 0 {
+            staged = nil
+            hold(previous, context: context)
+        }
+        guard let last = held else { return }
+        held = nil
+        let written = uncommitted
+        uncommitted = PeerOutputQueue()
         let promise = context.eventLoop.makePromise(of: Void.self)
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         promise.futureResult.whenComplete { _ in
             let handler = bound.value
-            handler.queuedOutputBytes -= written
-            if !handler.isClosed { handler.delegate?.peerChannel(handler, didSend: written) }
+            handler.queuedOutput.remove(written)
+            if !handler.isClosed { handler.delegate?.peerChannel(handler, didSend: written.bytes) }
         }
         context.write(wrapOutboundOut(last), promise: promise)
         needsFlush = true
-        delegate?.peerChannel(self, didWrite: written)
+        delegate?.peerChannel(self, didWrite: written.bytes)
     }
 
-    /// Flushes what was written since the last flush.
+    /// Hands what is queued to the channel and flushes what was written since the last flush.
     public func flushIfNeeded() {
+        commit()
         guard needsFlush, let context else { return }
         needsFlush = false
         context.flush()

@@ -58,6 +58,9 @@ public struct PeerConfiguration: Sendable {
     /// Invalid requests (for pieces we lack, out of the piece) tolerated from a fast-extension peer, each
     /// rejected, before it is disconnected. A peer without the fast extension is disconnected on its second.
     public var maxInvalidRequests: Int
+    /// Budgets on incoming messages that carry no data (redundant haves, cancels, keep-alives, extension
+    /// messages); a peer past one is disconnected.
+    public var inputLimits: PeerInputLimits
     /// Whether to send `interested` / `not interested` automatically from the two bitfields.
     public var automaticInterest: Bool
     /// Whether to emit a ``PeerEvent/packet(_:)`` event for every packet in and out.
@@ -97,6 +100,7 @@ public struct PeerConfiguration: Sendable {
         self.keepAliveInterval = .seconds(90)
         self.inactivityTimeout = .minutes(3)
         self.maxInvalidRequests = 20
+        self.inputLimits = PeerInputLimits()
         self.automaticInterest = true
         self.emitsPacketEvents = true
         self.awaitsMetadata = false

@@ -18,6 +18,8 @@ extension PeerStateMachine {
         var serving = ServingQueue()
         /// Pieces the peer sent blocks of, until their hash check reports (reputation and parole).
         var contributed: Set<Int> = []
+        /// Counts of the incoming messages ``PeerConfiguration/inputLimits`` bound.
+        private var inputBudget = InputBudget()
         /// When either side was last interested (the useless-peer timeout).
         private var lastInterest: NIODeadline
         /// When we last sent something (keep-alives).
@@ -87,22 +89,30 @@ extension PeerStateMachine {
 
         // MARK: Input from the peer
 
-        /// Bytes from the peer: every whole message in them (and in what came before) is handled.
-        mutating func receive(_ bytes: ByteBuffer, now: NIODeadline, into actions: inout [PeerAction]) throws(Closing) {
+        /// Bytes from the peer: the whole messages in them (and in what came before) are handled, at most
+        /// `limit` of them. Returns true when it stopped at `limit` (more may be buffered: call again with no
+        /// bytes), so a driver can perform a large read's answers in bounded steps.
+        @discardableResult
+        mutating func receive(
+            _ bytes: ByteBuffer, now: NIODeadline, limit: Int = .max, into actions: inout [PeerAction]
+        ) throws(Closing) -> Bool {
             if bytes.readableBytes > 0 {
                 lastReceived = now
                 decoder.append(bytes)
             }
-            while true {
+            var handled = 0
+            while handled < limit {
                 let message: PeerMessage?
                 do throws(WireError) {
                     message = try decoder.next()
                 } catch {
                     throw Closing(.malformedPacket, error.reason)
                 }
-                guard let message else { return }
+                guard let message else { return false }
                 try handle(message, now: now, into: &actions)
+                handled += 1
             }
+            return true
         }
 
         /// A message decoded by the caller.
@@ -117,12 +127,13 @@ extension PeerStateMachine {
         {
             local.report(.packet(PacketEvent(.incoming, .message(message))), into: &actions)
             let pieceCount = local.configuration.pieceCount
+            let limits = local.configuration.inputLimits
             if local.configuration.awaitsMetadata, try link.pending.record(message, fast: link.supportsFastExtension) {
                 return
             }
             switch message {
             case .keepAlive:
-                break
+                try inputBudget.count(.keepAlive, now: now, limits: limits)
             case .choke:
                 link.peerChoking = true
                 actions.append(.peerChoked(true))
@@ -138,12 +149,17 @@ extension PeerStateMachine {
                 lastInterest = now
                 actions.append(.peerInterested(link.peerInterested))
             case .have(let piece):
-                guard !link.pieces[piece] else { return }  // a repeated `have` changes nothing
+                guard !link.pieces[piece] else {
+                    // A repeated `have` changes nothing; a stream of them is a flood.
+                    try inputBudget.count(.redundantHave, now: now, limits: limits)
+                    return
+                }
                 link.pieces[piece] = true
                 link.bitfieldStatus = link.pieces.isAllSet ? .all : .partial
                 actions.append(.peerHas(.piece(piece)))
                 try availabilityChanged(now: now, into: &actions)
             case .bitfield(let bits):
+                try inputBudget.count(.availability, now: now, limits: limits)
                 guard let bitfield = Bitfield(bytes: bits.readableBytesView, count: pieceCount) else {
                     throw Closing(.malformedPacket, "bitfield does not match \(pieceCount) pieces")
                 }
@@ -154,6 +170,7 @@ extension PeerStateMachine {
                 try availabilityChanged(now: now, into: &actions)
             case .haveAll, .haveNone:
                 try requireFast(message)
+                try inputBudget.count(.availability, now: now, limits: limits)
                 let all = message == .haveAll
                 link.pieces = Bitfield(count: pieceCount, allSet: all)
                 link.bitfieldStatus = all ? .all : .none
@@ -171,6 +188,7 @@ extension PeerStateMachine {
                 }
                 actions.append(.deliver(block))
             case .cancel(let request):
+                try inputBudget.count(.cancel, now: now, limits: limits)
                 guard serving.take(request) else { return }
                 // BEP 6: every request gets exactly one answer, a block or a reject.
                 if link.supportsFastExtension { send(.reject(request), now: now, into: &actions) }
@@ -188,7 +206,7 @@ extension PeerStateMachine {
                 try requireFast(message)
                 if piece < pieceCount && link.allowedFastFromPeer.count < 256 { link.allowedFastFromPeer.insert(piece) }
             case .extended(let extended):
-                try receivedExtended(extended, into: &actions)
+                try receivedExtended(extended, now: now, into: &actions)
             case .hashRequest, .hashes, .hashReject, .unknown:
                 actions.append(.forward(message))
             }
@@ -201,12 +219,15 @@ extension PeerStateMachine {
             }
         }
 
-        private mutating func receivedExtended(_ message: ExtendedMessage, into actions: inout [PeerAction])
-            throws(Closing)
-        {
+        private mutating func receivedExtended(
+            _ message: ExtendedMessage, now: NIODeadline, into actions: inout [PeerAction]
+        ) throws(Closing) {
             guard link.supportsExtensions else {
                 throw Closing(.protocolViolation, "extended message without the extension protocol")
             }
+            // Every extension message counts, the extension handshake too (each one is decoded anew).
+            let isPEX = message.id != 0 && local.extensionName(message.id) == ExtensionHandshake.Name.pex
+            try inputBudget.count(isPEX ? .pex : .extensionMessage, now: now, limits: local.configuration.inputLimits)
             let payload = message.payload.readableBytesView
             if message.id == 0 {
                 do throws(WireError) {

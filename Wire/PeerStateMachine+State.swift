@@ -79,6 +79,11 @@ extension PeerStateMachine {
             }
         }
 
+        /// Whether the connection is active (handshakes done, not closed).
+        var isActive: Bool {
+            if case .active = self { true } else { false }
+        }
+
         /// Ours in every phase.
         var local: Local {
             switch self {

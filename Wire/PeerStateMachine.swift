@@ -79,6 +79,18 @@ public struct PeerStateMachine: Sendable {
     /// Bytes received from the peer (after any decryption): decodes the handshake, then messages. Before
     /// the transport connected and after the connection closed, bytes are ignored.
     public mutating func receive(_ bytes: ByteBuffer, now: NIODeadline) -> [PeerAction] {
+        var more = false
+        return receive(bytes, now: now, maximumMessages: .max, moreBuffered: &more)
+    }
+
+    /// Like ``receive(_:now:)``, handling at most `maximumMessages` messages; `moreBuffered` tells whether
+    /// it stopped there with bytes still buffered (call again with an empty buffer). The driver performs a
+    /// large read's answers in such steps, so what one read makes us hold (actions, queued output) is
+    /// bounded by the step, not by the read.
+    package mutating func receive(
+        _ bytes: ByteBuffer, now: NIODeadline, maximumMessages: Int, moreBuffered: inout Bool
+    ) -> [PeerAction] {
+        moreBuffered = false
         var actions: [PeerAction] = []
         switch state {
         case .handshaking(var handshaking):
@@ -93,13 +105,17 @@ public struct PeerStateMachine: Sendable {
             state = .handshaking(handshaking)
             guard let received else { return actions }
             receiveHandshake(received.handshake, now: now, into: &actions)
+            var stopped = false
             state.withActive(&actions) { active, actions throws(Closing) in
-                try active.receive(received.rest, now: now, into: &actions)
+                stopped = try active.receive(received.rest, now: now, limit: maximumMessages, into: &actions)
             }
+            moreBuffered = stopped && state.isActive
         case .active:
+            var stopped = false
             state.withActive(&actions) { active, actions throws(Closing) in
-                try active.receive(bytes, now: now, into: &actions)
+                stopped = try active.receive(bytes, now: now, limit: maximumMessages, into: &actions)
             }
+            moreBuffered = stopped && state.isActive
         case .queued, .connecting, .closed, .modifying:
             break
         }

@@ -17,6 +17,12 @@ against a fresh seed of each kind and measures the seed from /proc (RssAnon grow
    then an honest `nbt download` from another address: whether and how fast it completes beside them.
 4. stripped piece layers: a hybrid torrent with its `piece layers` removed (same info-hash) downloaded by
    `nbt download` from an `nbt seed` of the full torrent; a v2-only one without layers must fail fast.
+5. have/bitfield flood: 2 connections that announce one piece, then send redundant `have`s and repeated
+   bitfields, reading everything the seed sends, for 20 s at most: memory, CPU, when the seed closed them.
+6. garbage after the handshake: 2 connections that handshake and then send random bytes for 10 s at most.
+7. lying tracker: `nbt download` announces to a fake HTTP tracker on loopback that answers with 40,000
+   junk loopback peers (compact), or 10,000 dictionaries with junk `ip`s, the honest seed's address last:
+   the downloader's memory and CPU, and whether the download completes.
 
 Every child gets PR_SET_PDEATHSIG and is killed by PID at the end (Benchmarks/common/benchlib.py).
 Loopback only.
@@ -275,6 +281,142 @@ def still_open(s):
         return False
 
 
+def flood_messages(kind, torrent, src, info_hash, ip, attack, seconds):
+    """Attack 5 (`have`) or 6 (`garbage`) against a fresh seed: memory growth, CPU, bytes sent, when each of
+    the 2 connections was closed. The attackers read what the seed sends (its output is not the point)."""
+    p, port = start_seed(kind, torrent, src, ip)
+    try:
+        base = status_kib(p.pid, "RssAnon")
+        cpu0 = cpu_seconds(p.pid)
+        sampler = Sampler(p.pid)
+        socks = []
+        for i in range(2):
+            s = handshake(ip, port, info_hash, f"127.15.{1 if attack == 'have' else 2}.{i + 1}")
+            if attack == "have":
+                s.sendall(struct.pack(">IB", 9, 5) + bytes([0x80]) + bytes(7))  # bitfield: piece 0 of 64
+            socks.append(s)
+        for s in socks:
+            read_messages(s, 0.5)
+            s.setblocking(False)
+        if attack == "have":
+            batch = struct.pack(">IBI", 5, 4, 0) * 2000 + struct.pack(">IB", 9, 5) + bytes([0x80]) + bytes(7)
+        start = time.time()
+        sent = [0, 0]
+        closed_at = {}
+        while time.time() - start < seconds and len(closed_at) < len(socks):
+            for i, s in enumerate(socks):
+                if i in closed_at:
+                    continue
+                try:
+                    while s.recv(65536):
+                        pass
+                    closed_at[i] = time.time() - start  # recv returned b"": closed by the seed
+                    continue
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    closed_at[i] = time.time() - start
+                    continue
+                try:
+                    sent[i] += s.send(batch if attack == "have" else os.urandom(16384))
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    closed_at[i] = time.time() - start
+            time.sleep(0.001)
+        peak = sampler.stop()
+        cpu = cpu_seconds(p.pid) - cpu0
+        for s in socks:
+            s.close()
+        return {"growth_mib": (peak - base) / 1024, "cpu_s": cpu, "sent_mib": sum(sent) / 2**20,
+                "closed_after_s": [round(closed_at.get(i, float("nan")), 1) for i in range(len(socks))]}
+    finally:
+        stop(p)
+
+
+class LyingTracker:
+    """A fake HTTP tracker on loopback whose announces answer with a huge list of junk peers, all in
+    127.0.0.0/8 (nothing outside loopback is ever named), the honest seed last."""
+
+    def __init__(self, ip, honest, form):
+        import http.server
+        import random
+        rng = random.Random(12)
+        if form == "compact":
+            junk = b"".join(bytes([127, 16, rng.randrange(256), rng.randrange(1, 255)])
+                            + struct.pack(">H", rng.choice([0, 1, rng.randrange(1024, 65536)]))
+                            for _ in range(40000))
+            peers = b"6:peers" + str(len(junk) + 6).encode() + b":" + junk + socket.inet_aton(honest[0]) \
+                + struct.pack(">H", honest[1])
+        else:
+            entries = []
+            for n in range(10000):
+                bad_ip = [b"999.1.1.1", b"", b"127.16.0", b"127.16.0.1.5", b"::zz", b"0x7f.1", b"\xff\xfe",
+                          b"127.16.0.%d" % (n % 250 + 1)][n % 8]
+                port = [b"i0e", b"i-1e", b"i70000e", b"i6881e"][n % 4]
+                entries.append(b"d2:ip" + str(len(bad_ip)).encode() + b":" + bad_ip + b"4:port" + port + b"e")
+            entries.append(b"d2:ip" + str(len(honest[0])).encode() + b":" + honest[0].encode() + b"4:porti"
+                           + str(honest[1]).encode() + b"ee")
+            peers = b"5:peersl" + b"".join(entries) + b"e"
+        body = b"d8:intervali5e" + peers + b"e"
+        self.announces = 0
+        tracker = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                tracker.announces += 1
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer((ip, 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def lying_tracker(src, ip, form):
+    """Attack 7: an `nbt seed` on `ip` and an `nbt download` whose only tracker lies (see LyingTracker)."""
+    p, port = start_seed(NBT, os.path.join(WORK, "data-v1.torrent"), src, ip)
+    tracker = LyingTracker("127.14.0.1", (ip, port), form)
+    try:
+        torrent = os.path.join(WORK, f"lying-{form}.torrent")
+        subprocess.run([NBT, "create", os.path.join(src, "data.bin"), "--v1", "--piece-size", "1M", "--no-date",
+                        "--tracker", f"http://127.14.0.1:{tracker.port}/announce", "-o", torrent],
+                       check=True, capture_output=True, timeout=300)
+        out = os.path.join(WORK, f"lying-{form}")
+        shutil.rmtree(out, ignore_errors=True)
+        import resource
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.time()
+        d = spawn([NBT, "download", torrent, "-o", out, "--bind", "127.14.0.2", "--allow-local-trackers"],
+                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sampler = Sampler(d.pid)
+        try:
+            code = d.wait(60)
+        except subprocess.TimeoutExpired:
+            code = None
+        seconds = time.time() - start
+        peak = sampler.peak
+        sampler.stop()
+        stop(d)
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+        ok = code == 0 and open(os.path.join(out, "data.bin"), "rb").read() == open(
+            os.path.join(src, "data.bin"), "rb").read()
+        return ok, seconds, peak / 1024, cpu, tracker.announces, code
+    finally:
+        tracker.close()
+        stop(p)
+
+
 def strip_layers(torrent, out):
     """Writes `torrent` without its top-level `piece layers` (the info dictionary, and so the info-hash, is
     unchanged): the key and its value are cut out of the bencoded bytes."""
@@ -323,15 +465,19 @@ def stripped(torrents, src, ip):
 
 
 def main():
+    # NBT_BENCH_ONLY=1,5,6,7 runs only those attacks (all by default).
+    only = {int(x) for x in os.environ.get("NBT_BENCH_ONLY", "1,2,3,4,5,6,7").split(",") if x.strip()}
     load = open("/proc/loadavg").read().split()[:3]
     print("making the data and torrents...", file=sys.stderr, flush=True)
     src, torrents, info_hash = make_data()
-    lines = [f"Attacks against a seed on loopback: 64 MiB, 1 MiB pieces, {os.cpu_count()} cores",
+    lines = [f"Attacks against a seed on loopback: 64 MiB, 1 MiB pieces, {os.cpu_count()} cores"
+             + ("" if only == set(range(1, 8)) else f"; only attacks {sorted(only)} (NBT_BENCH_ONLY)"),
              f"load average before the run: {' '.join(load)}; nbt: {BUILD_NOTE}", ""]
 
     lines.append("1. request+cancel flood: 2 never-reading connections, 20 s at most")
     lines.append(f"{'seed':<12} {'memory growth MiB':>18} {'CPU s':>7} {'flood sent MiB':>15}   closed after (s)")
-    for label, kind, ip in (("libtorrent", "libtorrent", "127.0.0.2"), ("nbt", NBT, "127.0.0.3")):
+    for label, kind, ip in (("libtorrent", "libtorrent", "127.0.0.2"), ("nbt", NBT, "127.0.0.3"))[
+            0 if 1 in only else 2:]:
         print(f"flood: {label}", file=sys.stderr, flush=True)
         r = flood(label if kind == "libtorrent" else kind, torrents["v1"], src, info_hash, ip)
         lines.append(f"{label:<12} {r['growth_mib']:>18.1f} {r['cpu_s']:>7.2f} {r['sent_mib']:>15.1f}   "
@@ -341,7 +487,8 @@ def main():
     lines.append("2. trickled messages: 8 connections x 1 MiB each")
     lines.append(f"{'seed':<12} {'message':<9} {'writes':>7} {'CPU s':>7} {'MiB in':>7} {'closed':>7} {'wall s':>7}")
     for label, kind, ip in (("libtorrent", "libtorrent", "127.0.0.2"), ("nbt", NBT, "127.0.0.3")):
-        for message, chunk in (("keepalive", 16384), ("keepalive", 64), ("unknown", 16384), ("unknown", 64)):
+        for message, chunk in (("keepalive", 16384), ("keepalive", 64), ("unknown", 16384), ("unknown", 64))[
+                0 if 2 in only else 4:]:
             print(f"trickle: {label} {message} {chunk}", file=sys.stderr, flush=True)
             cpu, mib, closed, wall = trickle(label if kind == "libtorrent" else kind, torrents["v1"], src,
                                              info_hash, ip, chunk, message)
@@ -349,7 +496,7 @@ def main():
     lines.append("")
 
     lines.append("3. slot exhaustion: idle connections from 127.12.0.1, then an honest `nbt download` (nbt seed)")
-    for count in (0, 250):
+    for count in (0, 250)[0 if 3 in only else 2:]:
         print(f"exhaustion: {count}", file=sys.stderr, flush=True)
         ok, seconds, still = exhaustion(torrents["v1"], src, info_hash, "127.0.0.3", count)
         lines.append(f"{count:>4} idle connections: download {'complete' if ok else 'FAILED'} in {seconds:.1f} s; "
@@ -357,9 +504,39 @@ def main():
     lines.append("")
 
     lines.append("4. piece layers stripped (nbt seed of the full torrent, nbt download of the stripped one)")
-    for kind, (code, done, seconds, message) in stripped(torrents, src, "127.0.0.3").items():
+    for kind, (code, done, seconds, message) in (stripped(torrents, src, "127.0.0.3") if 4 in only else {}).items():
         lines.append(f"{kind:<7} exit {code}, data {'complete' if done else 'not downloaded'}, {seconds:.1f} s; "
                      f"last line: {message}")
+
+    lines.append("")
+    lines.append("5. have/bitfield flood: 2 connections, redundant `have`s and repeated bitfields, 20 s at most")
+    lines.append(f"{'seed':<12} {'memory growth MiB':>18} {'CPU s':>7} {'flood sent MiB':>15}   closed after (s)")
+    for label, kind, ip in (("libtorrent", "libtorrent", "127.0.0.2"), ("nbt", NBT, "127.0.0.3"))[
+            0 if 5 in only else 2:]:
+        print(f"have flood: {label}", file=sys.stderr, flush=True)
+        r = flood_messages(label if kind == "libtorrent" else kind, torrents["v1"], src, info_hash, ip, "have", 20)
+        lines.append(f"{label:<12} {r['growth_mib']:>18.1f} {r['cpu_s']:>7.2f} {r['sent_mib']:>15.1f}   "
+                     f"{r['closed_after_s']}")
+    lines.append("")
+
+    lines.append("6. garbage after the handshake: 2 connections sending random bytes, 10 s at most")
+    lines.append(f"{'seed':<12} {'memory growth MiB':>18} {'CPU s':>7} {'garbage sent MiB':>17}   closed after (s)")
+    for label, kind, ip in (("libtorrent", "libtorrent", "127.0.0.2"), ("nbt", NBT, "127.0.0.3"))[
+            0 if 6 in only else 2:]:
+        print(f"garbage: {label}", file=sys.stderr, flush=True)
+        r = flood_messages(label if kind == "libtorrent" else kind, torrents["v1"], src, info_hash, ip, "garbage",
+                           10)
+        lines.append(f"{label:<12} {r['growth_mib']:>18.1f} {r['cpu_s']:>7.2f} {r['sent_mib']:>17.1f}   "
+                     f"{r['closed_after_s']}")
+    lines.append("")
+
+    lines.append("7. lying tracker (nbt download; 127.14.0.1 answers every announce with junk loopback peers)")
+    for form, what in (("compact", "40,000 compact peers"), ("dicts", "10,000 peer dictionaries, junk ips"))[
+            0 if 7 in only else 2:]:
+        print(f"lying tracker: {form}", file=sys.stderr, flush=True)
+        ok, seconds, peak, cpu, announces, code = lying_tracker(src, "127.0.0.3", form)
+        lines.append(f"{what:<36}: download {'complete' if ok else 'FAILED'} (exit {code}) in {seconds:.1f} s, "
+                     f"peak RssAnon {peak:.1f} MiB, CPU {cpu:.2f} s, {announces} announce(s) answered")
 
     text = "\n".join(lines)
     print(text)

@@ -17,11 +17,13 @@ extension ConnectionManager {
     /// Bytes were handed to the peer's channel: a peer that lets them pile up past the bound is dropped.
     func wrote(_ bytes: Int, on connection: PeerConnection) {
         if events.isObserved(.peerWrite) { events.emit(.peerWrite(connection.info, length: bytes)) }
-        let queued = connection.driver?.queuedOutputBytes ?? 0
+        // Bytes plus a cost per message and write (BTWire's PeerOutputBudget): 17-byte rejects cost more
+        // than their bytes.
+        let queued = connection.driver?.queuedOutputCost ?? 0
         if queued > configuration.maximumQueuedOutputBytesPerPeer {
             // Later in this loop turn: the driver is still writing the batch that got us here.
             loop.execute { [self] in
-                disconnect(connection, .sendBufferFull, detail: "\(queued) bytes queued and not read")
+                disconnect(connection, .sendBufferFull, detail: "\(queued) bytes (with overheads) queued and not read")
             }
         }
     }

@@ -80,6 +80,13 @@ def hybrid(v1files, tree, pieces_count):
                      "files": v1files, "pieces": H20 * pieces_count}}
 
 
+def nest(depth):
+    tree = {"f": leaf(10)}
+    for i in range(depth):
+        tree = {"d%d" % i: tree}
+    return tree
+
+
 deep = b"d4:infod4:name1:x12:piece lengthi16384e6:lengthi1e6:pieces20:" + H20 + b"5:extra" + b"l" * 200 + b"e" * 200 + b"ee"
 
 CASES = [
@@ -157,6 +164,67 @@ CASES = [
     ("hybrid_path_mismatch", "hybridMismatch", benc(hybrid([f(["a"], 10)], {"b": leaf(10)}, 1))),
     ("hybrid_unaligned", "hybridMismatch",
      benc(hybrid([f(["a"], 10), f(["b"], 10)], {"a": leaf(10), "b": leaf(10)}, 1))),
+] + [
+    # Issue 12: more cases modelled on libtorrent's test/test_torrents names and on its bdecode tests.
+    ("empty_file", "invalidBencode", b""),
+    ("string", "invalidField", benc("just a string")),
+    ("integer", "invalidField", benc(42)),
+    ("info_list", "invalidField", benc({"info": [1, 2]})),
+    ("info_empty", "missingField", benc({"info": {}})),
+    ("leading_zero_integer", "invalidBencode", benc(v1_single()).replace(b"i100e", b"i0100e")),
+    ("negative_zero_integer", "invalidBencode", benc(v1_single()).replace(b"i100e", b"i-0e")),
+    ("overlong_integer", "invalidBencode", benc(v1_single()).replace(b"i100e", b"i" + b"9" * 40 + b"e")),
+    ("string_length_overflow", "invalidBencode", b"d4:info99999999999999999999:abce"),
+    ("string_length_past_end", "invalidBencode", b"d4:infod4:name500:abcee"),
+    ("unterminated_dictionary", "invalidBencode", b"d4:infod4:name1:x"),
+    ("unterminated_integer", "invalidBencode", b"d4:infod6:lengthi100"),
+    ("integer_without_digits", "invalidBencode", benc(v1_single()).replace(b"i100e", b"ie")),
+    ("dictionary_key_not_string", "invalidBencode", b"di1ei2ee"),
+    ("unsorted_info_keys", "opens",
+     b"d4:infod6:pieces20:" + H20 + b"4:name5:a.bin12:piece lengthi16384e6:lengthi100eee"),
+    ("duplicate_info_keys", "invalidBencode", b"d4:infod6:lengthi100e6:lengthi100e4:name5:a.bin12:piece lengthi16384e6:pieces20:"
+     + H20 + b"ee"),
+    ("empty_name", "missingField", benc(v1_single(name=""))),
+    ("dot_name", "missingField", benc(v1_single(name="."))),
+    ("name_invalid_utf8", "opens", benc(v1_single(name=b"a\xff\xfeb.bin"))),
+    ("name_utf8_key", "opens", benc(v1_single(**{"name.utf-8": "b.bin"}))),
+    ("name_list", "invalidField", benc(v1_single(name=["a"]))),
+    ("piece_length_list", "invalidField", benc(v1_single(**{"piece length": [16384]}))),
+    ("piece_length_odd", "opens", benc(v1_single(**{"piece length": 1000}))),
+    ("piece_length_overflow", "invalidPieceLength", benc(v1_single(**{"piece length": 1 << 62}))),
+    ("pieces_empty", "pieceCountMismatch", benc(v1_single(pieces=b""))),
+    ("pieces_list", "invalidPieceHashes", benc(v1_single(pieces=[H20]))),
+    ("length_string", "invalidField", benc(v1_single(length="100"))),
+    ("zero_length", "invalidFileLength", benc(v1_single(length=0, pieces=b""))),
+    ("all_files_empty", "invalidFileLength", benc(v1_multi([f(["a"], 0), f(["b"], 0)], pieces=b""))),
+    ("length_and_files", "opens", benc(v1_multi([f(["a"], 10)], length=10))),
+    ("huge_piece_count", "invalidFileLength", benc(v1_single(length=1 << 45, pieces=H20))),
+    ("file_length_overflow", "invalidFileLength", benc(v1_multi([f(["a"], (1 << 63) - 1), f(["b"], 10)]))),
+    ("path_utf8_key", "opens", benc(v1_multi([f(["a"], **{"path.utf-8": ["b"]})]))),
+    ("path_only_parent", "opens", benc(v1_multi([f([".."])]))),
+    ("path_invalid_utf8", "opens", benc(v1_multi([f([b"\xff\xfe"])]))),
+    ("pad_file", "opens", benc(v1_multi([f(["a"], PL), f([".pad", "1"], 10, attr="p"), f(["b"], 10)],
+                                    pieces=H20 * 2))),
+    ("executable_attr", "opens", benc(v1_multi([f(["a"], 10, attr="x")]))),
+    ("symlink_without_target", "opens", benc(v1_multi([f(["a"], 0, attr="l"), f(["b"], 10)]))),
+    ("symlink_outside", "opens", benc(v1_multi([f(["a"], 0, attr="l", **{"symlink path": ["..", "..", "x"]}),
+                                           f(["b"], 10)]))),
+    ("announce_not_string", "opens", dict(v1_single(), announce=5)),
+    ("announce_list_garbage", "opens", dict(v1_single(), **{"announce-list": [5, ["x", 7], "y"]})),
+    ("url_list_integer", "opens", dict(v1_single(), **{"url-list": 5})),
+    ("creation_date_string", "opens", dict(v1_single(), **{"creation date": "yesterday"})),
+    ("comment_integer", "opens", dict(v1_single(), comment=5)),
+    ("nodes_garbage", "opens", dict(v1_single(), nodes=[5, ["h"], ["h", "p"]])),
+    ("private_string", "opens", {"info": dict(v1_single()["info"], private="yes")}),
+    ("v2_zero_length_file", "opens", benc(v2({"a": leaf(0, root=None), "b": leaf(10)}))),
+    ("v2_zero_root", "missingPiecesRoot", benc(v2({"a": leaf(10, root=b"\x00" * 32)}))),
+    ("v2_missing_name", "missingField", benc(v2({"a": leaf(10)}, name=None))),
+    ("v2_missing_piece_length", "missingField", benc(v2({"a": leaf(10)}, **{"piece length": None}))),
+    ("v2_unknown_piece_layer", "invalidPieceLayers", benc(v2({"a": leaf(3 * PL)}, layers={b"\x44" * 32: b"\x33" * 96}))),
+    ("v2_piece_layer_not_string", "invalidPieceLayers", benc(v2({"a": leaf(3 * PL)}, layers={R32: 5}))),
+    ("v2_empty_filename", "invalidFileTree", benc(v2({"": {"x": leaf(10)}}))),
+    ("v2_length_string", "invalidField", benc(v2({"a": {"": {"length": "10", "pieces root": R32}}}))),
+    ("v2_deep_folders", "opens", benc(v2(nest(60)))),
 ]
 
 
