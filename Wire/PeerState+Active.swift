@@ -159,12 +159,16 @@ extension PeerStateMachine {
                 actions.append(.peerHas(.piece(piece)))
                 try availabilityChanged(now: now, into: &actions)
             case .bitfield(let bits):
-                try inputBudget.count(.availability, now: now, limits: limits)
                 guard let bitfield = Bitfield(bytes: bits.readableBytesView, count: pieceCount) else {
                     throw Closing(.malformedPacket, "bitfield does not match \(pieceCount) pieces")
                 }
                 // A bitfield after `have` messages (aria2 does this) adds to them, as libtorrent tolerates.
-                link.pieces = bitfield.union(link.pieces)
+                // aria2 leeching over MSE sends more than 8 bitfields in 10 s as it progresses: only a bitfield
+                // that adds nothing counts towards the availability budget (one that adds pieces is bounded by
+                // the piece count, like `have`s).
+                let union = bitfield.union(link.pieces)
+                if union == link.pieces { try inputBudget.count(.availability, now: now, limits: limits) }
+                link.pieces = union
                 link.bitfieldStatus = link.pieces.isAllSet ? .all : (link.pieces.isNoneSet ? .none : .partial)
                 actions.append(.peerHas(.pieces(link.pieces)))
                 try availabilityChanged(now: now, into: &actions)

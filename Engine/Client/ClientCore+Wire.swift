@@ -82,7 +82,12 @@ extension ClientCore {
             uploads.dropUpload(request, of: connection)
         case .event(let event):
             handle(event, on: connection)
-        case .disconnect(let reason, _):
+        case .disconnect(let reason, let detail):
+            if !detail.isEmpty {
+                configuration.logger.debug(
+                    "peer closing",
+                    metadata: ["peer": "\(connection.endpoint)", "reason": "\(reason.name)", "detail": "\(detail)"])
+            }
             connections.finishClose(connection, reason: reason)
         case .extensionMessage(.pex(let message)):
             pex.received(message, from: connection)
