@@ -89,3 +89,23 @@ stopped_field() {
 elapsed_since() {
   echo "$(date +%s.%N) $1" | awk '{ printf "%.2f\n", $1 - $2 }'
 }
+
+# start_opentracker IP PORT INFOHASH SECONDS: opentracker on IP:PORT (TCP and UDP) for one whitelisted
+# torrent, bounded to SECONDS and killed with the script; returns once it accepts connections. Debian's
+# opentracker is built with a whitelist, drops root to nobody and chroots into its directory
+# ($work/tracker, which holds the whitelist and the config; its log is $work/tracker.log).
+start_opentracker() {
+  local dir=$work/tracker
+  mkdir -p "$dir"
+  echo "$3" >"$dir/whitelist"
+  printf 'listen.tcp_udp %s:%s\naccess.whitelist /whitelist\n' "$1" "$2" >"$dir/opentracker.conf"
+  chmod 755 "$work" "$dir"
+  chmod 644 "$dir/whitelist" "$dir/opentracker.conf"
+  timeout -k 5 "$4" opentracker -f "$dir/opentracker.conf" -d "$dir" >"$work/tracker.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 1 100); do
+    "${NBT_PYTHON:-/usr/bin/python3}" -c "import socket; socket.create_connection(('$1', $2), 0.2)" 2>/dev/null &&
+      return 0
+    sleep 0.1
+  done
+}

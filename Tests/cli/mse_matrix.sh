@@ -60,19 +60,7 @@ torrent=$work/payload.torrent
 infohash=$("$NBT" info "$torrent" --json | "$python" -c "import json,sys; print(json.load(sys.stdin)[\"infoHashV1\"])")
 [ ${#infohash} -eq 40 ] || fail "no v1 info-hash for $torrent: '$infohash'"
 
-# opentracker (Debian's is built with a whitelist; it drops root to nobody and chroots into -d).
-tdir=$work/tracker
-mkdir -p "$tdir"
-echo "$infohash" >"$tdir/whitelist"
-printf 'listen.tcp_udp %s:%s\naccess.whitelist /whitelist\n' "$tracker_ip" "$tracker_port" >"$tdir/opentracker.conf"
-chmod 755 "$work" "$tdir"
-chmod 644 "$tdir/whitelist" "$tdir/opentracker.conf"
-timeout -k 5 400 opentracker -f "$tdir/opentracker.conf" -d "$tdir" >"$work/tracker.log" 2>&1 &
-pids+=("$!")
-for _ in $(seq 1 100); do
-  "$python" -c "import socket,sys; socket.create_connection(('$tracker_ip', $tracker_port), 0.2)" 2>/dev/null && break
-  sleep 0.1
-done
+start_opentracker "$tracker_ip" "$tracker_port" "$infohash" 400
 
 results=()
 # check_wire NAME OURS THEIRS: the traffic between OURS and THEIRS was captured (at least 90 % of the payload's
