@@ -4,7 +4,7 @@
 // Each protocol layer is a library product of its own (`BT<Folder>`), so a user can depend on one
 // module alone. Lower layers never import higher ones:
 //   BTBencode  <- BTMetainfo <- BTWire, BTTracker, BTStorage, BTDHT <- BTWebSeed (uses BTTracker's address
-//   policy) <- BTEngine <- BTDaemon (Transmission RPC) <- nbt
+//   policy) <- BTEngine <- BTSimulator (virtual swarms of real clients), BTDaemon (Transmission RPC) <- nbt
 import PackageDescription
 
 let nio = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
@@ -38,6 +38,13 @@ let libraries: [(String, String, [Target.Dependency])] = [
         ]
     ),
     (
+        "BTSimulator", "Simulator",
+        [
+            "BTBencode", "BTMetainfo", "BTWire", "BTStorage", "BTEngine", nio,
+            .product(name: "NIOEmbedded", package: "swift-nio"), logging,
+        ]
+    ),
+    (
         "BTDaemon", "Daemon",
         ["BTBencode", "BTMetainfo", "BTTracker", "BTStorage", "BTEngine", nio, nioPosix, nioHTTP1, logging]
     ),
@@ -61,7 +68,7 @@ targets.append(
 // (Listed explicitly: SwiftPM caches manifest evaluation, so folder discovery here would go stale.)
 let testedModules = [
     "BTBencode", "BTMetainfo", "BTWire", "BTMSE", "BTUTP", "BTDHT", "BTTracker", "BTStorage", "BTWebSeed",
-    "BTEngine", "BTDaemon",
+    "BTEngine", "BTSimulator", "BTDaemon",
 ]
 /// Folders of test data (not sources) in each test target; listed, not discovered, for the same reason.
 let testData: [String: [String]] = [
