@@ -96,6 +96,14 @@ public struct RateLimiter<Torrent: Hashable & Sendable, Peer: Hashable & Sendabl
         lanes[direction]!.global = TokenBucket(limit, quantum: configuration.quantum, now: now)
     }
 
+    /// The global limit of one direction, in bytes per second (nil: unlimited).
+    public func globalRate(_ direction: TransferDirection) -> Int? { lanes[direction]!.global.rate.map(Int.init) }
+
+    /// The limit of `torrent` in one direction, in bytes per second (nil: unlimited or never set).
+    public func torrentRate(_ torrent: Torrent, direction: TransferDirection) -> Int? {
+        torrentLimits[direction]?[torrent]?.bytesPerSecond
+    }
+
     /// Changes the limit of one torrent in one direction (unlimited until set).
     public mutating func setTorrentLimit(
         _ limit: RateLimit, for torrent: Torrent, direction: TransferDirection, now: EngineInstant

@@ -27,9 +27,13 @@ extension ClientCore {
     }
 
     /// Hands out tokens the rate limiter granted: upload tokens release blocks waiting to be read, download
-    /// tokens pay off the debt that holds back requests.
+    /// tokens pay off the debt that holds back requests (a web seed's debt holds back its next GET).
     func grant(_ grants: [RateLimiter<[UInt8], UInt64>.Grant]) {
         for grant in grants {
+            if grant.peer >= WebSeedSource.firstKey {
+                webSeeds.granted(grant.bytes, to: grant.peer)
+                continue
+            }
             guard let connection = connections.byKey[grant.peer], let session = connection.session else { continue }
             switch grant.direction {
             case .upload:

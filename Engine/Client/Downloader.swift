@@ -10,12 +10,12 @@ import NIOPosix
 /// downloads, for every torrent.
 final class Downloader: EngineComponent, @unchecked Sendable {
     unowned let core: ClientCore
-    /// Whether the client has a download rate limit (requests are then paid for up front).
-    let downloadLimited: Bool
+    /// Whether the client has a download rate limit (requests are then paid for up front); read live, since
+    /// the limit can change while the client runs (`Client.setGlobalLimit`).
+    var downloadLimited: Bool { core.rates.globalRate(.download) != nil }
 
     init(core: ClientCore) {
         self.core = core
-        self.downloadLimited = core.configuration.downloadLimit.bytesPerSecond != nil
     }
 
     /// Most requests a connection waits for before it sends more (see `fillRequests`).

@@ -10,12 +10,12 @@ import NIOPosix
 /// every torrent.
 final class Uploader: EngineComponent, @unchecked Sendable {
     unowned let core: ClientCore
-    /// Whether the client has an upload rate limit (blocks then wait for tokens before they are read).
-    let uploadLimited: Bool
+    /// Whether the client has an upload rate limit (reads then wait for the limiter's grant); read live, since
+    /// the limit can change while the client runs (`Client.setGlobalLimit`).
+    var uploadLimited: Bool { core.rates.globalRate(.upload) != nil }
 
     init(core: ClientCore) {
         self.core = core
-        self.uploadLimited = core.configuration.uploadLimit.bytesPerSecond != nil
     }
 
     func serve(_ request: BlockRequest, to connection: PeerConnection, admitted: Bool = false) {

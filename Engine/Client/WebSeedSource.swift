@@ -40,6 +40,11 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
         var lastError: String?
         var rateSample: (at: NIODeadline, bytes: Int64)
         var rate: Double = 0
+        /// Bytes of GETs not yet paid for under a download limit: the next GET waits until the limiter has
+        /// granted them, as a peer's next requests do.
+        var debt = 0
+        /// The torrent (wire info-hash) it serves, for the limiter.
+        var torrent: [UInt8] = []
         /// Bytes the next GET may claim: one piece at first, then what the web seed delivered in about a
         /// second in its last GET (at most ``WebSeedSettings/requestBytes``), so a slow web seed does not hold
         /// pieces that peers could fetch.
@@ -84,6 +89,7 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
         }
         let made = texts.map { text in
             let seed = WebSeed(text: text, key: nextKey, configuration: settings.machine, now: loop.now)
+            seed.torrent = hash
             nextKey += 1
             if seed.url == nil {
                 let error = WebSeedError(.invalidURL, "\(text.prefix(200)) is not an http(s) URL")
@@ -115,7 +121,9 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
             guard seed.machine.canStartRequest(now: now) else { continue }
             // Idempotent: a hash check replaces the picker, and the new one must know the web seed too.
             session.picker.peerHasAll(seed.key)
-            while seed.machine.canStartRequest(now: now) && !core.downloads.isWriteBacklogFull(session) {
+            while seed.debt <= 0 && seed.machine.canStartRequest(now: now)
+                && !core.downloads.isWriteBacklogFull(session)
+            {
                 let blocks = pick(for: seed, session: session)
                 guard !blocks.isEmpty else { break }
                 start(blocks, on: seed, session: session, now: now)
@@ -136,7 +144,7 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
             if free {
                 run.append(piece)
                 bytes += layout.size(ofPiece: piece)
-                if bytes >= max(seed.claimBytes, layout.pieceLength) { break }
+                if bytes >= max(claim(seed, session: session), layout.pieceLength) { break }
             } else if !run.isEmpty {
                 break
             }
@@ -146,10 +154,22 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
         let blockSize = session.picker.configuration.blockSize
         let count =
             run.isEmpty
-            ? (max(seed.claimBytes, layout.pieceLength) + blockSize - 1) / blockSize
+            ? (max(claim(seed, session: session), layout.pieceLength) + blockSize - 1) / blockSize
             : run.reduce(0) { $0 + session.picker.blockCount(ofPiece: $1) }
         let context = PiecePicker<UInt64>.PickContext(suggested: run, onParole: true)
         return session.picker.pick(for: seed.key, count: count, context: context, using: &core.random).sorted()
+    }
+
+    /// The download limit in force for `session` (the lower of the client's and the torrent's), if any.
+    private func downloadLimit(of session: TorrentSession) -> Int? {
+        let limits = [core.rates.globalRate(.download), session.limits.downloadLimit.bytesPerSecond].compactMap { $0 }
+        return limits.min()
+    }
+
+    /// Bytes the next GET of `seed` may claim: its own claim, at most a second's worth of the download limit.
+    private func claim(_ seed: WebSeed, session: TorrentSession) -> Int {
+        guard let limit = downloadLimit(of: session) else { return seed.claimBytes }
+        return min(seed.claimBytes, limit)
     }
 
     private func start(_ blocks: [BlockRequest], on seed: WebSeed, session: TorrentSession, now: NIODeadline) {
@@ -158,6 +178,13 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
         let job = Job(id: nextJob, blocks: blocks, now: now)
         nextJob += 1
         seed.jobs[job.id] = job
+        // Under a download limit the GET is paid for up front: the next one waits for the limiter's grant.
+        if downloadLimit(of: session) != nil {
+            seed.debt += job.bytes
+            core.grant(
+                core.rates.request(
+                    job.bytes, peer: seed.key, torrent: seed.torrent, direction: .download, now: core.instant(now)))
+        }
         let layout = session.picker.layout
         // Contiguous segments of the torrent's stream, each fetched file range by file range.
         var segments: [[BlockRequest]] = []
@@ -247,6 +274,17 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
         fill(session)
     }
 
+    /// The limiter granted `bytes` to the web seed with picker key `key`: its debt shrinks, and once paid its
+    /// torrent may start its next GET.
+    func granted(_ bytes: Int, to key: UInt64) {
+        for (hash, list) in seeds {
+            guard let seed = list.first(where: { $0.key == key }) else { continue }
+            seed.debt -= bytes
+            if seed.debt <= 0, let session = core.torrents[hash] { fill(session) }
+            return
+        }
+    }
+
     /// A piece built from `contributors`' bytes failed the hash check: a web seed among them is dropped.
     /// Returns whether one was among them: the piece is then put down to the web seed alone, as the engine
     /// blames a blacklisted peer alone, so a peer that finished pieces a lying web seed started is not punished.
@@ -280,6 +318,7 @@ final class WebSeedSource: EngineComponent, @unchecked Sendable {
         for seed in list {
             cancelJobs(of: seed)
             seed.jobs.removeAll()
+            core.rates.removePeer(seed.key)
         }
     }
 

@@ -5,7 +5,8 @@
 #   1. a multi-file hybrid torrent (pad files between files, names with spaces, `#` and UTF-8) whose url-list
 #      is the nginx folder: `nbt download` with no peer at all completes and the files equal the payload;
 #      nginx's log shows ranged GETs (206) and no request for a pad file;
-#   2. a single-file torrent whose web seed URL ends in `/` (the name is appended): completes alike;
+#   2. a single-file torrent whose web seed URL ends in `/` (the name is appended): completes alike, and
+#      under `--down-limit` no faster than the limit allows;
 #   3. mixed: nginx slowed to 64 KiB/s per connection beside a libtorrent peer that lacks one file; the
 #      download completes with bytes from both (nginx's log and libtorrent's upload counter);
 #   4. a web seed that serves wrong bytes (a corrupted copy) is dropped and the libtorrent peer finishes the
@@ -126,6 +127,17 @@ timeout -k 5 60 "$NBT" download "$single" -o "$work/dl2" --bind "$nbt_ip" >"$wor
   fail "single-file download from nginx exited non-zero: $(cat "$work/dl2.out" "$work/dl2.err")"
 cmp -s "$work/www2/single file.bin" "$work/dl2/single file.bin" || fail "single-file download from nginx differs"
 grep -q 'GET /single%20file.bin' "$work/nginx-single/access.log" || fail "single-file URL not name-appended"
+# 2b. --down-limit holds web seeds back too: 2 MiB at 512 KiB/s takes at least 2.5 s (a lower bound only: a GET
+# is paid for up front, so the last one, up to a second of the limit, and one burst come free; an ignored
+# limit finishes in well under a second from nginx on loopback).
+start=$(date +%s.%N)
+timeout -k 5 60 "$NBT" download "$single" -o "$work/dl2b" --bind "$nbt_ip" --down-limit 512K \
+  >"$work/dl2b.out" 2>"$work/dl2b.err" ||
+  fail "rate-limited download from nginx exited non-zero: $(cat "$work/dl2b.out" "$work/dl2b.err")"
+took=$(elapsed_since "$start")
+cmp -s "$work/www2/single file.bin" "$work/dl2b/single file.bin" || fail "rate-limited download from nginx differs"
+awk -v t="$took" 'BEGIN { exit !(t >= 2.5) }' || fail "--down-limit 512K: 2 MiB from nginx in $took s"
+echo "webseed_nginx.sh: 2 MiB from nginx under --down-limit 512K in $took s"
 stop_nginx
 
 # 3. mixed: nginx at 64 KiB/s per connection and a libtorrent peer that has every file but `z last.bin` (its
