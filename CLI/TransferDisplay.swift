@@ -62,6 +62,11 @@ enum TransferDisplay {
             record["metadataPieces"] = metadata.received
             record["metadataPieceCount"] = metadata.total
         }
+        if !status.webSeeds.isEmpty {
+            // Only for a torrent with web seeds: how many are still in use, and what they delivered.
+            record["webSeeds"] = usableWebSeeds(status)
+            record["webSeedDownloadedBytes"] = status.webSeeds.reduce(Int64(0)) { $0 + $1.downloadedBytes }
+        }
         return record
     }
 
@@ -96,7 +101,8 @@ enum TransferDisplay {
         return status.progress * 100
     }
 
-    /// The fields after the name and percent: state, down/up rates, peers, and ETA (ratio once complete).
+    /// The fields after the name and percent: state, down/up rates, peers, web seeds in use (for a torrent that
+    /// has some, while it downloads), and ETA (ratio once complete).
     /// `compact` is for a narrow terminal: single spaces, without the seed count.
     static func fields(_ status: TorrentStatus, compact: Bool = false) -> String {
         let gap = compact ? " " : "  "
@@ -109,12 +115,20 @@ enum TransferDisplay {
         var text =
             "\(status.state.rawValue)\(gap)down \(bytes(status.downloadRate))/s\(gap)up \(bytes(status.uploadRate))/s"
             + "\(gap)peers \(status.peers)" + (compact ? "" : " (\(status.seeds) seeds)")
+        if !status.webSeeds.isEmpty && !status.isComplete {
+            text += "\(gap)web seeds \(usableWebSeeds(status))"
+        }
         if status.isComplete {
             text += gap + String(format: "ratio %.2f", status.ratio)
         } else {
             text += gap + "ETA \(duration(status.eta))"
         }
         return text
+    }
+
+    /// Web seeds of `status` not given up on (failed ones are dropped for good).
+    static func usableWebSeeds(_ status: TorrentStatus) -> Int {
+        status.webSeeds.filter { $0.state != .failed }.count
     }
 
     /// The plain progress line printed every few seconds when standard output is not a terminal:

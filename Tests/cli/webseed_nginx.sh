@@ -105,6 +105,17 @@ start=$(date +%s.%N)
 timeout -k 5 60 "$NBT" download "$multi" -o "$work/dl1" --bind "$nbt_ip" --log-level info >"$work/dl1.out" 2>"$work/dl1.err" ||
   fail "download from nginx alone exited non-zero: $(cat "$work/dl1.out" "$work/dl1.err")"
 echo "webseed_nginx.sh: multi-file from nginx alone in $(elapsed_since "$start") s"
+# Progress names the web seed, with its bytes in --json (a second, JSON download of the same torrent).
+timeout -k 5 60 "$NBT" download "$multi" -o "$work/dl1j" --bind "$nbt_ip" --json >"$work/dl1j.out" 2>"$work/dl1j.err" ||
+  fail "--json download from nginx alone exited non-zero: $(cat "$work/dl1j.err")"
+"$python" - "$work/dl1j.out" <<'PY' || fail "--json records do not report the web seed: $(tail -3 "$work/dl1j.out")"
+import json, sys
+records = [json.loads(line) for line in open(sys.argv[1])]
+records = [r for r in records if "message" not in r]
+# (Web seeds are made on the torrent's first fill, so records of the hash check come without them.)
+assert records and records[-1]["webSeeds"] == 1, records
+assert records[-1]["webSeedDownloadedBytes"] > 6 * 1048576, records[-1]
+PY
 check_tree "$payload" "$work/dl1/Album 1" || fail "multi-file download from nginx differs"
 log=$work/nginx-multi/access.log
 grep -q '" 206 ' "$log" || fail "no 206 answers in nginx's log: $(head -5 "$log")"
