@@ -149,6 +149,22 @@ took=$(elapsed_since "$start")
 cmp -s "$work/www2/single file.bin" "$work/dl2b/single file.bin" || fail "rate-limited download from nginx differs"
 awk -v t="$took" 'BEGIN { exit !(t >= 2.5) }' || fail "--down-limit 512K: 2 MiB from nginx in $took s"
 echo "webseed_nginx.sh: 2 MiB from nginx under --down-limit 512K in $took s"
+# 2c. a magnet's `ws=`: the metadata comes from an nbt seed (x.pe; slowed to 64 KiB/s), the web seed named only
+# in the magnet (metadata carries no url-list) serves pieces too.
+seed_ip=$net.5
+start_bg "$work/magseed" 90 seed "$single" "$work/www2" --bind "$seed_ip" --up-limit 64K --no-dht
+seed_port=$(listen_port "$work/magseed")
+magnet=$("$NBT" info "$single" --json | "$python" -c "import json,sys; print(json.load(sys.stdin)['magnet'])")
+case "$magnet" in *"ws="*) ;; *) fail "the magnet has no ws=: $magnet" ;; esac
+before=$(wc -l <"$work/nginx-single/access.log")
+timeout -k 5 60 "$NBT" download "$magnet&x.pe=$seed_ip:$seed_port" -o "$work/dl2c" --bind "$nbt_ip" --no-dht \
+  >"$work/dl2c.out" 2>"$work/dl2c.err" ||
+  fail "magnet download with ws= exited non-zero: $(cat "$work/dl2c.out" "$work/dl2c.err")"
+cmp -s "$work/www2/single file.bin" "$work/dl2c/single file.bin" || fail "magnet download with ws= differs"
+after=$(wc -l <"$work/nginx-single/access.log")
+[ "$after" -gt "$before" ] || fail "the magnet's web seed was never asked: $(tail -3 "$work/dl2c.err")"
+echo "webseed_nginx.sh: magnet with ws= complete: $((after - before)) GETs to nginx"
+kill "$last_pid" 2>/dev/null || true
 stop_nginx
 
 # 3. mixed: nginx at 64 KiB/s per connection and a libtorrent peer that has every file but `z last.bin` (its
