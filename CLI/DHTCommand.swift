@@ -2,6 +2,7 @@ import ArgumentParser
 import BTBencode
 import BTDHT
 import BTEngine
+import BTMetainfo
 import Crypto
 import Foundation
 import NIOCore
@@ -55,19 +56,10 @@ struct DHTCommand: AsyncParsableCommand {
 
         /// The host and port of `HOST:PORT` (`[v6]:PORT` for IPv6).
         static func hostAndPort(_ text: String) throws -> (host: String, port: Int) {
-            var host = text
-            var portText = ""
-            if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-                host = String(text[text.index(after: text.startIndex)..<close])
-                portText = String(text[close...].dropFirst(2))
-            } else if let colon = text.lastIndex(of: ":") {
-                host = String(text[..<colon])
-                portText = String(text[text.index(after: colon)...])
+            guard case .success(let parsed) = HostAndPort.parse(text) else {
+                throw ValidationError("--bootstrap takes HOST:PORT or [IPv6]:PORT, not '\(text)'")
             }
-            guard !host.isEmpty, let port = Int(portText), (1...65535).contains(port) else {
-                throw ValidationError("--bootstrap takes HOST:PORT, not '\(text)'")
-            }
-            return (host, port)
+            return (parsed.host, parsed.port)
         }
 
         /// Resolves the bootstrap names to endpoints of the socket's address family.

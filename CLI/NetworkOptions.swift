@@ -1,6 +1,7 @@
 import ArgumentParser
 import BTEngine
 import BTMSE
+import BTMetainfo
 import Foundation
 import Logging
 
@@ -141,19 +142,10 @@ struct NetworkOptions: ParsableArguments {
 
     /// The host and port of a `--peer HOST:PORT` (`[v6]:PORT` for IPv6).
     static func endpoint(_ text: String) throws -> (host: String, port: Int) {
-        var host = text
-        var portText = ""
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-            host = String(text[text.index(after: text.startIndex)..<close])
-            portText = String(text[close...].dropFirst(2))
-        } else if let colon = text.lastIndex(of: ":") {
-            host = String(text[..<colon])
-            portText = String(text[text.index(after: colon)...])
+        guard case .success(let parsed) = HostAndPort.parse(text) else {
+            throw TransferDisplay.fail("--peer takes HOST:PORT or [IPv6]:PORT, not '\(text)'")
         }
-        guard !host.isEmpty, let port = Int(portText), port > 0, port < 65536 else {
-            throw TransferDisplay.fail("--peer takes HOST:PORT, not '\(text)'")
-        }
-        return (host, port)
+        return (parsed.host, parsed.port)
     }
 
     /// Bytes per second of a rate like `500K` or `2M` (binary suffixes K, M, G).

@@ -8,26 +8,7 @@
 /// ```
 public struct MagnetLink: Hashable, Sendable, CustomStringConvertible {
     /// A peer address from `x.pe`: a host name, IPv4 or IPv6 address, and a port.
-    public struct Peer: Hashable, Sendable, CustomStringConvertible {
-        /// Host name or address (IPv6 without brackets).
-        public var host: String
-        /// TCP port.
-        public var port: Int
-        /// Creates a peer address.
-        public init(host: String, port: Int) {
-            self.host = host
-            self.port = port
-        }
-        /// `host:port`, with IPv6 addresses in brackets.
-        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
-
-        /// The peer as the project's endpoint type when its host is a numeric address (read as the resolver
-        /// reads it, ``IPAddress/init(_:form:)``); nil for a host name, which must be resolved first.
-        public var endpoint: PeerEndpoint? {
-            guard let address = IPAddress(host), let port = UInt16(exactly: port) else { return nil }
-            return PeerEndpoint(address: address, port: port)
-        }
-    }
+    public typealias Peer = HostAndPort
 
     /// The torrent's v1 and/or v2 info-hashes (both for a hybrid).
     public var infoHashes: InfoHashes
@@ -258,28 +239,12 @@ public struct MagnetLink: Hashable, Sendable, CustomStringConvertible {
     }
 
     static func peer(_ text: String) throws(MetainfoError) -> Peer {
-        let host: Substring
-        let portText: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
-                throw error("x.pe '\(text)' is not [address]:port")
-            }
-            host = text[text.index(after: text.startIndex)..<close]
-            portText = text[text.index(close, offsetBy: 2)...]
-        } else {
-            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else {
-                throw error("x.pe '\(text)' is not host:port")
-            }
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
+        switch HostAndPort.parse(text) {
+        case .success(let peer): return peer
+        case .failure(.shape): throw error("x.pe '\(text)' is not host:port or [address]:port")
+        case .failure(.host): throw error("x.pe '\(text)' has no valid host")
+        case .failure(.port): throw error("x.pe '\(text)' has an invalid port")
         }
-        guard !host.isEmpty, !host.contains("["), !host.contains("]"), !host.contains("/") else {
-            throw error("x.pe '\(text)' has no valid host")
-        }
-        guard portText.utf8.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(portText),
-            port > 0 && port < 65536
-        else { throw error("x.pe '\(text)' has an invalid port") }
-        return Peer(host: String(host), port: port)
     }
 
     /// BEP 53: comma-separated file indexes and inclusive ranges, such as `0,2,4-6`.
