@@ -33,8 +33,10 @@ extension ClientEvent.Message {
             case .reject(let r): return .reject(index: r.piece, offset: r.offset, length: r.length)
             case .allowedFast(let piece): return .allowedFast(index: piece)
             case .extended(let m): return .extended(id: m.id, payload: Array(m.payload.readableBytesView))
-            case .hashRequest, .hashes, .hashReject, .unknown:
-                return .extended(id: 0xff, payload: [])
+            case .hashRequest(let request): return .hashRequest(request)
+            case .hashes(let hashes): return .hashes(hashes.request, hashCount: hashes.hashes.readableBytes / 32)
+            case .hashReject(let request): return .hashReject(request)
+            case .unknown(let id, let payload): return .unknown(id: id, length: payload.readableBytes)
             }
         }
     }

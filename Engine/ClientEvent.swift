@@ -1,4 +1,5 @@
 import BTMetainfo
+import BTWire
 
 /// Everything the client reports, typed: the seed's event catalogue (Net::BitTorrent 0.05x `on_event`
 /// names) plus ``torrentFinished(_:)``.
@@ -162,6 +163,14 @@ public enum ClientEvent: Hashable, Sendable {
         case allowedFast(index: Int)
         /// BEP 10 extended message: the extended id and the payload after it.
         case extended(id: UInt8, payload: [UInt8])
+        /// BEP 52 `hash request`.
+        case hashRequest(HashRequest)
+        /// BEP 52 `hashes`: the request it answers and how many hashes (base layer and proof) it carries.
+        case hashes(HashRequest, hashCount: Int)
+        /// BEP 52 `hash reject`.
+        case hashReject(HashRequest)
+        /// A message of an id no extension we speak defines (skipped): its id and payload length.
+        case unknown(id: UInt8, length: Int)
 
         /// The seed's name for the message, as in `packet_incoming_<name>`.
         public var name: String {
@@ -184,6 +193,10 @@ public enum ClientEvent: Hashable, Sendable {
             case .reject: return "reject"
             case .allowedFast: return "allowed_fast"
             case .extended: return "extended"
+            case .hashRequest: return "hash_request"
+            case .hashes: return "hashes"
+            case .hashReject: return "hash_reject"
+            case .unknown: return "unknown"
             }
         }
     }
