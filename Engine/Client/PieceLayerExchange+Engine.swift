@@ -18,7 +18,7 @@ import NIOCore
 /// as a magnet's is (``Client/adoptMetadata(_:of:metadata:core:)``): `RESUME.torrent` is written with
 /// `piece layers`, the storage verifies pieces by them, and requests start. Nothing is requested before:
 /// a v2-only torrent has no other hashes. A hybrid whose layers do not come within
-/// ``PendingPieceLayers/hybridWait`` (no peer speaks v2) is adopted without them and checks pieces by its
+/// ``PendingPieceLayers/hybridWait`` (3 s when none of its peers speaks v2) is adopted without them and checks pieces by its
 /// v1 SHA-1 hashes, as libtorrent downloads a hybrid whose v2 hashes it lacks.
 final class PieceLayerExchanger: EngineComponent, @unchecked Sendable {
     unowned let core: ClientCore
@@ -49,8 +49,10 @@ final class PieceLayerExchanger: EngineComponent, @unchecked Sendable {
         else { return }
         session.metadata!.layers!.seen.insert(connection.key)
         guard PendingPieceLayers.speaksV2(connection.machine?.remoteHandshake, torrent: pending.torrent) else {
+            configuration.logger.debug("\(connection.endpoint) does not speak v2: not asked for piece layers")
             return
         }
+        session.metadata!.layers!.askedPeers += 1
         perform(session.metadata!.layers!.fetch.addPeer(connection.key, now: loop.now), session: session)
     }
 
@@ -66,6 +68,7 @@ final class PieceLayerExchanger: EngineComponent, @unchecked Sendable {
             look(at: connection)
             perform(session.metadata!.layers!.fetch.received(hashes, from: connection.key, now: now), session: session)
         case .hashReject(let request):
+            configuration.logger.debug("\(connection.endpoint) rejected \(request)")
             guard session.metadata?.layers != nil else { return }
             perform(
                 session.metadata!.layers!.fetch.rejected(request, by: connection.key, now: now), session: session)
@@ -80,7 +83,7 @@ final class PieceLayerExchanger: EngineComponent, @unchecked Sendable {
         guard session.metadata?.layers != nil else { return }
         for connection in session.connections.values { look(at: connection) }
         guard let pending = session.metadata?.layers else { return }
-        if let deadline = pending.hybridDeadline, now >= deadline, pending.fetch.progress.verified == 0 {
+        if pending.hybridGivesUp(now: now) {
             configuration.logger.info(
                 "\(session.handle.name): no peer gave piece layers; downloading the hybrid by its v1 hashes")
             adopt(session, torrent: pending.torrentWithLayers)
@@ -120,6 +123,7 @@ final class PieceLayerExchanger: EngineComponent, @unchecked Sendable {
         for action in actions {
             switch action {
             case .send(let request, let key):
+                configuration.logger.debug("asking \(key) for \(request)")
                 if let connection = session.connections[key] { send(.hashRequest(request), to: connection) }
             case .blame(let key):
                 blame(key, session: session)
