@@ -5,7 +5,7 @@ import NIOCore
 
 /// A v2 torrent of one 40-piece file (16 KiB pieces) made by ``TorrentCreator``, and the same torrent
 /// without its piece layer.
-let (complete, stripped): (Torrent, Torrent) = {
+let fixture: (complete: Torrent, stripped: Torrent) = {
     let path = NSTemporaryDirectory() + "/nbt-fuzz-layers-\(getpid()).bin"
     let content = (0..<(40 * 16_384 - 100)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
     FileManager.default.createFile(atPath: path, contents: Data(content))
@@ -29,7 +29,8 @@ let (complete, stripped): (Torrent, Torrent) = {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    var fetch = PieceLayerFetch<UInt8>(torrent: stripped, configuration: .init(maxHashesPerRequest: 16))
+    let complete = fixture.complete
+    var fetch = PieceLayerFetch<UInt8>(torrent: fixture.stripped, configuration: .init(maxHashesPerRequest: 16))
     var server = PieceLayerServe(torrent: complete)
     var now = NIODeadline.uptimeNanoseconds(1_000_000_000)
     var sent: [HashRequest] = []
