@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# BEP 52 hash exchange against libtorrent 2.0 (python3-libtorrent), each program on its own 127.N.M.x address,
+# BEP 52 hash exchange against libtorrent (python3-libtorrent 2.0.8, or a 2.1 venv's python as NBT_PYTHON), each program on its own 127.N.M.x address,
 # no tracker, no DHT. libtorrent makes and seeds a v2-only and a hybrid torrent (4 MiB file, 64 KiB pieces:
 # 64 piece hashes in its layer); for each one `nbt download`
 #   (a) the magnet with only x.pe (btmh, and btih+btmh for the hybrid): metadata (BEP 9), then the piece
@@ -161,7 +161,8 @@ grep -q '"seeding": true' "$work/lt-leech.out" ||
   fail "libtorrent did not complete the v2 magnet from our seed: $(tail -3 "$work/lt-leech.out"); seed: $(tail -5 "$work/seed.out")"
 cmp -s "$work/src/data.bin" "$work/lt-leech/data.bin" || fail "libtorrent's copy from our seed differs"
 
-echo "magnet_v2_interop.sh: ok (4 MiB, libtorrent 2.0 seeds; we download v2 by magnet ${seconds[v2-magnet]} s," \
+lt_version=$("$python" -c "import libtorrent; print(libtorrent.__version__)")
+echo "magnet_v2_interop.sh: ok (4 MiB, libtorrent $lt_version seeds; we download v2 by magnet ${seconds[v2-magnet]} s," \
   "v2 without piece layers ${seconds[v2-stripped]} s, hybrid by magnet ${seconds[hybrid-magnet]} s," \
   "hybrid without piece layers ${seconds[hybrid-stripped]} s (by v1 hashes, layers not fetched), each saved" \
   ".torrent with libtorrent's info dictionary, the v2 ones with its piece layers;" \
