@@ -51,6 +51,46 @@ extension Client {
         return handle
     }
 
+    /// Adds a v2 or hybrid torrent some of whose piece layers are missing (a .torrent without `piece layers`,
+    /// BEP 52 keeps them outside the info dictionary): it is ``TorrentState/fetchingMetadata`` while the layers
+    /// are fetched from peers (``PieceLayerExchanger``), then checked and downloaded as
+    /// ``addTorrent(_:downloadDirectory:resume:limits:filePriorities:)`` does. When `RESUME.torrent` beside the
+    /// resume data is this torrent with every layer, it is added from it at once.
+    /// - Throws: ``EngineError`` (`duplicateTorrent`, `invalidConfiguration`, `shutDown`).
+    func addTorrent(
+        lackingPieceLayers torrent: Torrent, downloadDirectory: String, resume: String?, limits: TorrentLimits?,
+        filePriorities: [FilePriority]?
+    ) async throws(EngineError) -> TorrentHandle {
+        let magnet = MagnetLink(torrent)
+        if let saved = Self.savedTorrent(of: magnet, resume: resume), saved.torrent.filesMissingPieceLayers.isEmpty {
+            configuration.logger.info("piece layers of \(torrent.name) read from \(saved.path)")
+            return try await addTorrent(
+                saved.torrent, downloadDirectory: downloadDirectory, resume: resume, limits: limits,
+                filePriorities: filePriorities)
+        }
+        var placeholder = MagnetMetadata.placeholder(for: magnet)
+        placeholder.announceTiers = torrent.announceTiers
+        let handle = TorrentHandle(infoHashes: torrent.infoHashes, name: torrent.name)
+        let report = Self.storageEvents(for: placeholder, to: events)
+        let store = PieceStore(
+            torrent: placeholder, storage: configuration.makeStorage(placeholder, downloadDirectory, report),
+            pool: configuration.workerPool, events: report)
+        let session = TorrentSession(
+            handle: handle, torrent: placeholder, store: store, verified: Bitfield(count: 0), resumePath: resume,
+            now: core.loop.now)
+        session.metadata = MagnetMetadata(magnet: magnet, downloadDirectory: downloadDirectory)
+        session.metadata!.filePriorities = filePriorities
+        session.state = .fetchingMetadata
+        session.reportedFinished = false
+        session.limits = limits ?? configuration.defaultTorrentLimits
+        try await onLoop { core throws(EngineError) in
+            try core.addSession(session)
+            core.pieceLayers.start(torrent, session: session)
+        }
+        configuration.logger.info("added \(handle), fetching its piece layers")
+        return handle
+    }
+
     /// The .torrent kept beside `resume` for `magnet`, when it is there and is the magnet's torrent.
     static func savedTorrent(of magnet: MagnetLink, resume: String?) -> (torrent: Torrent, path: String)? {
         guard let path = MagnetMetadata.torrentPath(resume: resume),
@@ -92,8 +132,9 @@ extension Client {
         guard adopted == true else { return }
         configuration.logger.info(
             "metadata of \(session.handle.name) verified: \(torrent.name), \(torrent.layout.pieceCount) pieces")
-        let priorities = MagnetMetadata.priorities(
-            selectOnly: metadata.magnet.selectOnly, fileCount: torrent.layout.files.count)
+        let priorities =
+            metadata.filePriorities
+            ?? MagnetMetadata.priorities(selectOnly: metadata.magnet.selectOnly, fileCount: torrent.layout.files.count)
         do {
             try await checkExistingData(
                 of: session, resume: session.resumePath, filePriorities: priorities, core: core)
@@ -118,6 +159,11 @@ extension ClientCore {
             session.state = .failed
             session.error = "the metadata is not a valid torrent: \(error)"
             configuration.logger.warning("\(session.handle.name): \(session.error!)")
+            return
+        }
+        guard torrent.filesMissingPieceLayers.isEmpty else {
+            // BEP 52: a v2 or hybrid info dictionary has no piece hashes; fetch the layers first.
+            pieceLayers.start(torrent, session: session)
             return
         }
         let core = self

@@ -181,6 +181,11 @@ public final class Client: Sendable {
         }
         let exists = try await onLoop { core in core.session(handle) != nil }
         guard !exists else { throw EngineError(.duplicateTorrent, "\(torrent.name) is already added") }
+        if !torrent.filesMissingPieceLayers.isEmpty {  // BEP 52 layers fetched from peers first
+            return try await addTorrent(
+                lackingPieceLayers: torrent, downloadDirectory: downloadDirectory, resume: resume, limits: limits,
+                filePriorities: filePriorities)
+        }
         let report = Self.storageEvents(for: torrent, to: events)
         let storage = configuration.makeStorage(torrent, downloadDirectory, report)
         let store = PieceStore(torrent: torrent, storage: storage, pool: configuration.workerPool, events: report)

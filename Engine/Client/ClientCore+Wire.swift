@@ -95,6 +95,8 @@ extension ClientCore {
             metadata.received(message, from: connection)
         case .forward(.port(let port)):
             dht.peerAnnouncedNode(connection, port: port)
+        case .forward(let message) where message.isHashExchange:
+            pieceLayers.received(message, from: connection)
         case .send, .sendHandshake, .extensionMessage, .forward:
             break
         }

@@ -46,6 +46,8 @@ final class ClientCore: @unchecked Sendable {
     private(set) lazy var pex = PeerExchanger(core: self)
     /// Metadata exchange (BEP 9): serving, and fetching for magnets.
     private(set) lazy var metadata = MetadataExchanger(core: self)
+    /// BEP 52 hash exchange: serving piece layers, and fetching those a v2 or hybrid torrent lacks.
+    private(set) lazy var pieceLayers = PieceLayerExchanger(core: self)
     /// Web seeds (BEP 19).
     private(set) lazy var webSeeds = WebSeedSource(core: self)
     /// The torrents by `HASH('req2', info-hash)`, for incoming MSE handshakes (rebuilt when torrents come

@@ -16,8 +16,16 @@ struct MagnetMetadata: Sendable {
     /// Connections whose extension handshake was looked at (told to ``fetch`` when they advertise
     /// `ut_metadata`).
     var seen: Set<UInt64> = []
-    /// The dictionary verified and the torrent is being set up (storage, check): nothing more to fetch.
+    /// The dictionary verified and the torrent is being set up (storage, check), or its piece layers are
+    /// being fetched (``layers``): the metadata fetch is over.
     var isAdopting = false
+    /// The torrent whose info dictionary is known but whose BEP 52 piece layers are not (a v2 or hybrid
+    /// magnet, or a .torrent without `piece layers`), with their fetch: the torrent is adopted once every
+    /// layer is verified (see `PieceLayerExchanger`).
+    var layers: PendingPieceLayers?
+    /// File priorities to apply once the torrent is adopted (a .torrent added without its piece layers);
+    /// nil: the link's `so`.
+    var filePriorities: [FilePriority]?
 
     /// Starts fetching the metadata of `magnet`.
     init(magnet: MagnetLink, downloadDirectory: String) {

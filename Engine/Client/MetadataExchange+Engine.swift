@@ -9,7 +9,8 @@ import NIOCore
 /// For a magnet (``TorrentSession/metadata``), every connection whose peer advertises `ut_metadata` joins
 /// BTWire's ``MetadataFetch``, which plans the requests, verifies the dictionary against the info-hashes and
 /// names the peers that lied: they lose reputation and are disconnected. The verified dictionary goes to
-/// ``ClientCore/metadataVerified(_:bytes:)``.
+/// ``ClientCore/metadataVerified(_:bytes:)``. The BEP 52 hash exchange (``PieceLayerExchanger``) rides on
+/// these hooks: its handshake bit, its peers, its tick and its closed connections are passed on from here.
 final class MetadataExchanger: EngineComponent, @unchecked Sendable {
     unowned let core: ClientCore
     /// Our extension message id for `ut_metadata` (libtorrent uses 2 too).
@@ -19,6 +20,7 @@ final class MetadataExchanger: EngineComponent, @unchecked Sendable {
 
     /// Sets `ut_metadata` (and `metadata_size`, or the wait for metadata) in a connection's configuration.
     func configure(_ config: inout PeerConfiguration, for session: TorrentSession) {
+        core.pieceLayers.configure(&config, for: session)
         if session.metadata != nil {
             config.awaitsMetadata = true
             config.extensionHandshake.messages[ExtensionHandshake.Name.metadata] = Self.messageID
@@ -31,6 +33,7 @@ final class MetadataExchanger: EngineComponent, @unchecked Sendable {
     /// A connection's peer may have sent its extension handshake: one that advertises `ut_metadata` joins the
     /// fetch of a magnet (once).
     func look(at connection: PeerConnection) {
+        if connection.session?.metadata?.layers != nil { core.pieceLayers.look(at: connection) }
         guard let session = connection.session, session.metadata != nil, !session.metadata!.isAdopting,
             connection.isActive, !session.metadata!.seen.contains(connection.key),
             let remote = connection.machine?.remoteExtensions
@@ -59,6 +62,7 @@ final class MetadataExchanger: EngineComponent, @unchecked Sendable {
 
     /// Every second: connections whose extension handshake came since, and requests past their deadline.
     func tick(_ session: TorrentSession, now: NIODeadline) {
+        core.pieceLayers.tick(session, now: now)
         guard session.metadata != nil, !session.metadata!.isAdopting else { return }
         for connection in session.connections.values { look(at: connection) }
         guard session.metadata != nil, !session.metadata!.isAdopting else { return }
@@ -68,6 +72,7 @@ final class MetadataExchanger: EngineComponent, @unchecked Sendable {
     /// The connection closed: its requests go to other peers, its serving window is forgotten.
     func closed(_ connection: PeerConnection, session: TorrentSession) {
         session.metadataServe.peerLeft(connection.key)
+        core.pieceLayers.closed(connection, session: session)
         guard session.metadata != nil, !session.metadata!.isAdopting,
             session.metadata!.seen.remove(connection.key) != nil
         else { return }

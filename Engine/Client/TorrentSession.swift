@@ -24,6 +24,8 @@ final class TorrentSession: @unchecked Sendable {
     var hasMetadata: Bool { metadata == nil }
     /// Answers peers' `ut_metadata` requests (BEP 9) from ``torrent``'s info dictionary.
     var metadataServe: MetadataServe<UInt64>
+    /// Answers peers' BEP 52 `hash request`s from ``torrent``'s piece layers (made on the first request).
+    var pieceLayerServing: PieceLayerServing?
     var picker: PiecePicker<UInt64>
     var choker = Choker<UInt64>()
     var connections: [UInt64: PeerConnection] = [:]
@@ -133,6 +135,7 @@ final class TorrentSession: @unchecked Sendable {
         self.totalBytes = torrent.totalSize
         self.metadata = nil
         self.metadataServe.setInfoDictionary(torrent.infoBytes)
+        self.pieceLayerServing = nil
         var picker = PiecePicker<UInt64>(layout: torrent.layout, have: Bitfield(count: torrent.layout.pieceCount))
         picker.isSequential = self.picker.isSequential
         self.picker = picker
