@@ -355,6 +355,22 @@ public enum ClientEvent: Hashable, Sendable {
         case packetIncomingExtended = "packet_incoming_extended"
         /// `packet_outgoing_extended` (BEP 10)
         case packetOutgoingExtended = "packet_outgoing_extended"
+        /// `packet_incoming_hash_request` (BEP 52)
+        case packetIncomingHashRequest = "packet_incoming_hash_request"
+        /// `packet_outgoing_hash_request` (BEP 52)
+        case packetOutgoingHashRequest = "packet_outgoing_hash_request"
+        /// `packet_incoming_hashes` (BEP 52)
+        case packetIncomingHashes = "packet_incoming_hashes"
+        /// `packet_outgoing_hashes` (BEP 52)
+        case packetOutgoingHashes = "packet_outgoing_hashes"
+        /// `packet_incoming_hash_reject` (BEP 52)
+        case packetIncomingHashReject = "packet_incoming_hash_reject"
+        /// `packet_outgoing_hash_reject` (BEP 52)
+        case packetOutgoingHashReject = "packet_outgoing_hash_reject"
+        /// `packet_incoming_unknown`: a message of an id no extension we speak defines
+        case packetIncomingUnknown = "packet_incoming_unknown"
+        /// `packet_outgoing_unknown` (never sent; listed so every message name has both directions)
+        case packetOutgoingUnknown = "packet_outgoing_unknown"
         /// `file_open`
         case fileOpen = "file_open"
         /// `file_close`

@@ -5,6 +5,10 @@ import NIOCore
 public struct PeerConfiguration: Sendable {
     /// The torrent's 20-byte wire info-hash.
     public var infoHash: [UInt8]
+    /// A hybrid torrent's other 20-byte info-hash, its truncated v2 hash (the wire hash is its v1 hash): a
+    /// peer's handshake may name it, as BEP 52's upgrade has a responder that speaks v2 answer a v1 handshake
+    /// carrying the v2 bit with it (libtorrent does). Nil for v1-only and v2-only torrents.
+    public var alternateInfoHash: [UInt8]?
     /// Our peer id.
     public var localPeerID: PeerID
     /// Our reserved bits (extension protocol and fast extension by default).
@@ -79,6 +83,7 @@ public struct PeerConfiguration: Sendable {
     ) {
         precondition(infoHash.count == 20 && pieceLength > 0 && totalLength >= 0)
         self.infoHash = infoHash
+        self.alternateInfoHash = nil
         self.localPeerID = localPeerID
         self.localReserved = localReserved
         self.pieceLength = pieceLength
@@ -111,6 +116,7 @@ public struct PeerConfiguration: Sendable {
         self.init(
             infoHash: torrent.infoHashes.wire, localPeerID: localPeerID, pieceLength: torrent.pieceLength,
             totalLength: torrent.layout.totalLength, localPieces: localPieces)
+        if torrent.infoHashes.v1 != nil, let v2 = torrent.infoHashes.v2Truncated { alternateInfoHash = v2 }
     }
 
     /// Number of pieces.

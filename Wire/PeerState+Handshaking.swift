@@ -66,14 +66,23 @@ extension PeerStateMachine {
         }
 
         /// Checks the peer's handshake (our torrent, not ourselves) and, on an incoming connection, answers
-        /// with ours. Returns the handshake the active state keeps: the peer's, holding our info-hash array
-        /// rather than a copy per connection.
+        /// with ours, naming the info-hash the peer named. Returns the handshake the active state keeps: the
+        /// peer's, holding our info-hash array rather than a copy per connection.
+        ///
+        /// A hybrid torrent is named by its v1 hash or by its truncated v2 hash
+        /// (``PeerConfiguration/alternateInfoHash``): a peer that speaks v2 answers our v1 handshake with the v2
+        /// one (BEP 52's upgrade; the connection is then a v2 one), and may dial us with it.
         mutating func accept(_ handshake: Handshake, now: NIODeadline, into actions: inout [PeerAction])
             throws(Closing) -> Handshake
         {
             local.report(.packet(PacketEvent(.incoming, .handshake(handshake))), into: &actions)
             let configuration = local.configuration
-            guard handshake.infoHash == configuration.infoHash else {
+            let named: [UInt8]
+            if handshake.infoHash == configuration.infoHash {
+                named = configuration.infoHash
+            } else if let alternate = configuration.alternateInfoHash, handshake.infoHash == alternate {
+                named = alternate
+            } else {
                 throw Closing(
                     isIncoming ? .noSuchTorrent : .handshakeInfoHashMismatch,
                     "handshake for info-hash \(NetBitTorrentHex.encode(handshake.infoHash))")
@@ -81,8 +90,8 @@ extension PeerStateMachine {
             guard handshake.peerID != configuration.localPeerID else {
                 throw Closing(.loopback, "the peer id is our own")
             }
-            if isIncoming { sendHandshake(now: now, into: &actions) }
-            return Handshake(reserved: handshake.reserved, infoHash: configuration.infoHash, peerID: handshake.peerID)
+            if isIncoming { sendHandshake(naming: named, now: now, into: &actions) }
+            return Handshake(reserved: handshake.reserved, infoHash: named, peerID: handshake.peerID)
         }
 
         /// The handshake did not complete in time.
@@ -91,10 +100,13 @@ extension PeerStateMachine {
             return now - started >= limit ? Closing(.handshakeTimeout, "no handshake after \(limit)") : nil
         }
 
-        private mutating func sendHandshake(now: NIODeadline, into actions: inout [PeerAction]) {
+        /// Sends our handshake naming `infoHash` (by default the torrent's wire info-hash).
+        private mutating func sendHandshake(
+            naming infoHash: [UInt8]? = nil, now: NIODeadline, into actions: inout [PeerAction]
+        ) {
             let configuration = local.configuration
             let handshake = Handshake(
-                reserved: configuration.localReserved, infoHash: configuration.infoHash,
+                reserved: configuration.localReserved, infoHash: infoHash ?? configuration.infoHash,
                 peerID: configuration.localPeerID)
             lastSent = now
             actions.append(.sendHandshake(handshake))

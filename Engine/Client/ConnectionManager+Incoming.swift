@@ -84,7 +84,13 @@ extension ConnectionManager {
         guard !core.isShutDown else { return refuse(.local) }
         let encryption = Self.encryption(of: handler.channel)
         if let skey = encryption?.skey, skey != handshake.infoHash { return refuse(.handshakeInfoHashMismatch) }
-        guard let session = core.torrents[handshake.infoHash], session.state != .paused, session.state != .failed else {
+        // A hybrid torrent is also named by its truncated v2 hash (a peer that speaks v2 may dial with it).
+        let named =
+            core.torrents[handshake.infoHash]
+            ?? core.torrents.values.first {
+                $0.handle.infoHashes.v1 != nil && $0.handle.infoHashes.v2Truncated == handshake.infoHash
+            }
+        guard let session = named, session.state != .paused, session.state != .failed else {
             return refuse(.noSuchTorrent)
         }
         if session.state == .checking { return refuse(.hashChecking) }

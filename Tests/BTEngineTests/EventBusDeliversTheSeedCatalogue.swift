@@ -1,5 +1,6 @@
 import BTEngine
 import BTMetainfo
+import BTWire
 import Testing
 
 /// Every event of seed 004 exists as a typed event and reaches both callbacks and async streams.
@@ -25,6 +26,9 @@ import Testing
     static let file = ClientEvent.FileInfo(torrent: torrent, index: 0, path: ["a"])
     static let tracker = ClientEvent.TrackerInfo(torrent: torrent, url: "udp://tracker.example:80")
 
+    static let hashRequest = HashRequest(
+        piecesRoot: [UInt8](repeating: 3, count: 32), baseLayer: 0, index: 0, length: 2, proofLayers: 0)
+
     /// One event of every kind.
     static var samples: [ClientEvent] {
         let messages: [ClientEvent.Message] = [
@@ -35,7 +39,8 @@ import Testing
             .request(index: 1, offset: 0, length: 16384), .block(index: 1, offset: 0, length: 16384),
             .cancel(index: 1, offset: 0, length: 16384), .port(6881), .suggest(index: 2), .haveAll, .haveNone,
             .reject(index: 1, offset: 0, length: 16384), .allowedFast(index: 3),
-            .extended(id: 0, payload: [0x64, 0x65]),
+            .extended(id: 0, payload: [0x64, 0x65]), .hashRequest(hashRequest), .hashes(hashRequest, hashCount: 2),
+            .hashReject(hashRequest), .unknown(id: 99, length: 4),
         ]
         return [
             .ipFilter(peer.endpoint, allowed: true), .peerConnect(peer), .peerDisconnect(peer, reason: .tooMany),

@@ -1,3 +1,4 @@
+import BTMetainfo
 import BTWire
 import NIOCore
 import Testing
@@ -25,6 +26,18 @@ import Testing
         let hashes = HashesMessage(request: request, hashes: ByteBuffer(repeating: 1, count: 10 * 32))
         #expect(described(.hashes(hashes)) == .hashes(request, hashCount: 10))
         #expect(described(.hashes(hashes)).name == "hashes")
+    }
+
+    @Test func everyMessageNameHasAnEventKindBothWays() {
+        let messages: [ClientEvent.Message] = [
+            .hashRequest(request), .hashes(request, hashCount: 2), .hashReject(request), .unknown(id: 9, length: 0),
+            .extended(id: 1, payload: []), .keepalive, .allowedFast(index: 0),
+        ]
+        let peer = ClientEvent.PeerInfo(endpoint: PeerEndpoint(address: .v4(0x7f00_0001), port: 1), isIncoming: true)
+        for message in messages {
+            #expect(ClientEvent.packetIncoming(peer, message).kind.rawValue == "packet_incoming_" + message.name)
+            #expect(ClientEvent.packetOutgoing(peer, message).kind.rawValue == "packet_outgoing_" + message.name)
+        }
     }
 
     @Test func anUnknownIDKeepsItsIDAndLength() {
