@@ -209,5 +209,9 @@ public final class DHTSocketHandler: ChannelInboundHandler {
     }
 }
 
+/// Removable: a node sharing a socket with uTP is taken off it (``DHTSocketHandler/handlerRemoved(context:)``
+/// fails its lookups) while uTP goes on.
+extension DHTSocketHandler: RemovableChannelHandler {}
+
 @available(*, unavailable)
 extension DHTSocketHandler: Sendable {}

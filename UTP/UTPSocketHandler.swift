@@ -86,11 +86,12 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     /// delegates during the burst (``UTPSocketDelegate/utpWritable(_:socket:)``) leave with it.
     private var readingBurst = false
 
-    /// With UDP segmentation offload: the datagram size the channel's `ChannelOptions.datagramSegmentSize` is set
-    /// to (it must be, or the kernel sends a run as one oversized datagram). Runs of datagrams of exactly this size
-    /// to one address are then written as one buffer that the kernel splits, instead of one message each; nil (the
-    /// default) writes every datagram on its own. Set it to ``UTPConfiguration/maximumDatagramSize``: full data
-    /// packets are that size. It turns back to nil by itself if the kernel refuses a segmented write.
+    /// With UDP segmentation offload (Linux): runs of datagrams of exactly this size to one address are written as
+    /// one buffer that the kernel splits, instead of one message each; nil (the default) writes every datagram on
+    /// its own. The segment size goes with each run's write (`AddressedEnvelope.Metadata.segmentSize`, a
+    /// `UDP_SEGMENT` control message), not on the socket, so other users of a shared socket (the DHT) send
+    /// datagrams of any size unsplit. Set it to ``UTPConfiguration/maximumDatagramSize``: full data packets are
+    /// that size. It turns back to nil by itself if the kernel refuses a segmented write.
     public var segmentationSize: Int?
 
     private struct SegmentRun {
@@ -376,8 +377,11 @@ public final class UTPSocketHandler: ChannelInboundHandler {
             return
         }
         let promise = context.eventLoop.makePromise(of: Void.self)
+        let metadata = AddressedEnvelope<ByteBuffer>.Metadata(
+            ecnState: .transportNotCapable, packetInfo: nil, segmentSize: run.buffer.readableBytes / run.count)
         context.write(
-            wrapOutboundOut(AddressedEnvelope(remoteAddress: run.address, data: run.buffer)), promise: promise)
+            wrapOutboundOut(AddressedEnvelope(remoteAddress: run.address, data: run.buffer, metadata: metadata)),
+            promise: promise)
         promise.futureResult.assumeIsolated().whenFailure { [self] _ in
             // The kernel refused the segmented write (a device without checksum offload answers EIO): send each
             // datagram on its own from now on; uTP resends what this write lost.

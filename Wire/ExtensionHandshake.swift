@@ -23,6 +23,10 @@ public struct ExtensionHandshake: Hashable, Sendable {
     public var metadataSize: Int?
     /// The sender will not download (BEP 21 `upload_only`).
     public var uploadOnly: Bool?
+    /// The sender prefers encrypted connections (`e`, from Azureus/uTorrent; Transmission sends 1 when its
+    /// encryption mode is preferred or required; libtorrent neither sends nor reads it, and tells it by the
+    /// PEX `0x01` flag instead).
+    public var prefersEncryption: Bool?
 
     /// Limits applied by ``init(decoding:limits:)``.
     public struct Limits: Hashable, Sendable {
@@ -45,8 +49,9 @@ public struct ExtensionHandshake: Hashable, Sendable {
     public init(
         messages: [String: UInt8] = [:], client: String? = nil, listenPort: UInt16? = nil,
         requestQueueLength: Int? = nil, yourIP: [UInt8]? = nil, ipv6: [UInt8]? = nil, ipv4: [UInt8]? = nil,
-        metadataSize: Int? = nil, uploadOnly: Bool? = nil
+        metadataSize: Int? = nil, uploadOnly: Bool? = nil, prefersEncryption: Bool? = nil
     ) {
+        self.prefersEncryption = prefersEncryption
         self.messages = messages
         self.client = client
         self.listenPort = listenPort
@@ -93,6 +98,7 @@ public struct ExtensionHandshake: Hashable, Sendable {
             metadataSize = Int(size)
         }
         if let flag = root["upload_only"]?.integer { uploadOnly = flag != 0 }
+        if let flag = root["e"]?.integer { prefersEncryption = flag != 0 }
     }
 
     /// Canonical bencoded payload.
@@ -109,6 +115,7 @@ public struct ExtensionHandshake: Hashable, Sendable {
         if let ipv4 { dictionary["ipv4"] = .bytes(ArraySlice(ipv4)) }
         if let metadataSize { dictionary["metadata_size"] = .integer(Int64(metadataSize)) }
         if let uploadOnly { dictionary["upload_only"] = .integer(uploadOnly ? 1 : 0) }
+        if let prefersEncryption { dictionary["e"] = .integer(prefersEncryption ? 1 : 0) }
         return BencodeValue.dictionary(dictionary).encoded()
     }
 

@@ -91,11 +91,16 @@ public final class Client: Sendable {
                                 channel.close(promise: nil)
                                 return
                             }
-                            // MSE first (it passes a plaintext handshake through when the policy allows).
-                            if configuration.encryption != .none {
+                            // MSE first (it passes a plaintext handshake through when the policy allows). Under
+                            // a client policy of none it still answers MSE while a torrent's own policy asks for it
+                            // (as preferred: the torrent's policy is applied once the handshake names it).
+                            let torrentsWantMSE = core.torrents.values.contains {
+                                ($0.limits.encryption ?? .none) != .none
+                            }
+                            let policy = configuration.encryption != .none ? configuration.encryption : .preferred
+                            if configuration.encryption != .none || torrentsWantMSE {
                                 try channel.pipeline.syncOperations.addHandler(
-                                    MSEChannelHandler.responder(
-                                        policy: configuration.encryption, index: { core.skeyIndex }))
+                                    MSEChannelHandler.responder(policy: policy, index: { core.skeyIndex }))
                             }
                             try channel.pipeline.syncOperations.addHandler(driver)
                         }

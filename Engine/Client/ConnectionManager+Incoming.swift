@@ -94,10 +94,10 @@ extension ConnectionManager {
             return refuse(.noSuchTorrent)
         }
         if session.state == .checking { return refuse(.hashChecking) }
-        // The torrent's own policy over the listener's (the client's): RC4 only, or no MSE at all.
-        switch session.limits.encryption {
-        case .some(.required) where encryption?.isEncrypted != true: return refuse(.mseSyncFailure)
-        case .some(.none) where encryption?.skey != nil: return refuse(.mseSyncFailure)
+        // The torrent's policy (its own, else the client's) over the listener's: RC4 only, or no MSE at all.
+        switch session.limits.encryption ?? configuration.encryption {
+        case .required where encryption?.isEncrypted != true: return refuse(.mseSyncFailure)
+        case .none where encryption?.skey != nil: return refuse(.mseSyncFailure)
         default: break
         }
         if case .refuse(let reason) = limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash) {
@@ -161,6 +161,9 @@ extension ConnectionManager {
         if core.pex.isEnabled(for: session) { config.extensionHandshake.messages[ExtensionHandshake.Name.pex] = 1 }
         core.metadata.configure(&config, for: session)
         if listenPort > 0 { config.extensionHandshake.listenPort = UInt16(clamping: listenPort) }
+        if (session.limits.encryption ?? configuration.encryption) != .none {
+            config.extensionHandshake.prefersEncryption = true
+        }
         return config
     }
 }

@@ -13,15 +13,22 @@ public struct TorrentLimits: Hashable, Sendable {
     public var maximumPeers: Int?
     /// The torrent's own message stream encryption policy; nil uses ``ClientConfiguration/encryption``. It
     /// decides how the torrent's peers are dialled, and which incoming connections it keeps once their
-    /// handshake names it (`required`: RC4 only; `none`: no MSE). Incoming MSE is answered only when the
-    /// client's own policy is not `none` (the listener's handler is the client's).
+    /// handshake names it (`required`: RC4 only; `none`: no MSE). A client whose own policy is `none` still
+    /// answers incoming MSE while a torrent's policy asks for it, and refuses it for the other torrents.
     public var encryption: EncryptionPolicy?
+    /// Whether the torrent is looked up and announced on the DHT (on by default). It takes effect only when the
+    /// client runs a DHT node (``ClientConfiguration/dht``, the global switch: `nbt --no-dht`), and a private
+    /// torrent (BEP 27) stays off the DHT whatever it says. Turning it on again looks the torrent up at the
+    /// next tick.
+    public var usesDHT: Bool
 
-    /// Limits; unlimited rates, the client's peer maximum and the client's encryption policy unless given.
+    /// Limits; unlimited rates, the client's peer maximum and the client's encryption policy unless given; the
+    /// DHT on.
     public init(
         uploadLimit: RateLimit = .unlimited, downloadLimit: RateLimit = .unlimited, maximumPeers: Int? = nil,
-        encryption: EncryptionPolicy? = nil
+        encryption: EncryptionPolicy? = nil, usesDHT: Bool = true
     ) {
+        self.usesDHT = usesDHT
         self.uploadLimit = uploadLimit
         self.downloadLimit = downloadLimit
         self.maximumPeers = maximumPeers.map { max(0, $0) }

@@ -12,7 +12,9 @@ import NIOPosix
 /// room for ``maximumDatagramSize`` bytes per datagram: uTP has no length field or checksum, so a datagram cut
 /// short by a smaller buffer would decode as a shorter valid packet and corrupt the stream. Writes made during a
 /// read burst or a flush leave in one flush (`sendmmsg`). Datagrams that are not uTP are passed down the UDP
-/// channel's pipeline (`BTUTP/UTPStreamMultiplexer`), so the DHT can share the socket later.
+/// channel's pipeline (`BTUTP/UTPStreamMultiplexer`) to the client's DHT node when it shares the socket
+/// (``listeningChannel``: the DHT adds its handler before the last one), and whatever nobody claims ends in a
+/// ``UDPUnclaimedDatagrams``, dropped and counted (``unclaimedDatagrams``).
 ///
 /// A dial goes out from the listening socket when there is one on the same event loop and of the address's
 /// family, so peers see our listen port; otherwise (a dial before `listen`) from an ephemeral socket bound to
@@ -34,9 +36,8 @@ public struct UTPTransport: PeerTransport {
     /// under 1,500 bytes; a jumbo-frame path could need more).
     public let maximumDatagramSize: Int
     /// Whether runs of full datagrams leave as one UDP segmentation offload write (where the kernel has it,
-    /// `System.supportsUDPSegmentationOffload`): about 40 % less CPU per GiB sent on loopback. The socket's
-    /// `UDP_SEGMENT` is then `BTUTP/UTPConfiguration/maximumDatagramSize`, so anything else sending on it (the
-    /// DHT later) must send datagrams no larger.
+    /// `System.supportsUDPSegmentationOffload`): about 40 % less CPU per GiB sent on loopback. The segment size
+    /// goes with each such write, not on the socket, so the DHT's datagrams on the shared socket are never split.
     public let segmentationOffload: Bool
     private let socketFactory: SocketFactory?
     private let state = SharedState()
@@ -59,17 +60,28 @@ public struct UTPTransport: PeerTransport {
     /// uTP.
     public var kind: TransportKind { .utp }
 
+    /// The listening UDP channel while the transport listens: the client's DHT node shares it (adding its
+    /// handler before the ``UDPUnclaimedDatagrams`` at the end of its pipeline).
+    public var listeningChannel: (any Channel)? { state.listener }
+
+    /// Datagrams the listening socket received that neither uTP nor a DHT sharing it claimed, by kind (nil when
+    /// not listening).
+    public var unclaimedDatagrams: [UDPDatagramKind: Int]? { state.unclaimed?.counts }
+
     /// Binds the UDP socket on `host`:`port` and accepts uTP connections on it; later dials use it too.
     public func listen(
         host: String, port: Int, group: any EventLoopGroup,
         initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
     ) async throws -> any PeerListener {
-        let channel = try await bind(host: host, port: port, loop: group.next(), accepting: initializer).get()
+        let unclaimed = UDPUnclaimedDatagrams()
+        let channel = try await bind(
+            host: host, port: port, loop: group.next(), accepting: initializer, unclaimed: unclaimed
+        ).get()
         guard let bound = channel.localAddress?.port else {
             try? await channel.close().get()
             throw ChannelError.unknownLocalAddress
         }
-        state.setListener(channel)
+        state.setListener(channel, unclaimed: unclaimed)
         return Listener(channel: channel, port: bound, state: state)
     }
 
@@ -141,13 +153,14 @@ public struct UTPTransport: PeerTransport {
 
     private func bind(
         host: String, port: Int, loop: any EventLoop,
-        accepting initializer: (@Sendable (any Channel) -> EventLoopFuture<Void>)?
+        accepting initializer: (@Sendable (any Channel) -> EventLoopFuture<Void>)?,
+        unclaimed: UDPUnclaimedDatagrams = UDPUnclaimedDatagrams()
     ) -> EventLoopFuture<any Channel> {
         let configuration = configuration
         let maximumConnections = maximumConnections
         let maximumPendingBytes = maximumPendingBytes
         let segmentSize = segmentationOffload ? configuration.maximumDatagramSize : nil
-        var bootstrap = DatagramBootstrap(group: loop)
+        let plain = DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
             .channelOption(.datagramVectorReadMessageCount, value: vectorReadMessageCount)
@@ -155,14 +168,14 @@ public struct UTPTransport: PeerTransport {
                 .recvAllocator,
                 value: FixedSizeRecvByteBufferAllocator(capacity: vectorReadMessageCount * maximumDatagramSize)
             )
-        if let segmentSize { bootstrap = bootstrap.channelOption(.datagramSegmentSize, value: CInt(segmentSize)) }
-        bootstrap = bootstrap.channelInitializer { channel in
+        let bootstrap = plain.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 let multiplexer = UTPStreamMultiplexer(
                     configuration: configuration, maximumConnections: maximumConnections,
                     maximumPendingBytes: maximumPendingBytes, inboundInitializer: initializer)
                 multiplexer.socket.segmentationSize = segmentSize
                 try multiplexer.install(on: channel.pipeline.syncOperations)
+                try channel.pipeline.syncOperations.addHandler(unclaimed)
             }
         }
         guard let socketFactory else { return bootstrap.bind(host: host, port: port) }
@@ -187,10 +200,19 @@ public struct UTPTransport: PeerTransport {
     private final class SharedState: @unchecked Sendable {
         private let lock = NSLock()
         private var channel: (any Channel)?
+        private var sink: UDPUnclaimedDatagrams?
 
         var listener: (any Channel)? { lock.withLock { channel } }
 
-        func setListener(_ channel: (any Channel)?) { lock.withLock { self.channel = channel } }
+        /// The last handler of the listening socket (kept after the listener closes: its counts stay readable).
+        var unclaimed: UDPUnclaimedDatagrams? { lock.withLock { sink } }
+
+        func setListener(_ channel: any Channel, unclaimed: UDPUnclaimedDatagrams) {
+            lock.withLock {
+                self.channel = channel
+                self.sink = unclaimed
+            }
+        }
 
         func clearListener(_ channel: any Channel) {
             lock.withLock { if self.channel === channel { self.channel = nil } }

@@ -3,8 +3,9 @@
 # that has only a loopback interface (nothing can leave the machine; the public routers are never named):
 #   1. three libtorrent sessions form a small DHT on 127.0.0.10-12; the second seeds torrent A (no tracker);
 #      `nbt download A --dht-bootstrap 127.0.0.10:P` must find it through the DHT alone and complete;
-#   2. `nbt seed B --dht-bootstrap 127.0.0.10:P` announces B; the third libtorrent session, given B (no
-#      tracker), must find our seed through the DHT and download B from it.
+#   2. `nbt seed B --dht-bootstrap 127.0.0.10:P --transport both` announces B from a DHT node that shares the
+#      uTP socket of its listen port (issue 16); the third libtorrent session, given B (no tracker), must find
+#      our seed through the DHT and download B from it.
 # Run by scripts/test with NBT=path to the nbt binary; needs root (unshare) and python3-libtorrent: fails when
 # they are missing and NBT_REQUIRE_INTEROP=1, else skips.
 if [ -z "${NBT_IN_NETNS:-}" ]; then
@@ -85,9 +86,9 @@ cmp -s "$work/a/a.bin" "$work/dl-a/a.bin" || fail "the file downloaded through t
 a_seconds=$(($(date +%s) - start))
 grep -q "DHT bootstrapped" "$work/dl-a.err" || fail "no DHT bootstrap in nbt's log: $(cat "$work/dl-a.err")"
 
-# 2. libtorrent finds our seed of B through the DHT and downloads B from it.
+# 2. libtorrent finds our seed of B through the DHT (our node on the uTP socket) and downloads B from it.
 start_bg "$work/seed-b" 90 seed "$work/b.torrent" "$work/b" --bind 127.0.0.21 --dht-bootstrap "127.0.0.10:$port" \
-  --log-level info
+  --transport both --log-level info
 listen_port "$work/seed-b" >/dev/null
 wait_for "DHT bootstrapped" "$work/seed-b.err" 30
 touch "$work/start-b"
