@@ -120,6 +120,9 @@ public struct TorrentURLFetcher: Sendable {
         case .failure(let error as NIOTooManyBytesError):
             throw DaemonError(.invalidArgument, "the file at the URL is larger than \(error.maxBytes ?? limit) bytes")
         case .failure(let error as DaemonError): throw error
+        case .failure(let error as HTTPClientError)
+        where [.deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout].contains(error):
+            throw DaemonError(.invalidArgument, "no complete answer from the URL in time (\(error))")
         case .failure(let error):
             if String(reflecting: error).hasSuffix("DecompressionError.limit") {
                 throw DaemonError(.invalidArgument, "the file at the URL is larger than \(limit) bytes")
