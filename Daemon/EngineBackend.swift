@@ -651,7 +651,9 @@ public actor EngineBackend: DaemonBackend {
         do {
             ranges = try IPFilter.parse(String(decoding: bytes, as: UTF8.self))
         } catch {
-            throw DaemonError(.invalidArgument, "the blocklist is not a list of address ranges: \(error)")
+            // Not the parser's reason: it quotes the bad line, and the source may be any file the daemon can read.
+            logger.warning("blocklist \(source): \(error)")
+            throw DaemonError(.invalidArgument, "the blocklist is not a list of address ranges")
         }
         do {
             try Data(bytes).write(to: URL(fileURLWithPath: blocklistPath), options: .atomic)
