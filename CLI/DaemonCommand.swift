@@ -12,9 +12,10 @@ struct DaemonCommand: AsyncParsableCommand {
         abstract: "Run a long-lived client driven through the Transmission RPC protocol.",
         discussion: """
             Serves the Transmission RPC at http://RPC-BIND:RPC-PORT/transmission/rpc (loopback by default) and, \
-            when a web folder is found or given, Transmission's web interface at /transmission/web/. Torrents, \
+            when a web folder is found or given, Transmission's web interface at /transmission/web/, and the \
+            engine's counters in Prometheus text format at /metrics. Torrents, \
             their settings, .torrent files and resume data live in --config-dir; a restart brings every torrent \
-            back in its state. A .torrent file dropped into --watch-dir is added. SIGTERM or SIGINT (or an RPC \
+            back in its state. A .torrent or .magnet file dropped into --watch-dir is added. SIGTERM or SIGINT (or an RPC \
             session-close) stops cleanly: stopped announces, resume data, state. The daemon always runs in \
             the foreground (--foreground is accepted for Transmission's command line); run it under a service \
             manager to detach it.
@@ -78,6 +79,9 @@ struct DaemonCommand: AsyncParsableCommand {
         logger.logLevel = try network.logLevel.map(NetworkOptions.level) ?? .info
         settings.logger = logger
         var configuration = try network.configuration()
+        let metrics = PrometheusMetrics()
+        configuration.metricsFactory = metrics
+        settings.metrics = metrics
         if network.logLevel == nil {
             var engineLogger = Logger(label: "nbt.engine", factory: { StreamLogHandler.standardError(label: $0) })
             engineLogger.logLevel = .notice

@@ -6,6 +6,8 @@ public enum TorrentSource: Sendable, Hashable {
     case metainfo([UInt8])
     /// A magnet URI.
     case magnet(String)
+    /// An http(s) URL of a .torrent file, fetched by the daemon (``TorrentURLFetcher``).
+    case url(String)
 }
 
 /// `torrent-add`'s arguments.

@@ -33,6 +33,9 @@ public final class Daemon: Sendable {
         public var limits = RPCServer.Limits()
         /// The web interface's folder (nil: none).
         public var webFolder: WebFolder?
+        /// The registry served at `GET /metrics` (nil: no such page); the engine's
+        /// ``BTEngine/ClientConfiguration/metricsFactory`` should be the same object.
+        public var metrics: PrometheusMetrics?
         /// The daemon's log.
         public var logger = Logger(label: "nbt.daemon")
 
@@ -81,7 +84,7 @@ public final class Daemon: Sendable {
         let gate = RPCGate(configuration: settings.gate)
         let server = try await RPCServer.start(
             host: settings.rpcHost, port: settings.rpcPort, gate: gate, dispatcher: RPCDispatcher(backend: backend),
-            web: settings.webFolder, limits: settings.limits, logger: logger)
+            web: settings.webFolder, metrics: settings.metrics, limits: settings.limits, logger: logger)
         var watcher: Task<Void, Never>?
         if let path = settings.watchDir {
             try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -23,6 +23,15 @@ public protocol DaemonBackend: Sendable {
     func remove(ids: [Int], deleteData: Bool) async throws(DaemonError)
     /// Changes torrents' settings.
     func set(ids: [Int], _ changes: TorrentChanges) async throws(DaemonError)
+    /// Points torrents at another download directory (`torrent-set-location`): with `move`, their files are
+    /// moved there first; without, the data there is checked.
+    func setLocation(ids: [Int], location: String, move: Bool) async throws(DaemonError)
+    /// Renames a file or folder of a torrent (`torrent-rename-path`): `path` as the torrent names it, `name`
+    /// the new last component. Returns the path and the name as they are now.
+    func renamePath(id: Int, path: String, name: String) async throws(DaemonError) -> (path: String, name: String)
+    /// Reads the session's blocklist again (`blocklist-update`) from its URL or file into the engine's IP
+    /// filter; returns the number of ranges.
+    func updateBlocklist() async throws(DaemonError) -> Int
     /// The session's settings.
     func session() async -> SessionSettings
     /// Changes the session's settings.

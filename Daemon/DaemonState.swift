@@ -22,6 +22,10 @@ struct DaemonState: Codable, Sendable, Hashable {
         var wanted: [Bool]
         /// Per file: Transmission's priority (-1, 0, 1).
         var priorities: [Int]
+        /// The magnet URI it was added from (its files are known once `torrents/HASH.torrent` is there).
+        var magnet: String?
+        /// Labels (nil: none).
+        var labels: [String]?
     }
 
     /// The format of the file.
@@ -40,10 +44,14 @@ struct DaemonState: Codable, Sendable, Hashable {
     /// The session's upload limit in kB/s, and whether it holds.
     var speedLimitUp = 100
     var speedLimitUpEnabled = false
+    /// Where `blocklist-update` reads the blocklist ("" none), and whether it is applied.
+    var blocklistURL = ""
+    var blocklistEnabled = false
 
     private enum CodingKeys: String, CodingKey {
         case formatVersion, nextID, torrents, downloadDir, startAddedTorrents
         case speedLimitDown, speedLimitDownEnabled, speedLimitUp, speedLimitUpEnabled
+        case blocklistURL, blocklistEnabled
     }
 
     /// A fresh state.
@@ -63,6 +71,8 @@ struct DaemonState: Codable, Sendable, Hashable {
         speedLimitDownEnabled = try container.decodeIfPresent(Bool.self, forKey: .speedLimitDownEnabled) ?? false
         speedLimitUp = try container.decodeIfPresent(Int.self, forKey: .speedLimitUp) ?? 100
         speedLimitUpEnabled = try container.decodeIfPresent(Bool.self, forKey: .speedLimitUpEnabled) ?? false
+        blocklistURL = try container.decodeIfPresent(String.self, forKey: .blocklistURL) ?? ""
+        blocklistEnabled = try container.decodeIfPresent(Bool.self, forKey: .blocklistEnabled) ?? false
     }
 
     /// The state file's name in the config directory.

@@ -19,11 +19,15 @@ public actor EngineBackend: DaemonBackend {
     private var torrents: [Int: (handle: TorrentHandle, torrent: Torrent)] = [:]
     /// Torrents on their way into the engine (their data being checked), by id; actions on them wait.
     private var pending: [Int: Task<Void, Never>] = [:]
+    /// Magnets whose metadata the daemon has not seen yet, by id (their `torrents` entry is a placeholder).
+    private var fetching: [Int: MagnetLink] = [:]
     /// Why a torrent could not be added to the engine, by id (shown as its error; it can be removed).
     private var failures: [Int: String] = [:]
     private var lastActivity: [Int: Int64] = [:]
     private var startDates: [Int: Int64] = [:]
     private var filesAdded = 0
+    /// The ranges of the blocklist last read (`blocklist.txt` in the config directory).
+    private var blocklistRanges: [IPRange] = []
     private let startedAt = Date()
     private var closeHandlers: [@Sendable () -> Void] = []
 
@@ -76,10 +80,22 @@ public actor EngineBackend: DaemonBackend {
     /// and kept in the state, so it is tried again at the next start.
     public func restore() async {
         do { try await applySessionLimits() } catch { logger.error("\(error)") }
+        if let data = FileManager.default.contents(atPath: blocklistPath) {
+            do {
+                blocklistRanges = try IPFilter.parse(String(decoding: data, as: UTF8.self))
+                await applyBlocklist()
+            } catch {
+                logger.error("cannot read the blocklist \(blocklistPath): \(error)")
+            }
+        }
         var previous: Task<Void, Never>?
         for entry in state.torrents {
             let path = torrentPath(entry.hashString)
             do {
+                if let uri = entry.magnet, let link = try restoredMagnet(uri, entry) {
+                    previous = launch(Self.placeholder(link), entry, after: previous, magnet: link)
+                    continue
+                }
                 guard let data = FileManager.default.contents(atPath: path) else {
                     throw DaemonError(.stateFailed, "\(path) is missing")
                 }
@@ -95,23 +111,50 @@ public actor EngineBackend: DaemonBackend {
         while let task = pending.values.first { await task.value }
     }
 
-    /// Lists a torrent at once and adds it to the engine in the background, after `previous`.
-    private func launch(_ torrent: Torrent, _ entry: DaemonState.Entry, after previous: Task<Void, Never>?)
-        -> Task<Void, Never>
-    {
+    /// The magnet to add back for a saved magnet entry, or nil when its metadata is known: the daemon's
+    /// `torrents/HASH.torrent`, or the .torrent the engine keeps beside the resume data (copied to the former).
+    private func restoredMagnet(_ uri: String, _ entry: DaemonState.Entry) throws(DaemonError) -> MagnetLink? {
+        let path = torrentPath(entry.hashString)
+        if FileManager.default.fileExists(atPath: path) { return nil }
+        if let data = FileManager.default.contents(atPath: resumePath(entry.hashString) + ".torrent"),
+            (try? Self.parse(Array(data)))?.infoHashes.wire.elementsEqual(Self.hashBytes(entry.hashString)) == true
+        {
+            try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
+            if FileManager.default.fileExists(atPath: path) { return nil }
+        }
+        return try Self.magnet(uri)
+    }
+
+    private static func hashBytes(_ hex: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex, let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) {
+            bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
+            index = next
+        }
+        return bytes
+    }
+
+    /// Lists a torrent at once and adds it to the engine in the background, after `previous`; with `magnet`,
+    /// `torrent` is the magnet's placeholder and the engine fetches its metadata.
+    private func launch(
+        _ torrent: Torrent, _ entry: DaemonState.Entry, after previous: Task<Void, Never>?, magnet: MagnetLink? = nil
+    ) -> Task<Void, Never> {
         torrents[entry.id] = (TorrentHandle(infoHashes: torrent.infoHashes, name: torrent.name), torrent)
+        if let magnet { fetching[entry.id] = magnet }
         let task = Task {
             await previous?.value
-            await self.complete(torrent, entry)
+            await self.complete(torrent, entry, magnet: magnet)
         }
         pending[entry.id] = task
         return task
     }
 
-    private func complete(_ torrent: Torrent, _ entry: DaemonState.Entry) async {
+    private func complete(_ torrent: Torrent, _ entry: DaemonState.Entry, magnet: MagnetLink?) async {
         do {
-            try await addToEngine(torrent, entry: entry)
+            try await addToEngine(torrent, entry: entry, magnet: magnet)
             logger.info("\(torrent.name) (id \(entry.id)) is in the engine")
+            if magnet != nil { watchMetadata(entry.id) }
         } catch {
             failures[entry.id] = error.reason
             logger.error("cannot add \(torrent.name) (id \(entry.id)) to the engine: \(error)")
@@ -160,12 +203,20 @@ public actor EngineBackend: DaemonBackend {
             maximumPeers: entry.peerLimit)
     }
 
-    private func addToEngine(_ torrent: Torrent, entry: DaemonState.Entry) async throws(DaemonError) {
+    private func addToEngine(_ torrent: Torrent, entry: DaemonState.Entry, magnet: MagnetLink?)
+        async throws(DaemonError)
+    {
         let handle: TorrentHandle
         do {
-            handle = try await client.addTorrent(
-                torrent, downloadDirectory: entry.downloadDir, resume: resumePath(entry.hashString),
-                limits: Self.limits(entry), filePriorities: Self.enginePriorities(entry))
+            if let magnet {
+                handle = try await client.addTorrent(
+                    magnet: magnet, downloadDirectory: entry.downloadDir, resume: resumePath(entry.hashString),
+                    limits: Self.limits(entry))
+            } else {
+                handle = try await client.addTorrent(
+                    torrent, downloadDirectory: entry.downloadDir, resume: resumePath(entry.hashString),
+                    limits: Self.limits(entry), filePriorities: Self.enginePriorities(entry))
+            }
             if entry.paused { try await client.pause(handle) }
         } catch {
             throw DaemonError(.engineFailed, "\(error)")
@@ -198,8 +249,10 @@ public actor EngineBackend: DaemonBackend {
                 throw DaemonError(.invalidArgument, "cannot read \(path)")
             }
             bytes = Array(data)
-        case .magnet:
-            throw DaemonError(.invalidArgument, "magnet links are not supported by this engine yet")
+        case .magnet(let uri):
+            return try addMagnet(uri, request)
+        case .url(let url):
+            bytes = try await TorrentURLFetcher(addressPolicy: client.configuration.trackerAddressPolicy).fetch(url)
         }
         let torrent = try Self.parse(bytes)
         let hash = InfoHashes.hex(torrent.infoHashes.wire)
@@ -214,25 +267,104 @@ public actor EngineBackend: DaemonBackend {
         let count = torrent.files.count
         var wanted = Array(repeating: true, count: count)
         for index in request.filesUnwanted where index < count { wanted[index] = false }
+        let entry = try newEntry(hash, request, wanted: wanted, magnet: nil)
+        _ = launch(torrent, entry, after: nil)
+        logger.info("added \(torrent.name) as id \(entry.id)")
+        return .added(id: entry.id, name: torrent.name, hashString: hash)
+    }
+
+    /// Adds a magnet: listed at once under the link's `dn` (or its hash), fetching its metadata in the
+    /// engine; the daemon keeps the link in its state, and the .torrent once the metadata is known.
+    private func addMagnet(_ uri: String, _ request: AddTorrentRequest) throws(DaemonError) -> AddTorrentOutcome {
+        let link = try Self.magnet(uri)
+        let hash = InfoHashes.hex(link.infoHashes.wire)
+        if let existing = state.torrents.first(where: { $0.hashString == hash }) {
+            return .duplicate(id: existing.id, name: torrents[existing.id]?.torrent.name ?? hash, hashString: hash)
+        }
+        let placeholder = Self.placeholder(link)
+        let entry = try newEntry(hash, request, wanted: [], magnet: link.uri)
+        _ = launch(placeholder, entry, after: nil, magnet: link)
+        logger.info("added the magnet \(placeholder.name) as id \(entry.id)")
+        return .added(id: entry.id, name: placeholder.name, hashString: hash)
+    }
+
+    /// A new entry in the state (saved), its download directory created.
+    private func newEntry(_ hash: String, _ request: AddTorrentRequest, wanted: [Bool], magnet: String?)
+        throws(DaemonError) -> DaemonState.Entry
+    {
+        let downloadDir = request.downloadDir ?? state.downloadDir
+        do {
+            try FileManager.default.createDirectory(atPath: downloadDir, withIntermediateDirectories: true)
+        } catch {
+            throw DaemonError(.invalidArgument, "cannot create \(downloadDir): \(error)")
+        }
         // No suspension point from the duplicate check to the state's new entry: two adds at once (the watch
         // dir and an RPC client) give distinct ids, or a duplicate.
         let id = state.nextID
         state.nextID = id + 1
-        let entry = DaemonState.Entry(
-            id: id, hashString: hash, downloadDir: request.downloadDir ?? state.downloadDir,
-            paused: request.paused || !state.startAddedTorrents, addedDate: Self.now(), wanted: wanted,
-            priorities: Array(repeating: 0, count: count))
-        do {
-            try FileManager.default.createDirectory(atPath: entry.downloadDir, withIntermediateDirectories: true)
-        } catch {
-            throw DaemonError(.invalidArgument, "cannot create \(entry.downloadDir): \(error)")
-        }
+        var entry = DaemonState.Entry(
+            id: id, hashString: hash, downloadDir: downloadDir, paused: request.paused || !state.startAddedTorrents,
+            addedDate: Self.now(), wanted: wanted, priorities: Array(repeating: 0, count: wanted.count))
+        entry.magnet = magnet
         state.torrents.append(entry)
         filesAdded += 1
         try save()
-        _ = launch(torrent, entry, after: nil)
-        logger.info("added \(torrent.name) as id \(id)")
-        return .added(id: id, name: torrent.name, hashString: hash)
+        return entry
+    }
+
+    private static func magnet(_ uri: String) throws(DaemonError) -> MagnetLink {
+        do {
+            return try MagnetLink(parsing: uri)
+        } catch {
+            throw DaemonError(.invalidArgument, "invalid magnet link: \(error)")
+        }
+    }
+
+    /// What stands for a magnet until its metadata is known: its hashes, its `dn` (or the hex info-hash) as
+    /// name, its trackers and web seeds, no files.
+    static func placeholder(_ link: MagnetLink) -> Torrent {
+        let hashes = link.infoHashes
+        let name = link.displayName.flatMap { $0.isEmpty ? nil : $0 } ?? InfoHashes.hex(hashes.wire)
+        return Torrent(
+            version: hashes.v1 == nil ? .v2 : (hashes.v2 == nil ? .v1 : .hybrid), infoHashes: hashes, name: name,
+            pieceLength: 16 * 1024, files: [], isSingleFile: true, pieceHashes: [],
+            announceTiers: link.trackers.filter { !$0.isEmpty }.map { [$0] }, webSeeds: link.webSeeds, infoBytes: [])
+    }
+
+    /// Polls the engine until a magnet's metadata is known (or the torrent is gone), then takes it in, so
+    /// the .torrent is kept even when no client asks for the torrent meanwhile.
+    private func watchMetadata(_ id: Int) {
+        Task { [weak self] in
+            while let self, await self.isFetching(id) {
+                await self.adoptMetadata(id)
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    private func isFetching(_ id: Int) -> Bool { fetching[id] != nil }
+
+    /// Takes in a magnet's metadata once the engine has it: keeps `torrents/HASH.torrent`, sizes the file
+    /// selection (the link's BEP 53 `so`, as the engine applied it), and lists the real torrent from now on.
+    private func adoptMetadata(_ id: Int) async {
+        guard let link = fetching[id], let handle = torrents[id]?.handle,
+            let torrent = await client.torrent(of: handle), fetching[id] != nil, let index = index(of: id)
+        else { return }
+        fetching[id] = nil
+        let hash = state.torrents[index].hashString
+        do {
+            try Data(torrent.encoded()).write(to: URL(fileURLWithPath: torrentPath(hash)), options: .atomic)
+        } catch {
+            logger.error("cannot keep the .torrent of \(torrent.name): \(error)")
+        }
+        let count = torrent.files.count
+        state.torrents[index].wanted = (0..<count).map { file in
+            link.selectOnly.map { ranges in ranges.contains { $0.contains(file) } } ?? true
+        }
+        state.torrents[index].priorities = Array(repeating: 0, count: count)
+        torrents[id] = (handle, torrent)
+        saveState()
+        logger.info("metadata of torrent \(id) known: \(torrent.name), \(count) files")
     }
 
     /// The engine's handles of the torrents of `ids` that are in it, once those being added got there.
@@ -293,11 +425,13 @@ public actor EngineBackend: DaemonBackend {
                 throw DaemonError(.engineFailed, "\(error)")
             }
             torrents[id] = nil
+            fetching[id] = nil
             if let index = index(of: id) {
                 let hash = state.torrents[index].hashString
                 state.torrents.remove(at: index)
                 try? FileManager.default.removeItem(atPath: torrentPath(hash))
                 try? FileManager.default.removeItem(atPath: resumePath(hash))
+                try? FileManager.default.removeItem(atPath: resumePath(hash) + ".torrent")
             }
             logger.info("removed torrent \(id)\(deleteData ? " and its data" : "")")
         }
@@ -328,6 +462,8 @@ public actor EngineBackend: DaemonBackend {
             try apply(changes.priorityHigh) { $0.priorities[$1] = 1 }
             try apply(changes.priorityNormal) { $0.priorities[$1] = 0 }
             try apply(changes.priorityLow) { $0.priorities[$1] = -1 }
+            if let labels = changes.labels { entry.labels = labels.isEmpty ? nil : labels }
+            try await editTrackers(id, handle, changes)
             do {
                 if Self.limits(entry) != Self.limits(before) {
                     try await client.setLimits(Self.limits(entry), for: handle)
@@ -338,15 +474,139 @@ public actor EngineBackend: DaemonBackend {
             } catch {
                 throw DaemonError(.engineFailed, "\(error)")
             }
-            state.torrents[index] = entry
+            if let index = self.index(of: id) { state.torrents[index] = entry }
         }
         try save()
+    }
+
+    /// The tier list after `changes`' tracker edits, or nil when they change nothing. Ids are positions in
+    /// the flattened list, as ``TrackerSnapshot/id`` numbers them.
+    static func trackerTiers(_ tiers: [[String]], _ changes: TorrentChanges) throws(DaemonError) -> [[String]]? {
+        guard
+            changes.trackerList != nil || changes.trackerAdd != nil || changes.trackerRemove != nil
+                || changes.trackerReplace != nil
+        else { return nil }
+        var tiers = changes.trackerList ?? tiers
+        let flat = tiers.flatMap { $0 }
+        for replacement in changes.trackerReplace ?? [] {
+            guard replacement.id < flat.count else {
+                throw DaemonError(.invalidArgument, "tracker \(replacement.id) does not exist")
+            }
+            let old = flat[replacement.id]
+            if flat.contains(replacement.announce) && old != replacement.announce {
+                throw DaemonError(.invalidArgument, "\(replacement.announce) is already a tracker")
+            }
+            tiers = tiers.map { $0.map { $0 == old ? replacement.announce : $0 } }
+        }
+        if let remove = changes.trackerRemove {
+            if let bad = remove.first(where: { $0 >= flat.count }) {
+                throw DaemonError(.invalidArgument, "tracker \(bad) does not exist")
+            }
+            let gone = Set(remove.map { flat[$0] })
+            tiers = tiers.map { $0.filter { !gone.contains($0) } }.filter { !$0.isEmpty }
+        }
+        for url in changes.trackerAdd ?? [] where !tiers.joined().contains(url) { tiers.append([url]) }
+        return tiers
+    }
+
+    /// Applies `changes`' tracker edits: the engine's schedule, the torrent the daemon lists, and the .torrent
+    /// kept in the config directory (so a restart keeps them; the info-hash does not change).
+    private func editTrackers(_ id: Int, _ handle: TorrentHandle, _ changes: TorrentChanges) async throws(DaemonError) {
+        guard var torrent = torrents[id]?.torrent,
+            let tiers = try Self.trackerTiers(torrent.announceTiers, changes)
+        else { return }
+        guard fetching[id] == nil else {
+            throw DaemonError(.invalidArgument, "the trackers of a magnet can be edited once its metadata is known")
+        }
+        do { try await client.setTrackers(tiers, for: handle) } catch { throw DaemonError(.engineFailed, "\(error)") }
+        torrent.announceTiers = tiers
+        torrents[id] = (handle, torrent)
+        guard let hash = state.torrents.first(where: { $0.id == id })?.hashString else { return }
+        do {
+            try Data(torrent.encoded()).write(to: URL(fileURLWithPath: torrentPath(hash)), options: .atomic)
+        } catch {
+            throw DaemonError(.stateFailed, "cannot keep the trackers in \(torrentPath(hash)): \(error)")
+        }
+        logger.info("torrent \(id): trackers now \(tiers)")
+    }
+
+    /// Moves torrents' data (or, without `move`, points them at data already there and checks it): each is
+    /// taken out of the engine (its resume data written), its files moved, and added back at the new place,
+    /// stopped or not as before. Actions on it meanwhile wait, as for a torrent being added.
+    public func setLocation(ids: [Int], location: String, move: Bool) async throws(DaemonError) {
+        for (id, handle) in await handles(ids) {
+            guard let entry = state.torrents.first(where: { $0.id == id }), entry.downloadDir != location,
+                let torrent = torrents[id]?.torrent
+            else { continue }
+            let source = entry.downloadDir + "/" + torrent.name
+            let target = location + "/" + torrent.name
+            let hasData = fetching[id] == nil && FileManager.default.fileExists(atPath: source)
+            if move && hasData && FileManager.default.fileExists(atPath: target) {
+                throw DaemonError(.invalidArgument, "\(target) already exists")
+            }
+            do {
+                try FileManager.default.createDirectory(atPath: location, withIntermediateDirectories: true)
+            } catch {
+                throw DaemonError(.invalidArgument, "cannot create \(location): \(error)")
+            }
+            let task = Task { () -> DaemonError? in
+                do {
+                    try await self.client.removeTorrent(handle, deleteData: false)
+                } catch {
+                    return DaemonError(.engineFailed, "\(error)")
+                }
+                var failure: DaemonError?
+                if move && hasData {
+                    do {
+                        try FileManager.default.moveItem(atPath: source, toPath: target)
+                    } catch {
+                        failure = DaemonError(.invalidArgument, "cannot move \(source) to \(target): \(error)")
+                    }
+                }
+                return await self.readd(id, torrent, location: failure == nil ? location : nil, check: !move)
+                    ?? failure
+            }
+            pending[id] = Task { _ = await task.value }
+            let failure = await task.value
+            pending[id] = nil
+            if let failure { throw failure }
+            logger.info("torrent \(id) \(move ? "moved" : "pointed") to \(location)")
+        }
+    }
+
+    /// Adds a torrent taken out by ``setLocation(ids:location:move:)`` back, at `location` (nil: where it
+    /// was), and checks its data when `check`.
+    private func readd(_ id: Int, _ torrent: Torrent, location: String?, check: Bool) async -> DaemonError? {
+        guard let index = index(of: id) else { return nil }
+        if let location { state.torrents[index].downloadDir = location }
+        let entry = state.torrents[index]
+        saveState()
+        do {
+            try await addToEngine(torrent, entry: entry, magnet: fetching[id])
+            if check && fetching[id] == nil, let handle = torrents[id]?.handle {
+                let client = self.client
+                Task { try? await client.recheck(handle) }
+            }
+            return nil
+        } catch {
+            failures[id] = error.reason
+            return error
+        }
+    }
+
+    /// Refused: the engine keeps each file at the path its torrent gives it, and cannot rename live files.
+    public func renamePath(id: Int, path: String, name: String) async throws(DaemonError)
+        -> (path: String, name: String)
+    {
+        guard torrents[id] != nil else { throw DaemonError(.invalidArgument, "torrent \(id) does not exist") }
+        throw DaemonError(
+            .invalidArgument, "renaming files is not supported by this engine (files keep the torrent's paths)")
     }
 
     /// The session's settings.
     public func session() async -> SessionSettings {
         let configuration = client.configuration
-        return SessionSettings(
+        var settings = SessionSettings(
             downloadDir: state.downloadDir, peerPort: client.port, configDir: configDir,
             peerLimitPerTorrent: configuration.maximumPeersPerTorrent,
             peerLimitGlobal: configuration.maximumConnections,
@@ -357,10 +617,71 @@ public actor EngineBackend: DaemonBackend {
             dhtEnabled: configuration.dht != nil, pexEnabled: true,
             utpEnabled: !(configuration.transport is TCPTransport), watchDir: watchDir,
             startAddedTorrents: state.startAddedTorrents)
+        settings.blocklistURL = state.blocklistURL
+        settings.blocklistEnabled = state.blocklistEnabled
+        settings.blocklistSize = blocklistRanges.count
+        return settings
     }
 
-    /// Changes the session's download directory and whether added torrents start.
+    // MARK: Blocklist
+
+    private var blocklistPath: String { configDir + "/blocklist.txt" }
+    /// Most bytes of a blocklist (Transmission's lists are a few MiB of text).
+    static let maximumBlocklistBytes = 64 << 20
+
+    /// Reads the blocklist from the session's `blocklist-url` (an http(s) URL, fetched under the tracker
+    /// address policy, or a file), keeps it in the config directory and applies it to the engine's IP filter
+    /// when the blocklist is enabled. Returns its number of ranges.
+    public func updateBlocklist() async throws(DaemonError) -> Int {
+        let source = state.blocklistURL
+        guard !source.isEmpty else { throw DaemonError(.invalidArgument, "no blocklist-url is set") }
+        let bytes: [UInt8]
+        if source.lowercased().hasPrefix("http://") || source.lowercased().hasPrefix("https://") {
+            var fetcher = TorrentURLFetcher(addressPolicy: client.configuration.trackerAddressPolicy)
+            fetcher.maximumBytes = Self.maximumBlocklistBytes
+            bytes = try await fetcher.fetch(source)
+        } else {
+            let path = source.lowercased().hasPrefix("file://") ? String(source.dropFirst(7)) : source
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
+            guard let size, size <= Self.maximumBlocklistBytes, let data = FileManager.default.contents(atPath: path)
+            else { throw DaemonError(.invalidArgument, "cannot read the blocklist \(path) (missing or over 64 MiB)") }
+            bytes = Array(data)
+        }
+        let ranges: [IPRange]
+        do {
+            ranges = try IPFilter.parse(String(decoding: bytes, as: UTF8.self))
+        } catch {
+            // Not the parser's reason: it quotes the bad line, and the source may be any file the daemon can read.
+            logger.warning("blocklist \(source): \(error)")
+            throw DaemonError(.invalidArgument, "the blocklist is not a list of address ranges")
+        }
+        do {
+            try Data(bytes).write(to: URL(fileURLWithPath: blocklistPath), options: .atomic)
+        } catch {
+            throw DaemonError(.stateFailed, "cannot keep the blocklist in \(blocklistPath): \(error)")
+        }
+        blocklistRanges = ranges
+        await applyBlocklist()
+        logger.info("blocklist: \(ranges.count) ranges from \(source)")
+        return ranges.count
+    }
+
+    /// The engine's IP filter: the client's own (command line) plus the blocklist when it is enabled.
+    private func applyBlocklist() async {
+        var filter = client.configuration.ipFilter
+        if state.blocklistEnabled { filter.block(blocklistRanges) }
+        let closed = await client.setIPFilter(filter)
+        if closed > 0 { logger.info("blocklist: \(closed) connections closed") }
+    }
+
+    /// Changes the session's download directory, whether added torrents start, its speed limits and its
+    /// blocklist.
     public func setSession(_ changes: SessionChanges) async throws(DaemonError) {
+        if let url = changes.blocklistURL { state.blocklistURL = url }
+        if let enabled = changes.blocklistEnabled, enabled != state.blocklistEnabled {
+            state.blocklistEnabled = enabled
+            await applyBlocklist()
+        }
         if let directory = changes.downloadDir { state.downloadDir = directory }
         if let start = changes.startAddedTorrents { state.startAddedTorrents = start }
         let limits = [changes.speedLimitDown, changes.speedLimitUp].compactMap { $0 }
@@ -425,6 +746,12 @@ public actor EngineBackend: DaemonBackend {
         } else {
             for status in await client.statuses() { statuses[status.handle] = status }
         }
+        // Magnets whose metadata arrived are listed as the real torrent from this answer on.
+        for (id, _) in fetching where wanted.contains(id) {
+            if let handle = torrents[id]?.handle, let status = statuses[handle], status.state != .fetchingMetadata {
+                await adoptMetadata(id)
+            }
+        }
         var result: [TorrentSnapshot] = []
         var changed = false
         for index in state.torrents.indices where wanted.contains(state.torrents[index].id) {
@@ -436,6 +763,15 @@ public actor EngineBackend: DaemonBackend {
                 continue
             }
             var snapshot = Self.snapshot(entry, torrent, status)
+            if let progress = status.metadataProgress, status.state == .fetchingMetadata {
+                snapshot.metadataPercentComplete =
+                    progress.total > 0 ? Double(progress.received) / Double(progress.total) : 0
+                snapshot.magnetLink = entry.magnet ?? snapshot.magnetLink
+                snapshot.percentDone = 0
+                snapshot.percentComplete = 0
+                snapshot.isFinished = false
+                snapshot.eta = -1
+            }
             let now = Self.now()
             if status.isFinished && entry.doneDate == 0 {
                 state.torrents[index].doneDate = now
@@ -446,6 +782,7 @@ public actor EngineBackend: DaemonBackend {
             snapshot.activityDate = lastActivity[entry.id] ?? 0
             snapshot.startDate = startDates[entry.id] ?? 0
             snapshot.torrentFile = torrentPath(entry.hashString)
+            snapshot.labels = entry.labels ?? []
             if detail.contains(.files) || detail.contains(.pieces) {
                 let verified = await client.verifiedPieces(of: handle) ?? Bitfield(count: torrent.pieceCount)
                 if detail.contains(.files) { snapshot.files = Self.files(torrent, entry, verified) }
@@ -459,9 +796,13 @@ public actor EngineBackend: DaemonBackend {
             if detail.contains(.trackers) {
                 let live = await client.trackerStatuses(of: handle)
                 if !live.isEmpty {
+                    // Ids are positions in the torrent's list (the engine shuffles each tier), so that
+                    // trackerRemove and trackerReplace name what torrent-get showed.
+                    let order = torrent.announceTiers.flatMap { $0 }
                     snapshot.trackers = live.enumerated().map { index, tracker in
                         TrackerSnapshot(
-                            announce: tracker.url, tier: tracker.tier, id: index,
+                            announce: tracker.url, tier: tracker.tier,
+                            id: order.firstIndex(of: tracker.url) ?? order.count + index,
                             hasAnnounced: tracker.isStarted || tracker.lastPeerCount != nil,
                             lastAnnounceSucceeded: tracker.lastError == nil && tracker.lastPeerCount != nil,
                             lastAnnounceResult: tracker.lastError ?? (tracker.lastPeerCount != nil ? "Success" : ""),
@@ -488,6 +829,10 @@ public actor EngineBackend: DaemonBackend {
         if let failure {
             snapshot.error = 3
             snapshot.errorString = failure
+        }
+        if fetching[entry.id] != nil {
+            snapshot.metadataPercentComplete = 0
+            snapshot.magnetLink = entry.magnet ?? ""
         }
         snapshot.fileCount = torrent.files.count
         snapshot.torrentFile = torrentPath(entry.hashString)

@@ -13,6 +13,10 @@ public struct RPCDispatcher: Sendable {
     static let maximumListLength = 100_000
     /// Highest speed limit accepted, in kB/s (about 1 TB/s).
     static let maximumSpeedLimit: Int64 = 1_000_000_000
+    /// Longest path, URL or label accepted, in UTF-8 bytes.
+    static let maximumPathBytes = 4096
+    /// Most trackers or labels in one argument.
+    static let maximumTrackers = 1000
 
     /// A dispatcher over `backend`.
     public init(backend: any DaemonBackend) {
@@ -67,6 +71,17 @@ public struct RPCDispatcher: Sendable {
         case "torrent_set":
             try await backend.set(ids: try await ids(arguments), try torrentChanges(arguments))
             return [:]
+        case "torrent_set_location":
+            guard let location = arguments["location"]?.stringValue, location.hasPrefix("/"),
+                location.utf8.count <= Self.maximumPathBytes
+            else { throw DaemonError(.invalidArgument, "location must be an absolute path") }
+            let move = try bool(arguments, "move") ?? false
+            try await backend.setLocation(ids: try await ids(arguments), location: location, move: move)
+            return [:]
+        case "torrent_rename_path":
+            return try await renamePath(arguments)
+        case "blocklist_update":
+            return ["blocklist-size": .int(Int64(try await backend.updateBlocklist()))]
         case "free_space":
             guard let path = arguments["path"]?.stringValue else {
                 throw DaemonError(.invalidArgument, "directory path argument is missing")
@@ -172,11 +187,93 @@ public struct RPCDispatcher: Sendable {
         changes.priorityHigh = try indexes(arguments, "priority_high")
         changes.priorityNormal = try indexes(arguments, "priority_normal")
         changes.priorityLow = try indexes(arguments, "priority_low")
-        for unsupported in ["location", "tracker_add", "tracker_remove", "tracker_replace", "tracker_list", "labels"]
-        where arguments[unsupported] != nil {
-            throw DaemonError(.invalidArgument, "\(unsupported) is not supported by this daemon yet")
+        if arguments["location"] != nil {
+            throw DaemonError(.invalidArgument, "location is changed with torrent-set-location")
+        }
+        if let value = arguments["tracker_add"] {
+            changes.trackerAdd = try strings(value, "trackerAdd").map(trackerURL)
+        }
+        changes.trackerRemove = try indexes(arguments, "tracker_remove")
+        if let value = arguments["tracker_replace"] {
+            // A flat array of id, URL pairs (Transmission also accepts an array of [id, URL] arrays).
+            guard var elements = value.arrayValue, elements.count <= 2 * Self.maximumTrackers else {
+                throw DaemonError(.invalidArgument, "trackerReplace must be pairs of id and URL")
+            }
+            if elements.allSatisfy({ $0.arrayValue?.count == 2 }) { elements = elements.flatMap { $0.arrayValue! } }
+            guard elements.count % 2 == 0 else {
+                throw DaemonError(.invalidArgument, "trackerReplace must be pairs of id and URL")
+            }
+            var pairs: [TrackerReplacement] = []
+            for start in stride(from: 0, to: elements.count, by: 2) {
+                guard let id = elements[start].intValue, id >= 0, id <= Int64(Int32.max),
+                    let url = elements[start + 1].stringValue
+                else { throw DaemonError(.invalidArgument, "trackerReplace must be pairs of id and URL") }
+                pairs.append(TrackerReplacement(id: Int(id), announce: try trackerURL(url)))
+            }
+            changes.trackerReplace = pairs
+        }
+        if let value = arguments["tracker_list"] {
+            guard let text = value.stringValue, text.utf8.count <= Self.maximumTrackers * 256 else {
+                throw DaemonError(.invalidArgument, "trackerList must be a string of announce URLs")
+            }
+            var tiers: [[String]] = [[]]
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                let url = line.trimmingCharacters(in: .whitespacesAndNewlines)
+                if url.isEmpty {
+                    if !(tiers.last?.isEmpty ?? true) { tiers.append([]) }
+                } else {
+                    tiers[tiers.count - 1].append(try trackerURL(url))
+                }
+            }
+            changes.trackerList = tiers.filter { !$0.isEmpty }
+        }
+        if let value = arguments["labels"] {
+            let labels = try strings(value, "labels").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard labels.allSatisfy({ !$0.isEmpty && !$0.contains(",") && $0.utf8.count <= 256 }) else {
+                throw DaemonError(.invalidArgument, "labels must be non-empty strings without commas")
+            }
+            var unique: [String] = []
+            for label in labels where !unique.contains(label) { unique.append(label) }
+            changes.labels = unique
         }
         return changes
+    }
+
+    /// An array of at most ``maximumTrackers`` strings, each at most ``maximumPathBytes`` long.
+    private func strings(_ value: JSONValue, _ key: String) throws(DaemonError) -> [String] {
+        guard let elements = value.arrayValue, elements.count <= Self.maximumTrackers else {
+            throw DaemonError(.invalidArgument, "\(key) must be an array of strings")
+        }
+        var result: [String] = []
+        for element in elements {
+            guard let text = element.stringValue, text.utf8.count <= Self.maximumPathBytes else {
+                throw DaemonError(.invalidArgument, "\(key) must be an array of strings")
+            }
+            result.append(text)
+        }
+        return result
+    }
+
+    /// An announce URL a tracker client can use (http, https or udp, with a host).
+    private func trackerURL(_ text: String) throws(DaemonError) -> String {
+        let lower = text.lowercased()
+        guard text.utf8.count <= 2048, ["http://", "https://", "udp://"].contains(where: { lower.hasPrefix($0) }),
+            let host = URLComponents(string: text)?.host, !host.isEmpty
+        else { throw DaemonError(.invalidArgument, "invalid tracker URL: \(text.prefix(200))") }
+        return text
+    }
+
+    private func renamePath(_ arguments: [String: JSONValue]) async throws(DaemonError) -> [String: JSONValue] {
+        let ids = try await ids(arguments)
+        guard ids.count == 1 else {
+            throw DaemonError(.invalidArgument, "torrent-rename-path requires exactly one torrent")
+        }
+        guard let path = arguments["path"]?.stringValue, !path.isEmpty, path.utf8.count <= Self.maximumPathBytes,
+            let name = arguments["name"]?.stringValue, !name.isEmpty, name.utf8.count <= 255,
+            !name.contains("/"), name != ".", name != ".."
+        else { throw DaemonError(.invalidArgument, "path and name must name a file and its new name") }
+        let renamed = try await backend.renamePath(id: ids[0], path: path, name: name)
+        return ["id": .int(Int64(ids[0])), "path": .string(renamed.path), "name": .string(renamed.name)]
     }
 
     // MARK: Methods
@@ -246,7 +343,7 @@ public struct RPCDispatcher: Sendable {
             if text.lowercased().hasPrefix("magnet:") {
                 source = .magnet(text)
             } else if text.lowercased().hasPrefix("http://") || text.lowercased().hasPrefix("https://") {
-                throw DaemonError(.invalidArgument, "adding by URL is not supported by this daemon yet")
+                source = .url(text)
             } else {
                 guard text.hasPrefix("/") else { throw DaemonError(.invalidArgument, "absolute path required") }
                 source = .file(text)
@@ -291,7 +388,8 @@ public struct RPCDispatcher: Sendable {
             "alt-speed-time-begin": 540, "alt-speed-time-end": 1020, "alt-speed-time-day": 127,
             "encryption": .string(settings.encryption), "dht-enabled": .bool(settings.dhtEnabled),
             "pex-enabled": .bool(settings.pexEnabled), "lpd-enabled": false, "utp-enabled": .bool(settings.utpEnabled),
-            "blocklist-enabled": false, "blocklist-size": 0, "blocklist-url": "",
+            "blocklist-enabled": .bool(settings.blocklistEnabled),
+            "blocklist-size": .int(Int64(settings.blocklistSize)), "blocklist-url": .string(settings.blocklistURL),
             "seedRatioLimit": 2, "seedRatioLimited": false, "idle-seeding-limit": 30,
             "idle-seeding-limit-enabled": false, "queue-stalled-enabled": false, "queue-stalled-minutes": 30,
             "download-queue-enabled": false, "download-queue-size": 5, "seed-queue-enabled": false,
@@ -328,6 +426,16 @@ public struct RPCDispatcher: Sendable {
         changes.speedLimitDownEnabled = try bool(arguments, "speed_limit_down_enabled")
         changes.speedLimitUp = try integer(arguments, "speed_limit_up", in: 0...Self.maximumSpeedLimit)
         changes.speedLimitUpEnabled = try bool(arguments, "speed_limit_up_enabled")
+        changes.blocklistEnabled = try bool(arguments, "blocklist_enabled")
+        if let value = arguments["blocklist_url"] {
+            guard let url = value.stringValue, url.utf8.count <= Self.maximumPathBytes,
+                url.isEmpty || url.hasPrefix("/")
+                    || ["http://", "https://", "file:///"].contains(where: {
+                        url.lowercased().hasPrefix($0)
+                    })
+            else { throw DaemonError(.invalidArgument, "blocklist-url must be an http(s) URL or an absolute path") }
+            changes.blocklistURL = url
+        }
         for unsupported in [
             "alt_speed_enabled", "peer_port", "encryption", "peer_limit_global", "peer_limit_per_torrent",
         ] where arguments[unsupported] != nil {

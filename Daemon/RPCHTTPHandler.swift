@@ -33,15 +33,17 @@ final class RPCHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let gate: RPCGate
     private let dispatcher: RPCDispatcher
     private let web: WebFolder?
+    private let metrics: PrometheusMetrics?
     private let logger: Logger
     private var state = State.idle
     /// Body bytes of a refused request dropped so far.
     private var discarded = 0
 
-    init(gate: RPCGate, dispatcher: RPCDispatcher, web: WebFolder?, logger: Logger) {
+    init(gate: RPCGate, dispatcher: RPCDispatcher, web: WebFolder?, metrics: PrometheusMetrics?, logger: Logger) {
         self.gate = gate
         self.dispatcher = dispatcher
         self.web = web
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -144,6 +146,20 @@ final class RPCHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         guard head.method == .GET || head.method == .HEAD else {
             return .answering(head, .text(status: 405, headers: ["Allow": "GET"], body: "405: Method Not Allowed"))
+        }
+        if path == "/metrics", let metrics {
+            // As open as the RPC (authentication, Host), without the session id a scraper does not keep.
+            if case .refuse(let status, let headers, let body) = gate.admit(
+                host: head.headers.first(name: "host"), authorization: head.headers.first(name: "authorization"),
+                sessionIDHeader: gate.sessionID, contentLength: 0)
+            {
+                return .answering(head, .text(status: status, headers: headers, body: body))
+            }
+            return .answering(
+                head,
+                .text(
+                    status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
+                    body: head.method == .HEAD ? "" : metrics.exposition()))
         }
         guard let web else { return .answering(head, .text(status: 404, headers: [:], body: "404: Not Found")) }
         if path == "/" || path == "/transmission" || path == "/transmission/" || path == "/transmission/web" {

@@ -5,7 +5,8 @@ import NIOHTTP1
 import NIOPosix
 
 /// The daemon's HTTP server: the Transmission RPC endpoint at `/transmission/rpc` (checked by an
-/// ``RPCGate``, answered by an ``RPCDispatcher``) and an optional ``WebFolder`` at `/transmission/web/`.
+/// ``RPCGate``, answered by an ``RPCDispatcher``), an optional ``WebFolder`` at `/transmission/web/`, and the
+/// optional ``PrometheusMetrics`` at `/metrics`.
 /// A thin NIO driver: the decisions are in the gate, the dispatcher and the folder's resolver.
 public final class RPCServer: Sendable {
     /// The server's settings.
@@ -37,8 +38,8 @@ public final class RPCServer: Sendable {
     /// Starts listening on `host:port` (0: any free port).
     /// - Throws: ``DaemonError`` with ``DaemonError/Code/bindFailed``.
     public static func start(
-        host: String, port: Int, gate: RPCGate, dispatcher: RPCDispatcher, web: WebFolder?, limits: Limits = Limits(),
-        logger: Logger = Logger(label: "nbt.daemon.rpc")
+        host: String, port: Int, gate: RPCGate, dispatcher: RPCDispatcher, web: WebFolder?,
+        metrics: PrometheusMetrics? = nil, limits: Limits = Limits(), logger: Logger = Logger(label: "nbt.daemon.rpc")
     ) async throws(DaemonError) -> RPCServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let counter = ConnectionCounter(maximum: limits.maximumConnections)
@@ -62,7 +63,7 @@ public final class RPCServer: Sendable {
                         withErrorHandling: true, withOutboundHeaderValidation: true, withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: decoderLimits)
                     try sync.addHandler(
-                        RPCHTTPHandler(gate: gate, dispatcher: dispatcher, web: web, logger: logger))
+                        RPCHTTPHandler(gate: gate, dispatcher: dispatcher, web: web, metrics: metrics, logger: logger))
                 }
             }
         do {

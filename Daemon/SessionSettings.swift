@@ -30,6 +30,12 @@ public struct SessionSettings: Sendable, Hashable {
     public var watchDir: String?
     /// Whether new torrents are added stopped.
     public var startAddedTorrents: Bool
+    /// Where `blocklist-update` reads the blocklist: an http(s) URL or an absolute file path ("" none).
+    public var blocklistURL: String = ""
+    /// Whether the blocklist is applied to the engine's IP filter.
+    public var blocklistEnabled: Bool = false
+    /// Ranges in the blocklist last read.
+    public var blocklistSize: Int = 0
 
     /// Settings.
     public init(
@@ -70,6 +76,10 @@ public struct SessionChanges: Sendable, Hashable {
     public var speedLimitUp: Int?
     /// Whether the global upload limit holds.
     public var speedLimitUpEnabled: Bool?
+    /// Where `blocklist-update` reads the blocklist (an http(s) URL or an absolute file path).
+    public var blocklistURL: String?
+    /// Whether the blocklist is applied.
+    public var blocklistEnabled: Bool?
     /// No changes.
     public init() {}
 }

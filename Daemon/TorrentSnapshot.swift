@@ -42,6 +42,8 @@ public struct TorrentSnapshot: Sendable, Hashable {
     public var percentComplete: Double
     /// Verified wanted over wanted bytes.
     public var percentDone: Double
+    /// How much of a magnet's metadata is known, 0...1 (1 for a torrent whose metadata is known).
+    public var metadataPercentComplete: Double = 1
     /// Hash check progress, 0...1.
     public var recheckProgress: Double = 0
     /// Download rate, bytes per second.
@@ -102,6 +104,8 @@ public struct TorrentSnapshot: Sendable, Hashable {
     public var peerLimit: Int = 50
     /// The .torrent file kept in the config directory.
     public var torrentFile: String = ""
+    /// The labels set with `torrent-set`.
+    public var labels: [String] = []
     /// The web seeds.
     public var webseeds: [String] = []
     /// Number of files.

@@ -75,3 +75,39 @@ extension Client {
         configuration.logger.info("global \(direction) limit: \(limit.bytesPerSecond.map { "\($0) B/s" } ?? "none")")
     }
 }
+
+extension Client {
+    /// Replaces a torrent's trackers while it runs (the Transmission RPC's `trackerAdd`, `trackerRemove`,
+    /// `trackerReplace` and `trackerList`): a new announce schedule over `tiers` (BEP 12; empty URLs and
+    /// tiers dropped), due at once unless the torrent is being checked. Trackers that were told `started` and
+    /// are no longer listed are told `stopped` (in the background); the ones that stay start over. The
+    /// torrent's own ``Torrent/announceTiers`` are left as they were added (the caller keeps the new list).
+    /// Without trackers in the configuration (``ClientConfiguration/usesTrackers``) nothing is announced.
+    /// - Throws: ``EngineError`` (`unknownTorrent`, `shutDown`).
+    public func setTrackers(_ tiers: [[String]], for handle: TorrentHandle) async throws(EngineError) {
+        let tiers = tiers.map { $0.filter { !$0.isEmpty } }.filter { !$0.isEmpty }
+        let kept = Set(tiers.joined())
+        let stops = try await onLoop { core throws(EngineError) -> [StopAnnounce] in
+            guard let session = core.session(handle) else {
+                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
+            }
+            guard core.configuration.usesTrackers else { return [] }
+            let stops = core.announcer.announceStopped(session).filter { !kept.contains($0.url) }
+            guard !tiers.isEmpty else {
+                session.schedule = nil
+                return stops
+            }
+            var random = TrackerRandom()
+            session.schedule = AnnounceSchedule(
+                tiers: tiers, isPrivate: session.torrent.isPrivate, random: &random, now: core.loop.now)
+            if session.trackerClient == nil { core.announcer.startTrackerClient(for: session) }
+            if session.state != .checking { core.announcer.announceDue(session, now: core.loop.now) }
+            return stops
+        }
+        for stop in stops {
+            events.emit(.trackerConnect(.init(torrent: stop.torrent, url: stop.url), event: .stopped))
+            Task { _ = try? await stop.tracker.announce(stop.request, to: stop.url) }
+        }
+        configuration.logger.info("\(handle.name): \(kept.count) trackers in \(tiers.count) tiers")
+    }
+}

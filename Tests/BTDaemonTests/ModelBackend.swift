@@ -66,6 +66,20 @@ actor ModelBackend: DaemonBackend {
         lastChanges = changes
     }
 
+    func setLocation(ids: [Int], location: String, move: Bool) async throws(DaemonError) {
+        calls.append("setLocation \(ids) \(location) \(move)")
+    }
+
+    func renamePath(id: Int, path: String, name: String) async throws(DaemonError) -> (path: String, name: String) {
+        calls.append("renamePath \(id) \(path) \(name)")
+        return (path, name)
+    }
+
+    func updateBlocklist() async throws(DaemonError) -> Int {
+        calls.append("updateBlocklist")
+        return 42
+    }
+
     func session() async -> SessionSettings {
         SessionSettings(
             downloadDir: downloadDir, peerPort: 51413, configDir: "/var/lib/nbt", peerLimitPerTorrent: 50,

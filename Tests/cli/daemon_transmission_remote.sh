@@ -4,8 +4,8 @@
 # daemon's peer port: add a multi-file .torrent (-a), list (-l), info (-i, -f, -pi, -it), unwanted/wanted
 # files (-G/-g), a torrent download limit (-d, then -D), session limits (-d/-u, -D/-U), stop/start (-S/-s), the download completing with
 # the seed's bytes, verify (-v), a .torrent dropped in the watch dir, a restart (SIGTERM, then the torrent
-# is back complete without downloading; the same after kill -9), a magnet refused with a clear error (no
-# magnet support in the engine yet), remove with data (--remove-and-delete), and a clean SIGTERM exit.
+# is back complete without downloading; the same after kill -9), a magnet without an info-hash refused with
+# a clear error, remove with data (--remove-and-delete), and a clean SIGTERM exit.
 # Fails when transmission-remote or python3-libtorrent is missing and NBT_REQUIRE_INTEROP=1, else skips.
 source "$(dirname "$0")/common.bash"
 python=${NBT_PYTHON:-/usr/bin/python3}
@@ -136,9 +136,9 @@ for _ in $(seq 1 100); do tr -l | grep -qE " 100% .* pack$" && break; sleep 0.2;
 tr -l | grep -qE " 100% .* pack$" || fail "after kill -9 the torrent is not back complete: $(tr -l)"
 tr -t 1 -i | grep -qE "Downloaded: (None|0)" || fail "after kill -9 the daemon downloaded again"
 
-# Magnets are refused with an error until the engine fetches metadata.
-tr -a "magnet:?xt=urn:btih:$(printf '%040d' 0)" >"$work/magnet.out" 2>&1 && fail "a magnet was accepted"
-grep -q "magnet links are not supported" "$work/magnet.out" || fail "no clear magnet refusal: $(cat "$work/magnet.out")"
+# A magnet without an info-hash is refused with a clear error (magnets that work: daemon_magnet.sh).
+tr -a "magnet:?dn=no-hash" >"$work/magnet.out" 2>&1 && fail "a magnet without a hash was accepted"
+grep -q "invalid magnet link" "$work/magnet.out" || fail "no clear magnet refusal: $(cat "$work/magnet.out")"
 
 # Remove with data, then stop.
 tr -t 1 --remove-and-delete | grep -q success || fail "--remove-and-delete did not succeed"

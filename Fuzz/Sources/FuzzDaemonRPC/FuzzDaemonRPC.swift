@@ -64,6 +64,11 @@ struct FixedBackend: DaemonBackend {
     func reannounce(ids: [Int]) async throws(DaemonError) {}
     func remove(ids: [Int], deleteData: Bool) async throws(DaemonError) {}
     func set(ids: [Int], _ changes: TorrentChanges) async throws(DaemonError) {}
+    func setLocation(ids: [Int], location: String, move: Bool) async throws(DaemonError) {}
+    func renamePath(id: Int, path: String, name: String) async throws(DaemonError) -> (path: String, name: String) {
+        (path, name)
+    }
+    func updateBlocklist() async throws(DaemonError) -> Int { 0 }
     func session() async -> SessionSettings {
         SessionSettings(
             downloadDir: "/d", peerPort: 1, configDir: "/c", peerLimitPerTorrent: 1, peerLimitGlobal: 1,
