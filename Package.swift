@@ -46,7 +46,10 @@ let libraries: [(String, String, [Target.Dependency])] = [
     ),
     (
         "BTDaemon", "Daemon",
-        ["BTBencode", "BTMetainfo", "BTTracker", "BTStorage", "BTEngine", nio, nioPosix, nioHTTP1, logging]
+        [
+            "BTBencode", "BTMetainfo", "BTTracker", "BTStorage", "BTEngine", nio, nioPosix, nioHTTP1, logging, metrics,
+            httpClient,
+        ]
     ),
 ]
 
@@ -88,7 +91,8 @@ for module in testedModules {
                     ? [
                         .product(name: "MetricsTestKit", package: "swift-metrics"), logging,
                         .product(name: "NIOEmbedded", package: "swift-nio"),
-                    ] : []),
+                    ] : [])
+                + (module == "BTDaemon" ? [metrics, httpClient] : []),
             path: "Tests/" + module + "Tests", exclude: testData[module] ?? [], swiftSettings: swiftSettings))
 }
 targets.append(
