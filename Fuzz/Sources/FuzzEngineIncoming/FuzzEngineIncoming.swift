@@ -58,7 +58,7 @@ private final class Harness: @unchecked Sendable {
         let payload = folder + "/payload.bin"
         var bytes = [UInt8](repeating: 0, count: 40_000)
         for index in bytes.indices { bytes[index] = UInt8(truncatingIfNeeded: index &* 131 &+ 7) }
-        FileManager.default.createFile(atPath: payload, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: payload, contents: Data(bytes))
         var creator = TorrentCreator(path: payload)
         creator.version = .v1
         creator.pieceLength = 16 * 1024
@@ -115,11 +115,13 @@ private final class Harness: @unchecked Sendable {
         nextPort = nextPort % 60_000 + 1
         let port = nextPort
         let channel = NIOAsyncTestingChannel(loop: loop)
-        channel.remoteAddress = try! SocketAddress(ipAddress: "127.0.9.\(1 + Int(mode >> 6))", port: port)
+        // A testing channel's `connect(to:)` sets its remote address: the peer's, as an accepted socket has.
+        let remote = try! SocketAddress(ipAddress: "127.0.9.\(1 + Int(mode >> 6))", port: port)
+        channel.remoteAddress = remote
         guard let accept = side.transport.accept else { preconditionFailure("the client never listened") }
         do {
             try await loop.flatSubmit { accept(channel) }.get()
-            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 6881)).get()
+            try await channel.connect(to: remote).get()
         } catch {
             _ = try? await channel.close().get()
             await settle()
@@ -131,7 +133,7 @@ private final class Harness: @unchecked Sendable {
         while offset < stream.count && channel.isActive {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             let chunk = min(stream.count - offset, 1 + Int((state >> 33) % UInt64(largest)))
-            try? await channel.writeInbound(ByteBuffer(bytes: stream[offset..<offset + chunk]))
+            _ = try? await channel.writeInbound(ByteBuffer(bytes: stream[offset..<offset + chunk]))
             offset += chunk
             await loop.run()
             await drain(channel)
@@ -151,7 +153,9 @@ private final class Harness: @unchecked Sendable {
         await settle()
         await drain(channel)
         let after = lock.withLock { disconnects.removeValue(forKey: port) ?? [] }
-        precondition(after.count == 1, "a closed connection was reported \(after.count) times: \(after)")
+        precondition(
+            after.count == 1,
+            "a closed connection was reported \(after.count) times: \(after); others: \(lock.withLock { disconnects })")
         let status = await side.client.status(of: side.handle)
         precondition(status != nil, "the torrent is gone")
         precondition(status!.peers == 0, "\(status!.peers) peers counted after every connection closed")
