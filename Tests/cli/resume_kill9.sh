@@ -81,9 +81,12 @@ done
 # (At 256 KiB/s the 6 MiB take 24 s: resume data claiming all 96 pieces was written at the end, not while
 # the download ran.)
 [ "$count" -lt 96 ] || fail "no resume data claimed a.bin and b.bin while the download ran, only at its end"
-kill -0 "$run1" 2>/dev/null || fail "the download ended before the kill -9: $(cat "$work/run1.out" "$work/run1.err")"
-kill -9 "$run1"
+# $run1 is `timeout`'s PID: the kill -9 goes to nbt itself, its child.
+nbt1=$(pgrep -P "$run1" | head -1 || true)
+[ -n "$nbt1" ] || fail "the download ended before the kill -9: $(cat "$work/run1.out" "$work/run1.err")"
+kill -9 "$nbt1"
 finish "$run1"
+kill -0 "$nbt1" 2>/dev/null && fail "nbt ($nbt1) survived its kill -9"
 [ -n "$resume" ] || fail "no resume data written while the download ran: $(cat "$work/run1.out" "$work/run1.err")"
 [ "$count" -ge 32 ] || fail "the resume data claims $count pieces after a.bin and b.bin finished (want >= 32)"
 mapfile -t pieces < <(claimed "$resume")
