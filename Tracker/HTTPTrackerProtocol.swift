@@ -2,8 +2,12 @@ import BTBencode
 
 /// The HTTP tracker protocol (BEP 3, 7, 23, 48) without I/O: request URLs in, parsed responses out.
 public enum HTTPTrackerProtocol {
-    /// Largest number of peers taken from one response (a hostile tracker cannot make us hold more).
-    public static let maxPeers = 10_000
+    /// Largest number of peers taken from one response (a hostile tracker cannot make us hold more): more
+    /// than the default response limit (``TrackerClient/Configuration/maxResponseBytes``, 1 MiB, libtorrent's
+    /// `tracker_maximum_response_length`) holds in compact form (174,762), so every peer of an answer that was
+    /// accepted is kept and the engine, not the parser, decides which to dial (an honest peer listed last in
+    /// a 40,000-peer answer is not cut off).
+    public static let maxPeers = 200_000
     /// Intervals are clamped to this many seconds (one day) so a tracker cannot park a torrent forever.
     public static let maxInterval = 86_400
     /// Interval used when a response omits `interval` (libtorrent's default).

@@ -346,7 +346,7 @@ class LyingTracker:
             junk = b"".join(bytes([127, 16, rng.randrange(256), rng.randrange(1, 255)])
                             + struct.pack(">H", rng.choice([0, 1, rng.randrange(1024, 65536)]))
                             for _ in range(40000))
-            peers = b"6:peers" + str(len(junk) + 6).encode() + b":" + junk + socket.inet_aton(honest[0]) \
+            peers = b"5:peers" + str(len(junk) + 6).encode() + b":" + junk + socket.inet_aton(honest[0]) \
                 + struct.pack(">H", honest[1])
         else:
             entries = []

@@ -107,7 +107,12 @@ final class Announcer: EngineComponent, @unchecked Sendable {
         // The success event comes from the tracker client's stream, after its read and disconnect.
         session.schedule?.succeeded(url, response: response, now: loop.now)
         guard core.torrents[session.handle.wireInfoHash] === session else { return }
-        for peer in response.peers where peer.peerID == nil || peer.peerID! != core.peerID.bytes {
+        // In random order: when an answer holds more peers than the candidate queue, the queue takes a
+        // sample of it, not its first addresses (a lying tracker lists its junk first); the rest wait in the
+        // candidates' reserve.
+        var peers = response.peers
+        peers.shuffle(using: &core.random)
+        for peer in peers where peer.peerID == nil || peer.peerID! != core.peerID.bytes {
             core.connections.addPeer(host: peer.host, port: peer.port, source: .tracker, to: session)
         }
     }

@@ -23,6 +23,9 @@ final class ClientCore: @unchecked Sendable {
     var ledger = ReputationLedger<IPAddress>()
     /// Connections written to and not yet flushed while `deferringFlushes` runs; nil outside it.
     var deferredFlushes: [UInt64: PeerConnection]?
+    /// Per torrent: verified pieces and complete files at the last periodic resume-data check (a finished
+    /// file saves resume data at once).
+    private var fileProgress: [[UInt8]: (verified: Int, files: Int)] = [:]
     /// Tie-breaks of the picker and the choker: a seeded generator, because the picker draws one number per
     /// candidate piece on every pick, and the system generator costs a system call per number.
     var random = TrackerRandom()
@@ -115,18 +118,37 @@ final class ClientCore: @unchecked Sendable {
     /// kill -9 costs at most this much re-checking, not a full check.
     static let resumeSaveInterval = TimeAmount.minutes(2)
 
-    /// Saves `session`'s resume data when ``resumeSaveInterval`` passed since the last periodic save; the
-    /// store writes only a snapshot that differs from the last one it wrote (and flushes the files first).
+    /// Saves `session`'s resume data when ``resumeSaveInterval`` passed since the last periodic save, or
+    /// when a file finished since the last tick (libtorrent saves on `file_completed_alert` the same way: a
+    /// kill -9 then never costs a finished file's check); the store writes only a snapshot that differs from
+    /// the last one it wrote (and flushes the files first).
     func saveResumeDataIfDue(_ session: TorrentSession, now: NIODeadline) {
         guard let path = session.resumePath, session.hasMetadata else { return }
+        let finishedAFile = finishedFileSinceLastTick(session)
         guard let last = session.lastResumeSave else {
             session.lastResumeSave = now
             return
         }
-        guard now - last >= Self.resumeSaveInterval else { return }
+        guard finishedAFile || now - last >= Self.resumeSaveInterval else { return }
         session.lastResumeSave = now
         let store = session.store
         Task { _ = try? await store.saveResumeDataIfChanged(to: path) }
+    }
+
+    /// Whether more of `session`'s files are complete than at the last call (false on the first call). The
+    /// files are counted only when the number of verified pieces changed.
+    private func finishedFileSinceLastTick(_ session: TorrentSession) -> Bool {
+        let key = session.handle.wireInfoHash
+        let have = session.picker.have
+        if let known = fileProgress[key], known.verified == have.setCount { return false }
+        let layout = session.picker.layout
+        var complete = 0
+        for index in layout.files.indices where !layout.files[index].isPadFile && layout.files[index].length > 0 {
+            if layout.pieces(ofFile: index).allSatisfy({ have[$0] }) { complete += 1 }
+        }
+        let previous = fileProgress[key]
+        fileProgress[key] = (have.setCount, complete)
+        return previous.map { complete > $0.files } ?? false
     }
 
     // MARK: Torrents
@@ -162,6 +184,7 @@ final class ClientCore: @unchecked Sendable {
     /// files.
     func removeSession(_ session: TorrentSession) {
         torrents[session.handle.wireInfoHash] = nil
+        fileProgress[session.handle.wireInfoHash] = nil
         skeyIndex = SKEYIndex(torrents.keys)
         webSeeds.remove(session)
         connections.disconnectAll(session, reason: .local)

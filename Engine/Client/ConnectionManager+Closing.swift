@@ -82,6 +82,7 @@ extension ConnectionManager {
                 }
             }
             if connection.reportedConnect { session.rechokeSoon = true }
+            slotFreed(by: connection, of: session)
         }
         events.emit(.peerDisconnect(connection.info, reason: reason))
         metrics.disconnected(reason)
