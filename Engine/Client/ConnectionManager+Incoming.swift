@@ -154,6 +154,7 @@ extension ConnectionManager {
         if core.dht.isEnabled { config.localReserved[.dht] = true }
         if core.pex.isEnabled(for: session) { config.extensionHandshake.messages[ExtensionHandshake.Name.pex] = 1 }
         core.metadata.configure(&config, for: session)
+        core.superSeeds.configure(&config, for: session)
         if listenPort > 0 { config.extensionHandshake.listenPort = UInt16(clamping: listenPort) }
         return config
     }

@@ -16,15 +16,20 @@ public struct TorrentLimits: Hashable, Sendable {
     /// handshake names it (`required`: RC4 only; `none`: no MSE). Incoming MSE is answered only when the
     /// client's own policy is not `none` (the listener's handler is the client's).
     public var encryption: EncryptionPolicy?
+    /// Super-seeding (BEP 16): once the torrent is complete, each new connection is shown no pieces and offered
+    /// one or two at a time (``SuperSeeding``), so peers spread the pieces among themselves. Switching it off
+    /// announces every piece to each connection; switching it on applies to connections made afterwards.
+    public var superSeeding: Bool
 
     /// Limits; unlimited rates, the client's peer maximum and the client's encryption policy unless given.
     public init(
         uploadLimit: RateLimit = .unlimited, downloadLimit: RateLimit = .unlimited, maximumPeers: Int? = nil,
-        encryption: EncryptionPolicy? = nil
+        encryption: EncryptionPolicy? = nil, superSeeding: Bool = false
     ) {
         self.uploadLimit = uploadLimit
         self.downloadLimit = downloadLimit
         self.maximumPeers = maximumPeers.map { max(0, $0) }
         self.encryption = encryption
+        self.superSeeding = superSeeding
     }
 }
