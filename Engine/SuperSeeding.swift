@@ -7,8 +7,11 @@
 /// the ``PiecePicker``): the policy asks for them through a ``Swarm`` view when it decides.
 ///
 /// The rules, as libtorrent applies them (`torrent::get_piece_to_super_seed`, `peer_connection::superseed_piece`):
-/// - A peer is offered ``offersPerPeer`` pieces when it connects: pieces it lacks, the rarest first, a piece
-///   offered to nobody before one offered to someone, ties broken at random.
+/// - A peer is offered ``offersPerPeer`` pieces when it connects: pieces it lacks that no peer has and no other
+///   peer is offered, ties broken at random. Where libtorrent then offers pieces the swarm already has (the
+///   least offered, then the rarest), this policy offers nothing more: the peer gets those from the swarm, and
+///   the seed uploads each piece about once. Only a peer left without an offer for ``patience`` is offered
+///   such a piece (least offered, then rarest), so a swarm whose holders do not upload still completes.
 /// - An offer is replaced once it is seen coming back: the peer has the piece and so does another peer (BEP 16:
 ///   "until it sees the piece it sent to the peer being received by another peer"). When the peer is the only
 ///   one, or another peer does not take the piece within ``patience``, the peer having it is enough
@@ -59,6 +62,8 @@ public struct SuperSeeding<Peer: Hashable & Sendable>: Sendable {
     /// How long an offer the peer completed waits to be seen at another peer before it is replaced anyway.
     public let patience: Duration
 
+    /// Since when each peer without an offer has had none.
+    private var idleSince: [Peer: EngineInstant] = [:]
     /// Current offers of each peer, oldest first.
     private var pending: [Peer: [Pending]] = [:]
     /// How many peers currently hold an offer of each piece.
@@ -95,6 +100,7 @@ public struct SuperSeeding<Peer: Hashable & Sendable>: Sendable {
 
     /// `peer` left: its offers are forgotten.
     public mutating func peerLeft(_ peer: Peer) {
+        idleSince[peer] = nil
         guard let offers = pending.removeValue(forKey: peer) else { return }
         for offer in offers { offerCounts[offer.piece] -= 1 }
     }
@@ -135,7 +141,9 @@ public struct SuperSeeding<Peer: Hashable & Sendable>: Sendable {
         return result
     }
 
-    /// Time passed: offers completed longer than ``patience`` ago without being seen elsewhere are replaced.
+    /// Time passed: offers completed longer than ``patience`` ago without being seen elsewhere are replaced,
+    /// peers with room are offered pieces that became unspread (their holders left), and a peer without an
+    /// offer for ``patience`` is offered a piece the swarm has.
     public mutating func tick(swarm: Swarm, now: EngineInstant) -> [Offer] {
         var result: [Offer] = []
         for peer in pending.keys {
@@ -144,9 +152,12 @@ public struct SuperSeeding<Peer: Hashable & Sendable>: Sendable {
                 guard let since = offers[index].heldSince else { return false }
                 return now - since >= patience
             }
-            guard !stale.isEmpty else { continue }
             for index in stale.reversed() { retire(peer, at: index) }
+            guard let count = pending[peer]?.count, count < offersPerPeer else { continue }
             result += topUp(peer, swarm: swarm, now: now)
+            if let since = idleSince[peer], now - since >= patience {
+                result += topUp(peer, swarm: swarm, now: now, spreadPieces: true)
+            }
         }
         return result
     }
@@ -158,25 +169,35 @@ public struct SuperSeeding<Peer: Hashable & Sendable>: Sendable {
         offerCounts[offer.piece] -= 1
     }
 
-    /// Offers `peer` pieces until it holds ``offersPerPeer`` offers or lacks no piece we could offer.
-    private mutating func topUp(_ peer: Peer, swarm: Swarm, now: EngineInstant) -> [Offer] {
+    /// Offers `peer` pieces until it holds ``offersPerPeer`` offers or lacks no piece we could offer (with
+    /// `spreadPieces`, also pieces the swarm has or another peer is offered); records whether it is left idle.
+    private mutating func topUp(_ peer: Peer, swarm: Swarm, now: EngineInstant, spreadPieces: Bool = false)
+        -> [Offer]
+    {
         var result: [Offer] = []
         while let offers = pending[peer], offers.count < offersPerPeer,
-            let piece = choose(for: peer, excluding: offers.map(\.piece), swarm: swarm)
+            let piece = choose(for: peer, excluding: offers.map(\.piece), swarm: swarm, spreadPieces: spreadPieces)
         {
             pending[peer]?.append(Pending(piece: piece, heldSince: nil))
             offerCounts[piece] += 1
             result.append(Offer(peer: peer, piece: piece))
         }
+        if pending[peer]?.isEmpty ?? false {
+            if idleSince[peer] == nil { idleSince[peer] = now }
+        } else {
+            idleSince[peer] = nil
+        }
         return result
     }
 
-    /// The piece `peer` lacks that is offered to the fewest peers, then the rarest, random among equals.
-    private mutating func choose(for peer: Peer, excluding: [Int], swarm: Swarm) -> Int? {
+    /// The piece `peer` lacks that is offered to the fewest peers, then the rarest, random among equals; without
+    /// `spreadPieces`, only a piece no peer has and nobody is offered.
+    private mutating func choose(for peer: Peer, excluding: [Int], swarm: Swarm, spreadPieces: Bool) -> Int? {
         var best: (Int, Int)?
         var ties: [Int] = []
         for piece in 0..<pieceCount where !excluding.contains(piece) && !swarm.peerHas(peer, piece) {
             let key = (offerCounts[piece], swarm.availability(piece))
+            if !spreadPieces && key != (0, 0) { continue }
             if let current = best, key > current { continue }
             if let current = best, key == current {
                 ties.append(piece)

@@ -3,9 +3,10 @@ import Testing
 
 @testable import BTEngine
 
-/// ``SuperSeeding`` (BEP 16) decides alone, with a hand-made swarm: each peer is offered pieces it lacks, the
-/// rarest and least offered first; an offer is replaced only once the piece is seen at another peer (or the
-/// peer is alone, or the patience ran out), and an offer the peer already had is replaced at once.
+/// ``SuperSeeding`` (BEP 16) decides alone, with a hand-made swarm: each peer is offered pieces it lacks that
+/// nobody has nor is offered (others only after it idled for the patience, the least offered and rarest first);
+/// an offer is replaced only once the piece is seen at another peer (or the peer is alone, or the patience ran
+/// out), and an offer the peer already had is replaced at once.
 @Suite struct SuperSeedingOffersPiecesOnlyAsTheySpread {
     /// A swarm the test edits: what each peer has.
     final class Model {
@@ -33,16 +34,19 @@ import Testing
         #expect(Set(offered).count == 20)
     }
 
-    @Test func rarestPieceIsOfferedFirstAndPiecesThePeerHasNever() {
+    @Test func onlyUnspreadPiecesAreOfferedUntilAPeerIdlesForThePatience() {
         let model = Model()
         model.pieces = [1: [0, 1, 2], 2: [0, 1, 3], 3: [0, 2, 3], 4: []]
-        var policy = SuperSeeding<Int>(pieceCount: 5, offersPerPeer: 1)
-        // Peer 1 lacks 3 (availability 2) and 4 (availability 0): 4 is rarer.
+        var policy = SuperSeeding<Int>(pieceCount: 5, offersPerPeer: 1, patience: .seconds(30))
+        // Peer 1 lacks 3 (two peers have it) and 4 (nobody has it): only 4 is offered.
         #expect(policy.peerJoined(1, swarm: model.swarm, now: .zero).map(\.piece) == [4])
-        // Peer 2 lacks 2 and 4; 4 is offered to peer 1 already, so 2 comes first.
-        #expect(policy.peerJoined(2, swarm: model.swarm, now: .zero).map(\.piece) == [2])
+        // Peer 2 lacks 2 (spread) and 4 (offered to peer 1): nothing yet, it gets 2 from the swarm.
+        #expect(policy.peerJoined(2, swarm: model.swarm, now: .zero).isEmpty)
         model.pieces[5] = [0, 1, 2, 3, 4]
         #expect(policy.peerJoined(5, swarm: model.swarm, now: .zero).isEmpty)
+        #expect(policy.tick(swarm: model.swarm, now: .seconds(29)).isEmpty)
+        // Idle for the patience: peer 2 is offered the least offered, rarest piece it lacks.
+        #expect(policy.tick(swarm: model.swarm, now: .seconds(30)) == [.init(peer: 2, piece: 2)])
     }
 
     @Test func nextOfferWaitsUntilThePieceIsSeenAtAnotherPeer() {
@@ -125,11 +129,13 @@ import Testing
         model.pieces = [1: [], 2: []]
         var policy = SuperSeeding<Int>(pieceCount: 1, offersPerPeer: 1)
         #expect(policy.peerJoined(1, swarm: model.swarm, now: .zero).map(\.piece) == [0])
-        // The only piece is offered to peer 1; peer 2 is offered it too (nothing better), but only once.
-        #expect(policy.peerJoined(2, swarm: model.swarm, now: .zero).map(\.piece) == [0])
+        // The only piece is offered to peer 1: peer 2 waits.
+        #expect(policy.peerJoined(2, swarm: model.swarm, now: .zero).isEmpty)
         policy.peerLeft(1)
         #expect(policy.peers == [2])
         #expect(policy.offers(to: 1).isEmpty)
+        // The next tick offers the freed piece to peer 2.
+        #expect(policy.tick(swarm: model.swarm, now: .seconds(1)) == [.init(peer: 2, piece: 0)])
     }
 
     @Test func announcementsOutOfRangeChangeNothing() {
