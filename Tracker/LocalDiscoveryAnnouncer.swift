@@ -39,6 +39,13 @@ public struct LocalDiscoveryAnnouncer: Sendable {
         public var address: IPAddress
         /// The port the sender takes connections on.
         public var port: UInt16
+
+        /// A peer at `address`:`port` for the torrent `infoHash`.
+        public init(infoHash: [UInt8], address: IPAddress, port: UInt16) {
+            self.infoHash = infoHash
+            self.address = address
+            self.port = port
+        }
     }
 
     /// Why a received datagram named no peer (for logs and tests).

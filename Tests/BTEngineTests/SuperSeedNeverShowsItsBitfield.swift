@@ -72,14 +72,14 @@ import Testing
             torrent, downloadDirectory: leechFolder, limits: TorrentLimits(downloadLimit: .bytesPerSecond(64 * 1024)))
         try await leecher.connect(host: "127.0.0.1", port: seeder.port, for: downloading)
         var before = 0
-        let connected = await RawPeer.eventually(limit: .seconds(20)) {
+        let connected = await ClientFixtures.eventually(limit: .seconds(20)) {
             before = await leecher.peers(of: downloading).first?.pieces.setCount ?? 0
             return before > 0
         }
         #expect(connected)
         #expect(before < torrent.pieceCount / 2)
         try await seeder.setLimits(TorrentLimits(), for: seeding)
-        let announced = await RawPeer.eventually(limit: .seconds(20)) {
+        let announced = await ClientFixtures.eventually(limit: .seconds(20)) {
             await leecher.peers(of: downloading).first?.pieces.setCount == torrent.pieceCount
         }
         await leecher.shutdown()

@@ -30,7 +30,7 @@ import Testing
 
     @Test func dueTorrentsShareOneMessageAndMessagesKeepTheirSpacing() {
         var announcer = LocalDiscoveryAnnouncer(cookie: "ab", listenPort: 6881)
-        for n in 1...25 { announcer.add(infoHash: Self.hash(n), isPrivate: false, now: Self.start) }
+        for n in UInt8(1)...25 { announcer.add(infoHash: Self.hash(n), isPrivate: false, now: Self.start) }
         let sent = Self.sendTimes(&announcer, until: 1)
         // 25 due at once: 20 in the first message, 5 in the next, half a second later.
         #expect(sent.map(\.1) == [20, 5])

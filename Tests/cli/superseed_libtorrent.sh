@@ -42,7 +42,7 @@ print(json.dumps({'done': all(h.status().is_seeding for h in handles), 'seconds'
                   'progress': [round(h.status().progress, 3) for h in handles]}), flush=True)
 EOF
 
-# run MODE FLAGS...: seeds with nbt, runs the leechers, stops the seed when they are done; prints the upload.
+# run MODE FLAGS...: seeds with nbt, runs the leechers, stops the seed when they are done; sets $uploaded.
 run() {
   local mode=$1
   shift
@@ -60,9 +60,11 @@ run() {
   for i in 0 1 2 3 4; do
     cmp -s "$work/src/data.bin" "$work/lt-$mode/$i/data.bin" || fail "leecher $i ($mode) has different bytes"
   done
-  stopped_field "$work/seed-$mode" uploaded
+  uploaded=$(stopped_field "$work/seed-$mode" uploaded)
 }
-super=$(run super --super-seed)
-normal=$(run normal)
+run super --super-seed
+super=$uploaded
+run normal
+normal=$uploaded
 ratio() { awk -v u="$1" -v s="$size" 'BEGIN { printf "%.2f", u / s }'; }
 echo "superseed_libtorrent.sh: ok (5 libtorrent leechers complete; seed uploaded $(ratio "$super")x the payload super-seeding, $(ratio "$normal")x seeding normally; $(sed -n 's/.*"seconds": \([0-9.]*\).*/\1/p' "$work/lt-super.out") s vs $(sed -n 's/.*"seconds": \([0-9.]*\).*/\1/p' "$work/lt-normal.out") s)"
