@@ -13,7 +13,7 @@ import Testing
         #expect(HolepunchMessage.rendezvous(Self.a).encoded() == [0, 0, 203, 0, 113, 5, 0x1a, 0xe1])
         #expect(
             HolepunchMessage.connect(Self.v6).encoded() == [1, 1, 0x20, 0x01, 0x0d, 0xb8]
-                + [UInt8](repeating: 0, count: 9) + [1, 0x12, 0x34])
+                + [UInt8](repeating: 0, count: 11) + [1, 0x12, 0x34])
         #expect(
             HolepunchMessage.error(.noSupport, about: Self.b).encoded() == [
                 2, 0, 198, 51, 100, 7, 0xc8, 0xd5, 0, 0, 0, 3,
