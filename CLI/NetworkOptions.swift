@@ -35,6 +35,13 @@ struct NetworkOptions: ParsableArguments {
     @Flag(name: .customLong("no-dht"), help: "Do not use the DHT (BEP 5) to find peers.")
     var noDHT = false
 
+    @Flag(
+        name: .customLong("no-lsd"),
+        help: ArgumentHelp(
+            "Do not use local service discovery (BEP 14) to find peers on the local network.",
+            discussion: "Also off when NBT_NO_PUBLIC_DHT or NBT_NO_LSD is set, as in the test scripts."))
+    var noLSD = false
+
     @Option(
         name: .customLong("dht-bootstrap"),
         help: "Join the DHT through this node (HOST:PORT) instead of the public routers; repeatable.")
@@ -97,6 +104,22 @@ struct NetworkOptions: ParsableArguments {
         return DHTSettings(bootstrapNodes: dhtBootstrap, statePath: dhtState)
     }
 
+    /// The environment variable that turns local service discovery off (as ``noPublicDHTVariable`` does too):
+    /// no multicast leaves a test that does not make a network namespace for it.
+    static let noLSDVariable = "NBT_NO_LSD"
+
+    /// Local service discovery (BEP 14), on by default as in libtorrent, on the `--bind` address's interface;
+    /// nil with `--no-lsd` or when ``noLSDVariable`` or ``noPublicDHTVariable`` is set.
+    func localDiscoverySettings(environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> LocalDiscoverySettings?
+    {
+        guard !noLSD else { return nil }
+        for variable in [Self.noLSDVariable, Self.noPublicDHTVariable] {
+            if let value = environment[variable], !value.isEmpty, value != "0" { return nil }
+        }
+        return LocalDiscoverySettings(interfaceAddress: bind == "0.0.0.0" || bind == "::" ? nil : bind)
+    }
+
     /// The swift-log level named by `--log-level`.
     static func level(_ text: String) throws -> Logger.Level {
         guard let level = Logger.Level(rawValue: text.lowercased()) else {
@@ -130,6 +153,7 @@ struct NetworkOptions: ParsableArguments {
         }
         if allowLocalTrackers { configuration.trackerAddressPolicy = .allowAll }
         configuration.dht = dhtSettings()
+        configuration.localDiscovery = localDiscoverySettings()
         configuration.encryption = EncryptionPolicy(rawValue: encryption) ?? .preferred
         switch FallbackTransport.Policy(rawValue: transport) ?? .tcp {
         case .tcp: configuration.transport = TCPTransport()

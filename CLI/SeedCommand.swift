@@ -27,10 +27,19 @@ struct SeedCommand: AsyncParsableCommand {
     @Flag(help: "Hash-check every piece first, even when resume data says the data is unchanged.")
     var recheck = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "Super-seed (BEP 16): show peers no pieces and offer each one or two at a time.",
+            discussion:
+                "The next piece goes to a peer once its last one is seen at another peer, so peers spread the pieces and the seed uploads little more than one copy. For a first seed with little upload; takes effect once every piece is verified."
+        ))
+    var superSeed = false
+
     func run() async throws {
         TransferDisplay.useJSON(progress.json)
         let torrent = try TransferSession.load(self.torrent)
-        let configuration = try network.configuration()
+        var configuration = try network.configuration()
+        configuration.defaultTorrentLimits.superSeeding = superSeed
         try await TransferSession.run(
             torrent: torrent, directory: directory, configuration: configuration, peers: network.peers,
             verb: "seeding", requireComplete: true, recheck: recheck, stop: { _ in false })

@@ -76,6 +76,8 @@ public struct ClientConfiguration: Sendable {
     public var maximumPendingWriteBytesPerTorrent: Int
     /// Web seeds (BEP 19 `url-list`): on by default; a switch, and further web seeds per torrent.
     public var webSeeds = WebSeedSettings()
+    /// Local service discovery (BEP 14) on the local network's multicast group; nil (the default): off.
+    public var localDiscovery: LocalDiscoverySettings? = nil
     /// Where a torrent's bytes live, given the torrent, the download directory and the storage event
     /// handler (default: `BTStorage/FileStorage` in the directory).
     public var makeStorage: @Sendable (Torrent, String, StorageEventHandler?) -> any Storage

@@ -23,6 +23,7 @@ extension ClientCore {
             connections.disconnect(connection, .tooMany, detail: "the torrent's peer maximum is \(maximum)")
         }
         grant(rates.advance(to: now))
+        superSeeds.apply(session)
         if session.state == .downloading || session.state == .seeding { connections.dialCandidates(session) }
     }
 

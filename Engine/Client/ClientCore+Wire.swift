@@ -74,6 +74,11 @@ extension ClientCore {
             case .all: session.picker.peerHasAll(connection.key)
             case .none: session.picker.peerBitfield(connection.key, noPieces(of: connection, session))
             }
+            if case .piece(let piece) = availability {
+                superSeeds.announced(connection, piece: piece)
+            } else {
+                superSeeds.announced(connection, piece: nil)
+            }
         case .peerChoked(let choked):
             connection.unchokedUsAt = choked ? nil : loop.now  // a peer that chokes us is not snubbing us
         case .peerInterested:
@@ -124,6 +129,7 @@ extension ClientCore {
         events.emit(.peerConnect(connection.info))
         if let port = dht.portMessage(for: connection) { perform([port], on: connection, refill: false) }
         pex.connected(connection)
+        superSeeds.connected(connection)
     }
 
     /// An empty bitfield for the picker: the machine's own while it is still empty (shared copy-on-write

@@ -53,6 +53,10 @@ final class ClientCore: @unchecked Sendable {
     private(set) lazy var pieceLayers = PieceLayerExchanger(core: self)
     /// Web seeds (BEP 19).
     private(set) lazy var webSeeds = WebSeedSource(core: self)
+    /// Super-seeding (BEP 16) of the torrents that ask for it.
+    private(set) lazy var superSeeds = SuperSeeder(core: self)
+    /// Local service discovery (BEP 14), when configured.
+    private(set) lazy var localDiscovery = LocalDiscoverySource(core: self)
     /// The torrents by `HASH('req2', info-hash)`, for incoming MSE handshakes (rebuilt when torrents come
     /// and go).
     private(set) var skeyIndex = SKEYIndex()
@@ -105,6 +109,7 @@ final class ClientCore: @unchecked Sendable {
             connections.turnOverIfDue(session, now: now)
             dht.lookUpIfDue(session, now: now)
             pex.tick(session, now: now)
+            superSeeds.tick(session, now: now)
             metadata.tick(session, now: now)
             saveResumeDataIfDue(session, now: now)
             for entry in session.redials.due(now: now) {
@@ -113,6 +118,7 @@ final class ClientCore: @unchecked Sendable {
             connections.dialCandidates(session)
             for connection in session.connections.values { downloads.fillRequests(connection) }
         }
+        localDiscovery.tick(now: now)
     }
     /// How often a torrent's resume data is saved while it runs (only when it changed), so a crash or a
     /// kill -9 costs at most this much re-checking, not a full check.
@@ -247,6 +253,7 @@ final class ClientCore: @unchecked Sendable {
         ticker?.cancel()
         ticker = nil
         webSeeds.shutdown()
+        localDiscovery.close()
         for session in torrents.values { connections.disconnectAll(session, reason: .local) }
         connections.listener?.close()
     }

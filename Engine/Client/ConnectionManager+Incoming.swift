@@ -160,6 +160,7 @@ extension ConnectionManager {
         if core.dht.isEnabled { config.localReserved[.dht] = true }
         if core.pex.isEnabled(for: session) { config.extensionHandshake.messages[ExtensionHandshake.Name.pex] = 1 }
         core.metadata.configure(&config, for: session)
+        core.superSeeds.configure(&config, for: session)
         if listenPort > 0 { config.extensionHandshake.listenPort = UInt16(clamping: listenPort) }
         if (session.limits.encryption ?? configuration.encryption) != .none {
             config.extensionHandshake.prefersEncryption = true

@@ -21,17 +21,22 @@ public struct TorrentLimits: Hashable, Sendable {
     /// torrent (BEP 27) stays off the DHT whatever it says. Turning it on again looks the torrent up at the
     /// next tick.
     public var usesDHT: Bool
+    /// Super-seeding (BEP 16): once the torrent is complete, each new connection is shown no pieces and offered
+    /// one or two at a time (``SuperSeeding``), so peers spread the pieces among themselves. Switching it off
+    /// announces every piece to each connection; switching it on applies to connections made afterwards.
+    public var superSeeding: Bool
 
     /// Limits; unlimited rates, the client's peer maximum and the client's encryption policy unless given; the
-    /// DHT on.
+    /// DHT on, super-seeding off.
     public init(
         uploadLimit: RateLimit = .unlimited, downloadLimit: RateLimit = .unlimited, maximumPeers: Int? = nil,
-        encryption: EncryptionPolicy? = nil, usesDHT: Bool = true
+        encryption: EncryptionPolicy? = nil, usesDHT: Bool = true, superSeeding: Bool = false
     ) {
         self.usesDHT = usesDHT
         self.uploadLimit = uploadLimit
         self.downloadLimit = downloadLimit
         self.maximumPeers = maximumPeers.map { max(0, $0) }
         self.encryption = encryption
+        self.superSeeding = superSeeding
     }
 }
