@@ -130,6 +130,7 @@ public final class Swarm: Sendable {
                     present.removeAll { $0 == index }
                     stayers.remove(index)
                     peer.final = await peer.client.status(of: peer.handle)
+                    for address in await peer.client.blacklist { book.blacklisted(address.description, by: index) }
                     await quiescing { await peer.client.shutdown() }
                     book.left(index)
                 }
@@ -144,7 +145,10 @@ public final class Swarm: Sendable {
         // Results.
         var results: [PeerResult] = []
         var finals: [Int: TorrentStatus] = [:]
-        for (index, peer) in running { finals[index] = await peer.client.status(of: peer.handle) }
+        for (index, peer) in running {
+            finals[index] = await peer.client.status(of: peer.handle)
+            for address in await peer.client.blacklist { book.blacklisted(address.description, by: index) }
+        }
         await quiesce()
         let lastCompletion = stayers.compactMap { book.completion(of: $0) }.max()
         let allCompleted = stayers.allSatisfy { book.completion(of: $0) != nil }
@@ -242,11 +246,6 @@ public final class Swarm: Sendable {
             let client = try await Client(configuration: settings, on: loop)
             client.events.on(.torrentFinished) { _ in book.completed(index, at: loop.now) }
             client.events.on(.pieceHashFail) { _ in book.hashFailed(index) }
-            client.events.on(.peerDisconnect) { event in
-                if case .peerDisconnect(let peer, let reason) = event, reason == .blacklisted {
-                    book.blacklisted(peer.endpoint.address.description, by: index)
-                }
-            }
             let handle = try await client.addTorrent(torrent, downloadDirectory: "/sim/\(index)")
             let running = Running(client: client, handle: handle, storage: storage)
             book.started(index, running)

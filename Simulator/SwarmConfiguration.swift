@@ -73,8 +73,8 @@ public struct SwarmConfiguration: Sendable {
         self.configureClient = configureClient
     }
 
-    /// A common shape: `seeds` seeds and `leechers` leechers of which the first `freeRiders` ride free and
-    /// the next `liars` lie, all on `profile` except the seeds, whose upload is `seedUpload` bytes per second.
+    /// A common shape: `seeds` seeds and `leechers` leechers of which the last `freeRiders + liars` are
+    /// `freeRiders` free-riders then `liars` liars, all on `profile` except the seeds, whose upload is `seedUpload` bytes per second.
     public static func swarm(
         seeds: Int = 1, leechers: Int, freeRiders: Int = 0, liars: Int = 0, profile: NodeProfile = NodeProfile(),
         seedUpload: Int? = nil, contentSize: Int = 4 << 20, pieceLength: Int = 256 * 1024, seed: UInt64 = 1
@@ -83,8 +83,8 @@ public struct SwarmConfiguration: Sendable {
         if let seedUpload { seedProfile.uploadBytesPerSecond = seedUpload }
         var peers = Array(repeating: PeerSpec(role: .seed, profile: seedProfile), count: seeds)
         for index in 0..<leechers {
-            let behaviour: PeerBehaviour =
-                index < freeRiders ? .freeRider : index < freeRiders + liars ? .liar : .honest
+            let special = index - (leechers - freeRiders - liars)
+            let behaviour: PeerBehaviour = special < 0 ? .honest : special < freeRiders ? .freeRider : .liar
             peers.append(PeerSpec(role: .leecher, behaviour: behaviour, profile: profile))
         }
         return SwarmConfiguration(seed: seed, contentSize: contentSize, pieceLength: pieceLength, peers: peers)

@@ -87,7 +87,7 @@ public final class VirtualNetwork: PeerTransport, @unchecked Sendable {
                 accept: (@Sendable (any Channel) -> EventLoopFuture<Void>)?, from: Node?, to: Node?, port: Int,
                 link: UInt64
             ) in
-            nextEphemeralPort += 1
+            nextEphemeralPort = nextEphemeralPort >= 65_000 ? 40_000 : nextEphemeralPort + 1
             linkCount += 1
             return (
                 acceptors["\(host):\(port)"], localHost.flatMap { nodes[$0] }, nodes[host], nextEphemeralPort, linkCount
