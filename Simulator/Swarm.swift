@@ -66,7 +66,6 @@ public final class Swarm: Sendable {
                 configuration.peers[$0].role == .leecher && configuration.peers[$0].leavesAt == nil
             })
         let end = origin + configuration.deadline
-        var last = origin
 
         pool.holdDrains()
 
@@ -138,10 +137,9 @@ public final class Swarm: Sendable {
             await quiesce()
             if nextJoin == joins.count, stayers.allSatisfy({ book.completion(of: $0) != nil }) { break }
             await loop.advanceTime(to: min(end, loop.now + configuration.step))
-            last = loop.now
             await quiesce()
         }
-        _ = last
+        let stopped = loop.now
         // Results.
         var results: [PeerResult] = []
         var finals: [Int: TorrentStatus] = [:]
@@ -184,7 +182,7 @@ public final class Swarm: Sendable {
         await loop.advanceTime(by: .seconds(10))
         await quiesce()
         await loop.shutdownGracefully()
-        let virtualEnd = allCompleted ? (lastCompletion ?? loop.now) : loop.now
+        let virtualEnd = allCompleted ? (lastCompletion ?? stopped) : stopped
         return SwarmResult(
             seed: configuration.seed, contentSize: configuration.contentSize, peers: results,
             virtualSeconds: Self.seconds(virtualEnd - origin), allCompleted: allCompleted,
