@@ -19,6 +19,7 @@ struct NBT: AsyncParsableCommand {
             SigbusProbeCommand.self,
             DHTCommand.self,
             DaemonCommand.self,
+            SimulateCommand.self,
         ])
 }
 

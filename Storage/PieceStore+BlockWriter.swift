@@ -131,7 +131,7 @@ extension PieceStore {
         private func act(_ action: BlockBatchSchedule<ReceivedBlock>.Action) {
             switch action {
             case .none: break
-            case .startDrain: Task { await self.drain() }
+            case .startDrain: store.pool.launchDrain { await self.drain() }
             case .scheduleFlush: scheduleFlush { [self] in act(lock.withLock { schedule.flushDue() }) }
             }
         }

@@ -40,7 +40,7 @@ public actor PieceStore {
     public nonisolated let storage: any Storage
     private nonisolated let layout: PieceLayout
     private nonisolated let verifier: PieceVerifier
-    private nonisolated let pool: WorkerPool
+    package nonisolated let pool: WorkerPool
     private nonisolated let events: StorageEventHandler?
 
     /// Pieces that passed their hash and are on disk.

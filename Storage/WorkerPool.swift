@@ -6,6 +6,29 @@ import Foundation
 public final class WorkerPool: Sendable {
     private let queues: [DispatchQueue]
     private let next = Locked(0)
+    /// Drains waiting for ``takeHeldDrain()``, or nil: drains start at once (see ``holdDrains()``).
+    private let held = Locked<[@Sendable () async -> Void]?>(nil)
+
+    /// From now on ``launchDrain(_:)`` queues instead of starting: a simulation on a virtual clock then runs
+    /// each drain (a batch of reads or writes and its hop back to the event loop) itself, one at a time, in the
+    /// order they were launched, so a run does not depend on thread timing.
+    package func holdDrains() { held.withLock { if $0 == nil { $0 = [] } } }
+
+    /// Starts `drain` (a batch of storage work and the hand-back of its results) as a task, or queues it
+    /// after ``holdDrains()``.
+    package func launchDrain(_ drain: @escaping @Sendable () async -> Void) {
+        let queued = held.withLock { queue -> Bool in
+            guard queue != nil else { return false }
+            queue!.append(drain)
+            return true
+        }
+        if !queued { Task { await drain() } }
+    }
+
+    /// The oldest held drain, removed from the queue (nil when none waits or drains are not held).
+    package func takeHeldDrain() -> (@Sendable () async -> Void)? {
+        held.withLock { queue in queue?.isEmpty == false ? queue!.removeFirst() : nil }
+    }
 
     /// Number of worker threads.
     public var width: Int { queues.count }

@@ -47,7 +47,7 @@ final class BlockReadQueue: @unchecked Sendable {
             draining = true
             return true
         }
-        if start { Task { await self.drain() } }
+        if start { store.pool.launchDrain { await self.drain() } }
     }
 
     private func drain() async {

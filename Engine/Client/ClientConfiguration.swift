@@ -89,6 +89,9 @@ public struct ClientConfiguration: Sendable {
     public var metricsFactory: (any MetricsFactory)?
     /// How peers are reached and accept us (TCP unless replaced: see ``PeerTransport``).
     public var transport: any PeerTransport
+    /// Seed of the engine's own random choices (piece and choke tie-breaks, optimistic unchokes); nil draws
+    /// one from the system. A simulation sets it so that a run repeats exactly.
+    public var randomSeed: UInt64? = nil
     /// The engine's logger: debug level for per-peer messages, info for the torrent lifecycle. The default
     /// (label `nbt.engine`) discards everything, so a program that has not chosen a log destination prints
     /// nothing; pass `Logger(label: "nbt.engine")` to log through the process's `LoggingSystem`.

@@ -71,6 +71,7 @@ final class ClientCore: @unchecked Sendable {
         self.lastPeerTick = now
         self.rates = RateLimiter(upload: configuration.uploadLimit, download: configuration.downloadLimit, now: .zero)
         self.metrics = EngineMetrics(factory: configuration.metricsFactory)
+        if let seed = configuration.randomSeed { self.random = TrackerRandom(seed: seed) }
     }
 
     // MARK: Time
