@@ -96,7 +96,8 @@ extension PeerChannelDelegate {
 ///
 /// - Bytes read from the channel go into the machine; `send` actions are framed and written here (a `piece`
 ///   as its 13-byte header plus the block's own buffer, gathered by the channel into one write, never
-///   copied), and flushed once per read burst (`channelReadComplete`) rather than once per message.
+///   copied, or plus a file region with ``sendPiece(_:from:flush:)``, sent with `sendfile(2)`), and flushed
+///   once per read burst (`channelReadComplete`) rather than once per message.
 /// - Every other ``PeerAction`` goes to the ``PeerChannelDelegate`` when there is one, else it is passed on
 ///   inbound for the next handler in the pipeline.
 /// - ``PeerCommand``s come as pipeline writes or, from code on the event loop, through
