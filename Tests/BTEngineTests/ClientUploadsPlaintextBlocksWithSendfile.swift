@@ -30,6 +30,7 @@ import Testing
         var leechConfiguration = ClientConfiguration(host: "127.0.0.1", ports: [0])
         leechConfiguration.encryption = leechEncryption
         let seeder = try await Client(configuration: seedConfiguration)
+        try await seeder.onLoop { core in core.uploads.sendfileAllowed = true }
         let leecher = try await Client(configuration: leechConfiguration)
         let seeding = try await seeder.addTorrent(torrent, downloadDirectory: seedFolder)
         let downloading = try await leecher.addTorrent(torrent, downloadDirectory: leechFolder)
