@@ -98,6 +98,11 @@ private final class BlockCollector: ChannelInboundHandler {
     }
 }
 
+/// Opens `path` for reading (a blocking call, so outside the async tests' own code).
+private func openReadOnly(_ path: String) throws -> NIOFileHandle {
+    try NIOFileHandle(_deprecatedPath: path)
+}
+
 /// Issue 13: a `piece` can go out as its 13-byte header plus a file region (`sendfile`, no copy in the
 /// process). Over loopback TCP the leecher's state machine decodes the same blocks it would from memory;
 /// each send counts its header and block in the queued output (one message, two writes) like a block in
@@ -108,7 +113,7 @@ private final class BlockCollector: ChannelInboundHandler {
     let path = (NSTemporaryDirectory() as NSString).appendingPathComponent("nbt-regions-\(UUID().uuidString)")
     #expect(FileManager.default.createFile(atPath: path, contents: Data(content)))
     defer { try? FileManager.default.removeItem(atPath: path) }
-    let file = try NIOFileHandle(_deprecatedPath: path)
+    let file = try openReadOnly(path)
     defer { try? file.close() }
 
     let seederConfig = PeerPair.configuration(
@@ -163,7 +168,7 @@ private final class BlockCollector: ChannelInboundHandler {
     let path = (NSTemporaryDirectory() as NSString).appendingPathComponent("nbt-regions-\(UUID().uuidString)")
     #expect(FileManager.default.createFile(atPath: path, contents: Data(repeating: 1, count: 16384)))
     defer { try? FileManager.default.removeItem(atPath: path) }
-    let file = try NIOFileHandle(_deprecatedPath: path)
+    let file = try openReadOnly(path)
     defer { try? file.close() }
     let (sent, wrongLength, queued, writes) = try await PeersThatNeverReadAreCutOffAtTheOutputBudget.onLoopbackHandler {
         handler, counter in
