@@ -9,7 +9,7 @@ import Testing
 /// Answers every request with ``PeerChannelHandler/sendPiece(_:from:flush:)``: the block as a region of the
 /// file holding the torrent's bytes, sent with `sendfile(2)`. Records what each send added to the handler's
 /// queued output.
-private final class FileSeederDriver: ChannelInboundHandler {
+private final class FileSeederDriver: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = PeerAction
     typealias OutboundOut = PeerCommand
     let file: NIOFileHandle
@@ -121,14 +121,14 @@ private func openReadOnly(_ path: String) throws -> NIOFileHandle {
     let leecherConfig = PeerPair.configuration(
         content: content, pieceLength: pieceLength, have: false, fast: true, peerIDByte: 6)
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    let seederDriver = NIOLoopBound(FileSeederDriver(file: file, pieceLength: pieceLength), eventLoop: group.next())
+    let seederDriver = FileSeederDriver(file: file, pieceLength: pieceLength)
     let server = try await ServerBootstrap(group: group)
         .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 let machine = PeerStateMachine(
                     configuration: seederConfig, incoming: true, source: .incoming, now: .now())
                 try channel.pipeline.syncOperations.addHandlers([
-                    PeerChannelHandler(machine: machine), seederDriver.value,
+                    PeerChannelHandler(machine: machine), seederDriver,
                 ])
             }
         }
@@ -151,7 +151,7 @@ private func openReadOnly(_ path: String) throws -> NIOFileHandle {
     timeout.cancel()
     #expect(downloaded == content)
     let (added, refused) = try await group.next().submit {
-        (seederDriver.value.added, seederDriver.value.refusedSends)
+        (seederDriver.added, seederDriver.refusedSends)
     }.get()
     #expect(added.count == 24)
     #expect(refused == 24)
