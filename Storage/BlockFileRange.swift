@@ -25,15 +25,25 @@ extension PieceStore {
     /// are zeros that are not on disk), or the path cannot be resolved safely. It does not check that the
     /// piece is verified: the caller serves only pieces it has (the peer state machine checks requests).
     public nonisolated func fileRange(of block: BlockRequest) -> BlockFileRange? {
-        guard let files = storage as? FileStorage else { return nil }
+        guard let files = storage as? FileStorage, let location = fileLocation(of: block),
+            let path = try? files.absolutePath(ofFile: location.file)
+        else { return nil }
+        return BlockFileRange(path: path, offset: location.offset, length: block.length)
+    }
+
+    /// The file index and offset of `block` under the same conditions as ``fileRange(of:)``, without
+    /// resolving the file's path (no system call): what an upload needs per block once it holds the file
+    /// open (``FileStorage/absolutePath(ofFile:)`` gives the path to open).
+    public nonisolated func fileLocation(of block: BlockRequest) -> (file: Int, offset: Int64)? {
+        guard storage is FileStorage else { return nil }
         let layout = storage.layout
         guard block.piece >= 0, block.piece < layout.pieceCount, block.offset >= 0, block.length > 0,
             block.offset + block.length <= layout.size(ofPiece: block.piece)
         else { return nil }
         let slices = layout.slices(piece: block.piece, offset: block.offset, length: block.length)
-        guard slices.count == 1, let slice = slices.first, !layout.files[slice.fileIndex].isPadFile,
-            let path = try? files.absolutePath(ofFile: slice.fileIndex)
-        else { return nil }
-        return BlockFileRange(path: path, offset: slice.offsetInFile, length: slice.length)
+        guard slices.count == 1, let slice = slices.first, !layout.files[slice.fileIndex].isPadFile else {
+            return nil
+        }
+        return (slice.fileIndex, slice.offsetInFile)
     }
 }

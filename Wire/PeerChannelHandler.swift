@@ -96,7 +96,8 @@ extension PeerChannelDelegate {
 ///
 /// - Bytes read from the channel go into the machine; `send` actions are framed and written here (a `piece`
 ///   as its 13-byte header plus the block's own buffer, gathered by the channel into one write, never
-///   copied), and flushed once per read burst (`channelReadComplete`) rather than once per message.
+///   copied, or plus a file region with ``sendPiece(_:from:flush:)``, sent with `sendfile(2)`), and flushed
+///   once per read burst (`channelReadComplete`) rather than once per message.
 /// - Every other ``PeerAction`` goes to the ``PeerChannelDelegate`` when there is one, else it is passed on
 ///   inbound for the next handler in the pipeline.
 /// - ``PeerCommand``s come as pipeline writes or, from code on the event loop, through
@@ -121,8 +122,8 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
     public typealias InboundOut = PeerAction
     /// Commands from the next handler.
     public typealias OutboundIn = PeerCommand
-    /// Bytes to the peer.
-    public typealias OutboundOut = ByteBuffer
+    /// Bytes to the peer: buffers, and file regions for blocks sent with ``sendPiece(_:from:flush:)``.
+    public typealias OutboundOut = IOData
 
     /// The state machine (nil for an incoming connection until its handshake chose a torrent). Read it on
     /// the channel's event loop only; change it through ``withMachine(_:)``.
@@ -159,9 +160,9 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
     private var needsFlush = false
     /// Small messages encoded and not handed to the channel yet (one buffer for all of them).
     private var staged: ByteBuffer?
-    /// The buffer to hand to the channel next: held back so that the last write of a batch can carry the
-    /// promise that tells when the socket took the batch (writes complete in order).
-    private var held: ByteBuffer?
+    /// The buffer or file region to hand to the channel next: held back so that the last write of a batch
+    /// can carry the promise that tells when the socket took the batch (writes complete in order).
+    private var held: IOData?
     /// Queued since the last promise: what that promise gives back.
     private var uncommitted = PeerOutputQueue()
     /// Inside `channelRead`: flushing waits for `channelReadComplete`.
@@ -344,6 +345,34 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
         if let actions { perform(actions, flush: flush) }
     }
 
+    /// Answers an accepted request with its block straight from a file: the 13-byte `piece` header
+    /// (coalesced with the other small messages) and `region`, which the channel sends with `sendfile(2)`,
+    /// the bytes never copied into this process. Only for a channel whose pipeline writes file regions to a
+    /// socket as they are (plain TCP: no MSE, no uTP). Returns false, sending nothing, when the machine no
+    /// longer serves the request (``PeerStateMachine/blockSendingFromFile(_:now:)``) or the connection is
+    /// closed. The region counts in ``queuedOutput`` like a block in memory, and the ``outputBudget`` is
+    /// checked. Flushes unless `flush` is false or a read burst is under way, like ``apply(_:flush:)``.
+    @discardableResult
+    public func sendPiece(_ request: BlockRequest, from region: FileRegion, flush: Bool = true) -> Bool {
+        guard !isClosed, context != nil, region.readableBytes == request.length else { return false }
+        let now = self.now
+        guard withMachine({ $0.blockSendingFromFile(request, now: now) }) == true else { return false }
+        stage(length: 13) { buffer in
+            buffer.writeInteger(UInt32(9 + request.length))
+            buffer.writeInteger(UInt8(7))
+            buffer.writeInteger(UInt32(request.piece))
+            buffer.writeInteger(UInt32(request.offset))
+        }
+        pass(.fileRegion(region), bytes: request.length)
+        if let budget = outputBudget, queuedOutput.cost > budget.maximumCost {
+            overBudget(budget)
+            return true
+        }
+        if (staged?.readableBytes ?? 0) >= Self.stagedWriteThreshold { commit() }
+        if flush && !inReadBurst { flushIfNeeded() }
+        return true
+    }
+
     /// Ticks the machine (timeouts, keep-alives, snubbing) and performs what it answers.
     public func tick(now: NIODeadline) {
         guard !isClosed, let actions = withMachine({ $0.tick(now: now) }) else { return }
@@ -371,7 +400,7 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
                     buffer.writeInteger(UInt32(block.piece))
                     buffer.writeInteger(UInt32(block.offset))
                 }
-                pass(block.data, bytes: block.data.readableBytes)
+                pass(.byteBuffer(block.data), bytes: block.data.readableBytes)
             case .send(let message):
                 stage(length: 4 + message.payloadLength) { message.encode(into: &$0) }
             case .disconnect:
@@ -435,12 +464,12 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Queues `buffer` (a block's data) after what is staged, in order.
-    private func pass(_ buffer: ByteBuffer, bytes: Int) {
+    /// Queues `buffer` (a block's data, in memory or a file region) after what is staged, in order.
+    private func pass(_ buffer: IOData, bytes: Int) {
         guard let context else { return }
         if let previous = staged, previous.readableBytes > 0 {
             staged = nil
-            hold(previous, context: context)
+            hold(.byteBuffer(previous), context: context)
         }
         hold(buffer, context: context)
         uncommitted.bytes += bytes
@@ -449,7 +478,7 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
         queuedOutput.writes += 1
     }
 
-    private func hold(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+    private func hold(_ buffer: IOData, context: ChannelHandlerContext) {
         if let previous = held { context.write(wrapOutboundOut(previous), promise: nil) }
         held = buffer
     }
@@ -464,7 +493,7 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
         }
         if let previous = staged, previous.readableBytes > 0 {
             staged = nil
-            hold(previous, context: context)
+            hold(.byteBuffer(previous), context: context)
         }
         guard let last = held else { return }
         held = nil

@@ -8,7 +8,8 @@ libtorrent seed, then measures on loopback, ROUNDS times (env NBT_BENCH_ROUNDS, 
   libtorrent -> libtorrent   (lt_peer.py download)
   libtorrent -> nbt          (nbt download)
   libtorrent -> baseline nbt (when env NBT_BENCH_BASELINE names another nbt binary: an A/B under equal load)
-and once: nbt -> libtorrent (nbt seed, lt_peer.py download), then the memory each seed needs per connected,
+and once: nbt -> libtorrent (nbt seed, lt_peer.py download), then ROUNDS times nbt -> nbt and, with a baseline,
+baseline nbt seed -> nbt (the same downloader: an A/B of the seed), then the memory each seed needs per connected,
 handshaked, idle peer (PEERS connections, env NBT_BENCH_PEERS, default 50). Every download is compared file by
 file (SHA-1) with the source. Prints a table and writes RESULTS_MD.
 
@@ -42,6 +43,9 @@ ROUNDS = int(os.environ.get("NBT_BENCH_ROUNDS", "2"))
 PEERS = int(os.environ.get("NBT_BENCH_PEERS", "50"))
 PIECE = int(os.environ.get("NBT_BENCH_PIECE", str(1 << 20)))
 BASELINE = os.environ.get("NBT_BENCH_BASELINE")  # another nbt, measured in the same rounds (A/B)
+# NAME=VALUE pairs (space-separated) in the environment of every baseline process: with NBT_BENCH_BASELINE set
+# to the binary under test itself, an A/B of one switch (e.g. NBT_UPLOAD_SENDFILE=0).
+BASELINE_ENV = dict(pair.split("=", 1) for pair in os.environ.get("NBT_BENCH_BASELINE_ENV", "").split() if "=" in pair)
 ENCRYPTION = os.environ.get("NBT_BENCH_ENCRYPTION", "none")
 if ENCRYPTION not in ("none", "rc4"):
     sys.exit(f"NBT_BENCH_ENCRYPTION is none or rc4, not {ENCRYPTION}")
@@ -133,14 +137,15 @@ def lt_seed(ip, save):
     return p, msg["port"]
 
 
-def measure(label, args, seed_pid, target, parse):
-    """Runs a downloader to completion; returns a result row."""
+def measure(label, args, seed_pid, target, parse, env=None):
+    """Runs a downloader to completion (with `env` added to its environment); returns a result row."""
     if os.path.exists(target):
         shutil.rmtree(target)
     os.makedirs(target)
     seed_cpu0 = cpu_seconds(seed_pid)
     start = time.time()
-    p = spawn(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    p = spawn(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+              env=dict(os.environ, **env) if env else None)
     out = b""
     while True:
         r, _, _ = select.select([p.stdout], [], [], 0.5)
@@ -241,7 +246,8 @@ def main():
                 print(f"round {r + 1}: libtorrent -> nbt (baseline)", file=sys.stderr, flush=True)
                 rows.append(measure("libtorrent -> nbt baseline" + TAG, [
                     BASELINE, "download", TORRENT, "-o", os.path.join(WORK, "base"), "--bind", "127.0.0.6",
-                    "--peer", f"127.0.0.1:{seed_port}"] + NBT_ENC, seed.pid, os.path.join(WORK, "base"), parse_nbt))
+                    "--peer", f"127.0.0.1:{seed_port}"] + NBT_ENC, seed.pid, os.path.join(WORK, "base"), parse_nbt,
+                    env=BASELINE_ENV))
         lt_idle = None
         if ENCRYPTION == "none":
             print("libtorrent seed: idle peers", file=sys.stderr, flush=True)
@@ -252,37 +258,55 @@ def main():
         seed.kill()
         seed.wait()
 
-    print("nbt seed: checking data", file=sys.stderr, flush=True)
-    ours = spawn([NBT, "seed", TORRENT, os.path.join(WORK, "src"), "--bind", "127.0.0.4",
-                  "--max-peers", str(PEERS + 10)] + NBT_ENC, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                 stdin=subprocess.DEVNULL)
-    try:
-        m = text_line(ours, r"listening on [0-9.]+:([0-9]+)", 300)
+    def start_seed(binary, ip, env=None):
+        p = spawn([binary, "seed", TORRENT, os.path.join(WORK, "src"), "--bind", ip,
+                   "--max-peers", str(PEERS + 10)] + NBT_ENC, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                  stdin=subprocess.DEVNULL, env=dict(os.environ, **env) if env else None)
+        m = text_line(p, r"listening on [0-9.]+:([0-9]+)", 300)
         if not m:
-            sys.exit("nbt seed did not start")
-        our_port = int(m.group(1))
+            sys.exit(f"{binary} seed did not start")
+        return p, int(m.group(1))
+
+    print("nbt seed: checking data", file=sys.stderr, flush=True)
+    ours, base_seed = None, None
+    try:
+        ours, our_port = start_seed(NBT, "127.0.0.4")
+        if BASELINE:
+            print("baseline nbt seed: checking data", file=sys.stderr, flush=True)
+            base_seed, base_port = start_seed(BASELINE, "127.0.0.8", BASELINE_ENV)
         time.sleep(0.5)
         print("nbt -> libtorrent", file=sys.stderr, flush=True)
         rows.append(measure("nbt -> libtorrent" + TAG, [
             PY, os.path.join(HERE, "lt_peer.py"), "download", "127.0.0.5", TORRENT, os.path.join(WORK, "lt2"),
             "127.0.0.4", str(our_port)], ours.pid, os.path.join(WORK, "lt2"), parse_lt))
-        # Our client on both ends, for comparison with libtorrent -> libtorrent (the seed stays the same).
-        print("nbt -> nbt", file=sys.stderr, flush=True)
-        rows.append(measure("nbt -> nbt" + TAG, [
-            NBT, "download", TORRENT, "-o", os.path.join(WORK, "us2"), "--bind", "127.0.0.7",
-            "--peer", f"127.0.0.4:{our_port}"] + NBT_ENC, ours.pid, os.path.join(WORK, "us2"), parse_nbt))
+        # Our client on both ends, for comparison with libtorrent -> libtorrent (the seed stays the same); with
+        # a baseline, the baseline's seed to the same downloader in the same rounds.
+        for r in range(ROUNDS):
+            print(f"round {r + 1}: nbt -> nbt", file=sys.stderr, flush=True)
+            rows.append(measure("nbt -> nbt" + TAG, [
+                NBT, "download", TORRENT, "-o", os.path.join(WORK, "us2"), "--bind", "127.0.0.7",
+                "--peer", f"127.0.0.4:{our_port}"] + NBT_ENC, ours.pid, os.path.join(WORK, "us2"), parse_nbt))
+            if base_seed:
+                print(f"round {r + 1}: nbt baseline seed -> nbt", file=sys.stderr, flush=True)
+                rows.append(measure("nbt baseline -> nbt" + TAG, [
+                    NBT, "download", TORRENT, "-o", os.path.join(WORK, "us3"), "--bind", "127.0.0.9",
+                    "--peer", f"127.0.0.8:{base_port}"] + NBT_ENC, base_seed.pid, os.path.join(WORK, "us3"),
+                    parse_nbt))
         our_seed_rss = status_kib(ours.pid, "VmHWM")
         our_idle = None
         if ENCRYPTION == "none":
             print("nbt seed: idle peers", file=sys.stderr, flush=True)
             our_idle = idle_peers(ours.pid, "127.0.0.4", our_port, info_hash_of(TORRENT), PEERS)
     finally:
-        ours.send_signal(signal.SIGTERM)
-        try:
-            ours.wait(20)
-        except subprocess.TimeoutExpired:
-            ours.kill()
-            ours.wait()
+        for p in (ours, base_seed):
+            if p is None:
+                continue
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
     mb = size / 1e6
     lines = []
@@ -294,7 +318,8 @@ def main():
     if BASELINE:
         note = os.environ.get("NBT_BENCH_BASELINE_NOTE")
         lines.append(f"baseline (NBT_BENCH_BASELINE, measured in the same rounds): {BASELINE}"
-                     + (f" ({note})" if note else ""))
+                     + (f" ({note})" if note else "")
+                     + (f", environment {' '.join(k + '=' + v for k, v in BASELINE_ENV.items())}" if BASELINE_ENV else ""))
     lines.append(f"machine: SHA-1 (python hashlib, one core) {limits['sha1']:.0f} MB/s; "
                  f"raw TCP loopback (python, no disk) {limits['loopback']:.0f} MB/s")
     lines.append("")

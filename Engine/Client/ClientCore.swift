@@ -195,6 +195,7 @@ final class ClientCore: @unchecked Sendable {
         skeyIndex = SKEYIndex(torrents.keys)
         webSeeds.remove(session)
         connections.disconnectAll(session, reason: .local)
+        uploads.closeFiles(of: session)
         rates.removeTorrent(session.handle.wireInfoHash)
         connections.limiter.setMaximum(nil, for: session.handle.wireInfoHash)
     }

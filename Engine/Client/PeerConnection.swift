@@ -64,6 +64,9 @@ final class PeerConnection: @unchecked Sendable {
     var admittedUploadBytes = 0
     /// Requests accepted from the peer but not yet read because ``queuedUploadBytes`` is at the cap.
     var deferredUploads: [BlockRequest] = []
+    /// Blocks go to this peer as file regions (`sendfile`): plain TCP, nothing encrypts the stream (see
+    /// `Uploader.sendsFromFiles`).
+    var sendsFromFiles = false
     /// The socket's `SO_RCVLOWAT` as last set (see `ClientCore.adjustReceiveWatermark`).
     var receiveWatermark = 1
     /// Bytes arrived since the last tick looked (see `ClientCore.relaxIdleReceiveWatermarks`).

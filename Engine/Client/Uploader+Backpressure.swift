@@ -29,13 +29,16 @@ extension Uploader {
     }
 
     /// Reads deferred requests while they fit under the cap.
+    /// Blocks sent from files go out together, one flush for the lot.
     func drainDeferredUploads(_ connection: PeerConnection) {
         let cap = configuration.maximumQueuedUploadBytesPerPeer
-        while !connection.isClosed, let next = connection.deferredUploads.first,
-            connection.queuedUploadBytes == 0 || connection.queuedUploadBytes + Self.uploadCost(next) <= cap
-        {
-            connection.deferredUploads.removeFirst()
-            serve(next, to: connection, admitted: true)
+        core.deferringFlushes {
+            while !connection.isClosed, let next = connection.deferredUploads.first,
+                connection.queuedUploadBytes == 0 || connection.queuedUploadBytes + Self.uploadCost(next) <= cap
+            {
+                connection.deferredUploads.removeFirst()
+                serve(next, to: connection, admitted: true)
+            }
         }
         if connection.isClosed { connection.deferredUploads.removeAll() }
     }

@@ -1,3 +1,4 @@
+import BTMSE
 import BTMetainfo
 import BTStorage
 import BTTracker
@@ -13,9 +14,19 @@ final class Uploader: EngineComponent, @unchecked Sendable {
     /// Whether the client has an upload rate limit (reads then wait for the limiter's grant); read live, since
     /// the limit can change while the client runs (`Client.setGlobalLimit`).
     var uploadLimited: Bool { core.rates.globalRate(.upload) != nil }
+    /// Each torrent's files held open for uploads by `sendfile`, by session (made on its first such block).
+    private var uploadFiles: [ObjectIdentifier: UploadFiles] = [:]
+    /// Blocks sent as file regions (`sendfile`), every torrent together.
+    private(set) var blocksSentFromFiles = 0
+    /// Whether plaintext TCP peers get blocks as file regions. Off unless `NBT_UPLOAD_SENDFILE=1` is in the
+    /// environment: it halves the seed's CPU per GiB, but in the same-run benchmark our own downloader got
+    /// the torrent at about half the rate from it (see Benchmarks/download/README.md, issue 13), so it
+    /// waits for that to be understood. Tests set it on the loop.
+    var sendfileAllowed: Bool
 
     init(core: ClientCore) {
         self.core = core
+        self.sendfileAllowed = ProcessInfo.processInfo.environment["NBT_UPLOAD_SENDFILE"] == "1"
     }
 
     func serve(_ request: BlockRequest, to connection: PeerConnection, admitted: Bool = false) {
@@ -33,8 +44,59 @@ final class Uploader: EngineComponent, @unchecked Sendable {
         read(request, for: connection, session: session)
     }
 
+    /// Sends the block of `request`: straight from its file for a plaintext TCP peer (``sendsFromFiles(_:)``),
+    /// else read into memory by the torrent's ``BlockReadQueue``.
     func read(_ request: BlockRequest, for connection: PeerConnection, session: TorrentSession) {
+        if sendsFromFiles(connection), let region = files(of: session).region(for: request) {
+            send(request, from: region, to: connection)
+            return
+        }
         readQueue(of: session).enqueue(BlockReadQueue.Item(request: request, connection: connection))
+    }
+
+    /// Whether `connection`'s blocks may go out as file regions (`sendfile`): its channel is NIOPosix's TCP
+    /// socket channel (file regions are written with `sendfile(2)` there, and only there), nothing encrypts
+    /// it (no MSE handler left in the pipeline; a plaintext MSE outcome removes its handler) and nobody
+    /// observes packets (a packet event carries the block's bytes). Remembered once true.
+    func sendsFromFiles(_ connection: PeerConnection) -> Bool {
+        if connection.sendsFromFiles { return true }
+        guard sendfileAllowed, !configuration.reportsPacketEvents, !connection.isEncrypted,
+            let channel = connection.channel,
+            String(describing: type(of: channel)) == "SocketChannel",
+            (try? channel.pipeline.syncOperations.handler(type: MSEChannelHandler.self)) == nil
+        else { return false }
+        connection.sendsFromFiles = true
+        return true
+    }
+
+    /// The open files of `session` for uploads by `sendfile`.
+    func files(of session: TorrentSession) -> UploadFiles {
+        let key = ObjectIdentifier(session)
+        if let files = uploadFiles[key] { return files }
+        let files = UploadFiles(store: session.store)
+        uploadFiles[key] = files
+        return files
+    }
+
+    /// Closes the files `session` held open for uploads (the torrent is removed; its peers are gone).
+    func closeFiles(of session: TorrentSession) {
+        uploadFiles.removeValue(forKey: ObjectIdentifier(session))?.closeAll()
+    }
+
+    /// Hands the driver the `piece` header and the block's file region: no storage read, no hop, no copy.
+    /// The admitted bytes become queued output bytes at once (the same count), so no deferred request can
+    /// fit now that did not before: they are drained when the socket takes bytes (`didSend`).
+    private func send(_ request: BlockRequest, from region: FileRegion, to connection: PeerConnection) {
+        connection.admittedUploadBytes -= Self.uploadCost(request)
+        guard !connection.isClosed, let driver = connection.driver else { return }
+        let deferring = core.deferredFlushes != nil
+        guard driver.sendPiece(request, from: region, flush: !deferring) else { return }
+        let length = Int64(request.length)
+        connection.uploaded += length
+        connection.session?.uploadedBytes += length
+        connection.lastUploadAt = loop.now
+        blocksSentFromFiles += 1
+        if deferring { core.deferredFlushes?[connection.key] = connection }
     }
 
     /// The torrent's upload read queue (made on its first request); each batch's results come back to the
