@@ -6,11 +6,12 @@
 #       layers (hash request / hashes with proofs), then the data;
 #   (b) the .torrent with its `piece layers` removed, with --peer only: the layers come from libtorrent;
 # and in both cases the .torrent it writes with --save-torrent has libtorrent's info dictionary byte for
-# byte and, for the v2-only torrent, libtorrent's piece layers. The hybrid's layers are not fetched from
-# libtorrent: over MSE its connection stays v1 (the stream is keyed by the v1 hash) and libtorrent takes a hash
-# request there for an invalid message, and in plaintext it answers our v1 handshake with the v2 hash, which
-# our handshake does not accept yet; so the hybrid downloads by its v1 hashes after 3 s and its saved .torrent
-# has libtorrent's info dictionary without `piece layers` (checked as such, so a fix shows up). Then (c) libtorrent downloads the v2 torrent by magnet from our seed,
+# byte and, for the v2-only torrent, libtorrent's piece layers. A hybrid's layers come from libtorrent only in
+# plaintext (--encryption none), where it answers our v1 handshake with the v2 hash (BEP 52's upgrade): that
+# cell checks libtorrent's piece layers too. Over MSE (nbt's default) the connection stays v1 (the stream is
+# keyed by the v1 hash) and libtorrent takes a hash request there for an invalid message, so the hybrid
+# downloads by its v1 hashes after 3 s and its saved .torrent has libtorrent's info dictionary without
+# `piece layers` (checked as such, so a change shows up). Then (c) libtorrent downloads the v2 torrent by magnet from our seed,
 # fetching the metadata and asking us for the hashes.
 # Run by scripts/test with NBT=path to the nbt binary; fails when libtorrent is missing and
 # NBT_REQUIRE_INTEROP=1, else skips. Every program is bounded by `timeout` and killed by PID at the end.
@@ -123,7 +124,7 @@ nbt_download() {
     fail "nbt download ($label) failed: $(tail -5 "$work/dl-$label.out" "$work/dl-$label.err")"
   elapsed_since "$start"
   cmp -s "$work/src/data.bin" "$work/dl-$label/data.bin" || fail "the data downloaded ($label) differs"
-  if [ "$kind" = v2 ]; then
+  if [ "$kind" = v2 ] || [ "$kind" = hybrid-plain ]; then
     grep -q "every piece layer verified" "$work/dl-$label.err" ||
       fail "($label) no piece layers were fetched: $(grep -i layer "$work/dl-$label.err" | tail -3)"
     why=$(same_torrent "$theirs" "$work/$label.torrent" 2>&1) || fail "the .torrent saved ($label): $why"
@@ -147,6 +148,11 @@ for kind in v2 hybrid; do
   seconds[$kind-magnet]=$(nbt_download "$kind" "$kind-magnet" "$magnet" "$work/$kind.torrent")
   seconds[$kind-stripped]=$(nbt_download "$kind" "$kind-stripped" "$work/$kind.torrent.stripped" "$work/$kind.torrent" \
     --peer "$ip:$port")
+  if [ "$kind" = hybrid ]; then
+    # In plaintext libtorrent upgrades our v1 handshake to the v2 hash (BEP 52): the layers come from it.
+    seconds[hybrid-plain]=$(nbt_download hybrid-plain hybrid-plain "$work/hybrid.torrent.stripped" \
+      "$work/hybrid.torrent" --peer "$ip:$port" --encryption none)
+  fi
 done
 
 # (c) libtorrent downloads the v2 torrent by magnet from our seed: metadata and hashes come from us.
@@ -164,6 +170,6 @@ cmp -s "$work/src/data.bin" "$work/lt-leech/data.bin" || fail "libtorrent's copy
 lt_version=$("$python" -c "import libtorrent; print(libtorrent.__version__)")
 echo "magnet_v2_interop.sh: ok (4 MiB, libtorrent $lt_version seeds; we download v2 by magnet ${seconds[v2-magnet]} s," \
   "v2 without piece layers ${seconds[v2-stripped]} s, hybrid by magnet ${seconds[hybrid-magnet]} s," \
-  "hybrid without piece layers ${seconds[hybrid-stripped]} s (by v1 hashes, layers not fetched), each saved" \
-  ".torrent with libtorrent's info dictionary, the v2 ones with its piece layers;" \
+  "hybrid without piece layers ${seconds[hybrid-stripped]} s (by v1 hashes over MSE), in plaintext with libtorrent's layers ${seconds[hybrid-plain]} s, each saved" \
+  ".torrent with libtorrent's info dictionary, the v2 and plaintext hybrid ones with its piece layers;" \
   "libtorrent downloads v2 by magnet from our seed ${lt_leech_seconds} s)"
