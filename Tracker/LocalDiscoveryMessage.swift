@@ -119,6 +119,7 @@ public struct LocalDiscoveryMessage: Hashable, Sendable {
         var group: Group?
         var port: UInt16?
         var cookie: String?
+        var sawCookie = false
         var hashes: [[UInt8]] = []
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: 0x3A) else { throw Self.malformed("a header line without a colon") }
@@ -140,9 +141,12 @@ public struct LocalDiscoveryMessage: Hashable, Sendable {
                 // libtorrent skips an info-hash that is not 40 characters and keeps the others.
                 if let hash = Self.unhex(value) { hashes.append(hash) }
             case "cookie":
-                guard cookie == nil else { throw Self.malformed("two cookie headers") }
+                guard !sawCookie else { throw Self.malformed("two cookie headers") }
+                sawCookie = true
                 guard value.count <= Self.maximumCookieLength else { throw Self.malformed("a cookie too long") }
-                cookie = Self.text(value)
+                // Only visible ASCII is kept: a cookie is ours only if it is the text we sent, and other bytes
+                // (invalid UTF-8, control characters) would not survive re-encoding (found by fuzzing).
+                if value.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) { cookie = Self.text(value) }
             default:
                 continue
             }

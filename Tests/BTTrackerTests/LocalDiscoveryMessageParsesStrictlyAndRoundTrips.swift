@@ -80,4 +80,18 @@ import Testing
         }
         #expect(try LocalDiscoveryMessage(parsing: bytes[0..<headerEnd]).port == 6881)
     }
+
+    /// Found by fuzzing: a cookie of invalid UTF-8 and a stray CR decoded to replacement characters, which
+    /// re-encoded longer than the cookie limit, so the message did not survive a round trip. Such a cookie is
+    /// dropped (it cannot be ours); the message is kept, as libtorrent keeps it.
+    @Test func aCookieThatIsNotVisibleASCIIIsDroppedAndTheMessageRoundTrips() throws {
+        var bytes = Array("BT-SEARCH * HTTP/1.1\r\nPort: 51413\r\nInfohash: \(Self.hex)\r\ncookie: 2\r".utf8)
+        bytes += [UInt8](repeating: 0xEC, count: 29) + Array("9ABCDEF\r\n\r\n".utf8)
+        let message = try LocalDiscoveryMessage(parsing: bytes)
+        #expect(message.cookie == nil)
+        #expect(try LocalDiscoveryMessage(parsing: message.encoded()) == message)
+        let twice = Array(
+            "BT-SEARCH * HTTP/1.1\r\nPort: 1\r\nInfohash: \(Self.hex)\r\ncookie: \u{7}\r\ncookie: 1\r\n\r\n".utf8)
+        #expect(throws: TrackerError.self) { try LocalDiscoveryMessage(parsing: twice) }
+    }
 }
