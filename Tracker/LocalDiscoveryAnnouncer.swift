@@ -68,6 +68,9 @@ public struct LocalDiscoveryAnnouncer: Sendable {
     private struct SenderWindow: Sendable {
         var start: NIODeadline
         var count: Int
+        /// When it was made, among all windows: the tie-break between windows that started together, so the
+        /// one forgotten is the oldest, never one picked by the dictionary's (per-process) order.
+        var order: UInt64
     }
 
     /// Timing and limits in use.
@@ -81,6 +84,8 @@ public struct LocalDiscoveryAnnouncer: Sendable {
 
     private var schedules: [[UInt8]: Schedule] = [:]
     private var windows: [IPAddress: SenderWindow] = [:]
+    /// The next window's ``SenderWindow/order``.
+    private var nextOrder: UInt64 = 0
     private var lastSent: NIODeadline?
 
     /// An announcer for `group` with `cookie`, naming `listenPort`.
@@ -159,12 +164,14 @@ public struct LocalDiscoveryAnnouncer: Sendable {
         if windows[address] == nil, windows.count >= configuration.maximumSenders {
             windows = windows.filter { now < $0.value.start + .minutes(1) }
             if windows.count >= configuration.maximumSenders,
-                let oldest = windows.min(by: { $0.value.start < $1.value.start })?.key
+                let oldest = windows.min(by: { ($0.value.start, $0.value.order) < ($1.value.start, $1.value.order) })?
+                    .key
             {
                 windows[oldest] = nil
             }
         }
-        windows[address] = SenderWindow(start: now, count: 1)
+        windows[address] = SenderWindow(start: now, count: 1, order: nextOrder)
+        nextOrder += 1
         return true
     }
 }
