@@ -171,6 +171,10 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
     private var isClosed = false
     /// Started (``PeerStateMachine/startConnecting(now:)`` and the handshake deadline).
     private var started = false
+    /// The socket is corked while file regions are queued (see `PeerChannelHandler+Cork.swift`).
+    var isCorked = false
+    /// Whether blocks sent from files cork the socket (true; false only to measure without).
+    public var corksFileRegions = true
 
     /// Creates a handler around `machine` (nil: an incoming connection whose torrent the handshake chooses,
     /// through `delegate`), ticking it every `tickInterval` (nil: the owner calls ``tick(now:)``).
@@ -363,6 +367,7 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
             buffer.writeInteger(UInt32(request.piece))
             buffer.writeInteger(UInt32(request.offset))
         }
+        corkForFileRegion()
         pass(.fileRegion(region), bytes: request.length)
         if let budget = outputBudget, queuedOutput.cost > budget.maximumCost {
             overBudget(budget)
@@ -504,6 +509,7 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
         promise.futureResult.whenComplete { _ in
             let handler = bound.value
             handler.queuedOutput.remove(written)
+            handler.uncorkIfDrained()
             if !handler.isClosed { handler.delegate?.peerChannel(handler, didSend: written.bytes) }
         }
         context.write(wrapOutboundOut(last), promise: promise)

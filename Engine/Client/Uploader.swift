@@ -18,15 +18,18 @@ final class Uploader: EngineComponent, @unchecked Sendable {
     private var uploadFiles: [ObjectIdentifier: UploadFiles] = [:]
     /// Blocks sent as file regions (`sendfile`), every torrent together.
     private(set) var blocksSentFromFiles = 0
-    /// Whether plaintext TCP peers get blocks as file regions. Off unless `NBT_UPLOAD_SENDFILE=1` is in the
-    /// environment: it halves the seed's CPU per GiB, but in the same-run benchmark our own downloader got
-    /// the torrent at about half the rate from it (see Benchmarks/download/README.md, issue 13), so it
-    /// waits for that to be understood. Tests set it on the loop.
+    /// Whether plaintext TCP peers get blocks as file regions: yes, unless `NBT_UPLOAD_SENDFILE=0` is in the
+    /// environment (the buffered path, kept for A/B measurements; see Benchmarks/download/README.md, issue 13).
     var sendfileAllowed: Bool
+    /// Whether those peers' sockets are corked while file regions are queued
+    /// (``PeerChannelHandler/corksFileRegions``): yes, unless `NBT_UPLOAD_CORK=0` (for A/B measurements).
+    var corkAllowed: Bool
 
     init(core: ClientCore) {
         self.core = core
-        self.sendfileAllowed = ProcessInfo.processInfo.environment["NBT_UPLOAD_SENDFILE"] == "1"
+        let environment = ProcessInfo.processInfo.environment
+        self.sendfileAllowed = environment["NBT_UPLOAD_SENDFILE"] != "0"
+        self.corkAllowed = environment["NBT_UPLOAD_CORK"] != "0"
     }
 
     func serve(_ request: BlockRequest, to connection: PeerConnection, admitted: Bool = false) {
@@ -66,6 +69,7 @@ final class Uploader: EngineComponent, @unchecked Sendable {
             (try? channel.pipeline.syncOperations.handler(type: MSEChannelHandler.self)) == nil
         else { return false }
         connection.sendsFromFiles = true
+        connection.driver?.corksFileRegions = corkAllowed
         return true
     }
 

@@ -16,6 +16,9 @@ private final class FileSeederDriver: ChannelInboundHandler, @unchecked Sendable
     let pieceLength: Int
     var added: [PeerOutputQueue] = []
     var refusedSends = 0
+    /// `TCP_CORK` of the socket read right after each send (nil: could not be read).
+    var corkedAfterSend: [CInt?] = []
+    var channel: (any Channel)?
 
     init(file: NIOFileHandle, pieceLength: Int) {
         self.file = file
@@ -37,12 +40,20 @@ private final class FileSeederDriver: ChannelInboundHandler, @unchecked Sendable
             var after = handler.queuedOutput
             after.remove(before)
             added.append(after)
+            channel = context.channel
+            corkedAfterSend.append(socketCork(of: context.channel))
             // Sent once: the machine no longer serves the request, so a second send is refused.
             if !handler.sendPiece(request, from: region) { refusedSends += 1 }
         default:
             break
         }
     }
+}
+
+/// The `TCP_CORK` option of `channel`'s socket (nil where the system has none or it cannot be read).
+private func socketCork(of channel: any Channel) -> CInt? {
+    guard let option = PeerChannelHandler.corkOption else { return nil }
+    return try? channel.syncOptions?.getOption(option)
 }
 
 /// Requests every block, eight in flight, and completes `done` with the assembled bytes.
@@ -181,4 +192,73 @@ private func openReadOnly(_ path: String) throws -> NIOFileHandle {
     #expect(!sent && !wrongLength)
     #expect(queued.isEmpty)
     #expect(writes == 0)
+}
+
+/// Issue 13: each block sent from a file is two system calls, a 13-byte header and a `sendfile`; with
+/// `TCP_NODELAY` each would be a segment of its own (a 13-byte segment before every block, which halved our
+/// downloader's rate from such a seed). The socket is corked while a file region is queued, so headers and
+/// file bytes leave in full segments, and uncorked once the socket took everything, so the last segment
+/// does not wait.
+@Test func blocksSentFromFilesCorkTheSocketUntilEverythingQueuedWasTaken() async throws {
+    #if os(Linux)
+        let pieceLength = 32768
+        let content = PeerPair.content(size: 6 * pieceLength, seed: 17)
+        let path = (NSTemporaryDirectory() as NSString).appendingPathComponent("nbt-cork-\(UUID().uuidString)")
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(content)))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = try openReadOnly(path)
+        defer { try? file.close() }
+        let seederConfig = PeerPair.configuration(
+            content: content, pieceLength: pieceLength, have: true, fast: true, peerIDByte: 7)
+        let leecherConfig = PeerPair.configuration(
+            content: content, pieceLength: pieceLength, have: false, fast: true, peerIDByte: 8)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let seederDriver = FileSeederDriver(file: file, pieceLength: pieceLength)
+        let server = try await ServerBootstrap(group: group)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let machine = PeerStateMachine(
+                        configuration: seederConfig, incoming: true, source: .incoming, now: .now())
+                    try channel.pipeline.syncOperations.addHandlers([
+                        PeerChannelHandler(machine: machine), seederDriver,
+                    ])
+                }
+            }
+            .bind(host: "127.0.45.\(Int.random(in: 2...250))", port: 0).get()
+        let done = group.next().makePromise(of: [UInt8].self)
+        let client = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let machine = PeerStateMachine(
+                        configuration: leecherConfig, incoming: false, source: .user, now: .now())
+                    try channel.pipeline.syncOperations.addHandlers([
+                        PeerChannelHandler(machine: machine),
+                        BlockCollector(size: content.count, pieceLength: pieceLength, done: done),
+                    ])
+                }
+            }
+            .connect(to: server.localAddress!).get()
+        let timeout = group.next().scheduleTask(in: .seconds(30)) { done.fail(WireError(.unencodable, "timed out")) }
+        let downloaded = try await done.futureResult.get()
+        timeout.cancel()
+        #expect(downloaded == content)
+        // Every block was all taken by the socket once the leecher has it: nothing is queued, so the cork is off.
+        let (corkedAfterSend, corkAtEnd, queuedAtEnd) = try await group.next().submit {
+            let handler = try seederDriver.channel.map {
+                try $0.pipeline.syncOperations.handler(type: PeerChannelHandler.self)
+            }
+            return (
+                seederDriver.corkedAfterSend, seederDriver.channel.flatMap(socketCork(of:)),
+                handler?.queuedOutputBytes
+            )
+        }.get()
+        #expect(corkedAfterSend.count == 12)
+        #expect(corkedAfterSend.allSatisfy { $0 == 1 })
+        #expect(queuedAtEnd == 0)
+        #expect(corkAtEnd == 0)
+        try await client.close()
+        try await server.close()
+        try await group.shutdownGracefully()
+    #endif
 }
