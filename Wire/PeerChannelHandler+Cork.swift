@@ -10,10 +10,11 @@ import NIOCore
 ///
 /// A block sent with ``PeerChannelHandler/sendPiece(_:from:flush:)`` leaves the channel as two system calls, a
 /// `write` of its 13-byte header and a `sendfile` of its 16 KiB. With `TCP_NODELAY` (every peer socket has it)
-/// each becomes a segment of its own: a 13-byte segment before every block. On loopback that doubled the
-/// receiver's segments and its receive-queue overhead (each segment costs a socket buffer of about 1 KiB
-/// however small it is) and our own downloader fetched a torrent from such a seed at half the rate of a
-/// buffered one (issue 13). Corked, the kernel sends only full segments, headers and file bytes together.
+/// the header tends to become a segment of its own. Measured on loopback (a python sender and receiver, the
+/// receiver with nbt's `SO_RCVLOWAT` of 256 KiB, 256 MiB in 16 KiB blocks): 10,912 segments arrived uncorked,
+/// 4,831 corked, 11,380 for header and block written together from memory. Our downloader fetched a torrent
+/// from an uncorked sendfile seed at half the rate of a buffered one (issue 13); tiny segments are the lead
+/// suspect, not a proven cause.
 ///
 /// The cork is put on when a file region is queued and taken off once the socket took everything queued
 /// (``PeerChannelHandler/queuedOutputBytes`` back to zero), which pushes out the last partial segment at

@@ -14,14 +14,8 @@ final class Downloader: EngineComponent, @unchecked Sendable {
     /// the limit can change while the client runs (`Client.setGlobalLimit`).
     var downloadLimited: Bool { core.rates.globalRate(.download) != nil }
 
-    /// `NBT_PENDING_WRITE_MIB` from the environment: a per-torrent write backlog in MiB that replaces
-    /// ``ClientConfiguration/maximumPendingWriteBytesPerTorrent`` (for A/B measurements of memory).
-    let pendingWriteOverride: Int?
-
     init(core: ClientCore) {
         self.core = core
-        self.pendingWriteOverride = ProcessInfo.processInfo.environment["NBT_PENDING_WRITE_MIB"]
-            .flatMap { Int($0) }.map { $0 << 20 }
     }
 
     /// Most requests a connection waits for before it sends more (see `fillRequests`).
@@ -264,7 +258,7 @@ final class Downloader: EngineComponent, @unchecked Sendable {
 extension Downloader {
     /// Whether `session` has as many bytes waiting for storage as it may.
     func isWriteBacklogFull(_ session: TorrentSession) -> Bool {
-        session.pendingWriteBytes >= (pendingWriteOverride ?? configuration.maximumPendingWriteBytesPerTorrent)
+        session.pendingWriteBytes >= configuration.maximumPendingWriteBytesPerTorrent
     }
 
     /// A block of `length` bytes was handed to storage.

@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 
 /// The read-buffer sizes of a peer socket: NIO's `AdaptiveRecvByteBufferAllocator` policy (double after a
@@ -16,9 +15,7 @@ struct PeerReceiveAllocator: RecvByteBufferAllocator {
     static let initial = 128
     /// The largest buffer: a fast peer's reads take up to 1 MiB (NIO's default stops at 64 KiB), so a fast
     /// transfer takes fewer reads and fewer passes through the state machine.
-    /// `NBT_READ_BUFFER_KIB` in the environment replaces it (for A/B measurements of memory).
-    static let maximum =
-        ProcessInfo.processInfo.environment["NBT_READ_BUFFER_KIB"].flatMap { Int($0) }.map { $0 << 10 } ?? 1 << 20
+    static let maximum = 1 << 20
 
     /// The size of the next buffer (a power of two).
     private var size = UInt32(Self.initial)

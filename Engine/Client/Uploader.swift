@@ -18,8 +18,12 @@ final class Uploader: EngineComponent, @unchecked Sendable {
     private var uploadFiles: [ObjectIdentifier: UploadFiles] = [:]
     /// Blocks sent as file regions (`sendfile`), every torrent together.
     private(set) var blocksSentFromFiles = 0
-    /// Whether plaintext TCP peers get blocks as file regions: yes, unless `NBT_UPLOAD_SENDFILE=0` is in the
-    /// environment (the buffered path, kept for A/B measurements; see Benchmarks/download/README.md, issue 13).
+    /// Whether plaintext TCP peers get blocks as file regions. Off unless `NBT_UPLOAD_SENDFILE=1` is in the
+    /// environment: it halves the seed's CPU per GiB, but in the same-run benchmark of stop 13 our own
+    /// downloader got the torrent at about half the rate from it (see Benchmarks/download/README.md, issue
+    /// 13). The socket is now corked around file regions (full segments, no 13-byte segment per block), but
+    /// a release same-run benchmark of the corked seed is still owed before it becomes the default. Tests set
+    /// it on the loop.
     var sendfileAllowed: Bool
     /// Whether those peers' sockets are corked while file regions are queued
     /// (``PeerChannelHandler/corksFileRegions``): yes, unless `NBT_UPLOAD_CORK=0` (for A/B measurements).
@@ -28,7 +32,7 @@ final class Uploader: EngineComponent, @unchecked Sendable {
     init(core: ClientCore) {
         self.core = core
         let environment = ProcessInfo.processInfo.environment
-        self.sendfileAllowed = environment["NBT_UPLOAD_SENDFILE"] != "0"
+        self.sendfileAllowed = environment["NBT_UPLOAD_SENDFILE"] == "1"
         self.corkAllowed = environment["NBT_UPLOAD_CORK"] != "0"
     }
 
