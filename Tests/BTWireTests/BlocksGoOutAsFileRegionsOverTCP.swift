@@ -52,8 +52,13 @@ private final class FileSeederDriver: ChannelInboundHandler, @unchecked Sendable
 
 /// The `TCP_CORK` option of `channel`'s socket (nil where the system has none or it cannot be read).
 private func socketCork(of channel: any Channel) -> CInt? {
-    guard let option = PeerChannelHandler.corkOption else { return nil }
-    return try? channel.syncOptions?.getOption(option)
+    guard let option = PeerChannelHandler.corkOption, let options = channel.syncOptions else { return nil }
+    do {
+        let value: SocketOptionValue = try options.getOption(option)
+        return CInt(value)
+    } catch {
+        return nil
+    }
 }
 
 /// Requests every block, eight in flight, and completes `done` with the assembled bytes.
