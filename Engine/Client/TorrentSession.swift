@@ -26,6 +26,8 @@ final class TorrentSession: @unchecked Sendable {
     var metadataServe: MetadataServe<UInt64>
     /// Answers peers' BEP 52 `hash request`s from ``torrent``'s piece layers (made on the first request).
     var pieceLayerServing: PieceLayerServing?
+    /// Failed v2 pieces whose bad blocks are being found (see ``PieceLayerExchanger/investigate(_:blocks:session:)``).
+    var blockBlame: BlockHashBlame<UInt64>?
     var picker: PiecePicker<UInt64>
     var choker = Choker<UInt64>()
     var connections: [UInt64: PeerConnection] = [:]
