@@ -1,3 +1,5 @@
+import BTMetainfo
+
 /// What storage saw of a v2 or hybrid piece that failed its hash (BEP 52): who sent each of its blocks and
 /// the SHA-256 of each block as it was written. Compared with the piece's block hashes (asked of a peer, with
 /// their proof up to the file's `pieces root`), it names the blocks that were wrong, so only their senders are
@@ -14,5 +16,11 @@ public struct FailedPieceBlocks: Hashable, Sendable {
         precondition(blockHashes.count == senders.count * 32, "one 32-byte hash per block")
         self.senders = senders
         self.blockHashes = blockHashes
+    }
+
+    /// The evidence of a piece whose bytes as written were `data`, block `i` sent by `senders[i]` (the block
+    /// hashes are computed here).
+    public init(senders: [PeerTag], data: UnsafeRawBufferPointer) {
+        self.init(senders: senders, blockHashes: MerkleTree.blockHashes(data))
     }
 }

@@ -59,6 +59,8 @@ public struct BlockHashBlame<Peer: Hashable & Sendable>: Sendable {
         let opened: NIODeadline
         var asked: (peer: Peer, deadline: NIODeadline)?
         var tried: Set<Peer> = []
+        /// The peers that could be asked, as last told.
+        var candidates: [Peer] = []
     }
 
     /// The limits in force.
@@ -141,7 +143,7 @@ public struct BlockHashBlame<Peer: Hashable & Sendable>: Sendable {
                 == investigation.root
         else {
             cases[piece]?.asked = nil
-            return [.liar(peer)] + ask(piece, candidates: [], now: now)
+            return [.liar(peer)] + ask(piece, candidates: nil, now: now)
         }
         cases[piece] = nil
         var bad: Set<Peer> = []
@@ -178,8 +180,10 @@ public struct BlockHashBlame<Peer: Hashable & Sendable>: Sendable {
 
     /// Asks the next untried candidate (the piece's senders last: a liar may lie about hashes too, though a
     /// proof makes that harmless), or gives the piece up.
-    mutating func ask(_ piece: Int, candidates: [Peer], now: NIODeadline) -> [Action] {
+    mutating func ask(_ piece: Int, candidates: [Peer]?, now: NIODeadline) -> [Action] {
         guard var investigation = cases[piece] else { return [] }
+        if let candidates { investigation.candidates = candidates }
+        let candidates = investigation.candidates
         let senders = Set(investigation.senders)
         let untried = candidates.filter { !investigation.tried.contains($0) }
         let next = untried.first { !senders.contains($0) } ?? untried.first
@@ -187,7 +191,10 @@ public struct BlockHashBlame<Peer: Hashable & Sendable>: Sendable {
             // Nobody (else) to ask: wait for a candidate, at most one timeout from the failure, then give up.
             guard investigation.tried.count >= configuration.maxPeersAsked
                 || now - investigation.opened >= configuration.requestTimeout
-            else { return [] }
+            else {
+                cases[piece] = investigation
+                return []
+            }
             cases[piece] = nil
             return [.unresolved(piece: piece, contributors: senders)]
         }

@@ -222,6 +222,14 @@ final class Downloader: EngineComponent, @unchecked Sendable {
         }
     }
 
+    /// A connection we dialled ended because both sides were upload only (BEP 21): while our own download is
+    /// a partial one (files skipped), the peer is kept to dial again if more files are wanted.
+    func partedUploadOnly(_ connection: PeerConnection, session: TorrentSession) {
+        guard !session.picker.have.isAllSet, session.uploadOnlyParted.count < 1024 else { return }
+        session.uploadOnlyParted.append(
+            .init(host: connection.host, port: connection.port, source: connection.machine?.source ?? .tracker))
+    }
+
     func finished(_ session: TorrentSession) {
         guard !session.reportedFinished else { return }
         session.reportedFinished = true
@@ -247,6 +255,10 @@ final class Downloader: EngineComponent, @unchecked Sendable {
         if session.state == .seeding && !session.isComplete {
             session.state = .downloading
             session.reportedFinished = false
+            // Peers we parted from as both upload only (BEP 21) may have what is wanted now.
+            for candidate in session.uploadOnlyParted { _ = session.candidates.append(candidate) }
+            session.uploadOnlyParted.removeAll()
+            core.connections.dialCandidates(session)
         } else if session.state == .downloading && session.isComplete {
             finished(session)
         }
