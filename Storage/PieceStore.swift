@@ -296,10 +296,9 @@ public actor PieceStore {
         // bytes as they were written: only the rest is read back.
         let running = partial[piece]?.hash
         let checksV2 = !verifier.isV1Only
-        let good: Bool
-        var blockHashes: [UInt8]? = nil
+        let outcome: (good: Bool, blockHashes: [UInt8]?)
         do {
-            (good, blockHashes) = try await pool.run { () throws -> (Bool, [UInt8]?) in
+            outcome = try await pool.run { () throws -> (good: Bool, blockHashes: [UInt8]?) in
                 if var running {
                     var buffer = [UInt8](repeating: 0, count: size - running.next)
                     return try buffer.withUnsafeMutableBytes { raw in
@@ -321,7 +320,7 @@ public actor PieceStore {
             partial[piece] = nil  // its blocks will be fetched again
             throw error
         }
-        return finishPiece(piece, good: good, blockHashes: blockHashes)
+        return finishPiece(piece, good: outcome.good, blockHashes: outcome.blockHashes)
     }
 
     /// Records the hash result of a completed piece and names its contributors when it failed.
