@@ -134,7 +134,9 @@ public struct BlockHashBlame<Peer: Hashable & Sendable>: Sendable {
 
     /// A `hashes` message of base layer 0 from `peer`.
     public mutating func received(_ message: HashesMessage, from peer: Peer, now: NIODeadline) -> [Action] {
-        guard let piece = cases.first(where: { $0.value.request == message.request && $0.value.asked?.peer == peer })?.key,
+        guard
+            let piece = cases.first(where: { $0.value.request == message.request && $0.value.asked?.peer == peer })?
+                .key,
             let investigation = cases[piece]
         else { return [] }  // not asked of this peer: ignored, as libtorrent ignores it
         let base = message.baseHashes
@@ -189,8 +191,9 @@ public struct BlockHashBlame<Peer: Hashable & Sendable>: Sendable {
         let next = untried.first { !senders.contains($0) } ?? untried.first
         guard investigation.tried.count < configuration.maxPeersAsked, let next else {
             // Nobody (else) to ask: wait for a candidate, at most one timeout from the failure, then give up.
-            guard investigation.tried.count >= configuration.maxPeersAsked
-                || now - investigation.opened >= configuration.requestTimeout
+            guard
+                investigation.tried.count >= configuration.maxPeersAsked
+                    || now - investigation.opened >= configuration.requestTimeout
             else {
                 cases[piece] = investigation
                 return []

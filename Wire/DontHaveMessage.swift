@@ -22,7 +22,9 @@ public struct DontHaveMessage: Hashable, Sendable {
     /// The payload (after the extension id).
     public func encoded() -> [UInt8] {
         let value = UInt32(truncatingIfNeeded: piece)
-        return [UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
-            UInt8(truncatingIfNeeded: value)]
+        return [
+            UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
+            UInt8(truncatingIfNeeded: value),
+        ]
     }
 }

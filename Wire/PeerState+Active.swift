@@ -258,21 +258,33 @@ extension PeerStateMachine {
                 actions.append(.extensionMessage(.other(name: "#\(message.id)", payload: message.payload)))
                 return
             }
+            switch name {
+            case ExtensionHandshake.Name.donthave:
+                let piece: Int
+                do throws(WireError) {
+                    piece = try DontHaveMessage(decoding: payload).piece
+                } catch {
+                    throw Closing(.malformedPacket, error.reason)
+                }
+                try peerLost(piece, now: now, into: &actions)
+                return
+            case ExtensionHandshake.Name.uploadOnly:
+                // libtorrent's `upload_only` message: one byte, the new state.
+                guard payload.count == 1, let flag = payload.first else {
+                    throw Closing(.malformedPacket, "upload_only message of \(payload.count) bytes, expected 1")
+                }
+                link.saysUploadOnly = flag != 0
+                try checkBothSeeds()
+                return
+            default:
+                break
+            }
             do throws(WireError) {
                 switch name {
                 case ExtensionHandshake.Name.pex:
                     actions.append(.extensionMessage(.pex(try PEXMessage(decoding: payload))))
                 case ExtensionHandshake.Name.metadata:
                     actions.append(.extensionMessage(.metadata(try MetadataMessage(decoding: payload))))
-                case ExtensionHandshake.Name.donthave:
-                    try peerLost(try DontHaveMessage(decoding: payload).piece, now: now, into: &actions)
-                case ExtensionHandshake.Name.uploadOnly:
-                    // libtorrent's `upload_only` message: one byte, the new state.
-                    guard payload.count == 1, let flag = payload.first else {
-                        throw Closing(.malformedPacket, "upload_only message of \(payload.count) bytes, expected 1")
-                    }
-                    link.saysUploadOnly = flag != 0
-                    try checkBothSeeds()
                 default:
                     actions.append(.extensionMessage(.other(name: name, payload: message.payload)))
                 }
@@ -334,7 +346,9 @@ extension PeerStateMachine {
             var handshake = local.extensionHandshake
             handshake.uploadOnly = saidUploadOnly
             if handshake.yourIP == nil, let ip = local.configuration.remoteIPv4 { handshake.yourIP = ip }
-            send(.extended(ExtendedMessage(id: 0, payload: ByteBuffer(bytes: handshake.encoded()))), now: now, into: &actions)
+            send(
+                .extended(ExtendedMessage(id: 0, payload: ByteBuffer(bytes: handshake.encoded()))), now: now,
+                into: &actions)
         }
 
         /// With automatic interest, tells the peer whether it has a piece we want and lack, when that changed.

@@ -81,7 +81,9 @@ extension PeerStateMachine {
         /// The name of the extension message we numbered `id` in our extension handshake (0 is never one).
         func extensionName(_ id: UInt8) -> String? {
             guard id != 0 else { return nil }
-            if let name = configuration.extensionHandshake.messages.first(where: { $0.value == id })?.key { return name }
+            if let name = configuration.extensionHandshake.messages.first(where: { $0.value == id })?.key {
+                return name
+            }
             if id == donthaveID { return ExtensionHandshake.Name.donthave }
             return id == uploadOnlyID ? ExtensionHandshake.Name.uploadOnly : nil
         }

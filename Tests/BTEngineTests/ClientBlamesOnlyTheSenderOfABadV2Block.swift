@@ -78,14 +78,15 @@ import Testing
             #expect(
                 await ClientFixtures.eventually(limit: .seconds(30)) {
                     await leecher.reputation(of: liar) <= 100 - 20 * (round + 1) + 10
-                }, "round \(round): reputation \(await leecher.reputation(of: liar))")
+                }, "round \(round)")
             let paroled = try await core.loop.submit { honest.map { core.ledger.isOnParole($0) } }.get()
             #expect(paroled == [false, false])
             for address in honest { #expect(await leecher.reputation(of: address) >= 100) }
         }
         #expect(await ClientFixtures.eventually { await leecher.blacklist == [liar] })
         #expect(
-            await ClientFixtures.eventually { disconnects.values.contains { $0.0 == "127.0.0.43" && [.blacklisted, .reputation].contains($0.1) }
+            await ClientFixtures.eventually {
+                disconnects.values.contains { $0.0 == "127.0.0.43" && [.blacklisted, .reputation].contains($0.1) }
             },
             "\(disconnects.values)")
         let active = Set(await leecher.peers(of: handle).filter(\.isActive).map { "\($0.endpoint.address)" })

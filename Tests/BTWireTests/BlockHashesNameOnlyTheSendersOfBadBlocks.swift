@@ -95,7 +95,9 @@ import Testing
             7, blockHashes: written, senders: ["honest1", "honest2", "liar", "honest1"],
             candidates: ["liar", "honest1", "other"], now: .uptimeNanoseconds(0))
         // A peer that sent none of the piece's blocks is asked first.
-        #expect(start.first == .send(BlockHashBlame<String>.blockRequest(forPiece: 7, layout: torrent.layout)!.0, to: "other"))
+        #expect(
+            start.first
+                == .send(BlockHashBlame<String>.blockRequest(forPiece: 7, layout: torrent.layout)!.0, to: "other"))
         let log = try Self.run(
             &blame, server: &server, torrent: torrent, contents: contents, start: start,
             candidates: ["liar", "honest1", "other"])
@@ -168,7 +170,8 @@ import Testing
                 == [.unresolved(piece: 1, contributors: ["a", "b"])])
         // One sender, or a v1 torrent: decided at once, nothing asked.
         #expect(
-            alone.pieceFailed(2, blockHashes: written, senders: ["a", "a", "a", "a"], candidates: ["p"], now: .uptimeNanoseconds(0))
+            alone.pieceFailed(
+                2, blockHashes: written, senders: ["a", "a", "a", "a"], candidates: ["p"], now: .uptimeNanoseconds(0))
                 == [.unresolved(piece: 2, contributors: ["a"])])
         // Hashes that prove but show every block as written (a hybrid whose SHA-1 alone failed): unresolved.
         var same = BlockHashBlame<String>(torrent: torrent)
@@ -202,8 +205,9 @@ import Testing
         var stale = Array(Self.piece(5, of: torrent, contents).1)
         stale[0] ^= 1
         #expect(server.answer(request, pieceBlockHashes: Self.blockHashes(stale[...])) == .reject(request))
-        guard case .hashes(let message) = server.answer(
-            request, pieceBlockHashes: Self.blockHashes(Self.piece(5, of: torrent, contents).1))
+        guard
+            case .hashes(let message) = server.answer(
+                request, pieceBlockHashes: Self.blockHashes(Self.piece(5, of: torrent, contents).1))
         else {
             Issue.record("piece 5's block hashes were not served")
             return

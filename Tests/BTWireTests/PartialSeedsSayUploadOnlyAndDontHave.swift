@@ -85,13 +85,18 @@ import Testing
                 return try? ExtensionHandshake(decoding: message.payload.readableBytesView)
             }.first)
         let id = try #require(handshake.messages[ExtensionHandshake.Name.donthave])
-        let message = PeerMessage.extended(ExtendedMessage(id: id, payload: ByteBuffer(bytes: DontHaveMessage(piece: 5).encoded())))
+        let message = PeerMessage.extended(
+            ExtendedMessage(id: id, payload: ByteBuffer(bytes: DontHaveMessage(piece: 5).encoded())))
         let actions = pair.a.receive(message: message, now: pair.now)
-        #expect(actions.contains { if case .peerHas(.pieces(let pieces)) = $0 { return pieces.isNoneSet } else { return false } })
+        #expect(
+            actions.contains {
+                if case .peerHas(.pieces(let pieces)) = $0 { return pieces.isNoneSet } else { return false }
+            })
         #expect(actions.contains(.send(.notInterested)))
         #expect(!pair.a.amInterested)
         // A piece past the torrent is malformed.
-        let bad = PeerMessage.extended(ExtendedMessage(id: id, payload: ByteBuffer(bytes: DontHaveMessage(piece: 8).encoded())))
+        let bad = PeerMessage.extended(
+            ExtendedMessage(id: id, payload: ByteBuffer(bytes: DontHaveMessage(piece: 8).encoded())))
         #expect(Self.closed(pair.a.receive(message: bad, now: pair.now)) == .malformedPacket)
     }
 

@@ -124,7 +124,9 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 precondition(request.baseLayer == 0, "asked for another layer than the blocks")
                 if sent.count < 64 { sent.append((request, to)) }
             case .blame(let peers, let piece):
-                precondition(peers == truth[piece], "blamed \(peers) for piece \(piece), the bad blocks' senders \(String(describing: truth[piece]))")
+                precondition(
+                    peers == truth[piece],
+                    "blamed \(peers) for piece \(piece), the bad blocks' senders \(String(describing: truth[piece]))")
                 truth[piece] = nil
             case .unresolved(let piece, _):
                 if !blame.openPieces.contains(piece) { truth[piece] = nil }
