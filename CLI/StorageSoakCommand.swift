@@ -61,7 +61,7 @@ struct StorageSoakCommand: AsyncParsableCommand {
             switch try await store.writeBlock(piece: piece, offset: start, bytes: bytes, from: peer) {
             case .pieceVerified(let index):
                 Self.say("verified \(index)")
-            case .pieceFailed(let index, _):
+            case .pieceFailed(let index, _, _):
                 let again = await store.missingBlocks(ofPiece: index).map { (index, $0) }
                 queue.insert(contentsOf: again, at: Int.random(in: 0...queue.count))
             case .stored, .duplicate:

@@ -10,8 +10,9 @@ public enum BlockWriteResult: Hashable, Sendable {
     /// Written, and it completed the piece, whose hash passed: the piece is ours.
     case pieceVerified(piece: Int)
     /// Written, it completed the piece, and the piece failed its hash: every block of it is discarded and
-    /// `peers` are those that sent blocks of it (seed 001: reputation -20 each).
-    case pieceFailed(piece: Int, peers: Set<PeerTag>)
+    /// `peers` are those that sent blocks of it (seed 001: reputation -20 each). For a v2 or hybrid torrent
+    /// `blocks` names each block's sender and hash, so the bad blocks can be found (BEP 52 block hashes).
+    case pieceFailed(piece: Int, peers: Set<PeerTag>, blocks: FailedPieceBlocks? = nil)
 }
 
 /// How a store was started from its resume data.
@@ -62,6 +63,8 @@ public actor PieceStore {
         var written: Bitfield
         var inFlight: Set<Int> = []
         var contributors: Set<PeerTag> = []
+        /// The sender of each block written, by block (named when a v2 piece fails).
+        var senders: [Int: PeerTag] = [:]
         var hashing = false
         /// Tells these books from a later set for the same piece (after a re-check or data removal), so a
         /// batch that was writing meanwhile does not touch the new ones.
@@ -203,6 +206,7 @@ public actor PieceStore {
             }
             state.inFlight.insert(block)
             state.contributors.insert(item.peer)
+            state.senders[block] = item.peer
             // The running hash travels with the batch; a concurrent batch writing blocks of the same piece
             // leaves it alone (those blocks then stall it, and the piece is read back).
             if checkedOut[piece] == nil, !state.hashCheckedOut, let hash = state.hash {
@@ -291,33 +295,38 @@ public actor PieceStore {
         // A running hash that stalled (a block came out of order) already covers the piece's leading
         // bytes as they were written: only the rest is read back.
         let running = partial[piece]?.hash
-        let good: Bool
+        let checksV2 = !verifier.isV1Only
+        let outcome: (good: Bool, blockHashes: [UInt8]?)
         do {
-            good = try await pool.run {
+            outcome = try await pool.run { () throws -> (good: Bool, blockHashes: [UInt8]?) in
                 if var running {
                     var buffer = [UInt8](repeating: 0, count: size - running.next)
                     return try buffer.withUnsafeMutableBytes { raw in
-                        guard try storage.readPiece(piece, offset: running.next, into: raw) else { return false }
+                        guard try storage.readPiece(piece, offset: running.next, into: raw) else { return (false, nil) }
                         running.feed(offset: running.next, [UnsafeRawBufferPointer(raw)], pieceSize: size)
-                        return running.digest.map { verifier.matchesV1(piece: piece, digest: $0) } ?? false
+                        return (running.digest.map { verifier.matchesV1(piece: piece, digest: $0) } ?? false, nil)
                     }
                 }
                 var buffer = [UInt8](repeating: 0, count: size)
                 return try buffer.withUnsafeMutableBytes { raw in
-                    try storage.readPiece(piece, into: raw)
-                        && verifier.verify(piece: piece, data: UnsafeRawBufferPointer(raw))
+                    guard try storage.readPiece(piece, into: raw) else { return (false, nil) }
+                    let data = UnsafeRawBufferPointer(raw)
+                    if verifier.verify(piece: piece, data: data) { return (true, nil) }
+                    // A v2 piece that failed: its blocks' hashes, to find the bad ones (BEP 52).
+                    return (false, checksV2 ? MerkleTree.blockHashes(data) : nil)
                 }
             }
         } catch {
             partial[piece] = nil  // its blocks will be fetched again
             throw error
         }
-        return finishPiece(piece, good: good)
+        return finishPiece(piece, good: outcome.good, blockHashes: outcome.blockHashes)
     }
 
     /// Records the hash result of a completed piece and names its contributors when it failed.
-    private func finishPiece(_ piece: Int, good: Bool) -> BlockWriteResult {
+    private func finishPiece(_ piece: Int, good: Bool, blockHashes: [UInt8]? = nil) -> BlockWriteResult {
         let peers = partial[piece]?.contributors ?? []
+        let senders = partial[piece]?.senders ?? [:]
         partial[piece] = nil
         if good {
             verifiedPieces[piece] = true
@@ -326,7 +335,12 @@ public actor PieceStore {
             return .pieceVerified(piece: piece)
         }
         events?(.pieceHashFail(index: piece, peers: peers))
-        return .pieceFailed(piece: piece, peers: peers)
+        var blocks: FailedPieceBlocks? = nil
+        if let blockHashes, blockHashes.count == blockCount(ofPiece: piece) * 32 {
+            let tags = (0..<blockCount(ofPiece: piece)).map { senders[$0] ?? .local }
+            blocks = FailedPieceBlocks(senders: tags, blockHashes: blockHashes)
+        }
+        return .pieceFailed(piece: piece, peers: peers, blocks: blocks)
     }
 
     /// Reads `length` bytes at `offset` of a verified piece (to upload it). A piece whose data has vanished

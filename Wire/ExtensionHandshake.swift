@@ -125,7 +125,16 @@ public struct ExtensionHandshake: Hashable, Sendable {
         public static let pex = "ut_pex"
         /// BEP 9 metadata exchange.
         public static let metadata = "ut_metadata"
+        /// libtorrent's `lt_donthave`: the sender no longer has a piece (a 4-byte big-endian index).
+        public static let donthave = "lt_donthave"
+        /// libtorrent's `upload_only` message: one byte, non-zero when the sender became upload only (BEP 21).
+        public static let uploadOnly = "upload_only"
     }
+
+    /// The id we number `lt_donthave` with (libtorrent's own number for it), unless the configuration uses it.
+    public static let donthaveID: UInt8 = 7
+    /// The id we number libtorrent's `upload_only` message with, unless the configuration uses it.
+    public static let uploadOnlyID: UInt8 = 8
 }
 
 /// Shared bencode helpers for extension payloads.

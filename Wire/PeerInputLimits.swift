@@ -1,6 +1,7 @@
 import NIOCore
 
-/// Per-peer budgets on incoming messages that carry no data but cost us work: a peer past one is
+/// Per-peer budgets on incoming messages that carry no data but cost us work (and on the bytes of hash and
+/// extension messages): a peer past one is
 /// disconnected with a reason (``DisconnectReason/protocolViolation`` for availability and extension
 /// floods, ``DisconnectReason/requestFlood`` for cancels), the detail naming the budget.
 ///
@@ -29,9 +30,21 @@ public struct PeerInputLimits: Hashable, Sendable {
     public var maximumPEXMessages: Int
     /// The window of ``maximumPEXMessages``.
     public var pexInterval: TimeAmount
+    /// BEP 52 hash messages (`hash request`, `hashes`, `hash reject`) per window. An honest peer fetching
+    /// piece layers keeps a few requests outstanding (libtorrent asks 512 hashes a request) and we serve at
+    /// most 50 a second; a block-layer question follows a failed piece.
+    public var maximumHashMessages: Int
+    /// Bytes of BEP 52 hash messages per window (a `hashes` message carries up to 8,192 hashes, 256 KiB).
+    public var maximumHashBytes: Int
+    /// Bytes of extension messages (ut_metadata, ut_pex, the extension handshake, unknown ones) per window:
+    /// a 16 MiB info dictionary (the ``MetadataFetch`` limit) fits in two windows from one peer.
+    public var maximumExtensionBytes: Int
+    /// Messages of unknown ids per window (ignored, as libtorrent does, but each is framed and read).
+    public var maximumUnknownMessages: Int
 
     /// The defaults documented on each property: a 10 s window, 64 redundant haves, 10,000 cancels,
-    /// 32 keep-alives, 8 availability messages, 500 other extension messages, 3 `ut_pex` per 60 s.
+    /// 32 keep-alives, 8 availability messages, 500 other extension messages, 3 `ut_pex` per 60 s, 1,000 hash
+    /// messages and 32 MiB of them, 16 MiB of extension messages, 100 messages of unknown ids.
     public init() {
         self.interval = .seconds(10)
         self.maximumRedundantHaves = 64
@@ -41,6 +54,10 @@ public struct PeerInputLimits: Hashable, Sendable {
         self.maximumExtensionMessages = 500
         self.maximumPEXMessages = 3
         self.pexInterval = .seconds(60)
+        self.maximumHashMessages = 1000
+        self.maximumHashBytes = 32 << 20
+        self.maximumExtensionBytes = 16 << 20
+        self.maximumUnknownMessages = 100
     }
 }
 
@@ -50,6 +67,7 @@ extension PeerStateMachine {
         /// What is counted.
         enum Kind: Sendable {
             case redundantHave, cancel, keepAlive, availability, extensionMessage, pex
+            case hashMessage, hashBytes, extensionBytes, unknownMessage
         }
 
         /// One budget's count in its current window.
@@ -64,9 +82,15 @@ extension PeerStateMachine {
         private var availabilityMessages = Window()
         private var extensionMessages = Window()
         private var pexMessages = Window()
+        private var hashMessages = Window()
+        private var hashBytes = Window()
+        private var extensionBytes = Window()
+        private var unknownMessages = Window()
 
-        /// Counts one message of `kind` at `now`; throws once the window's budget is passed.
-        mutating func count(_ kind: Kind, now: NIODeadline, limits: PeerInputLimits) throws(Closing) {
+        /// Counts `amount` (one message, or its bytes for the byte budgets) of `kind` at `now`; throws once the
+        /// window's budget is passed.
+        mutating func count(_ kind: Kind, _ amount: Int = 1, now: NIODeadline, limits: PeerInputLimits) throws(Closing)
+        {
             let (maximum, interval, reason, name) = Self.budget(of: kind, limits)
             var window: Window
             switch kind {
@@ -76,11 +100,15 @@ extension PeerStateMachine {
             case .availability: window = availabilityMessages
             case .extensionMessage: window = extensionMessages
             case .pex: window = pexMessages
+            case .hashMessage: window = hashMessages
+            case .hashBytes: window = hashBytes
+            case .extensionBytes: window = extensionBytes
+            case .unknownMessage: window = unknownMessages
             }
             if let start = window.start, now - start < interval {
-                window.count += 1
+                window.count += amount
             } else {
-                window = Window(start: now, count: 1)
+                window = Window(start: now, count: amount)
             }
             switch kind {
             case .redundantHave: redundantHaves = window
@@ -89,6 +117,10 @@ extension PeerStateMachine {
             case .availability: availabilityMessages = window
             case .extensionMessage: extensionMessages = window
             case .pex: pexMessages = window
+            case .hashMessage: hashMessages = window
+            case .hashBytes: hashBytes = window
+            case .extensionBytes: extensionBytes = window
+            case .unknownMessage: unknownMessages = window
             }
             guard window.count > maximum else { return }
             throw Closing(reason, "more than \(maximum) \(name) within \(interval.nanoseconds / 1_000_000_000) s")
@@ -110,6 +142,14 @@ extension PeerStateMachine {
             case .extensionMessage:
                 (limits.maximumExtensionMessages, limits.interval, .protocolViolation, "extension messages")
             case .pex: (limits.maximumPEXMessages, limits.pexInterval, .protocolViolation, "ut_pex messages")
+            case .hashMessage:
+                (limits.maximumHashMessages, limits.interval, .protocolViolation, "hash messages (BEP 52)")
+            case .hashBytes:
+                (limits.maximumHashBytes, limits.interval, .protocolViolation, "bytes of hash messages (BEP 52)")
+            case .extensionBytes:
+                (limits.maximumExtensionBytes, limits.interval, .protocolViolation, "bytes of extension messages")
+            case .unknownMessage:
+                (limits.maximumUnknownMessages, limits.interval, .protocolViolation, "messages of unknown ids")
             }
         }
     }

@@ -20,6 +20,8 @@ extension PeerStateMachine {
         var contributed: Set<Int> = []
         /// Counts of the incoming messages ``PeerConfiguration/inputLimits`` bound.
         private var inputBudget = InputBudget()
+        /// Whether our last extension handshake said `upload_only` (BEP 21).
+        var saidUploadOnly = false
         /// When either side was last interested (the useless-peer timeout).
         private var lastInterest: NIODeadline
         /// When we last sent something (keep-alives).
@@ -52,6 +54,7 @@ extension PeerStateMachine {
             let configuration = local.configuration
             if link.supportsExtensions {
                 var handshake = local.extensionHandshake
+                saidUploadOnly = handshake.uploadOnly == true
                 if handshake.yourIP == nil, let ip = configuration.remoteIPv4 { handshake.yourIP = ip }
                 let payload = ByteBuffer(bytes: handshake.encoded())
                 send(.extended(ExtendedMessage(id: 0, payload: payload)), now: now, into: &actions)
@@ -211,7 +214,13 @@ extension PeerStateMachine {
                 if piece < pieceCount && link.allowedFastFromPeer.count < 256 { link.allowedFastFromPeer.insert(piece) }
             case .extended(let extended):
                 try receivedExtended(extended, now: now, into: &actions)
-            case .hashRequest, .hashes, .hashReject, .unknown:
+            case .hashRequest, .hashes, .hashReject:
+                // BEP 52: answered or checked above us, but every one is counted here, with its bytes.
+                try inputBudget.count(.hashMessage, now: now, limits: limits)
+                try inputBudget.count(.hashBytes, 4 + message.payloadLength, now: now, limits: limits)
+                actions.append(.forward(message))
+            case .unknown:
+                try inputBudget.count(.unknownMessage, now: now, limits: limits)
                 actions.append(.forward(message))
             }
         }
@@ -232,6 +241,8 @@ extension PeerStateMachine {
             // Every extension message counts, the extension handshake too (each one is decoded anew).
             let isPEX = message.id != 0 && local.extensionName(message.id) == ExtensionHandshake.Name.pex
             try inputBudget.count(isPEX ? .pex : .extensionMessage, now: now, limits: local.configuration.inputLimits)
+            try inputBudget.count(
+                .extensionBytes, message.payload.readableBytes + 2, now: now, limits: local.configuration.inputLimits)
             let payload = message.payload.readableBytesView
             if message.id == 0 {
                 do throws(WireError) {
@@ -239,12 +250,34 @@ extension PeerStateMachine {
                 } catch {
                     throw Closing(.malformedPacket, error.reason)
                 }
+                if let flag = link.extensions?.uploadOnly { link.saysUploadOnly = flag }
                 try checkBothSeeds()
                 return
             }
             guard let name = local.extensionName(message.id) else {
                 actions.append(.extensionMessage(.other(name: "#\(message.id)", payload: message.payload)))
                 return
+            }
+            switch name {
+            case ExtensionHandshake.Name.donthave:
+                let piece: Int
+                do throws(WireError) {
+                    piece = try DontHaveMessage(decoding: payload).piece
+                } catch {
+                    throw Closing(.malformedPacket, error.reason)
+                }
+                try peerLost(piece, now: now, into: &actions)
+                return
+            case ExtensionHandshake.Name.uploadOnly:
+                // libtorrent's `upload_only` message: one byte, the new state.
+                guard payload.count == 1, let flag = payload.first else {
+                    throw Closing(.malformedPacket, "upload_only message of \(payload.count) bytes, expected 1")
+                }
+                link.saysUploadOnly = flag != 0
+                try checkBothSeeds()
+                return
+            default:
+                break
             }
             do throws(WireError) {
                 switch name {
@@ -281,9 +314,41 @@ extension PeerStateMachine {
             try checkBothSeeds()
         }
 
-        /// Ends the connection when neither side can give the other anything.
+        /// Ends the connection when neither side can give the other anything: both are seeds, or upload only
+        /// (BEP 21: a partial seed on either side), as libtorrent closes redundant connections.
         func checkBothSeeds() throws(Closing) {
             if local.isSeed && link.isUploadOnly { throw Closing(.bothSeeds, "we and the peer are both seeds") }
+            if local.isUploadOnly && link.isUploadOnly {
+                throw Closing(.bothSeeds, "we and the peer are both upload only (BEP 21)")
+            }
+        }
+
+        /// libtorrent's `lt_donthave`: the peer no longer has `piece` (a partial seed deleted or un-wanted it).
+        private mutating func peerLost(_ piece: Int, now: NIODeadline, into actions: inout [PeerAction])
+            throws(Closing)
+        {
+            let pieceCount = local.configuration.pieceCount
+            guard piece < pieceCount else {
+                throw Closing(.malformedPacket, "lt_donthave of piece \(piece) of \(pieceCount)")
+            }
+            guard link.pieces[piece] else { return }
+            link.pieces[piece] = false
+            link.bitfieldStatus = link.pieces.isNoneSet ? .none : .partial
+            actions.append(.peerHas(.pieces(link.pieces)))
+            updateInterest(now: now, into: &actions)
+        }
+
+        /// Tells the peer, with a new extension handshake (BEP 10 allows one at any time), that we became
+        /// upload only (BEP 21) or stopped being so, when that changed since we last said.
+        mutating func announceUploadOnly(now: NIODeadline, into actions: inout [PeerAction]) {
+            guard link.supportsExtensions, local.isUploadOnly != saidUploadOnly else { return }
+            saidUploadOnly = local.isUploadOnly
+            var handshake = local.extensionHandshake
+            handshake.uploadOnly = saidUploadOnly
+            if handshake.yourIP == nil, let ip = local.configuration.remoteIPv4 { handshake.yourIP = ip }
+            send(
+                .extended(ExtendedMessage(id: 0, payload: ByteBuffer(bytes: handshake.encoded()))), now: now,
+                into: &actions)
         }
 
         /// With automatic interest, tells the peer whether it has a piece we want and lack, when that changed.

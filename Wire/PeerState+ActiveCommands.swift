@@ -85,13 +85,15 @@ extension PeerStateMachine.Active {
         local.pieces[piece] = true
         send(.have(piece: piece), now: now, into: &actions)
         updateInterest(now: now, into: &actions)
+        announceUploadOnly(now: now, into: &actions)
         try checkBothSeeds()
     }
 
-    /// Changes the pieces we want and updates interest.
+    /// Changes the pieces we want and updates interest (and BEP 21 `upload_only` when that changed).
     mutating func setWantedPieces(_ wanted: Bitfield?, now: NIODeadline, into actions: inout [PeerAction]) {
         local.setWanted(wanted)
         updateInterest(now: now, into: &actions)
+        announceUploadOnly(now: now, into: &actions)
     }
 
     /// Suggests a piece we have (BEP 6 `suggest piece`).

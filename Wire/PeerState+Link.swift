@@ -56,8 +56,11 @@ extension PeerStateMachine {
         /// The peer has every piece.
         var isSeed: Bool { pieces.count > 0 && pieces.isAllSet }
 
+        /// What the peer last said of BEP 21 `upload_only` (its extension handshakes, libtorrent's message).
+        var saysUploadOnly = false
+
         /// The peer will not download: it said so (BEP 21) or it is a seed.
-        var isUploadOnly: Bool { isSeed || extensions?.uploadOnly == true }
+        var isUploadOnly: Bool { isSeed || saysUploadOnly }
 
         /// We sent `allowed fast` for `piece`.
         func allowsFast(_ piece: Int) -> Bool {

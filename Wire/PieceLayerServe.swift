@@ -6,8 +6,8 @@ import BTMetainfo
 /// proof no higher than the root, is answered with the hashes and the uncles up to the file's `pieces root`
 /// (the tree above the piece layer is computed once per file and kept). Anything else gets a `hash reject`:
 /// unknown roots, files without a known layer, the block layers below the piece layer (their hashes come
-/// from the data, which this type does not read), and requests outside the tree (libtorrent's
-/// `validate_hash_request`).
+/// from the data: see ``pieceForBlockRequest(_:)`` and ``answer(_:pieceBlockHashes:)``), and requests outside
+/// the tree (libtorrent's `validate_hash_request`).
 ///
 /// ```swift
 /// var server = PieceLayerServe(torrent: torrent)
@@ -32,15 +32,29 @@ public struct PieceLayerServe: Sendable {
         var levels: [[UInt8]]?
     }
 
+    /// Where a v2 file starts (its first piece in the torrent) and its length, for block-layer requests.
+    struct FilePlace: Sendable {
+        let firstPiece: Int
+        let length: Int64
+    }
+
     /// The torrent's piece layer (log2 of piece length / 16 KiB).
     public let pieceLayer: Int
     var trees: [[UInt8]: FileTree] = [:]
+    var places: [[UInt8]: FilePlace] = [:]
 
     /// A server for the piece layers of `torrent` (those it has; more can be added with
     /// ``addLayer(_:piecesRoot:)``).
     public init(torrent: Torrent) {
         pieceLayer = MerkleTree.levels(perPiece: torrent.pieceLength)
         for (root, layer) in torrent.pieceLayers { addLayer(layer, piecesRoot: root) }
+        let layout = torrent.layout
+        for file in layout.files where !file.isPadFile && file.length > 0 {
+            guard let root = file.piecesRoot, root.count == 32, file.offset % Int64(layout.pieceLength) == 0,
+                places[root] == nil
+            else { continue }
+            places[root] = FilePlace(firstPiece: Int(file.offset / Int64(layout.pieceLength)), length: file.length)
+        }
     }
 
     /// Adds a verified piece layer (for example one ``PieceLayerFetch`` obtained).

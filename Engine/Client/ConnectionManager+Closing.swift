@@ -54,6 +54,7 @@ extension ConnectionManager {
             core.metadata.closed(connection, session: session)
             if !connection.isIncoming {
                 session.dialled.remove("\(connection.host):\(connection.port)")
+                if reason == .bothSeeds { core.downloads.partedUploadOnly(connection, session: session) }
                 // A peer that refused our MSE handshake is dialled again at once, in plaintext (libtorrent's
                 // "enabled" policy); the redial below is then its back-off after that.
                 if connection.encryptionFailed && (session.limits.encryption ?? configuration.encryption) == .preferred

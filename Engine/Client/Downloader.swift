@@ -139,8 +139,8 @@ final class Downloader: EngineComponent, @unchecked Sendable {
             switch outcome {
             case .pieceVerified(let piece):
                 pieceVerified(piece, session: session)
-            case .pieceFailed(let piece, _):
-                pieceFailed(piece, session: session)
+            case .pieceFailed(let piece, _, let blocks):
+                pieceFailed(piece, blocks: blocks, session: session)
             case .stored, .duplicate:
                 break
             }
@@ -179,18 +179,35 @@ final class Downloader: EngineComponent, @unchecked Sendable {
         if session.isComplete { finished(session) }
     }
 
-    func pieceFailed(_ piece: Int, session: TorrentSession) {
+    /// A piece failed its hash: it is downloaded again, and its senders are blamed. For a v2 or hybrid piece
+    /// with storage's `blocks`, the block hashes say which senders sent bad blocks (``PieceLayerExchanger``
+    /// asks a peer for them); otherwise every contributor is (``blame(_:contributors:session:narrowing:)``).
+    func pieceFailed(_ piece: Int, blocks: FailedPieceBlocks? = nil, session: TorrentSession) {
         let contributors = session.picker.pieceFailed(piece)
         let webSeedBlamed = core.webSeeds.pieceFailed(piece, contributors: contributors, session: session)
         events.emit(.pieceHashFail(session.info, index: piece))
         metrics.hashFailed()
-        // Blame as the seed's parole does: when a contributor is already blacklisted (or else on parole), the
-        // corrupt piece is put down to it alone, so an honest peer finishing pieces a liar started is not
-        // punished for the liar's blocks; otherwise every contributor is (-20 each).
-        let known = webSeedBlamed ? [] : Set(contributors.compactMap { session.peerAddresses[$0] })
+        if !webSeedBlamed {
+            if let blocks, session.torrent.version != .v1 {
+                core.pieceLayers.investigate(piece, blocks: blocks, session: session)
+            } else {
+                blame(piece, contributors: Set(contributors), session: session, narrowing: true)
+            }
+        }
+        for connection in Array(session.connections.values) { fillRequests(connection) }
+    }
+
+    /// Blames `contributors` (connection keys) for corrupt piece `piece`: reputation, parole, and a
+    /// disconnect for those newly blacklisted. With `narrowing`, as the seed's parole does: when a
+    /// contributor is already blacklisted (or else on parole), the corrupt piece is put down to it alone, so
+    /// an honest peer finishing pieces a liar started is not punished for the liar's blocks; otherwise every
+    /// contributor is (-20 each). Without it (the block hashes named the bad blocks' senders), exactly
+    /// `contributors` are.
+    func blame(_ piece: Int, contributors: Set<UInt64>, session: TorrentSession, narrowing: Bool) {
+        let known = Set(contributors.compactMap { session.peerAddresses[$0] })
         let blacklisted = known.filter { core.ledger.isBlacklisted($0) }
         let paroled = known.filter { core.ledger.isOnParole($0) }
-        let blamed = !blacklisted.isEmpty ? blacklisted : (!paroled.isEmpty ? paroled : known)
+        let blamed = !narrowing ? known : (!blacklisted.isEmpty ? blacklisted : (!paroled.isEmpty ? paroled : known))
         let update = core.ledger.pieceFailed(contributors: blamed)
         let now = loop.now
         for key in contributors {
@@ -203,7 +220,14 @@ final class Downloader: EngineComponent, @unchecked Sendable {
                     connection, .blacklisted, detail: "blacklisted after corrupt piece \(piece)")
             }
         }
-        for connection in Array(session.connections.values) { fillRequests(connection) }
+    }
+
+    /// A connection we dialled ended because both sides were upload only (BEP 21): while our own download is
+    /// a partial one (files skipped), the peer is kept to dial again if more files are wanted.
+    func partedUploadOnly(_ connection: PeerConnection, session: TorrentSession) {
+        guard !session.picker.have.isAllSet, session.uploadOnlyParted.count < 1024 else { return }
+        session.uploadOnlyParted.append(
+            .init(host: connection.host, port: connection.port, source: connection.machine?.source ?? .tracker))
     }
 
     func finished(_ session: TorrentSession) {
@@ -231,6 +255,10 @@ final class Downloader: EngineComponent, @unchecked Sendable {
         if session.state == .seeding && !session.isComplete {
             session.state = .downloading
             session.reportedFinished = false
+            // Peers we parted from as both upload only (BEP 21) may have what is wanted now.
+            for candidate in session.uploadOnlyParted { _ = session.candidates.append(candidate) }
+            session.uploadOnlyParted.removeAll()
+            core.connections.dialCandidates(session)
         } else if session.state == .downloading && session.isComplete {
             finished(session)
         }

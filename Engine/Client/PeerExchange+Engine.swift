@@ -55,7 +55,8 @@ final class PeerExchanger: EngineComponent, @unchecked Sendable {
         for connection in session.connections.values where connection.isActive {
             guard let endpoint = listenEndpoint(of: connection), let machine = connection.machine else { continue }
             var flags: PEXFlags = []
-            if machine.isSeed { flags.insert(.seed) }
+            // BEP 11: 0x02 is "seed or upload only" (BEP 21): a partial seed is flagged too.
+            if machine.isUploadOnly { flags.insert(.seed) }
             if connection.isEncrypted || machine.isEncrypted { flags.insert(.prefersEncryption) }
             if !connection.isIncoming { flags.insert(.reachable) }
             connected[endpoint] = flags

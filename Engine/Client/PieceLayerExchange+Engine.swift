@@ -63,6 +63,10 @@ final class PieceLayerExchanger: EngineComponent, @unchecked Sendable {
         switch message {
         case .hashRequest(let request):
             serve(request, to: connection, session: session, now: now)
+        case .hashes(let hashes) where isBlockBlameRequest(hashes.request, session: session):
+            receivedBlockLayer(message, from: connection, session: session)
+        case .hashReject(let request) where isBlockBlameRequest(request, session: session):
+            receivedBlockLayer(message, from: connection, session: session)
         case .hashes(let hashes):
             guard session.metadata?.layers != nil else { return }
             look(at: connection)
@@ -80,6 +84,7 @@ final class PieceLayerExchanger: EngineComponent, @unchecked Sendable {
     /// Every second: connections that became active since, requests past their deadline, and a hybrid that
     /// waited long enough.
     func tick(_ session: TorrentSession, now: NIODeadline) {
+        tickBlockBlame(session, now: now)
         guard session.metadata?.layers != nil else { return }
         for connection in session.connections.values { look(at: connection) }
         guard let pending = session.metadata?.layers else { return }
@@ -105,6 +110,10 @@ final class PieceLayerExchanger: EngineComponent, @unchecked Sendable {
         if session.hasMetadata, session.torrent.version != .v1 {
             if session.pieceLayerServing == nil {
                 session.pieceLayerServing = PieceLayerServing(torrent: session.torrent)
+            }
+            if request.baseLayer == 0 {
+                serveBlocks(request, to: connection, session: session, now: now)
+                return
             }
             answer = session.pieceLayerServing!.answer(request, from: connection.key, now: now)
         } else {
@@ -146,17 +155,16 @@ final class PieceLayerExchanger: EngineComponent, @unchecked Sendable {
 
     /// A peer's hashes did not prove up to the file's root: a corrupt piece for the ledger, and the
     /// connection ends.
-    private func blame(_ key: UInt64, session: TorrentSession) {
+    func blame(_ key: UInt64, session: TorrentSession, detail: String = "piece layer hashes do not verify") {
         guard let address = session.peerAddresses[key] else { return }
         let update = core.ledger.pieceFailed(contributors: [address])
-        configuration.logger.info("blamed \(address) for bad piece layer hashes of \(session.handle.name)")
+        configuration.logger.info("blamed \(address) of \(session.handle.name): \(detail)")
         guard let connection = session.connections[key] else { return }
         let blacklisted = update.newlyBlacklisted.contains(address)
-        core.connections.disconnect(
-            connection, blacklisted ? .blacklisted : .protocolViolation, detail: "piece layer hashes do not verify")
+        core.connections.disconnect(connection, blacklisted ? .blacklisted : .protocolViolation, detail: detail)
     }
 
-    private func send(_ message: PeerMessage, to connection: PeerConnection) {
+    func send(_ message: PeerMessage, to connection: PeerConnection) {
         let now = loop.now
         guard let actions = connection.withMachine({ $0.sendHashExchange(message, now: now) }) else { return }
         core.perform(actions, on: connection, refill: false)

@@ -14,11 +14,14 @@ struct PieceLayerServing: Sendable {
     static let maxHashesPerSecond = 8192
     /// Most peers whose windows are kept; beyond it the windows are all forgotten (a new second for each).
     static let maxTrackedPeers = 4096
+    /// Most block-layer requests a peer may make in one second: each costs a piece read and its hashing.
+    static let maxBlockRequestsPerSecond = 4
 
     private struct Window: Sendable {
         var start: NIODeadline
         var requests = 0
         var hashes = 0
+        var blockRequests = 0
     }
 
     private var serve: PieceLayerServe
@@ -43,6 +46,40 @@ struct PieceLayerServing: Sendable {
         return answer
     }
 
+    /// A block-layer `request` from `peer`: the piece to read and hash for it, or nil when it is refused (see
+    /// ``PieceLayerServe/pieceForBlockRequest(_:)``) or the peer is over its rate. A peer has one block-layer
+    /// request answered at a time (``blockReadsInFlight``).
+    mutating func admitBlockRequest(_ request: HashRequest, from peer: UInt64, now: NIODeadline) -> Int? {
+        if windows[peer] == nil && windows.count >= Self.maxTrackedPeers { windows = [:] }
+        var window = windows[peer] ?? Window(start: now)
+        if now - window.start >= .seconds(1) { window = Window(start: now) }
+        window.requests += 1
+        window.blockRequests += 1
+        defer { windows[peer] = window }
+        guard window.requests <= Self.maxRequestsPerSecond, window.blockRequests <= Self.maxBlockRequestsPerSecond,
+            window.hashes + request.length <= Self.maxHashesPerSecond, !blockReadsInFlight.contains(peer),
+            let piece = serve.pieceForBlockRequest(request)
+        else { return nil }
+        window.hashes += request.length
+        blockReadsInFlight.insert(peer)
+        return piece
+    }
+
+    /// Answers an admitted block-layer request from the hashes of its piece's blocks (nil: the read failed).
+    mutating func answerBlocks(_ request: HashRequest, from peer: UInt64, pieceBlockHashes: [UInt8]?)
+        -> PieceLayerServe.Answer
+    {
+        blockReadsInFlight.remove(peer)
+        guard let pieceBlockHashes else { return .reject(request) }
+        return serve.answer(request, pieceBlockHashes: pieceBlockHashes)
+    }
+
+    /// Peers whose block-layer request is being read.
+    private(set) var blockReadsInFlight: Set<UInt64> = []
+
     /// The peer left: its window is forgotten.
-    mutating func peerLeft(_ peer: UInt64) { windows[peer] = nil }
+    mutating func peerLeft(_ peer: UInt64) {
+        windows[peer] = nil
+        blockReadsInFlight.remove(peer)
+    }
 }

@@ -26,6 +26,11 @@ final class TorrentSession: @unchecked Sendable {
     var metadataServe: MetadataServe<UInt64>
     /// Answers peers' BEP 52 `hash request`s from ``torrent``'s piece layers (made on the first request).
     var pieceLayerServing: PieceLayerServing?
+    /// Failed v2 pieces whose bad blocks are being found (see ``PieceLayerExchanger/investigate(_:blocks:session:)``).
+    var blockBlame: BlockHashBlame<UInt64>?
+    /// Peers we dialled and parted from as both upload only (BEP 21) while files were skipped: dialled again
+    /// when more is wanted (bounded, 1,024).
+    var uploadOnlyParted: [PeerCandidates.Candidate] = []
     var picker: PiecePicker<UInt64>
     var choker = Choker<UInt64>()
     var connections: [UInt64: PeerConnection] = [:]

@@ -109,4 +109,51 @@ import Testing
         #expect(closed?.reason == .protocolViolation)
         #expect(closed?.detail.contains("extension messages") == true)
     }
+
+    @Test func hashMessagesPastTheBudgetAreAViolationAndAtAServingPaceAreFine() {
+        let request = HashRequest(
+            piecesRoot: [UInt8](repeating: 7, count: 32), baseLayer: 0, index: 0, length: 4, proofLayers: 1)
+        for message in [PeerMessage.hashRequest(request), .hashReject(request)] {
+            var pair = Self.pair()
+            let closed = Self.flood(&pair, { _ in message }, attempts: 5000)
+            #expect(closed?.attempt == PeerInputLimits().maximumHashMessages + 1)
+            #expect(closed?.reason == .protocolViolation)
+            #expect(closed?.detail.contains("hash messages") == true)
+            // 50 a second (what we serve at most) for a minute is fine.
+            var honest = Self.pair()
+            for _ in 0..<60 {
+                #expect(Self.flood(&honest, { _ in message }, attempts: 50) == nil)
+                honest.advance(seconds: 1)
+            }
+        }
+    }
+
+    @Test func bigHashesMessagesAreBoundedByTheirBytes() {
+        // 8,192 hashes a message (256 KiB): the byte budget ends a flood long before the message count.
+        let request = HashRequest(
+            piecesRoot: [UInt8](repeating: 7, count: 32), baseLayer: 0, index: 0, length: 8192, proofLayers: 12)
+        let hashes = PeerMessage.hashes(
+            HashesMessage(request: request, hashes: ByteBuffer(repeating: 1, count: (8192 + 0) * 32)))
+        var pair = Self.pair()
+        let closed = Self.flood(&pair, { _ in hashes }, attempts: 1000)
+        let perMessage = 4 + hashes.payloadLength
+        #expect(closed?.attempt == PeerInputLimits().maximumHashBytes / perMessage + 1)
+        #expect(closed?.detail.contains("bytes of hash messages") == true)
+    }
+
+    @Test func unknownMessagesPastTheBudgetAreAViolation() {
+        var pair = Self.pair()
+        let closed = Self.flood(&pair, { _ in .unknown(id: 99, payload: ByteBuffer(bytes: [1])) }, attempts: 1000)
+        #expect(closed?.attempt == PeerInputLimits().maximumUnknownMessages + 1)
+        #expect(closed?.detail.contains("unknown ids") == true)
+    }
+
+    @Test func extensionMessageBytesAreBounded() {
+        var pair = Self.pair()
+        // 64 KiB unknown extension messages: 16 MiB in a window ends the connection before 500 messages do.
+        let big = PeerMessage.extended(ExtendedMessage(id: 99, payload: ByteBuffer(repeating: 0, count: 65_536)))
+        let closed = Self.flood(&pair, { _ in big }, attempts: 1000)
+        #expect(closed != nil && closed!.attempt < PeerInputLimits().maximumExtensionMessages)
+        #expect(closed?.detail.contains("bytes of extension messages") == true)
+    }
 }

@@ -155,7 +155,11 @@ private func block(_ piece: Int, _ byte: UInt8 = 0) -> PeerMessage {
 
 @Test func noExtensionIsAdvertisedUnlessConfigured() {
     var p = pair(aHas: false, bHas: true)
-    #expect(p.a.remoteExtensions?.messages.isEmpty == true, "B offers no ut_pex/ut_metadata it would not answer")
+    // Only what the machine answers itself (lt_donthave, libtorrent's upload_only message): no ut_pex/ut_metadata.
+    #expect(
+        Set(p.a.remoteExtensions?.messages.keys ?? [:].keys)
+            == [ExtensionHandshake.Name.donthave, ExtensionHandshake.Name.uploadOnly],
+        "B offers no ut_pex/ut_metadata it would not answer")
     #expect(p.a.sendExtension(.metadata(.request(piece: 0)), now: p.now).isEmpty)
 }
 

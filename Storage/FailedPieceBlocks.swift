@@ -1,0 +1,26 @@
+import BTMetainfo
+
+/// What storage saw of a v2 or hybrid piece that failed its hash (BEP 52): who sent each of its blocks and
+/// the SHA-256 of each block as it was written. Compared with the piece's block hashes (asked of a peer, with
+/// their proof up to the file's `pieces root`), it names the blocks that were wrong, so only their senders are
+/// blamed and not the honest peers that sent the piece's other blocks.
+public struct FailedPieceBlocks: Hashable, Sendable {
+    /// The sender of each block of the piece, in block order.
+    public var senders: [PeerTag]
+    /// The SHA-256 of each block as written (the leaf hashes of the piece's subtree), 32 bytes each, flat, in
+    /// block order; a short last block is hashed as it is (BEP 52).
+    public var blockHashes: [UInt8]
+
+    /// The evidence of one failed piece: one sender and one 32-byte hash per block.
+    public init(senders: [PeerTag], blockHashes: [UInt8]) {
+        precondition(blockHashes.count == senders.count * 32, "one 32-byte hash per block")
+        self.senders = senders
+        self.blockHashes = blockHashes
+    }
+
+    /// The evidence of a piece whose bytes as written were `data`, block `i` sent by `senders[i]` (the block
+    /// hashes are computed here).
+    public init(senders: [PeerTag], data: UnsafeRawBufferPointer) {
+        self.init(senders: senders, blockHashes: MerkleTree.blockHashes(data))
+    }
+}
