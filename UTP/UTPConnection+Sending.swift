@@ -23,19 +23,23 @@ extension UTPConnection {
         }
         let full = pathMTU.floor - UTPPacket.headerSize
         while queuedBytes > 0, inFlight.count < configuration.maximumPacketsInFlight {
-            let size = min(full, queuedBytes)
+            var size = min(full, queuedBytes)
             if size < full, hasUnacknowledged, !closeRequested { break }  // Nagle: wait for more or for the ACK
+            // A full packet may probe the path MTU: at most a full payload, padded to the probe's size (an
+            // extension takes at least 2 bytes: a probe one byte above the floor carries one byte less).
+            var padding = 0
+            if size == full, pathMTU.shouldProbe(congestionWindow: congestion.window) {
+                padding = max(2, pathMTU.probeSize - pathMTU.floor)
+                size = pathMTU.probeSize - UTPPacket.headerSize - padding
+            }
             guard fits(size) else {
                 congestion.noteWindowFull(nowMilliseconds: Self.milliseconds(now))
                 return
             }
             let payload = dequeue(size)
             var packet = OutgoingPacket(type: .data, sequence: nextSequence, payload: payload, sentAt: now)
-            // A full packet may probe the path MTU: the same payload, padded to the probe's size.
-            if size == full, pathMTU.shouldProbe(congestionWindow: congestion.window),
-                pathMTU.probeSize - pathMTU.floor >= 2
-            {
-                packet.padding = pathMTU.probeSize - pathMTU.floor
+            if padding > 0 {
+                packet.padding = padding
                 pathMTU.probeSent(sequence: nextSequence)
             }
             inFlight.append(packet)

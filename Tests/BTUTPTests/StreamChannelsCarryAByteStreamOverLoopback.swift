@@ -106,7 +106,8 @@ struct StreamChannelsCarryAByteStreamOverLoopback {
                 .channelOption(.datagramReceiveOffload, value: true)
                 .channelOption(.datagramReceiveSegmentSize, value: true)
         }
-        if segmentation { bootstrap = bootstrap.channelOption(.datagramSegmentSize, value: 1400) }
+        // No socket-wide segment size (`.datagramSegmentSize`): the handler gives it per segmented write, and a
+        // socket-wide one would cut every larger datagram (path MTU probes) into a shorter valid packet and a tail.
         return try await bootstrap.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 let initializer: UTPStreamMultiplexer.Initializer? = acceptor.map { make in
