@@ -13,6 +13,10 @@ public struct UTPCloseReason: Hashable, Sendable, CustomStringConvertible {
     public static let connectTimedOut = UTPCloseReason("connectTimedOut")
     /// Too many consecutive retransmission timeouts.
     public static let timedOut = UTPCloseReason("timedOut")
+    /// A hole in the peer's stream stayed open and nothing came from the peer for
+    /// ``UTPConfiguration/silentPeerTimeout``: the sender gave up (libtorrent does, silently, after 3 losses of
+    /// one packet).
+    public static let peerSilent = UTPCloseReason("peerSilent")
     /// Nothing received for ``UTPConfiguration/idleTimeout``.
     public static let idle = UTPCloseReason("idle")
     /// This side ended the connection with ``UTPConnection/abort(now:)``.

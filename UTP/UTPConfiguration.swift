@@ -3,9 +3,17 @@ import NIOCore
 /// The limits and timers of one uTP connection. The defaults follow libutp and libtorrent where BEP 29 is
 /// silent; each says where it comes from.
 public struct UTPConfiguration: Hashable, Sendable {
-    /// The largest datagram this side sends (header included). 1,400 bytes fit any path with a 1,500-byte
-    /// MTU and tunnels on the way (libutp sends 1,435-byte packets, libtorrent probes from 1,452 down).
-    public var maximumDatagramSize = 1400
+    /// The largest datagram this side sends (uTP header included): the ceiling of path MTU discovery, the
+    /// interface MTU less the IPv4 and UDP headers (libtorrent: 1,500 - 20 - 8 = 1,472 bytes). Drivers take 20
+    /// bytes off it for IPv6 destinations (a 40-byte IP header), as libtorrent's `mtu_for_dest` does.
+    public var maximumDatagramSize = 1472
+    /// The floor of path MTU discovery (``PathMTUSearch``): data packets are this size until probes show that
+    /// larger ones cross the path. 1,400 bytes, the size every packet had before discovery, fit any path with a
+    /// 1,500-byte MTU and tunnels on the way (libutp sends 1,435-byte packets), so a connection starts at full
+    /// speed; libtorrent starts lower, at 548 bytes (the IPv4 minimum MTU of 576 less the IP and UDP headers),
+    /// which finds paths below 1,428 bytes too. Equal to ``maximumDatagramSize`` (or above it), it turns
+    /// discovery off: every full packet is ``maximumDatagramSize`` bytes.
+    public var minimumDatagramSize = 1400
     /// The most bytes accepted by ``UTPConnection/write(_:now:)`` and not yet acknowledged.
     public var sendBufferSize = 1 << 20
     /// The receive buffer: out-of-order bytes held for reordering. Advertised as `wnd_size`.
@@ -42,12 +50,21 @@ public struct UTPConfiguration: Hashable, Sendable {
     public var idleTimeout: TimeAmount = .seconds(120)
     /// After our FIN is acknowledged, how long to wait for the peer's FIN before closing anyway.
     public var lingerTimeout: TimeAmount = .seconds(10)
+    /// While a hole in the peer's stream is open, how long the peer may stay silent before the connection is
+    /// declared dead (``UTPCloseReason/peerSilent``); the timeout is at least 16 retransmission timeouts, longer
+    /// than any live sender waits before resending the packet that fills the hole. libtorrent gives up on a
+    /// packet after 3 resends without telling the receiver (`utp_num_resends`), and libutp after 4 timeouts:
+    /// without this, a receiver notices only when it next sends data, or after ``idleTimeout``.
+    public var silentPeerTimeout: TimeAmount = .seconds(15)
+    /// While a hole is open and the peer is silent, the selective ACK is sent again after this long (at least one
+    /// retransmission timeout), in case the ACKs that would make the sender resend were lost.
+    public var holeAcknowledgementInterval: TimeAmount = .seconds(2)
     /// Duplicate ACKs (or selectively acknowledged later packets) that make a packet lost (BEP 29, libutp: 3).
     public var duplicateAcksBeforeResend = 3
 
     /// The defaults.
     public init() {}
 
-    /// The payload bytes of a full data packet.
+    /// The payload bytes of a data packet of ``maximumDatagramSize``.
     public var maximumPayloadSize: Int { max(1, maximumDatagramSize - UTPPacket.headerSize) }
 }

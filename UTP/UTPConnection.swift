@@ -46,6 +46,8 @@ public struct UTPConnection: Sendable {
         var acked = false
         /// Counted in ``UTPConnection/bytesInFlight``.
         var countedInFlight = false
+        /// Padding bytes its first transmission carries: a path MTU probe (``PathMTUSearch``) if above 0.
+        var padding = 0
     }
 
     /// The limits and timers.
@@ -55,50 +57,54 @@ public struct UTPConnection: Sendable {
     /// The id of packets this side sends (except ST_SYN).
     public let sendID: UInt16
     /// The current phase.
-    public private(set) var phase: Phase
+    public internal(set) var phase: Phase
     /// The round-trip estimator.
-    public private(set) var roundTrip: RoundTripEstimator
+    public internal(set) var roundTrip: RoundTripEstimator
     /// The congestion controller.
-    public private(set) var congestion: LEDBAT
+    public internal(set) var congestion: LEDBAT
     /// Payload bytes sent and neither acknowledged nor considered lost.
-    public private(set) var bytesInFlight = 0
+    public internal(set) var bytesInFlight = 0
     /// The peer's advertised receive window.
-    public private(set) var peerWindow: Int
+    public internal(set) var peerWindow: Int
     /// Counters, for tests and status.
-    public private(set) var statistics = UTPStatistics()
+    public internal(set) var statistics = UTPStatistics()
+    /// Path MTU discovery: ``PathMTUSearch/floor`` is the size of full data packets.
+    public internal(set) var pathMTU: PathMTUSearch
 
     // Sending.
-    private var nextSequence: UInt16
-    private var inFlight = CircularBuffer<OutgoingPacket>(initialCapacity: 16)
-    private var sendQueue = CircularBuffer<ByteBuffer>()
-    private var queuedBytes = 0
-    private var unackedPayloadBytes = 0
+    var nextSequence: UInt16
+    var inFlight = CircularBuffer<OutgoingPacket>(initialCapacity: 16)
+    var sendQueue = CircularBuffer<ByteBuffer>()
+    var queuedBytes = 0
+    var unackedPayloadBytes = 0
     /// Packets in ``inFlight`` not acknowledged yet (selectively acknowledged ones wait for the cumulative ACK).
-    private var unackedPackets = 0
+    var unackedPackets = 0
     /// Packets in ``inFlight`` marked for resending.
-    private var resendCount = 0
-    private var duplicateAcks = 0
-    private var fastResendFrom: UInt16
-    private var consecutiveTimeouts = 0
-    private var retransmitDeadline: NIODeadline?
-    private var synTransmissions = 0
-    private var closeRequested = false
-    private var finSent = false
-    private var finAckedAt: NIODeadline?
+    var resendCount = 0
+    var duplicateAcks = 0
+    var fastResendFrom: UInt16
+    var consecutiveTimeouts = 0
+    var retransmitDeadline: NIODeadline?
+    var synTransmissions = 0
+    var closeRequested = false
+    var finSent = false
+    var finAckedAt: NIODeadline?
 
     // Receiving.
-    private var ackNumber: UInt16 = 0
-    private var reorder: [UInt16: (type: UTPPacketType, payload: ByteBuffer)] = [:]
-    private var reorderBytes = 0
-    private var remoteFinSequence: UInt16?
-    private var endOfStreamDelivered = false
-    private var ackPending = false
-    private var replyMicroseconds: UInt32 = 0
+    var ackNumber: UInt16 = 0
+    var reorder: [UInt16: (type: UTPPacketType, payload: ByteBuffer)] = [:]
+    var reorderBytes = 0
+    var remoteFinSequence: UInt16?
+    var endOfStreamDelivered = false
+    var ackPending = false
+    var replyMicroseconds: UInt32 = 0
+    /// When the selective ACK was last sent again for a silent peer (``UTPConfiguration/holeAcknowledgementInterval``).
+    var holeAcknowledgedAt: NIODeadline?
 
     // Timers.
-    private let createdAt: NIODeadline
-    private var lastReceivedAt: NIODeadline
-    private var lastSentAt: NIODeadline
+    let createdAt: NIODeadline
+    var lastReceivedAt: NIODeadline
+    var lastSentAt: NIODeadline
 
     private init(
         configuration: UTPConfiguration, receiveID: UInt16, sendID: UInt16, phase: Phase, initialSequence: UInt16,
@@ -118,6 +124,8 @@ public struct UTPConnection: Sendable {
             targetDelayMicroseconds: configuration.targetDelay.map { Int($0.nanoseconds / 1000) },
             gainBytesPerRoundTrip: configuration.gainBytesPerRoundTrip)
         self.peerWindow = configuration.maximumPayloadSize
+        self.pathMTU = PathMTUSearch(
+            floor: configuration.minimumDatagramSize, ceiling: configuration.maximumDatagramSize)
         self.createdAt = now
         self.lastReceivedAt = now
         self.lastSentAt = now
@@ -296,6 +304,9 @@ public struct UTPConnection: Sendable {
             return createdAt + configuration.acceptTimeout
         case .connected:
             var deadline = min(lastReceivedAt + configuration.idleTimeout, lastSentAt + configuration.keepAliveInterval)
+            if let silent = silentPeerDeadline, let resend = holeAcknowledgementDeadline {
+                deadline = min(deadline, silent, resend)
+            }
             if let retransmit = retransmitDeadline { deadline = min(deadline, retransmit) }
             if let acked = finAckedAt {
                 deadline = min(deadline, max(acked, lastReceivedAt) + configuration.lingerTimeout)
@@ -331,6 +342,17 @@ public struct UTPConnection: Sendable {
                 close(.finished, now: now, into: &actions)
                 return actions
             }
+            if let deadline = silentPeerDeadline, now >= deadline {
+                actions.append(.send(resetPacket(now: now)))
+                close(.peerSilent, now: now, into: &actions)
+                return actions
+            }
+            if let deadline = holeAcknowledgementDeadline, now >= deadline {
+                holeAcknowledgedAt = now
+                ackPending = false
+                statistics.holeAcknowledgementsResent += 1
+                actions.append(.send(statePacket(now: now)))
+            }
             if let deadline = retransmitDeadline, now >= deadline {
                 retransmissionTimeout(now: now, into: &actions)
                 if case .closed = phase { return actions }
@@ -343,370 +365,31 @@ public struct UTPConnection: Sendable {
         return actions
     }
 
-    // MARK: - Acknowledgements
+    // MARK: - A silent peer
 
-    private mutating func noteReceived(_ packet: UTPPacket, now: NIODeadline) {
-        lastReceivedAt = now
-        let nowMicroseconds = Self.microseconds(now)
-        replyMicroseconds = nowMicroseconds &- packet.timestampMicroseconds
-        congestion.addReverseDelaySample(replyMicroseconds, nowMilliseconds: Self.milliseconds(now))
+    /// While a hole in the peer's stream is open: when the peer, silent since, is declared dead
+    /// (``UTPConfiguration/silentPeerTimeout``, at least 16 retransmission timeouts, at most the idle timeout).
+    var silentPeerDeadline: NIODeadline? {
+        guard !reorder.isEmpty else { return nil }
+        let timeout = max(configuration.silentPeerTimeout, .nanoseconds(baseTimeout.nanoseconds * 16))
+        return lastReceivedAt + min(timeout, configuration.idleTimeout)
     }
 
-    private mutating func processAcknowledgement(
-        _ packet: UTPPacket, now: NIODeadline, into actions: inout [UTPConnectionAction]
-    ) {
-        peerWindow = Int(packet.windowSize)
-        let oldest = inFlight.first?.sequence ?? nextSequence
-        var ackedBytes = 0
-        var minimumRoundTrip: TimeAmount?
-        var advanced = false
-        func take(_ entry: OutgoingPacket, into connection: inout UTPConnection) {
-            if entry.countedInFlight { connection.bytesInFlight -= entry.payload.readableBytes }
-            guard !entry.acked else { return }
-            connection.unackedPackets -= 1
-            connection.unackedPayloadBytes -= entry.payload.readableBytes
-            ackedBytes += entry.payload.readableBytes
-            if entry.transmissions == 1, !entry.needsResend {
-                let sample = now - entry.sentAt
-                minimumRoundTrip = min(minimumRoundTrip ?? sample, sample)
-            }
-        }
-        let ack = packet.ackNumber
-        if !Wrapping.isBefore(ack, oldest), Wrapping.isBefore(ack, nextSequence) {
-            let count = Wrapping.distance(from: oldest, to: ack) + 1
-            for _ in 0..<count {
-                let entry = inFlight.removeFirst()
-                take(entry, into: &self)
-                if entry.needsResend { resendCount -= 1 }
-                if entry.type == .fin { finAckedAt = now }
-            }
-            advanced = true
-        }
-        if let sack = packet.selectiveAck, let first = inFlight.first?.sequence {
-            for offset in 0..<sack.bitCount where sack[offset] {
-                let sequence = ack &+ 2 &+ UInt16(truncatingIfNeeded: offset)
-                guard !Wrapping.isBefore(sequence, first), Wrapping.isBefore(sequence, nextSequence) else { continue }
-                let index = Wrapping.distance(from: first, to: sequence)
-                guard !inFlight[offset: index].acked, inFlight[offset: index].transmissions > 0 else { continue }
-                let entry = inFlight[offset: index]
-                take(entry, into: &self)
-                if entry.needsResend { resendCount -= 1 }
-                inFlight[offset: index].acked = true
-                inFlight[offset: index].needsResend = false
-                inFlight[offset: index].countedInFlight = false
-            }
-        }
-        // One RTT sample per ACK, the smallest among the packets it newly acknowledges (sent once and not since
-        // declared lost: Karn).
-        // libutp and libtorrent add a sample per packet, but a packet acknowledged late because the ACKs of it
-        // were lost, or because it waited behind a hole, measures the repair, not the path: under heavy loss
-        // those samples drove the timeout to its 60 s ceiling in the simulated link tests.
-        if let sample = minimumRoundTrip { roundTrip.add(sample: sample) }
-        if advanced {
-            duplicateAcks = 0
-            consecutiveTimeouts = 0
-            roundTrip.resetBackOff()
-        } else if packet.type == .state, !inFlight.isEmpty, ack == oldest &- 1 {
-            duplicateAcks += 1
-        }
-        if !hasUnacknowledged {
-            retransmitDeadline = nil
-        } else if advanced || retransmitDeadline == nil {
-            retransmitDeadline = now + roundTrip.timeout
-        }
-        congestion.addDelaySample(packet.timestampDifferenceMicroseconds, nowMilliseconds: Self.milliseconds(now))
-        if ackedBytes > 0 {
-            congestion.acknowledged(
-                bytes: ackedBytes, minimumRoundTripMicroseconds: minimumRoundTrip.map { Int($0.nanoseconds / 1000) },
-                nowMilliseconds: Self.milliseconds(now))
-        }
-        detectLosses(selectiveAck: packet.selectiveAck != nil, now: now, into: &actions)
+    /// While a hole is open and the peer silent: when the selective ACK is next sent again.
+    var holeAcknowledgementDeadline: NIODeadline? {
+        guard !reorder.isEmpty else { return nil }
+        return max(lastReceivedAt, holeAcknowledgedAt ?? lastReceivedAt)
+            + max(configuration.holeAcknowledgementInterval, baseTimeout)
     }
 
-    private var hasUnacknowledged: Bool { unackedPackets > 0 }
-
-    /// Fast retransmit: the oldest packet after 3 duplicate ACKs, or any packet with 3 selectively
-    /// acknowledged packets after it (at most 4 per ACK, libutp).
-    private mutating func detectLosses(selectiveAck: Bool, now: NIODeadline, into actions: inout [UTPConnectionAction])
-    {
-        guard let first = inFlight.first else { return }
-        var lost: [Int] = []
-        let threshold = configuration.duplicateAcksBeforeResend
-        if duplicateAcks >= threshold, !first.acked, first.transmissions > 0,
-            !Wrapping.isBefore(first.sequence, fastResendFrom)
-        {
-            lost.append(0)
-        }
-        if selectiveAck {
-            var ackedAfter = 0
-            var candidates: [Int] = []
-            for index in (0..<inFlight.count).reversed() {
-                let entry = inFlight[offset: index]
-                if entry.acked {
-                    ackedAfter += 1
-                } else if ackedAfter >= threshold, entry.transmissions > 0,
-                    !Wrapping.isBefore(entry.sequence, fastResendFrom), index != 0 || lost.isEmpty
-                {
-                    candidates.append(index)
-                }
-            }
-            lost += candidates.reversed()
-        }
-        for index in lost.prefix(4) {
-            statistics.fastRetransmissions += 1
-            congestion.lost(sequence: inFlight[offset: index].sequence, nextSequence: nextSequence)
-            fastResendFrom = inFlight[offset: index].sequence &+ 1
-            transmit(index: index, now: now, into: &actions)
-        }
-    }
-
-    private mutating func retransmissionTimeout(now: NIODeadline, into actions: inout [UTPConnectionAction]) {
-        guard hasUnacknowledged else {
-            retransmitDeadline = nil
-            return
-        }
-        consecutiveTimeouts += 1
-        statistics.timeouts += 1
-        if consecutiveTimeouts >= configuration.maximumConsecutiveTimeouts {
-            actions.append(.send(resetPacket(now: now)))
-            close(.timedOut, now: now, into: &actions)
-            return
-        }
-        roundTrip.backOff()
-        congestion.timedOut(idle: bytesInFlight == 0)
-        duplicateAcks = 0
-        for index in 0..<inFlight.count
-        where !inFlight[offset: index].acked && inFlight[offset: index].transmissions > 0
-            && !inFlight[offset: index].needsResend
-        {
-            if inFlight[offset: index].countedInFlight {
-                bytesInFlight -= inFlight[offset: index].payload.readableBytes
-            }
-            inFlight[offset: index].countedInFlight = false
-            inFlight[offset: index].needsResend = true
-            resendCount += 1
-        }
-        fastResendFrom = nextSequence
-        retransmitDeadline = now + roundTrip.timeout
-        transmitPending(now: now, into: &actions)
-    }
-
-    // MARK: - Receiving data
-
-    private func reorderAccepts(_ packet: UTPPacket) -> Bool {
-        let offset = Wrapping.distance(from: ackNumber &+ 1, to: packet.sequenceNumber)
-        return offset < configuration.maximumReorderPackets
-    }
-
-    private mutating func processData(_ packet: UTPPacket, now: NIODeadline, into actions: inout [UTPConnectionAction])
-    {
-        let sequence = packet.sequenceNumber
-        let offset = Wrapping.distance(from: ackNumber &+ 1, to: sequence)
-        ackPending = true
-        if offset >= 0x8000 { return }  // old: a duplicate, acknowledged again
-        guard offset < configuration.maximumReorderPackets else { return }
-        if let fin = remoteFinSequence, !Wrapping.isBefore(sequence, fin), sequence != fin { return }
-        if packet.type == .fin {
-            if remoteFinSequence == nil {
-                remoteFinSequence = sequence
-            } else if remoteFinSequence != sequence {
-                return
-            }
-        }
-        if offset == 0 {
-            deliver(packet.type, packet.payload, into: &actions)
-            ackNumber = sequence
-            while let next = reorder.removeValue(forKey: ackNumber &+ 1) {
-                reorderBytes -= next.payload.readableBytes
-                ackNumber &+= 1
-                deliver(next.type, next.payload, into: &actions)
-            }
-        } else if reorder[sequence] == nil,
-            reorderBytes + packet.payload.readableBytes <= configuration.receiveBufferSize
-        {
-            // A copy: the payload is a slice of the driver's read buffer (many datagrams of a vector read), which
-            // a held slice would keep alive whole for as long as the hole before it stays open.
-            reorder[sequence] = (packet.type, ByteBuffer(bytes: packet.payload.readableBytesView))
-            reorderBytes += packet.payload.readableBytes
-            statistics.packetsReordered += 1
-        }
-    }
-
-    private mutating func deliver(
-        _ type: UTPPacketType, _ payload: ByteBuffer, into actions: inout [UTPConnectionAction]
-    ) {
-        if payload.readableBytes > 0, !endOfStreamDelivered {
-            statistics.bytesDelivered += payload.readableBytes
-            actions.append(.deliver(payload))
-        }
-        if type == .fin, !endOfStreamDelivered {
-            endOfStreamDelivered = true
-            reorder.removeAll()
-            reorderBytes = 0
-            actions.append(.endOfStream)
-        }
-    }
-
-    private mutating func checkFinished(now: NIODeadline, into actions: inout [UTPConnectionAction]) {
-        guard finAckedAt != nil, endOfStreamDelivered else { return }
-        // The peer's FIN must be acknowledged before we go, or it resends it until it times out.
-        if ackPending {
-            ackPending = false
-            actions.append(.send(statePacket(now: now)))
-        }
-        close(.finished, now: now, into: &actions)
-    }
-
-    // MARK: - Sending
-
-    /// Resends what is marked lost, packetises queued bytes and sends ST_FIN, as far as the congestion window
-    /// and the peer's window allow (at least one packet when nothing is in flight).
-    private mutating func transmitPending(now: NIODeadline, into actions: inout [UTPConnectionAction]) {
-        guard phase == .connected else { return }
-        let window = min(congestion.window, max(peerWindow, 0))
-        func fits(_ size: Int) -> Bool { bytesInFlight == 0 || bytesInFlight + size <= window }
-        var index = 0
-        while resendCount > 0, index < inFlight.count {
-            if inFlight[offset: index].needsResend {
-                guard fits(inFlight[offset: index].payload.readableBytes) else {
-                    congestion.noteWindowFull(nowMilliseconds: Self.milliseconds(now))
-                    return
-                }
-                transmit(index: index, now: now, into: &actions)
-            }
-            index += 1
-        }
-        let full = configuration.maximumPayloadSize
-        while queuedBytes > 0, inFlight.count < configuration.maximumPacketsInFlight {
-            let size = min(full, queuedBytes)
-            if size < full, hasUnacknowledged, !closeRequested { break }  // Nagle: wait for more or for the ACK
-            guard fits(size) else {
-                congestion.noteWindowFull(nowMilliseconds: Self.milliseconds(now))
-                return
-            }
-            let payload = dequeue(size)
-            inFlight.append(OutgoingPacket(type: .data, sequence: nextSequence, payload: payload, sentAt: now))
-            unackedPayloadBytes += size
-            unackedPackets += 1
-            nextSequence &+= 1
-            transmit(index: inFlight.count - 1, now: now, into: &actions)
-        }
-        if closeRequested, queuedBytes == 0, !finSent, inFlight.count < configuration.maximumPacketsInFlight {
-            finSent = true
-            inFlight.append(OutgoingPacket(type: .fin, sequence: nextSequence, payload: ByteBuffer(), sentAt: now))
-            unackedPackets += 1
-            nextSequence &+= 1
-            transmit(index: inFlight.count - 1, now: now, into: &actions)
-        }
-    }
-
-    /// Takes `size` bytes off the send queue: a slice when one write holds them all, a copy that
-    /// coalesces several small writes otherwise.
-    private mutating func dequeue(_ size: Int) -> ByteBuffer {
-        queuedBytes -= size
-        if sendQueue[sendQueue.startIndex].readableBytes >= size {
-            let slice = sendQueue[sendQueue.startIndex].readSlice(length: size)!
-            if sendQueue[sendQueue.startIndex].readableBytes == 0 { sendQueue.removeFirst() }
-            return slice
-        }
-        var payload = ByteBuffer()
-        payload.reserveCapacity(size)
-        var remaining = size
-        while remaining > 0 {
-            var chunk = sendQueue.removeFirst()
-            let take = min(remaining, chunk.readableBytes)
-            var part = chunk.readSlice(length: take)!
-            payload.writeBuffer(&part)
-            remaining -= take
-            if chunk.readableBytes > 0 { sendQueue.prepend(chunk) }
-        }
-        return payload
-    }
-
-    /// (Re)sends the packet at `index` of the in-flight queue.
-    private mutating func transmit(index: Int, now: NIODeadline, into actions: inout [UTPConnectionAction]) {
-        let entry = inFlight[offset: index]
-        if entry.transmissions > 0 { statistics.retransmissions += 1 }
-        inFlight[offset: index].transmissions += 1
-        inFlight[offset: index].sentAt = now
-        if entry.needsResend { resendCount -= 1 }
-        inFlight[offset: index].needsResend = false
-        if !entry.countedInFlight {
-            inFlight[offset: index].countedInFlight = true
-            bytesInFlight += entry.payload.readableBytes
-        }
-        let packet = UTPPacket(
-            type: entry.type, connectionID: entry.type == .syn ? receiveID : sendID,
-            timestampMicroseconds: Self.microseconds(now), timestampDifferenceMicroseconds: replyMicroseconds,
-            windowSize: advertisedWindow, sequenceNumber: entry.sequence, ackNumber: entry.type == .syn ? 0 : ackNumber,
-            payload: entry.payload)
-        if reorder.isEmpty { ackPending = false }
-        if retransmitDeadline == nil { retransmitDeadline = now + roundTrip.timeout }
-        lastSentAt = now
-        statistics.packetsSent += 1
-        actions.append(.send(packet))
-    }
-
-    private var advertisedWindow: UInt32 { UInt32(max(0, configuration.receiveBufferSize - reorderBytes)) }
-
-    private mutating func statePacket(now: NIODeadline) -> UTPPacket {
-        var extensions: [UTPPacket.Extension] = []
-        if !reorder.isEmpty {
-            let base = ackNumber &+ 2
-            let offsets = reorder.keys.map { Wrapping.distance(from: base, to: $0) }
-            var sack = SelectiveAck(bitCount: (offsets.max() ?? 0) + 1)
-            for offset in offsets { sack[offset] = true }
-            extensions.append(.selectiveAck(sack))
-        }
-        lastSentAt = now
-        statistics.packetsSent += 1
-        return UTPPacket(
-            type: .state, connectionID: sendID, timestampMicroseconds: Self.microseconds(now),
-            timestampDifferenceMicroseconds: replyMicroseconds, windowSize: advertisedWindow,
-            sequenceNumber: nextSequence, ackNumber: ackNumber, extensions: extensions)
-    }
-
-    private func resetPacket(now: NIODeadline) -> UTPPacket {
-        UTPPacket(
-            type: .reset, connectionID: sendID, timestampMicroseconds: Self.microseconds(now),
-            timestampDifferenceMicroseconds: replyMicroseconds, sequenceNumber: nextSequence, ackNumber: ackNumber)
-    }
-
-    private mutating func close(_ reason: UTPCloseReason, now: NIODeadline, into actions: inout [UTPConnectionAction]) {
-        phase = .closed(reason)
-        inFlight.removeAll()
-        sendQueue.removeAll()
-        reorder.removeAll()
-        queuedBytes = 0
-        reorderBytes = 0
-        bytesInFlight = 0
-        unackedPayloadBytes = 0
-        unackedPackets = 0
-        resendCount = 0
-        retransmitDeadline = nil
-        actions.append(.closed(reason))
+    /// The retransmission timeout without this side's back-off (which measures our losses, not the peer's).
+    var baseTimeout: TimeAmount {
+        guard let smoothed = roundTrip.smoothed else { return configuration.initialTimeout }
+        return max(roundTrip.minimumTimeout, smoothed + .nanoseconds(roundTrip.variance.nanoseconds * 4))
     }
 
     // MARK: - Clock
 
     static func microseconds(_ now: NIODeadline) -> UInt32 { UInt32(truncatingIfNeeded: now.uptimeNanoseconds / 1000) }
     static func milliseconds(_ now: NIODeadline) -> Int64 { Int64(now.uptimeNanoseconds / 1_000_000) }
-}
-
-/// Counters of one connection.
-public struct UTPStatistics: Hashable, Sendable {
-    /// Packets sent, retransmissions and acknowledgements included.
-    public var packetsSent = 0
-    /// Packets received and accepted.
-    public var packetsReceived = 0
-    /// Packets sent again (timeouts and fast retransmits).
-    public var retransmissions = 0
-    /// Packets resent because of duplicate or selective ACKs.
-    public var fastRetransmissions = 0
-    /// Retransmission timeouts.
-    public var timeouts = 0
-    /// Packets that arrived out of order and waited in the reorder buffer.
-    public var packetsReordered = 0
-    /// Stream bytes delivered in order.
-    public var bytesDelivered = 0
 }

@@ -40,6 +40,10 @@ public struct UTPPacket: Hashable, Sendable {
     public static let maximumDatagramSize = 65_507
     /// The longest extension chain accepted; real peers send at most two (SACK and close reason).
     public static let maximumExtensionCount = 8
+    /// The extension type of the padding of path MTU probes (``PathMTUSearch``): zeros that receivers skip. No
+    /// BEP or implementation gives this type a meaning; libutp (which reads type 2) and libtorrent (type 3)
+    /// skip types they do not know, and so does ``UTPConnection``.
+    public static let paddingExtensionType: UInt8 = 0x7f
 
     /// The packet type.
     public var type: UTPPacketType

@@ -86,20 +86,24 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     /// delegates during the burst (``UTPSocketDelegate/utpWritable(_:socket:)``) leave with it.
     private var readingBurst = false
 
-    /// With UDP segmentation offload (Linux): runs of datagrams of exactly this size to one address are written as
-    /// one buffer that the kernel splits, instead of one message each; nil (the default) writes every datagram on
-    /// its own. The segment size goes with each run's write (`AddressedEnvelope.Metadata.segmentSize`, a
-    /// `UDP_SEGMENT` control message), not on the socket, so other users of a shared socket (the DHT) send
-    /// datagrams of any size unsplit. Set it to ``UTPConfiguration/maximumDatagramSize``: full data packets are
-    /// that size. It turns back to nil by itself if the kernel refuses a segmented write.
+    /// With UDP segmentation offload (Linux): runs of datagrams of one size, at least this many bytes, to one
+    /// address are written as one buffer that the kernel splits, instead of one message each; nil (the default)
+    /// writes every datagram on its own. The segment size goes with each run's write
+    /// (`AddressedEnvelope.Metadata.segmentSize`, a `UDP_SEGMENT` control message), not on the socket, so other
+    /// users of a shared socket (the DHT) send datagrams of any size unsplit. Set it to
+    /// ``UTPConfiguration/minimumDatagramSize``: full data packets are the size path MTU discovery found, at
+    /// least that. It turns back to nil by itself if the kernel refuses a segmented write.
     public var segmentationSize: Int?
 
     private struct SegmentRun {
         let address: SocketAddress
         var buffer: ByteBuffer
         var count: Int
+        let segment: Int
     }
     private var segmentRun: SegmentRun?
+    /// Datagrams that arrived several to a read buffer (UDP generic receive offload) and were split here.
+    public private(set) var coalescedDatagrams = 0
 
     /// A handler; `delegate` is held weakly.
     public init(
@@ -164,7 +168,7 @@ public final class UTPSocketHandler: ChannelInboundHandler {
         }
         let id = UTPConnectionID(address: address, receiveID: receiveID)
         let (machine, actions) = UTPConnection.connect(
-            configuration: configuration, receiveID: receiveID,
+            configuration: configuration(for: address), receiveID: receiveID,
             initialSequence: .random(in: 0...0xffff, using: &generator), now: .now())
         connections[id] = Entry(machine: machine, incoming: false)
         perform(actions, for: id)
@@ -222,6 +226,22 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         readingBurst = true
+        // UDP generic receive offload (`ChannelOptions.datagramReceiveOffload`): the kernel hands over several
+        // datagrams of one sender as one buffer, each `segmentSize` bytes but the last.
+        guard let segment = envelope.metadata?.segmentSize, segment > 0, envelope.data.readableBytes > segment else {
+            receive(envelope, data: data, context: context)
+            return
+        }
+        var buffer = envelope.data
+        while buffer.readableBytes > 0, let datagram = buffer.readSlice(length: min(segment, buffer.readableBytes)) {
+            coalescedDatagrams += 1
+            let single = AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: datagram)
+            receive(single, data: wrapInboundOut(single), context: context)
+        }
+    }
+
+    /// Handles one datagram (`data` wraps `envelope`, to pass it on as it came if it is not uTP).
+    private func receive(_ envelope: AddressedEnvelope<ByteBuffer>, data: NIOAny, context: ChannelHandlerContext) {
         guard let packet = try? UTPPacket(decoding: envelope.data) else {
             context.fireChannelRead(data)
             return
@@ -286,11 +306,21 @@ public final class UTPSocketHandler: ChannelInboundHandler {
         var generator = SystemRandomNumberGenerator()
         guard
             let (machine, actions) = UTPConnection.accept(
-                syn, configuration: configuration, initialSequence: .random(in: 0...0xffff, using: &generator), now: now
-            )
+                syn, configuration: configuration(for: id.address),
+                initialSequence: .random(in: 0...0xffff, using: &generator), now: now)
         else { return }
         connections[id] = Entry(machine: machine, incoming: true)
         perform(actions, for: id)
+    }
+
+    /// The configuration of a connection with `address`: over IPv6 the IP header takes 20 bytes more of the MTU
+    /// (libtorrent `mtu_for_dest`).
+    private func configuration(for address: SocketAddress) -> UTPConfiguration {
+        guard case .v6 = address else { return configuration }
+        var configuration = configuration
+        configuration.maximumDatagramSize -= 20
+        configuration.minimumDatagramSize = min(configuration.minimumDatagramSize, configuration.maximumDatagramSize)
+        return configuration
     }
 
     /// Moves pending bytes into the machine's send buffer as far as it takes them.
@@ -343,10 +373,12 @@ public final class UTPSocketHandler: ChannelInboundHandler {
     private func send(_ packet: UTPPacket, to address: SocketAddress) {
         guard let context else { return }
         let size = packet.encodedSize
-        if let segment = segmentationSize, size == segment {
-            // A full datagram: appended to the run of full datagrams to the same address, sent as one write that
-            // the kernel splits (UDP GSO), up to 64 segments and 64 KiB.
-            if var run = segmentRun, run.address == address, run.count < 64, run.buffer.readableBytes + size <= 65_000 {
+        if let segment = segmentationSize, size >= segment {
+            // A full datagram: appended to the run of datagrams of its size to the same address, sent as one write
+            // that the kernel splits (UDP GSO), up to 64 segments and 64 KiB.
+            if var run = segmentRun, run.address == address, run.segment == size, run.count < 64,
+                run.buffer.readableBytes + size <= 65_000
+            {
                 segmentRun = nil  // keep the buffer uniquely referenced while it grows
                 guard (try? packet.encode(into: &run.buffer)) != nil else { return }
                 run.count += 1
@@ -354,9 +386,9 @@ public final class UTPSocketHandler: ChannelInboundHandler {
                 return
             }
             writeSegmentRun()
-            var buffer = context.channel.allocator.buffer(capacity: segment * 16)
+            var buffer = context.channel.allocator.buffer(capacity: size * 16)
             guard (try? packet.encode(into: &buffer)) != nil else { return }
-            segmentRun = SegmentRun(address: address, buffer: buffer, count: 1)
+            segmentRun = SegmentRun(address: address, buffer: buffer, count: 1, segment: size)
             needsFlush = true
             return
         }
@@ -378,7 +410,7 @@ public final class UTPSocketHandler: ChannelInboundHandler {
         }
         let promise = context.eventLoop.makePromise(of: Void.self)
         let metadata = AddressedEnvelope<ByteBuffer>.Metadata(
-            ecnState: .transportNotCapable, packetInfo: nil, segmentSize: run.buffer.readableBytes / run.count)
+            ecnState: .transportNotCapable, packetInfo: nil, segmentSize: run.segment)
         context.write(
             wrapOutboundOut(AddressedEnvelope(remoteAddress: run.address, data: run.buffer, metadata: metadata)),
             promise: promise)

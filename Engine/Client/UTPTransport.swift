@@ -39,6 +39,11 @@ public struct UTPTransport: PeerTransport {
     /// `System.supportsUDPSegmentationOffload`): about 40 % less CPU per GiB sent on loopback. The segment size
     /// goes with each such write, not on the socket, so the DHT's datagrams on the shared socket are never split.
     public let segmentationOffload: Bool
+    /// Whether the kernel may hand over several datagrams of one sender in one read (UDP generic receive
+    /// offload, `UDP_GRO`, where the kernel has it: `System.supportsUDPReceiveOffload`); the handler splits them
+    /// by the segment size the kernel reports. Each read message then has room for 65,535 bytes (a GRO buffer
+    /// holds up to 64 KiB), and ``vectorReadMessageCount`` / 8 messages are read per system call.
+    public let receiveOffload: Bool
     private let socketFactory: SocketFactory?
     private let state = SharedState()
 
@@ -46,9 +51,10 @@ public struct UTPTransport: PeerTransport {
     public init(
         configuration: UTPConfiguration = UTPConfiguration(), maximumConnections: Int = 1024,
         maximumPendingBytes: Int = 256 << 10, vectorReadMessageCount: Int = 64, maximumDatagramSize: Int = 2048,
-        segmentationOffload: Bool = true, socketFactory: SocketFactory? = nil
+        segmentationOffload: Bool = true, receiveOffload: Bool = true, socketFactory: SocketFactory? = nil
     ) {
         self.segmentationOffload = segmentationOffload && System.supportsUDPSegmentationOffload
+        self.receiveOffload = receiveOffload && System.supportsUDPReceiveOffload
         self.configuration = configuration
         self.maximumConnections = maximumConnections
         self.maximumPendingBytes = maximumPendingBytes
@@ -159,15 +165,20 @@ public struct UTPTransport: PeerTransport {
         let configuration = configuration
         let maximumConnections = maximumConnections
         let maximumPendingBytes = maximumPendingBytes
-        let segmentSize = segmentationOffload ? configuration.maximumDatagramSize : nil
-        let plain = DatagramBootstrap(group: loop)
+        // Full data packets are at least the floor of path MTU discovery, whatever size it settles at.
+        let segmentSize =
+            segmentationOffload ? min(configuration.minimumDatagramSize, configuration.maximumDatagramSize) : nil
+        let messages = receiveOffload ? max(1, vectorReadMessageCount / 8) : vectorReadMessageCount
+        let room = receiveOffload ? 65_535 : maximumDatagramSize
+        var plain = DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
-            .channelOption(.datagramVectorReadMessageCount, value: vectorReadMessageCount)
-            .channelOption(
-                .recvAllocator,
-                value: FixedSizeRecvByteBufferAllocator(capacity: vectorReadMessageCount * maximumDatagramSize)
-            )
+            .channelOption(.datagramVectorReadMessageCount, value: messages)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: messages * room))
+        if receiveOffload {
+            plain = plain.channelOption(.datagramReceiveOffload, value: true)
+                .channelOption(.datagramReceiveSegmentSize, value: true)
+        }
         let bootstrap = plain.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 let multiplexer = UTPStreamMultiplexer(

@@ -93,13 +93,21 @@ struct StreamChannelsCarryAByteStreamOverLoopback {
     static func socket(
         _ fd: CInt, on loop: any EventLoop, acceptor: (@Sendable () -> Recorder)?,
         accepted: EventLoopPromise<(any Channel, Recorder)>?, allowHalfClosure: Bool = false,
-        segmentation: Bool = false, autoRead: Bool = true
+        segmentation: Bool = false, autoRead: Bool = true, receiveOffload: Bool = false
     ) async throws -> any Channel {
         var bootstrap = DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(.datagramVectorReadMessageCount, value: 16)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 2048))
-        if segmentation { bootstrap = bootstrap.channelOption(.datagramSegmentSize, value: 1400) }
+        if receiveOffload {
+            // UDP GRO: room for a whole 64 KiB buffer of coalesced datagrams per message.
+            bootstrap = bootstrap.channelOption(.datagramVectorReadMessageCount, value: 4)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4 * 65_535))
+                .channelOption(.datagramReceiveOffload, value: true)
+                .channelOption(.datagramReceiveSegmentSize, value: true)
+        }
+        // No socket-wide segment size (`.datagramSegmentSize`): the handler gives it per segmented write, and a
+        // socket-wide one would cut every larger datagram (path MTU probes) into a shorter valid packet and a tail.
         return try await bootstrap.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 let initializer: UTPStreamMultiplexer.Initializer? = acceptor.map { make in
@@ -124,7 +132,7 @@ struct StreamChannelsCarryAByteStreamOverLoopback {
 
     static func pair(
         acceptor: (@Sendable () -> Recorder)?, allowHalfClosure: Bool = false, segmentation: Bool = false,
-        autoRead: Bool = true
+        autoRead: Bool = true, receiveOffload: Bool = false
     ) async throws -> Pair? {
         let sockets: [CInt]
         switch LoopbackNamespace.udpSockets(count: 2) {
@@ -140,7 +148,7 @@ struct StreamChannelsCarryAByteStreamOverLoopback {
             sockets[0], on: group.next(), acceptor: nil, accepted: nil, segmentation: segmentation)
         let b = try await socket(
             sockets[1], on: loopB, acceptor: acceptor, accepted: accepted, allowHalfClosure: allowHalfClosure,
-            autoRead: autoRead)
+            autoRead: autoRead, receiveOffload: receiveOffload)
         return Pair(group: group, a: a, b: b, acceptedPromise: accepted)
     }
 

@@ -12,6 +12,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     configuration.receiveBufferSize = 64 * 1024
     configuration.sendBufferSize = 64 * 1024
     configuration.maximumReorderPackets = 128
+    // Path MTU discovery from libtorrent's floor: the sender's full packets probe (padded) from the first write.
+    configuration.minimumDatagramSize = 548
     // An odd length selects LEDBAT++ for the sender, so both congestion controllers are fuzzed.
     if size % 2 == 1 { configuration.congestionControl = .ledbatPlusPlus }
     var now = NIODeadline.uptimeNanoseconds(1_000_000_000_000)
@@ -45,9 +47,13 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             if case .deliver(let buffer) = action { delivered += buffer.readableBytes }
             if case .send(let packet) = action {
                 precondition((try? packet.encoded()) != nil, "every packet sent must encode")
+                precondition(packet.encodedSize <= configuration.maximumDatagramSize, "no packet above the ceiling")
             }
         }
         precondition(connection.bytesInFlight >= 0)
+        precondition(
+            connection.pathMTU.floor >= 548 && connection.pathMTU.floor <= connection.pathMTU.ceiling
+                && connection.pathMTU.ceiling <= configuration.maximumDatagramSize, "the search stays in its bounds")
         precondition(connection.writableBytes >= 0 && connection.writableBytes <= configuration.sendBufferSize)
         if case .closed = connection.phase {
             precondition(connection.nextDeadline == nil, "closed has no timer")

@@ -12,6 +12,7 @@ import NIOCore
 func run(megabytes: Int, datagramSize: Int, burst: Int) -> (seconds: Double, cpu: Double, packets: Int, acks: Int) {
     var configuration = UTPConfiguration()
     configuration.maximumDatagramSize = datagramSize
+    configuration.minimumDatagramSize = datagramSize
     configuration.sendBufferSize = 4 << 20
     configuration.receiveBufferSize = 4 << 20
     var now = NIODeadline.uptimeNanoseconds(1_000_000_000)

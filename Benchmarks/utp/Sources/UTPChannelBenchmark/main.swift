@@ -69,12 +69,15 @@ let arguments = CommandLine.arguments
 let megabytes = arguments.count > 1 ? Int(arguments[1]) ?? 256 : 256
 let datagramSize = arguments.count > 2 ? Int(arguments[2]) ?? 1400 : 1400
 let segmentation = arguments.contains("gso")
+// UDP generic receive offload on the receiving socket: 8 reads of up to 64 KiB per recvmmsg.
+let receiveOffload = arguments.contains("gro")
 let size = megabytes << 20
 let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
 let sendLoop = group.next()
 let receiveLoop = group.next()
 var configuration = UTPConfiguration()
 configuration.maximumDatagramSize = datagramSize
+configuration.minimumDatagramSize = datagramSize  // every full packet this size: no path MTU probing
 configuration.sendBufferSize = 4 << 20
 configuration.receiveBufferSize = 4 << 20
 let receiver = Receiver(expected: size, done: receiveLoop.makePromise())
@@ -83,8 +86,16 @@ func bootstrap(_ loop: EventLoop, accepting: Bool) -> DatagramBootstrap {
     var bootstrap = DatagramBootstrap(group: loop)
         .channelOption(.socketOption(.so_rcvbuf), value: 8 << 20)
         .channelOption(.socketOption(.so_sndbuf), value: 8 << 20)
-        .channelOption(.datagramVectorReadMessageCount, value: 64)
-        .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 64 * max(2048, datagramSize)))
+    if receiveOffload {
+        bootstrap = bootstrap.channelOption(.datagramVectorReadMessageCount, value: 8)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 8 * 65_535))
+            .channelOption(.datagramReceiveOffload, value: true)
+            .channelOption(.datagramReceiveSegmentSize, value: true)
+    } else {
+        bootstrap = bootstrap.channelOption(.datagramVectorReadMessageCount, value: 64)
+            .channelOption(
+                .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 64 * max(2048, datagramSize)))
+    }
     if segmentation { bootstrap = bootstrap.channelOption(.datagramSegmentSize, value: CInt(datagramSize)) }
     return bootstrap.channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
@@ -101,6 +112,10 @@ func bootstrap(_ loop: EventLoop, accepting: Bool) -> DatagramBootstrap {
     }
 }
 
+if receiveOffload && !System.supportsUDPReceiveOffload {
+    print("UDP receive offload is not supported here")
+    exit(1)
+}
 if segmentation && !System.supportsUDPSegmentationOffload {
     print("UDP segmentation offload is not supported here")
     exit(1)
@@ -124,7 +139,7 @@ let statistics = try sendLoop.submit {
         of: stream.connectionID)
 }.wait()
 print(
-    "uTP stream channels over loopback, \(datagramSize)-byte datagrams\(segmentation ? ", GSO" : ""):"
+    "uTP stream channels over loopback, \(datagramSize)-byte datagrams\(segmentation ? ", GSO" : "")\(receiveOffload ? ", GRO" : ""):"
         + " \(megabytes) MiB in \(Double(Int(seconds * 100)) / 100) s"
         + " = \(Int((Double(megabytes) / seconds).rounded())) MiB/s,"
         + " CPU \(Double(Int(cpu / Double(megabytes) * 1024 * 100)) / 100) s per GiB;"

@@ -61,6 +61,7 @@ let sendLoop = group.next()
 let receiveLoop = group.next()
 var configuration = UTPConfiguration()
 configuration.maximumDatagramSize = datagramSize
+configuration.minimumDatagramSize = datagramSize
 configuration.sendBufferSize = 4 << 20
 configuration.receiveBufferSize = 4 << 20
 let payload = ByteBuffer(repeating: 0x5a, count: size)
