@@ -138,7 +138,12 @@ extension UTPConnection {
         statistics.timeouts += 1
         if consecutiveTimeouts >= configuration.maximumConsecutiveTimeouts {
             actions.append(.send(resetPacket(now: now)))
-            close(.timedOut, now: now, into: &actions)
+            // Both streams are complete (the peer's FIN arrived, everything we sent but our FIN was
+            // acknowledged): only the acknowledgement of our FIN went missing, after which the peer closed
+            // (libutp and libtorrent keep no TIME_WAIT to answer a resent FIN). That is a finished connection.
+            let onlyOurFinUnacknowledged =
+                finSent && endOfStreamDelivered && unackedPackets == 1 && inFlight.last.map { !$0.acked } == true
+            close(onlyOurFinUnacknowledged ? .finished : .timedOut, now: now, into: &actions)
             return
         }
         roundTrip.backOff()
