@@ -34,7 +34,7 @@ import Testing
         var rate = Rate(configuration: .init(perSecond: 5, window: .seconds(10), blockTime: .seconds(300)))
         for attempt in 0..<1_000 {
             // 5 per second exactly, for 200 s.
-            #expect(rate.admit("a", now: .zero + .milliseconds(attempt * 200)), "attempt \(attempt)")
+            #expect(rate.admit("a", now: EngineInstant.zero + .milliseconds(attempt * 200)), "attempt \(attempt)")
         }
     }
 
@@ -62,7 +62,7 @@ import Testing
         for _ in 0..<3 { _ = rate.admit("bad", now: .zero) }
         #expect(rate.isBlocked("bad", now: .seconds(1)))
         for index in 0..<5_000 {
-            #expect(rate.admit("addr\(index)", now: .zero + .milliseconds(index)))
+            #expect(rate.admit("addr\(index)", now: EngineInstant.zero + .milliseconds(index)))
             #expect(rate.trackedCount <= 8)
         }
         #expect(rate.isBlocked("bad", now: .seconds(6)), "a blocked address is forgotten last")
