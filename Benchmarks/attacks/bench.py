@@ -84,9 +84,11 @@ def make_data():
     return src, torrents, bytes.fromhex(json.loads(info)["infoHashV1"])
 
 
-def start_seed(kind, torrent, src, ip):
+def start_seed(kind, torrent, src, ip, lt_defaults=False):
+    """`lt_defaults`: libtorrent with its own connection limits (one per IP), not the benchmark's raised ones."""
     if kind == "libtorrent":
-        p = spawn([PY, os.path.join(HERE, "..", "peers", "lt_seed.py"), ip, torrent, src],
+        p = spawn([PY, os.path.join(HERE, "..", "peers", "lt_seed.py"), ip, torrent, src]
+                  + (["defaults"] if lt_defaults else []),
                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         m = text_line(p, r'"port": ([0-9]+)', 120, poll=0.2)
     else:
@@ -198,7 +200,8 @@ def flood(kind, torrent, src, info_hash, ip):
         cpu = cpu_seconds(p.pid) - cpu0
         for s in socks:
             s.close()
-        return {"growth_mib": (peak - base) / 1024, "cpu_s": cpu, "sent_mib": sum(sent) / 2**20,
+        return {"growth_mib": (peak - base) / 1024, "peak_mib": peak / 1024, "cpu_s": cpu,
+                "sent_mib": sum(sent) / 2**20,
                 "closed_after_s": [round(closed_at.get(i, float("nan")), 1) for i in range(len(socks))],
                 "pieces": pieces}
     finally:
@@ -243,9 +246,14 @@ def trickle(kind, torrent, src, info_hash, ip, chunk, message):
         stop(p)
 
 
-def exhaustion(torrent, src, info_hash, ip, count):
-    p, port = start_seed(NBT, torrent, src, ip)
+def exhaustion(kind, torrent, src, info_hash, ip, count):
+    """Attack 3 against a fresh seed of `kind` (libtorrent with its default limits): `count` idle connections
+    from 127.12.0.1, then an honest `nbt download` from 127.12.0.2. Returns (complete, seconds, idle connections
+    still open, seed CPU s, seed peak RssAnon MiB)."""
+    p, port = start_seed(kind, torrent, src, ip, lt_defaults=True)
     try:
+        cpu0 = cpu_seconds(p.pid)
+        sampler = Sampler(p.pid)
         socks = []
         for _ in range(count):
             try:
@@ -264,9 +272,11 @@ def exhaustion(torrent, src, info_hash, ip, count):
         ok = r.returncode == 0 and open(os.path.join(out, "data.bin"), "rb").read() == open(
             os.path.join(src, "data.bin"), "rb").read()
         open_socks = sum(1 for s in socks if still_open(s))
+        peak = sampler.stop()
+        cpu = cpu_seconds(p.pid) - cpu0
         for s in socks:
             s.close()
-        return ok, seconds, open_socks
+        return ok, seconds, open_socks, cpu, peak / 1024
     finally:
         stop(p)
 
@@ -442,12 +452,13 @@ def strip_layers(torrent, out):
     open(out, "wb").write(data[:i] + data[k:])
 
 
-def stripped(torrents, src, ip):
+def stripped(seed, torrents, src, ip):
+    """Attack 4 with a seed of `seed` (NBT or "libtorrent") holding the full torrent."""
     results = {}
     for kind in ("hybrid", "v2"):
         bare = torrents[kind].replace(".torrent", "-stripped.torrent")
         strip_layers(torrents[kind], bare)
-        p, port = start_seed(NBT, torrents[kind], src, ip)
+        p, port = start_seed(seed, torrents[kind], src, ip)
         try:
             out = os.path.join(WORK, f"stripped-{kind}")
             shutil.rmtree(out, ignore_errors=True)
@@ -475,13 +486,14 @@ def main():
              f"load average before the run: {' '.join(load)}; nbt: {BUILD_NOTE}", ""]
 
     lines.append("1. request+cancel flood: 2 never-reading connections, 20 s at most")
-    lines.append(f"{'seed':<12} {'memory growth MiB':>18} {'CPU s':>7} {'flood sent MiB':>15}   closed after (s)")
+    lines.append(f"{'seed':<12} {'memory growth MiB':>18} {'peak RssAnon MiB':>17} {'CPU s':>7} {'flood sent MiB':>15}"
+                 "   closed after (s)")
     for label, kind, ip in (("libtorrent", "libtorrent", "127.0.0.2"), ("nbt", NBT, "127.0.0.3"))[
             0 if 1 in only else 2:]:
         print(f"flood: {label}", file=sys.stderr, flush=True)
         r = flood(label if kind == "libtorrent" else kind, torrents["v1"], src, info_hash, ip)
-        lines.append(f"{label:<12} {r['growth_mib']:>18.1f} {r['cpu_s']:>7.2f} {r['sent_mib']:>15.1f}   "
-                     f"{r['closed_after_s']} (piece {r['pieces']})")
+        lines.append(f"{label:<12} {r['growth_mib']:>18.1f} {r['peak_mib']:>17.1f} {r['cpu_s']:>7.2f} "
+                     f"{r['sent_mib']:>15.1f}   {r['closed_after_s']} (piece {r['pieces']})")
     lines.append("")
 
     lines.append("2. trickled messages: 8 connections x 1 MiB each")
@@ -495,18 +507,24 @@ def main():
             lines.append(f"{label:<12} {message:<9} {chunk:>7} {cpu:>7.2f} {mib:>7.1f} {closed:>7} {wall:>7.1f}")
     lines.append("")
 
-    lines.append("3. slot exhaustion: idle connections from 127.12.0.1, then an honest `nbt download` (nbt seed)")
-    for count in (0, 250)[0 if 3 in only else 2:]:
-        print(f"exhaustion: {count}", file=sys.stderr, flush=True)
-        ok, seconds, still = exhaustion(torrents["v1"], src, info_hash, "127.0.0.3", count)
-        lines.append(f"{count:>4} idle connections: download {'complete' if ok else 'FAILED'} in {seconds:.1f} s; "
-                     f"{still} of the idle connections still open at the end")
+    lines.append("3. slot exhaustion: idle connections from 127.12.0.1, then an honest `nbt download` from 127.12.0.2"
+                 " (libtorrent with its default connection limits)")
+    for label, kind, ip in (("libtorrent", "libtorrent", "127.0.0.2"), ("nbt", NBT, "127.0.0.3")):
+        for count in (0, 250)[0 if 3 in only else 2:]:
+            print(f"exhaustion: {label} {count}", file=sys.stderr, flush=True)
+            ok, seconds, still, cpu, peak = exhaustion(kind, torrents["v1"], src, info_hash, ip, count)
+            lines.append(f"{label:<11} {count:>4} idle connections: download {'complete' if ok else 'FAILED'} in "
+                         f"{seconds:.1f} s; {still} of the idle connections still open at the end; seed CPU "
+                         f"{cpu:.2f} s, peak RssAnon {peak:.1f} MiB")
     lines.append("")
 
-    lines.append("4. piece layers stripped (nbt seed of the full torrent, nbt download of the stripped one)")
-    for kind, (code, done, seconds, message) in (stripped(torrents, src, "127.0.0.3") if 4 in only else {}).items():
-        lines.append(f"{kind:<7} exit {code}, data {'complete' if done else 'not downloaded'}, {seconds:.1f} s; "
-                     f"last line: {message}")
+    lines.append("4. piece layers stripped (a seed of the full torrent, nbt download of the stripped one)")
+    for label, kind, ip in (("libtorrent", "libtorrent", "127.0.0.2"), ("nbt", NBT, "127.0.0.3"))[
+            0 if 4 in only else 2:]:
+        print(f"stripped: {label}", file=sys.stderr, flush=True)
+        for what, (code, done, seconds, message) in stripped(kind, torrents, src, ip).items():
+            lines.append(f"{label + ' seed':<16} {what:<7} exit {code}, data "
+                         f"{'complete' if done else 'not downloaded'}, {seconds:.1f} s; last line: {message}")
 
     lines.append("")
     lines.append("5. have/bitfield flood: 2 connections, redundant `have`s and repeated bitfields, 20 s at most")
@@ -540,10 +558,16 @@ def main():
 
     text = "\n".join(lines)
     print(text)
+    # The newest run goes first; earlier runs (and notes written under them) stay below it.
+    header = "# Attack benchmark results\n\n"
+    earlier = open(RESULTS).read() if os.path.exists(RESULTS) else ""
+    earlier = earlier[len(header):] if earlier.startswith(header) else earlier
     with open(RESULTS, "w") as f:
-        f.write("# Attack benchmark results\n\n")
-        f.write(f"Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `scripts/bench attacks` "
-                "(Benchmarks/attacks/run).\n\n```\n" + text + "\n```\n")
+        f.write(header)
+        f.write(f"## Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `scripts/bench attacks` "
+                "(Benchmarks/attacks/run)\n\n```\n" + text + "\n```\n")
+        if earlier.strip():
+            f.write("\n" + earlier)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,10 @@ public struct ClientConfiguration: Sendable {
     /// take every slot. libtorrent allows 1 unless `allow_multiple_connections_per_ip`; 4
     /// leaves room for several clients behind one NAT address.
     public var maximumConnectionsPerAddress: Int
+    /// How fast one IP address may open connections to us (accepts per second averaged over a window, then
+    /// refused for a while with reason `tooMany`; see ``IncomingConnectionRate``), so an address that opens
+    /// and closes connections in a loop cannot keep the engine busy. nil: no limit.
+    public var incomingConnectionRate: IncomingConnectionRate<IPAddress>.Configuration?
     /// When full torrents drop idle connections to make room (see ``PeerTurnover``; libtorrent's
     /// `peer_turnover` settings).
     public var peerTurnover: PeerTurnover<UInt64>.Configuration
@@ -119,6 +123,7 @@ public struct ClientConfiguration: Sendable {
         self.maximumQueuedRequestsPerPeer = 250
         self.maximumQueuedOutputBytesPerPeer = 1 << 20
         self.maximumConnectionsPerAddress = 4
+        self.incomingConnectionRate = .init()
         self.peerTurnover = .init()
         self.dht = nil
         self.encryption = .none

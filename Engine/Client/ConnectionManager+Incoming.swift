@@ -11,7 +11,8 @@ import NIOPosix
 extension ConnectionManager {
 
     /// Makes the driver of an accepted channel, or refuses it at once (the `ipFilter` decides here, before
-    /// the peer's handshake is read, and too many connections waiting for their handshake are refused).
+    /// the peer's handshake is read; an address past its accept rate, and too many connections waiting for
+    /// their handshake, are refused).
     func acceptChannel(_ channel: any Channel) -> PeerChannelHandler? {
         let endpoint = Self.endpoint(of: channel)
         let refusal: DisconnectReason?
@@ -21,6 +22,8 @@ extension ConnectionManager {
             refusal = .blacklisted
         } else if !ipFilter.allows(endpoint) {
             refusal = .ipFiltered
+        } else if acceptRate?.admit(endpoint.address.unmapped, now: core.instant(loop.now)) == false {
+            refusal = .tooMany  // this address opens connections faster than its rate
         } else if incomingHandshakes >= configuration.maximumIncomingHandshakes
             || connectionCount(at: endpoint.address) >= configuration.maximumConnectionsPerAddress
         {

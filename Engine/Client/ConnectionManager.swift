@@ -39,6 +39,8 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
     let turnover: PeerTurnover<UInt64>
     /// The IP filter in force: ``ClientConfiguration/ipFilter`` until ``Client/setIPFilter(_:)`` replaces it.
     var ipFilter: IPFilter
+    /// How fast each address may open connections to us (nil: no limit; see ``IncomingConnectionRate``).
+    var acceptRate: IncomingConnectionRate<IPAddress>?
 
     init(core: ClientCore) {
         self.core = core
@@ -51,6 +53,7 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         self.limiter = ConnectionLimiter(configuration: limits)
         self.turnover = PeerTurnover(configuration: configuration.peerTurnover)
         self.ipFilter = configuration.ipFilter
+        self.acceptRate = configuration.incomingConnectionRate.map { IncomingConnectionRate(configuration: $0) }
     }
 
     // MARK: Outgoing connections

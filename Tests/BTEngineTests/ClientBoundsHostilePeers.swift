@@ -1,12 +1,15 @@
 import BTMetainfo
 import Foundation
+import NIOCore
+import NIOPosix
 import Testing
 
 @testable import BTEngine
 
 /// Attacks from issue 12 that the one driver's budgets and the per-address limit stop: a peer that
 /// never reads while it makes us queue a `reject` per request+cancel pair (cut by the output bound or the
-/// cancel budget, whichever comes first), and one host opening many connections.
+/// cancel budget, whichever comes first), one host opening many connections, and one host opening and closing
+/// connections in a loop (the accept rate per address).
 @Suite(.serialized) struct ClientBoundsHostilePeers {
     @Test func requestCancelFloodFromAPeerThatNeverReadsIsDisconnected() async throws {
         let folder = try ClientFixtures.temporaryFolder("flood")
@@ -97,6 +100,59 @@ import Testing
         let status = await ClientFixtures.waitForCompletion(honest, download, limit: .seconds(60))
         #expect(status?.isComplete == true)
         for peer in idle { await peer.close() }
+        await honest.shutdown()
+        await seed.shutdown()
+    }
+
+    @Test func anAddressThatOpensAndClosesConnectionsInALoopIsRefusedAndAnHonestPeerStillDownloads() async throws {
+        let folder = try ClientFixtures.temporaryFolder("accept-rate")
+        let leechFolder = try ClientFixtures.temporaryFolder("accept-rate-leech")
+        defer {
+            for path in [folder, leechFolder] { try? FileManager.default.removeItem(atPath: path) }
+        }
+        let torrent = try ClientFixtures.makeTorrent(in: folder)
+        var configuration = ClientConfiguration(host: "127.0.0.62")
+        configuration.usesTrackers = false
+        #expect(configuration.incomingConnectionRate?.attemptsPerWindow == 50, "the defaults are in force")
+        let seed = try await Client(configuration: configuration)
+        let refused = Recorder<String>()
+        seed.events.on(.peerDisconnect) { event in
+            if case .peerDisconnect(let peer, let reason) = event, reason == .tooMany {
+                refused.append("\(peer.endpoint.address)")
+            }
+        }
+        let handle = try await seed.addTorrent(torrent, downloadDirectory: folder)
+
+        // 80 connections from 127.0.0.63, each closed at once (never more than one open, so the per-address
+        // limit of 4 is not what refuses them): the first 50 in 10 s are accepted, the rest refused.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        for _ in 0..<80 {
+            let channel = try await ClientBootstrap(group: group)
+                .bind(to: try SocketAddress(ipAddress: "127.0.0.63", port: 0))
+                .connect(host: "127.0.0.62", port: seed.port).get()
+            try? await channel.close().get()
+        }
+        try await group.shutdownGracefully()
+        #expect(
+            await ClientFixtures.eventually { refused.values.count >= 30 },
+            "refused: \(refused.values.count) of 80")
+        #expect(refused.values.allSatisfy { $0 == "127.0.0.63" })
+
+        // The hammering address stays refused, even with a valid handshake and nothing else open.
+        let late = RawPeer(infoHash: handle.wireInfoHash, requests: [], stopsReading: false)
+        try await late.connect(host: "127.0.0.62", port: seed.port, from: "127.0.0.63")
+        #expect(await ClientFixtures.eventually { late.isClosed }, "refused at accept")
+        #expect(await seed.peers(of: handle).isEmpty)
+        await late.close()
+
+        // Another address is not affected: an honest download completes.
+        var honestConfiguration = ClientConfiguration(host: "127.0.0.64")
+        honestConfiguration.usesTrackers = false
+        let honest = try await Client(configuration: honestConfiguration)
+        let download = try await honest.addTorrent(torrent, downloadDirectory: leechFolder)
+        try await honest.connect(host: "127.0.0.62", port: seed.port, for: download)
+        let status = await ClientFixtures.waitForCompletion(honest, download, limit: .seconds(60))
+        #expect(status?.isComplete == true)
         await honest.shutdown()
         await seed.shutdown()
     }
