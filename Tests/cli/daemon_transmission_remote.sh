@@ -99,6 +99,12 @@ tr -t 1 -v | grep -q success || fail "-v did not succeed"
 for _ in $(seq 1 100); do tr -l | grep -qE " 100% .*(Idle|Seeding).* pack$" && break; sleep 0.2; done
 tr -l | grep -qE " 100% .*(Idle|Seeding).* pack$" || fail "not seeding after -v: $(tr -l)"
 
+# Rename a file of the live torrent (torrent-rename-path): moved on disk, listed under its new name.
+tr -t 1 --path pack/b.bin --rename c.bin | grep -q success || fail "--rename did not succeed"
+[ -e "$work/dl/pack/c.bin" ] && [ ! -e "$work/dl/pack/b.bin" ] || fail "the renamed file was not moved on disk"
+cmp -s "$work/src/pack/b.bin" "$work/dl/pack/c.bin" || fail "the renamed file's data differs"
+tr -t 1 -f | grep -q "pack/c.bin" || fail "-f does not show the new name: $(tr -t 1 -f)"
+
 # Session-wide limits (session-set), then none again.
 tr -d 2000 -u 700 | grep -q success || fail "session -d/-u did not succeed"
 tr -si >"$work/si" || fail "-si failed"
@@ -106,6 +112,12 @@ grep -q "Download speed limit: 2.00 MB/s" "$work/si" && grep -q "Upload speed li
   fail "-si does not show the session limits: $(grep "speed limit" "$work/si")"
 tr -D -U | grep -q success || fail "session -D/-U did not succeed"
 tr -si | grep -q "Download speed limit: Unlimited" || fail "the session download limit was not lifted"
+# The alternative ("turtle") limits.
+tr -asd 40 -asu 30 -as | grep -q success || fail "-asd/-asu/-as did not succeed"
+tr -si >"$work/si2" || fail "-si failed"
+grep -qi "Turtle download speed limit: 40 kB/s" "$work/si2" && grep -qi "Turtle upload speed limit: 30 kB/s" "$work/si2" ||
+  fail "-si does not show the turtle limits: $(grep -i "turtle\|limit" "$work/si2")"
+tr -AS | grep -q success || fail "-AS did not succeed"
 
 # The watch dir.
 cp "$work/other.torrent" "$work/watch/other.torrent"
@@ -123,6 +135,7 @@ start_daemon 2
 for _ in $(seq 1 100); do tr -l | grep -qE " 100% .* pack$" && break; sleep 0.2; done
 tr -l | grep -qE " 100% .* pack$" || fail "after a restart the torrent is not back complete: $(tr -l)"
 tr -l | grep -q " other.bin$" && fail "the removed torrent came back after the restart"
+tr -t 1 -f | grep -q "pack/c.bin" || fail "after a restart -f does not show the renamed file: $(tr -t 1 -f)"
 tr -t 1 -i >"$work/i2"
 grep -qE "Downloaded: (None|0)" "$work/i2" || fail "the restarted daemon downloaded again: $(grep Downloaded "$work/i2")"
 
@@ -142,9 +155,9 @@ grep -q "invalid magnet link" "$work/magnet.out" || fail "no clear magnet refusa
 
 # Remove with data, then stop.
 tr -t 1 --remove-and-delete | grep -q success || fail "--remove-and-delete did not succeed"
-[ ! -e "$work/dl/pack/a.bin" ] && [ ! -e "$work/dl/pack/b.bin" ] || fail "--remove-and-delete left the data"
+[ ! -e "$work/dl/pack/a.bin" ] && [ ! -e "$work/dl/pack/c.bin" ] || fail "--remove-and-delete left the data"
 tr -l | grep -q " pack$" && fail "the torrent is still listed after removal"
 kill -TERM "$daemon_pid"
 finish "$daemon_pid"
 [ "$status" = 0 ] || fail "the daemon exited with $status on SIGTERM"
-echo "daemon_transmission_remote.sh: ok (transmission-remote drove nbt daemon: add, list, info, files, peers, trackers, torrent and session limits, stop/start, verify, watch dir, restart, kill -9 restart, remove with data; libtorrent's 4 MiB arrived)"
+echo "daemon_transmission_remote.sh: ok (transmission-remote drove nbt daemon: add, list, info, files, peers, trackers, torrent, session and turtle limits, rename, stop/start, verify, watch dir, restart, kill -9 restart, remove with data; libtorrent's 4 MiB arrived)"
