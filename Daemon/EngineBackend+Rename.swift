@@ -43,7 +43,7 @@ extension EngineBackend {
     public func renamePath(id: Int, path: String, name: String) async throws(DaemonError)
         -> (path: String, name: String)
     {
-        guard let (_, handle) = await handles([id]).first, let torrent = torrents[id]?.torrent,
+        guard let handle = await handles([id]).first?.1, let torrent = torrents[id]?.torrent,
             let entry = state.torrents[id: id]
         else { throw DaemonError(.invalidArgument, "torrent \(id) does not exist") }
         guard fetching[id] == nil else {

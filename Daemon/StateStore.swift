@@ -2,7 +2,7 @@ import Foundation
 
 /// The daemon's state on disk, kept cheap at 10,000 torrents and safe against `kill -9`: a snapshot
 /// (``DaemonState/fileName``, written atomically) plus a journal of the changes since (``journalName``), one JSON
-/// record a line, appended with one `write` each. A change costs one short line, not a rewrite of every torrent;
+/// record a line, appended. A change costs one short line, not a rewrite of every torrent;
 /// the journal is folded into a new snapshot when it holds more records than the state has torrents (and at
 /// least ``minimumCompactionRecords``), so its size stays bounded by the state's.
 ///
@@ -27,7 +27,7 @@ final class StateStore {
     static let minimumCompactionRecords = 256
 
     private let configDir: String
-    private var descriptor: Int32 = -1
+    private var journal: FileHandle?
     /// Records appended since the last snapshot.
     private(set) var journalRecords = 0
 
@@ -66,7 +66,7 @@ final class StateStore {
     }
 
     deinit {
-        if descriptor >= 0 { Foundation.close(descriptor) }
+        try? journal?.close()
     }
 
     private var journalPath: String { configDir + "/" + Self.journalName }
@@ -75,14 +75,22 @@ final class StateStore {
     /// - Throws: ``DaemonError`` (`stateFailed`).
     func compact(_ state: DaemonState) throws(DaemonError) {
         try state.save(to: configDir)
-        if descriptor < 0 {
-            descriptor = Foundation.open(journalPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else {
-                throw DaemonError(.stateFailed, "cannot open \(journalPath): errno \(errno)")
+        do {
+            if journal == nil {
+                if !FileManager.default.fileExists(atPath: journalPath) {
+                    FileManager.default.createFile(atPath: journalPath, contents: nil)
+                }
+                guard let handle = FileHandle(forWritingAtPath: journalPath) else {
+                    throw DaemonError(.stateFailed, "cannot open \(journalPath)")
+                }
+                journal = handle
             }
-        }
-        guard ftruncate(descriptor, 0) == 0 else {
-            throw DaemonError(.stateFailed, "cannot empty \(journalPath): errno \(errno)")
+            // Emptied and written from its start again: this store is the journal's only writer.
+            try journal?.truncate(atOffset: 0)
+        } catch let error as DaemonError {
+            throw error
+        } catch {
+            throw DaemonError(.stateFailed, "cannot empty \(journalPath): \(error)")
         }
         journalRecords = 0
     }
@@ -91,7 +99,7 @@ final class StateStore {
     /// when the journal has grown past the state's size.
     /// - Throws: ``DaemonError`` (`stateFailed`).
     func append(_ record: Record, state: DaemonState) throws(DaemonError) {
-        if journalRecords >= max(Self.minimumCompactionRecords, state.torrents.count) {
+        guard let journal, journalRecords < max(Self.minimumCompactionRecords, state.torrents.count) else {
             try compact(state)
             return
         }
@@ -102,9 +110,10 @@ final class StateStore {
             throw DaemonError(.stateFailed, "cannot encode a state change: \(error)")
         }
         line.append(UInt8(ascii: "\n"))
-        let written = line.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
-        guard written == line.count else {
-            // A short append (disk full) leaves a torn line; a snapshot holds the change instead.
+        do {
+            try journal.write(contentsOf: line)
+        } catch {
+            // A short append (disk full) may leave a torn line: a snapshot holds the change instead.
             try compact(state)
             return
         }
