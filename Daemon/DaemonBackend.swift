@@ -61,4 +61,6 @@ public struct SnapshotDetail: OptionSet, Sendable, Hashable {
     public static let trackers = SnapshotDetail(rawValue: 4)
     /// ``TorrentSnapshot/pieces``.
     public static let pieces = SnapshotDetail(rawValue: 8)
+    /// ``TorrentSnapshot/magnetLink`` (of a torrent whose metadata is known; a magnet's own link is always there).
+    public static let magnetLink = SnapshotDetail(rawValue: 16)
 }

@@ -2,8 +2,8 @@ import Foundation
 
 /// What the daemon keeps in its config directory besides each torrent's .torrent file
 /// (`torrents/HASH.torrent`) and the engine's resume data (`resume/HASH.resume`): the torrent list with
-/// each torrent's settings, and the session's settings. Written atomically (a temporary file renamed over
-/// the old one) after every change, so a `kill -9` loses at most the change being written.
+/// each torrent's settings, and the session's settings. The snapshot file (``fileName``) is written atomically
+/// (a temporary file renamed over the old one); changes since are appended to a journal (``StateStore``).
 struct DaemonState: Codable, Sendable, Hashable {
     /// One torrent's settings.
     struct Entry: Codable, Sendable, Hashable {
@@ -26,6 +26,11 @@ struct DaemonState: Codable, Sendable, Hashable {
         var magnet: String?
         /// Labels (nil: none).
         var labels: [String]?
+        /// The torrent's name after `torrent-rename-path` renamed its root (nil: the torrent's own).
+        var name: String?
+        /// Files renamed by `torrent-rename-path`: file index to path components below the download folder
+        /// (the engine's resume data keeps them too; this is what the daemon lists).
+        var renamedFiles: [Int: [String]]?
     }
 
     /// The format of the file.
@@ -33,7 +38,7 @@ struct DaemonState: Codable, Sendable, Hashable {
     /// The id the next added torrent gets.
     var nextID = 1
     /// The torrents, by id.
-    var torrents: [Entry] = []
+    var torrents = TorrentTable()
     /// The session's default download directory.
     var downloadDir: String
     /// Whether added torrents start.
@@ -47,11 +52,21 @@ struct DaemonState: Codable, Sendable, Hashable {
     /// Where `blocklist-update` reads the blocklist ("" none), and whether it is applied.
     var blocklistURL = ""
     var blocklistEnabled = false
+    /// The alternative ("turtle") limits in kB/s, and whether they hold instead of the usual ones.
+    var altSpeedDown = 50
+    var altSpeedUp = 50
+    var altSpeedEnabled = false
+    /// The most connections in total set by `session-set` (nil: the command line's).
+    var peerLimitGlobal: Int?
+    /// The most connections of each torrent added from now on, set by `session-set` (nil: the command
+    /// line's); torrents already there keep theirs, as in Transmission.
+    var peerLimitPerTorrent: Int?
 
     private enum CodingKeys: String, CodingKey {
         case formatVersion, nextID, torrents, downloadDir, startAddedTorrents
         case speedLimitDown, speedLimitDownEnabled, speedLimitUp, speedLimitUpEnabled
-        case blocklistURL, blocklistEnabled
+        case blocklistURL, blocklistEnabled, altSpeedDown, altSpeedUp, altSpeedEnabled, peerLimitGlobal
+        case peerLimitPerTorrent
     }
 
     /// A fresh state.
@@ -64,7 +79,7 @@ struct DaemonState: Codable, Sendable, Hashable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         formatVersion = try container.decode(Int.self, forKey: .formatVersion)
         nextID = try container.decode(Int.self, forKey: .nextID)
-        torrents = try container.decode([Entry].self, forKey: .torrents)
+        torrents = try container.decode(TorrentTable.self, forKey: .torrents)
         downloadDir = try container.decode(String.self, forKey: .downloadDir)
         startAddedTorrents = try container.decodeIfPresent(Bool.self, forKey: .startAddedTorrents) ?? true
         speedLimitDown = try container.decodeIfPresent(Int.self, forKey: .speedLimitDown) ?? 100
@@ -73,6 +88,22 @@ struct DaemonState: Codable, Sendable, Hashable {
         speedLimitUpEnabled = try container.decodeIfPresent(Bool.self, forKey: .speedLimitUpEnabled) ?? false
         blocklistURL = try container.decodeIfPresent(String.self, forKey: .blocklistURL) ?? ""
         blocklistEnabled = try container.decodeIfPresent(Bool.self, forKey: .blocklistEnabled) ?? false
+        altSpeedDown = try container.decodeIfPresent(Int.self, forKey: .altSpeedDown) ?? 50
+        altSpeedUp = try container.decodeIfPresent(Int.self, forKey: .altSpeedUp) ?? 50
+        altSpeedEnabled = try container.decodeIfPresent(Bool.self, forKey: .altSpeedEnabled) ?? false
+        peerLimitGlobal = try container.decodeIfPresent(Int.self, forKey: .peerLimitGlobal)
+        peerLimitPerTorrent = try container.decodeIfPresent(Int.self, forKey: .peerLimitPerTorrent)
+    }
+
+    /// The session's download limit in kB/s as it holds now (nil: none): the alternative one while it is on
+    /// (whatever `speed-limit-down-enabled` says, as Transmission does), else the usual one when enabled.
+    var effectiveDownloadLimit: Int? {
+        altSpeedEnabled ? altSpeedDown : (speedLimitDownEnabled ? speedLimitDown : nil)
+    }
+
+    /// The session's upload limit in kB/s as it holds now (nil: none), as ``effectiveDownloadLimit``.
+    var effectiveUploadLimit: Int? {
+        altSpeedEnabled ? altSpeedUp : (speedLimitUpEnabled ? speedLimitUp : nil)
     }
 
     /// The state file's name in the config directory.

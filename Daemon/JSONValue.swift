@@ -91,13 +91,6 @@ public enum JSONValue: Hashable, Sendable, Codable {
         }
     }
 
-    /// The value as compact JSON text (keys sorted, so answers are reproducible).
-    public var serialized: [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? Array(encoder.encode(self))) ?? Array("null".utf8)
-    }
-
     /// The string, when this is one.
     public var stringValue: String? {
         if case .string(let value) = self { return value }

@@ -13,6 +13,9 @@ public struct RPCDispatcher: Sendable {
     static let maximumListLength = 100_000
     /// Highest speed limit accepted, in kB/s (about 1 TB/s).
     static let maximumSpeedLimit: Int64 = 1_000_000_000
+    /// Highest `peer-limit-global` accepted (each connection is a socket: more than file descriptors allow is
+    /// absurd).
+    static let maximumPeerLimit: Int64 = 65_535
     /// Longest path, URL or label accepted, in UTF-8 bytes.
     static let maximumPathBytes = 4096
     /// Most trackers or labels in one argument.
@@ -384,7 +387,8 @@ public struct RPCDispatcher: Sendable {
             "speed-limit-down-enabled": .bool(settings.speedLimitDownEnabled),
             "speed-limit-up": .int(Int64(settings.speedLimitUp)),
             "speed-limit-up-enabled": .bool(settings.speedLimitUpEnabled),
-            "alt-speed-enabled": false, "alt-speed-down": 50, "alt-speed-up": 50, "alt-speed-time-enabled": false,
+            "alt-speed-enabled": .bool(settings.altSpeedEnabled), "alt-speed-down": .int(Int64(settings.altSpeedDown)),
+            "alt-speed-up": .int(Int64(settings.altSpeedUp)), "alt-speed-time-enabled": false,
             "alt-speed-time-begin": 540, "alt-speed-time-end": 1020, "alt-speed-time-day": 127,
             "encryption": .string(settings.encryption), "dht-enabled": .bool(settings.dhtEnabled),
             "pex-enabled": .bool(settings.pexEnabled), "lpd-enabled": false, "utp-enabled": .bool(settings.utpEnabled),
@@ -427,6 +431,11 @@ public struct RPCDispatcher: Sendable {
         changes.speedLimitUp = try integer(arguments, "speed_limit_up", in: 0...Self.maximumSpeedLimit)
         changes.speedLimitUpEnabled = try bool(arguments, "speed_limit_up_enabled")
         changes.blocklistEnabled = try bool(arguments, "blocklist_enabled")
+        changes.altSpeedDown = try integer(arguments, "alt_speed_down", in: 0...Self.maximumSpeedLimit)
+        changes.altSpeedUp = try integer(arguments, "alt_speed_up", in: 0...Self.maximumSpeedLimit)
+        changes.altSpeedEnabled = try bool(arguments, "alt_speed_enabled")
+        changes.peerLimitGlobal = try integer(arguments, "peer_limit_global", in: 1...Self.maximumPeerLimit)
+        changes.peerLimitPerTorrent = try integer(arguments, "peer_limit_per_torrent", in: 1...Self.maximumPeerLimit)
         if let value = arguments["blocklist_url"] {
             guard let url = value.stringValue, url.utf8.count <= Self.maximumPathBytes,
                 url.isEmpty || url.hasPrefix("/")
@@ -437,7 +446,7 @@ public struct RPCDispatcher: Sendable {
             changes.blocklistURL = url
         }
         for unsupported in [
-            "alt_speed_enabled", "peer_port", "encryption", "peer_limit_global", "peer_limit_per_torrent",
+            "peer_port", "encryption",
         ] where arguments[unsupported] != nil {
             throw DaemonError(.invalidArgument, "\(unsupported) cannot be changed while the daemon runs (yet)")
         }

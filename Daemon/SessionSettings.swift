@@ -36,6 +36,12 @@ public struct SessionSettings: Sendable, Hashable {
     public var blocklistEnabled: Bool = false
     /// Ranges in the blocklist last read.
     public var blocklistSize: Int = 0
+    /// The alternative ("turtle") download limit in kB/s.
+    public var altSpeedDown: Int = 50
+    /// The alternative upload limit in kB/s.
+    public var altSpeedUp: Int = 50
+    /// Whether the alternative limits hold instead of the usual ones.
+    public var altSpeedEnabled: Bool = false
 
     /// Settings.
     public init(
@@ -80,6 +86,16 @@ public struct SessionChanges: Sendable, Hashable {
     public var blocklistURL: String?
     /// Whether the blocklist is applied.
     public var blocklistEnabled: Bool?
+    /// The alternative download limit in kB/s.
+    public var altSpeedDown: Int?
+    /// Most connections in total.
+    public var peerLimitGlobal: Int?
+    /// Most connections of each torrent added from now on.
+    public var peerLimitPerTorrent: Int?
+    /// The alternative upload limit in kB/s.
+    public var altSpeedUp: Int?
+    /// Whether the alternative limits hold.
+    public var altSpeedEnabled: Bool?
     /// No changes.
     public init() {}
 }

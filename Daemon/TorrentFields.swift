@@ -13,6 +13,7 @@ enum TorrentFields {
             case "peers", "peers_from", "peers_sending_to_us", "peers_getting_from_us": detail.insert(.peers)
             case "tracker_stats", "trackers", "tracker_list": detail.insert(.trackers)
             case "pieces", "availability": detail.insert(.pieces)
+            case "magnet_link": detail.insert(.magnetLink)
             default: break
             }
         }

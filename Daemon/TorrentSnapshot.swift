@@ -114,7 +114,7 @@ public struct TorrentSnapshot: Sendable, Hashable {
     public var files: [FileSnapshot] = []
     /// Peers (with ``SnapshotDetail/peers``).
     public var peers: [PeerSnapshot] = []
-    /// Trackers (always the URLs; states with ``SnapshotDetail/trackers``).
+    /// Trackers (with ``SnapshotDetail/trackers``: the live states, or the torrent's list before any).
     public var trackers: [TrackerSnapshot] = []
     /// The verified-pieces bitfield's bytes (with ``SnapshotDetail/pieces``).
     public var pieces: [UInt8] = []

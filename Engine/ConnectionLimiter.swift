@@ -53,7 +53,7 @@ public struct ConnectionLimiter<Torrent: Hashable & Sendable, Peer: Hashable & S
     }
 
     /// The limits in force.
-    public let configuration: Configuration
+    public private(set) var configuration: Configuration
     private var states: [Peer: (torrent: Torrent, state: ConnectionState)] = [:]
     private var perTorrent: [Torrent: Int] = [:]
     private var queue: Deque<Peer> = []
@@ -75,6 +75,13 @@ public struct ConnectionLimiter<Torrent: Hashable & Sendable, Peer: Hashable & S
     public mutating func setMaximum(_ maximum: Int?, for torrent: Torrent) {
         precondition(maximum.map { $0 >= 0 } ?? true, "a maximum cannot be negative")
         torrentMaximums[torrent] = maximum
+    }
+
+    /// Changes the most connections in total while connections exist. Slots already held are kept (a lowered
+    /// maximum closes nothing); new connections are refused until the count is under it.
+    public mutating func setMaximumConnections(_ maximum: Int) {
+        precondition(maximum >= 0, "a maximum cannot be negative")
+        configuration.maximumConnections = maximum
     }
 
     /// The most slots `torrent` may hold.

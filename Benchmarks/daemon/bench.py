@@ -94,13 +94,14 @@ def rss_kib(pid):
 
 
 def wait_all_idle(rpc, count, limit):
-    """Waits until `count` torrents are listed and none is waiting for or in a check; returns the seconds."""
+    """Waits until `count` torrents are listed, complete, and none is waiting for or in a check; returns the
+    seconds."""
     start = time.time()
     while time.time() < start + limit:
         try:
-            answer = rpc.call("torrent-get", {"fields": ["id", "status"]})
+            answer = rpc.call("torrent-get", {"fields": ["id", "status", "percentDone"]})
             torrents = answer["arguments"]["torrents"]
-            if len(torrents) >= count and all(t["status"] not in (1, 2) for t in torrents):
+            if len(torrents) >= count and all(t["status"] not in (1, 2) and t["percentDone"] >= 1 for t in torrents):
                 return time.time() - start
         except (OSError, http.client.HTTPException, ValueError, KeyError):
             pass
@@ -141,6 +142,8 @@ class Daemon:
 
 
 class Nbt(Daemon):
+    def first_load(self):
+        """nbt checks every torrent of its state at start-up."""
     def command(self):
         return [NBT, "daemon", "--config-dir", self.folder + "/config", "--download-dir", self.folder + "/data",
                 "--rpc-bind", NET + ".1", "--rpc-port", str(self.rpc_port), "--bind", NET + ".2", "--port", "0",
@@ -164,6 +167,9 @@ class Nbt(Daemon):
 
 
 class Transmission(Daemon):
+    def first_load(self):
+        """Every torrent checked against the download dir: `torrent-verify` without ids (all of them)."""
+        self.rpc.call("torrent-verify")
     def command(self):
         return ["transmission-daemon", "--foreground", "--config-dir", self.folder + "/config"]
 
@@ -179,10 +185,12 @@ class Transmission(Daemon):
                     "start-added-torrents": True}
         with open(self.folder + "/config/settings.json", "w") as f:
             json.dump(settings, f)
-
-    def add_all(self, torrents):
-        for _, _, meta in torrents:
-            self.rpc.call("torrent-add", {"metainfo": base64.b64encode(meta).decode()})
+        # Transmission loads every .torrent of its config dir's `torrents/` at start-up, as nbt reads its state
+        # file; without resume data it does not look at the download dir until asked (`first_load`).
+        os.makedirs(self.folder + "/config/torrents", exist_ok=True)
+        for hexhash, _, meta in torrents:
+            with open("%s/config/torrents/%s.torrent" % (self.folder, hexhash), "wb") as f:
+                f.write(meta)
 
 
 def measure(daemon, torrents, extra):
@@ -243,8 +251,7 @@ def main():
         daemon.load(torrents)
         t = time.time()
         daemon.start()
-        if cls is Transmission:
-            daemon.add_all(torrents)
+        daemon.first_load()
         wait_all_idle(daemon.rpc, N, 1800)
         first = time.time() - t
         daemon.stop()

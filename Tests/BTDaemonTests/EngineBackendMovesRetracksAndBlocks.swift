@@ -9,7 +9,7 @@ import Testing
 /// with `move` moves the data and the torrent keeps seeding from the new place, without `move` it points at
 /// the new place and checks what is there; tracker edits and labels show in `torrent-get` and survive a
 /// restart (the trackers in the kept .torrent, whose info-hash does not change); a blocklist read from a file
-/// is kept and applied again after a restart; renaming a file is refused with an honest reason.
+/// is kept and applied again after a restart.
 @Suite(.serialized) struct EngineBackendMovesRetracksAndBlocks {
     static func waitUntil(_ limit: Duration = .seconds(30), _ condition: () async -> Bool) async -> Bool {
         let start = ContinuousClock.now
@@ -67,11 +67,6 @@ import Testing
         let kept = try Torrent(contentsOf: base + "/config/torrents/\(hash).torrent")
         #expect(kept.announceTiers == [["http://127.0.0.1:1/announce"], ["udp://127.0.0.1:3"]])
         #expect(kept.infoHashes == torrent.infoHashes)
-
-        // Renaming is refused, with the reason.
-        await #expect(throws: DaemonError.self) {
-            _ = try await backend.renamePath(id: 1, path: "moving.bin", name: "renamed.bin")
-        }
 
         // A blocklist from a file: two ranges (the P2P line and the CIDR block), the comment skipped.
         try "# test list\nlocal peers:127.0.0.5-127.0.0.9\n10.0.0.0/8\n".write(

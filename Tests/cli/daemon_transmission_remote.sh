@@ -2,8 +2,9 @@
 # `nbt daemon` driven by Transmission's own remote (`transmission-remote` 3.00, Debian transmission-cli) over
 # the Transmission RPC on 127.N.M.1, while a libtorrent seed on 127.N.M.2 (no tracker, no DHT) dials the
 # daemon's peer port: add a multi-file .torrent (-a), list (-l), info (-i, -f, -pi, -it), unwanted/wanted
-# files (-G/-g), a torrent download limit (-d, then -D), session limits (-d/-u, -D/-U), stop/start (-S/-s), the download completing with
-# the seed's bytes, verify (-v), a .torrent dropped in the watch dir, a restart (SIGTERM, then the torrent
+# files (-G/-g), a torrent download limit (-d, then -D), session limits (-d/-u, -D/-U), turtle limits
+# (-asd/-asu/-as, -AS), stop/start (-S/-s), the download completing with the seed's bytes, a file renamed
+# (torrent-rename-path, sent directly: transmission-remote 3.00 has no --rename) and still so after restarts, verify (-v), a .torrent dropped in the watch dir, a restart (SIGTERM, then the torrent
 # is back complete without downloading; the same after kill -9), a magnet without an info-hash refused with
 # a clear error, remove with data (--remove-and-delete), and a clean SIGTERM exit.
 # Fails when transmission-remote or python3-libtorrent is missing and NBT_REQUIRE_INTEROP=1, else skips.
@@ -99,6 +100,30 @@ tr -t 1 -v | grep -q success || fail "-v did not succeed"
 for _ in $(seq 1 100); do tr -l | grep -qE " 100% .*(Idle|Seeding).* pack$" && break; sleep 0.2; done
 tr -l | grep -qE " 100% .*(Idle|Seeding).* pack$" || fail "not seeding after -v: $(tr -l)"
 
+# Rename a file of the live torrent (torrent-rename-path; transmission-remote 3.00 has no --rename, so the
+# call is made directly, session-id handshake included): moved on disk, listed under its new name.
+cat >"$work/rename.py" <<'PY'
+import http.client, json, sys
+host, port, path, name = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+body = json.dumps({"method": "torrent-rename-path", "arguments": {"ids": [1], "path": path, "name": name}})
+session = ""
+for _ in range(2):
+    c = http.client.HTTPConnection(host, port, timeout=20)
+    c.request("POST", "/transmission/rpc", body, {"X-Transmission-Session-Id": session})
+    r = c.getresponse()
+    data = r.read()
+    if r.status == 409:
+        session = r.getheader("X-Transmission-Session-Id")
+        continue
+    print(data.decode())
+    break
+PY
+timeout 30 "$python" "$work/rename.py" "$net.1" "$rpc_port" pack/b.bin c.bin >"$work/rename.out"
+grep -q '"result":"success"' "$work/rename.out" || fail "torrent-rename-path did not succeed: $(cat "$work/rename.out")"
+[ -e "$work/dl/pack/c.bin" ] && [ ! -e "$work/dl/pack/b.bin" ] || fail "the renamed file was not moved on disk"
+cmp -s "$work/src/pack/b.bin" "$work/dl/pack/c.bin" || fail "the renamed file's data differs"
+tr -t 1 -f | grep -q "pack/c.bin" || fail "-f does not show the new name: $(tr -t 1 -f)"
+
 # Session-wide limits (session-set), then none again.
 tr -d 2000 -u 700 | grep -q success || fail "session -d/-u did not succeed"
 tr -si >"$work/si" || fail "-si failed"
@@ -106,6 +131,13 @@ grep -q "Download speed limit: 2.00 MB/s" "$work/si" && grep -q "Upload speed li
   fail "-si does not show the session limits: $(grep "speed limit" "$work/si")"
 tr -D -U | grep -q success || fail "session -D/-U did not succeed"
 tr -si | grep -q "Download speed limit: Unlimited" || fail "the session download limit was not lifted"
+# The alternative ("turtle") limits.
+tr -asd 40 -asu 30 -as | grep -q success || fail "-asd/-asu/-as did not succeed"
+tr -si >"$work/si2" || fail "-si failed"
+grep -q "Download speed limit: 40 kB/s (.*Enabled turtle limit: 40 kB/s)" "$work/si2" &&
+  grep -q "Upload speed limit: 30 kB/s (.*Enabled turtle limit: 30 kB/s)" "$work/si2" ||
+  fail "-si does not show the turtle limits: $(grep -i "limit" "$work/si2")"
+tr -AS | grep -q success || fail "-AS did not succeed"
 
 # The watch dir.
 cp "$work/other.torrent" "$work/watch/other.torrent"
@@ -123,6 +155,7 @@ start_daemon 2
 for _ in $(seq 1 100); do tr -l | grep -qE " 100% .* pack$" && break; sleep 0.2; done
 tr -l | grep -qE " 100% .* pack$" || fail "after a restart the torrent is not back complete: $(tr -l)"
 tr -l | grep -q " other.bin$" && fail "the removed torrent came back after the restart"
+tr -t 1 -f | grep -q "pack/c.bin" || fail "after a restart -f does not show the renamed file: $(tr -t 1 -f)"
 tr -t 1 -i >"$work/i2"
 grep -qE "Downloaded: (None|0)" "$work/i2" || fail "the restarted daemon downloaded again: $(grep Downloaded "$work/i2")"
 
@@ -135,6 +168,7 @@ start_daemon 3
 for _ in $(seq 1 100); do tr -l | grep -qE " 100% .* pack$" && break; sleep 0.2; done
 tr -l | grep -qE " 100% .* pack$" || fail "after kill -9 the torrent is not back complete: $(tr -l)"
 tr -t 1 -i | grep -qE "Downloaded: (None|0)" || fail "after kill -9 the daemon downloaded again"
+tr -t 1 -f | grep -q "pack/c.bin" || fail "after kill -9 -f does not show the renamed file: $(tr -t 1 -f)"
 
 # A magnet without an info-hash is refused with a clear error (magnets that work: daemon_magnet.sh).
 tr -a "magnet:?dn=no-hash" >"$work/magnet.out" 2>&1 && fail "a magnet without a hash was accepted"
@@ -142,9 +176,9 @@ grep -q "invalid magnet link" "$work/magnet.out" || fail "no clear magnet refusa
 
 # Remove with data, then stop.
 tr -t 1 --remove-and-delete | grep -q success || fail "--remove-and-delete did not succeed"
-[ ! -e "$work/dl/pack/a.bin" ] && [ ! -e "$work/dl/pack/b.bin" ] || fail "--remove-and-delete left the data"
+[ ! -e "$work/dl/pack/a.bin" ] && [ ! -e "$work/dl/pack/c.bin" ] || fail "--remove-and-delete left the data"
 tr -l | grep -q " pack$" && fail "the torrent is still listed after removal"
 kill -TERM "$daemon_pid"
 finish "$daemon_pid"
 [ "$status" = 0 ] || fail "the daemon exited with $status on SIGTERM"
-echo "daemon_transmission_remote.sh: ok (transmission-remote drove nbt daemon: add, list, info, files, peers, trackers, torrent and session limits, stop/start, verify, watch dir, restart, kill -9 restart, remove with data; libtorrent's 4 MiB arrived)"
+echo "daemon_transmission_remote.sh: ok (transmission-remote drove nbt daemon: add, list, info, files, peers, trackers, torrent, session and turtle limits, rename, stop/start, verify, watch dir, restart, kill -9 restart, remove with data; libtorrent's 4 MiB arrived)"
