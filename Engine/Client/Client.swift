@@ -87,7 +87,7 @@ public final class Client: Sendable {
                     initializer: { channel in
                         channel.eventLoop.makeCompletedFuture {
                             // Filtered and counted before the peer's handshake is read.
-                            guard let driver = core.connections.acceptChannel(channel) else {
+                            guard let driver = core.incoming.acceptChannel(channel) else {
                                 channel.close(promise: nil)
                                 return
                             }

@@ -35,8 +35,10 @@ final class ClientCore: @unchecked Sendable {
     private(set) var isShutDown = false
     /// Counters and gauges (see ``EngineMetrics``).
     let metrics: EngineMetrics
-    /// Dialling, accepting and closing connections (the connections' owner).
+    /// Dialling and closing connections (the connections' owner).
     private(set) lazy var connections = ConnectionManager(core: self)
+    /// Incoming connections until their handshake names a torrent.
+    private(set) lazy var incoming = IncomingConnections(core: self)
     /// Requests, received blocks, hash results and checks.
     private(set) lazy var downloads = Downloader(core: self)
     /// Served blocks and choking.
