@@ -1,3 +1,4 @@
+import BTMetainfo
 import NIOCore
 
 /// Settings of a ``DHTNode``. Defaults follow libtorrent's where it has one.

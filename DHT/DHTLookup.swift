@@ -1,3 +1,4 @@
+import BTMetainfo
 import NIOCore
 
 /// Identifies one lookup of a ``DHTNode``.

@@ -1,3 +1,4 @@
+import BTMetainfo
 import NIOCore
 
 /// A DHT node on a datagram channel, used from `async` code: each call hops to the channel's event loop,

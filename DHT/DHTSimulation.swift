@@ -1,3 +1,4 @@
+import BTMetainfo
 import NIOCore
 
 /// A deterministic in-process network of ``DHTNode``s: a virtual clock, a virtual network with a

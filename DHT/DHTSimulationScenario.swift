@@ -1,3 +1,4 @@
+import BTMetainfo
 import NIOCore
 
 /// The measurement the DHT issue asks for, run on a ``DHTSimulation``: nodes join one by one, some

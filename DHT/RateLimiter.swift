@@ -1,3 +1,4 @@
+import BTMetainfo
 import NIOCore
 
 /// Limits the queries served per source address (libtorrent's `dos_blocker`): a token bucket per IP, and an

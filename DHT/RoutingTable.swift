@@ -1,3 +1,4 @@
+import BTMetainfo
 import NIOCore
 
 /// What a routing table knows about one node (BEP 5 "good", "questionable" and "bad" are derived from it).

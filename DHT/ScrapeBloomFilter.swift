@@ -1,3 +1,4 @@
+import BTMetainfo
 import Crypto
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import BTMetainfo
 import Crypto
 import NIOCore
 

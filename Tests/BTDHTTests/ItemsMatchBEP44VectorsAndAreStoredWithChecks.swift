@@ -1,5 +1,6 @@
 import BTBencode
 import BTDHT
+import BTMetainfo
 import Crypto
 import NIOCore
 import Testing

@@ -1,4 +1,5 @@
 import BTDHT
+import BTMetainfo
 import Testing
 
 @Suite struct KRPCMessagesRoundTripAndMatchBEP5 {

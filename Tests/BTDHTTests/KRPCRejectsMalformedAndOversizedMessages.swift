@@ -1,4 +1,5 @@
 import BTDHT
+import BTMetainfo
 import Testing
 
 /// Named negative vectors: each bad message gets a typed error with the expected code, never a crash.

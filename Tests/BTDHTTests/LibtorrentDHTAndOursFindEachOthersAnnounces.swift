@@ -1,4 +1,5 @@
 import BTDHT
+import BTMetainfo
 import Foundation
 import NBTTestSupport
 import NIOCore

@@ -1,4 +1,5 @@
 import BTDHT
+import BTMetainfo
 import Testing
 
 @Test func BTDHTVersionIsSemantic() {

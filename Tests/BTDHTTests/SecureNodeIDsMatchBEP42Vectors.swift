@@ -1,4 +1,5 @@
 import BTDHT
+import BTMetainfo
 import NIOCore
 import Testing
 
