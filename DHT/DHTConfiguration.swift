@@ -1,4 +1,3 @@
-import BTMetainfo
 import NIOCore
 
 /// Settings of a ``DHTNode``. Defaults follow libtorrent's where it has one.

@@ -1,5 +1,4 @@
 import BTBencode
-import BTMetainfo
 import Crypto
 
 /// A BEP 44 item: an immutable value stored under the SHA-1 of its encoding, or a mutable value stored

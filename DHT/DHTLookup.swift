@@ -1,4 +1,3 @@
-import BTMetainfo
 import NIOCore
 
 /// Identifies one lookup of a ``DHTNode``.

@@ -1,4 +1,3 @@
-import BTMetainfo
 import NIOCore
 
 /// A DHT node (BEP 5) as a pure state machine: datagrams and the current time in, datagrams to send and

@@ -1,4 +1,3 @@
-import BTMetainfo
 import NIOCore
 
 /// A DHT node on a datagram channel, used from `async` code: each call hops to the channel's event loop,

@@ -1,4 +1,3 @@
-import BTMetainfo
 import NIOCore
 
 /// A deterministic in-process network of ``DHTNode``s: a virtual clock, a virtual network with a

@@ -1,4 +1,3 @@
-import BTMetainfo
 import NIOCore
 
 /// The measurement the DHT issue asks for, run on a ``DHTSimulation``: nodes join one by one, some

@@ -1,4 +1,3 @@
-import BTMetainfo
 import NIOCore
 
 /// The driver of a ``DHTNode`` on one datagram channel: it feeds the node every KRPC datagram with the time

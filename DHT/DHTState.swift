@@ -1,5 +1,4 @@
 import BTBencode
-import BTMetainfo
 
 /// What a node saves to restart fast: its id and the nodes of its routing table, as a bencoded dictionary
 /// (`id`: 20 bytes, `nodes`: compact IPv4 node infos, `nodes6`: compact IPv6 node infos).

@@ -1,4 +1,3 @@
-import BTMetainfo
 import NIOCore
 
 /// The BEP 44 items stored at this node, bounded in count (libtorrent's `dht_max_dht_items`: 700) and

@@ -1,5 +1,4 @@
 import BTBencode
-import BTMetainfo
 
 /// Encodes and decodes KRPC messages (BEP 5) over BTBencode, strictly and within explicit limits.
 ///

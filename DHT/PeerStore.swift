@@ -1,4 +1,3 @@
-import BTMetainfo
 import NIOCore
 
 /// Limits of a ``PeerStore`` (defaults from libtorrent: `dht_max_peers`, `dht_max_torrents`).

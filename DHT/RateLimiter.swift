@@ -1,4 +1,3 @@
-import BTMetainfo
 import NIOCore
 
 /// Limits the queries served per source address (libtorrent's `dos_blocker`): a token bucket per IP, and an

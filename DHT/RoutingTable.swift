@@ -1,4 +1,3 @@
-import BTMetainfo
 import NIOCore
 
 /// What a routing table knows about one node (BEP 5 "good", "questionable" and "bad" are derived from it).

@@ -1,4 +1,3 @@
-import BTMetainfo
 import Crypto
 
 #if canImport(Glibc)

@@ -1,4 +1,3 @@
-import BTMetainfo
 import Crypto
 import NIOCore
 

@@ -1,5 +1,4 @@
 import BTDHT
-import BTMetainfo
 import NIOCore
 
 /// Shared helpers of the DHT tests.

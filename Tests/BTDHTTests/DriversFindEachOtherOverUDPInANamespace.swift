@@ -1,6 +1,5 @@
 import BTBencode
 import BTDHT
-import BTMetainfo
 import Crypto
 import Foundation
 import NBTTestSupport

@@ -1,5 +1,4 @@
 import BTDHT
-import BTMetainfo
 import Testing
 
 /// Named negative vectors: each bad message gets a typed error with the expected code, never a crash.

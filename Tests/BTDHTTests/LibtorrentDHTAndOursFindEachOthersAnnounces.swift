@@ -1,5 +1,4 @@
 import BTDHT
-import BTMetainfo
 import Foundation
 import NBTTestSupport
 import NIOCore

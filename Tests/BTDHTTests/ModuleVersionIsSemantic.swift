@@ -1,5 +1,4 @@
 import BTDHT
-import BTMetainfo
 import Testing
 
 @Test func BTDHTVersionIsSemantic() {

@@ -1,5 +1,4 @@
 import BTDHT
-import BTMetainfo
 import NIOCore
 import Testing
 

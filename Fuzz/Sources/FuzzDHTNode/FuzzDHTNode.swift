@@ -1,5 +1,4 @@
 import BTDHT
-import BTMetainfo
 import NIOCore
 
 /// Drives a ``DHTNode`` with arbitrary datagrams from a few addresses while its lookups run and time passes:
