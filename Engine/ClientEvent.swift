@@ -4,9 +4,9 @@ import BTWire
 /// Everything the client reports, typed: the seed's event catalogue (Net::BitTorrent 0.05x `on_event`
 /// names) plus ``torrentFinished(_:)``.
 ///
-/// Each case carries the arguments the seed lists for it. Wire messages are described by ``Message``
-/// (name plus index, offset, length and payload fields), so the catalogue does not depend on how BTWire
-/// represents them. ``kind`` gives the seed's event name, for ``EventBus/on(_:_:)``.
+/// Each case carries the arguments the seed lists for it. Wire messages are BTWire's own
+/// (`PacketEvent.Packet`: the handshake or a `PeerMessage`), one vocabulary for the wire and its observers;
+/// ``kind`` gives the seed's event name, for ``EventBus/on(_:_:)``.
 public enum ClientEvent: Hashable, Sendable {
     /// A torrent, as events name it.
     public struct TorrentInfo: Hashable, Sendable {
@@ -125,82 +125,6 @@ public enum ClientEvent: Hashable, Sendable {
         }
     }
 
-    /// A peer wire message as events report it: its name and the fields the seed passes.
-    public enum Message: Hashable, Sendable {
-        /// BEP 3 handshake: reserved bytes, info-hash, peer id.
-        case handshake(reserved: [UInt8], infoHash: [UInt8], peerID: [UInt8])
-        /// BEP 3 keep-alive (zero-length message).
-        case keepalive
-        /// BEP 3 `choke`.
-        case choke
-        /// BEP 3 `unchoke`.
-        case unchoke
-        /// BEP 3 `interested`.
-        case interested
-        /// BEP 3 `not interested`.
-        case notInterested
-        /// BEP 3 `have`.
-        case have(index: Int)
-        /// BEP 3 `bitfield`.
-        case bitfield(Bitfield)
-        /// BEP 3 `request`.
-        case request(index: Int, offset: Int, length: Int)
-        /// BEP 3 `piece` (the seed calls it a block); the length, not the data.
-        case block(index: Int, offset: Int, length: Int)
-        /// BEP 3 `cancel`.
-        case cancel(index: Int, offset: Int, length: Int)
-        /// BEP 5 `port` (the peer's DHT port).
-        case port(UInt16)
-        /// BEP 6 `suggest`.
-        case suggest(index: Int)
-        /// BEP 6 `have all`.
-        case haveAll
-        /// BEP 6 `have none`.
-        case haveNone
-        /// BEP 6 `reject request`.
-        case reject(index: Int, offset: Int, length: Int)
-        /// BEP 6 `allowed fast`.
-        case allowedFast(index: Int)
-        /// BEP 10 extended message: the extended id and the payload after it.
-        case extended(id: UInt8, payload: [UInt8])
-        /// BEP 52 `hash request`.
-        case hashRequest(HashRequest)
-        /// BEP 52 `hashes`: the request it answers and how many hashes (base layer and proof) it carries.
-        case hashes(HashRequest, hashCount: Int)
-        /// BEP 52 `hash reject`.
-        case hashReject(HashRequest)
-        /// A message of an id no extension we speak defines (skipped): its id and payload length.
-        case unknown(id: UInt8, length: Int)
-
-        /// The seed's name for the message, as in `packet_incoming_<name>`.
-        public var name: String {
-            switch self {
-            case .handshake: return "handshake"
-            case .keepalive: return "keepalive"
-            case .choke: return "choke"
-            case .unchoke: return "unchoke"
-            case .interested: return "interested"
-            case .notInterested: return "not_interested"
-            case .have: return "have"
-            case .bitfield: return "bitfield"
-            case .request: return "request"
-            case .block: return "block"
-            case .cancel: return "cancel"
-            case .port: return "port"
-            case .suggest: return "suggest"
-            case .haveAll: return "have_all"
-            case .haveNone: return "have_none"
-            case .reject: return "reject"
-            case .allowedFast: return "allowed_fast"
-            case .extended: return "extended"
-            case .hashRequest: return "hash_request"
-            case .hashes: return "hashes"
-            case .hashReject: return "hash_reject"
-            case .unknown: return "unknown"
-            }
-        }
-    }
-
     /// The seed's `ip_filter`: an address was checked before anything was sent to it.
     case ipFilter(PeerEndpoint, allowed: Bool)
     /// `peer_connect`: handshakes were exchanged.
@@ -212,9 +136,9 @@ public enum ClientEvent: Hashable, Sendable {
     /// `peer_write`: bytes sent to the peer.
     case peerWrite(PeerInfo, length: Int)
     /// `packet_incoming_*`: the peer sent us a message.
-    case packetIncoming(PeerInfo, Message)
+    case packetIncoming(PeerInfo, PacketEvent.Packet)
     /// `packet_outgoing_*`: we sent the peer a message.
-    case packetOutgoing(PeerInfo, Message)
+    case packetOutgoing(PeerInfo, PacketEvent.Packet)
     /// `file_open`.
     case fileOpen(FileInfo, mode: FileAccess)
     /// `file_close`.
@@ -252,8 +176,8 @@ public enum ClientEvent: Hashable, Sendable {
         case .peerDisconnect: return .peerDisconnect
         case .peerRead: return .peerRead
         case .peerWrite: return .peerWrite
-        case .packetIncoming(_, let message): return Kind(rawValue: "packet_incoming_" + message.name)!
-        case .packetOutgoing(_, let message): return Kind(rawValue: "packet_outgoing_" + message.name)!
+        case .packetIncoming(_, let packet): return Kind(rawValue: PacketEvent(.incoming, packet).name)!
+        case .packetOutgoing(_, let packet): return Kind(rawValue: PacketEvent(.outgoing, packet).name)!
         case .fileOpen: return .fileOpen
         case .fileClose: return .fileClose
         case .fileRead: return .fileRead

@@ -1,5 +1,5 @@
 /// An address and port: where a peer or tracker listens, or where a connection comes from.
-public struct PeerEndpoint: Hashable, Sendable, CustomStringConvertible {
+public struct PeerEndpoint: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The IP address.
     public let address: IPAddress
     /// The TCP or UDP port.
@@ -17,5 +17,10 @@ public struct PeerEndpoint: Hashable, Sendable, CustomStringConvertible {
         case .v4: return "\(address):\(port)"
         case .v6: return "[\(address)]:\(port)"
         }
+    }
+
+    /// By address (IPv4 before IPv6, then numerically), then port: a stable order for tables.
+    public static func < (lhs: PeerEndpoint, rhs: PeerEndpoint) -> Bool {
+        (lhs.address, lhs.port) < (rhs.address, rhs.port)
     }
 }

@@ -20,10 +20,6 @@ public enum PeerCommand: Hashable, Sendable {
     case blockRead(BlockRequest, ByteBuffer)
     /// The storage read failed.
     case blockUnavailable(BlockRequest)
-    /// A piece this peer contributed to passed its hash check.
-    case pieceVerified(Int)
-    /// A piece this peer contributed to failed its hash check.
-    case pieceFailed(Int)
     /// Suggest a piece (BEP 6).
     case suggest(piece: Int)
     /// Allow a piece fast (BEP 6).
@@ -338,8 +334,6 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
             case .have(let piece): machine.havePiece(piece, now: now)
             case .blockRead(let request, let data): machine.blockRead(request, data: data, now: now)
             case .blockUnavailable(let request): machine.blockUnavailable(request, now: now)
-            case .pieceVerified(let piece): machine.pieceVerified(piece, now: now)
-            case .pieceFailed(let piece): machine.pieceFailed(piece, now: now)
             case .suggest(let piece): machine.suggest(piece: piece, now: now)
             case .allowFast(let piece): machine.allowFast(piece: piece, now: now)
             case .sendExtension(let payload): machine.sendExtension(payload, now: now)

@@ -168,12 +168,6 @@ public enum PeerEvent: Hashable, Sendable {
     case packet(PacketEvent)
     /// The request timeout fired: the peer is snubbed (one request at a time) until it delivers again.
     case snubbed(Bool)
-    /// The peer took part in a corrupt piece (true) or has proven itself again (false).
-    case parole(Bool)
-    /// The reputation changed to the given value.
-    case reputation(Int)
-    /// The peer is blacklisted for the session (reputation at or below 50).
-    case blacklisted
 }
 
 /// An extension message received from the peer, decoded when this module knows the extension.

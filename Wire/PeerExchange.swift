@@ -6,17 +6,6 @@ import BTMetainfo
 public typealias PeerAddress = PeerEndpoint
 
 extension PeerEndpoint {
-    /// An endpoint from 4 (IPv4) or 16 (IPv6) network-order address bytes and a port; nil for other sizes.
-    @available(*, deprecated, message: "use PeerEndpoint(address:port:) with IPAddress(bytes:)")
-    public init?(ip: [UInt8], port: UInt16) {
-        guard let address = IPAddress(bytes: ip) else { return nil }
-        self.init(address: address, port: port)
-    }
-
-    /// The address bytes, network order (4 or 16).
-    @available(*, deprecated, message: "use address.bytes")
-    public var ip: [UInt8] { address.bytes }
-
     /// Compact form (BEP 11, BEP 23): address bytes then big-endian port.
     var compact: [UInt8] { address.bytes + [UInt8(port >> 8), UInt8(port & 0xff)] }
 

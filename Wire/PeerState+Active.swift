@@ -16,8 +16,6 @@ extension PeerStateMachine {
         var requests = RequestPipeline()
         /// The peer's requests to us.
         var serving = ServingQueue()
-        /// Pieces the peer sent blocks of, until their hash check reports (reputation and parole).
-        var contributed: Set<Int> = []
         /// Counts of the incoming messages ``PeerConfiguration/inputLimits`` bound.
         private var inputBudget = InputBudget()
         /// Whether our last extension handshake said `upload_only` (BEP 21).
@@ -188,7 +186,6 @@ extension PeerStateMachine {
             case .piece(let block):
                 guard try requests.received(block.request, now: now) else { return }
                 link.downMeter.record(block.request.length, at: now)
-                contributed.insert(block.piece)
                 if link.isSnubbed {
                     link.isSnubbed = false
                     local.report(.snubbed(false), into: &actions)

@@ -122,24 +122,4 @@ extension PeerStateMachine.Active {
         guard let id = remote.messages[name], id != 0 else { return }
         send(.extended(ExtendedMessage(id: id, payload: ByteBuffer(bytes: bytes))), now: now, into: &actions)
     }
-
-    /// A piece this peer sent blocks for passed its hash check: reputation +1, parole ends (seed 001).
-    mutating func pieceVerified(_ piece: Int, into actions: inout [PeerAction]) throws(PeerStateMachine.Closing) {
-        guard contributed.remove(piece) != nil else { return }
-        try local.adjustReputation(1, detail: "verified piece \(piece)", into: &actions)
-        if local.isOnParole {
-            local.isOnParole = false
-            local.report(.parole(false), into: &actions)
-        }
-    }
-
-    /// A piece this peer sent blocks for failed its hash check: parole and reputation -20 (seed 001).
-    mutating func pieceFailed(_ piece: Int, into actions: inout [PeerAction]) throws(PeerStateMachine.Closing) {
-        guard contributed.remove(piece) != nil else { return }
-        if !local.isOnParole {
-            local.isOnParole = true
-            local.report(.parole(true), into: &actions)
-        }
-        try local.adjustReputation(-20, detail: "corrupt piece \(piece)", into: &actions)
-    }
 }

@@ -2,8 +2,10 @@ import BTMetainfo
 import NIOCore
 
 extension PeerStateMachine {
-    /// What is ours in every phase of a connection: the configuration, the pieces we have and want, and our
-    /// verdict on the peer (reputation, parole, optimistic unchoke). Each state carries it to the next.
+    /// What is ours in every phase of a connection: the configuration, the pieces we have and want, and
+    /// whether the choker chose the peer for an optimistic unchoke. Each state carries it to the next. (The
+    /// peer's reputation and parole are not here: they belong to whoever judges pieces, in the client
+    /// BTEngine's `ReputationLedger`, kept per address across connections.)
     struct Local: Sendable {
         /// The configuration in force (replaced once when a magnet's metadata arrives).
         var configuration: PeerConfiguration
@@ -11,12 +13,6 @@ extension PeerStateMachine {
         var pieces: Bitfield
         /// The pieces we want (nil: all); always ``PeerConfiguration/pieceCount`` long when set.
         private(set) var wanted: Bitfield?
-        /// Starts at 100, +1 per verified piece, -20 per corrupt piece (seed 001).
-        private(set) var reputation = 100
-        /// The reputation fell to 50 or below.
-        private(set) var isBlacklisted = false
-        /// The peer took part in a corrupt piece and gets whole pieces only until it proves itself.
-        var isOnParole = false
         /// The choker chose the peer for an optimistic unchoke.
         var isOptimisticUnchoke = false
 
@@ -92,17 +88,6 @@ extension PeerStateMachine {
         func report(_ event: PeerEvent, into actions: inout [PeerAction]) {
             if case .packet = event, !configuration.emitsPacketEvents { return }
             actions.append(.event(event))
-        }
-
-        /// Changes the reputation by `delta` (seed 001); at 50 or below the peer is blacklisted and the
-        /// connection ends with ``DisconnectReason/reputation``.
-        mutating func adjustReputation(_ delta: Int, detail: String, into actions: inout [PeerAction]) throws(Closing) {
-            reputation += delta
-            report(.reputation(reputation), into: &actions)
-            guard reputation <= 50 else { return }
-            isBlacklisted = true
-            report(.blacklisted, into: &actions)
-            throw Closing(.reputation, "\(detail): reputation \(reputation)")
         }
     }
 }

@@ -114,31 +114,4 @@ extension PeerStateMachine {
         state.withActive(&actions) { active, actions in active.sendExtension(payload, now: now, into: &actions) }
         return actions
     }
-
-    /// Changes the reputation by `delta` (seed 001 `adjust_reputation`); at 50 or below the peer is blacklisted
-    /// and disconnected with ``DisconnectReason/reputation``. Nothing changes once the connection closed.
-    public mutating func adjustReputation(by delta: Int, now: NIODeadline) -> [PeerAction] {
-        var actions: [PeerAction] = []
-        if case .closed = state { return actions }
-        state.withLocal(&actions) { local, actions throws(Closing) in
-            try local.adjustReputation(delta, detail: "reputation adjusted by \(delta)", into: &actions)
-        }
-        return actions
-    }
-
-    /// A piece this peer sent blocks for passed its hash check: reputation +1, parole ends (seed 001).
-    public mutating func pieceVerified(_ piece: Int, now: NIODeadline) -> [PeerAction] {
-        var actions: [PeerAction] = []
-        state.withActive(&actions) { active, actions throws(Closing) in try active.pieceVerified(piece, into: &actions)
-        }
-        return actions
-    }
-
-    /// A piece this peer sent blocks for failed its hash check: reputation -20 and parole; at 50 or below the
-    /// peer is blacklisted and disconnected (seed 001).
-    public mutating func pieceFailed(_ piece: Int, now: NIODeadline) -> [PeerAction] {
-        var actions: [PeerAction] = []
-        state.withActive(&actions) { active, actions throws(Closing) in try active.pieceFailed(piece, into: &actions) }
-        return actions
-    }
 }

@@ -38,14 +38,6 @@ extension PeerStateMachine {
     }
     /// The peer failed the request timeout; one request at a time until it delivers (seed 000 `snubbed`).
     public var isSnubbed: Bool { state.link?.isSnubbed ?? false }
-    /// The peer took part in a corrupt piece and gets whole pieces only until it proves itself (`on_parole`).
-    /// The piece picker must honour it (assign this peer whole pieces no other peer shares); a verified piece
-    /// from the peer ends the parole.
-    public var isOnParole: Bool { state.local.isOnParole }
-    /// Reputation: starts at 100, +1 per verified piece, -20 per corrupt piece (seed 001).
-    public var reputation: Int { state.local.reputation }
-    /// The reputation fell to 50 or below: do not reconnect to this peer for the session.
-    public var isBlacklisted: Bool { state.local.isBlacklisted }
     /// The pieces the peer has (seed 000 `pieces`); none before its handshake.
     public var peerPieces: Bitfield { state.link?.pieces ?? Bitfield(count: configuration.pieceCount) }
     /// What the peer has said about its pieces (seed 001 `bitfield_status`).

@@ -105,7 +105,7 @@ extension Client {
     /// The connections of a torrent (queued and connecting ones included), oldest first; empty when it is not
     /// in the client.
     public func peers(of handle: TorrentHandle) async -> [PeerStatus] {
-        (try? await onLoop { core in core.session(handle).map { core.peerStatuses($0) } ?? [] }) ?? []
+        (try? await onLoop { core in core.session(handle).map { core.reports.peerStatuses($0) } ?? [] }) ?? []
     }
 
     /// Totals over every torrent: rates, bytes, peers, torrents by state.

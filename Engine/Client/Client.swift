@@ -87,7 +87,7 @@ public final class Client: Sendable {
                     initializer: { channel in
                         channel.eventLoop.makeCompletedFuture {
                             // Filtered and counted before the peer's handshake is read.
-                            guard let driver = core.connections.acceptChannel(channel) else {
+                            guard let driver = core.incoming.acceptChannel(channel) else {
                                 channel.close(promise: nil)
                                 return
                             }
@@ -364,13 +364,13 @@ public final class Client: Sendable {
 
     /// A torrent's status, or nil when it is not in the client.
     public func status(of handle: TorrentHandle) async -> TorrentStatus? {
-        try? await onLoop { core in core.session(handle).map { core.fullStatus($0) } }
+        try? await onLoop { core in core.session(handle).map { core.reports.fullStatus($0) } }
     }
 
     /// The status of every torrent, by name.
     public func statuses() async -> [TorrentStatus] {
         (try? await onLoop { core in
-            core.allSessions.map { core.fullStatus($0) }.sorted { $0.handle.name < $1.handle.name }
+            core.allSessions.map { core.reports.fullStatus($0) }.sorted { $0.handle.name < $1.handle.name }
         })
             ?? []
     }

@@ -144,20 +144,13 @@ extension ClientCore {
         case .packet(let packet):
             // Only for observers: every decision comes from the machine's other actions.
             guard configuration.reportsPacketEvents else { return }
-            let message = ClientEvent.Message(packet, pieceCount: connection.machine?.configuration.pieceCount ?? 0)
             switch packet.direction {
-            case .incoming: events.emit(.packetIncoming(connection.info, message))
-            case .outgoing: events.emit(.packetOutgoing(connection.info, message))
+            case .incoming: events.emit(.packetIncoming(connection.info, packet.packet))
+            case .outgoing: events.emit(.packetOutgoing(connection.info, packet.packet))
             }
         case .snubbed:
             // The state stays in the machine (``PeerStatus/isSnubbed``); the choker sees it at the next rechoke.
             connection.session?.rechokeSoon = true
-        case .parole, .reputation:
-            break  // kept by the machine, read by ``PeerStatus``; the seed's catalogue has no event for them
-        case .blacklisted:
-            // The machine closes the connection with reason `reputation`, reported as `peer_disconnect`
-            // (blacklisted); the client-wide ledger was told of the corrupt piece in `pieceFailed`.
-            break
         }
     }
 }

@@ -35,8 +35,10 @@ final class ClientCore: @unchecked Sendable {
     private(set) var isShutDown = false
     /// Counters and gauges (see ``EngineMetrics``).
     let metrics: EngineMetrics
-    /// Dialling, accepting and closing connections (the connections' owner).
+    /// Dialling and closing connections (the connections' owner).
     private(set) lazy var connections = ConnectionManager(core: self)
+    /// Incoming connections until their handshake names a torrent.
+    private(set) lazy var incoming = IncomingConnections(core: self)
     /// Requests, received blocks, hash results and checks.
     private(set) lazy var downloads = Downloader(core: self)
     /// Served blocks and choking.
@@ -57,6 +59,8 @@ final class ClientCore: @unchecked Sendable {
     private(set) lazy var superSeeds = SuperSeeder(core: self)
     /// Local service discovery (BEP 14), when configured.
     private(set) lazy var localDiscovery = LocalDiscoverySource(core: self)
+    /// Torrent and peer status snapshots, and the metrics the tick reports.
+    private(set) lazy var reports = StatusReporter(core: self)
     /// The torrents by `HASH('req2', info-hash)`, for incoming MSE handshakes (rebuilt when torrents come
     /// and go).
     private(set) var skeyIndex = SKEYIndex()
@@ -100,7 +104,7 @@ final class ClientCore: @unchecked Sendable {
         }
         guard now - lastPeerTick >= .seconds(1) else { return }
         lastPeerTick = now
-        reportMetrics()
+        reports.reportMetrics()
         for connection in Array(connections.byKey.values) where !connection.isClosed {
             connection.driver?.tick(now: now)  // the driver tells `acted`, which tops up requests
         }
@@ -214,40 +218,6 @@ final class ClientCore: @unchecked Sendable {
         connections.dialCandidates(session)
     }
 
-    func status(_ session: TorrentSession) -> TorrentStatus {
-        let now = loop.now
-        var down = 0.0
-        var up = 0.0
-        var peers = 0
-        var seeds = 0
-        for connection in session.connections.values where connection.isActive {
-            guard
-                let (rateDown, rateUp, isSeed) = connection.withMachine({
-                    ($0.rateDown(at: now), $0.rateUp(at: now), $0.isSeed)
-                })
-            else { continue }
-            down += rateDown
-            up += rateUp
-            peers += 1
-            if isSeed { seeds += 1 }
-        }
-        let webSeedStatuses = webSeeds.statuses(of: session)
-        down += webSeedStatuses.reduce(0) { $0 + $1.downloadRate }
-        let progress =
-            session.metadata != nil
-            ? 0 : (session.totalBytes == 0 ? 1 : Double(session.verifiedBytes) / Double(session.totalBytes))
-        var eta: Duration?
-        if !session.isComplete && session.hasMetadata && down > 1 {
-            eta = .seconds(Double(session.bytesLeft) / down)
-        }
-        let base = session.downloadedBytes > 0 ? session.downloadedBytes : max(session.totalBytes, 1)
-        return TorrentStatus(
-            handle: session.handle, state: session.state, progress: progress, totalBytes: session.totalBytes,
-            verifiedBytes: session.verifiedBytes, verifiedPieces: session.picker.have.setCount,
-            pieceCount: session.picker.layout.pieceCount, downloadRate: down, uploadRate: up, peers: peers,
-            seeds: seeds, eta: eta, downloadedBytes: session.downloadedBytes, uploadedBytes: session.uploadedBytes,
-            ratio: Double(session.uploadedBytes) / Double(base), error: session.error, webSeeds: webSeedStatuses)
-    }
     // MARK: Shutdown
 
     func beginShutdown() {

@@ -7,8 +7,9 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// Dialling, accepting and closing peer connections: the IP filter, connection limits, redials and the
-/// transport. It owns every connection of the client and the dials waiting for a free slot.
+/// Dialling and closing peer connections: the IP filter, connection limits, redials and the transport. It owns
+/// every connection of the client and the dials waiting for a free slot (``IncomingConnections`` accepts and
+/// routes incoming ones, then hands them over).
 final class ConnectionManager: EngineComponent, @unchecked Sendable {
     unowned let core: ClientCore
     /// Every connection, established or dialling, by key.
@@ -19,11 +20,6 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
     var limiter: ConnectionLimiter<[UInt8], UInt64>
     /// Dials waiting for a half-open slot.
     var dialQueue: [UInt64: (session: TorrentSession, connection: PeerConnection)] = [:]
-    /// Incoming connections that have not sent their handshake yet (bounded by
-    /// ``ClientConfiguration/maximumIncomingHandshakes``).
-    var incomingHandshakes = 0
-    /// Incoming connections waiting for their handshake, by address (see ``connectionCount(at:)``).
-    var handshakingAddresses: [IPAddress: Int] = [:]
     /// The port the client listens on.
     var listenPort = 0
     /// The address the client is bound to.
@@ -39,8 +35,6 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
     let turnover: PeerTurnover<UInt64>
     /// The IP filter in force: ``ClientConfiguration/ipFilter`` until ``Client/setIPFilter(_:)`` replaces it.
     var ipFilter: IPFilter
-    /// How fast each address may open connections to us (nil: no limit; see ``IncomingConnectionRate``).
-    var acceptRate: IncomingConnectionRate<IPAddress>?
 
     init(core: ClientCore) {
         self.core = core
@@ -53,7 +47,46 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         self.limiter = ConnectionLimiter(configuration: limits)
         self.turnover = PeerTurnover(configuration: configuration.peerTurnover)
         self.ipFilter = configuration.ipFilter
-        self.acceptRate = configuration.incomingConnectionRate.map { IncomingConnectionRate(configuration: $0) }
+    }
+
+    /// The key of a new connection.
+    func makeKey() -> UInt64 {
+        defer { nextKey += 1 }
+        return nextKey
+    }
+
+    /// Takes `connection` of `session` into the client's connections (a dial starting, or an incoming
+    /// connection that ``IncomingConnections`` routed to `session`).
+    func adopt(_ connection: PeerConnection, of session: TorrentSession) {
+        byKey[connection.key] = connection
+        session.connections[connection.key] = connection
+        session.peerAddresses[connection.key] = connection.endpoint.address.unmapped
+    }
+
+    /// Wire settings of a connection of `session`. The request pipeline may grow to 1,000 blocks (16 MiB)
+    /// instead of the state machine's 250 and starts at 16: on a fast link the time a request waits is set by
+    /// the seed's disk and send queue, not the round trip, and 4 MiB in flight capped a loopback download near
+    /// 200 MB/s.
+    /// `remote`: the peer's address when known; an IPv4 one (or IPv4-mapped) gives the machine its `yourip`
+    /// and allowed-fast set.
+    func peerConfiguration(_ session: TorrentSession, remote: IPAddress? = nil) -> PeerConfiguration {
+        var config = PeerConfiguration(
+            torrent: session.torrent, localPeerID: core.peerID, localPieces: session.picker.have)
+        if let remote = remote?.unmapped, case .v4 = remote { config.remoteIPv4 = remote.bytes }
+        config.wantedPieces = session.wantedPiecesForInterest
+        config.emitsPacketEvents = configuration.reportsPacketEvents  // for observers only
+        config.maxServingQueue = configuration.maximumQueuedRequestsPerPeer
+        config.maxPipelineDepth = 1000
+        config.initialPipelineDepth = 16
+        if core.dht.isEnabled { config.localReserved[.dht] = true }
+        if core.pex.isEnabled(for: session) { config.extensionHandshake.messages[ExtensionHandshake.Name.pex] = 1 }
+        core.metadata.configure(&config, for: session)
+        core.superSeeds.configure(&config, for: session)
+        if listenPort > 0 { config.extensionHandshake.listenPort = UInt16(clamping: listenPort) }
+        if (session.limits.encryption ?? configuration.encryption) != .none {
+            config.extensionHandshake.prefersEncryption = true
+        }
+        return config
     }
 
     // MARK: Outgoing connections
@@ -101,8 +134,7 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
     func connectOutgoing(
         host: String, port: Int, address: IPAddress?, source: PeerSource, session: TorrentSession
     ) {
-        let key = nextKey
-        nextKey += 1
+        let key = makeKey()
         let now = loop.now
         let endpoint = PeerEndpoint(address: address ?? .v4(0), port: UInt16(port))
         let config = peerConfiguration(session, remote: address)
@@ -126,9 +158,7 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
     func startDial(_ connection: PeerConnection, session: TorrentSession) {
         let now = loop.now
         guard connection.withMachine({ _ = $0.startConnecting(now: now) }) != nil else { return }
-        byKey[connection.key] = connection
-        session.connections[connection.key] = connection
-        session.peerAddresses[connection.key] = connection.endpoint.address.unmapped
+        adopt(connection, of: session)
         let manager = self
         // MSE in front of the wire unless the policy is plaintext or this is a plaintext redial.
         let address = "\(connection.host):\(connection.port)"

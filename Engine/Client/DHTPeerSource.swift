@@ -106,15 +106,15 @@ final class DHTPeerSource: EngineComponent, @unchecked Sendable {
         }
     }
 
-    /// `host:port` texts as endpoints; names are resolved (the system's resolver, off the loop).
+    /// `host:port` (or `[v6]:port`) texts as endpoints, read by BTMetainfo's ``HostAndPort`` (texts it refuses
+    /// are skipped); names are resolved (the system's resolver, off the loop).
     static func endpoints(_ texts: [String]) async -> [DHTEndpoint] {
         var result: [DHTEndpoint] = []
         for text in texts {
-            guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
+            guard case .success(let parsed) = HostAndPort.parse(text), let port = UInt16(exactly: parsed.port) else {
                 continue
             }
-            var host = String(text[..<colon])
-            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            let host = parsed.host
             if let endpoint = DHTEndpoint(host, port: port) {
                 result.append(endpoint)
             } else if let address = try? SocketAddress.makeAddressResolvingHost(host, port: Int(port)),
@@ -171,9 +171,8 @@ final class DHTPeerSource: EngineComponent, @unchecked Sendable {
 
     /// A peer sent its DHT port (BEP 5 `port`): its node is pinged, and joins the table if it answers.
     func peerAnnouncedNode(_ connection: PeerConnection, port: UInt16) {
-        guard let service, port > 0, let endpoint = DHTEndpoint(connection.endpoint.address.description, port: port)
-        else { return }
-        service.ping(endpoint)
+        guard let service, port > 0 else { return }
+        service.ping(PeerEndpoint(address: connection.endpoint.address, port: port))
     }
 
     /// Our `port` message for a peer whose handshake has the DHT bit (sent once connected).

@@ -41,7 +41,8 @@ final class Downloader: EngineComponent, @unchecked Sendable {
             if machine.peerChoking && machine.allowedFastFromPeer.isEmpty { return nil }
             let context = PiecePicker<UInt64>.PickContext(
                 choked: machine.peerChoking, allowedFast: machine.allowedFastFromPeer,
-                suggested: machine.suggestedPieces, onParole: machine.isOnParole)
+                suggested: machine.suggestedPieces,
+                onParole: core.ledger.isOnParole(connection.endpoint.address.unmapped))
             let count = limited ? min(capacity, 4) : capacity
             let blocks = session.picker.pick(for: connection.key, count: count, context: context, using: &core.random)
             guard !blocks.isEmpty else { return nil }
@@ -164,12 +165,7 @@ final class Downloader: EngineComponent, @unchecked Sendable {
         metrics.pieceVerified()
         let now = loop.now
         for connection in Array(session.connections.values) where !connection.isClosed {
-            let contributed = contributors.contains(connection.key)
-            guard
-                let actions = connection.withMachine({ machine in
-                    (contributed ? machine.pieceVerified(piece, now: now) : []) + machine.havePiece(piece, now: now)
-                })
-            else { continue }
+            guard let actions = connection.withMachine({ $0.havePiece(piece, now: now) }) else { continue }
             core.perform(actions, on: connection, refill: false)
         }
         // Dials still queued learn the piece too, or their bitfield and interest would start out of date.
@@ -209,12 +205,8 @@ final class Downloader: EngineComponent, @unchecked Sendable {
         let paroled = known.filter { core.ledger.isOnParole($0) }
         let blamed = !narrowing ? known : (!blacklisted.isEmpty ? blacklisted : (!paroled.isEmpty ? paroled : known))
         let update = core.ledger.pieceFailed(contributors: blamed)
-        let now = loop.now
         for key in contributors {
-            guard let connection = session.connections[key], blamed.contains(connection.endpoint.address.unmapped),
-                let actions = connection.withMachine({ $0.pieceFailed(piece, now: now) })
-            else { continue }
-            core.perform(actions, on: connection, refill: false)
+            guard let connection = session.connections[key] else { continue }
             if update.newlyBlacklisted.contains(connection.endpoint.address.unmapped) {
                 core.connections.disconnect(
                     connection, .blacklisted, detail: "blacklisted after corrupt piece \(piece)")

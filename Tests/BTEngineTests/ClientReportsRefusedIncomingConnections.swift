@@ -61,12 +61,12 @@ import Testing
         var channels: [any Channel] = []
         for _ in 0..<3 { channels.append(try await Self.open(client.port, sending: [], group: group)) }
         #expect(await ClientFixtures.eventually { reasons.values == ["tooMany"] })
-        #expect(try await client.onLoop { core in core.connections.incomingHandshakes } == 2)
+        #expect(try await client.onLoop { core in core.incoming.incomingHandshakes } == 2)
         // Closing the waiting ones frees their places.
         for channel in channels { try? await channel.close().get() }
         #expect(
             await ClientFixtures.eventually {
-                (try? await client.onLoop { core in core.connections.incomingHandshakes }) == 0
+                (try? await client.onLoop { core in core.incoming.incomingHandshakes }) == 0
             })
         await client.shutdown()
         try await group.shutdownGracefully()

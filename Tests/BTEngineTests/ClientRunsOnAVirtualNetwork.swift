@@ -106,7 +106,7 @@ import Testing
             if case .peerDisconnect(_, let reason) = event { reasons.append(reason.name) }
         }
         first.events.on(.packetIncomingKeepalive) { event in
-            if case .packetIncoming(_, .keepalive) = event { keepAlives.append(1) }
+            if case .packetIncoming(_, .message(.keepAlive)) = event { keepAlives.append(1) }
         }
         // Neither has any data: neither side is ever interested.
         let a = try await first.addTorrent(torrent, downloadDirectory: emptyA)

@@ -1,6 +1,7 @@
 import BTEngine
 import BTMetainfo
 import BTWire
+import NIOCore
 import Testing
 
 /// Every event of seed 004 exists as a typed event and reaches both callbacks and async streams.
@@ -31,21 +32,25 @@ import Testing
 
     /// One event of every kind.
     static var samples: [ClientEvent] {
-        let messages: [ClientEvent.Message] = [
-            .handshake(
-                reserved: [UInt8](repeating: 0, count: 8), infoHash: [UInt8](repeating: 1, count: 20),
-                peerID: [UInt8](repeating: 2, count: 20)),
-            .keepalive, .choke, .unchoke, .interested, .notInterested, .have(index: 1), .bitfield(Bitfield(count: 3)),
-            .request(index: 1, offset: 0, length: 16384), .block(index: 1, offset: 0, length: 16384),
-            .cancel(index: 1, offset: 0, length: 16384), .port(6881), .suggest(index: 2), .haveAll, .haveNone,
-            .reject(index: 1, offset: 0, length: 16384), .allowedFast(index: 3),
-            .extended(id: 0, payload: [0x64, 0x65]), .hashRequest(hashRequest), .hashes(hashRequest, hashCount: 2),
-            .hashReject(hashRequest), .unknown(id: 99, length: 4),
+        let block = BlockRequest(piece: 1, offset: 0, length: 16384)
+        let messages: [PeerMessage] = [
+            .keepAlive, .choke, .unchoke, .interested, .notInterested, .have(piece: 1),
+            .bitfield(ByteBuffer(bytes: [0xe0])),
+            .request(block), .piece(Block(piece: 1, offset: 0, data: ByteBuffer(repeating: 0, count: 16384))),
+            .cancel(block), .port(6881), .suggest(piece: 2), .haveAll, .haveNone, .reject(block),
+            .allowedFast(piece: 3),
+            .extended(ExtendedMessage(id: 0, payload: ByteBuffer(bytes: [0x64, 0x65]))), .hashRequest(hashRequest),
+            .hashes(HashesMessage(request: hashRequest, hashes: ByteBuffer(repeating: 1, count: 64))),
+            .hashReject(hashRequest), .unknown(id: 99, payload: ByteBuffer(repeating: 0, count: 4)),
         ]
+        let handshake = Handshake(
+            reserved: ReservedBits(), infoHash: [UInt8](repeating: 1, count: 20),
+            peerID: PeerID(bytes: [UInt8](repeating: 2, count: 20))!)
+        let packets: [PacketEvent.Packet] = [.handshake(handshake)] + messages.map { .message($0) }
         return [
             .ipFilter(peer.endpoint, allowed: true), .peerConnect(peer), .peerDisconnect(peer, reason: .tooMany),
             .peerRead(peer, length: 10), .peerWrite(peer, length: 10),
-        ] + messages.flatMap { [.packetIncoming(peer, $0), .packetOutgoing(peer, $0)] } + [
+        ] + packets.flatMap { [.packetIncoming(peer, $0), .packetOutgoing(peer, $0)] } + [
             .fileOpen(file, mode: .write), .fileClose(file), .fileRead(file, length: 1), .fileWrite(file, length: 1),
             .fileError(file, message: "disk full"), .trackerConnect(tracker, event: .started),
             .trackerDisconnect(tracker), .trackerSuccess(tracker, .init(complete: 1, incomplete: 2)),

@@ -5,44 +5,49 @@ import Testing
 
 @testable import BTEngine
 
-/// Packet events describe BEP 52 hash messages and messages of unknown ids as what they are (they were all
-/// reported as an `extended` message of id 255 with no payload before).
+/// Packet events carry BTWire's own message (one vocabulary: no engine copy of `PeerMessage` to keep in step),
+/// and their kinds name BEP 52 hash messages and messages of unknown ids as what they are (they were all
+/// reported as an `extended` message of id 255 with no payload once).
 @Suite struct PacketEventsNameHashMessagesAndUnknownIDs {
     let request = HashRequest(
         piecesRoot: Array(repeating: 7, count: 32), baseLayer: 0, index: 4, length: 8, proofLayers: 2)
+    let peer = ClientEvent.PeerInfo(endpoint: PeerEndpoint(address: .v4(0x7f00_0001), port: 1), isIncoming: true)
 
-    private func described(_ message: PeerMessage) -> ClientEvent.Message {
-        ClientEvent.Message(PacketEvent(.incoming, .message(message)), pieceCount: 10)
-    }
-
-    @Test func hashRequestsAndRejectsKeepTheirRequest() {
-        #expect(described(.hashRequest(request)) == .hashRequest(request))
-        #expect(described(.hashRequest(request)).name == "hash_request")
-        #expect(described(.hashReject(request)) == .hashReject(request))
-        #expect(described(.hashReject(request)).name == "hash_reject")
-    }
-
-    @Test func hashesCountTheHashesTheyCarry() {
-        let hashes = HashesMessage(request: request, hashes: ByteBuffer(repeating: 1, count: 10 * 32))
-        #expect(described(.hashes(hashes)) == .hashes(request, hashCount: 10))
-        #expect(described(.hashes(hashes)).name == "hashes")
-    }
-
-    @Test func everyMessageNameHasAnEventKindBothWays() {
-        let messages: [ClientEvent.Message] = [
-            .hashRequest(request), .hashes(request, hashCount: 2), .hashReject(request), .unknown(id: 9, length: 0),
-            .extended(id: 1, payload: []), .keepalive, .allowedFast(index: 0),
+    private func kinds(_ message: PeerMessage) -> [String] {
+        [
+            ClientEvent.packetIncoming(peer, .message(message)).kind.rawValue,
+            ClientEvent.packetOutgoing(peer, .message(message)).kind.rawValue,
         ]
-        let peer = ClientEvent.PeerInfo(endpoint: PeerEndpoint(address: .v4(0x7f00_0001), port: 1), isIncoming: true)
-        for message in messages {
-            #expect(ClientEvent.packetIncoming(peer, message).kind.rawValue == "packet_incoming_" + message.name)
-            #expect(ClientEvent.packetOutgoing(peer, message).kind.rawValue == "packet_outgoing_" + message.name)
-        }
     }
 
-    @Test func anUnknownIDKeepsItsIDAndLength() {
-        let message = described(.unknown(id: 42, payload: ByteBuffer(repeating: 0, count: 300)))
-        #expect(message == .unknown(id: 42, length: 300))
-        #expect(message.name == "unknown")
+    @Test func hashMessagesHaveKindsOfTheirOwn() {
+        let hashes = HashesMessage(request: request, hashes: ByteBuffer(repeating: 1, count: 10 * 32))
+        #expect(kinds(.hashRequest(request)) == ["packet_incoming_hash_request", "packet_outgoing_hash_request"])
+        #expect(kinds(.hashes(hashes)) == ["packet_incoming_hashes", "packet_outgoing_hashes"])
+        #expect(kinds(.hashReject(request)) == ["packet_incoming_hash_reject", "packet_outgoing_hash_reject"])
+    }
+
+    @Test func anUnknownIDIsReportedAsUnknownWithItsPayload() {
+        let unknown = PeerMessage.unknown(id: 42, payload: ByteBuffer(repeating: 0, count: 300))
+        #expect(kinds(unknown) == ["packet_incoming_unknown", "packet_outgoing_unknown"])
+        guard
+            case .packetIncoming(_, .message(.unknown(let id, let payload))) = ClientEvent.packetIncoming(
+                peer, .message(unknown))
+        else {
+            Issue.record("not an unknown message")
+            return
+        }
+        #expect(id == 42 && payload.readableBytes == 300)
+    }
+
+    @Test func observersGetTheWireMessageItself() {
+        let block = Block(piece: 3, offset: 16384, data: ByteBuffer(repeating: 9, count: 100))
+        let event = ClientEvent.packetOutgoing(peer, .message(.piece(block)))
+        #expect(event.kind == .packetOutgoingBlock)
+        guard case .packetOutgoing(_, .message(.piece(let sent))) = event else {
+            Issue.record("not a piece message")
+            return
+        }
+        #expect(sent == block)
     }
 }

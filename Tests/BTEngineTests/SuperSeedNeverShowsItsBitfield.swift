@@ -39,7 +39,7 @@ import Testing
         var revealing = 0
         var haves: [Int] = []
         for await event in events {
-            guard case .packetIncoming(_, let message) = event else { continue }
+            guard case .packetIncoming(_, .message(let message)) = event else { continue }
             switch message {
             case .haveNone: haveNone += 1
             case .haveAll, .bitfield: revealing += 1

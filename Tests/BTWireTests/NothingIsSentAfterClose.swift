@@ -42,9 +42,6 @@ private func everythingAfterClose(_ machine: inout PeerStateMachine, at now: NIO
     actions += machine.suggest(piece: 7, now: now)
     actions += machine.allowFast(piece: 3, now: now)
     actions += machine.sendExtension(.other(name: "ut_pex", payload: ByteBuffer(bytes: [1])), now: now)
-    actions += machine.adjustReputation(by: -100, now: now)
-    actions += machine.pieceVerified(0, now: now)
-    actions += machine.pieceFailed(0, now: now)
     actions += machine.setWantedPieces(nil, now: now)
     actions += machine.startConnecting(now: now)
     actions += machine.connectionEstablished(now: now)
@@ -60,7 +57,7 @@ private func everythingAfterClose(_ machine: inout PeerStateMachine, at now: NIO
     return actions
 }
 
-@Test(arguments: ["ours", "theirs", "lie", "reputation", "timeout"])
+@Test(arguments: ["ours", "theirs", "lie", "timeout"])
 func aClosedConnectionAnswersNoCommandOrInput(closedBy: String) {
     var pair = busyPair()
     pair.requestMissing()
@@ -75,7 +72,6 @@ func aClosedConnectionAnswersNoCommandOrInput(closedBy: String) {
     case "lie":
         // A bitfield of 24 bits for 8 pieces.
         closing = pair.a.receive(ByteBuffer(bytes: [0, 0, 0, 4, 5, 0xff, 0xff, 0xff]), now: pair.now)
-    case "reputation": closing = pair.a.adjustReputation(by: -60, now: pair.now)
     default: closing = pair.a.tick(now: pair.now + .minutes(10))
     }
     // The requests in flight go back to the picker once, then the one disconnect ends the list.

@@ -108,13 +108,11 @@ struct PeerPair {
         guard assembled.count == size else { return }
         let good = assembled[...] == content[(piece * pieceLength)..<(piece * pieceLength + size)]
         if fromA {
-            apply(good ? a.pieceVerified(piece, now: now) : a.pieceFailed(piece, now: now), fromA: true)
             if good {
                 completedByA.insert(piece)
                 apply(a.havePiece(piece, now: now), fromA: true)
             }
         } else {
-            apply(good ? b.pieceVerified(piece, now: now) : b.pieceFailed(piece, now: now), fromA: false)
             if good {
                 completedByB.insert(piece)
                 apply(b.havePiece(piece, now: now), fromA: false)

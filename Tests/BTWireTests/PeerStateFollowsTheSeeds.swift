@@ -18,52 +18,6 @@ private func block(_ piece: Int, _ byte: UInt8 = 0) -> PeerMessage {
     .piece(Block(piece: piece, offset: 0, data: ByteBuffer(repeating: byte, count: 16384)))
 }
 
-@Test func reputationStartsAt100GainsOnePerGoodPieceLosesTwentyPerBadOneAndBlacklistsAt50() {
-    var p = pair()
-    _ = p.b.unchoke(now: p.now)
-    _ = p.a.receive(message: .unchoke, now: p.now)
-    #expect(p.a.reputation == 100 && !p.a.isOnParole)
-    var events: [PeerAction] = []
-    for piece in 0..<3 {
-        _ = p.a.request([BlockRequest(piece: piece, offset: 0, length: 16384)], now: p.now)
-        _ = p.a.receive(message: block(piece), now: p.now)
-    }
-    events += p.a.pieceVerified(0, now: p.now)
-    #expect(p.a.reputation == 101)
-    events += p.a.pieceFailed(1, now: p.now)
-    #expect(p.a.reputation == 81 && p.a.isOnParole, "a corrupt piece puts the peer on parole")
-    events += p.a.pieceVerified(2, now: p.now)
-    #expect(p.a.reputation == 82 && !p.a.isOnParole, "a good piece ends the parole")
-    // A piece this peer sent nothing for does not change its score.
-    #expect(p.a.pieceFailed(30, now: p.now).isEmpty && p.a.reputation == 82)
-    var last: [PeerAction] = []
-    for piece in 3..<5 {
-        _ = p.a.request([BlockRequest(piece: piece, offset: 0, length: 16384)], now: p.now)
-        _ = p.a.receive(message: block(piece), now: p.now)
-        last = p.a.pieceFailed(piece, now: p.now)
-    }
-    // 82 - 20 = 62 (still connected), 62 - 20 = 42 (<= 50): disconnected and blacklisted.
-    #expect(p.a.reputation == 42 && p.a.isBlacklisted)
-    #expect(last.contains(.event(.blacklisted)))
-    #expect(last.contains { if case .disconnect(.reputation, _) = $0 { return true } else { return false } })
-    #expect(events.contains(.event(.parole(true))) && events.contains(.event(.parole(false))))
-}
-
-@Test func reputationOfExactly50Blacklists() {
-    var p = pair()
-    _ = p.a.receive(message: .unchoke, now: p.now)
-    // +10 then -20, -20, -20 = 50.
-    for piece in 0..<14 {
-        _ = p.a.request([BlockRequest(piece: piece, offset: 0, length: 16384)], now: p.now)
-        _ = p.a.receive(message: block(piece), now: p.now)
-    }
-    for piece in 0..<10 { _ = p.a.pieceVerified(piece, now: p.now) }
-    for piece in 10..<12 { _ = p.a.pieceFailed(piece, now: p.now) }
-    #expect(p.a.reputation == 70 && p.a.phase == .active)
-    _ = p.a.pieceFailed(12, now: p.now)
-    #expect(p.a.reputation == 50 && p.a.phase == .closed(.reputation) && p.a.isBlacklisted)
-}
-
 @Test func requestTimeoutSnubsThePeerAndLeavesOneRequestOutstanding() {
     var p = pair()
     _ = p.a.receive(message: .unchoke, now: p.now)
@@ -181,13 +135,4 @@ private func block(_ piece: Int, _ byte: UInt8 = 0) -> PeerMessage {
     p.apply(p.a.sendExtension(.metadata(.request(piece: 0)), now: p.now), fromA: true)
     p.pump()
     #expect(p.actionsOfB.contains(.extensionMessage(.metadata(.request(piece: 0)))))
-}
-
-@Test func adjustReputationAppliesTheSameBlacklistRule() {
-    var p = pair()
-    _ = p.a.adjustReputation(by: 5, now: p.now)
-    #expect(p.a.reputation == 105 && p.a.phase == .active)
-    let actions = p.a.adjustReputation(by: -55, now: p.now)
-    #expect(p.a.reputation == 50 && p.a.isBlacklisted && p.a.phase == .closed(.reputation))
-    #expect(actions.contains(.event(.blacklisted)))
 }

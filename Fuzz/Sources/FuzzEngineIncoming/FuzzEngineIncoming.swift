@@ -8,8 +8,8 @@ import NIOEmbedded
 
 /// The engine's own incoming path: the bytes an accepted connection sends, before and through the handshake,
 /// as a real ``Client`` routes them (its listener's initializer: the IP filter and handshake limits of
-/// `ConnectionManager.acceptChannel`, the MSE responder when the client's policy allows encryption, then the
-/// peer driver and the routing by info-hash of `ConnectionManager+Incoming.swift`), then whatever the routed
+/// `IncomingConnections.acceptChannel`, the MSE responder when the client's policy allows encryption, then the
+/// peer driver and the routing by info-hash of `IncomingConnections.swift`), then whatever the routed
 /// torrent's machine makes of the rest. No sockets: two clients (encryption `.preferred`, so the MSE responder
 /// reads first, and `.none`) run on one `NIOAsyncTestingEventLoop` with a transport that hands each input's
 /// `NIOAsyncTestingChannel` to their listener, and each seeds a small torrent.

@@ -5,7 +5,7 @@ import NIOEmbedded
 
 /// The first bytes of an incoming connection, as the engine receives them: a ``PeerChannelHandler`` without
 /// a machine decodes the handshake (in whatever pieces it arrives), asks its delegate to route it by
-/// info-hash (two torrents known, as the engine's `ConnectionManager` routes), and runs the chosen torrent's
+/// info-hash (two torrents known, as the engine's `IncomingConnections` routes), and runs the chosen torrent's
 /// machine on what follows. The input's first byte chooses how it is split and whether a valid handshake
 /// header (with a known or unknown info-hash) is put in front, so that both the routing and the bytes after
 /// it are reached. Invariants: the delegate routes at most once; a connection closed before its handshake

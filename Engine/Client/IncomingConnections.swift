@@ -7,8 +7,22 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// Accepting connections: the IP filter and limits before the handshake, then routing by info-hash.
-extension ConnectionManager {
+/// Accepting connections: the IP filter and limits before the handshake, then routing by info-hash. A routed
+/// connection is handed to the ``ConnectionManager``, which owns it from then on.
+final class IncomingConnections: EngineComponent, @unchecked Sendable {
+    unowned let core: ClientCore
+    /// Incoming connections that have not sent their handshake yet (bounded by
+    /// ``ClientConfiguration/maximumIncomingHandshakes``).
+    var incomingHandshakes = 0
+    /// Incoming connections waiting for their handshake, by address (see ``connectionCount(at:)``).
+    var handshakingAddresses: [IPAddress: Int] = [:]
+    /// How fast each address may open connections to us (nil: no limit; see ``IncomingConnectionRate``).
+    var acceptRate: IncomingConnectionRate<IPAddress>?
+
+    init(core: ClientCore) {
+        self.core = core
+        self.acceptRate = core.configuration.incomingConnectionRate.map { IncomingConnectionRate(configuration: $0) }
+    }
 
     /// Makes the driver of an accepted channel, or refuses it at once (the `ipFilter` decides here, before
     /// the peer's handshake is read; an address past its accept rate, and too many connections waiting for
@@ -20,7 +34,7 @@ extension ConnectionManager {
             refusal = .local
         } else if core.ledger.isBlacklisted(endpoint.address.unmapped) {
             refusal = .blacklisted
-        } else if !ipFilter.allows(endpoint) {
+        } else if !core.connections.ipFilter.allows(endpoint) {
             refusal = .ipFiltered
         } else if acceptRate?.admit(endpoint.address.unmapped, now: core.instant(loop.now)) == false {
             refusal = .tooMany  // this address opens connections faster than its rate
@@ -48,7 +62,7 @@ extension ConnectionManager {
     /// Connections at `address`: established or dialling, plus incoming ones waiting for their handshake.
     func connectionCount(at address: IPAddress) -> Int {
         let unmapped = address.unmapped
-        return byKey.values.reduce(handshakingAddresses[unmapped] ?? 0) {
+        return core.connections.byKey.values.reduce(handshakingAddresses[unmapped] ?? 0) {
             $0 + ($1.endpoint.address.unmapped == unmapped ? 1 : 0)
         }
     }
@@ -72,8 +86,8 @@ extension ConnectionManager {
         let host = handler.channel?.remoteAddress?.ipAddress ?? "0.0.0.0"
         let port = Int(endpoint.port)
         handshakeEnded(from: address)
-        let key = nextKey
-        nextKey += 1
+        let manager = core.connections
+        let key = manager.makeKey()
         let now = loop.now
         func refuse(_ reason: DisconnectReason) -> PeerChannelRoute {
             var info = ClientEvent.PeerInfo(endpoint: endpoint, isIncoming: true)
@@ -103,22 +117,20 @@ extension ConnectionManager {
         case .none where encryption?.skey != nil: return refuse(.mseSyncFailure)
         default: break
         }
-        if case .refuse(let reason) = limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash) {
+        if case .refuse(let reason) = manager.limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash) {
             // Full: an idle connection makes room for the newcomer (peer turnover), or the newcomer is refused.
-            guard reason == .tooMany, makeRoom(for: session),
-                case .accept = limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash)
+            guard reason == .tooMany, manager.makeRoom(for: session),
+                case .accept = manager.limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash)
             else { return refuse(reason) }
         }
-        let config = peerConfiguration(session, remote: address)
+        let config = manager.peerConfiguration(session, remote: address)
         let connection = PeerConnection(
             key: key, core: core, endpoint: endpoint, host: host, port: port, incoming: true, now: now)
         connection.session = session
         connection.isEncrypted = encryption?.isEncrypted ?? false
         connection.driver = handler
         handler.delegate = connection
-        byKey[key] = connection
-        session.connections[key] = connection
-        session.peerAddresses[key] = address.unmapped
+        manager.adopt(connection, of: session)
         return .accept(PeerStateMachine(configuration: config, incoming: true, source: .incoming, now: now))
     }
 
@@ -144,36 +156,10 @@ extension ConnectionManager {
         events.emit(.peerDisconnect(ClientEvent.PeerInfo(endpoint: endpoint, isIncoming: true), reason: reason))
         metrics.disconnected(reason)
     }
-
-    /// Wire settings of a connection of `session`. The request pipeline may grow to 1,000 blocks (16 MiB)
-    /// instead of the state machine's 250 and starts at 16: on a fast link the time a request waits is set by
-    /// the seed's disk and send queue, not the round trip, and 4 MiB in flight capped a loopback download near
-    /// 200 MB/s.
-    /// `remote`: the peer's address when known; an IPv4 one (or IPv4-mapped) gives the machine its `yourip`
-    /// and allowed-fast set.
-    func peerConfiguration(_ session: TorrentSession, remote: IPAddress? = nil) -> PeerConfiguration {
-        var config = PeerConfiguration(
-            torrent: session.torrent, localPeerID: core.peerID, localPieces: session.picker.have)
-        if let remote = remote?.unmapped, case .v4 = remote { config.remoteIPv4 = remote.bytes }
-        config.wantedPieces = session.wantedPiecesForInterest
-        config.emitsPacketEvents = configuration.reportsPacketEvents  // for observers only
-        config.maxServingQueue = configuration.maximumQueuedRequestsPerPeer
-        config.maxPipelineDepth = 1000
-        config.initialPipelineDepth = 16
-        if core.dht.isEnabled { config.localReserved[.dht] = true }
-        if core.pex.isEnabled(for: session) { config.extensionHandshake.messages[ExtensionHandshake.Name.pex] = 1 }
-        core.metadata.configure(&config, for: session)
-        core.superSeeds.configure(&config, for: session)
-        if listenPort > 0 { config.extensionHandshake.listenPort = UInt16(clamping: listenPort) }
-        if (session.limits.encryption ?? configuration.encryption) != .none {
-            config.extensionHandshake.prefersEncryption = true
-        }
-        return config
-    }
 }
 
 /// Incoming connections before their handshake chose a torrent: the driver asks the connection manager.
-extension ConnectionManager: PeerChannelDelegate {
+extension IncomingConnections: PeerChannelDelegate {
     func peerChannel(_ handler: PeerChannelHandler, route handshake: Handshake) -> PeerChannelRoute {
         route(handler, handshake: handshake)
     }
