@@ -101,8 +101,10 @@ extension ConnectionManager {
         default: break
         }
         if case .refuse(let reason) = limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash) {
-            // Full: an idle connection makes room for the newcomer (peer turnover), or the newcomer is refused.
-            guard reason == .tooMany, makeRoom(for: session),
+            // Full: an idle connection, or one of lower BEP 40 priority, makes room for the newcomer (peer
+            // turnover), or the newcomer is refused.
+            guard reason == .tooMany,
+                makeRoom(for: session, newcomerPriority: Self.priority(of: endpoint, over: handler.channel)),
                 case .accept = limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash)
             else { return refuse(reason) }
         }

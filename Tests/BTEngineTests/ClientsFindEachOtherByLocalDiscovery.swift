@@ -32,9 +32,7 @@ import Testing
         }
     }
 
-    @Test(
-        .disabled("fails: neither client dials the other (issue 18 LSD driver, not yet debugged)"),
-        .timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(2)))
     func twoClientsFindEachOtherAndTransferByDiscoveryAlone() async throws {
         guard let fds = Self.sockets(2) else { return }
         let seedFolder = try ClientFixtures.temporaryFolder("lsd-seed")
