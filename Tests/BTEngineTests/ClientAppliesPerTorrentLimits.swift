@@ -7,40 +7,16 @@ import Testing
 /// Per-torrent upload/download limits and peer maximum, set when a torrent is added and changed later,
 /// with two clients in one process on 127.0.0.1.
 @Suite(.serialized) struct ClientAppliesPerTorrentLimits {
-    private static func configuration() -> ClientConfiguration {
-        var configuration = ClientConfiguration(host: "127.0.0.1", ports: [0])
-        configuration.usesTrackers = false
-        configuration.reportsPacketEvents = false
-        return configuration
-    }
-
     @Test func anUploadLimitSetAtAddTimeHoldsTheTransferBack() async throws {
-        let seedFolder = try ClientFixtures.temporaryFolder("limit-seed")
-        let leechFolder = try ClientFixtures.temporaryFolder("limit-leech")
-        defer {
-            try? FileManager.default.removeItem(atPath: seedFolder)
-            try? FileManager.default.removeItem(atPath: leechFolder)
-        }
-        let torrent = try ClientFixtures.makeTorrent(in: seedFolder)
-        let seeder = try await Client(configuration: Self.configuration())
-        let leecher = try await Client(configuration: Self.configuration())
         let rate = 512 * 1024
         let limits = TorrentLimits(uploadLimit: .bytesPerSecond(rate))
-        let seeding = try await seeder.addTorrent(torrent, downloadDirectory: seedFolder, limits: limits)
-        #expect(await seeder.status(of: seeding)?.limits == limits)
-        let downloading = try await leecher.addTorrent(torrent, downloadDirectory: leechFolder)
-        let start = ContinuousClock.now
-        try await leecher.connect(host: "127.0.0.1", port: seeder.port, for: downloading)
-        let done = try #require(await ClientFixtures.waitForCompletion(leecher, downloading))
-        let elapsed = ContinuousClock.now - start
-        #expect(done.isComplete)
-        // A lower bound only: the limit (less one burst) makes the transfer take at least this long.
-        let burst = rate / 4
-        let minimum = Double(Int(torrent.totalSize) - burst) / Double(rate) * 0.8
-        #expect(elapsed >= .seconds(minimum), "\(torrent.totalSize) bytes in \(elapsed) under \(rate) B/s")
-        await leecher.shutdown()
-        await seeder.shutdown()
-        #expect(ClientFixtures.identical(seedFolder, leechFolder))
+        let (size, elapsed) = try await LimitedTransferFixture.timedTransfer("limit", seedLimits: limits) {
+            seeder, seeding, _ in
+            #expect(await seeder.status(of: seeding)?.limits == limits)
+        }
+        #expect(
+            elapsed >= LimitedTransferFixture.minimumDuration(size, under: rate),
+            "\(size) bytes in \(elapsed) under \(rate) B/s")
     }
 
     @Test func loweringThePeerMaximumClosesConnectionsAndRaisingItLetsThemBack() async throws {
@@ -51,8 +27,8 @@ import Testing
             try? FileManager.default.removeItem(atPath: leechFolder)
         }
         let torrent = try ClientFixtures.makeTorrent(in: seedFolder)
-        let seeder = try await Client(configuration: Self.configuration())
-        let leecher = try await Client(configuration: Self.configuration())
+        let seeder = try await Client(configuration: LimitedTransferFixture.configuration())
+        let leecher = try await Client(configuration: LimitedTransferFixture.configuration())
         let reasons = Recorder<String>()
         seeder.events.on(.peerDisconnect) { event in
             if case .peerDisconnect(_, let reason) = event { reasons.append(reason.name) }

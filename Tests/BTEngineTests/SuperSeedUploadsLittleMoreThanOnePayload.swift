@@ -30,19 +30,22 @@ import Testing
         creator.creationDate = nil
         let torrent = try creator.create()
 
-        let config = ClientConfiguration(host: "127.0.0.1", ports: [0])
-        let seed = try await Client(configuration: config)
+        // Each client on its own address, as in a real swarm: on one address the per-address connection limit
+        // (4) would let the seed see only four leechers and the leechers only a few of each other.
+        let lane = superSeeding ? 31 : 32
+        let seed = try await Client(configuration: ClientConfiguration(host: "127.0.\(lane).1", ports: [0]))
         let seeding = try await seed.addTorrent(
             torrent, downloadDirectory: seedFolder, limits: TorrentLimits(superSeeding: superSeeding))
         var leechers: [(Client, TorrentHandle)] = []
         for index in 0..<count {
-            let client = try await Client(configuration: config)
+            let host = "127.0.\(lane).\(10 + index)"
+            let client = try await Client(configuration: ClientConfiguration(host: host, ports: [0]))
             let handle = try await client.addTorrent(torrent, downloadDirectory: "\(root)/leecher\(index)")
-            for (other, _) in leechers { try await client.connect(host: "127.0.0.1", port: other.port, for: handle) }
+            for (other, _) in leechers { try await client.connect(host: other.host, port: other.port, for: handle) }
             leechers.append((client, handle))
         }
         let start = ContinuousClock.now
-        for (client, handle) in leechers { try await client.connect(host: "127.0.0.1", port: seed.port, for: handle) }
+        for (client, handle) in leechers { try await client.connect(host: seed.host, port: seed.port, for: handle) }
 
         var completed = 0
         var uploaded: Int64 = 0
