@@ -73,6 +73,11 @@ struct SimulateCommand: AsyncParsableCommand {
                 + "\(done.count)/\(leechers.count) leechers completed in \(format(result.virtualSeconds)) virtual s "
                 + "(ideal \(format(result.idealSeconds)) s\(result.completionOverIdeal.map { ", \(format($0))x" } ?? "")), "
                 + "\(format(result.wallSeconds)) real s")
+        lines.append(
+            "availability: rarest piece \(String(format: "%.2f", result.availability.rarestOverMean)) of the mean "
+                + "copies among leechers, some piece only at seeds in "
+                + "\(String(format: "%.0f", 100 * result.availability.withoutLeecherCopy)) % of "
+                + "\(result.availability.samples) steps")
         for behaviour in PeerBehaviour.allCases {
             let group = leechers.filter { $0.behaviour == behaviour }
             guard !group.isEmpty else { continue }

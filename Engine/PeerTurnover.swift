@@ -3,16 +3,20 @@
 /// hold a slot and do nothing (an attacker's, or a peer with nothing to trade) cannot lock working peers out.
 ///
 /// Two moments use it:
-/// - a new peer arrives while the slots are full: one idle connection is dropped to admit it
-///   (``victimForNewcomer(among:now:)``);
+/// - a new peer arrives while the slots are full: one idle connection is dropped to admit it, else, as
+///   libtorrent's `attach_peer` does, the connection of lowest BEP 40 priority (``PeerPriority``) when the
+///   newcomer's is higher (``victimForNewcomer(among:newcomerPriority:now:)``). Without this second rule a
+///   swarm whose peers all fill their slots in its first second (the simulator's 100 peers at 50 slots) lets
+///   no newcomer in while everyone trades;
 /// - every ``Configuration/interval`` while at least ``Configuration/cutoff`` of the slots are taken, a
 ///   ``Configuration/fraction`` of the connections, the least useful idle ones, are dropped
 ///   (``periodicVictims(among:maximum:now:)``), so new candidates get a turn.
 ///
-/// Only idle connections are ever chosen: connected for at least ``Configuration/grace`` and no payload
-/// exchanged either way for ``Configuration/idleTime``. A peer that trades is never dropped to make room.
-/// Among idle ones the least useful go first: neither side interested in the other (nothing can ever
-/// flow), then the one idle longest.
+/// The periodic turnover and a newcomer's first choice take only idle connections: connected for at least
+/// ``Configuration/grace`` and no payload exchanged either way for ``Configuration/idleTime``. Among idle ones
+/// the least useful go first: neither side interested in the other (nothing can ever flow), then the one idle
+/// longest. Only a newcomer of higher priority displaces a trading connection, and only one connected for at
+/// least ``Configuration/priorityGrace``.
 ///
 /// Pure and generic over the peer key, like the other policies; time is given.
 public struct PeerTurnover<Peer: Hashable & Sendable>: Sendable {
@@ -28,18 +32,22 @@ public struct PeerTurnover<Peer: Hashable & Sendable>: Sendable {
         public var cutoff: Double
         /// Fraction of the connections the periodic turnover drops (libtorrent: 0.04; at least one).
         public var fraction: Double
+        /// How long a connection is safe from a newcomer of higher BEP 40 priority (libtorrent: no time at
+        /// all; a little lets a connection finish its handshake and first requests).
+        public var priorityGrace: Duration
 
         /// libtorrent's values for the periodic turnover (every 5 minutes, 4 % when 90 % full), and a
         /// peer idle for a minute after a grace of a minute.
         public init(
             grace: Duration = .seconds(60), idleTime: Duration = .seconds(60), interval: Duration = .seconds(300),
-            cutoff: Double = 0.9, fraction: Double = 0.04
+            cutoff: Double = 0.9, fraction: Double = 0.04, priorityGrace: Duration = .seconds(2)
         ) {
             self.grace = grace
             self.idleTime = idleTime
             self.interval = interval
             self.cutoff = cutoff
             self.fraction = fraction
+            self.priorityGrace = priorityGrace
         }
     }
 
@@ -55,17 +63,20 @@ public struct PeerTurnover<Peer: Hashable & Sendable>: Sendable {
         public var weAreInterested: Bool
         /// Whether the peer is interested in us.
         public var peerInterested: Bool
+        /// The connection's BEP 40 priority (``PeerPriority``).
+        public var priority: UInt32
 
         /// A snapshot.
         public init(
             peer: Peer, connectedAt: EngineInstant, lastPayloadAt: EngineInstant?, weAreInterested: Bool,
-            peerInterested: Bool
+            peerInterested: Bool, priority: UInt32 = 0
         ) {
             self.peer = peer
             self.connectedAt = connectedAt
             self.lastPayloadAt = lastPayloadAt
             self.weAreInterested = weAreInterested
             self.peerInterested = peerInterested
+            self.priority = priority
         }
     }
 
@@ -77,10 +88,21 @@ public struct PeerTurnover<Peer: Hashable & Sendable>: Sendable {
         self.configuration = configuration
     }
 
-    /// The connection to drop so a new peer can have its slot, or nil when every connection is useful
-    /// or still in its grace time (the newcomer is then refused).
-    public func victimForNewcomer(among peers: [PeerSnapshot], now: EngineInstant) -> Peer? {
-        ranked(peers, now: now).first
+    /// The connection to drop so a new peer can have its slot: the least useful idle one, else the one of
+    /// lowest priority past ``Configuration/priorityGrace`` when `newcomerPriority` is higher (ties go to the
+    /// newest connection, the one that has traded least). Nil: the newcomer is refused.
+    public func victimForNewcomer(among peers: [PeerSnapshot], newcomerPriority: UInt32? = nil, now: EngineInstant)
+        -> Peer?
+    {
+        if let idle = ranked(peers, now: now).first { return idle }
+        guard let newcomerPriority else { return nil }
+        let settled = peers.filter { now - $0.connectedAt >= configuration.priorityGrace }
+        guard
+            let lowest = settled.min(by: { a, b in
+                a.priority != b.priority ? a.priority < b.priority : a.connectedAt > b.connectedAt
+            }), lowest.priority < newcomerPriority
+        else { return nil }
+        return lowest.peer
     }
 
     /// The connections the periodic turnover drops now: none below the cutoff, else the least useful idle

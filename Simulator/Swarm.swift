@@ -53,7 +53,7 @@ public final class Swarm: Sendable {
         let origin = loop.now
         let network = VirtualNetwork(loop: loop, seed: configuration.seed)
         let pool = WorkerPool(width: 1)
-        let book = Book(count: configuration.peers.count)
+        let book = Book(count: configuration.peers.count, pieces: torrent.layout.pieceCount)
         var random = SimulationRandom.derived(configuration.seed, 0xC0FFEE)
         var running: [Int: Running] = [:]
         var present: [Int] = []
@@ -135,6 +135,8 @@ public final class Swarm: Sendable {
                 }
             }
             await quiesce()
+            book.sampleAvailability(
+                leechers: present.filter { configuration.peers[$0].role == .leecher }.count)
             if nextJoin == joins.count, stayers.allSatisfy({ book.completion(of: $0) != nil }) { break }
             await loop.advanceTime(to: min(end, loop.now + configuration.step))
             await quiesce()
@@ -186,7 +188,8 @@ public final class Swarm: Sendable {
         return SwarmResult(
             seed: configuration.seed, contentSize: configuration.contentSize, peers: results,
             virtualSeconds: Self.seconds(virtualEnd - origin), allCompleted: allCompleted,
-            idealSeconds: idealSeconds(), wallSeconds: Self.seconds(ContinuousClock.now - started))
+            idealSeconds: idealSeconds(), wallSeconds: Self.seconds(ContinuousClock.now - started),
+            availability: book.availability)
     }
 
     /// The fluid lower bound of ``SwarmResult/idealSeconds``.
@@ -244,6 +247,11 @@ public final class Swarm: Sendable {
             let client = try await Client(configuration: settings, on: loop)
             client.events.on(.torrentFinished) { _ in book.completed(index, at: loop.now) }
             client.events.on(.pieceHashFail) { _ in book.hashFailed(index) }
+            if spec.role == .leecher {
+                client.events.on(.pieceHashPass) { event in
+                    if case .pieceHashPass(_, let piece) = event { book.verified(piece, by: index) }
+                }
+            }
             let handle = try await client.addTorrent(torrent, downloadDirectory: "/sim/\(index)")
             let running = Running(client: client, handle: handle, storage: storage)
             book.started(index, running)
@@ -269,14 +277,19 @@ public final class Swarm: Sendable {
         private var failures: [Int]
         private var blacklists: [String: Set<Int>] = [:]
         private var peers: [Int: Running] = [:]
+        private var counter: AvailabilityCounter
 
-        init(count: Int) {
+        init(count: Int, pieces: Int) {
             completions = Array(repeating: nil, count: count)
             failures = Array(repeating: 0, count: count)
+            counter = AvailabilityCounter(pieces: pieces)
         }
 
         func started(_ index: Int, _ peer: Running) { lock.withLock { peers[index] = peer } }
-        func left(_ index: Int) {}
+        func left(_ index: Int) { lock.withLock { counter.left(index) } }
+        func verified(_ piece: Int, by index: Int) { lock.withLock { counter.verified(piece, by: index) } }
+        func sampleAvailability(leechers: Int) { lock.withLock { counter.sample(leechers: leechers) } }
+        var availability: PieceAvailability { lock.withLock { counter.figure } }
         func peer(_ index: Int) -> Running? { lock.withLock { peers[index] } }
         func completed(_ index: Int, at time: NIODeadline) {
             lock.withLock { if completions[index] == nil { completions[index] = time } }

@@ -51,6 +51,8 @@ public struct SwarmResult: Sendable, Hashable, Codable {
     public var idealSeconds: Double
     /// Real seconds the run took.
     public var wallSeconds: Double
+    /// How evenly the leechers held the pieces while they downloaded.
+    public var availability: PieceAvailability
 
     /// Virtual seconds for the last leecher to complete divided by ``idealSeconds`` (nil when not all did).
     public var completionOverIdeal: Double? {

@@ -1,3 +1,4 @@
+import BTMetainfo
 import BTWire
 import NIOCore
 
@@ -13,21 +14,39 @@ extension ConnectionManager {
             return PeerTurnover<UInt64>.PeerSnapshot(
                 peer: connection.key, connectedAt: core.instant(connection.createdAt),
                 lastPayloadAt: lastPayload.map(core.instant), weAreInterested: machine.amInterested,
-                peerInterested: machine.peerInterested)
+                peerInterested: machine.peerInterested,
+                priority: Self.priority(of: connection.endpoint, over: connection.channel))
         }
     }
 
-    /// Drops the least useful idle connection to make room for a new peer of `session`: one of the
-    /// torrent's own when the torrent is at its maximum, else one of any torrent (the client is at its
-    /// maximum). False when no connection is idle long enough to be dropped.
-    func makeRoom(for session: TorrentSession) -> Bool {
+    /// The BEP 40 priority of a connection to `remote` over `channel` (our side: the channel's local address;
+    /// 0, the lowest, when the channel cannot say).
+    static func priority(of remote: PeerEndpoint, over channel: (any Channel)?) -> UInt32 {
+        guard let local = channel?.localAddress, let text = local.ipAddress, let address = IPAddress(text) else {
+            return 0
+        }
+        return PeerPriority.of(PeerEndpoint(address: address, port: UInt16(clamping: local.port ?? 0)), remote)
+    }
+
+    /// Drops a connection to make room for a new peer of `session` whose BEP 40 priority is
+    /// `newcomerPriority`: one of the torrent's own when the torrent is at its maximum, else one of any
+    /// torrent (the client is at its maximum). The least useful idle connection goes first (`uselessPeer`),
+    /// else the lowest-priority one when the newcomer's is higher (`tooMany`, as libtorrent says it). False
+    /// when no connection may be dropped.
+    func makeRoom(for session: TorrentSession, newcomerPriority: UInt32?) -> Bool {
         let pool: [PeerConnection] =
             session.connections.count >= core.maximumPeers(session)
             ? Array(session.connections.values) : Array(byKey.values)
-        guard let victim = turnover.victimForNewcomer(among: turnoverSnapshots(pool), now: core.instant(loop.now)),
+        let snapshots = turnoverSnapshots(pool)
+        let now = core.instant(loop.now)
+        guard let victim = turnover.victimForNewcomer(among: snapshots, newcomerPriority: newcomerPriority, now: now),
             let connection = byKey[victim]
         else { return false }
-        disconnect(connection, .uselessPeer, detail: "idle: dropped to make room for a new peer")
+        if turnover.ranked(snapshots, now: now).first == victim {
+            disconnect(connection, .uselessPeer, detail: "idle: dropped to make room for a new peer")
+        } else {
+            disconnect(connection, .tooMany, detail: "lowest BEP 40 priority: dropped for a newcomer ranked higher")
+        }
         return connection.isClosed
     }
 

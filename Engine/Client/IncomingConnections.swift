@@ -118,8 +118,11 @@ final class IncomingConnections: EngineComponent, @unchecked Sendable {
         default: break
         }
         if case .refuse(let reason) = manager.limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash) {
-            // Full: an idle connection makes room for the newcomer (peer turnover), or the newcomer is refused.
-            guard reason == .tooMany, manager.makeRoom(for: session),
+            // Full: an idle connection, or one of lower BEP 40 priority, makes room for the newcomer (peer
+            // turnover), or the newcomer is refused.
+            guard reason == .tooMany,
+                manager.makeRoom(
+                    for: session, newcomerPriority: ConnectionManager.priority(of: endpoint, over: handler.channel)),
                 case .accept = manager.limiter.acceptIncoming(key, torrent: session.handle.wireInfoHash)
             else { return refuse(reason) }
         }

@@ -103,9 +103,15 @@ final class LocalDiscoverySource: EngineComponent, @unchecked Sendable {
                 guard let multicast = channel as? any MulticastChannel else {
                     throw ChannelError.operationUnsupported
                 }
+                // The bind address's device, when it says it carries multicast. Else (a loopback without
+                // MULTICAST, as Linux brings `lo` up, or a socket made in another network namespace than the
+                // one whose devices this process lists) the kernel picks the device by its route to the group:
+                // NIO refuses to join on a device without the flag, and discovery would never start.
                 var device: NIONetworkDevice?
                 if let interface {
-                    device = try? System.enumerateDevices().first { $0.address?.ipAddress == interface }
+                    device = try? System.enumerateDevices().first {
+                        $0.address?.ipAddress == interface && $0.multicastSupported
+                    }
                 }
                 try await multicast.joinGroup(Self.group, device: device).get()
                 if let interface, let provider = channel as? any SocketOptionProvider {

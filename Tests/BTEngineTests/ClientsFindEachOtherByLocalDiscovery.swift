@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test(
-        .disabled("fails: neither client dials the other (issue 18 LSD driver, not yet debugged)"),
+        .disabled("issue 18: the device fix in LocalDiscoverySource is in, but this case has not been run since"),
         .timeLimit(.minutes(2)))
     func twoClientsFindEachOtherAndTransferByDiscoveryAlone() async throws {
         guard let fds = Self.sockets(2) else { return }
