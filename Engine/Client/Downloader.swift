@@ -208,8 +208,10 @@ final class Downloader: EngineComponent, @unchecked Sendable {
         for key in contributors {
             guard let connection = session.connections[key] else { continue }
             if update.newlyBlacklisted.contains(connection.endpoint.address.unmapped) {
+                // Seed 002's reason for a peer whose reputation fell to the limit (`blacklisted` is for refusing
+                // an address already on the list).
                 core.connections.disconnect(
-                    connection, .blacklisted, detail: "blacklisted after corrupt piece \(piece)")
+                    connection, .reputation, detail: "reputation fell to the limit after corrupt piece \(piece)")
             }
         }
     }

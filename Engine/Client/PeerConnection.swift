@@ -94,7 +94,7 @@ final class PeerConnection: @unchecked Sendable {
 
     /// Upload bytes this process holds for the peer: admitted blocks plus everything handed to its channel
     /// and not yet taken by the socket (every message, not only blocks), bounded by
-    /// ``ClientConfiguration/maximumQueuedUploadBytesPerPeer`` (see ClientCore+Backpressure.swift).
+    /// ``ClientConfiguration/maximumQueuedUploadBytesPerPeer`` (see Uploader+Backpressure.swift).
     var queuedUploadBytes: Int { admittedUploadBytes + (driver?.queuedOutputBytes ?? 0) }
 
     /// Runs `body` on the state machine in place (the driver's, or the pending one); nil when there is none.
