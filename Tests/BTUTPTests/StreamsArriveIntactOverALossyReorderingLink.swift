@@ -43,7 +43,9 @@ struct StreamsArriveIntactOverALossyReorderingLink {
         let done = pair.run(for: .seconds(600)) { $0.bothClosed }
         #expect(done)
         #expect(pair.receivedByB == content)
-        #expect(pair.closedA == .finished && pair.closedB == .finished, "A: \(String(describing: pair.closedA)), B: \(String(describing: pair.closedB))")
+        #expect(
+            pair.closedA == .finished && pair.closedB == .finished,
+            "A: \(String(describing: pair.closedA)), B: \(String(describing: pair.closedB))")
         if link.loss > 0 { #expect(pair.a.statistics.retransmissions > 0) }
         if link.jitter > 0 { #expect(pair.b!.statistics.packetsReordered > 0) }
     }
@@ -59,7 +61,9 @@ struct StreamsArriveIntactOverALossyReorderingLink {
         #expect(pair.run(for: .seconds(600)) { $0.bothClosed })
         #expect(pair.receivedByB == toB)
         #expect(pair.receivedByA == toA)
-        #expect(pair.closedA == .finished && pair.closedB == .finished, "A: \(String(describing: pair.closedA)), B: \(String(describing: pair.closedB))")
+        #expect(
+            pair.closedA == .finished && pair.closedB == .finished,
+            "A: \(String(describing: pair.closedA)), B: \(String(describing: pair.closedB))")
     }
 
     @Test func sequenceNumbersWrapDuringATransfer() {
