@@ -59,7 +59,7 @@ struct StorageSoakCommand: AsyncParsableCommand {
                 peer = PeerTag(666)
             }
             switch try await store.writeBlock(piece: piece, offset: start, bytes: bytes, from: peer) {
-            case .pieceVerified(let index):
+            case .pieceVerified(let index, _):
                 Self.say("verified \(index)")
             case .pieceFailed(let index, _, _):
                 let again = await store.missingBlocks(ofPiece: index).map { (index, $0) }

@@ -79,10 +79,11 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
         case free
         /// Requested from these peers (more than one only in endgame).
         case requested(Set<Peer>)
-        /// Arrived from this peer, not yet written.
-        case received(from: Peer)
-        /// Written to storage; the data came from this peer.
-        case written(from: Peer)
+        /// Arrived, not yet written.
+        case received
+        /// Written to storage. (Who sent it is storage's record, not the picker's: BTStorage's piece store
+        /// names a piece's senders when it verifies or fails, so contributors are kept once.)
+        case written
     }
 
     /// What to do with a block that arrived.
@@ -433,7 +434,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
             for requester in requesters { requestsByPeer[requester]?.remove(block) }
             cancel = requesters.subtracting([peer])
         }
-        partial.blocks[index] = .received(from: peer)
+        partial.blocks[index] = .received
         return .accepted(cancel: cancel)
     }
 
@@ -443,8 +444,8 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
             return false
         }
         defer { partials[block.piece] = partial }
-        guard case .received(let peer) = partial.blocks[index] else { return false }
-        partial.blocks[index] = .written(from: peer)
+        guard case .received = partial.blocks[index] else { return false }
+        partial.blocks[index] = .written
         partial.unwrittenCount -= 1
         if partial.unwrittenCount == 0 { partial.verifying = true }
         return partial.verifying
@@ -475,20 +476,18 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
         return blocks
     }
 
-    /// Storage verified `piece` (`piece_hash_pass`): we have it. Returns the peers that supplied its blocks,
-    /// for ``ReputationLedger/pieceVerified(contributors:)``.
-    public mutating func pieceVerified(_ piece: Int) -> Set<Peer> {
-        let contributors = removePartial(piece)
+    /// Storage verified `piece` (`piece_hash_pass`): we have it. (Storage names the peers that supplied its
+    /// blocks, for ``ReputationLedger/pieceVerified(contributors:)``.)
+    public mutating func pieceVerified(_ piece: Int) {
+        removePartial(piece)
         have[piece] = true
-        return contributors
     }
 
-    /// Storage found `piece` corrupt (`piece_hash_fail`): every block returns to the pool. Returns the peers
-    /// that supplied its blocks, for ``ReputationLedger/pieceFailed(contributors:)``.
-    public mutating func pieceFailed(_ piece: Int) -> Set<Peer> {
-        let contributors = removePartial(piece)
+    /// Storage found `piece` corrupt (`piece_hash_fail`): every block returns to the pool. (Storage names
+    /// the peers that supplied its blocks, for ``ReputationLedger/pieceFailed(contributors:)``.)
+    public mutating func pieceFailed(_ piece: Int) {
+        removePartial(piece)
         have[piece] = false
-        return contributors
     }
 
     // MARK: - Internals
@@ -533,19 +532,13 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
         }
     }
 
-    private mutating func removePartial(_ piece: Int) -> Set<Peer> {
-        guard let partial = partials.removeValue(forKey: piece) else { return [] }
-        var contributors: Set<Peer> = []
+    private mutating func removePartial(_ piece: Int) {
+        guard let partial = partials.removeValue(forKey: piece) else { return }
         for (index, state) in partial.blocks.enumerated() {
-            switch state {
-            case .free: break
-            case .requested(let requesters):
-                let requested = block(piece, index)
-                for requester in requesters { requestsByPeer[requester]?.remove(requested) }
-            case .received(let peer), .written(let peer): contributors.insert(peer)
-            }
+            guard case .requested(let requesters) = state else { continue }
+            let requested = block(piece, index)
+            for requester in requesters { requestsByPeer[requester]?.remove(requested) }
         }
-        return contributors
     }
 
     private mutating func forgetPieces(of peer: Peer) {

@@ -7,8 +7,9 @@ public enum BlockWriteResult: Hashable, Sendable {
     case stored
     /// Ignored: the piece is already verified, or this block is already written or being written.
     case duplicate
-    /// Written, and it completed the piece, whose hash passed: the piece is ours.
-    case pieceVerified(piece: Int)
+    /// Written, and it completed the piece, whose hash passed: the piece is ours. `peers` are those that
+    /// sent its blocks (seed 001: reputation +10 each; a peer on parole that sent them all leaves parole).
+    case pieceVerified(piece: Int, peers: Set<PeerTag>)
     /// Written, it completed the piece, and the piece failed its hash: every block of it is discarded and
     /// `peers` are those that sent blocks of it (seed 001: reputation -20 each). For a v2 or hybrid torrent
     /// `blocks` names each block's sender and hash, so the bad blocks can be found (BEP 52 block hashes).
@@ -62,8 +63,8 @@ public actor PieceStore {
     private struct PartialPiece {
         var written: Bitfield
         var inFlight: Set<Int> = []
-        var contributors: Set<PeerTag> = []
-        /// The sender of each block written, by block (named when a v2 piece fails).
+        /// The sender of each block written, by block: the one record of who contributed to the piece (its
+        /// peers when it completes, and each bad block's sender when a v2 piece fails).
         var senders: [Int: PeerTag] = [:]
         var hashing = false
         /// Tells these books from a later set for the same piece (after a re-check or data removal), so a
@@ -205,7 +206,6 @@ public actor PieceStore {
                 continue
             }
             state.inFlight.insert(block)
-            state.contributors.insert(item.peer)
             state.senders[block] = item.peer
             // The running hash travels with the batch; a concurrent batch writing blocks of the same piece
             // leaves it alone (those blocks then stall it, and the piece is read back).
@@ -323,16 +323,16 @@ public actor PieceStore {
         return finishPiece(piece, good: outcome.good, blockHashes: outcome.blockHashes)
     }
 
-    /// Records the hash result of a completed piece and names its contributors when it failed.
+    /// Records the hash result of a completed piece and names its contributors.
     private func finishPiece(_ piece: Int, good: Bool, blockHashes: [UInt8]? = nil) -> BlockWriteResult {
-        let peers = partial[piece]?.contributors ?? []
         let senders = partial[piece]?.senders ?? [:]
+        let peers = Set(senders.values)
         partial[piece] = nil
         if good {
             verifiedPieces[piece] = true
             events?(.pieceHashPass(index: piece))
             if verifiedPieces.isAllSet { storage.closeFiles() }  // seeding: reopen read-only
-            return .pieceVerified(piece: piece)
+            return .pieceVerified(piece: piece, peers: peers)
         }
         events?(.pieceHashFail(index: piece, peers: peers))
         var blocks: FailedPieceBlocks? = nil

@@ -200,8 +200,9 @@ public enum PeerAction: Hashable, Sendable {
     case send(PeerMessage)
     /// A requested block arrived: store it (hash checking is the caller's job).
     case deliver(Block)
-    /// The peer asked for this block and it was accepted: read it from storage and call
-    /// ``PeerStateMachine/blockRead(_:data:now:)``.
+    /// The peer asked for this block and it was accepted (it joined the serving queue): read it from storage
+    /// and call ``PeerStateMachine/blockRead(_:data:now:)``, at once or, for a driver that holds reads back,
+    /// when it claims the request with ``PeerStateMachine/claimNextRequest()``.
     case readBlock(BlockRequest)
     /// These requests are no longer in flight (refused, rejected, choked, timed out or connection closed):
     /// the piece picker may hand them to another peer.

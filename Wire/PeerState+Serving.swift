@@ -17,6 +17,11 @@ extension PeerStateMachine {
 
         /// Accepted requests, oldest first.
         private(set) var requests: [BlockRequest] = []
+        /// How many of ``requests``, from the front, the driver has claimed to read (``claimNext()``). Claims
+        /// take the oldest unclaimed request and removals keep the order, so the claimed ones are always a
+        /// prefix: the rest wait for the driver, which reads them as its own limits allow. This is the one
+        /// upload queue; the driver keeps no copy of it.
+        private(set) var claimedCount = 0
         /// Requests for data we do not have or outside the piece.
         private var invalidRequests = 0
         /// Requests while choked or beyond our queue, since the last unchoke.
@@ -80,17 +85,32 @@ extension PeerStateMachine {
             return .serve
         }
 
+        /// The oldest accepted request nobody has claimed to read yet.
+        var nextUnclaimed: BlockRequest? { claimedCount < requests.count ? requests[claimedCount] : nil }
+
+        /// Payload bytes of the requests not claimed yet.
+        var unclaimedBytes: Int { requests[claimedCount...].reduce(0) { $0 + $1.length } }
+
+        /// Claims the oldest unclaimed request for reading and returns it; nil when none waits.
+        mutating func claimNext() -> BlockRequest? {
+            guard let next = nextUnclaimed else { return nil }
+            claimedCount += 1
+            return next
+        }
+
         /// Takes `request` out of the queue (served, cancelled, or its read failed); false when it was not
         /// there.
         mutating func take(_ request: BlockRequest) -> Bool {
             guard let index = requests.firstIndex(of: request) else { return false }
             requests.remove(at: index)
+            if index < claimedCount { claimedCount -= 1 }
             return true
         }
 
         /// We choked the peer: drops the requests that `keeps` does not keep and returns them, in order.
         mutating func choke(keeping keeps: (BlockRequest) -> Bool) -> [BlockRequest] {
             let dropped = requests.filter { !keeps($0) }
+            claimedCount = requests[..<claimedCount].filter(keeps).count
             requests.removeAll { !keeps($0) }
             return dropped
         }

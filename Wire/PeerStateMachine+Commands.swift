@@ -61,6 +61,19 @@ extension PeerStateMachine {
         return actions
     }
 
+    /// Claims the oldest accepted request that is waiting to be read (``nextRequestToRead``) and returns it:
+    /// the caller reads its block and answers with ``blockRead(_:data:now:)``, ``blockSendingFromFile(_:now:)``
+    /// or ``blockUnavailable(_:now:)``. The serving queue is the one upload queue: a driver that holds reads
+    /// back (a byte cap, an upload rate limit) leaves requests here, unclaimed, and claims them when it can;
+    /// a cancel or a choke then drops them here without the driver keeping a list. A ``PeerAction/readBlock(_:)``
+    /// action tells the driver that a request joined the queue. Nil when none waits.
+    public mutating func claimNextRequest() -> BlockRequest? {
+        var actions: [PeerAction] = []
+        var claimed: BlockRequest?
+        state.withActive(&actions) { active, _ in claimed = active.serving.claimNext() }
+        return claimed
+    }
+
     /// The storage read requested by ``PeerAction/readBlock(_:)`` finished: sends the block if the peer still
     /// wants it (not cancelled, not choked away, connection still active).
     public mutating func blockRead(_ request: BlockRequest, data: ByteBuffer, now: NIODeadline) -> [PeerAction] {

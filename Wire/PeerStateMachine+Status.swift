@@ -68,6 +68,22 @@ extension PeerStateMachine {
         if case .active(let active) = state { return active.serving.requests.count }
         return 0
     }
+    /// The oldest of the peer's accepted requests that the driver has not claimed to read yet
+    /// (``claimNextRequest()``); nil when every accepted request is being read, or none is waiting.
+    public var nextRequestToRead: BlockRequest? {
+        if case .active(let active) = state { return active.serving.nextUnclaimed }
+        return nil
+    }
+    /// How many accepted requests wait to be claimed for reading.
+    public var requestsWaitingToBeRead: Int {
+        if case .active(let active) = state { return active.serving.requests.count - active.serving.claimedCount }
+        return 0
+    }
+    /// Payload bytes of the accepted requests that wait to be claimed for reading.
+    public var bytesWaitingToBeRead: Int {
+        if case .active(let active) = state { return active.serving.unclaimedBytes }
+        return 0
+    }
 
     /// The peer's reserved bytes (seed 002 `reserved_bytes`).
     public var reservedBytes: ReservedBits? { remoteHandshake?.reserved }

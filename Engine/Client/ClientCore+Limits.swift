@@ -38,12 +38,7 @@ extension ClientCore {
             guard let connection = connections.byKey[grant.peer], let session = connection.session else { continue }
             switch grant.direction {
             case .upload:
-                connection.uploadTokens += grant.bytes
-                while let next = connection.pendingUploads.first, connection.uploadTokens >= next.length {
-                    connection.pendingUploads.removeFirst()
-                    connection.uploadTokens -= next.length
-                    uploads.read(next, for: connection, session: session)
-                }
+                uploads.uploadTokensGranted(grant.bytes, to: connection)
             case .download:
                 connection.downloadDebt -= grant.bytes
                 if connection.downloadDebt <= 0 { downloads.fillRequests(connection) }

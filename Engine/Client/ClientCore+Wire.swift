@@ -57,8 +57,9 @@ extension ClientCore {
         switch action {
         case .deliver(let block):
             downloads.deliver(block, from: connection)
-        case .readBlock(let request):
-            uploads.serve(request, to: connection)
+        case .readBlock:
+            // The request joined the machine's serving queue, the one upload queue.
+            uploads.startReads(connection)
         case .requestsReturned(let requests):
             guard let session = connection.session else { return }
             for request in requests {
@@ -83,8 +84,9 @@ extension ClientCore {
             connection.unchokedUsAt = choked ? nil : loop.now  // a peer that chokes us is not snubbing us
         case .peerInterested:
             connection.session?.rechokeSoon = true
-        case .requestCancelled(let request):
-            uploads.dropUpload(request, of: connection)
+        case .requestCancelled:
+            // The serving queue dropped it; a read under way finishes and its block is dropped.
+            break
         case .event(let event):
             handle(event, on: connection)
         case .disconnect(let reason, let detail):

@@ -138,10 +138,10 @@ final class Downloader: EngineComponent, @unchecked Sendable {
         case .success(let outcome):
             _ = session.picker.blockWritten(block)
             switch outcome {
-            case .pieceVerified(let piece):
-                pieceVerified(piece, session: session)
-            case .pieceFailed(let piece, _, let blocks):
-                pieceFailed(piece, blocks: blocks, session: session)
+            case .pieceVerified(let piece, let peers):
+                pieceVerified(piece, contributors: Set(peers.map(\.rawValue)), session: session)
+            case .pieceFailed(let piece, let peers, let blocks):
+                pieceFailed(piece, contributors: Set(peers.map(\.rawValue)), blocks: blocks, session: session)
             case .stored, .duplicate:
                 break
             }
@@ -156,9 +156,11 @@ final class Downloader: EngineComponent, @unchecked Sendable {
         core.connections.disconnectAll(session, reason: .local)
     }
 
-    func pieceVerified(_ piece: Int, session: TorrentSession) {
+    /// Storage verified `piece`, whose blocks came from `contributors` (connection keys; storage's record,
+    /// the only one).
+    func pieceVerified(_ piece: Int, contributors: Set<UInt64>, session: TorrentSession) {
         guard !session.picker.have[piece] else { return }
-        let contributors = session.picker.pieceVerified(piece)
+        session.picker.pieceVerified(piece)
         session.verifiedBytes += TorrentSession.payloadBytes(ofPiece: piece, layout: session.picker.layout)
         _ = core.ledger.pieceVerified(contributors: Set(contributors.compactMap { session.peerAddresses[$0] }))
         events.emit(.pieceHashPass(session.info, index: piece))
@@ -178,8 +180,11 @@ final class Downloader: EngineComponent, @unchecked Sendable {
     /// A piece failed its hash: it is downloaded again, and its senders are blamed. For a v2 or hybrid piece
     /// with storage's `blocks`, the block hashes say which senders sent bad blocks (``PieceLayerExchanger``
     /// asks a peer for them); otherwise every contributor is (``blame(_:contributors:session:narrowing:)``).
-    func pieceFailed(_ piece: Int, blocks: FailedPieceBlocks? = nil, session: TorrentSession) {
-        let contributors = session.picker.pieceFailed(piece)
+    /// `contributors` are the connection keys storage names as the piece's senders (its record, the only one).
+    func pieceFailed(
+        _ piece: Int, contributors: Set<UInt64>, blocks: FailedPieceBlocks? = nil, session: TorrentSession
+    ) {
+        session.picker.pieceFailed(piece)
         let webSeedBlamed = core.webSeeds.pieceFailed(piece, contributors: contributors, session: session)
         events.emit(.pieceHashFail(session.info, index: piece))
         metrics.hashFailed()
@@ -187,7 +192,7 @@ final class Downloader: EngineComponent, @unchecked Sendable {
             if let blocks, session.torrent.version != .v1 {
                 core.pieceLayers.investigate(piece, blocks: blocks, session: session)
             } else {
-                blame(piece, contributors: Set(contributors), session: session, narrowing: true)
+                blame(piece, contributors: contributors, session: session, narrowing: true)
             }
         }
         for connection in Array(session.connections.values) { fillRequests(connection) }

@@ -48,8 +48,8 @@ final class PeerConnection: @unchecked Sendable {
     var plaintextOnly = false
     /// Upload tokens granted by the rate limiter and not yet spent.
     var uploadTokens = 0
-    /// Reads waiting for upload tokens.
-    var pendingUploads: [BlockRequest] = []
+    /// Upload tokens asked of the rate limiter and not granted yet.
+    var uploadTokensAwaited = 0
     /// Downloaded bytes not yet covered by download tokens; no new requests while positive.
     var downloadDebt = 0
     /// Block payload received from this peer.
@@ -60,10 +60,10 @@ final class PeerConnection: @unchecked Sendable {
     var reportedConnect = false
     /// The connection is over.
     var isClosed = false
-    /// Upload bytes admitted and not yet handed to the driver: blocks waiting for tokens or being read.
+    /// Upload bytes of blocks claimed from the serving queue and not yet handed to the driver (being read).
+    /// The requests themselves wait in the state machine's serving queue, the one upload queue (see
+    /// Uploader+Backpressure.swift).
     var admittedUploadBytes = 0
-    /// Requests accepted from the peer but not yet read because ``queuedUploadBytes`` is at the cap.
-    var deferredUploads: [BlockRequest] = []
     /// Blocks go to this peer as file regions (`sendfile`): plain TCP, nothing encrypts the stream (see
     /// `Uploader.sendsFromFiles`).
     var sendsFromFiles = false
@@ -142,6 +142,6 @@ extension PeerConnection: PeerChannelDelegate {
     func peerChannelDidAct(_ handler: PeerChannelHandler) { core.acted(self) }
     func peerChannel(_ handler: PeerChannelHandler, didRead bytes: Int) { core.connections.read(bytes, on: self) }
     func peerChannel(_ handler: PeerChannelHandler, didWrite bytes: Int) { core.connections.wrote(bytes, on: self) }
-    func peerChannel(_ handler: PeerChannelHandler, didSend bytes: Int) { core.uploads.drainDeferredUploads(self) }
+    func peerChannel(_ handler: PeerChannelHandler, didSend bytes: Int) { core.uploads.startReads(self) }
     func peerChannelReadComplete(_ handler: PeerChannelHandler) { core.connections.adjustReceiveWatermark(self) }
 }

@@ -89,7 +89,8 @@ public struct PeerStatus: Hashable, Sendable, CustomStringConvertible {
     public var uploadRate: Double
     /// The peer's requests we hold (at most ``ClientConfiguration/maximumQueuedRequestsPerPeer``).
     public var queuedRequests: Int
-    /// Of those, requests waiting because the peer's queued upload bytes are at the cap.
+    /// Of those, requests waiting to be read: the peer's queued upload bytes are at the cap, or (under an
+    /// upload rate limit) the tokens for them are not granted yet.
     public var deferredRequests: Int
     /// Upload bytes queued in this process for the peer: blocks being read plus `piece` messages not yet
     /// written to its socket (at most ``ClientConfiguration/maximumQueuedUploadBytesPerPeer``).

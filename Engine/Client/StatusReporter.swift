@@ -86,7 +86,7 @@ final class StatusReporter: EngineComponent, @unchecked Sendable {
                 isActive: connection.isActive, downloadedBytes: connection.downloaded,
                 uploadedBytes: connection.uploaded, downloadRate: down, uploadRate: up,
                 queuedRequests: machine?.servingQueueLength ?? 0,
-                deferredRequests: connection.deferredUploads.count,
+                deferredRequests: machine?.requestsWaitingToBeRead ?? 0,
                 queuedUploadBytes: connection.queuedUploadBytes, amChoking: machine?.amChoking ?? true,
                 peerChoking: machine?.peerChoking ?? true, isSeed: machine?.isSeed ?? false)
             guard let machine else { return status }

@@ -2,76 +2,72 @@ import BTMetainfo
 import BTWire
 import NIOCore
 
-/// Upload back-pressure: a peer that does not read must not make the client buffer without limit.
+/// Upload back-pressure and upload tokens, with one upload queue: the peer's state machine's serving queue.
 ///
-/// Each connection counts its ``PeerConnection/queuedUploadBytes``: blocks admitted and waiting for upload
-/// tokens (under a rate limit) or being read from storage, plus every byte its driver handed to the channel
-/// that the socket has not taken yet (``PeerChannelHandler/queuedOutputBytes``: blocks, rejects, haves and
-/// every other message). A request is read only while that figure plus the block stays within
-/// ``ClientConfiguration/maximumQueuedUploadBytesPerPeer`` (one block is always allowed when nothing is
-/// queued); others wait, in order, in ``PeerConnection/deferredUploads`` and are read as writes complete.
-/// The number of waiting requests is bounded by the wire state machine's serving queue (our `reqq`). A
-/// request the peer cancels, or a choke drops, leaves these queues without being read.
+/// A request the machine accepts waits there, unclaimed, until the uploader claims it
+/// (``PeerStateMachine/claimNextRequest()``) and reads its block. Requests are claimed oldest first while two
+/// bounds allow: the connection's ``PeerConnection/queuedUploadBytes`` (blocks being read plus every byte
+/// its driver handed to the channel that the socket has not taken yet, ``PeerChannelHandler/queuedOutputBytes``:
+/// blocks, rejects, haves and every other message) stays within
+/// ``ClientConfiguration/maximumQueuedUploadBytesPerPeer`` with the block added (one block is always allowed
+/// when nothing is queued); and, under an upload rate limit, the tokens the limiter granted cover the block.
+/// What waits is bounded by the machine's serving queue (our `reqq`). A request the peer cancels, or a choke
+/// drops, leaves the machine's queue and is never read; a read already under way finishes and the machine
+/// drops its block (BEP 6: "requests that are being processed are allowed to complete"). The engine keeps
+/// no list of its own, only two counters: admitted bytes and upload tokens.
 extension Uploader {
     /// Bytes a block costs in the queue: its payload plus the `piece` message header.
     static func uploadCost(_ request: BlockRequest) -> Int { request.length + 13 }
 
-    /// Whether `request` may be read now; otherwise it is queued behind the deferred ones.
-    func admitsUpload(_ request: BlockRequest, to connection: PeerConnection) -> Bool {
-        let cap = configuration.maximumQueuedUploadBytesPerPeer
-        if connection.deferredUploads.isEmpty
-            && (connection.queuedUploadBytes == 0 || connection.queuedUploadBytes + Self.uploadCost(request) <= cap)
-        {
-            return true
-        }
-        connection.deferredUploads.append(request)
-        return false
+    /// Whether `session`'s uploads are rate limited (globally or by the torrent); read live, since limits
+    /// change while the client runs.
+    func uploadsLimited(_ session: TorrentSession) -> Bool {
+        uploadLimited || session.limits.uploadLimit.bytesPerSecond != nil
     }
 
-    /// Reads deferred requests while they fit under the cap.
-    /// Blocks sent from files go out together, one flush for the lot.
-    func drainDeferredUploads(_ connection: PeerConnection) {
+    /// Claims the peer's waiting requests from its serving queue, oldest first, and reads them while they
+    /// fit under the byte cap and (under a rate limit) the granted tokens; then asks the limiter for the
+    /// tokens the requests still waiting need. Called when a request arrives, when the socket takes bytes,
+    /// when a read finishes and when tokens are granted. Blocks sent from files go out together, one flush
+    /// for the lot.
+    func startReads(_ connection: PeerConnection) {
+        guard let session = connection.session else { return }
         let cap = configuration.maximumQueuedUploadBytesPerPeer
+        let limited = uploadsLimited(session)
         core.deferringFlushes {
-            while !connection.isClosed, let next = connection.deferredUploads.first,
-                connection.queuedUploadBytes == 0 || connection.queuedUploadBytes + Self.uploadCost(next) <= cap
-            {
-                connection.deferredUploads.removeFirst()
-                serve(next, to: connection, admitted: true)
+            while !connection.isClosed, let next = connection.withMachine({ $0.nextRequestToRead }) ?? nil {
+                let cost = Self.uploadCost(next)
+                guard connection.queuedUploadBytes == 0 || connection.queuedUploadBytes + cost <= cap else { break }
+                if limited {
+                    guard connection.uploadTokens >= next.length else { break }
+                    connection.uploadTokens -= next.length
+                }
+                guard let claimed = connection.withMachine({ $0.claimNextRequest() }) ?? nil else { break }
+                connection.admittedUploadBytes += cost
+                read(claimed, for: connection, session: session)
             }
         }
-        if connection.isClosed { connection.deferredUploads.removeAll() }
+        if limited && !connection.isClosed { requestUploadTokens(connection, session: session) }
     }
 
-    /// The peer cancelled `request` (the state machine has dropped it and, with the fast extension, sent
-    /// the reject BEP 6 asks for): a read not started yet is not started. A read already under way is let
-    /// finish and its block dropped by the state machine (BEP 6: "requests that are being processed are
-    /// allowed to complete"; the peer has its one answer, the reject).
-    func dropUpload(_ request: BlockRequest, of connection: PeerConnection) {
-        if let index = connection.deferredUploads.firstIndex(of: request) {
-            connection.deferredUploads.remove(at: index)
-        }
-        if let index = connection.pendingUploads.firstIndex(of: request) {
-            connection.pendingUploads.remove(at: index)
-            connection.admittedUploadBytes -= Self.uploadCost(request)
-            drainDeferredUploads(connection)
-        }
+    /// Under an upload rate limit: asks the limiter for the tokens the requests waiting in the serving queue
+    /// need beyond those held and those already asked for (the limiter hands them out fairly, a quantum per
+    /// turn, and bounds what one peer may have waiting).
+    private func requestUploadTokens(_ connection: PeerConnection, session: TorrentSession) {
+        let waiting = connection.withMachine { $0.bytesWaitingToBeRead } ?? 0
+        let shortfall = waiting - connection.uploadTokens - connection.uploadTokensAwaited
+        guard shortfall > 0 else { return }
+        connection.uploadTokensAwaited += shortfall
+        core.grant(
+            core.rates.request(
+                shortfall, peer: connection.key, torrent: session.handle.wireInfoHash, direction: .upload,
+                now: core.instant(loop.now)))
     }
 
-    /// Drops the waiting reads of requests the state machine no longer serves (a choke dropped or
-    /// rejected them).
-    func dropUnansweredUploads(of connection: PeerConnection) {
-        guard let machine = connection.machine else { return }
-        connection.deferredUploads.removeAll { !machine.isServing($0) }
-        let before = connection.pendingUploads.count
-        var refund = 0
-        connection.pendingUploads.removeAll { request in
-            guard !machine.isServing(request) else { return false }
-            refund += Self.uploadCost(request)
-            return true
-        }
-        guard connection.pendingUploads.count != before else { return }
-        connection.admittedUploadBytes -= refund
-        drainDeferredUploads(connection)
+    /// The limiter granted `bytes` of upload tokens to `connection`: they pay for waiting requests.
+    func uploadTokensGranted(_ bytes: Int, to connection: PeerConnection) {
+        connection.uploadTokens += bytes
+        connection.uploadTokensAwaited = max(0, connection.uploadTokensAwaited - bytes)
+        startReads(connection)
     }
 }

@@ -36,21 +36,6 @@ final class Uploader: EngineComponent, @unchecked Sendable {
         self.corkAllowed = environment["NBT_UPLOAD_CORK"] != "0"
     }
 
-    func serve(_ request: BlockRequest, to connection: PeerConnection, admitted: Bool = false) {
-        guard let session = connection.session else { return }
-        guard admitted || admitsUpload(request, to: connection) else { return }
-        connection.admittedUploadBytes += Self.uploadCost(request)
-        if uploadLimited || session.limits.uploadLimit.bytesPerSecond != nil {
-            connection.pendingUploads.append(request)
-            core.grant(
-                core.rates.request(
-                    request.length, peer: connection.key, torrent: session.handle.wireInfoHash, direction: .upload,
-                    now: core.instant(loop.now)))
-            return
-        }
-        read(request, for: connection, session: session)
-    }
-
     /// Sends the block of `request`: straight from its file for a plaintext TCP peer (``sendsFromFiles(_:)``),
     /// else read into memory by the torrent's ``BlockReadQueue``.
     func read(_ request: BlockRequest, for connection: PeerConnection, session: TorrentSession) {
@@ -92,8 +77,8 @@ final class Uploader: EngineComponent, @unchecked Sendable {
     }
 
     /// Hands the driver the `piece` header and the block's file region: no storage read, no hop, no copy.
-    /// The admitted bytes become queued output bytes at once (the same count), so no deferred request can
-    /// fit now that did not before: they are drained when the socket takes bytes (`didSend`).
+    /// The admitted bytes become queued output bytes at once (the same count), so no waiting request can
+    /// fit now that did not before: they are claimed when the socket takes bytes (`didSend`).
     private func send(_ request: BlockRequest, from region: FileRegion, to connection: PeerConnection) {
         connection.admittedUploadBytes -= Self.uploadCost(request)
         guard !connection.isClosed, let driver = connection.driver else { return }
@@ -132,7 +117,7 @@ final class Uploader: EngineComponent, @unchecked Sendable {
 
     func blockRead(_ request: BlockRequest, bytes: [UInt8], connection: PeerConnection) {
         connection.admittedUploadBytes -= Self.uploadCost(request)
-        defer { drainDeferredUploads(connection) }
+        defer { startReads(connection) }
         guard !connection.isClosed, let channel = connection.channel else { return }
         var buffer = channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
@@ -149,7 +134,7 @@ final class Uploader: EngineComponent, @unchecked Sendable {
 
     func blockUnavailable(_ request: BlockRequest, connection: PeerConnection) {
         connection.admittedUploadBytes -= Self.uploadCost(request)
-        defer { drainDeferredUploads(connection) }
+        defer { startReads(connection) }
         let now = loop.now
         guard !connection.isClosed, let actions = connection.withMachine({ $0.blockUnavailable(request, now: now) })
         else { return }
@@ -190,7 +175,6 @@ final class Uploader: EngineComponent, @unchecked Sendable {
                 let actions = connection.withMachine({ unchoke ? $0.unchoke(now: now) : $0.choke(now: now) })
             else { continue }
             core.perform(actions, on: connection, refill: false)
-            if !unchoke { dropUnansweredUploads(of: connection) }
         }
         // Every peer's flag, not only those whose choke state changed: the optimistic slot moves on between
         // peers that stay unchoked.

@@ -72,7 +72,8 @@ import Testing
                     session.connections.values.map { ($0.endpoint.address.unmapped, $0.key) }, uniquingKeysWith: max)
                 let senders = [honest[0], honest[1], liar, honest[0]].map { PeerTag(keys[$0]!) }
                 core.downloads.pieceFailed(
-                    piece, blocks: FailedPieceBlocks(senders: senders, blockHashes: hashes), session: session)
+                    piece, contributors: Set(senders.map(\.rawValue)),
+                    blocks: FailedPieceBlocks(senders: senders, blockHashes: hashes), session: session)
             }.get()
             // The blame waits for a seed's block hashes; then only the liar is on parole, its score down 20 a piece.
             #expect(

@@ -36,7 +36,7 @@ import Testing
         let block = all[0]
         #expect(picker.state(of: block) == .requested(["a", "b", "c"]))
         #expect(picker.blockReceived(block, from: "b") == .accepted(cancel: ["a", "c"]))
-        #expect(picker.state(of: block) == .received(from: "b"))
+        #expect(picker.state(of: block) == .received)
         #expect(!picker.requests(of: "a").contains(block) && !picker.requests(of: "c").contains(block))
         #expect(picker.blockReceived(block, from: "a") == .duplicate)
 

@@ -22,7 +22,7 @@ import Testing
         #expect(picker.pick(for: "liar", count: 3, using: &random).isEmpty, "nothing to do while verifying")
         #expect(picker.blockReceived(blocks[0], from: "liar") == .unwanted)
 
-        #expect(picker.pieceFailed(0) == ["liar"])
+        picker.pieceFailed(0)
         #expect(picker.state(ofPiece: 0) == .missing)
         #expect(blocks.allSatisfy { picker.state(of: $0) == .free })
 
@@ -34,21 +34,27 @@ import Testing
             _ = picker.blockReceived(block, from: "honest")
             _ = picker.blockWritten(block)
         }
-        #expect(picker.pieceVerified(0) == ["honest"])
+        picker.pieceVerified(0)
         #expect(picker.state(ofPiece: 0) == .have && picker.have[0] && picker.isComplete)
     }
 
-    @Test func contributorsAreEveryPeerThatSentABlock() {
-        let layout = makeLayout(pieceLength: 2 * blockSize, fileLengths: [Int64(2 * blockSize)])
+    /// Who sent a failed piece's blocks is storage's record (`BlockWriteResult.pieceFailed(piece:peers:)`); the
+    /// picker only puts every block back, whichever peer sent or was asked for it.
+    @Test func aFailedPieceFreesTheBlocksOfEveryPeer() {
+        let layout = makeLayout(pieceLength: 3 * blockSize, fileLengths: [Int64(3 * blockSize)])
         var picker = PiecePicker<String>(layout: layout)
         picker.peerHasAll("a")
         picker.peerHasAll("b")
         var random = SeededGenerator(seed: 1)
         let first = picker.pick(for: "a", count: 1, using: &random)[0]
         let second = picker.pick(for: "b", count: 1, using: &random)[0]
+        let third = picker.pick(for: "b", count: 1, using: &random)[0]
         _ = picker.blockReceived(first, from: "a")
         _ = picker.blockReceived(second, from: "b")
-        #expect(picker.pieceFailed(0) == ["a", "b"])
+        #expect(picker.state(of: first) == .received && picker.state(of: third) == .requested(["b"]))
+        picker.pieceFailed(0)
+        #expect([first, second, third].allSatisfy { picker.state(of: $0) == .free })
+        #expect(picker.requests(of: "a").isEmpty && picker.requests(of: "b").isEmpty)
     }
 
     @Test func malformedOrUnrequestedBlocksAreRefused() {

@@ -54,14 +54,17 @@ import Testing
                     guard case .accepted = picker.blockReceived(block, from: peer), picker.blockWritten(block) else {
                         continue
                     }
+                    // One block per piece: its sender is the piece's one contributor (storage's record).
                     if peer == "liar" {
-                        let update = ledger.pieceFailed(contributors: picker.pieceFailed(block.piece))
+                        picker.pieceFailed(block.piece)
+                        let update = ledger.pieceFailed(contributors: [peer])
                         for banned in update.newlyBlacklisted {
                             connected.remove(banned)
                             picker.peerLeft(banned)
                         }
                     } else {
-                        _ = ledger.pieceVerified(contributors: picker.pieceVerified(block.piece))
+                        picker.pieceVerified(block.piece)
+                        _ = ledger.pieceVerified(contributors: [peer])
                     }
                 }
             }

@@ -48,7 +48,7 @@ private final class FailingStorage: Storage, @unchecked Sendable {
     // Interleaved, as blocks of two pieces from several peers arrive.
     let batch = zip(first, second).flatMap { [$0, $1] }
     let results = try await store.writeBlocks(batch).map { try $0.get() }
-    #expect(results[6] == .pieceVerified(piece: 0))
+    #expect(results[6] == .pieceVerified(piece: 0, peers: [PeerTag(1), PeerTag(2)]))
     #expect(results[7] == .pieceFailed(piece: 1, peers: [PeerTag(3), PeerTag(4), PeerTag(5)]))
     #expect(results.prefix(6).allSatisfy { $0 == .stored })
     #expect(await store.verifiedPieces[0])
@@ -77,14 +77,17 @@ private final class FailingStorage: Storage, @unchecked Sendable {
         }
         #expect(error.code == .diskFull)
     }
-    #expect(try results.suffix(4).map { try $0.get() } == [.stored, .stored, .stored, .pieceVerified(piece: 0)])
+    #expect(
+        try results.suffix(4).map { try $0.get() } == [
+            .stored, .stored, .stored, .pieceVerified(piece: 0, peers: [PeerTag(1)]),
+        ])
     #expect(await store.verifiedPieces[0])
     #expect(await !store.verifiedPieces[1])
     #expect(await store.missingBlocks(ofPiece: 1) == [0, 1, 2, 3])
 
     storage.failing.withLock { $0 = [] }
     let retried = try await store.writeBlocks(second).map { try $0.get() }
-    #expect(retried == [.stored, .stored, .stored, .pieceVerified(piece: 1)])
+    #expect(retried == [.stored, .stored, .stored, .pieceVerified(piece: 1, peers: [PeerTag(2)])])
     #expect(await store.isComplete)
     #expect(storage.inner.contents(ofFile: 1) == fixture.contents[1])
 }
@@ -113,7 +116,7 @@ private final class FailingStorage: Storage, @unchecked Sendable {
     _ = try await restored.restore(from: resume)
     #expect(await restored.missingBlocks(ofPiece: 1) == [2, 3])
     let results = try await restored.writeBlocks([blocks[2], blocks[3]]).map { try $0.get() }
-    #expect(results == [.stored, .pieceVerified(piece: 1)])
+    #expect(results == [.stored, .pieceVerified(piece: 1, peers: [PeerTag(1)])])
     #expect(log.events.contains { if case .fileRead = $0 { return true } else { return false } })
 }
 

@@ -26,7 +26,7 @@ func batchBlocks(of fixture: Fixture, piece: Int, store: PieceStore, peer: PeerT
     let results = await store.writeBlocks(batchBlocks(of: fixture, piece: 0, store: store))
     #expect(results.count == 4)
     #expect(try results.dropLast().allSatisfy { try $0.get() == .stored })
-    #expect(try results.last?.get() == .pieceVerified(piece: 0))
+    #expect(try results.last?.get() == .pieceVerified(piece: 0, peers: [PeerTag(1)]))
     #expect(await store.verifiedPieces[0])
     let reads = log.events.filter { if case .fileRead = $0 { return true } else { return false } }
     #expect(reads.isEmpty, "the piece was hashed from the received bytes")
@@ -50,11 +50,11 @@ func batchBlocks(of fixture: Fixture, piece: Int, store: PieceStore, peer: PeerT
     let first = batchBlocks(of: fixture, piece: 0, store: store)
     var outcomes: [BlockWriteResult] = []
     for block in first { outcomes += try await store.writeBlocks([block]).map { try $0.get() } }
-    #expect(outcomes == [.stored, .stored, .stored, .pieceVerified(piece: 0)])
+    #expect(outcomes == [.stored, .stored, .stored, .pieceVerified(piece: 0, peers: [PeerTag(1)])])
     let second = try await store.writeBlocks(batchBlocks(of: fixture, piece: 1, store: store).reversed())
         .map { try $0.get() }
     // Results come back in the order of the batch: the first item (the last block) completed the piece.
-    #expect(second == [.pieceVerified(piece: 1), .stored, .stored, .stored])
+    #expect(second == [.pieceVerified(piece: 1, peers: [PeerTag(1)]), .stored, .stored, .stored])
     #expect(await store.isComplete)
     #expect(!log.events.contains { if case .fileRead = $0 { return true } else { return false } })
 }
@@ -74,7 +74,9 @@ func batchBlocks(of fixture: Fixture, piece: Int, store: PieceStore, peer: PeerT
     #expect(await store.missingBlocks(ofPiece: 0) == [0, 2])
     // Written in piece order (block 0, then block 2): block 2, first in the batch, completes the piece.
     #expect(
-        try await store.writeBlocks([blocks[2], blocks[0]]).map { try $0.get() } == [.pieceVerified(piece: 0), .stored])
+        try await store.writeBlocks([blocks[2], blocks[0]]).map { try $0.get() } == [
+            .pieceVerified(piece: 0, peers: [PeerTag(1)]), .stored,
+        ])
     // Block 0 was hashed as written; blocks 1 to 3 (48 KiB) were read back.
     let read = log.events.reduce(0) { total, event in
         if case .fileRead(_, let length) = event { return total + length } else { return total }

@@ -56,7 +56,7 @@ private func writeBoth(
         #expect(error.code == .ioError && error.errno == EISDIR)
         #expect(error.path?.hasSuffix("file0.bin") == true)
     }
-    #expect(try second.map { try $0.get() } == [.stored, .pieceVerified(piece: 1)])
+    #expect(try second.map { try $0.get() } == [.stored, .pieceVerified(piece: 1, peers: [PeerTag(1)])])
 }
 
 /// A download folder nobody may write into (mode 0555; as root, which ignores modes, `chattr +i`): every

@@ -116,7 +116,9 @@ final class WriterProbe: Sendable {
     try await probe.waitForBatches(1)
     #expect(probe.delivered[0].map(\.block) == first.map(\.request), "one batch of four blocks")
     #expect(
-        try probe.delivered[0].map { try $0.result.get() } == [.stored, .stored, .stored, .pieceVerified(piece: 0)])
+        try probe.delivered[0].map { try $0.result.get() } == [
+            .stored, .stored, .stored, .pieceVerified(piece: 0, peers: [PeerTag(1)]),
+        ])
     try writer.enqueue(second[0])
     try await Task.sleep(nanoseconds: 20_000_000)
     #expect(probe.delivered.count == 1)

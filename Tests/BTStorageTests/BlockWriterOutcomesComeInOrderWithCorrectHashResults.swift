@@ -40,7 +40,7 @@ private func makeWriter(
     #expect(outcomes.map(\.block) == queued.map(\.request))
     #expect(probe.delivered.count >= 3, "several batches")
     let verified = try outcomes.compactMap { outcome -> Int? in
-        if case .pieceVerified(let piece) = try outcome.result.get() { return piece } else { return nil }
+        if case .pieceVerified(let piece, _) = try outcome.result.get() { return piece } else { return nil }
     }
     #expect(verified.sorted() == Array(0..<fixture.torrent.layout.pieceCount))
     #expect(await store.isComplete)
@@ -66,7 +66,7 @@ private func makeWriter(
     for index in [2, 0] { try writer.enqueue(first[index]) }
     await writer.flush()
     #expect(
-        try probe.delivered[1].map { try $0.result.get() } == [.pieceVerified(piece: 0), .stored],
+        try probe.delivered[1].map { try $0.result.get() } == [.pieceVerified(piece: 0, peers: [PeerTag(1)]), .stored],
         "results in queue order: block 2 completed the piece")
 
     var second = receivedBlocks(of: fixture, piece: 1, store: store, peer: PeerTag(7))

@@ -34,7 +34,7 @@ import Testing
         let result = try await store.writeBlock(
             piece: piece, offset: block * 16384, bytes: Array(bytes[(block * 16384)..<((block + 1) * 16384)]),
             from: PeerTag(5))
-        #expect(result == (block == blocks - 1 ? .pieceVerified(piece: 0) : .stored))
+        #expect(result == (block == blocks - 1 ? .pieceVerified(piece: 0, peers: [PeerTag(5)]) : .stored))
     }
     #expect(await store.verifiedPieces[0])
     #expect(log.events.contains(.pieceHashPass(index: 0)))
@@ -73,7 +73,7 @@ import Testing
     let store = PieceStore(torrent: fixture.torrent, storage: storage, events: handler)
     #expect(
         try await store.writeBlock(piece: 0, offset: 0, bytes: fixture.contents[0], from: .local)
-            == .pieceVerified(piece: 0))
+            == .pieceVerified(piece: 0, peers: [.local]))
     _ = try await store.readBlock(piece: 0, offset: 0, length: 100)
     // A whole block too (the piece was hashed from the written bytes, so nothing read it back).
     _ = try await store.readBlock(piece: 0, offset: 0, length: 16384)

@@ -58,7 +58,9 @@ func everyFileByteBelongsToExactlyOnePieceOffset(seed: Int) async throws {
                 piece: piece, offset: start,
                 bytes: Array(bytes[start..<min(start + PieceStore.blockSize, bytes.count)]),
                 from: PeerTag(1))
-            if block == store.blockCount(ofPiece: piece) - 1 { #expect(result == .pieceVerified(piece: piece)) }
+            if block == store.blockCount(ofPiece: piece) - 1 {
+                #expect(result == .pieceVerified(piece: piece, peers: [PeerTag(1)]))
+            }
         }
     }
     #expect(await store.isComplete)

@@ -14,6 +14,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# A pipeline's `grep -q` under pipefail fails the whole pipeline at random: grep exits at its first match and
+# the program still writing into the pipe dies of SIGPIPE (curl of a web page did, on CI). `matches` takes
+# grep's arguments and reads all of its input.
+matches() { grep "$@" >/dev/null; }
 fail() {
   echo "FAIL: $(basename "$0"): $*" >&2
   exit 1

@@ -60,21 +60,21 @@ hash=$(sed -n 's/^seeding \([0-9a-f]*\).*/\1/p' "$work/lt.out")
 
 start_daemon 1
 magnet="magnet:?xt=urn:btih:$hash&dn=from%20a%20magnet&x.pe=$net.2:$seed_port"
-tr -a "$magnet" | grep -q success || fail "-a MAGNET did not succeed"
+tr -a "$magnet" | matches success || fail "-a MAGNET did not succeed"
 # Listed at once: under its dn while fetching, or already under the torrent's own name.
 tr -l >"$work/l1" || fail "-l failed"
 grep -qE " (from a magnet|pack)$" "$work/l1" || fail "-l does not list the magnet: $(cat "$work/l1")"
 # The same magnet again is a duplicate (transmission-remote 3.00 prints "success" for torrent-duplicate).
 tr -a "magnet:?xt=urn:btih:$hash" >"$work/dup" 2>&1 || fail "adding the same magnet again failed: $(cat "$work/dup")"
 [ "$(tr -l | grep -cE " (from a magnet|pack)$")" = 1 ] || fail "the same magnet is listed twice: $(tr -l)"
-for _ in $(seq 1 600); do tr -l | grep -qE " 100% .* pack$" && break; sleep 0.2; done
-tr -l | grep -qE " 100% .* pack$" || fail "the magnet did not complete: $(tr -l; tail -20 "$work/daemon1.err")"
+for _ in $(seq 1 600); do tr -l | matches -E " 100% .* pack$" && break; sleep 0.2; done
+tr -l | matches -E " 100% .* pack$" || fail "the magnet did not complete: $(tr -l; tail -20 "$work/daemon1.err")"
 cmp -s "$work/src/pack/a.bin" "$work/dl/pack/a.bin" && cmp -s "$work/src/pack/b.bin" "$work/dl/pack/b.bin" ||
   fail "downloaded data differs"
 tr -t 1 -f >"$work/f1" || fail "-f failed"
 grep -q "pack/a.bin" "$work/f1" && grep -q "pack/b.bin" "$work/f1" || fail "-f lacks the files: $(cat "$work/f1")"
 [ -s "$work/config/torrents/$hash.torrent" ] || fail "the metadata was not kept in the config dir"
-"$NBT" info "$work/config/torrents/$hash.torrent" | grep -qi "$hash" || fail "the kept .torrent is not the magnet's"
+"$NBT" info "$work/config/torrents/$hash.torrent" | matches -i "$hash" || fail "the kept .torrent is not the magnet's"
 
 # Restart with the seed gone: back complete, nothing fetched or downloaded.
 kill -TERM "$daemon_pid"
@@ -82,10 +82,10 @@ finish "$daemon_pid"
 [ "$status" = 0 ] || fail "the daemon exited with $status on SIGTERM: $(tail -5 "$work/daemon1.err")"
 for pid in "${pids[@]}"; do [ "$pid" = "$daemon_pid" ] || kill "$pid" 2>/dev/null || true; done
 start_daemon 2
-for _ in $(seq 1 100); do tr -l | grep -qE " 100% .* pack$" && break; sleep 0.2; done
-tr -l | grep -qE " 100% .* pack$" || fail "after a restart the magnet's torrent is not back complete: $(tr -l)"
-tr -t 1 -i | grep -qE "Downloaded: (None|0)" || fail "the restarted daemon downloaded again"
-tr -t 1 --remove-and-delete | grep -q success || fail "--remove-and-delete did not succeed"
+for _ in $(seq 1 100); do tr -l | matches -E " 100% .* pack$" && break; sleep 0.2; done
+tr -l | matches -E " 100% .* pack$" || fail "after a restart the magnet's torrent is not back complete: $(tr -l)"
+tr -t 1 -i | matches -E "Downloaded: (None|0)" || fail "the restarted daemon downloaded again"
+tr -t 1 --remove-and-delete | matches success || fail "--remove-and-delete did not succeed"
 kill -TERM "$daemon_pid"
 finish "$daemon_pid"
 [ "$status" = 0 ] || fail "the daemon exited with $status on SIGTERM"

@@ -70,8 +70,8 @@ pids+=("$!")
 wait_for seeding "$work/lt.out" 30
 
 # Add, with a low download limit at once so the transfer is still running while we look at it.
-tr -a "$work/pack.torrent" | grep -q success || fail "-a did not succeed"
-tr -t 1 -d 300 | grep -q success || fail "-d did not succeed"
+tr -a "$work/pack.torrent" | matches success || fail "-a did not succeed"
+tr -t 1 -d 300 | matches success || fail "-d did not succeed"
 tr -l >"$work/l1" || fail "-l failed"
 grep -q " pack$" "$work/l1" || fail "-l does not list the torrent: $(cat "$work/l1")"
 tr -t 1 -i >"$work/i1" || fail "-i failed"
@@ -80,25 +80,25 @@ grep -q "Name: pack" "$work/i1" && grep -q "Hash: " "$work/i1" && grep -q "Piece
 grep -q "Download Limit: 300 kB/s" "$work/i1" || fail "-i does not show the 300 kB/s limit: $(cat "$work/i1")"
 tr -t 1 -f >"$work/f1" || fail "-f failed"
 grep -q "pack/a.bin" "$work/f1" && grep -q "pack/b.bin" "$work/f1" || fail "-f lacks the files: $(cat "$work/f1")"
-tr -t 1 -G 1 | grep -q success || fail "-G did not succeed"
-tr -t 1 -f | grep "pack/b.bin" | grep -q " No " || fail "-f does not show b.bin unwanted: $(tr -t 1 -f)"
-tr -t 1 -g 1 | grep -q success || fail "-g did not succeed"
-tr -t 1 -f | grep "pack/b.bin" | grep -q " Yes " || fail "-f does not show b.bin wanted again"
+tr -t 1 -G 1 | matches success || fail "-G did not succeed"
+tr -t 1 -f | grep "pack/b.bin" | matches " No " || fail "-f does not show b.bin unwanted: $(tr -t 1 -f)"
+tr -t 1 -g 1 | matches success || fail "-g did not succeed"
+tr -t 1 -f | grep "pack/b.bin" | matches " Yes " || fail "-f does not show b.bin wanted again"
 tr -t 1 -it >"$work/it1" || fail "-it failed"
 # The seed dials us; wait until it is connected, then see it in -pi.
 for _ in $(seq 1 100); do tr -t 1 -pi >"$work/pi1"; grep -q "$net.2" "$work/pi1" && break; sleep 0.2; done
 grep -q "$net.2" "$work/pi1" || fail "-pi never showed the libtorrent seed $net.2: $(cat "$work/pi1")"
-tr -t 1 -S | grep -q success || fail "-S did not succeed"
-tr -l | grep -q "Stopped" || fail "-l does not show Stopped: $(tr -l)"
-tr -t 1 -s | grep -q success || fail "-s did not succeed"
-tr -t 1 -D | grep -q success || fail "-D did not succeed"
-for _ in $(seq 1 600); do tr -l | grep -qE " 100% .* pack$" && break; sleep 0.2; done
-tr -l | grep -qE " 100% .* pack$" || fail "the download did not complete: $(tr -l; tr -t 1 -i | grep -E "State|Percent")"
+tr -t 1 -S | matches success || fail "-S did not succeed"
+tr -l | matches "Stopped" || fail "-l does not show Stopped: $(tr -l)"
+tr -t 1 -s | matches success || fail "-s did not succeed"
+tr -t 1 -D | matches success || fail "-D did not succeed"
+for _ in $(seq 1 600); do tr -l | matches -E " 100% .* pack$" && break; sleep 0.2; done
+tr -l | matches -E " 100% .* pack$" || fail "the download did not complete: $(tr -l; tr -t 1 -i | grep -E "State|Percent")"
 cmp -s "$work/src/pack/a.bin" "$work/dl/pack/a.bin" && cmp -s "$work/src/pack/b.bin" "$work/dl/pack/b.bin" ||
   fail "downloaded data differs"
-tr -t 1 -v | grep -q success || fail "-v did not succeed"
-for _ in $(seq 1 100); do tr -l | grep -qE " 100% .*(Idle|Seeding).* pack$" && break; sleep 0.2; done
-tr -l | grep -qE " 100% .*(Idle|Seeding).* pack$" || fail "not seeding after -v: $(tr -l)"
+tr -t 1 -v | matches success || fail "-v did not succeed"
+for _ in $(seq 1 100); do tr -l | matches -E " 100% .*(Idle|Seeding).* pack$" && break; sleep 0.2; done
+tr -l | matches -E " 100% .*(Idle|Seeding).* pack$" || fail "not seeding after -v: $(tr -l)"
 
 # Rename a file of the live torrent (torrent-rename-path; transmission-remote 3.00 has no --rename, so the
 # call is made directly, session-id handshake included): moved on disk, listed under its new name.
@@ -122,29 +122,29 @@ timeout 30 "$python" "$work/rename.py" "$net.1" "$rpc_port" pack/b.bin c.bin >"$
 grep -q '"result":"success"' "$work/rename.out" || fail "torrent-rename-path did not succeed: $(cat "$work/rename.out")"
 [ -e "$work/dl/pack/c.bin" ] && [ ! -e "$work/dl/pack/b.bin" ] || fail "the renamed file was not moved on disk"
 cmp -s "$work/src/pack/b.bin" "$work/dl/pack/c.bin" || fail "the renamed file's data differs"
-tr -t 1 -f | grep -q "pack/c.bin" || fail "-f does not show the new name: $(tr -t 1 -f)"
+tr -t 1 -f | matches "pack/c.bin" || fail "-f does not show the new name: $(tr -t 1 -f)"
 
 # Session-wide limits (session-set), then none again.
-tr -d 2000 -u 700 | grep -q success || fail "session -d/-u did not succeed"
+tr -d 2000 -u 700 | matches success || fail "session -d/-u did not succeed"
 tr -si >"$work/si" || fail "-si failed"
 grep -q "Download speed limit: 2.00 MB/s" "$work/si" && grep -q "Upload speed limit: 700 kB/s" "$work/si" ||
   fail "-si does not show the session limits: $(grep "speed limit" "$work/si")"
-tr -D -U | grep -q success || fail "session -D/-U did not succeed"
-tr -si | grep -q "Download speed limit: Unlimited" || fail "the session download limit was not lifted"
+tr -D -U | matches success || fail "session -D/-U did not succeed"
+tr -si | matches "Download speed limit: Unlimited" || fail "the session download limit was not lifted"
 # The alternative ("turtle") limits.
-tr -asd 40 -asu 30 -as | grep -q success || fail "-asd/-asu/-as did not succeed"
+tr -asd 40 -asu 30 -as | matches success || fail "-asd/-asu/-as did not succeed"
 tr -si >"$work/si2" || fail "-si failed"
 grep -q "Download speed limit: 40 kB/s (.*Enabled turtle limit: 40 kB/s)" "$work/si2" &&
   grep -q "Upload speed limit: 30 kB/s (.*Enabled turtle limit: 30 kB/s)" "$work/si2" ||
   fail "-si does not show the turtle limits: $(grep -i "limit" "$work/si2")"
-tr -AS | grep -q success || fail "-AS did not succeed"
+tr -AS | matches success || fail "-AS did not succeed"
 
 # The watch dir.
 cp "$work/other.torrent" "$work/watch/other.torrent"
-for _ in $(seq 1 100); do tr -l | grep -q " other.bin$" && break; sleep 0.2; done
-tr -l | grep -q " other.bin$" || fail "the watch dir's torrent was not added: $(tr -l; cat "$work/daemon1.err")"
+for _ in $(seq 1 100); do tr -l | matches " other.bin$" && break; sleep 0.2; done
+tr -l | matches " other.bin$" || fail "the watch dir's torrent was not added: $(tr -l; cat "$work/daemon1.err")"
 [ -e "$work/watch/other.torrent.added" ] || fail "the watch dir's file was not renamed .added"
-tr -t 2 -r | grep -q success || fail "-r did not succeed"
+tr -t 2 -r | matches success || fail "-r did not succeed"
 
 # Restart: SIGTERM, clean exit, then the torrent is back complete without a byte downloaded.
 kill -TERM "$daemon_pid"
@@ -152,10 +152,10 @@ finish "$daemon_pid"
 [ "$status" = 0 ] || fail "the daemon exited with $status on SIGTERM: $(tail -5 "$work/daemon1.err")"
 grep -q "stopped" "$work/daemon1.out" || fail "no 'stopped' line after SIGTERM"
 start_daemon 2
-for _ in $(seq 1 100); do tr -l | grep -qE " 100% .* pack$" && break; sleep 0.2; done
-tr -l | grep -qE " 100% .* pack$" || fail "after a restart the torrent is not back complete: $(tr -l)"
-tr -l | grep -q " other.bin$" && fail "the removed torrent came back after the restart"
-tr -t 1 -f | grep -q "pack/c.bin" || fail "after a restart -f does not show the renamed file: $(tr -t 1 -f)"
+for _ in $(seq 1 100); do tr -l | matches -E " 100% .* pack$" && break; sleep 0.2; done
+tr -l | matches -E " 100% .* pack$" || fail "after a restart the torrent is not back complete: $(tr -l)"
+tr -l | matches " other.bin$" && fail "the removed torrent came back after the restart"
+tr -t 1 -f | matches "pack/c.bin" || fail "after a restart -f does not show the renamed file: $(tr -t 1 -f)"
 tr -t 1 -i >"$work/i2"
 grep -qE "Downloaded: (None|0)" "$work/i2" || fail "the restarted daemon downloaded again: $(grep Downloaded "$work/i2")"
 
@@ -165,19 +165,19 @@ nbt_pid=$(pgrep -P "$daemon_pid" | head -1)
 kill -9 "$nbt_pid"
 finish "$daemon_pid"  # (bash reports the "Killed" job: timeout re-raises the SIGKILL)
 start_daemon 3
-for _ in $(seq 1 100); do tr -l | grep -qE " 100% .* pack$" && break; sleep 0.2; done
-tr -l | grep -qE " 100% .* pack$" || fail "after kill -9 the torrent is not back complete: $(tr -l)"
-tr -t 1 -i | grep -qE "Downloaded: (None|0)" || fail "after kill -9 the daemon downloaded again"
-tr -t 1 -f | grep -q "pack/c.bin" || fail "after kill -9 -f does not show the renamed file: $(tr -t 1 -f)"
+for _ in $(seq 1 100); do tr -l | matches -E " 100% .* pack$" && break; sleep 0.2; done
+tr -l | matches -E " 100% .* pack$" || fail "after kill -9 the torrent is not back complete: $(tr -l)"
+tr -t 1 -i | matches -E "Downloaded: (None|0)" || fail "after kill -9 the daemon downloaded again"
+tr -t 1 -f | matches "pack/c.bin" || fail "after kill -9 -f does not show the renamed file: $(tr -t 1 -f)"
 
 # A magnet without an info-hash is refused with a clear error (magnets that work: daemon_magnet.sh).
 tr -a "magnet:?dn=no-hash" >"$work/magnet.out" 2>&1 && fail "a magnet without a hash was accepted"
 grep -q "invalid magnet link" "$work/magnet.out" || fail "no clear magnet refusal: $(cat "$work/magnet.out")"
 
 # Remove with data, then stop.
-tr -t 1 --remove-and-delete | grep -q success || fail "--remove-and-delete did not succeed"
+tr -t 1 --remove-and-delete | matches success || fail "--remove-and-delete did not succeed"
 [ ! -e "$work/dl/pack/a.bin" ] && [ ! -e "$work/dl/pack/c.bin" ] || fail "--remove-and-delete left the data"
-tr -l | grep -q " pack$" && fail "the torrent is still listed after removal"
+tr -l | matches " pack$" && fail "the torrent is still listed after removal"
 kill -TERM "$daemon_pid"
 finish "$daemon_pid"
 [ "$status" = 0 ] || fail "the daemon exited with $status on SIGTERM"

@@ -3,6 +3,7 @@
 # Creates v1, v2 and hybrid torrents of a small folder, reads them back (text and JSON), cross-checks the
 # info-hashes with libtorrent and mktorrent when they are installed, and checks that errors are one line.
 set -euo pipefail
+matches() { grep "$@" >/dev/null; } # grep -q in a pipeline can SIGPIPE the writer
 NBT=${NBT:?set NBT to the nbt binary}
 PY=${NBT_PYTHON:-/usr/bin/python3}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,7 +54,7 @@ if command -v mktorrent >/dev/null; then
 fi
 
 magnet='magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=x&tr=http%3A%2F%2Ft%2Fa'
-timeout 30 "$NBT" info "$magnet" | grep -q c12fe1c06bba254a9dc9f519b335aa7c1367a88a || fail "magnet info"
+timeout 30 "$NBT" info "$magnet" | matches c12fe1c06bba254a9dc9f519b335aa7c1367a88a || fail "magnet info"
 
 set +e
 timeout 30 "$NBT" info "$here/BTMetainfoTests/Corpus/bad/negative_piece_len.torrent" >"$work/out" 2>"$work/err"

@@ -58,7 +58,7 @@ timeout -k 5 60 "$NBT" download "$torrent" -o "$work/dl-preferred" --bind "$pref
   fail "nbt download --encryption preferred from ctorrent failed: $(grep -a "peer " "$work/preferred.err" | tail -3)"
 preferred_seconds=$(elapsed_since "$started")
 cmp -s "$work/src/payload.bin" "$work/dl-preferred/payload.bin" || fail "the data downloaded from ctorrent differs"
-grep -a "peer disconnected" "$work/preferred.err" | head -1 | grep -q "reason=mseSyncFailure" ||
+grep -a "peer disconnected" "$work/preferred.err" | head -1 | matches "reason=mseSyncFailure" ||
   fail "the first attempt did not end with reason=mseSyncFailure: $(grep -a "peer " "$work/preferred.err" | head -3)"
 grep -aq "peer connected" "$work/preferred.err" || fail "no plaintext connection to ctorrent in the log"
 [ "$(wire_handshakes "$preferred_ip")" -ge 1 ] || fail "no plaintext handshake of the redial on the wire"

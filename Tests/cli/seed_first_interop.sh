@@ -61,10 +61,10 @@ start_bg "$work/seed" 150 seed "$torrent" "$work/src" --bind "$seed_ip" --peer "
 seed_port=$(listen_port "$work/seed")
 # Its `started` announce is in before any leecher asks the tracker (the tracker lists a seeder).
 for _ in $(seq 1 100); do
-  "$NBT" scrape "$torrent" --allow-local --json 2>/dev/null | grep -q '"seeders" *: *[1-9]' && break
+  "$NBT" scrape "$torrent" --allow-local --json 2>/dev/null | matches '"seeders" *: *[1-9]' && break
   sleep 0.2
 done
-"$NBT" scrape "$torrent" --allow-local --json 2>/dev/null | grep -q '"seeders" *: *[1-9]' ||
+"$NBT" scrape "$torrent" --allow-local --json 2>/dev/null | matches '"seeders" *: *[1-9]' ||
   fail "the tracker does not list the seed: $("$NBT" scrape "$torrent" --allow-local 2>&1)"
 sleep 3  # the leechers start later than the seed, as in real use
 

@@ -37,8 +37,8 @@ download_from() {
 start_bg "$work/seed-utp" 90 seed "$torrent" "$work/src" --bind 127.0.0.1 --port 0 --no-dht --transport utp
 port=$(listen_port "$work/seed-utp")
 # A uTP-only seed listens on UDP, not TCP: a completed download can only have come over uTP.
-ss -ltn "sport = :$port" | grep -q LISTEN && fail "the uTP-only seed listens on TCP port $port"
-ss -lun "sport = :$port" | grep -q "127.0.0.1:$port" || fail "the uTP-only seed has no UDP socket on $port"
+ss -ltn "sport = :$port" | matches LISTEN && fail "the uTP-only seed listens on TCP port $port"
+ss -lun "sport = :$port" | matches "127.0.0.1:$port" || fail "the uTP-only seed has no UDP socket on $port"
 utp_line=$(download_from "$port" utp dl-utp)
 kill "$last_pid" 2>/dev/null || true
 

@@ -47,7 +47,7 @@ for _ in $(seq 1 300); do grep -q "RPC on http" "$work/daemon.out" 2>/dev/null &
 grep -q "RPC on http" "$work/daemon.out" || fail "the daemon did not start: $(cat "$work/daemon.out" "$work/daemon.err")"
 tr() { timeout 20 transmission-remote "127.0.0.1:$rpc_port" "$@"; }
 tr -a "$work/first.torrent" >/dev/null || fail "transmission-remote -a failed"
-curl -sf "http://127.0.0.1:$rpc_port/transmission/web/" | grep -q "<title>Transmission" ||
+curl -sf "http://127.0.0.1:$rpc_port/transmission/web/" | matches "<title>Transmission" ||
   fail "the daemon does not serve the web interface at /transmission/web/"
 
 debug_port=$((RANDOM % 20000 + 10000))
@@ -99,8 +99,8 @@ PY
   fail "the browser session failed: $(cat "$work/browser.out"; tail -5 "$work/chrome.out")"
 
 list=$(tr -l)
-echo "$list" | grep -q "second.bin" || fail "the torrent added through the page is not in the daemon: $list"
-echo "$list" | grep "first album.bin" | grep -q "Stopped" || fail "the torrent paused through the page is not stopped: $list"
+echo "$list" | matches "second.bin" || fail "the torrent added through the page is not in the daemon: $list"
+echo "$list" | grep "first album.bin" | matches "Stopped" || fail "the torrent paused through the page is not stopped: $list"
 echo "$list" | grep "second.bin" | grep -vq "Stopped" || fail "pausing one torrent stopped the other too: $list"
 [ -s "$NBT_ARTIFACTS/webui.png" ] || fail "no screenshot"
 sed 's/^/webui_chromium.sh: /' "$work/browser.out"
