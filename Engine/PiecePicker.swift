@@ -96,18 +96,6 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
         case unwanted
     }
 
-    private enum PeerPieces: Sendable {
-        case all
-        case partial(Bitfield)
-
-        subscript(piece: Int) -> Bool {
-            switch self {
-            case .all: return true
-            case .partial(let bitfield): return bitfield[piece]
-            }
-        }
-    }
-
     private struct Partial: Sendable {
         var blocks: [BlockState]
         var freeCount: Int
@@ -130,9 +118,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     /// Pieces with a priority above 0 (those holding a byte of a file that is not skipped), verified or not.
     public private(set) var wantedPieces: Bitfield
 
-    private var peerCounts: [Int]
-    private var seedCount = 0
-    private var peers: [Peer: PeerPieces] = [:]
+    private var availability: PieceAvailability<Peer>
     private var filePriorities: [FilePriority]
     private var piecePriorities: [Int]
     private var partials: [Int: Partial] = [:]
@@ -146,7 +132,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
         self.layout = layout
         self.configuration = configuration
         self.have = have ?? Bitfield(count: layout.pieceCount)
-        self.peerCounts = [Int](repeating: 0, count: layout.pieceCount)
+        self.availability = PieceAvailability(pieceCount: layout.pieceCount)
         self.filePriorities = [FilePriority](repeating: .normal, count: layout.files.count)
         self.piecePriorities = []
         self.wantedPieces = Bitfield(count: layout.pieceCount)
@@ -156,7 +142,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     // MARK: - Queries
 
     /// Number of peers known to have `piece`.
-    public func availability(ofPiece piece: Int) -> Int { peerCounts[piece] + seedCount }
+    public func availability(ofPiece piece: Int) -> Int { availability.count(ofPiece: piece) }
 
     /// The priority a piece inherits: the highest of the non-pad files it overlaps (0 when none).
     public func priority(ofPiece piece: Int) -> Int { piecePriorities[piece] }
@@ -202,7 +188,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
 
     /// Whether `peer` has a wanted piece we lack (we should be interested in it).
     public func isInteresting(_ peer: Peer) -> Bool {
-        guard let pieces = peers[peer] else { return false }
+        guard let pieces = availability.pieces(of: peer) else { return false }
         return (0..<layout.pieceCount).contains { pieces[$0] && wanted($0) }
     }
 
@@ -223,52 +209,22 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     /// A peer's `bitfield` (or `have_none`, with an empty bitfield); replaces what it announced before.
     public mutating func peerBitfield(_ peer: Peer, _ bitfield: Bitfield) {
         precondition(bitfield.count == layout.pieceCount, "bitfield size does not match the layout")
-        forgetPieces(of: peer)
-        if bitfield.isAllSet {
-            peers[peer] = .all
-            seedCount += 1
-        } else {
-            peers[peer] = .partial(bitfield)
-            for piece in bitfield.setIndexes { peerCounts[piece] += 1 }
-        }
+        availability.set(peer, bitfield)
     }
 
     /// A peer's `have_all` (BEP 6): it is a seed.
-    public mutating func peerHasAll(_ peer: Peer) {
-        forgetPieces(of: peer)
-        peers[peer] = .all
-        seedCount += 1
-    }
+    public mutating func peerHasAll(_ peer: Peer) { availability.setAll(peer) }
 
     /// A peer's `have` for `piece`.
     public mutating func peerHas(_ peer: Peer, piece: Int) {
         precondition(piece >= 0 && piece < layout.pieceCount, "piece index out of range")
-        switch peers[peer] {
-        case .all:
-            return
-        case .partial(var bitfield):
-            guard !bitfield[piece] else { return }
-            bitfield[piece] = true
-            peerCounts[piece] += 1
-            if bitfield.isAllSet {
-                for index in 0..<layout.pieceCount { peerCounts[index] -= 1 }
-                peers[peer] = .all
-                seedCount += 1
-            } else {
-                peers[peer] = .partial(bitfield)
-            }
-        case nil:
-            var bitfield = Bitfield(count: layout.pieceCount)
-            bitfield[piece] = true
-            peerBitfield(peer, bitfield)
-        }
+        availability.add(piece, to: peer)
     }
 
     /// A peer disconnected: its pieces no longer count, its requests return to the pool, and pieces it held
     /// exclusively on parole become shareable.
     public mutating func peerLeft(_ peer: Peer) {
-        forgetPieces(of: peer)
-        peers[peer] = nil
+        availability.remove(peer)
         _ = cancelRequests(of: peer)
         requestsByPeer[peer] = nil
         releaseExclusivity(of: peer)
@@ -296,7 +252,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     public mutating func pick(
         for peer: Peer, count: Int, context: PickContext = PickContext(), using random: inout some RandomNumberGenerator
     ) -> [BlockRequest] {
-        guard count > 0, let pieces = peers[peer] else { return [] }
+        guard count > 0, let pieces = availability.pieces(of: peer) else { return [] }
         func supplies(_ piece: Int) -> Bool {
             piece >= 0 && piece < layout.pieceCount && pieces[piece] && wanted(piece)
                 && (!context.choked || context.allowedFast.contains(piece))
@@ -538,14 +494,6 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
             guard case .requested(let requesters) = state else { continue }
             let requested = block(piece, index)
             for requester in requesters { requestsByPeer[requester]?.remove(requested) }
-        }
-    }
-
-    private mutating func forgetPieces(of peer: Peer) {
-        switch peers[peer] {
-        case .all: seedCount -= 1
-        case .partial(let bitfield): for piece in bitfield.setIndexes { peerCounts[piece] -= 1 }
-        case nil: break
         }
     }
 

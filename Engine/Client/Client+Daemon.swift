@@ -30,9 +30,7 @@ extension Client {
     /// - Throws: ``EngineError`` (`unknownTorrent`, `shutDown`).
     public func reannounce(_ handle: TorrentHandle) async throws(EngineError) {
         try await onLoop { core throws(EngineError) in
-            guard let session = core.session(handle) else {
-                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
-            }
+            let session = try core.requireSession(handle)
             session.schedule?.reannounce(now: core.loop.now)
             core.announcer.announceDue(session, now: core.loop.now)
         }
@@ -85,29 +83,6 @@ extension Client {
     /// Without trackers in the configuration (``ClientConfiguration/usesTrackers``) nothing is announced.
     /// - Throws: ``EngineError`` (`unknownTorrent`, `shutDown`).
     public func setTrackers(_ tiers: [[String]], for handle: TorrentHandle) async throws(EngineError) {
-        let tiers = tiers.map { $0.filter { !$0.isEmpty } }.filter { !$0.isEmpty }
-        let kept = Set(tiers.joined())
-        let stops = try await onLoop { core throws(EngineError) -> [StopAnnounce] in
-            guard let session = core.session(handle) else {
-                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
-            }
-            guard core.configuration.usesTrackers else { return [] }
-            let stops = core.announcer.announceStopped(session).filter { !kept.contains($0.url) }
-            guard !tiers.isEmpty else {
-                session.schedule = nil
-                return stops
-            }
-            var random = TrackerRandom()
-            session.schedule = AnnounceSchedule(
-                tiers: tiers, isPrivate: session.torrent.isPrivate, random: &random, now: core.loop.now)
-            if session.trackerClient == nil { core.announcer.startTrackerClient(for: session) }
-            if session.state != .checking { core.announcer.announceDue(session, now: core.loop.now) }
-            return stops
-        }
-        for stop in stops {
-            events.emit(.trackerConnect(.init(torrent: stop.torrent, url: stop.url), event: .stopped))
-            Task { _ = try? await stop.tracker.announce(stop.request, to: stop.url) }
-        }
-        configuration.logger.info("\(handle.name): \(kept.count) trackers in \(tiers.count) tiers")
+        try await lifecycle.setTrackers(tiers, for: handle)
     }
 }

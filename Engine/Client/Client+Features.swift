@@ -16,36 +16,7 @@ extension Client {
     /// - Throws: ``EngineError`` (`unknownTorrent`, `storageFailed`, `shutDown`; `invalidConfiguration` while it
     ///   is checked already or a magnet's metadata is being fetched).
     public func recheck(_ handle: TorrentHandle) async throws(EngineError) {
-        let session = try await onLoop { core throws(EngineError) in
-            guard let session = core.session(handle) else {
-                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
-            }
-            guard session.state != .checking else {
-                throw EngineError(.invalidConfiguration, "\(handle.name) is already being checked")
-            }
-            guard session.hasMetadata else {
-                throw EngineError(.invalidConfiguration, "\(handle.name) has no metadata yet: nothing to check")
-            }
-            core.downloads.beginCheck(session)
-            return session
-        }
-        configuration.logger.info("rechecking \(handle)")
-        // Blocks received before the peers were closed are written first (see `ClientCore.writesSettled`).
-        let settled = try await onLoop { core in core.downloads.writesSettled(session) }
-        try? await settled.get()
-        let core = self.core
-        do {
-            try await session.store.checkExistingData(progress: { progress in
-                core.loop.execute { core.downloads.checkProgressed(session, fraction: progress.fraction) }
-            })
-        } catch {
-            _ = try? await onLoop { core in core.downloads.fail(session, error: error) }
-            throw EngineError(.storageFailed, "\(handle.name): \(error)")
-        }
-        let verified = await session.store.verifiedPieces
-        try await onLoop { core in
-            core.downloads.finishCheck(session, verified: verified, priorities: nil, reportPieces: true)
-        }
+        try await lifecycle.recheck(handle)
     }
 
     // MARK: Limits
@@ -56,9 +27,7 @@ extension Client {
     /// - Throws: ``EngineError`` (`unknownTorrent`, `shutDown`).
     public func setLimits(_ limits: TorrentLimits, for handle: TorrentHandle) async throws(EngineError) {
         try await onLoop { core throws(EngineError) in
-            guard let session = core.session(handle) else {
-                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
-            }
+            let session = try core.requireSession(handle)
             session.limits = limits
             core.applyLimits(session)
         }
@@ -76,9 +45,7 @@ extension Client {
     ///   `shutDown`).
     public func setFilePriorities(_ handle: TorrentHandle, _ priorities: [FilePriority]) async throws(EngineError) {
         let store = try await onLoop { core throws(EngineError) in
-            guard let session = core.session(handle) else {
-                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
-            }
+            let session = try core.requireSession(handle)
             guard priorities.count == session.torrent.layout.files.count else {
                 throw EngineError(
                     .invalidConfiguration,

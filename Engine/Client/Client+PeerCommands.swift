@@ -27,9 +27,7 @@ extension Client {
         async throws(EngineError)
     {
         try await onLoop { core throws(EngineError) in
-            guard let session = core.session(handle) else {
-                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
-            }
+            let session = try core.requireSession(handle)
             let matching = session.connections.values.filter { $0.endpoint == peer && !$0.isClosed }
             guard !matching.isEmpty else { throw EngineError(.unknownPeer, "no connection to \(peer)") }
             for connection in matching { core.apply(command, to: connection) }

@@ -8,9 +8,7 @@ extension Client {
     ///   index out of range, `storageFailed` when the file cannot be moved, `shutDown`).
     public func renameFile(_ handle: TorrentHandle, index: Int, to path: [String]) async throws(EngineError) {
         let target = try await onLoop { core throws(EngineError) in
-            guard let session = core.session(handle) else {
-                throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
-            }
+            let session = try core.requireSession(handle)
             guard session.hasMetadata, session.torrent.files.indices.contains(index), !path.isEmpty else {
                 throw EngineError(.invalidConfiguration, "\(handle.name) has no file \(index) to rename")
             }

@@ -35,7 +35,7 @@ extension ClientCore {
                 webSeeds.granted(grant.bytes, to: grant.peer)
                 continue
             }
-            guard let connection = connections.byKey[grant.peer], let session = connection.session else { continue }
+            guard let connection = connections.byKey[grant.peer], connection.session != nil else { continue }
             switch grant.direction {
             case .upload:
                 uploads.uploadTokensGranted(grant.bytes, to: connection)

@@ -187,6 +187,15 @@ final class ClientCore: @unchecked Sendable {
 
     func session(_ handle: TorrentHandle) -> TorrentSession? { torrents[handle.wireInfoHash] }
 
+    /// The session of `handle`.
+    /// - Throws: ``EngineError`` `unknownTorrent` when it is not in the client.
+    func requireSession(_ handle: TorrentHandle) throws(EngineError) -> TorrentSession {
+        guard let session = torrents[handle.wireInfoHash] else {
+            throw EngineError(.unknownTorrent, "\(handle.name) is not in the client")
+        }
+        return session
+    }
+
     var handles: [TorrentHandle] { torrents.values.map(\.handle).sorted { $0.name < $1.name } }
 
     var allSessions: [TorrentSession] { Array(torrents.values) }

@@ -15,7 +15,7 @@ import NIOCore
 /// joins BTWire's ``PieceLayerFetch``, which plans the requests over the peers, verifies each answer against
 /// the file's root and names the peers whose hashes do not verify (they lose reputation and are
 /// disconnected, as for bad metadata). Once every layer is verified the torrent, with its layers, is adopted
-/// as a magnet's is (``Client/adoptMetadata(_:of:metadata:core:)``): `RESUME.torrent` is written with
+/// as a magnet's is (``TorrentLifecycle/adoptMetadata(_:of:metadata:core:)``): `RESUME.torrent` is written with
 /// `piece layers`, the storage verifies pieces by them, and requests start. Nothing is requested before:
 /// a v2-only torrent has no other hashes. A hybrid whose layers do not come within
 /// ``PendingPieceLayers/hybridWait`` (3 s when none of its peers speaks v2) is adopted without them and checks pieces by its
@@ -150,7 +150,7 @@ final class PieceLayerExchanger: EngineComponent, @unchecked Sendable {
         guard let metadata = session.metadata else { return }
         session.metadata!.layers = nil
         let core = self.core
-        Task { await Client.adoptMetadata(torrent, of: session, metadata: metadata, core: core) }
+        Task { await TorrentLifecycle.adoptMetadata(torrent, of: session, metadata: metadata, core: core) }
     }
 
     /// A peer's hashes did not prove up to the file's root: a corrupt piece for the ledger, and the
