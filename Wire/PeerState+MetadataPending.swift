@@ -16,6 +16,23 @@ extension PeerStateMachine {
         /// `have all` (true) or `have none` (false), when sent.
         private(set) var all: Bool?
 
+        /// What `message` costs the peer's input budget before it is recorded: a `have` already kept (or
+        /// beyond ``maximumHaves``) is redundant; a bitfield after a bitfield or `have all`/`have none`, and any
+        /// `have all`/`have none`, are availability messages (a peer says its pieces once, then `have`s). Nil
+        /// for a message that costs nothing here.
+        func budgetCost(of message: PeerMessage) -> InputBudget.Kind? {
+            switch message {
+            case .have(let piece):
+                return haves.contains(piece) || haves.count >= Self.maximumHaves ? .redundantHave : nil
+            case .bitfield:
+                return bitfield != nil || all != nil ? .availability : nil
+            case .haveAll, .haveNone:
+                return .availability
+            default:
+                return nil
+            }
+        }
+
         /// Keeps an availability message; true when `message` was one (it needs nothing else now).
         /// - Throws: `have all` / `have none` without the fast extension (BEP 6).
         mutating func record(_ message: PeerMessage, fast: Bool) throws(Closing) -> Bool {

@@ -89,6 +89,35 @@ import Testing
         #expect(pair.disconnectOfA == .malformedPacket)
     }
 
+    /// While the count is unknown the peer's availability is only kept, but it is budgeted as in the active
+    /// phase: repeated `have`s, bitfields and `have all`/`have none` beyond the limits end the connection, as
+    /// they would once the metadata is there.
+    @Test(arguments: ["have", "bitfield", "haveAll"])
+    func availabilityFloodsWhileTheMetadataIsPendingAreCutOff(kind: String) {
+        let content = PeerPair.content(size: 3 * Self.pieceLength, seed: 12)
+        let real = PeerPair.configuration(
+            content: content, pieceLength: Self.pieceLength, have: false, fast: true, peerIDByte: 1)
+        let peer = PeerPair.configuration(
+            content: content, pieceLength: Self.pieceLength, have: false, fast: true, peerIDByte: 2)
+        var pair = PeerPair(a: Self.awaiting(real), b: peer, content: content)
+        pair.connect()
+        let limits = pair.a.configuration.inputLimits
+        let bound = max(limits.maximumRedundantHaves, limits.maximumAvailabilityMessages)
+        let message: PeerMessage =
+            switch kind {
+            case "have": .have(piece: 1)
+            case "bitfield": .bitfield(ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF]))
+            default: .haveAll
+            }
+        var sent = 0
+        while pair.disconnectOfA == nil && sent <= bound + 2 {
+            pair.apply(pair.a.receive(message: message, now: pair.now), fromA: true)
+            sent += 1
+        }
+        #expect(pair.disconnectOfA == .protocolViolation, "\(sent) \(kind) messages in one window")
+        #expect(sent > 1 && sent <= bound + 2)  // the first `have` or bitfield is free
+    }
+
     @Test func aConnectionStillDiallingTakesTheCountAndGreetsWithIt() {
         let content = PeerPair.content(size: 2 * Self.pieceLength, seed: 11)
         let real = PeerPair.configuration(
