@@ -71,6 +71,13 @@ public struct PeerExchangeState: Sendable {
                 && lhs.dropped == rhs.dropped && lhs.ignored == rhs.ignored && lhs.cameTooSoon == rhs.cameTooSoon
         }
 
+        /// The added peers worth dialling: all of them, except, when we are upload only ourselves (a seed, or
+        /// a partial seed with every piece it wants), those flagged seed or upload only (0x02): two such peers
+        /// have nothing to give each other and would part at once (libtorrent does not connect them either).
+        public func dialCandidates(weAreUploadOnly: Bool) -> [PeerEndpoint] {
+            added.filter { !(weAreUploadOnly && $0.flags.contains(.seed)) }.map(\.endpoint)
+        }
+
         /// Hashes every field.
         public func hash(into hasher: inout Hasher) {
             for (endpoint, flags) in added {

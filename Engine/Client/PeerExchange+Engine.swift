@@ -87,7 +87,7 @@ final class PeerExchanger: EngineComponent, @unchecked Sendable {
                 connection, .protocolViolation, detail: "ut_pex messages more often than once a minute")
             return
         }
-        for (endpoint, _) in learnt.added {
+        for endpoint in learnt.dialCandidates(weAreUploadOnly: session.isComplete) {
             core.connections.addPeer(
                 host: endpoint.address.description, port: Int(endpoint.port), source: .pex, to: session)
         }

@@ -36,6 +36,17 @@ import Testing
         #expect(try PEXMessage(decoding: first.encoded()) == first)
     }
 
+    @Test func anUploadOnlySideDoesNotDialPeersFlaggedSeed() throws {
+        var pex = PeerExchangeState(excluding: [us, them])
+        let seed = Self.endpoint("10.0.0.3", 1000)
+        let leecher = Self.endpoint("10.0.0.4", 1000)
+        let partial = Self.endpoint("10.0.0.5", 1000)
+        let message = PEXMessage(added: [seed, leecher, partial], addedFlags: [0x02, 0x10, 0x12])
+        let learnt = pex.received(message, now: now)
+        #expect(learnt.dialCandidates(weAreUploadOnly: false) == [seed, leecher, partial])
+        #expect(learnt.dialCandidates(weAreUploadOnly: true) == [leecher])
+    }
+
     @Test func atMostFiftyAddedAndFiftyDroppedPerMessage() throws {
         var pex = PeerExchangeState(excluding: [us, them])
         let many = (1...120).map { Self.endpoint("10.1.0.\($0)", 6881) }
