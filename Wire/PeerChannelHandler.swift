@@ -307,10 +307,12 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
     /// mutation of each would copy it whole). Nil when there is no machine yet. Actions `body` returns are
     /// not performed: pass them to ``perform(_:flush:)``.
     public func withMachine<R>(_ body: (inout PeerStateMachine) -> R) -> R? {
-        guard var moved = machine else { return nil }
-        machine = nil
-        defer { machine = moved }
-        return body(&moved)
+        // Moved out and back, not copied: a copy retains and releases every reference the machine holds, and
+        // this runs several times per block (profiled: 8 % of a seed's CPU before).
+        guard var moved = machine.take() else { return nil }
+        let result = body(&moved)
+        machine = moved
+        return result
     }
 
     /// Replaces the machine of a handler that has not started yet (a dial's connection hands over its

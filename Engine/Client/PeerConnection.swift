@@ -100,10 +100,10 @@ final class PeerConnection: @unchecked Sendable {
     /// Runs `body` on the state machine in place (the driver's, or the pending one); nil when there is none.
     func withMachine<R>(_ body: (inout PeerStateMachine) -> R) -> R? {
         if let driver { return driver.withMachine(body) }
-        guard var moved = pendingMachine else { return nil }
-        pendingMachine = nil
-        defer { pendingMachine = moved }
-        return body(&moved)
+        guard var moved = pendingMachine.take() else { return nil }
+        let result = body(&moved)
+        pendingMachine = moved
+        return result
     }
 
     /// Makes a driver for a channel of this dial. A dial by name may try several addresses, one channel

@@ -35,15 +35,21 @@ extension Uploader {
         let cap = configuration.maximumQueuedUploadBytesPerPeer
         let limited = uploadsLimited(session)
         core.deferringFlushes {
-            while !connection.isClosed, let next = connection.withMachine({ $0.nextRequestToRead }) ?? nil {
-                let cost = Self.uploadCost(next)
-                guard connection.queuedUploadBytes == 0 || connection.queuedUploadBytes + cost <= cap else { break }
-                if limited {
-                    guard connection.uploadTokens >= next.length else { break }
-                    connection.uploadTokens -= next.length
-                }
-                guard let claimed = connection.withMachine({ $0.claimNextRequest() }) ?? nil else { break }
-                connection.admittedUploadBytes += cost
+            while !connection.isClosed {
+                // One pass over the machine per request: look, and claim when it fits.
+                let queued = connection.queuedUploadBytes
+                let tokens = connection.uploadTokens
+                let claimed =
+                    connection.withMachine { machine -> BlockRequest? in
+                        guard let next = machine.nextRequestToRead,
+                            queued == 0 || queued + Self.uploadCost(next) <= cap,
+                            !limited || tokens >= next.length
+                        else { return nil }
+                        return machine.claimNextRequest()
+                    } ?? nil
+                guard let claimed else { break }
+                if limited { connection.uploadTokens -= claimed.length }
+                connection.admittedUploadBytes += Self.uploadCost(claimed)
                 read(claimed, for: connection, session: session)
             }
         }
