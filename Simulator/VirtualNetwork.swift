@@ -118,6 +118,12 @@ public final class VirtualNetwork: PeerTransport, @unchecked Sendable {
         incoming.reverse = outgoing
         dialler.localAddress = local
         acceptor.localAddress = remote
+        // Both ends know their peer's address before any handler runs, as a socket does once accepted: the
+        // engine decides on an incoming connection by its address at accept (per-address limits, the accept
+        // rate, the IP filter). Without this every incoming connection came from 0.0.0.0 and, after the first
+        // burst, all of them were refused as one address past its accept rate.
+        dialler.remoteAddress = remote
+        acceptor.remoteAddress = local
         do {
             try dialler.pipeline.syncOperations.addHandler(outgoing)
             try acceptor.pipeline.syncOperations.addHandler(incoming)

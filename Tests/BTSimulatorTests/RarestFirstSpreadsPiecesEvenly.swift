@@ -27,7 +27,19 @@ import Testing
         }
         #expect(rarest.allCompleted && ordered.allCompleted)
         #expect(rarest.availability.samples > 0 && ordered.availability.samples > 0)
-        #expect(rarest.availability.rarestOverMean > ordered.availability.rarestOverMean)
         #expect(rarest.availability.withoutLeecherCopy < ordered.availability.withoutLeecherCopy)
+        let lastRarest = rarest.peers.compactMap(\.completedAt).max() ?? .infinity
+        let lastOrdered = ordered.peers.compactMap(\.completedAt).max() ?? .infinity
+        #expect(lastRarest < lastOrdered, "rarest first finishes the swarm sooner")
+        // Stop 15 fixed the virtual network (every incoming connection used to come from 0.0.0.0, so after the
+        // first burst the peers were barely connected). In the fully connected swarm that is left, some piece
+        // is held by the seed alone in ~97 % of the steps in both modes and the rarest/mean figure is the same
+        // (0.0081 against 0.0081; either may come out ahead in a run): it no longer tells the two apart. Open until the scenario or the figure is
+        // changed (issue 18).
+        withKnownIssue(
+            "rarest/mean does not separate rarest first from sequential in a connected swarm", isIntermittent: true
+        ) {
+            #expect(rarest.availability.rarestOverMean > ordered.availability.rarestOverMean)
+        }
     }
 }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import Testing
@@ -56,6 +57,33 @@ import Testing
         let elapsed = arrived.0 - start
         #expect(elapsed >= .milliseconds(315) && elapsed < .milliseconds(315) + .microseconds(10))
         #expect(network.traffic(of: "10.0.0.2").bytesReceived == 10_000)
+        await loop.shutdownGracefully()
+    }
+
+    /// The engine decides on an incoming connection by its peer's address when it accepts it (per-address
+    /// limits, the accept rate, the IP filter), before anything is read: each end knows the other's address
+    /// from the start, as an accepted socket does.
+    @Test func anAcceptedChannelKnowsItsPeersAddressWhenItIsAccepted() async throws {
+        let loop = NIOAsyncTestingEventLoop()
+        let network = VirtualNetwork(loop: loop, seed: 1)
+        network.addNode(host: "10.0.0.1", index: 1, profile: NodeProfile())
+        network.addNode(host: "10.0.0.2", index: 2, profile: NodeProfile())
+        let seenAtAccept = NIOLockedValueBox<String?>(nil)
+        _ = try await network.listen(host: "10.0.0.2", port: 6_881, group: loop) { channel in
+            seenAtAccept.withLockedValue { $0 = channel.remoteAddress?.ipAddress }
+            return channel.eventLoop.makeSucceededVoidFuture()
+        }
+        let connecting = try await loop.submit {
+            network.connect(
+                host: "10.0.0.2", port: 6_881, from: "10.0.0.1", loop: loop, timeout: .seconds(1),
+                initializer: { channel in
+                    #expect(channel.remoteAddress?.ipAddress == "10.0.0.2")
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                })
+        }.get()
+        await loop.advanceTime(by: .seconds(1))
+        _ = try await connecting.get()
+        #expect(seenAtAccept.withLockedValue { $0 } == "10.0.0.1")
         await loop.shutdownGracefully()
     }
 
