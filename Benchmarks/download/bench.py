@@ -238,16 +238,25 @@ def main():
             rows.append(measure("libtorrent -> libtorrent" + TAG, [
                 PY, os.path.join(HERE, "lt_peer.py"), "download", "127.0.0.3", TORRENT, os.path.join(WORK, "lt"),
                 "127.0.0.1", str(seed_port)], seed.pid, os.path.join(WORK, "lt"), parse_lt))
-            print(f"round {r + 1}: libtorrent -> nbt", file=sys.stderr, flush=True)
-            rows.append(measure("libtorrent -> nbt" + TAG, [
-                NBT, "download", TORRENT, "-o", os.path.join(WORK, "us"), "--bind", "127.0.0.2",
-                "--peer", f"127.0.0.1:{seed_port}"] + NBT_ENC, seed.pid, os.path.join(WORK, "us"), parse_nbt))
-            if BASELINE:
+            def ours_from_lt():
+                print(f"round {r + 1}: libtorrent -> nbt", file=sys.stderr, flush=True)
+                rows.append(measure("libtorrent -> nbt" + TAG, [
+                    NBT, "download", TORRENT, "-o", os.path.join(WORK, "us"), "--bind", "127.0.0.2",
+                    "--peer", f"127.0.0.1:{seed_port}"] + NBT_ENC, seed.pid, os.path.join(WORK, "us"), parse_nbt))
+
+            def baseline_from_lt():
                 print(f"round {r + 1}: libtorrent -> nbt (baseline)", file=sys.stderr, flush=True)
                 rows.append(measure("libtorrent -> nbt baseline" + TAG, [
                     BASELINE, "download", TORRENT, "-o", os.path.join(WORK, "base"), "--bind", "127.0.0.6",
                     "--peer", f"127.0.0.1:{seed_port}"] + NBT_ENC, seed.pid, os.path.join(WORK, "base"), parse_nbt,
                     env=BASELINE_ENV))
+            # A and B alternate which goes first from round to round: the download right after libtorrent's
+            # overlaps that download's writeback and looked worse in every stop-15 run, whichever binary it was.
+            for step in ([ours_from_lt, baseline_from_lt] if r % 2 == 0 or not BASELINE
+                         else [baseline_from_lt, ours_from_lt]):
+                if step is baseline_from_lt and not BASELINE:
+                    continue
+                step()
         lt_idle = None
         if ENCRYPTION == "none":
             print("libtorrent seed: idle peers", file=sys.stderr, flush=True)
@@ -282,16 +291,24 @@ def main():
         # Our client on both ends, for comparison with libtorrent -> libtorrent (the seed stays the same); with
         # a baseline, the baseline's seed to the same downloader in the same rounds.
         for r in range(ROUNDS):
-            print(f"round {r + 1}: nbt -> nbt", file=sys.stderr, flush=True)
-            rows.append(measure("nbt -> nbt" + TAG, [
-                NBT, "download", TORRENT, "-o", os.path.join(WORK, "us2"), "--bind", "127.0.0.7",
-                "--peer", f"127.0.0.4:{our_port}"] + NBT_ENC, ours.pid, os.path.join(WORK, "us2"), parse_nbt))
-            if base_seed:
+            def from_our_seed():
+                print(f"round {r + 1}: nbt -> nbt", file=sys.stderr, flush=True)
+                rows.append(measure("nbt -> nbt" + TAG, [
+                    NBT, "download", TORRENT, "-o", os.path.join(WORK, "us2"), "--bind", "127.0.0.7",
+                    "--peer", f"127.0.0.4:{our_port}"] + NBT_ENC, ours.pid, os.path.join(WORK, "us2"), parse_nbt))
+
+            def from_baseline_seed():
                 print(f"round {r + 1}: nbt baseline seed -> nbt", file=sys.stderr, flush=True)
                 rows.append(measure("nbt baseline -> nbt" + TAG, [
                     NBT, "download", TORRENT, "-o", os.path.join(WORK, "us3"), "--bind", "127.0.0.9",
                     "--peer", f"127.0.0.8:{base_port}"] + NBT_ENC, base_seed.pid, os.path.join(WORK, "us3"),
                     parse_nbt))
+            # Alternating order, as above.
+            for step in ([from_our_seed, from_baseline_seed] if r % 2 == 0 or not base_seed
+                         else [from_baseline_seed, from_our_seed]):
+                if step is from_baseline_seed and not base_seed:
+                    continue
+                step()
         our_seed_rss = status_kib(ours.pid, "VmHWM")
         our_idle = None
         if ENCRYPTION == "none":
