@@ -1,3 +1,5 @@
+import BTMetainfo
+
 /// Super-seeding (BEP 16): a seed that hides what it has and offers each peer a piece or two at a time, so that
 /// the swarm, not the seed, spreads each piece after the first copy.
 ///
@@ -68,8 +70,8 @@ public struct SuperSeeding<Peer: Hashable & Sendable>: Sendable {
     private var pending: [Peer: [Pending]] = [:]
     /// How many peers currently hold an offer of each piece.
     private var offerCounts: [Int]
-    /// State of the tie-breaking generator (SplitMix64), so a run repeats from its seed.
-    private var randomState: UInt64
+    /// The tie-breaking generator (BTMetainfo's SplitMix64), so a run repeats from its seed.
+    private var random: SeededRandom
 
     /// A policy for a torrent of `pieceCount` pieces.
     public init(pieceCount: Int, offersPerPeer: Int = 2, patience: Duration = .seconds(30), seed: UInt64 = 0x5eed) {
@@ -77,7 +79,7 @@ public struct SuperSeeding<Peer: Hashable & Sendable>: Sendable {
         self.offersPerPeer = max(1, offersPerPeer)
         self.patience = patience
         self.offerCounts = [Int](repeating: 0, count: max(0, pieceCount))
-        self.randomState = seed
+        self.random = SeededRandom(seed: seed)
     }
 
     /// The peers the policy follows.
@@ -207,14 +209,6 @@ public struct SuperSeeding<Peer: Hashable & Sendable>: Sendable {
             ties = [piece]
         }
         guard !ties.isEmpty else { return nil }
-        return ties[Int(nextRandom() % UInt64(ties.count))]
-    }
-
-    private mutating func nextRandom() -> UInt64 {
-        randomState &+= 0x9E37_79B9_7F4A_7C15
-        var z = randomState
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        return ties[Int(random.next() % UInt64(ties.count))]
     }
 }

@@ -1,23 +1,5 @@
-/// A small seedable random number generator (SplitMix64), so transaction ids, keys and tier shuffles are
-/// random in use and reproducible in tests.
-public struct TrackerRandom: RandomNumberGenerator, Sendable, Hashable {
-    private var state: UInt64
+import BTMetainfo
 
-    /// A generator with a fixed seed (tests).
-    public init(seed: UInt64) { state = seed }
-
-    /// A generator seeded from the system's secure generator.
-    public init() {
-        var system = SystemRandomNumberGenerator()
-        state = system.next()
-    }
-
-    /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// BTTracker's seedable generator (transaction ids, keys, tier shuffles): BTMetainfo's ``SeededRandom``
+/// (SplitMix64), random in use (`TrackerRandom()`) and reproducible in tests (`TrackerRandom(seed:)`).
+public typealias TrackerRandom = SeededRandom

@@ -1,3 +1,4 @@
+import BTMetainfo
 import NIOCore
 
 /// BEP 15 retransmission schedule: wait 15·2^n seconds for attempt n, n growing to `maxExponent`, and give up
