@@ -36,8 +36,8 @@ import Testing
     }
 
     /// A newcomer joins a 20-peer swarm after a virtual second, when it has nothing to reciprocate with:
-    /// leechers' optimistic unchokes give it its first pieces. (In the 100-peer swarm a newcomer arriving
-    /// after 3 s finds every peer at its 50-connection limit and gets nothing: see the report of issue 18.)
+    /// leechers' optimistic unchokes give it its first pieces. (Newcomers to a 100-peer swarm whose peers are
+    /// all at their 50-connection limit: `LateJoinersGetIntoAFullSwarm`.)
     @Test func optimisticUnchokesLetANewcomerStart() async throws {
         var configuration = SwarmConfiguration.swarm(
             seeds: 1, leechers: 19, contentSize: 512 * 1024, pieceLength: 64 * 1024, seed: 4)
