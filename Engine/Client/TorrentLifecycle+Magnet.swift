@@ -19,17 +19,9 @@ extension TorrentLifecycle {
         }
         let placeholder = MagnetMetadata.placeholder(for: magnet)
         let handle = TorrentHandle(infoHashes: magnet.infoHashes, name: placeholder.name)
-        let report = Self.storageEvents(for: placeholder, to: events)
-        let store = PieceStore(
-            torrent: placeholder, storage: configuration.makeStorage(placeholder, downloadDirectory, report),
-            pool: configuration.workerPool, events: report)
-        let session = TorrentSession(
-            handle: handle, torrent: placeholder, store: store, verified: Bitfield(count: 0), resumePath: resume,
-            now: core.loop.now)
-        session.metadata = MagnetMetadata(magnet: magnet, downloadDirectory: downloadDirectory)
-        session.state = .fetchingMetadata
-        session.reportedFinished = false
-        session.limits = limits ?? configuration.defaultTorrentLimits
+        let session = fetchingSession(
+            handle, placeholder: placeholder, magnet: magnet, downloadDirectory: downloadDirectory, resume: resume,
+            limits: limits)
         try await onLoop { core throws(EngineError) in
             try core.addSession(session)
             for peer in magnet.peers {
@@ -60,6 +52,24 @@ extension TorrentLifecycle {
         var placeholder = MagnetMetadata.placeholder(for: magnet)
         placeholder.announceTiers = torrent.announceTiers
         let handle = TorrentHandle(infoHashes: torrent.infoHashes, name: torrent.name)
+        let session = fetchingSession(
+            handle, placeholder: placeholder, magnet: magnet, downloadDirectory: downloadDirectory, resume: resume,
+            limits: limits)
+        session.metadata!.filePriorities = filePriorities
+        try await onLoop { core throws(EngineError) in
+            try core.addSession(session)
+            core.pieceLayers.start(torrent, session: session)
+        }
+        configuration.logger.info("added \(handle), fetching its piece layers")
+        return handle
+    }
+
+    /// A session for a torrent whose metadata (or piece layers) is still to be fetched: `placeholder` (no files)
+    /// with its storage, ``TorrentState/fetchingMetadata``.
+    private func fetchingSession(
+        _ handle: TorrentHandle, placeholder: Torrent, magnet: MagnetLink, downloadDirectory: String, resume: String?,
+        limits: TorrentLimits?
+    ) -> TorrentSession {
         let report = Self.storageEvents(for: placeholder, to: events)
         let store = PieceStore(
             torrent: placeholder, storage: configuration.makeStorage(placeholder, downloadDirectory, report),
@@ -68,16 +78,10 @@ extension TorrentLifecycle {
             handle: handle, torrent: placeholder, store: store, verified: Bitfield(count: 0), resumePath: resume,
             now: core.loop.now)
         session.metadata = MagnetMetadata(magnet: magnet, downloadDirectory: downloadDirectory)
-        session.metadata!.filePriorities = filePriorities
         session.state = .fetchingMetadata
         session.reportedFinished = false
         session.limits = limits ?? configuration.defaultTorrentLimits
-        try await onLoop { core throws(EngineError) in
-            try core.addSession(session)
-            core.pieceLayers.start(torrent, session: session)
-        }
-        configuration.logger.info("added \(handle), fetching its piece layers")
-        return handle
+        return session
     }
 
     /// The .torrent kept beside `resume` for `magnet`, when it is there and is the magnet's torrent.

@@ -53,7 +53,7 @@ import Testing
         }
         let hashes = InfoHashes(v1: NetBitTorrentHex.decode(facts.v1)!, v2: NetBitTorrentHex.decode(facts.v2)!)
         let outcome = try await onOwnThread {
-            Self.fetch(host: ip, port: port, infoHashes: hashes, fetchLayers: true)
+            Self.fetchRedialling(host: ip, port: port, infoHashes: hashes, fetchLayers: true)
         }
         if let failure = outcome.failure { Issue.record(Comment(rawValue: failure)) }
         let info = try #require(outcome.infoDictionary)
@@ -89,7 +89,8 @@ import Testing
         }
         let infoHash = NetBitTorrentHex.decode(facts.info_hash)!
         let outcome = try await onOwnThread {
-            Self.fetch(host: ip, port: port, infoHashes: InfoHashes(v1: infoHash, v2: nil), fetchLayers: false)
+            Self.fetchRedialling(
+                host: ip, port: port, infoHashes: InfoHashes(v1: infoHash, v2: nil), fetchLayers: false)
         }
         if let failure = outcome.failure { Issue.record(Comment(rawValue: failure)) }
         let info = try #require(outcome.infoDictionary)
@@ -105,6 +106,20 @@ import Testing
 
     /// Blocking: connects, handshakes and runs the metadata fetcher (then, with `fetchLayers`, the piece-layer
     /// fetcher) until it completes or 60 s pass.
+    /// ``fetch(host:port:infoHashes:fetchLayers:)``, dialled again (up to three times, 200 ms apart) when
+    /// libtorrent closes the connection, as a real client redials. Seen about once in four runs on a loaded
+    /// machine, right after the seeder said it was seeding (stop 15); a connection closed on all three tries,
+    /// and every other failure, still fails the test.
+    static func fetchRedialling(host: String, port: Int, infoHashes: InfoHashes, fetchLayers: Bool) -> Outcome {
+        var outcome = Outcome()
+        for attempt in 0..<3 {
+            if attempt > 0 { Thread.sleep(forTimeInterval: 0.2) }
+            outcome = fetch(host: host, port: port, infoHashes: infoHashes, fetchLayers: fetchLayers)
+            guard outcome.failure == "libtorrent closed the connection" else { break }
+        }
+        return outcome
+    }
+
     static func fetch(host: String, port: Int, infoHashes: InfoHashes, fetchLayers: Bool) -> Outcome {
         let infoHash = infoHashes.wire
         var outcome = Outcome()
