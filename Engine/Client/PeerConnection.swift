@@ -48,8 +48,6 @@ final class PeerConnection: @unchecked Sendable {
     var plaintextOnly = false
     /// Upload tokens granted by the rate limiter and not yet spent.
     var uploadTokens = 0
-    /// Upload tokens asked of the rate limiter and not granted yet.
-    var uploadTokensAwaited = 0
     /// Downloaded bytes not yet covered by download tokens; no new requests while positive.
     var downloadDebt = 0
     /// Block payload received from this peer.

@@ -19,10 +19,11 @@ extension Uploader {
     /// Bytes a block costs in the queue: its payload plus the `piece` message header.
     static func uploadCost(_ request: BlockRequest) -> Int { request.length + 13 }
 
-    /// Whether `session`'s uploads are rate limited (globally or by the torrent); read live, since limits
-    /// change while the client runs.
+    /// Whether `session`'s uploads are rate limited (by the client's limit or the torrent's); read live,
+    /// since limits change while the client runs (`Client.setGlobalLimit`, `Client.setLimits`): reads then
+    /// wait for the limiter's grant.
     func uploadsLimited(_ session: TorrentSession) -> Bool {
-        uploadLimited || session.limits.uploadLimit.bytesPerSecond != nil
+        core.rates.globalRate(.upload) != nil || session.limits.uploadLimit.bytesPerSecond != nil
     }
 
     /// Claims the peer's waiting requests from its serving queue, oldest first, and reads them while they
@@ -57,13 +58,13 @@ extension Uploader {
     }
 
     /// Under an upload rate limit: asks the limiter for the tokens the requests waiting in the serving queue
-    /// need beyond those held and those already asked for (the limiter hands them out fairly, a quantum per
-    /// turn, and bounds what one peer may have waiting).
+    /// need beyond those held and those the limiter still owes the peer (its own count, which it clamps to
+    /// what one peer may have waiting; it hands them out fairly, a quantum per turn).
     private func requestUploadTokens(_ connection: PeerConnection, session: TorrentSession) {
         let waiting = connection.withMachine { $0.bytesWaitingToBeRead } ?? 0
-        let shortfall = waiting - connection.uploadTokens - connection.uploadTokensAwaited
+        let owed = core.rates.pendingBytes(of: connection.key, direction: .upload)
+        let shortfall = waiting - connection.uploadTokens - owed
         guard shortfall > 0 else { return }
-        connection.uploadTokensAwaited += shortfall
         core.grant(
             core.rates.request(
                 shortfall, peer: connection.key, torrent: session.handle.wireInfoHash, direction: .upload,
@@ -73,7 +74,6 @@ extension Uploader {
     /// The limiter granted `bytes` of upload tokens to `connection`: they pay for waiting requests.
     func uploadTokensGranted(_ bytes: Int, to connection: PeerConnection) {
         connection.uploadTokens += bytes
-        connection.uploadTokensAwaited = max(0, connection.uploadTokensAwaited - bytes)
         startReads(connection)
     }
 }

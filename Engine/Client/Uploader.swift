@@ -11,9 +11,6 @@ import NIOPosix
 /// every torrent.
 final class Uploader: EngineComponent, @unchecked Sendable {
     unowned let core: ClientCore
-    /// Whether the client has an upload rate limit (reads then wait for the limiter's grant); read live, since
-    /// the limit can change while the client runs (`Client.setGlobalLimit`).
-    var uploadLimited: Bool { core.rates.globalRate(.upload) != nil }
     /// Each torrent's files held open for uploads by `sendfile`, by session (made on its first such block).
     private var uploadFiles: [ObjectIdentifier: UploadFiles] = [:]
     /// Blocks sent as file regions (`sendfile`), every torrent together.
