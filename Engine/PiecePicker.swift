@@ -118,7 +118,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
     /// Pieces with a priority above 0 (those holding a byte of a file that is not skipped), verified or not.
     public private(set) var wantedPieces: Bitfield
 
-    private var availability: PieceAvailability<Peer>
+    private var availability: PeerPieceCounts<Peer>
     private var filePriorities: [FilePriority]
     private var piecePriorities: [Int]
     private var partials: [Int: Partial] = [:]
@@ -132,7 +132,7 @@ public struct PiecePicker<Peer: Hashable & Sendable>: Sendable {
         self.layout = layout
         self.configuration = configuration
         self.have = have ?? Bitfield(count: layout.pieceCount)
-        self.availability = PieceAvailability(pieceCount: layout.pieceCount)
+        self.availability = PeerPieceCounts(pieceCount: layout.pieceCount)
         self.filePriorities = [FilePriority](repeating: .normal, count: layout.files.count)
         self.piecePriorities = []
         self.wantedPieces = Bitfield(count: layout.pieceCount)

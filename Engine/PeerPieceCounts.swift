@@ -4,7 +4,7 @@ import BTMetainfo
 /// (``PiecePicker/availability(ofPiece:)``). A seed (a full bitfield, `have_all`, or the `have` that
 /// completes it) is one count for every piece rather than one per piece, so seeds joining and leaving cost
 /// O(1).
-struct PieceAvailability<Peer: Hashable & Sendable>: Sendable {
+struct PeerPieceCounts<Peer: Hashable & Sendable>: Sendable {
     /// What one peer has.
     enum PeerPieces: Sendable {
         /// Every piece.
