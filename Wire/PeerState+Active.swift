@@ -129,14 +129,12 @@ extension PeerStateMachine {
             local.report(.packet(PacketEvent(.incoming, .message(message))), into: &actions)
             let pieceCount = local.configuration.pieceCount
             let limits = local.configuration.inputLimits
-            if local.configuration.awaitsMetadata {
-                // Kept as said until the piece count is known, and budgeted as in the active phase: a `have`
-                // that adds nothing counts as redundant, and every bitfield after the first and every `have
-                // all`/`have none` as an availability message (each bitfield costs a copy of its payload).
-                if let cost = link.pending.budgetCost(of: message) {
-                    try inputBudget.count(cost, now: now, limits: limits)
-                }
-                if try link.pending.record(message, fast: link.supportsFastExtension) { return }
+            // Kept as said until the piece count is known, and budgeted as in the active phase.
+            if local.configuration.awaitsMetadata,
+                try link.pending.record(
+                    message, fast: link.supportsFastExtension, budget: &inputBudget, now: now, limits: limits)
+            {
+                return
             }
             switch message {
             case .keepAlive:

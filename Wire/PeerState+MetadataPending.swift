@@ -16,32 +16,27 @@ extension PeerStateMachine {
         /// `have all` (true) or `have none` (false), when sent.
         private(set) var all: Bool?
 
-        /// What `message` costs the peer's input budget before it is recorded: a `have` already kept (or
-        /// beyond ``maximumHaves``) is redundant; a bitfield after a bitfield or `have all`/`have none`, and any
-        /// `have all`/`have none`, are availability messages (a peer says its pieces once, then `have`s). Nil
-        /// for a message that costs nothing here.
-        func budgetCost(of message: PeerMessage) -> InputBudget.Kind? {
-            switch message {
-            case .have(let piece):
-                return haves.contains(piece) || haves.count >= Self.maximumHaves ? .redundantHave : nil
-            case .bitfield:
-                return bitfield != nil || all != nil ? .availability : nil
-            case .haveAll, .haveNone:
-                return .availability
-            default:
-                return nil
-            }
-        }
-
-        /// Keeps an availability message; true when `message` was one (it needs nothing else now).
-        /// - Throws: `have all` / `have none` without the fast extension (BEP 6).
-        mutating func record(_ message: PeerMessage, fast: Bool) throws(Closing) -> Bool {
+        /// Keeps an availability message; true when `message` was one (it needs nothing else now). Each is
+        /// first counted in the peer's input `budget` as in the active phase: a `have` already kept (or beyond
+        /// ``maximumHaves``) is redundant; a bitfield after a bitfield or `have all`/`have none`, and any `have
+        /// all`/`have none`, are availability messages (a peer says its pieces once, then `have`s; each bitfield
+        /// costs a copy of its payload).
+        /// - Throws: past the budget, or `have all` / `have none` without the fast extension (BEP 6).
+        mutating func record(
+            _ message: PeerMessage, fast: Bool, budget: inout InputBudget, now: NIODeadline, limits: PeerInputLimits
+        ) throws(Closing) -> Bool {
             switch message {
             case .bitfield(let bits):
+                if bitfield != nil || all != nil { try budget.count(.availability, now: now, limits: limits) }
                 bitfield = Array(bits.readableBytesView)
             case .have(let piece):
-                if haves.count < Self.maximumHaves { haves.insert(piece) }
+                guard !haves.contains(piece), haves.count < Self.maximumHaves else {
+                    try budget.count(.redundantHave, now: now, limits: limits)
+                    return true
+                }
+                haves.insert(piece)
             case .haveAll, .haveNone:
+                try budget.count(.availability, now: now, limits: limits)
                 guard fast else {
                     throw Closing(
                         .protocolViolation, "fast-extension message \(message.id ?? 0) without the fast extension")
