@@ -20,18 +20,26 @@ import Testing
         return configuration
     }
 
+    /// A (peer id 1) fetching the metadata of a torrent of `size` bytes, and B (peer id 2) with every piece
+    /// (`bHasAll`) or none; not connected yet. Also returns A's configuration once the metadata is known.
+    static func magnetPair(size: Int, seed: UInt64, bHasAll: Bool, fast: Bool = true) -> (
+        pair: PeerPair, real: PeerConfiguration
+    ) {
+        let content = PeerPair.content(size: size, seed: seed)
+        let real = PeerPair.configuration(
+            content: content, pieceLength: pieceLength, have: false, fast: fast, peerIDByte: 1)
+        let b = PeerPair.configuration(
+            content: content, pieceLength: pieceLength, have: bHasAll, fast: fast, peerIDByte: 2)
+        return (PeerPair(a: awaiting(real), b: b, content: content), real)
+    }
+
     static func sent(_ actions: [PeerAction]) -> [PeerMessage] {
         actions.compactMap { if case .send(let message) = $0 { message } else { nil } }
     }
 
     @Test(arguments: [true, false])
     func availabilityWaitsForTheMetadataThenTheTransferCompletes(fast: Bool) {
-        let content = PeerPair.content(size: 5 * Self.pieceLength + 1_000, seed: 7)
-        let real = PeerPair.configuration(
-            content: content, pieceLength: Self.pieceLength, have: false, fast: fast, peerIDByte: 1)
-        let seed = PeerPair.configuration(
-            content: content, pieceLength: Self.pieceLength, have: true, fast: fast, peerIDByte: 2)
-        var pair = PeerPair(a: Self.awaiting(real), b: seed, content: content)
+        var (pair, real) = Self.magnetPair(size: 5 * Self.pieceLength + 1_000, seed: 7, bHasAll: true, fast: fast)
         pair.connect()
         #expect(pair.a.phase == .active && pair.b.phase == .active)
         // Nothing about our pieces went out, and the seed's bitfield is kept, not reported.
@@ -75,12 +83,7 @@ import Testing
     }
 
     @Test func aHaveBeyondTheLastPieceClosesTheConnectionOnceTheCountIsKnown() {
-        let content = PeerPair.content(size: 3 * Self.pieceLength, seed: 10)
-        let real = PeerPair.configuration(
-            content: content, pieceLength: Self.pieceLength, have: false, fast: true, peerIDByte: 1)
-        let peer = PeerPair.configuration(
-            content: content, pieceLength: Self.pieceLength, have: false, fast: true, peerIDByte: 2)
-        var pair = PeerPair(a: Self.awaiting(real), b: peer, content: content)
+        var (pair, real) = Self.magnetPair(size: 3 * Self.pieceLength, seed: 10, bHasAll: false)
         pair.connect()
         // Before the count is known any index is kept; 40 is past the 3 pieces.
         pair.apply(pair.a.receive(message: .have(piece: 40), now: pair.now), fromA: true)
@@ -94,12 +97,7 @@ import Testing
     /// they would once the metadata is there.
     @Test(arguments: ["have", "bitfield", "haveAll"])
     func availabilityFloodsWhileTheMetadataIsPendingAreCutOff(kind: String) {
-        let content = PeerPair.content(size: 3 * Self.pieceLength, seed: 12)
-        let real = PeerPair.configuration(
-            content: content, pieceLength: Self.pieceLength, have: false, fast: true, peerIDByte: 1)
-        let peer = PeerPair.configuration(
-            content: content, pieceLength: Self.pieceLength, have: false, fast: true, peerIDByte: 2)
-        var pair = PeerPair(a: Self.awaiting(real), b: peer, content: content)
+        var (pair, _) = Self.magnetPair(size: 3 * Self.pieceLength, seed: 12, bHasAll: false)
         pair.connect()
         let limits = pair.a.configuration.inputLimits
         let bound = max(limits.maximumRedundantHaves, limits.maximumAvailabilityMessages)
@@ -119,12 +117,7 @@ import Testing
     }
 
     @Test func aConnectionStillDiallingTakesTheCountAndGreetsWithIt() {
-        let content = PeerPair.content(size: 2 * Self.pieceLength, seed: 11)
-        let real = PeerPair.configuration(
-            content: content, pieceLength: Self.pieceLength, have: false, fast: true, peerIDByte: 1)
-        let seed = PeerPair.configuration(
-            content: content, pieceLength: Self.pieceLength, have: true, fast: true, peerIDByte: 2)
-        var pair = PeerPair(a: Self.awaiting(real), b: seed, content: content)
+        var (pair, real) = Self.magnetPair(size: 2 * Self.pieceLength, seed: 11, bHasAll: true)
         #expect(pair.a.metadataArrived(real, now: pair.now).isEmpty)
         pair.connect()
         #expect(Self.sent(pair.actionsOfA).contains(.haveNone))
