@@ -7,11 +7,7 @@ import Testing
 /// Packet events are for observers only: with them switched off, everything the peer says that the caller
 /// must act on (availability, choking, interest, cancels, rejects) still arrives as a ``PeerAction``.
 
-private func bytes(_ messages: PeerMessage...) -> ByteBuffer {
-    var buffer = ByteBuffer()
-    for message in messages { message.encode(into: &buffer) }
-    return buffer
-}
+private let bytes = WireTestSupport.encoded
 
 /// A has every piece but 9 and reports no packet events; B (fast extension) is connected to it.
 private func quietPair() -> PeerPair {

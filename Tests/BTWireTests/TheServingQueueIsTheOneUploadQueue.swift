@@ -7,11 +7,7 @@ import Testing
 /// A driver that holds reads back (a byte cap, a rate limit) keeps no list of its own: accepted requests wait
 /// in the machine's serving queue until claimed, oldest first, and a cancel or a choke removes them there.
 
-private func bytes(_ messages: PeerMessage...) -> ByteBuffer {
-    var buffer = ByteBuffer()
-    for message in messages { message.encode(into: &buffer) }
-    return buffer
-}
+private let bytes = WireTestSupport.encoded
 
 /// A seeds 10 one-block pieces; B (fast extension) is connected, interested and unchoked.
 private func servingPair() -> PeerPair {

@@ -5,6 +5,13 @@ import NIOCore
 
 /// Hex helpers and random message generation shared by the BTWire tests.
 enum WireTestSupport {
+    /// `messages` as they go on the wire, one after another.
+    static func encoded(_ messages: PeerMessage...) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        for message in messages { message.encode(into: &buffer) }
+        return buffer
+    }
+
     static func hex(_ text: String) -> [UInt8] {
         let clean = text.filter { !$0.isWhitespace }
         return NetBitTorrentHex.decode(clean)!
