@@ -222,6 +222,15 @@ def loopback_rate(total=1 << 30):
     return got / wall / 1e6
 
 
+def in_turn(round_index, ours, baseline):
+    """The round's steps: ours alone without a baseline; else A and B, swapping which goes first from round to
+    round (the download right after another overlaps its writeback, and it looked worse in every stop-15 run,
+    whichever binary it was)."""
+    if baseline is None:
+        return [ours]
+    return [ours, baseline] if round_index % 2 == 0 else [baseline, ours]
+
+
 def main():
     global TORRENT, SOURCE_HASHES
     load = open("/proc/loadavg").read().split()[:3]
@@ -250,12 +259,7 @@ def main():
                     BASELINE, "download", TORRENT, "-o", os.path.join(WORK, "base"), "--bind", "127.0.0.6",
                     "--peer", f"127.0.0.1:{seed_port}"] + NBT_ENC, seed.pid, os.path.join(WORK, "base"), parse_nbt,
                     env=BASELINE_ENV))
-            # A and B alternate which goes first from round to round: the download right after libtorrent's
-            # overlaps that download's writeback and looked worse in every stop-15 run, whichever binary it was.
-            for step in ([ours_from_lt, baseline_from_lt] if r % 2 == 0 or not BASELINE
-                         else [baseline_from_lt, ours_from_lt]):
-                if step is baseline_from_lt and not BASELINE:
-                    continue
+            for step in in_turn(r, ours_from_lt, baseline_from_lt if BASELINE else None):
                 step()
         lt_idle = None
         if ENCRYPTION == "none":
@@ -303,11 +307,7 @@ def main():
                     NBT, "download", TORRENT, "-o", os.path.join(WORK, "us3"), "--bind", "127.0.0.9",
                     "--peer", f"127.0.0.8:{base_port}"] + NBT_ENC, base_seed.pid, os.path.join(WORK, "us3"),
                     parse_nbt))
-            # Alternating order, as above.
-            for step in ([from_our_seed, from_baseline_seed] if r % 2 == 0 or not base_seed
-                         else [from_baseline_seed, from_our_seed]):
-                if step is from_baseline_seed and not base_seed:
-                    continue
+            for step in in_turn(r, from_our_seed, from_baseline_seed if base_seed else None):
                 step()
         our_seed_rss = status_kib(ours.pid, "VmHWM")
         our_idle = None
