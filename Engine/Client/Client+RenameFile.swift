@@ -12,19 +12,19 @@ extension Client {
             guard session.hasMetadata, session.torrent.files.indices.contains(index), !path.isEmpty else {
                 throw EngineError(.invalidConfiguration, "\(handle.name) has no file \(index) to rename")
             }
-            return SessionStorage(session: session, store: session.store, hasMetadata: session.hasMetadata)
+            return SessionStorage(session)
         }
         do {
             try await target.store.renameFile(index, to: path)
         } catch {
             throw EngineError(.storageFailed, "cannot rename file \(index) of \(handle.name): \(error)")
         }
-        if let resume = target.session.resumePath {
-            do {
-                try await target.store.saveResumeData(to: resume)
-            } catch {
-                throw EngineError(.storageFailed, "renamed, but cannot write the resume data \(resume): \(error)")
-            }
+        do {
+            try await target.saveResumeData()
+        } catch {
+            throw EngineError(
+                .storageFailed,
+                "renamed, but cannot write the resume data \(target.session.resumePath ?? ""): \(error)")
         }
         configuration.logger.info("\(handle): file \(index) renamed to \(path.joined(separator: "/"))")
     }

@@ -145,7 +145,7 @@ struct TorrentLifecycle: Sendable {
             core.removeSession(session)
             core.configuration.logger.info("removed \(handle)")
             // Read on the loop: a magnet's metadata may be adopted until the session is removed.
-            return (SessionStorage(session: session, store: session.store, hasMetadata: session.hasMetadata), stops)
+            return (SessionStorage(session), stops)
         }
         await sendStops(stops)
         await session.session.stopTrackerClient()
@@ -157,8 +157,8 @@ struct TorrentLifecycle: Sendable {
                 ] {
                     if let path { try? FileManager.default.removeItem(atPath: path) }
                 }
-            } else if let path = session.session.resumePath, session.hasMetadata {
-                try await session.store.saveResumeData(to: path)
+            } else {
+                try await session.saveResumeData()
             }
         } catch {
             throw EngineError(.storageFailed, "\(handle.name): \(error)")
@@ -171,11 +171,9 @@ struct TorrentLifecycle: Sendable {
         let session = try await onLoop { core throws(EngineError) in
             let session = try core.requireSession(handle)
             core.pause(session)
-            return SessionStorage(session: session, store: session.store, hasMetadata: session.hasMetadata)
+            return SessionStorage(session)
         }
-        if let path = session.session.resumePath, session.hasMetadata {
-            try? await session.store.saveResumeData(to: path)
-        }
+        try? await session.saveResumeData()
     }
 
     /// Re-checks a torrent's data (``Client/recheck(_:)``).
@@ -244,7 +242,7 @@ struct TorrentLifecycle: Sendable {
             guard !core.isShutDown else { return ([], nil) }
             let result = core.allSessions.map { session in
                 (
-                    SessionStorage(session: session, store: session.store, hasMetadata: session.hasMetadata),
+                    SessionStorage(session),
                     core.announcer.announceStopped(session)
                 )
             }
@@ -257,9 +255,7 @@ struct TorrentLifecycle: Sendable {
         await sendStops(work.flatMap(\.1))
         if let dht, let settings = configuration.dht { await DHTPeerSource.stop(dht, settings: settings) }
         for (session, _) in work {
-            if let path = session.session.resumePath, session.hasMetadata {
-                try? await session.store.saveResumeData(to: path)
-            }
+            try? await session.saveResumeData()
             session.store.storage.closeFiles()
         }
         for (session, _) in work { await session.session.stopTrackerClient() }
@@ -298,6 +294,19 @@ struct SessionStorage: Sendable {
     let store: PieceStore
     /// Whether it had its metadata then (only then are there files and resume data to write).
     let hasMetadata: Bool
+
+    /// `session` and its storage as they are now; read on the loop.
+    init(_ session: TorrentSession) {
+        self.session = session
+        self.store = session.store
+        self.hasMetadata = session.hasMetadata
+    }
+
+    /// Writes the resume data to the torrent's resume path, when it has one and its metadata.
+    func saveResumeData() async throws {
+        guard let path = session.resumePath, hasMetadata else { return }
+        try await store.saveResumeData(to: path)
+    }
 }
 
 /// A `stopped` announce to send.
