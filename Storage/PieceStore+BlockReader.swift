@@ -52,7 +52,8 @@ extension PieceStore {
         /// Bytes requested and not yet delivered (queued, or in the batch being read).
         public var pendingBytes: Int { lock.withLock { schedule.pendingBytes } }
 
-        /// Queues a request for `tag`; starts the drain task when none runs. Throws
+        /// Queues a request for `tag`; starts the drain (through the store's pool, which a simulation can hold:
+        /// `WorkerPool.holdDrains()`) when none runs. Throws
         /// ``StorageError/Code/backlogFull`` past the limit and ``StorageError/Code/cancelled`` after
         /// ``shutdown()``; a refused request gets no result.
         public func enqueue(_ request: BlockRequest, for tag: Tag) throws(StorageError) {
@@ -61,7 +62,7 @@ extension PieceStore {
                     try schedule.enqueue((request, tag), bytes: max(0, request.length), operation: .read)
                 }
             }
-            if try decided.get() == .startDrain { Task { await self.drain() } }
+            if try decided.get() == .startDrain { store.pool.launchDrain { await self.drain() } }
         }
 
         /// Returns once every request queued so far (and meanwhile) has its result delivered.
@@ -83,7 +84,7 @@ extension PieceStore {
                 }
                 switch action {
                 case .done: continuation.resume()
-                case .wait(let start): if start { Task { await self.drain() } }
+                case .wait(let start): if start { store.pool.launchDrain { await self.drain() } }
                 }
             }
         }

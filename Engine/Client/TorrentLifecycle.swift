@@ -149,6 +149,7 @@ struct TorrentLifecycle: Sendable {
         }
         await sendStops(stops)
         await session.session.stopTrackerClient()
+        await session.settle(closing: true)
         do {
             if deleteData {
                 try await session.store.removeData()
@@ -173,6 +174,7 @@ struct TorrentLifecycle: Sendable {
             core.pause(session)
             return SessionStorage(session)
         }
+        await session.settle(closing: false)
         try? await session.saveResumeData()
     }
 
@@ -255,6 +257,7 @@ struct TorrentLifecycle: Sendable {
         await sendStops(work.flatMap(\.1))
         if let dht, let settings = configuration.dht { await DHTPeerSource.stop(dht, settings: settings) }
         for (session, _) in work {
+            await session.settle(closing: true)
             try? await session.saveResumeData()
             session.store.storage.closeFiles()
         }
@@ -294,12 +297,30 @@ struct SessionStorage: Sendable {
     let store: PieceStore
     /// Whether it had its metadata then (only then are there files and resume data to write).
     let hasMetadata: Bool
+    /// Its storage front ends then, those it had made (BTStorage's block writer and reader).
+    let writer: PieceStore.BlockWriter?
+    let reader: PieceStore.BlockReader<PeerConnection>?
 
     /// `session` and its storage as they are now; read on the loop.
     init(_ session: TorrentSession) {
         self.session = session
         self.store = session.store
         self.hasMetadata = session.hasMetadata
+        self.writer = session.writer
+        self.reader = session.reader
+    }
+
+    /// Returns once every block the torrent received is written and every read queued for an upload is
+    /// delivered, so resume data, a data removal or closing the files comes after them (a block written
+    /// after `removeData` would bring a file back). With `closing`, the front ends refuse work from then on.
+    func settle(closing: Bool) async {
+        if closing {
+            await writer?.shutdown()
+            await reader?.shutdown()
+        } else {
+            await writer?.flush()
+            await reader?.flush()
+        }
     }
 
     /// Writes the resume data to the torrent's resume path, when it has one and its metadata.

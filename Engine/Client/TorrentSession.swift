@@ -70,8 +70,8 @@ final class TorrentSession: @unchecked Sendable {
     var peerAddresses: [UInt64: IPAddress] = [:]
     /// Received blocks on their way to ``store`` (made by the engine on the first block).
     var writer: PieceStore.BlockWriter?
-    /// Requested blocks being read for upload (made on the first request).
-    var readQueue: BlockReadQueue?
+    /// Requested blocks being read for upload: BTStorage's front end of `store` (made on the first request).
+    var reader: PieceStore.BlockReader<PeerConnection>?
     /// Block bytes handed to storage whose write has not finished (see download back-pressure).
     var pendingWriteBytes = 0
     /// Completed when ``pendingWriteBytes`` falls to 0 (a recheck waits for its writes).

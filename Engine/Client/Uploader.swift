@@ -34,13 +34,19 @@ final class Uploader: EngineComponent, @unchecked Sendable {
     }
 
     /// Sends the block of `request`: straight from its file for a plaintext TCP peer (``sendsFromFiles(_:)``),
-    /// else read into memory by the torrent's ``BlockReadQueue``.
+    /// else read by the torrent's block reader (BTStorage's `PieceStore.BlockReader`) straight into the buffer
+    /// that goes to the socket. A request the reader refuses (its backlog past 64 MiB: all of the torrent's
+    /// peers together, far above what the per-peer caps let through in practice) is answered as unavailable.
     func read(_ request: BlockRequest, for connection: PeerConnection, session: TorrentSession) {
         if sendsFromFiles(connection), let region = files(of: session).region(for: request) {
             send(request, from: region, to: connection)
             return
         }
-        readQueue(of: session).enqueue(BlockReadQueue.Item(request: request, connection: connection))
+        do {
+            try reader(of: session).enqueue(request, for: connection)
+        } catch {
+            blockUnavailable(request, connection: connection, claimingMore: false)
+        }
     }
 
     /// Whether `connection`'s blocks may go out as file regions (`sendfile`): its channel is NIOPosix's TCP
@@ -89,37 +95,37 @@ final class Uploader: EngineComponent, @unchecked Sendable {
         if deferring { core.deferredFlushes?[connection.key] = connection }
     }
 
-    /// The torrent's upload read queue (made on its first request); each batch's results come back to the
-    /// loop in one hop.
-    func readQueue(of session: TorrentSession) -> BlockReadQueue {
-        if let queue = session.readQueue { return queue }
+    /// The torrent's block reader (made on its first request): batches of requests read on a storage worker
+    /// into buffers from the channels' allocator; each batch's results come back to the loop in one hop.
+    func reader(of session: TorrentSession) -> PieceStore.BlockReader<PeerConnection> {
+        if let reader = session.reader { return reader }
         let uploader = self
         let loop = self.loop
-        let queue = BlockReadQueue(store: session.store) { outcomes in
+        let reader = PieceStore.BlockReader<PeerConnection>(store: session.store, allocator: ByteBufferAllocator()) {
+            outcomes in
             loop.execute {
                 uploader.core.deferringFlushes {
-                    for (item, result) in outcomes {
+                    for (request, connection, result) in outcomes {
                         switch result {
-                        case .success(let bytes):
-                            uploader.blockRead(item.request, bytes: bytes, connection: item.connection)
-                        case .failure: uploader.blockUnavailable(item.request, connection: item.connection)
+                        case .success(let block): uploader.blockRead(request, block: block, connection: connection)
+                        case .failure: uploader.blockUnavailable(request, connection: connection)
                         }
                     }
                 }
             }
         }
-        session.readQueue = queue
-        return queue
+        session.reader = reader
+        return reader
     }
 
-    func blockRead(_ request: BlockRequest, bytes: [UInt8], connection: PeerConnection) {
+    /// Gives the block read for `request` (its buffer, as storage filled it) to `connection`'s machine, which
+    /// sends it unless the request was cancelled or choked away meanwhile.
+    func blockRead(_ request: BlockRequest, block: ByteBuffer, connection: PeerConnection) {
         connection.admittedUploadBytes -= Self.uploadCost(request)
         defer { startReads(connection) }
-        guard !connection.isClosed, let channel = connection.channel else { return }
-        var buffer = channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
+        guard !connection.isClosed, connection.channel != nil else { return }
         let now = loop.now
-        guard let actions = connection.withMachine({ $0.blockRead(request, data: buffer, now: now) }) else { return }
+        guard let actions = connection.withMachine({ $0.blockRead(request, data: block, now: now) }) else { return }
         for case .send(.piece(let block)) in actions {
             let length = Int64(block.data.readableBytes)
             connection.uploaded += length
@@ -129,9 +135,12 @@ final class Uploader: EngineComponent, @unchecked Sendable {
         core.perform(actions, on: connection, refill: false)
     }
 
-    func blockUnavailable(_ request: BlockRequest, connection: PeerConnection) {
+    /// Storage could not read the block of `request`: its machine answers (a reject under the fast extension),
+    /// and the requests waiting behind it are claimed. `claimingMore: false` is for a refusal inside
+    /// ``startReads(_:)``'s own loop, which claims the next one itself.
+    func blockUnavailable(_ request: BlockRequest, connection: PeerConnection, claimingMore: Bool = true) {
         connection.admittedUploadBytes -= Self.uploadCost(request)
-        defer { startReads(connection) }
+        defer { if claimingMore { startReads(connection) } }
         let now = loop.now
         guard !connection.isClosed, let actions = connection.withMachine({ $0.blockUnavailable(request, now: now) })
         else { return }
