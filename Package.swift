@@ -87,11 +87,10 @@ for module in testedModules {
         .testTarget(
             name: module + "Tests",
             dependencies: [.target(name: module), "NBTTestSupport"] + lower + [crypto, nio, nioPosix]
+                + (module == "BTEngine" || module == "BTWire"
+                    ? [.product(name: "NIOEmbedded", package: "swift-nio")] : [])
                 + (module == "BTEngine"
-                    ? [
-                        .product(name: "MetricsTestKit", package: "swift-metrics"), logging,
-                        .product(name: "NIOEmbedded", package: "swift-nio"),
-                    ] : [])
+                    ? [.product(name: "MetricsTestKit", package: "swift-metrics"), logging] : [])
                 + (module == "BTDaemon" ? [metrics, httpClient] : []),
             path: "Tests/" + module + "Tests", exclude: testData[module] ?? [], swiftSettings: swiftSettings))
 }

@@ -149,7 +149,7 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
     private let handshakeTimeout: TimeAmount
     private var ticker: RepeatedTask?
     private var handshakeDeadline: Scheduled<Void>?
-    private var context: ChannelHandlerContext?
+    private(set) var context: ChannelHandlerContext?
     /// Bytes of an incoming connection that arrived before its handshake was complete.
     private var pendingHandshake: ByteBuffer?
     /// Written and not flushed yet.
@@ -164,23 +164,29 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
     /// Inside `channelRead`: flushing waits for `channelReadComplete`.
     private var inReadBurst = false
     /// Closed (or closing): nothing more is read, written or reported.
-    private var isClosed = false
+    private(set) var isClosed = false
     /// Started (``PeerStateMachine/startConnecting(now:)`` and the handshake deadline).
     private var started = false
     /// The socket is corked while file regions are queued (see `PeerChannelHandler+Cork.swift`).
     var isCorked = false
     /// Whether blocks sent from files cork the socket (true; false only to measure without).
     public var corksFileRegions = true
+    /// Small reads of a trickling peer (nil: reads are never spaced); see `PeerChannelHandler+TrickledReads`.
+    var trickle: TrickleDetector?
+    /// The spaced read waiting for its time.
+    var spacedRead: Scheduled<Void>?
 
     /// Creates a handler around `machine` (nil: an incoming connection whose torrent the handshake chooses,
     /// through `delegate`), ticking it every `tickInterval` (nil: the owner calls ``tick(now:)``).
     /// With an `outputBudget`, a peer that makes us queue more than it allows is disconnected (see
-    /// ``outputBudget``).
+    /// ``outputBudget``). A peer that trickles its messages gets its reads spaced out as `trickledReads`
+    /// says (nil: never).
     public init(
         machine: PeerStateMachine?, delegate: (any PeerChannelDelegate)? = nil,
         tickInterval: TimeAmount? = .seconds(1), handshakeTimeout: TimeAmount = .seconds(30),
-        outputBudget: PeerOutputBudget? = nil
+        outputBudget: PeerOutputBudget? = nil, trickledReads: TrickledReads? = TrickledReads()
     ) {
+        self.trickle = trickledReads.map(TrickleDetector.init)
         self.machine = machine
         self.delegate = delegate
         self.tickInterval = tickInterval
@@ -250,6 +256,7 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
         } else {
             receiveInSteps(bytes, now: now)
         }
+        observeRead(of: bytes.readableBytes)
         if !isClosed { delegate?.peerChannelDidAct(self) }
     }
 
@@ -588,6 +595,8 @@ public final class PeerChannelHandler: ChannelDuplexHandler {
         ticker = nil
         handshakeDeadline?.cancel()
         handshakeDeadline = nil
+        spacedRead?.cancel()
+        spacedRead = nil
     }
 }
 

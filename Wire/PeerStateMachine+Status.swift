@@ -118,6 +118,14 @@ extension PeerStateMachine {
         if case .active(let active) = state { return active.decoderRetainedBytes }
         return 0
     }
+    /// Bytes received and not decoded yet: the start of a message whose rest has not arrived (0 unless the
+    /// connection is active). Moves the state out and back, no copy: the driver asks after every read.
+    package mutating func undecodedBytes() -> Int {
+        var none: [PeerAction] = []
+        var bytes = 0
+        state.withActive(&none) { active, _ in bytes = active.decoder.bufferedBytes }
+        return bytes
+    }
     /// Whether the rate meters hold their buckets (they have counted payload); for memory tests.
     package var hasRateBuckets: Bool { state.link.map { $0.downMeter.hasBuckets || $0.upMeter.hasBuckets } ?? false }
 
