@@ -64,35 +64,6 @@ import Testing
         await client.shutdown()
     }
 
-    /// Blocks received just before the removal wait in the torrent's block writer: they are written (or
-    /// dropped) before the data is deleted, never after, when they would bring the file back.
-    @Test func removingWithDataMidDownloadLeavesNoFileBehind() async throws {
-        let seedFolder = try ClientFixtures.temporaryFolder("remove-mid-seed")
-        let leechFolder = try ClientFixtures.temporaryFolder("remove-mid-leech")
-        defer {
-            try? FileManager.default.removeItem(atPath: seedFolder)
-            try? FileManager.default.removeItem(atPath: leechFolder)
-        }
-        let torrent = try ClientFixtures.makeSingleFileTorrent(
-            in: seedFolder, name: "big.bin", length: 64 * 1024 * 1024, pieceLength: 256 * 1024)
-        let seeder = try await Client(configuration: Self.configuration())
-        try await seeder.addTorrent(torrent, downloadDirectory: seedFolder)
-        let leecher = try await Client(configuration: Self.configuration())
-        let handle = try await leecher.addTorrent(torrent, downloadDirectory: leechFolder)
-        try await leecher.connect(host: "127.0.0.1", port: seeder.port, for: handle)
-        let midway = await ClientFixtures.eventually {
-            guard let status = await leecher.status(of: handle) else { return false }
-            return status.downloadedBytes > 2 * 1024 * 1024
-        }
-        #expect(midway)
-        try await leecher.removeTorrent(handle, deleteData: true)
-        // Whatever was still queued would land within a few flush delays (3 ms each).
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(!FileManager.default.fileExists(atPath: "\(leechFolder)/big.bin"), "the removed file came back")
-        await leecher.shutdown()
-        await seeder.shutdown()
-    }
-
     @Test func aGlobalDownloadLimitHoldsTheTransferBack() async throws {
         let seedFolder = try ClientFixtures.temporaryFolder("limit-seed")
         let leechFolder = try ClientFixtures.temporaryFolder("limit-leech")
