@@ -18,9 +18,10 @@ extension PeerChannelHandler {
         }
     }
 
-    /// Counts a read of `bytes` toward spacing reads out: whether it was small and left a message incomplete.
+    /// Counts a read of `bytes` toward spacing reads out: how long the message it left incomplete has been
+    /// arriving, and whether the read was small.
     func observeRead(of bytes: Int) {
         guard trickle != nil, let undecoded = withMachine({ $0.undecodedBytes() }) else { return }
-        trickle!.observe(read: bytes, undecoded: undecoded)
+        trickle!.observe(read: bytes, undecoded: undecoded, now: context?.eventLoop.now ?? .now())
     }
 }

@@ -1,55 +1,63 @@
 import NIOCore
 
-/// When the driver spaces out its reads from a peer that trickles a message: sends it a few bytes per
-/// segment, so that every read the kernel hands us is tiny and the message is still incomplete after it.
+/// When the driver spaces out its reads from a peer that trickles a message: sends it a little at a time, so
+/// that one message stays incomplete read after read while each read brings only a few bytes.
 ///
-/// Why: a read costs a system call and a pass through the pipeline whatever it carries. A peer writing a
-/// 1 MiB message 64 bytes at a time made us do 16,384 reads for it, about 7.5 times the CPU of the same
-/// bytes in full-size writes (issue 12's attack benchmark). Spaced reads let the kernel gather the segments:
-/// after ``smallReadsBeforeSpacing`` small reads in a row that each left a message incomplete, the next read
-/// is asked for only ``spacing`` later, and so on until a read ends on a message boundary (nothing left
-/// undecoded). An honest peer is not slowed: its reads are full segments (a loopback or LAN peer's are tens
-/// of kilobytes, a slow link's at least one packet of about 1,400 bytes), and a message that completes
-/// resets the count; what a spaced peer sends meanwhile waits in the socket's receive buffer.
+/// Why: a read costs a wake-up, a system call and a pass through the pipeline whatever it carries. A peer
+/// writing a 1 MiB message 64 bytes at a time made us do about 9,000 reads of a kilobyte or so for 8 MiB (the
+/// kernel merges some of the segments), about 8 times the CPU of the same bytes in full-size writes (issue
+/// 12's attack benchmark). Once one message has been arriving for ``slowMessageAge`` and a read brings less
+/// than ``smallReadBytes``, the next read is asked for only ``spacing`` later; the kernel gathers what comes
+/// meanwhile. A trickled message then costs about two reads per ``spacing``.
+///
+/// An honest peer is not slowed. A fast one completes its messages (16 KiB blocks) well within
+/// ``slowMessageAge``, and its reads are large. A slow one (under about 300 KB/s, where a block takes longer
+/// than that) gets its reads spaced, which costs it nothing but up to ``spacing`` of latency per message: its
+/// bytes wait in the socket's receive buffer, which holds far more than it sends in ``spacing``.
 public struct TrickledReads: Hashable, Sendable {
-    /// A read of fewer bytes counts as small (default 1,024: less than one full TCP segment).
+    /// A read of fewer bytes counts as small (default 16 KiB: one block).
     public var smallReadBytes: Int
-    /// Small reads in a row, each leaving a message incomplete, before reads are spaced (default 4).
-    public var smallReadsBeforeSpacing: Int
-    /// Time between reads while they are spaced (default 50 ms).
+    /// How long one message may keep arriving before small reads are spaced (default 50 ms).
+    public var slowMessageAge: TimeAmount
+    /// Time between reads while they are spaced (default 20 ms).
     public var spacing: TimeAmount
 
     /// The defaults documented on each property.
-    public init(smallReadBytes: Int = 1024, smallReadsBeforeSpacing: Int = 4, spacing: TimeAmount = .milliseconds(50)) {
+    public init(
+        smallReadBytes: Int = 16 * 1024, slowMessageAge: TimeAmount = .milliseconds(50),
+        spacing: TimeAmount = .milliseconds(20)
+    ) {
         self.smallReadBytes = smallReadBytes
-        self.smallReadsBeforeSpacing = smallReadsBeforeSpacing
+        self.slowMessageAge = slowMessageAge
         self.spacing = spacing
     }
 }
 
-/// The driver's count of small reads from one peer (see ``TrickledReads``): reads in, whether to space the
-/// next read out.
+/// The driver's view of one peer's reads (see ``TrickledReads``): reads in, whether to space the next one.
 struct TrickleDetector {
     let policy: TrickledReads
-    /// Small reads in a row that each left a message incomplete (kept while spaced, whatever the read size:
-    /// a spaced read gathers many small segments and is large because of the spacing).
-    private(set) var smallReads = 0
+    /// When the message that is still incomplete began to arrive (nil: no message is incomplete).
+    private(set) var messageSince: NIODeadline?
+    /// Bytes left undecoded after the previous read.
+    private var undecodedBefore = 0
+    /// Whether the next read waits ``TrickledReads/spacing``.
+    private(set) var spacesReads = false
 
     init(policy: TrickledReads) {
         self.policy = policy
     }
 
-    /// Whether reads are being spaced out.
-    var spacesReads: Bool { smallReads >= policy.smallReadsBeforeSpacing }
-
-    /// Counts a read of `bytes` after which `undecoded` bytes wait for the rest of their message.
-    mutating func observe(read bytes: Int, undecoded: Int) {
-        if undecoded == 0 {
-            smallReads = 0
-        } else if bytes < policy.smallReadBytes {
-            smallReads = min(smallReads + 1, policy.smallReadsBeforeSpacing)
-        } else if !spacesReads {
-            smallReads = 0
+    /// Counts a read of `bytes` at `now`, after which `undecoded` bytes wait for the rest of their message.
+    mutating func observe(read bytes: Int, undecoded: Int, now: NIODeadline) {
+        defer { undecodedBefore = undecoded }
+        guard undecoded > 0 else {
+            messageSince = nil
+            spacesReads = false
+            return
         }
+        // All of the read went into the waiting message: it is the same one. Otherwise a message completed in
+        // this read and the bytes left over start a new one.
+        if messageSince == nil || undecoded != undecodedBefore + bytes { messageSince = now }
+        spacesReads = bytes < policy.smallReadBytes && now - messageSince! >= policy.slowMessageAge
     }
 }

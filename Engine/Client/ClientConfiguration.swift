@@ -4,6 +4,7 @@ import BTStorage
 import BTTracker
 import BTWire
 import CoreMetrics
+import Foundation
 import Logging
 
 /// Settings of a ``Client``: where it listens (the seed's `LocalHost` and `LocalPort`), how many
@@ -75,6 +76,10 @@ public struct ClientConfiguration: Sendable {
     /// and plaintext, redial a peer that refuses it in plaintext, accept both), `EncryptionPolicy/required`
     /// (RC4 only, both ways).
     public var encryption: EncryptionPolicy
+    /// How the peer driver spaces out its reads from a peer that trickles its messages (BTWire's
+    /// `TrickledReads`); nil: never. On by default; `NBT_TRICKLED_READS=0` in the environment turns the
+    /// default off (for A/B measurements).
+    public var trickledReads: TrickledReads?
     /// Most block bytes per torrent received and not yet written to storage; at the cap no new requests are
     /// sent until writes complete, so a slow disk slows the download instead of filling memory.
     public var maximumPendingWriteBytesPerTorrent: Int
@@ -128,6 +133,8 @@ public struct ClientConfiguration: Sendable {
         self.dht = nil
         self.encryption = .none
         self.maximumPendingWriteBytesPerTorrent = 32 * 1024 * 1024
+        self.trickledReads =
+            ProcessInfo.processInfo.environment["NBT_TRICKLED_READS"] == "0" ? nil : TrickledReads()
         self.workerPool = .shared
         self.makeStorage = { torrent, folder, events in FileStorage(torrent: torrent, folder: folder, events: events) }
         self.defaultTorrentLimits = TorrentLimits()

@@ -35,9 +35,10 @@ extension ConnectionManager {
     /// After a read from `connection` was processed: the watermark that suits what it still owes us.
     func adjustReceiveWatermark(_ connection: PeerConnection) {
         connection.receivedSinceTick = true
-        guard let machine = connection.machine else { return }
-        let owed = machine.blocksInFlight * Self.blockLength
-        let streaming = !machine.peerChoking && owed >= streamingInFlightBytes
+        // Per read: the machine is asked in place (``PeerConnection/machine`` would copy it).
+        guard let (inFlight, choking) = connection.withMachine({ ($0.blocksInFlight, $0.peerChoking) }) else { return }
+        let owed = inFlight * Self.blockLength
+        let streaming = !choking && owed >= streamingInFlightBytes
         setReceiveWatermark(connection, streaming ? Self.streamingWatermark : 1)
     }
 

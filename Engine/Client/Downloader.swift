@@ -24,7 +24,8 @@ final class Downloader: EngineComponent, @unchecked Sendable {
     /// Asks the picker for as many blocks as the peer's pipeline takes and requests them.
     func fillRequests(_ connection: PeerConnection) {
         guard connection.isActive, connection.downloadDebt <= 0, let session = connection.session,
-            session.state == .downloading, !isWriteBacklogFull(session), connection.machine?.amInterested == true
+            session.state == .downloading, !isWriteBacklogFull(session),
+            connection.withMachine({ $0.amInterested }) == true
         else { return }
         let now = loop.now
         // Under a download limit, requests are paid for up front: the next batch waits until the limiter has

@@ -56,7 +56,8 @@ final class IncomingConnections: EngineComponent, @unchecked Sendable {
         handshakingAddresses[endpoint.address.unmapped, default: 0] += 1
         return PeerChannelHandler(
             machine: nil, delegate: self, tickInterval: nil,
-            handshakeTimeout: TimeAmount(configuration.incomingHandshakeTimeout))
+            handshakeTimeout: TimeAmount(configuration.incomingHandshakeTimeout),
+            trickledReads: configuration.trickledReads)
     }
 
     /// Connections at `address`: established or dialling, plus incoming ones waiting for their handshake.

@@ -88,6 +88,7 @@ final class PeerConnection: @unchecked Sendable {
     var channel: (any Channel)? { driver?.channel }
 
     /// A snapshot of the state machine (the driver's, or the pending one of a dial without a channel).
+    /// A copy of the machine: fine for status and rare decisions; a hot path asks through ``withMachine(_:)``.
     var machine: PeerStateMachine? { driver?.machine ?? pendingMachine }
 
     /// Upload bytes this process holds for the peer: admitted blocks plus everything handed to its channel
@@ -108,7 +109,9 @@ final class PeerConnection: @unchecked Sendable {
     /// each: every driver starts with a copy of the machine, and the one whose channel becomes active is
     /// adopted (``adopt(_:)``) with the machine as it is then.
     func makeDriver() -> PeerChannelHandler {
-        PeerChannelHandler(machine: pendingMachine, delegate: self, tickInterval: nil)
+        PeerChannelHandler(
+            machine: pendingMachine, delegate: self, tickInterval: nil,
+            trickledReads: core.configuration.trickledReads)
     }
 
     /// `handler`'s channel is the one that connected: it drives the connection from now on, with the
@@ -121,7 +124,9 @@ final class PeerConnection: @unchecked Sendable {
     }
 
     /// Whether handshakes are done and messages flow.
-    var isActive: Bool { machine?.phase == .active && !isClosed }
+    /// Asked several times per read: through ``withMachine(_:)`` (moved out and back), since ``machine``
+    /// returns a copy, and copying the machine retains and releases everything it holds.
+    var isActive: Bool { !isClosed && withMachine { $0.phase == .active } == true }
 
     /// The peer as events name it.
     var info: ClientEvent.PeerInfo {

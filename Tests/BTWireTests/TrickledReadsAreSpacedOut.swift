@@ -6,7 +6,7 @@ import Testing
 @testable import BTWire
 
 /// Issue 12: a peer that trickles a message (a few bytes per segment) gets its reads spaced out, so the
-/// kernel gathers its segments and a read is no longer paid per 64 bytes; an honest peer's reads are
+/// kernel gathers its segments and a read is no longer paid per segment; a fast honest peer's reads are
 /// never delayed.
 @Suite struct TrickledReadsAreSpacedOut {
     /// Counts the reads the handler lets through to the channel.
@@ -19,31 +19,48 @@ import Testing
         }
     }
 
-    @Test func smallReadsThatLeaveAMessageIncompleteStartSpacingAndABoundaryEndsIt() {
+    static let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    @Test func smallReadsOfAMessageThatKeepsArrivingPast50msAreSpaced() {
         var detector = TrickleDetector(policy: TrickledReads())
-        for _ in 0..<3 { detector.observe(read: 64, undecoded: 100) }
+        var undecoded = 0
+        func read(_ bytes: Int, atMilliseconds ms: Int64) {
+            undecoded += bytes
+            detector.observe(read: bytes, undecoded: undecoded, now: Self.start + .milliseconds(ms))
+        }
+        // The message's first 49 ms: not yet.
+        for ms in 0..<50 { read(1000, atMilliseconds: Int64(ms)) }
         #expect(!detector.spacesReads)
-        detector.observe(read: 64, undecoded: 164)
+        // 50 ms after it began, still the same message, a small read: the next read waits.
+        read(1000, atMilliseconds: 50)
         #expect(detector.spacesReads)
-        // A spaced read gathers many segments: large, and the trickler is still spaced.
-        detector.observe(read: 60_000, undecoded: 60_164)
+        // A large (gathered) read goes on at once; the next small one is spaced again.
+        read(20_000, atMilliseconds: 70)
+        #expect(!detector.spacesReads)
+        read(900, atMilliseconds: 71)
         #expect(detector.spacesReads)
-        // The message is complete and nothing waits: back to reading at once.
-        detector.observe(read: 64, undecoded: 0)
+        // The message completes with nothing left over: back to reading at once.
+        detector.observe(read: 64, undecoded: 0, now: Self.start + .milliseconds(90))
         #expect(!detector.spacesReads)
     }
 
-    @Test func honestReadsAreNeverSpaced() {
+    @Test func aFastStreamOfBlocksIsNeverSpaced() {
+        // Reads of a few kilobytes that each complete a block and leave the start of the next: every read
+        // begins a new message, so none is ever 50 ms old, however long the stream runs.
         var detector = TrickleDetector(policy: TrickledReads())
-        // Full segments of a slow link, each leaving a block incomplete, and small messages that complete.
-        for round in 0..<1000 {
-            detector.observe(read: round % 3 == 0 ? 1448 : 9, undecoded: round % 3 == 0 ? 5000 : 0)
+        for ms in 0..<2000 {
+            detector.observe(read: 9000, undecoded: 3000 + ms % 7, now: Self.start + .milliseconds(Int64(ms)))
             #expect(!detector.spacesReads)
         }
-        // Three small partial reads, then a full one: the count starts over.
-        for _ in 0..<3 { detector.observe(read: 64, undecoded: 100) }
-        detector.observe(read: 16_384, undecoded: 4000)
-        for _ in 0..<3 { detector.observe(read: 64, undecoded: 100) }
+        // A slow peer's block (16 KiB at 100 KB/s, a packet a read) is spaced after 50 ms, and the message
+        // that follows starts the clock again.
+        var undecoded = 0
+        for ms in stride(from: 0, through: 60, by: 15) {
+            undecoded += 1448
+            detector.observe(read: 1448, undecoded: undecoded, now: Self.start + .milliseconds(Int64(3000 + ms)))
+        }
+        #expect(detector.spacesReads)
+        detector.observe(read: 1448, undecoded: 200, now: Self.start + .milliseconds(3075))
         #expect(!detector.spacesReads)
     }
 
@@ -78,31 +95,33 @@ import Testing
         channel.pipeline.read()
     }
 
-    @Test func aTricklingPeerIsReadEveryFiftyMillisecondsUntilItsMessageEnds() throws {
+    @Test func aTricklingPeersReadsWait20msOnceItsMessageIs50msOld() throws {
         let (channel, counter, _) = try Self.activeHandler()
         defer { _ = try? channel.finish() }
         let loop = channel.embeddedEventLoop
         var message = ByteBuffer()
-        PeerMessage.unknown(id: 99, payload: ByteBuffer(repeating: 7, count: 4096)).encode(into: &message)
+        PeerMessage.unknown(id: 99, payload: ByteBuffer(repeating: 7, count: 64 * 1024)).encode(into: &message)
 
-        // Four 64-byte reads, each leaving the message incomplete: each next read is asked for at once...
+        // 64-byte reads every 10 ms: each next read is asked for at once while the message is young...
         let before = counter.reads
-        for _ in 0..<4 { try Self.deliver(message.readSlice(length: 64)!, to: channel) }
-        #expect(counter.reads == before + 3)
-        // ...but the read after the fourth waits 50 ms.
-        loop.advanceTime(by: .milliseconds(49))
-        #expect(counter.reads == before + 3)
-        loop.advanceTime(by: .milliseconds(1))
-        #expect(counter.reads == before + 4)
-        // Still trickling: a large (gathered) read keeps the spacing; asking twice schedules one read.
-        try Self.deliver(message.readSlice(length: 2048)!, to: channel)
-        channel.pipeline.read()
-        #expect(counter.reads == before + 4)
-        loop.advanceTime(by: .milliseconds(50))
+        for _ in 0..<5 {
+            try Self.deliver(message.readSlice(length: 64)!, to: channel)
+            loop.advanceTime(by: .milliseconds(10))
+        }
         #expect(counter.reads == before + 5)
-        // The rest of the message ends on a boundary: reads go through at once again.
-        try Self.deliver(message.readSlice(length: message.readableBytes)!, to: channel)
+        // ...and 50 ms after it began, the next read waits 20 ms; asking twice meanwhile schedules one read.
+        try Self.deliver(message.readSlice(length: 64)!, to: channel)
+        channel.pipeline.read()
+        #expect(counter.reads == before + 5)
+        loop.advanceTime(by: .milliseconds(19))
+        #expect(counter.reads == before + 5)
+        loop.advanceTime(by: .milliseconds(1))
         #expect(counter.reads == before + 6)
+        // A full read (the gathered segments) goes through at once; the rest of the message ends it.
+        try Self.deliver(message.readSlice(length: 20_000)!, to: channel)
+        #expect(counter.reads == before + 7)
+        try Self.deliver(message.readSlice(length: message.readableBytes)!, to: channel)
+        #expect(counter.reads == before + 8)
         #expect(channel.isActive)
     }
 
