@@ -79,7 +79,7 @@ extension Client {
     /// `trackerReplace` and `trackerList`): a new announce schedule over `tiers` (BEP 12; empty URLs and
     /// tiers dropped), due at once unless the torrent is being checked. Trackers that were told `started` and
     /// are no longer listed are told `stopped` (in the background); the ones that stay start over. The
-    /// torrent's own ``Torrent/announceTiers`` are left as they were added (the caller keeps the new list).
+    /// torrent's own `Torrent.announceTiers` are left as they were added (the caller keeps the new list).
     /// Without trackers in the configuration (``ClientConfiguration/usesTrackers``) nothing is announced.
     /// - Throws: ``EngineError`` (`unknownTorrent`, `shutDown`).
     public func setTrackers(_ tiers: [[String]], for handle: TorrentHandle) async throws(EngineError) {

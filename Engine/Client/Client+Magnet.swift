@@ -68,7 +68,7 @@ extension ClientCore {
 
 extension Client {
     /// The torrent behind `handle` (for a magnet: built from the fetched info dictionary with the link's
-    /// trackers and web seeds, so ``Torrent/encoded()`` is a complete .torrent); nil while a magnet's metadata
+    /// trackers and web seeds, so `Torrent.encoded()` is a complete .torrent); nil while a magnet's metadata
     /// is being fetched, or when the torrent is not in the client.
     public func torrent(of handle: TorrentHandle) async -> Torrent? {
         try? await onLoop { core in

@@ -2,7 +2,7 @@ import BTTracker
 import NIOCore
 
 /// The client's local service discovery (BEP 14): announces its torrents on the local network's multicast
-/// group and dials the peers that announce the same torrents there (tagged ``PeerSource/lsd``).
+/// group and dials the peers that announce the same torrents there (tagged `PeerSource.lsd`).
 /// ``ClientConfiguration/localDiscovery`` is nil by default, unlike libtorrent's `enable_lsd`: a client made by
 /// a program or a test multicasts nothing unless asked to (`nbt` turns it on unless given `--no-lsd`).
 public struct LocalDiscoverySettings: Sendable {
