@@ -1,16 +1,16 @@
 import BTMetainfo
 import NIOCore
 
-/// A UDP endpoint of a DHT node or a peer: BTMetainfo's ``PeerEndpoint``, the project's one endpoint type (an
-/// IPv4 or IPv6 ``IPAddress`` and a port). The DHT adds the compact forms of BEP 5 (6 bytes) and BEP 32
+/// A UDP endpoint of a DHT node or a peer: BTMetainfo's `PeerEndpoint`, the project's one endpoint type (an
+/// IPv4 or IPv6 `IPAddress` and a port). The DHT adds the compact forms of BEP 5 (6 bytes) and BEP 32
 /// (18 bytes) and the conversions to and from NIO socket addresses.
 public typealias DHTEndpoint = PeerEndpoint
 
 extension PeerEndpoint {
-    /// The address type of DHT endpoints: BTMetainfo's ``IPAddress``.
+    /// The address type of DHT endpoints: BTMetainfo's `IPAddress`.
     public typealias IP = IPAddress
 
-    /// The address (``address``, under the name the DHT's messages give it).
+    /// The address (`address`, under the name the DHT's messages give it).
     public var ip: IPAddress { address }
 
     /// Creates an endpoint.
@@ -18,7 +18,7 @@ extension PeerEndpoint {
         self.init(address: ip, port: port)
     }
 
-    /// Parses a numeric address such as `"127.0.0.1"` (as ``IPAddress/init(_:form:)`` reads it) with a port;
+    /// Parses a numeric address such as `"127.0.0.1"` (as `IPAddress.init(_:form:)` reads it) with a port;
     /// nil if the address is not an IP literal.
     public init?(_ address: String, port: UInt16) {
         guard let ip = IPAddress(address) else { return nil }

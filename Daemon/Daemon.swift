@@ -2,7 +2,7 @@ import BTEngine
 import Foundation
 import Logging
 
-/// The long-running client behind `nbt daemon`: a ``BTEngine/Client``, its torrents kept in a config
+/// The long-running client behind `nbt daemon`: a `BTEngine.Client`, its torrents kept in a config
 /// directory (``EngineBackend``), the Transmission RPC and web interface over HTTP (``RPCServer``), and an
 /// optional watch directory.
 ///
@@ -34,7 +34,7 @@ public final class Daemon: Sendable {
         /// The web interface's folder (nil: none).
         public var webFolder: WebFolder?
         /// The registry served at `GET /metrics` (nil: no such page); the engine's
-        /// ``BTEngine/ClientConfiguration/metricsFactory`` should be the same object.
+        /// `BTEngine.ClientConfiguration.metricsFactory` should be the same object.
         public var metrics: PrometheusMetrics?
         /// The daemon's log.
         public var logger = Logger(label: "nbt.daemon")

@@ -3,7 +3,7 @@ import Foundation
 /// What the daemon keeps in its config directory besides each torrent's .torrent file
 /// (`torrents/HASH.torrent`) and the engine's resume data (`resume/HASH.resume`): the torrent list with
 /// each torrent's settings, and the session's settings. The snapshot file (``fileName``) is written atomically
-/// (a temporary file renamed over the old one); changes since are appended to a journal (``StateStore``).
+/// (a temporary file renamed over the old one); changes since are appended to a journal (`StateStore`).
 struct DaemonState: Codable, Sendable, Hashable {
     /// One torrent's settings.
     struct Entry: Codable, Sendable, Hashable {

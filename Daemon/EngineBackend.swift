@@ -4,9 +4,9 @@ import BTStorage
 import Foundation
 import Logging
 
-/// The ``DaemonBackend`` of a real ``BTEngine/Client``: torrents added to the engine with their resume data
-/// in the config directory, their settings kept in a ``DaemonState`` whose every change is journaled by a
-/// ``StateStore``, so a restart (also after `kill -9`) brings every torrent back in its state without
+/// The ``DaemonBackend`` of a real `BTEngine.Client`: torrents added to the engine with their resume data
+/// in the config directory, their settings kept in a `DaemonState` whose every change is journaled by a
+/// `StateStore`, so a restart (also after `kill -9`) brings every torrent back in its state without
 /// downloading again.
 public actor EngineBackend: DaemonBackend {
     /// Where the daemon keeps its state.
@@ -79,7 +79,7 @@ public actor EngineBackend: DaemonBackend {
         }
     }
 
-    /// Adds back every torrent of the saved state, stopped ones stopped, in ``restoreLanes`` background lanes
+    /// Adds back every torrent of the saved state, stopped ones stopped, in `restoreLanes` background lanes
     /// (each checked from its resume data, so only what cannot be trusted is hashed again); the
     /// torrents are listed at once, as waiting for their check. A torrent whose .torrent file is gone is logged
     /// and kept in the state, so it is tried again at the next start.

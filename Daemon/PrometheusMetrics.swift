@@ -4,7 +4,7 @@ import Foundation
 /// A swift-metrics backend that keeps every counter, gauge, meter, recorder and timer the engine makes and
 /// writes them in the Prometheus text exposition format (version 0.0.4) for the daemon's `GET /metrics`.
 ///
-/// Give it to the engine as ``BTEngine/ClientConfiguration/metricsFactory`` and to the daemon in
+/// Give it to the engine as `BTEngine.ClientConfiguration.metricsFactory` and to the daemon in
 /// ``Daemon/Settings/metrics``. Counters are `counter`s, gauges and meters `gauge`s (their last value),
 /// recorders and timers `summary`s without quantiles (`_sum` and `_count`; timers in seconds). Names and label
 /// names are reduced to Prometheus' alphabet, label values escaped. It stands in for swift-prometheus, which

@@ -3,7 +3,7 @@
 /// - the JSON-RPC 2.0 form of Transmission 4.1: `{"jsonrpc": "2.0", "method": "torrent_get",
 ///   "params": {...}, "id": 7}`.
 ///
-/// The method and the argument names are kept in snake_case (``RPCKeys``), whatever the request used; the
+/// The method and the argument names are kept in snake_case (`RPCKeys`), whatever the request used; the
 /// form remembers how to answer.
 public struct RPCRequest: Sendable, Hashable {
     /// How the request was written, and so how its answer must be.

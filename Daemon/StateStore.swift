@@ -1,7 +1,7 @@
 import Foundation
 
 /// The daemon's state on disk, kept cheap at 10,000 torrents and safe against `kill -9`: a snapshot
-/// (``DaemonState/fileName``, written atomically) plus a journal of the changes since (``journalName``), one JSON
+/// (`DaemonState.fileName`, written atomically) plus a journal of the changes since (``journalName``), one JSON
 /// record a line, appended. A change costs one short line, not a rewrite of every torrent;
 /// the journal is folded into a new snapshot when it holds more records than the state has torrents (and at
 /// least ``minimumCompactionRecords``), so its size stays bounded by the state's.
@@ -78,7 +78,7 @@ final class StateStore {
         do {
             if journal == nil {
                 if !FileManager.default.fileExists(atPath: journalPath) {
-                    FileManager.default.createFile(atPath: journalPath, contents: nil)
+                    _ = FileManager.default.createFile(atPath: journalPath, contents: nil)  // failure: the open below says so
                 }
                 guard let handle = FileHandle(forWritingAtPath: journalPath) else {
                     throw DaemonError(.stateFailed, "cannot open \(journalPath)")

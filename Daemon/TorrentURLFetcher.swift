@@ -6,7 +6,7 @@ import NIOPosix
 
 /// Fetches the .torrent file named by an http(s) URL (`torrent-add` with a URL `filename`).
 ///
-/// The URL comes from whoever drives the RPC, so it is held to the engine's ``BTTracker/TrackerAddressPolicy``
+/// The URL comes from whoever drives the RPC, so it is held to the engine's `BTTracker.TrackerAddressPolicy`
 /// (the request-forgery guard of tracker URLs): every host, on the first request and on every redirect hop, is
 /// resolved and checked, the connection goes to the checked address (no second resolution; HTTPS to a name is
 /// pinned to it while TLS still verifies the name), and a public server may not redirect to a loopback,

@@ -22,7 +22,7 @@ public enum AnnounceEvent: UInt32, Sendable, Hashable, CaseIterable {
 
 /// Everything a client tells a tracker in one announce (BEP 3, BEP 15, BEP 23).
 public struct AnnounceRequest: Hashable, Sendable {
-    /// The 20-byte info-hash (``BTMetainfo/InfoHashes/wire``).
+    /// The 20-byte info-hash (`BTMetainfo.InfoHashes.wire`).
     public var infoHash: [UInt8]
     /// This client's 20-byte peer id.
     public var peerID: [UInt8]

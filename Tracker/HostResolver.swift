@@ -13,7 +13,7 @@ import NIOPosix
 /// Resolves tracker host names to every address (so the address policy can check them all), off the event
 /// loops, on NIO's blocking-I/O thread pool.
 package enum HostResolver {
-    /// The addresses of `host`. A numeric host is read as `getaddrinfo` reads it (``IPAddress/init(_:form:)``)
+    /// The addresses of `host`. A numeric host is read as `getaddrinfo` reads it (`IPAddress.init(_:form:)`)
     /// and returned without a lookup, so the address checked is the address connected to.
     package static func resolve(_ host: String) async throws(TrackerError) -> [IPAddress] {
         if let numeric = IPAddress(host) { return [numeric] }

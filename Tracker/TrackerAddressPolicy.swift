@@ -61,7 +61,7 @@ public struct TrackerAddressPolicy: Sendable, Hashable {
         case publicNetwork
     }
 
-    /// Classifies an address. IPv6 addresses embedding an IPv4 address (``IPAddress/embeddedIPv4``) are
+    /// Classifies an address. IPv6 addresses embedding an IPv4 address (`IPAddress.embeddedIPv4`) are
     /// classified as that IPv4 address.
     public static func classify(_ address: IPAddress) -> AddressClass {
         if let inner = address.embeddedIPv4 { return classify(inner) }

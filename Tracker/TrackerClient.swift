@@ -7,7 +7,7 @@ import NIOSSL
 /// Announces to and scrapes HTTP(S) and UDP trackers. The transports are thin: request building, response
 /// parsing and the UDP retransmission schedule live in ``HTTPTrackerProtocol`` and ``UDPTrackerExchange``.
 ///
-/// Every host is checked against the ``TrackerAddressPolicy`` before it is contacted, on every redirect hop.
+/// Every host is checked against the `TrackerAddressPolicy` before it is contacted, on every redirect hop.
 /// What happens is reported on ``events``. Call ``shutdown()`` when done (or use ``withClient(configuration:_:)``).
 ///
 /// ```swift

@@ -21,7 +21,7 @@ public struct TrackerURL: Sendable, Hashable {
 
     /// The scheme.
     public var scheme: Scheme
-    /// Host name (lower-case), or a numeric address in its canonical text (``IPAddress/description``, without
+    /// Host name (lower-case), or a numeric address in its canonical text (`IPAddress.description`, without
     /// brackets): a numeric host in any form `getaddrinfo` reads (`012.0.0.1`, `0x7f.1`, `2130706433`) is
     /// replaced by the address that form stands for, so every later step sees and connects to one address.
     public var host: String

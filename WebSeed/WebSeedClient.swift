@@ -7,7 +7,7 @@ import NIOCore
 /// connections per host), each answer judged by ``WebSeedResponse`` and streamed to the caller chunk by chunk,
 /// never more bytes than the range asked for.
 ///
-/// Every host is resolved and checked against BTTracker's ``TrackerAddressPolicy`` before it is contacted,
+/// Every host is resolved and checked against BTTracker's `TrackerAddressPolicy` before it is contacted,
 /// on the first request and on every redirect hop, and the connection goes to the checked address (no second
 /// resolution). As libtorrent's `ssrf_mitigation` does for web seeds, a web seed on a public address may not
 /// redirect to a loopback, private or link-local one (when the policy's `localTrackersAnnounceOnly` is on).

@@ -39,7 +39,7 @@ public struct WebSeedURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The URL of a torrent's file, by BEP 19's rules (see the type's documentation). `path` is the file's path
-    /// below the torrent's root folder as the torrent names it (``TorrentFile/originalPath``).
+    /// below the torrent's root folder as the torrent names it (`TorrentFile.originalPath`).
     public func fileURL(torrentName: String, path: [String], isSingleFile: Bool) -> String {
         if isSingleFile {
             return text.hasSuffix("/") ? text + Self.escape(torrentName) : text
