@@ -78,7 +78,8 @@ final class StateStore {
         do {
             if journal == nil {
                 if !FileManager.default.fileExists(atPath: journalPath) {
-                    _ = FileManager.default.createFile(atPath: journalPath, contents: nil)  // failure: the open below says so
+                    // A failure shows in the open below.
+                    _ = FileManager.default.createFile(atPath: journalPath, contents: nil)
                 }
                 guard let handle = FileHandle(forWritingAtPath: journalPath) else {
                     throw DaemonError(.stateFailed, "cannot open \(journalPath)")
