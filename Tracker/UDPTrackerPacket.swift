@@ -145,11 +145,30 @@ public enum UDPTrackerPacket: Hashable, Sendable {
             }
             return .scrapeResponse(transactionID: transaction, entries: entries)
         case 3:
-            return .error(
-                transactionID: transaction, message: String(decoding: reader.rest.prefix(1024), as: UTF8.self))
+            return .error(transactionID: transaction, message: Self.errorMessage(reader.rest))
         default:
             throw TrackerError(.malformedPacket, "unknown action \(action)")
         }
+    }
+
+    /// Most UTF-8 bytes of an error message kept.
+    static let maximumErrorMessageBytes = 1024
+
+    /// The text of an error packet: its first ``maximumErrorMessageBytes`` bytes, invalid UTF-8 replaced by
+    /// U+FFFD, then cut on a scalar boundary to at most that many bytes of UTF-8. The cut comes after the
+    /// replacement, which can lengthen the text (one 0xFF byte becomes three bytes): so the message encodes
+    /// to bytes that decode to the same message (found by FuzzTrackerUDP).
+    static func errorMessage(_ bytes: some Collection<UInt8>) -> String {
+        let decoded = String(decoding: bytes.prefix(maximumErrorMessageBytes), as: UTF8.self)
+        guard decoded.utf8.count > maximumErrorMessageBytes else { return decoded }
+        var kept = String.UnicodeScalarView()
+        var length = 0
+        for scalar in decoded.unicodeScalars {
+            length += UTF8.width(scalar)
+            if length > maximumErrorMessageBytes { break }
+            kept.append(scalar)
+        }
+        return String(kept)
     }
 
     /// Decodes a packet a client sent (for trackers, test fakes and fuzzing).

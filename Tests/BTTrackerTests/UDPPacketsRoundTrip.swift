@@ -72,3 +72,18 @@ func truncatedOrUnknownResponsesAreTypedErrors(bytes: [UInt8]) {
         try UDPTrackerPacket.decodeResponse(bytes, ipv6: false)
     } throws: { ($0 as? TrackerError)?.code == .malformedPacket }
 }
+
+/// Found by FuzzTrackerUDP: an error message of invalid UTF-8 grows when its bytes are replaced by U+FFFD
+/// (three bytes each), so a message cut before the replacement re-encoded past the cut and decoded shorter.
+@Test func errorMessagesOfInvalidUTF8RoundTripWithinTheirBound() throws {
+    for filler: [UInt8] in [Array(repeating: 0xff, count: 1500), Array(repeating: 0xe2, count: 1023) + [0x82]] {
+        let bytes: [UInt8] = [0, 0, 0, 3, 0, 0, 0, 7] + filler
+        let decoded = try UDPTrackerPacket.decodeResponse(bytes, ipv6: false)
+        guard case .error(_, let message) = decoded else {
+            Issue.record("not an error packet: \(decoded)")
+            continue
+        }
+        #expect(message.utf8.count <= 1024)
+        #expect(try UDPTrackerPacket.decodeResponse(decoded.encoded(), ipv6: false) == decoded)
+    }
+}
