@@ -42,6 +42,7 @@ extension PieceLayerExchanger {
         let now = loop.now
         switch message {
         case .hashes(let hashes):
+            configuration.logger.debug("\(connection.endpoint) sent the block hashes \(hashes.request.logDescription)")
             performBlame(session.blockBlame!.received(hashes, from: connection.key, now: now), session: session)
         case .hashReject(let request):
             performBlame(
@@ -63,11 +64,15 @@ extension PieceLayerExchanger {
         for action in actions {
             switch action {
             case .send(let request, let key):
-                configuration.logger.debug("asking \(key) for the block hashes \(request)")
-                if let connection = session.connections[key] { send(.hashRequest(request), to: connection) }
+                guard let connection = session.connections[key] else { continue }
+                configuration.logger.debug(
+                    "asking \(connection.endpoint) for the block hashes \(request.logDescription)")
+                send(.hashRequest(request), to: connection)
             case .blame(let keys, let piece):
+                let senders = keys.map { session.peerAddresses[$0].map { "\($0)" } ?? "an unknown peer" }
                 configuration.logger.info(
-                    "\(session.handle.name): block hashes of piece \(piece) name \(keys.count) sender(s) of bad blocks")
+                    "\(session.handle.name): block hashes of piece \(piece) name \(keys.count) sender(s) of bad blocks: \(senders.sorted().joined(separator: ", "))"
+                )
                 core.downloads.blame(piece, contributors: keys, session: session, narrowing: false)
             case .liar(let key):
                 blame(key, session: session, detail: "block hashes do not verify")
@@ -113,10 +118,20 @@ extension PieceLayerExchanger {
                     request, from: connection.key, pieceBlockHashes: pieceBlockHashes)
                 guard !connection.isClosed else { return }
                 switch answer {
-                case .hashes(let hashes): self.send(.hashes(hashes), to: connection)
+                case .hashes(let hashes):
+                    self.configuration.logger.debug("sending \(connection.endpoint) the block hashes of piece \(piece)")
+                    self.send(.hashes(hashes), to: connection)
                 case .reject(let request): self.send(.hashReject(request), to: connection)
                 }
             }
         }
+    }
+}
+
+extension HashRequest {
+    /// The request in a log line: its layer and range, the root shortened.
+    var logDescription: String {
+        let root = NetBitTorrentHex.encode(piecesRoot.prefix(4))
+        return "(root \(root)…, base layer \(baseLayer), index \(index), length \(length), proof layers \(proofLayers))"
     }
 }

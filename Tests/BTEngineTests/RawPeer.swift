@@ -6,7 +6,7 @@ import NIOPosix
 @testable import BTEngine
 
 /// A bare-bones BitTorrent peer for tests, written against NIO directly (not the engine): it connects,
-/// handshakes without any extension bits (or with only the fast extension's), says `interested`, and once
+/// handshakes without any extension bits (or with only the fast extension's and BEP 52's v2 bit), says `interested`, and once
 /// unchoked sends a list of `request`s (then `cancel`s for some of them, when given) and then, when told
 /// to, stops reading (its small receive buffer then fills and the sender must hold back). It records the
 /// id of every message it receives.
@@ -17,13 +17,14 @@ final class RawPeer: @unchecked Sendable {
 
     /// A peer for `infoHash` that sends `requests` (piece, offset, length) once unchoked and stops reading
     /// then when `stopsReading`.
-    /// `cancels` follow the requests in the same write; `fast` sets the BEP 6 bit in the handshake.
+    /// `cancels` follow the requests in the same write; `fast` sets the BEP 6 bit in the handshake, `v2` the
+    /// BEP 52 bit.
     init(
         infoHash: [UInt8], requests: [(Int, Int, Int)], stopsReading: Bool, cancels: [(Int, Int, Int)] = [],
-        fast: Bool = false
+        fast: Bool = false, v2: Bool = false
     ) {
         handler = Handler(
-            infoHash: infoHash, requests: requests, stopsReading: stopsReading, cancels: cancels, fast: fast)
+            infoHash: infoHash, requests: requests, stopsReading: stopsReading, cancels: cancels, fast: fast, v2: v2)
     }
 
     /// Connects to `port` on `host` from `source` (nil: the system's default source address, 127.0.0.1 on
@@ -75,23 +76,27 @@ final class RawPeer: @unchecked Sendable {
         private let stopsReading: Bool
         private let cancels: [(Int, Int, Int)]
         private let fast: Bool
+        private let v2: Bool
         private var buffer = ByteBuffer()
         private var handshakeSeen = false
 
-        init(infoHash: [UInt8], requests: [(Int, Int, Int)], stopsReading: Bool, cancels: [(Int, Int, Int)], fast: Bool)
-        {
+        init(
+            infoHash: [UInt8], requests: [(Int, Int, Int)], stopsReading: Bool, cancels: [(Int, Int, Int)], fast: Bool,
+            v2: Bool
+        ) {
             self.infoHash = infoHash
             self.requests = requests
             self.stopsReading = stopsReading
             self.cancels = cancels
             self.fast = fast
+            self.v2 = v2
         }
 
         func channelActive(context: ChannelHandlerContext) {
             var out = context.channel.allocator.buffer(capacity: 73)
             out.writeInteger(UInt8(19))
             out.writeString("BitTorrent protocol")
-            out.writeBytes([0, 0, 0, 0, 0, 0, 0, fast ? 0x04 : 0])
+            out.writeBytes([0, 0, 0, 0, 0, 0, 0, (fast ? 0x04 : 0) | (v2 ? 0x10 : 0)])
             out.writeBytes(infoHash)
             out.writeBytes(Array("-RAW001-".utf8) + (0..<12).map { _ in UInt8.random(in: 48...57) })
             out.writeInteger(UInt32(1))

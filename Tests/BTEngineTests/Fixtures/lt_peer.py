@@ -3,6 +3,10 @@
 
 usage: lt_peer.py seed IP TORRENT SAVE_PATH
            seeds SAVE_PATH (data checked first); prints {"port": N} once seeding; runs until stdin closes.
+       lt_peer.py partial-seed IP TORRENT SAVE_PATH SKIPPED_FILE
+           a partial seed: file SKIPPED_FILE (0-based) is not wanted, SAVE_PATH has the others; prints
+           {"port": N} once the wanted files are checked complete (finished, not seeding); runs until stdin
+           closes.
        lt_peer.py download IP TORRENT SAVE_PATH PEER_IP PEER_PORT
            downloads into SAVE_PATH from the peer at PEER_IP:PEER_PORT (we dial it: the only peer), prints
            {"done": true, "seconds": S} when every piece is verified, or {"error": ...}, and exits.
@@ -26,7 +30,23 @@ session = lt.session(settings)
 params = lt.add_torrent_params()
 params.ti = lt.torrent_info(torrent_path)
 params.save_path = save_path
+if mode == "partial-seed":
+    priorities = [1] * params.ti.num_files()
+    priorities[int(sys.argv[5])] = 0
+    params.file_priorities = priorities
 handle = session.add_torrent(params)
+
+if mode == "partial-seed":
+    deadline = time.time() + 60
+    while time.time() < deadline and not handle.status().is_finished:
+        time.sleep(0.05)
+    status = handle.status()
+    if not status.is_finished or status.is_seeding:
+        print(json.dumps({"error": "libtorrent is not a partial seed: %s" % status.state}), flush=True)
+        sys.exit(1)
+    print(json.dumps({"port": session.listen_port()}), flush=True)
+    sys.stdin.read()
+    sys.exit(0)
 
 if mode == "seed":
     deadline = time.time() + 60
