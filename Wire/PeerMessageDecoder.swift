@@ -23,12 +23,24 @@ public struct PeerMessageDecoder: Sendable {
         /// The torrent's piece count, when known: bitfields must match it exactly (spare bits zero) and
         /// `have`, `request`, `piece`, `cancel` and `reject` indexes must be below it.
         public var pieceCount: Int?
+        /// Largest accepted extension message (BEP 10, id 20), its extended id included. Default 64 KiB: the
+        /// largest an honest peer sends is a `ut_metadata` piece (16 KiB and its dictionary); libtorrent refuses
+        /// `ut_metadata` messages above 272 KiB and extension ids it does not know outright.
+        public var maxExtensionMessageLength: Int
+        /// Largest accepted message of an id we do not know (they are ignored). Default 16 KiB: such a message
+        /// carries nothing we use, and libtorrent disconnects at the first byte of one, whatever its size.
+        public var maxUnknownMessageLength: Int
 
         /// Creates limits.
-        public init(maxMessageLength: Int = (1 << 20) + 13, maxRequestLength: Int = 16 * 1024, pieceCount: Int? = nil) {
+        public init(
+            maxMessageLength: Int = (1 << 20) + 13, maxRequestLength: Int = 16 * 1024, pieceCount: Int? = nil,
+            maxExtensionMessageLength: Int = 64 * 1024, maxUnknownMessageLength: Int = 16 * 1024
+        ) {
             self.maxMessageLength = maxMessageLength
             self.maxRequestLength = maxRequestLength
             self.pieceCount = pieceCount
+            self.maxExtensionMessageLength = maxExtensionMessageLength
+            self.maxUnknownMessageLength = maxUnknownMessageLength
         }
     }
 
@@ -204,6 +216,9 @@ public struct PeerMessageDecoder: Sendable {
             throw WireError(
                 .messageTooLong, "message of \(size) bytes exceeds the limit of \(limits.maxMessageLength)")
         }
+        if size > 0, let id = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt8.self) {
+            try checkLength(size, id: id, limits: limits)
+        }
         guard buffer.readableBytes >= 4 + size else { return nil }
         buffer.moveReaderIndex(forwardBy: 4)
         if size == 0 { return .keepAlive }
@@ -211,6 +226,51 @@ public struct PeerMessageDecoder: Sendable {
         let id: UInt8 = body.readInteger()!
         return try decodeBody(id: id, body: &body, limits: limits)
     }
+
+    /// Checks a message's length (`size`: its id and payload) against what its id allows, as soon as the id has
+    /// arrived and before the rest is waited for, so a message no honest peer sends is refused at its header,
+    /// not after its bytes were trickled in (libtorrent likewise refuses a `piece` longer than a block at its
+    /// first byte and an unknown id at once). Lengths that need the payload (a `hashes` message's shape) are
+    /// checked when it is complete.
+    static func checkLength(_ size: Int, id: UInt8, limits: Limits) throws(WireError) {
+        let maximum: Int
+        var exact = true
+        switch PeerMessage.ID(rawValue: id) {
+        case .choke, .unchoke, .interested, .notInterested, .haveAll, .haveNone: maximum = 1
+        case .have, .suggest, .allowedFast: maximum = 5
+        case .request, .cancel, .reject: maximum = 13
+        case .port: maximum = 3
+        case .hashRequest, .hashReject: maximum = 49
+        case .bitfield:
+            guard let count = limits.pieceCount else { return }
+            guard size == 1 + (count + 7) / 8 else {
+                throw WireError(
+                    .invalidBitfield, "bitfield of \(size - 1) bytes for \(count) pieces (\((count + 7) / 8))")
+            }
+            return
+        case .piece:
+            maximum = 9 + max(limits.maxRequestLength, Self.blockLength)
+            exact = false
+        case .hashes:
+            maximum = 49 + 32 * (HashRequest.maxLength + 64)
+            exact = false
+        case .extended:
+            maximum = 1 + limits.maxExtensionMessageLength
+            exact = false
+        case nil:
+            maximum = limits.maxUnknownMessageLength
+            exact = false
+        }
+        guard exact ? size != maximum : size > maximum else { return }
+        let name = PeerMessage.ID(rawValue: id).map { "\($0)" } ?? "unknown id \(id)"
+        if exact {
+            throw WireError(.invalidMessageLength, "\(name) message of \(size) bytes instead of \(maximum)")
+        }
+        throw WireError(.messageTooLong, "\(name) message of \(size) bytes exceeds the limit of \(maximum)")
+    }
+
+    /// The block size every client requests (BEP 52's 16 KiB): the longest `piece` payload we ask for.
+    static let blockLength = 16 * 1024
 
     private static func decodeBody(id: UInt8, body: inout ByteBuffer, limits: Limits) throws(WireError) -> PeerMessage {
         let length = body.readableBytes

@@ -256,8 +256,10 @@ extension PeerStateMachine {
                 return
             }
             guard let name = local.extensionName(message.id) else {
-                actions.append(.extensionMessage(.other(name: "#\(message.id)", payload: message.payload)))
-                return
+                // BEP 10: the receiver assigns the ids in its handshake; a message of an id we never assigned
+                // has no meaning. libtorrent disconnects at its first bytes (`invalid_message`), so no client
+                // relies on it being ignored, and ignoring it let a trickler make us take up to 64 KiB per message.
+                throw Closing(.protocolViolation, "extension message of id \(message.id), which we never assigned")
             }
             switch name {
             case ExtensionHandshake.Name.donthave:

@@ -12,7 +12,8 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
 
         /// The handshake does not start with `\u{13}BitTorrent protocol` (BEP 3).
         public static let invalidProtocolString = Code("invalidProtocolString")
-        /// A message's length prefix exceeds ``PeerMessageDecoder/Limits/maxMessageLength``.
+        /// A message's length prefix exceeds ``PeerMessageDecoder/Limits/maxMessageLength``, or what its id
+        /// allows (a `piece` longer than a block, an extension or unknown message past its limit).
         public static let messageTooLong = Code("messageTooLong")
         /// A message's payload length does not fit its type (e.g. `have` that is not 4 bytes).
         public static let invalidMessageLength = Code("invalidMessageLength")

@@ -12,7 +12,8 @@ against a fresh seed of each kind and measures the seed from /proc (RssAnon grow
 2. trickled messages: 8 connections each sending 1 MiB of keep-alive messages in 64-byte writes, against the
    same bytes in 16 KiB writes from 8 other connections: the seed's CPU per MiB each way (the ratio is the
    figure: decoding must cost O(bytes), not O(bytes x writes)); and 8 connections each trickling one 1 MiB
-   message of an unknown id (what the seed does with it, and its CPU).
+   message of an unknown id (what the seed does with it, and its CPU), sixteen 64 KiB extension messages of an
+   unassigned extended id, and 1 MiB of `interested` messages (small messages no budget limits).
 3. slot exhaustion: 250 connections from one address that handshake, say `interested` and stay silent,
    then an honest `nbt download` from another address: whether and how fast it completes beside them.
 4. stripped piece layers: a hybrid torrent with its `piece layers` removed (same info-hash) downloaded by
@@ -210,8 +211,9 @@ def flood(kind, torrent, src, info_hash, ip):
 
 def trickle(kind, torrent, src, info_hash, ip, chunk, message):
     """8 connections each sending 1 MiB (`message`: 'keepalive' = 1 MiB of 4-byte keep-alives, 'unknown' = one
-    1 MiB message of id 99) in writes of `chunk` bytes; returns (seed CPU s, MiB delivered, connections closed,
-    wall seconds)."""
+    1 MiB message of id 99, 'extension' = sixteen 64 KiB extension messages of an extended id the seed never
+    assigned, 'interested' = 1 MiB of `interested` messages, which no budget limits) in writes of `chunk`
+    bytes; returns (seed CPU s, MiB delivered, connections closed, wall seconds)."""
     p, port = start_seed(kind, torrent, src, ip)
     try:
         socks = [handshake(ip, port, info_hash, f"127.11.{chunk % 250}.{i + 1}") for i in range(8)]
@@ -219,6 +221,10 @@ def trickle(kind, torrent, src, info_hash, ip, chunk, message):
             read_messages(s, 0.3)
         if message == "keepalive":
             payload = bytes(1 << 20)
+        elif message == "extension":
+            payload = b"".join(struct.pack(">IBB", 65532, 20, 77) + os.urandom(65530) for _ in range(16))
+        elif message == "interested":
+            payload = struct.pack(">IB", 1, 2) * ((1 << 20) // 5)
         else:
             payload = struct.pack(">IB", (1 << 20) + 1, 99) + os.urandom(1 << 20)
         cpu0 = cpu_seconds(p.pid)
@@ -499,8 +505,9 @@ def main():
     lines.append("2. trickled messages: 8 connections x 1 MiB each")
     lines.append(f"{'seed':<12} {'message':<9} {'writes':>7} {'CPU s':>7} {'MiB in':>7} {'closed':>7} {'wall s':>7}")
     for label, kind, ip in (("libtorrent", "libtorrent", "127.0.0.2"), ("nbt", NBT, "127.0.0.3")):
-        for message, chunk in (("keepalive", 16384), ("keepalive", 64), ("unknown", 16384), ("unknown", 64))[
-                0 if 2 in only else 4:]:
+        for message, chunk in (("keepalive", 16384), ("keepalive", 64), ("unknown", 16384), ("unknown", 64),
+                               ("extension", 16384), ("extension", 64), ("interested", 16384),
+                               ("interested", 64))[0 if 2 in only else 8:]:
             print(f"trickle: {label} {message} {chunk}", file=sys.stderr, flush=True)
             cpu, mib, closed, wall = trickle(label if kind == "libtorrent" else kind, torrents["v1"], src,
                                              info_hash, ip, chunk, message)

@@ -13,7 +13,8 @@ import Testing
     static func pair(fast: Bool = true) -> PeerPair {
         let content = PeerPair.content(size: 8 * 16384, seed: 3)
         var seed = PeerPair.configuration(content: content, pieceLength: 16384, have: true, fast: fast, peerIDByte: 2)
-        seed.extensionHandshake.messages = [ExtensionHandshake.Name.pex: 1]
+        // id 99: an extension the machine does not parse itself but hands on (`.other`), as assigned ids are.
+        seed.extensionHandshake.messages = [ExtensionHandshake.Name.pex: 1, "nbt_test": 99]
         var pair = PeerPair(
             a: PeerPair.configuration(content: content, pieceLength: 16384, have: false, fast: fast, peerIDByte: 1),
             b: seed, content: content)
@@ -100,7 +101,16 @@ import Testing
         #expect(Self.flood(&honest, { _ in pex }, attempts: 10, spacing: 21) == nil)
     }
 
-    @Test func unknownExtensionMessagesPastTheBudgetAreAViolation() {
+    @Test func anExtensionMessageOfAnIDWeNeverAssignedIsAViolation() {
+        var pair = Self.pair()
+        let unassigned = PeerMessage.extended(ExtendedMessage(id: 77, payload: ByteBuffer(bytes: [1, 2, 3])))
+        let closed = Self.flood(&pair, { _ in unassigned }, attempts: 10)
+        #expect(closed?.attempt == 1)
+        #expect(closed?.reason == .protocolViolation)
+        #expect(closed?.detail.contains("never assigned") == true)
+    }
+
+    @Test func extensionMessagesPastTheBudgetAreAViolation() {
         var pair = Self.pair()
         let unknown = PeerMessage.extended(ExtendedMessage(id: 99, payload: ByteBuffer(bytes: [1, 2, 3])))
         let closed = Self.flood(&pair, { _ in unknown }, attempts: 2000)
@@ -150,8 +160,8 @@ import Testing
 
     @Test func extensionMessageBytesAreBounded() {
         var pair = Self.pair()
-        // 64 KiB unknown extension messages: 16 MiB in a window ends the connection before 500 messages do.
-        let big = PeerMessage.extended(ExtendedMessage(id: 99, payload: ByteBuffer(repeating: 0, count: 65_536)))
+        // Extension messages near the 64 KiB limit: 16 MiB in a window ends the connection before 500 messages do.
+        let big = PeerMessage.extended(ExtendedMessage(id: 99, payload: ByteBuffer(repeating: 0, count: 65_000)))
         let closed = Self.flood(&pair, { _ in big }, attempts: 1000)
         #expect(closed != nil && closed!.attempt < PeerInputLimits().maximumExtensionMessages)
         #expect(closed?.detail.contains("bytes of extension messages") == true)

@@ -128,9 +128,9 @@ func floodOfRequestsEndsInRequestFlood(fast: Bool) {
     #expect(reason(lie(&pair, h("00000004 14 00 6c65"))) == .malformedPacket)
     var pex = connectedPair(aHas: false, bHas: false, fast: true, extensions: [ExtensionHandshake.Name.pex: 1])
     #expect(reason(lie(&pex, h("00000006 14 01") + Array("d5:a".utf8))) == .malformedPacket)
-    // An id we did not advertise is not ours to decode: ignored, as libtorrent ignores it.
+    // An id we did not advertise has no meaning (BEP 10): a violation, as libtorrent disconnects at it.
     var unadvertised = connectedPair(aHas: false, bHas: false, fast: true)
-    #expect(reason(lie(&unadvertised, h("00000006 14 01") + Array("d5:a".utf8))) == nil)
+    #expect(reason(lie(&unadvertised, h("00000006 14 01") + Array("d5:a".utf8))) == .protocolViolation)
 }
 
 @Test func aWrongHandshakeEndsTheConnectionWithItsReason() {

@@ -6,12 +6,15 @@ import Testing
 
 private typealias Support = WireTestSupport
 
-/// One 1 MiB message of an unknown id, as the trickling attacker of issue 12 sends it.
+/// One 1 MiB message, trickled as the attacker of issue 12 does. The attacker sent an unknown id, which the
+/// decoder now refuses at its header (OverlongMessagesAreRefusedAtTheirHeader); the longest message the
+/// default limits still accept is a bitfield before the metadata (its piece count unknown), so that is the one
+/// trickled here.
 private func oneMebibyteMessage() -> ByteBuffer {
     var rng = Support.SeededGenerator(seed: 12)
     let payload = ByteBuffer(bytes: Support.randomBytes(1 << 20, using: &rng))
     var bytes = ByteBuffer()
-    PeerMessage.unknown(id: 200, payload: payload).encode(into: &bytes)
+    PeerMessage.bitfield(payload).encode(into: &bytes)
     return bytes
 }
 
@@ -59,8 +62,10 @@ func aOneMebibyteMessageTrickledInTinyWritesCostsALinearNumberOfCopies(writeSize
     #expect(decoder.copiedBytes <= 3 * size + Support.slackForTheFirstWrite)
     #expect(decoder.assemblyAllocations <= 8, "doubling from 32 KiB reaches 2 MiB in 6 steps")
     #expect(fed.messages.count == 1)
-    guard case .unknown(let id, let payload)? = fed.messages.first else { return }
-    #expect(id == 200)
+    guard case .bitfield(let payload)? = fed.messages.first else {
+        Issue.record("not a bitfield: \(String(describing: fed.messages.first))")
+        return
+    }
     #expect(payload == stream.getSlice(at: stream.readerIndex + 5, length: size - 5)!)
     #expect(decoder.bufferedBytes == 0)
 }
@@ -97,7 +102,7 @@ func randomSplitsOfLargeAndSmallMessagesCostLinearCopies(seed: Int) throws {
     var messages: [PeerMessage] = []
     for _ in 0..<40 {
         if Int.random(in: 0..<4, using: &rng) == 0 {
-            let count = Int.random(in: 20_000...300_000, using: &rng)
+            let count = Int.random(in: 20_000...65_000, using: &rng)  // up to the 64 KiB extension limit
             messages.append(.extended(ExtendedMessage(id: 3, payload: ByteBuffer(repeating: 7, count: count))))
         } else {
             messages.append(Support.randomMessage(pieceCount: 77, using: &rng))

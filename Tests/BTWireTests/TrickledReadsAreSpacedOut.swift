@@ -64,6 +64,48 @@ import Testing
         #expect(!detector.spacesReads)
     }
 
+    @Test func aRunOfMessagesTrickledInTinyReadsIsSpacedThoughEachCompletesQuickly() {
+        // 4 KiB messages in 64-byte reads, one read every 0.1 ms: each message completes within 7 ms, so no
+        // single message is ever 50 ms old, but every read leaves one incomplete.
+        var detector = TrickleDetector(policy: TrickledReads())
+        let message = 4096
+        var received = 0
+        var step: Int64 = 0
+        func read(_ bytes: Int) {
+            received += bytes
+            let undecoded = received % message == 0 ? 1 : received % message  // never on a boundary
+            detector.observe(read: bytes, undecoded: undecoded, now: Self.start + .microseconds(step * 100))
+            step += 1
+        }
+        for _ in 0..<500 {
+            read(64)
+            #expect(!detector.spacesReads, "at \(step) reads")
+        }
+        read(64)
+        #expect(detector.spacesReads, "50 ms of reads averaging 64 bytes")
+        // The spaced read gathers 20 ms of segments: large, but it does not end the spacing it caused.
+        read(12_800)
+        #expect(detector.spacesReads)
+        // A read that ends on a message boundary ends the run.
+        detector.observe(read: 64, undecoded: 0, now: Self.start + .milliseconds(80))
+        #expect(!detector.spacesReads)
+    }
+
+    @Test func anHonestStreamOfSegmentSizedReadsIsNotSpacedByTheRunRule() {
+        // A 10 MB/s peer over a 1,500-byte MTU path: a 1,448-byte segment a read, blocks of 16,397 bytes back
+        // to back, so every read leaves a block incomplete for seconds; each block completes within 2 ms.
+        var detector = TrickleDetector(policy: TrickledReads())
+        var received = 0
+        for step in 0..<20_000 {
+            received += 1448
+            let undecoded = max(1, received % 16_397)
+            detector.observe(
+                read: 1448, undecoded: undecoded, now: Self.start + .microseconds(Int64(step) * 145))
+            #expect(!detector.spacesReads, "read \(step)")
+            if detector.spacesReads { break }
+        }
+    }
+
     /// A handler around an active connection on an embedded channel (its clock moved by hand), with a read
     /// counter between it and the channel.
     static func activeHandler() throws -> (EmbeddedChannel, ReadCounter, NIODeadline) {
@@ -75,6 +117,7 @@ import Testing
             infoHash: infoHash, localPeerID: PeerID(bytes: Array("-NB0100-".utf8) + [UInt8](repeating: 1, count: 12))!,
             pieceLength: 16384, totalLength: 16 * 16384, localPieces: Bitfield(count: 16), localReserved: .local())
         configuration.emitsPacketEvents = false
+        configuration.extensionHandshake.messages["nbt_test"] = 99  // the trickled message's extended id
         let machine = PeerStateMachine(configuration: configuration, incoming: false, source: .tracker, now: loop.now)
         try channel.pipeline.syncOperations.addHandlers([
             counter, PeerChannelHandler(machine: machine, tickInterval: nil),
@@ -100,7 +143,8 @@ import Testing
         defer { _ = try? channel.finish() }
         let loop = channel.embeddedEventLoop
         var message = ByteBuffer()
-        PeerMessage.unknown(id: 99, payload: ByteBuffer(repeating: 7, count: 64 * 1024)).encode(into: &message)
+        PeerMessage.extended(ExtendedMessage(id: 99, payload: ByteBuffer(repeating: 7, count: 32 * 1024))).encode(
+            into: &message)
 
         // 64-byte reads every 10 ms: each next read is asked for at once while the message is young...
         let before = counter.reads
@@ -117,8 +161,11 @@ import Testing
         #expect(counter.reads == before + 5)
         loop.advanceTime(by: .milliseconds(1))
         #expect(counter.reads == before + 6)
-        // A full read (the gathered segments) goes through at once; the rest of the message ends it.
+        // A gathered read does not end the spacing of a peer whose reads averaged 64 bytes: the next read
+        // waits 20 ms again. The rest of the message, ending on its boundary, ends the spacing.
         try Self.deliver(message.readSlice(length: 20_000)!, to: channel)
+        #expect(counter.reads == before + 6)
+        loop.advanceTime(by: .milliseconds(20))
         #expect(counter.reads == before + 7)
         try Self.deliver(message.readSlice(length: message.readableBytes)!, to: channel)
         #expect(counter.reads == before + 8)
