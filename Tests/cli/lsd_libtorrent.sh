@@ -66,10 +66,18 @@ grep -q "incoming=true.*peer connected\|peer connected.*incoming=true" "$work/dl
 # 2. nbt seeds; a libtorrent leecher finds it by LSD alone.
 start_bg "$work/seed" 90 seed "$torrent" "$work/src" --bind 127.0.0.1 --no-dht --log-level debug
 listen_port "$work/seed" >/dev/null
+# The leecher starts once nbt announces the torrent (its own announce comes back to it on the group), so
+# libtorrent's announces (three, at its start) reach a socket that knows the torrent: earlier, during nbt's
+# hash check, nbt ignores them as for torrents it does not have, and libtorrent repeats them only 5 min later.
+wait_for "why=ownCookie" "$work/seed.err" 15
 timeout -k 5 70 "$python" "$work/lt.py" leech "$torrent" "$work/lt-dl" >"$work/lt-leech.out" 2>&1 ||
   fail "the libtorrent leecher failed: $(cat "$work/lt-leech.out")"
 grep -q '"seeding": true' "$work/lt-leech.out" ||
   fail "libtorrent did not find nbt's seed by LSD: $(cat "$work/lt-leech.out"; grep -i "local discovery" "$work/seed.err")"
 cmp -s "$work/src/data.bin" "$work/lt-dl/data.bin" || fail "libtorrent's copy differs"
 lt_took=$(sed -n 's/.*"seconds": \([0-9.]*\).*/\1/p' "$work/lt-leech.out")
-echo "lsd_libtorrent.sh: ok (libtorrent heard nbt's LSD announce and nbt downloaded from it in $found s; libtorrent found nbt's seed by LSD and completed in $lt_took s)"
+# nbt hears libtorrent too: its log names the peer each announce gave (the leecher's listen port).
+lt_leech_port=$(sed -n 's/.*"port": \([0-9]*\).*/\1/p' "$work/lt-leech.out" | head -1)
+grep -qE "peer=127\.0\.0\.1:$lt_leech_port .*local discovery peer" "$work/seed.err" ||
+  fail "nbt never heard libtorrent's LSD announce (port $lt_leech_port): $(grep -i "local discovery" "$work/seed.err")"
+echo "lsd_libtorrent.sh: ok (libtorrent heard nbt's LSD announce and nbt downloaded from it in $found s; libtorrent found nbt's seed by LSD and completed in $lt_took s; nbt heard the libtorrent leecher's announce, port $lt_leech_port)"
