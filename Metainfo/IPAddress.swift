@@ -158,10 +158,6 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
 }
 
 extension IPAddress {
-    /// Longest address text looked at: far above any valid form (`inet_aton` allows any number of leading
-    /// zeros, but not unbounded input).
-    static let maxTextLength = 256
-
     private static func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {
@@ -176,9 +172,11 @@ extension IPAddress {
     /// IPv4 exactly as glibc's `__inet_aton_exact` (what `getaddrinfo` tries first) reads it: one to four
     /// parts separated by dots; each part starts with a digit and is read as C's `strtoul(_, _, 0)` reads it
     /// (`0x` hexadecimal, `0` octal, else decimal); every part but the last is at most 255, the last fills the
-    /// remaining bytes (`a.b.c` gives c 16 bits, `a.b` 24, `a` all 32); nothing may follow.
+    /// remaining bytes (`a.b.c` gives c 16 bits, `a.b` 24, `a` all 32); nothing may follow. Any number of
+    /// leading zeros, as glibc takes them (a length cap made us refuse what the resolver connects to; the read
+    /// is linear, and a part's value is checked as it grows).
     static func parseInetAton(_ text: ArraySlice<UInt8>) -> UInt32? {
-        guard !text.isEmpty, text.count <= maxTextLength else { return nil }
+        guard !text.isEmpty else { return nil }
         var parts: [UInt64] = []
         var index = text.startIndex
         while true {

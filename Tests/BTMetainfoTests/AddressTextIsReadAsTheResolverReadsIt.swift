@@ -43,6 +43,9 @@ let numericHostForms = [
     "::2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8::", "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", ":::", ":1::", "1::2:",
     "::+1", "::-1", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:1.2.3.4", "::1.2.3.4:5", "1.2.3.4::", "FFFF::",
     "[::1]", "::00001", "::0001", "0:0:0:0:0:ffff:127.0.0.1",
+    // Longer than 256 bytes, found by FuzzAddress: glibc reads any number of leading zeros.
+    "00." + String(repeating: "0", count: 251) + "1000021", String(repeating: "0", count: 300) + "12.0.0.1",
+    "10.0.0." + String(repeating: "0", count: 400) + "1", String(repeating: "9", count: 300),
 ]
 
 @Test(arguments: numericHostForms)
