@@ -56,10 +56,11 @@ extension ClientCore {
     /// sends our availability and reports the peer's), and requests start.
     func metadataArrived(_ session: TorrentSession) {
         guard torrents[session.handle.wireInfoHash] === session else { return }
+        rebuildNameIndexes()  // a magnet with btih alone learnt a hybrid's v2 hash
         let now = loop.now
         for connection in Array(session.connections.values) where !connection.isClosed {
             let remote = connection.isIncoming || IPAddress(connection.host) != nil ? connection.endpoint.address : nil
-            let config = connections.peerConfiguration(session, remote: remote)
+            let config = connections.peerConfiguration(session, remote: remote, byV2Identity: connection.dialledAsV2)
             guard let actions = connection.withMachine({ $0.metadataArrived(config, now: now) }) else { continue }
             perform(actions, on: connection)
         }

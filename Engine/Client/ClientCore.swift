@@ -61,9 +61,12 @@ final class ClientCore: @unchecked Sendable {
     private(set) lazy var localDiscovery = LocalDiscoverySource(core: self)
     /// Torrent and peer status snapshots, and the metrics the tick reports.
     private(set) lazy var reports = StatusReporter(core: self)
-    /// The torrents by `HASH('req2', info-hash)`, for incoming MSE handshakes (rebuilt when torrents come
-    /// and go).
+    /// The torrents by `HASH('req2', info-hash)`, for incoming MSE handshakes: each by its wire info-hash and
+    /// a hybrid by its truncated v2 hash too (rebuilt when torrents come and go).
     private(set) var skeyIndex = SKEYIndex()
+    /// The wire info-hash of each hybrid torrent by its truncated v2 hash, which a peer that speaks v2 names it
+    /// by (in its MSE handshake and its BitTorrent one).
+    private(set) var v2Aliases: [[UInt8]: [UInt8]] = [:]
 
     init(loop: any EventLoop, configuration: ClientConfiguration, peerID: PeerID, events: EventBus) {
         self.loop = loop
@@ -173,7 +176,7 @@ final class ClientCore: @unchecked Sendable {
         }
         session.picker.isSequential = configuration.sequentialDownload
         torrents[key] = session
-        skeyIndex = SKEYIndex(torrents.keys)
+        rebuildNameIndexes()
         applyLimits(session)
         if configuration.usesTrackers && !session.torrent.announceTiers.isEmpty {
             var random = TrackerRandom()
@@ -186,6 +189,23 @@ final class ClientCore: @unchecked Sendable {
     }
 
     func session(_ handle: TorrentHandle) -> TorrentSession? { torrents[handle.wireInfoHash] }
+
+    /// The torrent a peer names by `infoHash`: its wire info-hash, or a hybrid's truncated v2 hash.
+    func session(named infoHash: [UInt8]) -> TorrentSession? {
+        torrents[infoHash] ?? v2Aliases[infoHash].flatMap { torrents[$0] }
+    }
+
+    /// Rebuilds ``v2Aliases`` and ``skeyIndex`` from the torrents (one pass when torrents come and go, so a
+    /// handshake costs one lookup whatever their number).
+    func rebuildNameIndexes() {
+        var aliases: [[UInt8]: [UInt8]] = [:]
+        for (key, session) in torrents {
+            let hashes = session.knownInfoHashes
+            if hashes.v1 != nil, let v2 = hashes.v2Truncated, torrents[v2] == nil { aliases[v2] = key }
+        }
+        v2Aliases = aliases
+        skeyIndex = SKEYIndex(Array(torrents.keys) + Array(aliases.keys))
+    }
 
     /// The session of `handle`.
     /// - Throws: ``EngineError`` `unknownTorrent` when it is not in the client.
@@ -205,7 +225,7 @@ final class ClientCore: @unchecked Sendable {
     func removeSession(_ session: TorrentSession) {
         torrents[session.handle.wireInfoHash] = nil
         fileProgress[session.handle.wireInfoHash] = nil
-        skeyIndex = SKEYIndex(torrents.keys)
+        rebuildNameIndexes()
         webSeeds.remove(session)
         connections.disconnectAll(session, reason: .local)
         uploads.closeFiles(of: session)

@@ -55,15 +55,27 @@ extension ConnectionManager {
             if !connection.isIncoming {
                 session.dialled.remove("\(connection.host):\(connection.port)")
                 if reason == .bothSeeds { core.downloads.partedUploadOnly(connection, session: session) }
-                // A peer that refused our MSE handshake is dialled again at once, in plaintext (libtorrent's
-                // "enabled" policy); the redial below is then its back-off after that.
-                if connection.encryptionFailed && (session.limits.encryption ?? configuration.encryption) == .preferred
+                // A peer that did not take a hybrid's v2 identity (our MSE handshake keyed by it failed, or its
+                // handshake named another hash) is dialled again at once by the v1 hash; one that refused our MSE handshake otherwise, in
+                // plaintext (libtorrent's "enabled" policy). The redial below is then its back-off after that.
+                let address = "\(connection.host):\(connection.port)"
+                let refusedV2 = connection.encryptionFailed || closeReason == .handshakeInfoHashMismatch
+                if connection.dialledAsV2 && !connection.reportedConnect && refusedV2 && !core.isShutDown
+                    && core.torrents[session.handle.wireInfoHash] === session
+                {
+                    if session.v1IdentityPeers.count < 4096 { session.v1IdentityPeers.insert(address) }
+                    configuration.logger.info(
+                        "\(connection.endpoint) did not take the hybrid's v2 info-hash: dialling it by the v1 hash")
+                    let (host, port, source) = (
+                        connection.host, connection.port, connection.machine?.source ?? .tracker
+                    )
+                    loop.execute { [self] in addPeer(host: host, port: port, source: source, to: session) }
+                } else if connection.encryptionFailed
+                    && (session.limits.encryption ?? configuration.encryption) == .preferred
                     && !core.isShutDown
                     && core.torrents[session.handle.wireInfoHash] === session
                 {
-                    if session.plaintextPeers.count < 4096 {
-                        session.plaintextPeers.insert("\(connection.host):\(connection.port)")
-                    }
+                    if session.plaintextPeers.count < 4096 { session.plaintextPeers.insert(address) }
                     let (host, port, source) = (
                         connection.host, connection.port, connection.machine?.source ?? .tracker
                     )
@@ -73,7 +85,6 @@ extension ConnectionManager {
                     core.torrents[session.handle.wireInfoHash] === session
                 {
                     // Once per address (bounded): a peer that closes after taking our metadata is redialled soon.
-                    let address = "\(connection.host):\(connection.port)"
                     let quickly =
                         connection.servedMetadata && reason == .byRemote && session.quickRedials.count < 4096
                         && session.quickRedials.insert(address).inserted

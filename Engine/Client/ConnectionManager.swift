@@ -69,9 +69,16 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
     /// 200 MB/s.
     /// `remote`: the peer's address when known; an IPv4 one (or IPv4-mapped) gives the machine its `yourip`
     /// and allowed-fast set.
-    func peerConfiguration(_ session: TorrentSession, remote: IPAddress? = nil) -> PeerConfiguration {
+    /// `byV2Identity`: the connection names a hybrid's truncated v2 info-hash (see ``dialsByV2Identity``).
+    func peerConfiguration(
+        _ session: TorrentSession, remote: IPAddress? = nil, byV2Identity: Bool = false
+    ) -> PeerConfiguration {
         var config = PeerConfiguration(
             torrent: session.torrent, localPeerID: core.peerID, localPieces: session.picker.have)
+        if let v1 = session.knownInfoHashes.v1, let v2 = session.knownInfoHashes.v2Truncated {
+            config.infoHash = byV2Identity ? v2 : v1
+            config.alternateInfoHash = byV2Identity ? v1 : v2
+        }
         if let remote = remote?.unmapped, case .v4 = remote { config.remoteIPv4 = remote.bytes }
         config.wantedPieces = session.wantedPiecesForInterest
         config.emitsPacketEvents = configuration.reportsPacketEvents  // for observers only
@@ -137,11 +144,13 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         let key = makeKey()
         let now = loop.now
         let endpoint = PeerEndpoint(address: address ?? .v4(0), port: UInt16(port))
-        let config = peerConfiguration(session, remote: address)
+        let asV2 = dialsByV2Identity(host: host, port: port, session: session)
+        let config = peerConfiguration(session, remote: address, byV2Identity: asV2)
         let connection = PeerConnection(
             key: key, core: core, endpoint: endpoint, host: host, port: port, incoming: false, now: now,
             machine: PeerStateMachine(configuration: config, incoming: false, source: source, now: now))
         connection.session = session
+        connection.dialledAsV2 = asV2
         session.dialled.insert("\(host):\(port)")
         switch limiter.connectOutgoing(key, torrent: session.handle.wireInfoHash) {
         case .connect:
@@ -155,6 +164,22 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         }
     }
 
+    /// Whether a peer of `session` is dialled by the torrent's truncated v2 info-hash rather than its v1 one:
+    /// a hybrid that still fetches its metadata or its piece layers, over MSE, to a peer that has not refused
+    /// that identity before. Over MSE the stream is keyed by the hash we name, so libtorrent 2.0 cannot
+    /// upgrade a v1 connection to v2 as it does in plaintext (BEP 52's upgrade bit); dialled by the v2 hash it
+    /// finds the torrent by `SHA1('req2', truncated v2 hash)` and treats the connection as a v2 one, which is
+    /// the only kind it answers hash requests on. A peer that knows the torrent by its v1 hash only (it closes
+    /// during the MSE handshake) is redialled at once by the v1 hash (see `finishClose`).
+    func dialsByV2Identity(host: String, port: Int, session: TorrentSession) -> Bool {
+        guard session.metadata != nil, session.knownInfoHashes.v1 != nil, session.knownInfoHashes.v2 != nil
+        else { return false }
+        let address = "\(host):\(port)"
+        let policy = session.limits.encryption ?? configuration.encryption
+        return policy != .none && !session.plaintextPeers.contains(address)
+            && !session.v1IdentityPeers.contains(address)
+    }
+
     func startDial(_ connection: PeerConnection, session: TorrentSession) {
         let now = loop.now
         guard connection.withMachine({ _ = $0.startConnecting(now: now) }) != nil else { return }
@@ -165,7 +190,9 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         let policy = session.limits.encryption ?? configuration.encryption
         let encrypt = policy != .none && !session.plaintextPeers.contains(address)
         connection.plaintextOnly = !encrypt
-        let skey = session.handle.wireInfoHash
+        let skey =
+            connection.dialledAsV2
+            ? session.knownInfoHashes.v2Truncated ?? session.handle.wireInfoHash : session.handle.wireInfoHash
         configuration.transport.connect(
             host: connection.host, port: connection.port, from: listenHost, loop: loop, timeout: .seconds(10),
             initializer: { channel in

@@ -94,7 +94,7 @@ final class IncomingConnections: EngineComponent, @unchecked Sendable {
             var info = ClientEvent.PeerInfo(endpoint: endpoint, isIncoming: true)
             info.peerID = handshake.peerID.bytes
             info.infoHash = handshake.infoHash
-            info.torrent = core.torrents[handshake.infoHash]?.info
+            info.torrent = core.session(named: handshake.infoHash)?.info
             events.emit(.peerDisconnect(info, reason: reason))
             metrics.disconnected(reason)
             return .refuse(reason)
@@ -103,12 +103,9 @@ final class IncomingConnections: EngineComponent, @unchecked Sendable {
         let encryption = Self.encryption(of: handler.channel)
         if let skey = encryption?.skey, skey != handshake.infoHash { return refuse(.handshakeInfoHashMismatch) }
         // A hybrid torrent is also named by its truncated v2 hash (a peer that speaks v2 may dial with it).
-        let named =
-            core.torrents[handshake.infoHash]
-            ?? core.torrents.values.first {
-                $0.handle.infoHashes.v1 != nil && $0.handle.infoHashes.v2Truncated == handshake.infoHash
-            }
-        guard let session = named, session.state != .paused, session.state != .failed else {
+        guard let session = core.session(named: handshake.infoHash), session.state != .paused,
+            session.state != .failed
+        else {
             return refuse(.noSuchTorrent)
         }
         if session.state == .checking { return refuse(.hashChecking) }

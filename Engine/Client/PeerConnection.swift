@@ -46,6 +46,9 @@ final class PeerConnection: @unchecked Sendable {
     var encryptionFailed = false
     /// Dialled without MSE (a plaintext redial, or the policy is `EncryptionPolicy/none`).
     var plaintextOnly = false
+    /// Dialled by a hybrid's truncated v2 info-hash, MSE keyed by it too (see
+    /// `ConnectionManager.dialsByV2Identity`): the peer then treats the connection as a v2 one.
+    var dialledAsV2 = false
     /// Upload tokens granted by the rate limiter and not yet spent.
     var uploadTokens = 0
     /// Downloaded bytes not yet covered by download tokens; no new requests while positive.

@@ -27,7 +27,7 @@ final class PieceLayerExchanger: EngineComponent, @unchecked Sendable {
 
     /// Sets the BEP 52 v2 bit in a v2 or hybrid torrent's handshake (the peer may then ask us for hashes).
     func configure(_ config: inout PeerConfiguration, for session: TorrentSession) {
-        if session.torrent.infoHashes.v2 != nil { config.localReserved[.v2Upgrade] = true }
+        if session.knownInfoHashes.v2 != nil { config.localReserved[.v2Upgrade] = true }
     }
 
     /// A v2 or hybrid torrent's info dictionary is known (`torrent`) but some of its piece layers are not:
@@ -49,11 +49,35 @@ final class PieceLayerExchanger: EngineComponent, @unchecked Sendable {
         else { return }
         session.metadata!.layers!.seen.insert(connection.key)
         guard PendingPieceLayers.speaksV2(connection.machine?.remoteHandshake, torrent: pending.torrent) else {
+            if redialsByV2Identity(connection, session: session, torrent: pending.torrent) { return }
             configuration.logger.debug("\(connection.endpoint) does not speak v2: not asked for piece layers")
             return
         }
         session.metadata!.layers!.askedPeers += 1
         perform(session.metadata!.layers!.fetch.addPeer(connection.key, now: loop.now), session: session)
+    }
+
+    /// A hybrid learnt its v2 hash only with its metadata (a magnet with `btih` alone), and `connection` was
+    /// dialled by the v1 hash through an MSE handshake (whether RC4 or plaintext was selected after it) to a
+    /// peer that sets BEP 52's v2 bit: libtorrent answers no hash request there, and cannot upgrade a
+    /// connection whose torrent the MSE handshake already named. It is closed and, half a second later (libtorrent
+    /// keeps one connection per address and drops a second one that arrives before the first is gone),
+    /// dialled again by the truncated v2 hash (see `ConnectionManager.dialsByV2Identity`). Returns whether it
+    /// was.
+    func redialsByV2Identity(_ connection: PeerConnection, session: TorrentSession, torrent: Torrent) -> Bool {
+        guard torrent.version == .hybrid, !connection.isIncoming, !connection.plaintextOnly, !connection.dialledAsV2,
+            connection.machine?.remoteHandshake?.reserved[.v2Upgrade] == true,
+            core.connections.dialsByV2Identity(host: connection.host, port: connection.port, session: session)
+        else { return false }
+        let (host, port, source) = (connection.host, connection.port, connection.machine?.source ?? .tracker)
+        configuration.logger.info(
+            "\(connection.endpoint) speaks v2 on a v1 connection: redialling it by the hybrid's v2 info-hash")
+        core.connections.disconnect(connection, .local, detail: "redialled by the hybrid's v2 info-hash")
+        loop.scheduleTask(in: .milliseconds(500)) { [core] in
+            guard !core.isShutDown, core.torrents[session.handle.wireInfoHash] === session else { return }
+            core.connections.addPeer(host: host, port: port, source: source, to: session)
+        }
+        return true
     }
 
     /// A hash exchange message from `connection`'s peer.

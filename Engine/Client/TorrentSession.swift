@@ -22,6 +22,9 @@ final class TorrentSession: @unchecked Sendable {
     /// Whether the info dictionary is known (not a magnet still fetching it): only then are there files and
     /// resume data.
     var hasMetadata: Bool { metadata == nil }
+    /// The torrent's info-hashes as far as known: a magnet with `btih` alone learns a hybrid's v2 hash with
+    /// its metadata, before it is adopted (while its piece layers are fetched).
+    var knownInfoHashes: InfoHashes { metadata?.layers?.torrent.infoHashes ?? torrent.infoHashes }
     /// Answers peers' `ut_metadata` requests (BEP 9) from ``torrent``'s info dictionary.
     var metadataServe: MetadataServe<UInt64>
     /// Answers peers' BEP 52 `hash request`s from ``torrent``'s piece layers (made on the first request).
@@ -56,6 +59,9 @@ final class TorrentSession: @unchecked Sendable {
     /// Addresses (`host:port`) that refused our MSE handshake: dialled in plaintext from then on (at most
     /// 4,096; past that a refusing peer is just redialled with MSE, with back-off).
     var plaintextPeers: Set<String> = []
+    /// Addresses (`host:port`) that did not take a hybrid's v2 identity over MSE (a client that knows the
+    /// torrent by its v1 hash only): dialled by the v1 hash from then on (at most 4,096).
+    var v1IdentityPeers: Set<String> = []
     /// Addresses redialled soon after they closed the connection on which they took our metadata (each at
     /// most once; see `PeerRedials.failed(quickly:)`), at most 4,096.
     var quickRedials: Set<String> = []

@@ -60,7 +60,10 @@ import Testing
     @Test func aPeerLearntThroughPEXIsDialled() async throws {
         let (sources, clients) = try await Self.swarm(isPrivate: false)
         // No tracker, no DHT, nobody told the seed and the second leecher of each other: only PEX can link them.
-        #expect(sources["second->127.0.0.101"]?.contains(.user) == true, "\(sources)")
+        // The link the user made (the first leecher, having learnt the second's port, may dial it too; the
+        // duplicate resolution then keeps either connection: seen once under load as `incoming` only).
+        #expect(
+            sources["second->127.0.0.101"].map { !$0.isDisjoint(with: [.user, .incoming]) } == true, "\(sources)")
         #expect(sources["second->127.0.0.100"] != nil, "the second leecher never reached the seed: \(sources)")
         #expect(
             sources["second->127.0.0.100"]?.contains(.pex) == true

@@ -41,7 +41,7 @@ sleep 2 # the announce follows the bootstrap
 start=$(date +%s)
 timeout -k 5 90 "$NBT" download "magnet:?xt=urn:btih:$infohash" -o "$work/dl" --bind 127.0.0.32 --port "$port" \
   --transport both --dht-bootstrap "127.0.0.30:$port" --log-level info >"$work/dl.out" 2>"$work/dl.err" ||
-  fail "nbt download of the trackerless magnet failed: $(tail -5 "$work/dl.out" "$work/dl.err")"
+  fail "nbt download of the trackerless magnet failed: $(tail -n 5 "$work/dl.out" "$work/dl.err")"
 seconds=$(($(date +%s) - start))
 cmp -s "$work/src/data.bin" "$work/dl/data.bin" || fail "the file downloaded by magnet through the DHT differs"
 grep -q "DHT bootstrapped: [1-9]" "$work/dl.err" || fail "the download never joined the DHT: $(cat "$work/dl.err")"

@@ -54,7 +54,7 @@ magnet_download() {
   start=$(date +%s.%N)
   timeout -k 5 90 "$NBT" download "$magnet" -o "$work/dl-$label" --bind "$dl_ip" --no-dht \
     --save-torrent "$work/$label.torrent" --log-level info >"$work/dl-$label.out" 2>"$work/dl-$label.err" ||
-    fail "nbt download of the magnet from $label failed: $(tail -5 "$work/dl-$label.out" "$work/dl-$label.err")"
+    fail "nbt download of the magnet from $label failed: $(tail -n 5 "$work/dl-$label.out" "$work/dl-$label.err")"
   elapsed_since "$start"
   cmp -s "$work/src/data.bin" "$work/dl-$label/data.bin" || fail "the data downloaded from $label differs"
   grep -q "^metadata received: data.bin" "$work/dl-$label.out" ||
