@@ -100,6 +100,8 @@ extension ClientCore {
             pex.received(message, from: connection)
         case .extensionMessage(.metadata(let message)):
             metadata.received(message, from: connection)
+        case .extensionMessage(.other(let name, let payload)) where name == HolepunchMessage.extensionName:
+            holepunch.received(payload, from: connection)
         case .forward(.port(let port)):
             dht.peerAnnouncedNode(connection, port: port)
         case .forward(let message) where message.isHashExchange:

@@ -49,6 +49,8 @@ final class ClientCore: @unchecked Sendable {
     private(set) lazy var dht = DHTPeerSource(core: self)
     /// Peer exchange.
     private(set) lazy var pex = PeerExchanger(core: self)
+    /// Holepunch (BEP 55): rendezvous through peers that introduced us, relaying, connecting on request.
+    private(set) lazy var holepunch = Holepuncher(core: self)
     /// Metadata exchange (BEP 9): serving, and fetching for magnets.
     private(set) lazy var metadata = MetadataExchanger(core: self)
     /// BEP 52 hash exchange: serving piece layers, and fetching those a v2 or hybrid torrent lacks.

@@ -81,6 +81,13 @@ extension ConnectionManager {
                     )
                     loop.execute { [self] in addPeer(host: host, port: port, source: source, to: session) }
                 }
+                // A dial that got no handshake through: a peer introduced by a holepunch-speaking peer may be
+                // reached through a rendezvous (BEP 55).
+                if !connection.reportedConnect && !core.isShutDown
+                    && [.ioError, .byRemote, .handshakeTimeout, .mseSyncFailure].contains(reason)
+                {
+                    core.holepunch.dialFailed(host: connection.host, port: connection.port, session: session)
+                }
                 if PeerRedials.retries(after: closeReason), !core.isShutDown,
                     core.torrents[session.handle.wireInfoHash] === session
                 {

@@ -87,6 +87,7 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         config.initialPipelineDepth = 16
         if core.dht.isEnabled { config.localReserved[.dht] = true }
         if core.pex.isEnabled(for: session) { config.extensionHandshake.messages[ExtensionHandshake.Name.pex] = 1 }
+        core.holepunch.configure(&config, for: session)
         core.metadata.configure(&config, for: session)
         core.superSeeds.configure(&config, for: session)
         if listenPort > 0 { config.extensionHandshake.listenPort = UInt16(clamping: listenPort) }

@@ -46,6 +46,10 @@ final class PeerConnection: @unchecked Sendable {
     var encryptionFailed = false
     /// Dialled without MSE (a plaintext redial, or the policy is `EncryptionPolicy/none`).
     var plaintextOnly = false
+    /// Holepunch messages from the peer since ``holepunchWindowStart`` (see `Holepuncher`).
+    var holepunchMessages = 0
+    /// When the current minute of counting holepunch messages began.
+    var holepunchWindowStart = NIODeadline.uptimeNanoseconds(0)
     /// Dialled by a hybrid's truncated v2 info-hash, MSE keyed by it too (see
     /// `ConnectionManager.dialsByV2Identity`): the peer then treats the connection as a v2 one.
     var dialledAsV2 = false

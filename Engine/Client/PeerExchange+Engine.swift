@@ -59,6 +59,7 @@ final class PeerExchanger: EngineComponent, @unchecked Sendable {
             if machine.isUploadOnly { flags.insert(.seed) }
             if connection.isEncrypted || machine.isEncrypted { flags.insert(.prefersEncryption) }
             if !connection.isIncoming { flags.insert(.reachable) }
+            if core.holepunch.supportsHolepunch(connection) { flags.insert(.supportsHolepunch) }
             connected[endpoint] = flags
         }
         for connection in exchanging {
@@ -86,6 +87,9 @@ final class PeerExchanger: EngineComponent, @unchecked Sendable {
             core.connections.disconnect(
                 connection, .protocolViolation, detail: "ut_pex messages more often than once a minute")
             return
+        }
+        for (endpoint, flags) in learnt.added {
+            core.holepunch.learnt(endpoint, flags: flags, from: connection, session: session)
         }
         for endpoint in learnt.dialCandidates(weAreUploadOnly: session.isComplete) {
             core.connections.addPeer(

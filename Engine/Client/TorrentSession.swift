@@ -62,6 +62,9 @@ final class TorrentSession: @unchecked Sendable {
     /// Addresses (`host:port`) that did not take a hybrid's v2 identity over MSE (a client that knows the
     /// torrent by its v1 hash only): dialled by the v1 hash from then on (at most 4,096).
     var v1IdentityPeers: Set<String> = []
+    /// Peers learnt through PEX from a peer that speaks holepunch, by their endpoint, with the connection key
+    /// of the peer that told us (BEP 55's introducer; at most `Holepuncher.maximumIntroductions`).
+    var holepunchIntroducers: [PeerEndpoint: UInt64] = [:]
     /// Addresses redialled soon after they closed the connection on which they took our metadata (each at
     /// most once; see `PeerRedials.failed(quickly:)`), at most 4,096.
     var quickRedials: Set<String> = []

@@ -19,7 +19,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     }
     // The merged ranges are sorted and apart (a gap of at least one address between two of one family).
-    for (a, b) in zip(filter.blockedRanges, filter.blockedRanges.dropFirst()) where a.upper.bitWidth == b.lower.bitWidth {
+    for (a, b) in zip(filter.blockedRanges, filter.blockedRanges.dropFirst()) where a.upper.bitWidth == b.lower.bitWidth
+    {
         guard a.upper < b.lower, !(b.lower.isSuccessor(of: a.upper)) else {
             fatalError("merged ranges \(a) and \(b) overlap or touch")
         }
