@@ -50,10 +50,12 @@ final class Holepuncher: EngineComponent, @unchecked Sendable {
     /// failed dial to it can ask `introducer` for a rendezvous.
     func learnt(_ endpoint: PeerEndpoint, flags: PEXFlags, from introducer: PeerConnection, session: TorrentSession) {
         guard flags.contains(.supportsHolepunch), isEnabled(for: session), supportsHolepunch(introducer) else { return }
-        guard
-            session.holepunchIntroducers[endpoint] != nil
-                || session.holepunchIntroducers.count < Self.maximumIntroductions
-        else { return }
+        // The first introducer stays while it is connected (it knew the peer first).
+        if let known = session.holepunchIntroducers[endpoint] {
+            if session.connections[known]?.isActive == true { return }
+        } else if session.holepunchIntroducers.count >= Self.maximumIntroductions {
+            return
+        }
         session.holepunchIntroducers[endpoint] = introducer.key
     }
 
