@@ -83,6 +83,8 @@ public struct LocalDiscoveryAnnouncer: Sendable {
     public var listenPort: UInt16
 
     private var schedules: [[UInt8]: Schedule] = [:]
+    /// Torrents whose peers are taken without being announced (see ``accept(infoHash:isPrivate:)``).
+    private var accepted: Set<[UInt8]> = []
     private var windows: [IPAddress: SenderWindow] = [:]
     /// The next window's ``SenderWindow/order``.
     private var nextOrder: UInt64 = 0
@@ -109,7 +111,21 @@ public struct LocalDiscoveryAnnouncer: Sendable {
     }
 
     /// Stops announcing a torrent and accepting peers for it.
-    public mutating func remove(infoHash: [UInt8]) { schedules[infoHash] = nil }
+    public mutating func remove(infoHash: [UInt8]) {
+        schedules[infoHash] = nil
+        accepted.remove(infoHash)
+    }
+
+    /// Takes peers announced for a torrent without announcing it (a private one never): one still being
+    /// checked, which is not announced yet but will want its local peers once it runs (libtorrent keeps a
+    /// peer announced while a torrent checks). ``add(infoHash:isPrivate:now:)`` later announces it too.
+    public mutating func accept(infoHash: [UInt8], isPrivate: Bool) {
+        guard !isPrivate, infoHash.count == 20 else { return }
+        accepted.insert(infoHash)
+    }
+
+    /// The torrents whose peers are taken though they are not announced.
+    public var acceptedInfoHashes: Set<[UInt8]> { accepted }
 
     /// When ``due(now:)`` next has something to send (nil: nothing announced).
     public var nextDeadline: NIODeadline? {
@@ -148,7 +164,7 @@ public struct LocalDiscoveryAnnouncer: Sendable {
         }
         if let other = message.cookie, other == cookie { return .failure(.ownCookie) }
         guard admit(address, now: now) else { return .failure(.rateLimited) }
-        let peers = message.infoHashes.filter { schedules[$0] != nil }.map {
+        let peers = message.infoHashes.filter { schedules[$0] != nil || accepted.contains($0) }.map {
             Peer(infoHash: $0, address: address, port: message.port)
         }
         return peers.isEmpty ? .failure(.unknownTorrents) : .success(peers)

@@ -39,12 +39,27 @@ final class LocalDiscoverySource: EngineComponent, @unchecked Sendable {
             return
         }
         announcer.listenPort = UInt16(clamping: core.connections.listenPort)
+        // Running torrents (a magnet fetching its metadata too) are announced; one being checked is not yet,
+        // but the peers announced for it are taken (they wait as candidates until the check ends).
         var running: Set<[UInt8]> = []
-        for session in core.torrents.values where session.state == .downloading || session.state == .seeding {
-            running.insert(session.handle.wireInfoHash)
-            announcer.add(infoHash: session.handle.wireInfoHash, isPrivate: session.torrent.isPrivate, now: now)
+        var checking: Set<[UInt8]> = []
+        for session in core.torrents.values {
+            let hash = session.handle.wireInfoHash
+            switch session.state {
+            case .downloading, .seeding, .fetchingMetadata:
+                running.insert(hash)
+                announcer.add(infoHash: hash, isPrivate: session.torrent.isPrivate, now: now)
+            case .checking:
+                checking.insert(hash)
+                announcer.accept(infoHash: hash, isPrivate: session.torrent.isPrivate)
+            default:
+                break
+            }
         }
-        for hash in announcer.infoHashes where !running.contains(hash) { announcer.remove(infoHash: hash) }
+        for hash in announcer.infoHashes.union(announcer.acceptedInfoHashes)
+        where !running.contains(hash) && !checking.contains(hash) {
+            announcer.remove(infoHash: hash)
+        }
         let messages = announcer.due(now: now)
         self.announcer = announcer
         for message in messages {

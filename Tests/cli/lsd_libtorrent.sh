@@ -67,8 +67,8 @@ grep -q "incoming=true.*peer connected\|peer connected.*incoming=true" "$work/dl
 start_bg "$work/seed" 90 seed "$torrent" "$work/src" --bind 127.0.0.1 --no-dht --log-level debug
 listen_port "$work/seed" >/dev/null
 # The leecher starts once nbt announces the torrent (its own announce comes back to it on the group), so
-# libtorrent's announces (three, at its start) reach a socket that knows the torrent: earlier, during nbt's
-# hash check, nbt ignores them as for torrents it does not have, and libtorrent repeats them only 5 min later.
+# libtorrent's announces (three, at its start, then one every 5 min) reach an open socket. (Since BTEngine
+# 0.14 announces that arrive during nbt's hash check are taken too; before, they were ignored.)
 wait_for "why=ownCookie" "$work/seed.err" 15
 timeout -k 5 70 "$python" "$work/lt.py" leech "$torrent" "$work/lt-dl" >"$work/lt-leech.out" 2>&1 ||
   fail "the libtorrent leecher failed: $(cat "$work/lt-leech.out")"
