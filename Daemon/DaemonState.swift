@@ -61,12 +61,15 @@ struct DaemonState: Codable, Sendable, Hashable {
     /// The most connections of each torrent added from now on, set by `session-set` (nil: the command
     /// line's); torrents already there keep theirs, as in Transmission.
     var peerLimitPerTorrent: Int?
+    /// The encryption policy set by `session-set` (`required`, `preferred` or `tolerated`; nil: the command
+    /// line's).
+    var encryption: String?
 
     private enum CodingKeys: String, CodingKey {
         case formatVersion, nextID, torrents, downloadDir, startAddedTorrents
         case speedLimitDown, speedLimitDownEnabled, speedLimitUp, speedLimitUpEnabled
         case blocklistURL, blocklistEnabled, altSpeedDown, altSpeedUp, altSpeedEnabled, peerLimitGlobal
-        case peerLimitPerTorrent
+        case peerLimitPerTorrent, encryption
     }
 
     /// A fresh state.
@@ -93,6 +96,7 @@ struct DaemonState: Codable, Sendable, Hashable {
         altSpeedEnabled = try container.decodeIfPresent(Bool.self, forKey: .altSpeedEnabled) ?? false
         peerLimitGlobal = try container.decodeIfPresent(Int.self, forKey: .peerLimitGlobal)
         peerLimitPerTorrent = try container.decodeIfPresent(Int.self, forKey: .peerLimitPerTorrent)
+        encryption = try container.decodeIfPresent(String.self, forKey: .encryption)
     }
 
     /// The session's download limit in kB/s as it holds now (nil: none): the alternative one while it is on

@@ -6,14 +6,14 @@ extension EngineBackend {
     /// The session's settings.
     public func session() async -> SessionSettings {
         let configuration = client.configuration
+        let encryption = await client.encryption()
         var settings = SessionSettings(
             downloadDir: state.downloadDir, peerPort: client.port, configDir: configDir,
             peerLimitPerTorrent: state.peerLimitPerTorrent ?? configuration.maximumPeersPerTorrent,
             peerLimitGlobal: await client.maximumConnections(),
             speedLimitDown: state.speedLimitDown, speedLimitDownEnabled: state.speedLimitDownEnabled,
             speedLimitUp: state.speedLimitUp, speedLimitUpEnabled: state.speedLimitUpEnabled,
-            encryption: configuration.encryption == .required
-                ? "required" : configuration.encryption == .preferred ? "preferred" : "tolerated",
+            encryption: encryption == .required ? "required" : encryption == .preferred ? "preferred" : "tolerated",
             dhtEnabled: configuration.dht != nil, pexEnabled: true,
             utpEnabled: !(configuration.transport is TCPTransport), watchDir: watchDir,
             startAddedTorrents: state.startAddedTorrents)
@@ -102,8 +102,28 @@ extension EngineBackend {
             }
             state.peerLimitGlobal = maximum
         }
+        if let encryption = changes.encryption {
+            try await applyEncryption(encryption)
+            state.encryption = encryption
+        }
         if before != (state.effectiveDownloadLimit, state.effectiveUploadLimit) { try await applySessionLimits() }
         try recordSession()
+    }
+
+    /// Gives the engine the encryption policy named in Transmission's words (`tolerated`: plaintext).
+    func applyEncryption(_ name: String) async throws(DaemonError) {
+        do {
+            switch name {
+            case "required": try await client.setEncryption(.required)
+            case "preferred": try await client.setEncryption(.preferred)
+            case "tolerated": try await client.setEncryption(.none)
+            default: throw DaemonError(.invalidArgument, "encryption must be required, preferred or tolerated")
+            }
+        } catch let error as DaemonError {
+            throw error
+        } catch {
+            throw DaemonError(.engineFailed, "\(error)")
+        }
     }
 
     /// Totals of the session.

@@ -87,6 +87,7 @@ public actor EngineBackend: DaemonBackend {
         do {
             try await applySessionLimits()
             if let maximum = state.peerLimitGlobal { try await client.setMaximumConnections(maximum) }
+            if let encryption = state.encryption { try await applyEncryption(encryption) }
         } catch {
             logger.error("\(error)")
         }

@@ -445,8 +445,14 @@ public struct RPCDispatcher: Sendable {
             else { throw DaemonError(.invalidArgument, "blocklist-url must be an http(s) URL or an absolute path") }
             changes.blocklistURL = url
         }
+        if let value = arguments["encryption"] {
+            guard let policy = value.stringValue, ["required", "preferred", "tolerated"].contains(policy) else {
+                throw DaemonError(.invalidArgument, "encryption must be required, preferred or tolerated")
+            }
+            changes.encryption = policy
+        }
         for unsupported in [
-            "peer_port", "encryption",
+            "peer_port"
         ] where arguments[unsupported] != nil {
             throw DaemonError(.invalidArgument, "\(unsupported) cannot be changed while the daemon runs (yet)")
         }

@@ -96,6 +96,8 @@ public struct SessionChanges: Sendable, Hashable {
     public var altSpeedUp: Int?
     /// Whether the alternative limits hold.
     public var altSpeedEnabled: Bool?
+    /// The encryption policy in Transmission's words: `required`, `preferred` or `tolerated` (plaintext).
+    public var encryption: String?
     /// No changes.
     public init() {}
 }

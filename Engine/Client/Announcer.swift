@@ -71,7 +71,7 @@ final class Announcer: EngineComponent, @unchecked Sendable {
             infoHash: session.handle.wireInfoHash, peerID: core.peerID.bytes, port: core.connections.listenPort,
             uploaded: session.uploadedBytes, downloaded: session.downloadedBytes, left: session.bytesLeft,
             event: event, numWant: event == .stopped ? 0 : 50, key: announceKey, trackerID: trackerID,
-            encryption: Self.announceEncryption(session.limits.encryption ?? configuration.encryption))
+            encryption: Self.announceEncryption(session.limits.encryption ?? core.encryption))
     }
 
     /// The tracker's crypto keys for an encryption policy.

@@ -69,10 +69,14 @@ final class ClientCore: @unchecked Sendable {
     /// The wire info-hash of each hybrid torrent by its truncated v2 hash, which a peer that speaks v2 names it
     /// by (in its MSE handshake and its BitTorrent one).
     private(set) var v2Aliases: [[UInt8]: [UInt8]] = [:]
+    /// The client's encryption policy as it holds now: ``ClientConfiguration/encryption`` until
+    /// `Client.setEncryption(_:)` changes it (a torrent's own ``TorrentLimits/encryption`` comes first).
+    var encryption: EncryptionPolicy
 
     init(loop: any EventLoop, configuration: ClientConfiguration, peerID: PeerID, events: EventBus) {
         self.loop = loop
         self.configuration = configuration
+        self.encryption = configuration.encryption
         self.peerID = peerID
         self.events = events
         let now = loop.now

@@ -71,7 +71,7 @@ extension ConnectionManager {
                     )
                     loop.execute { [self] in addPeer(host: host, port: port, source: source, to: session) }
                 } else if connection.encryptionFailed
-                    && (session.limits.encryption ?? configuration.encryption) == .preferred
+                    && (session.limits.encryption ?? core.encryption) == .preferred
                     && !core.isShutDown
                     && core.torrents[session.handle.wireInfoHash] === session
                 {

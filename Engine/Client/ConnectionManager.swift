@@ -91,7 +91,7 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         core.metadata.configure(&config, for: session)
         core.superSeeds.configure(&config, for: session)
         if listenPort > 0 { config.extensionHandshake.listenPort = UInt16(clamping: listenPort) }
-        if (session.limits.encryption ?? configuration.encryption) != .none {
+        if (session.limits.encryption ?? core.encryption) != .none {
             config.extensionHandshake.prefersEncryption = true
         }
         return config
@@ -176,7 +176,7 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         guard session.metadata != nil, session.knownInfoHashes.v1 != nil, session.knownInfoHashes.v2 != nil
         else { return false }
         let address = "\(host):\(port)"
-        let policy = session.limits.encryption ?? configuration.encryption
+        let policy = session.limits.encryption ?? core.encryption
         return policy != .none && !session.plaintextPeers.contains(address)
             && !session.v1IdentityPeers.contains(address)
     }
@@ -188,7 +188,7 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         let manager = self
         // MSE in front of the wire unless the policy is plaintext or this is a plaintext redial.
         let address = "\(connection.host):\(connection.port)"
-        let policy = session.limits.encryption ?? configuration.encryption
+        let policy = session.limits.encryption ?? core.encryption
         let encrypt = policy != .none && !session.plaintextPeers.contains(address)
         connection.plaintextOnly = !encrypt
         let skey =

@@ -29,8 +29,9 @@ extension IncomingConnections {
                             let torrentsWantMSE = core.torrents.values.contains {
                                 ($0.limits.encryption ?? .none) != .none
                             }
-                            let policy = configuration.encryption != .none ? configuration.encryption : .preferred
-                            if configuration.encryption != .none || torrentsWantMSE {
+                            let clientPolicy = core.encryption
+                            let policy = clientPolicy != .none ? clientPolicy : .preferred
+                            if clientPolicy != .none || torrentsWantMSE {
                                 try channel.pipeline.syncOperations.addHandler(
                                     MSEChannelHandler.responder(policy: policy, index: { core.skeyIndex }))
                             }

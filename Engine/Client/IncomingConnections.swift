@@ -110,7 +110,7 @@ final class IncomingConnections: EngineComponent, @unchecked Sendable {
         }
         if session.state == .checking { return refuse(.hashChecking) }
         // The torrent's policy (its own, else the client's) over the listener's: RC4 only, or no MSE at all.
-        switch session.limits.encryption ?? configuration.encryption {
+        switch session.limits.encryption ?? core.encryption {
         case .required where encryption?.isEncrypted != true: return refuse(.mseSyncFailure)
         case .none where encryption?.skey != nil: return refuse(.mseSyncFailure)
         default: break

@@ -6,7 +6,8 @@ import Testing
 
 /// The alternative ("turtle") speed limits and the peer limits of `session-set`: parsed and range-checked by
 /// the dispatcher; the turtle limits hold instead of the usual ones while `alt-speed-enabled` is on (as in
-/// Transmission, whatever `speed-limit-*-enabled` say); the engine takes the new maximum of connections, torrents added later the per-torrent one;
+/// Transmission, whatever `speed-limit-*-enabled` say); the engine takes the new maximum of connections and
+/// the new encryption policy, torrents added later the per-torrent maximum;
 /// `session-get` reports them, and they survive a restart.
 @Suite struct SessionSetTakesTurtleLimitsAndPeerLimits {
     @Test func theDispatcherPassesThemOnAndRefusesAbsurdOnes() async throws {
@@ -18,9 +19,14 @@ import Testing
         #expect(answer.body?.objectValue?["result"] == "success")
         let changes = try #require(await backend.lastSessionChanges)
         #expect(changes.altSpeedDown == 20 && changes.altSpeedUp == 5 && changes.altSpeedEnabled == true)
+        let encryption = ModelBackend()
+        let taken = await RPCDispatcher(backend: encryption).handle(
+            body: Array(#"{"method":"session-set","arguments":{"encryption":"required"}}"#.utf8))
+        #expect(taken.body?.objectValue?["result"] == "success")
+        #expect(await encryption.lastSessionChanges?.encryption == "required")
         for absurd in [
             #"{"alt-speed-down":-1}"#, #"{"peer-limit-global":0}"#, #"{"peer-limit-global":1e12}"#,
-            #"{"peer-limit-per-torrent":-5}"#,
+            #"{"peer-limit-per-torrent":-5}"#, #"{"encryption":"always"}"#, #"{"encryption":2}"#,
         ] {
             let refused = await RPCDispatcher(backend: ModelBackend()).handle(
                 body: Array(#"{"method":"session-set","arguments":"#.utf8) + Array(absurd.utf8) + Array("}".utf8))
@@ -53,6 +59,7 @@ import Testing
         changes.altSpeedEnabled = true
         changes.peerLimitGlobal = 7
         changes.peerLimitPerTorrent = 3
+        changes.encryption = "required"
         try await backend.setSession(changes)
         // A torrent added from now on gets the new per-torrent maximum.
         let torrent = try EngineBackendKeepsTorrentsAcrossRestarts.torrent(
@@ -66,6 +73,8 @@ import Testing
         let maximum = await client.maximumConnections()
         #expect(settings.peerLimitGlobal == 7 && maximum == 7)
         #expect(settings.peerLimitPerTorrent == 3)
+        let policy = await client.encryption()
+        #expect(settings.encryption == "required" && policy == .required)
         await client.shutdown()
         let restored = try #require(try StateStore.load(from: base + "/config"))
         #expect(restored.altSpeedEnabled && restored.effectiveDownloadLimit == 20 && restored.effectiveUploadLimit == 5)
@@ -76,6 +85,7 @@ import Testing
             client: again, configDir: base + "/config", downloadDir: base + "/data", logger: .init(label: "test"))
         await restarted.restore()
         #expect(await again.maximumConnections() == 7)
+        #expect(await again.encryption() == .required)
         await again.shutdown()
     }
 }

@@ -3,7 +3,7 @@
 # the Transmission RPC on 127.N.M.1, while a libtorrent seed on 127.N.M.2 (no tracker, no DHT) dials the
 # daemon's peer port: add a multi-file .torrent (-a), list (-l), info (-i, -f, -pi, -it), unwanted/wanted
 # files (-G/-g), a torrent download limit (-d, then -D), session limits (-d/-u, -D/-U), turtle limits
-# (-asd/-asu/-as, -AS), stop/start (-S/-s), the download completing with the seed's bytes, a file renamed
+# (-asd/-asu/-as, -AS), the encryption policy (-er, -ep), stop/start (-S/-s), the download completing with the seed's bytes, a file renamed
 # (torrent-rename-path, sent directly: transmission-remote 3.00 has no --rename) and still so after restarts, verify (-v), a .torrent dropped in the watch dir, a restart (SIGTERM, then the torrent
 # is back complete without downloading; the same after kill -9), a magnet without an info-hash refused with
 # a clear error, remove with data (--remove-and-delete), and a clean SIGTERM exit.
@@ -138,6 +138,11 @@ grep -q "Download speed limit: 40 kB/s (.*Enabled turtle limit: 40 kB/s)" "$work
   grep -q "Upload speed limit: 30 kB/s (.*Enabled turtle limit: 30 kB/s)" "$work/si2" ||
   fail "-si does not show the turtle limits: $(grep -i "limit" "$work/si2")"
 tr -AS | matches success || fail "-AS did not succeed"
+# The encryption policy (session-set `encryption`): required, then preferred again.
+tr -er | matches success || fail "-er did not succeed"
+tr -si | matches "Encryption: required" || fail "-si does not show encryption required: $(tr -si | grep -i encrypt)"
+tr -ep | matches success || fail "-ep did not succeed"
+tr -si | matches "Encryption: preferred" || fail "-si does not show encryption preferred: $(tr -si | grep -i encrypt)"
 
 # The watch dir.
 cp "$work/other.torrent" "$work/watch/other.torrent"
@@ -181,4 +186,4 @@ tr -l | matches " pack$" && fail "the torrent is still listed after removal"
 kill -TERM "$daemon_pid"
 finish "$daemon_pid"
 [ "$status" = 0 ] || fail "the daemon exited with $status on SIGTERM"
-echo "daemon_transmission_remote.sh: ok (transmission-remote drove nbt daemon: add, list, info, files, peers, trackers, torrent, session and turtle limits, rename, stop/start, verify, watch dir, restart, kill -9 restart, remove with data; libtorrent's 4 MiB arrived)"
+echo "daemon_transmission_remote.sh: ok (transmission-remote drove nbt daemon: add, list, info, files, peers, trackers, torrent, session and turtle limits, encryption, rename, stop/start, verify, watch dir, restart, kill -9 restart, remove with data; libtorrent's 4 MiB arrived)"
