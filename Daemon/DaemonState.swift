@@ -119,10 +119,22 @@ struct DaemonState: Codable, Sendable, Hashable {
         let path = configDir + "/" + fileName
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         do {
-            return try JSONDecoder().decode(DaemonState.self, from: data)
+            return try decode(data)
         } catch {
             throw DaemonError(.stateFailed, "\(path) is not a daemon state: \(error)")
         }
+    }
+
+    /// Ids (and the next one) are positive and far from overflow, as the daemon hands them out.
+    static let idRange = 1...Int(Int32.max)
+
+    /// A state from its JSON, its ids checked (a corrupt file could otherwise make the next id overflow).
+    static func decode(_ data: Data) throws -> DaemonState {
+        let state = try JSONDecoder().decode(DaemonState.self, from: data)
+        guard idRange.contains(state.nextID), state.torrents.allSatisfy({ idRange.contains($0.id) }) else {
+            throw DaemonError(.stateFailed, "torrent ids out of range")
+        }
+        return state
     }
 
     /// Writes the state to `configDir` atomically.

@@ -34,13 +34,20 @@ final class StateStore {
     /// Reads the state of `configDir` (snapshot then journal), nil when there is none yet.
     /// - Throws: ``DaemonError`` (`stateFailed`) when the snapshot exists but is not a state.
     static func load(from configDir: String) throws(DaemonError) -> DaemonState? {
-        var state = try DaemonState.load(from: configDir)
+        let state = try DaemonState.load(from: configDir)
         guard let data = FileManager.default.contents(atPath: configDir + "/" + journalName) else { return state }
+        return replay(data, over: state)
+    }
+
+    /// `state` with the journal `data` replayed over it (lines that do not decode are skipped).
+    static func replay(_ data: Data, over snapshot: DaemonState?) -> DaemonState? {
+        var state = snapshot
         let decoder = JSONDecoder()
         for line in data.split(separator: UInt8(ascii: "\n")) {
             // A line that does not decode is the one a kill cut short; its change was never finished.
             guard let record = try? decoder.decode(Record.self, from: line) else { continue }
             if let session = record.session {
+                guard DaemonState.idRange.contains(session.nextID) else { continue }
                 var next = session
                 next.torrents = state?.torrents ?? TorrentTable()
                 next.nextID = max(next.nextID, state?.nextID ?? 1)
@@ -48,6 +55,9 @@ final class StateStore {
             }
             guard var current = state else { continue }
             if let entry = record.put {
+                // Ids are positive and far from overflow (`nextID` is one past the largest); a line claiming
+                // otherwise is corrupt and skipped as a cut line is.
+                guard DaemonState.idRange.contains(entry.id) else { continue }
                 current.torrents.upsert(entry)
                 current.nextID = max(current.nextID, entry.id + 1)
             }
@@ -119,5 +129,26 @@ final class StateStore {
             return
         }
         journalRecords += 1
+    }
+}
+
+/// The daemon's state files as the fuzz target `FuzzDaemonState` reads them (not an API for other uses).
+@_spi(Fuzzing) public enum DaemonStateFiles {
+    /// Reads a snapshot (nil: none) and a journal as ``StateStore`` does at start, and replays the journal a
+    /// second time over the result, as a kill between a compaction's new snapshot and the journal's
+    /// truncation makes the next start do. Returns the torrents of the state, nil when there is no state;
+    /// throws when the snapshot is not a state.
+    /// - Precondition (checked): the second replay gives the same state as the first.
+    public static func load(snapshot: [UInt8]?, journal: [UInt8]) throws -> Int? {
+        let state: DaemonState?
+        if let snapshot {
+            state = try DaemonState.decode(Data(snapshot))
+        } else {
+            state = nil
+        }
+        let once = StateStore.replay(Data(journal), over: state)
+        let twice = StateStore.replay(Data(journal), over: once)
+        precondition(once == twice, "replaying the journal again changed the state")
+        return once?.torrents.count
     }
 }

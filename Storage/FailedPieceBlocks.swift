@@ -1,9 +1,11 @@
 import BTMetainfo
 
-/// What storage saw of a v2 or hybrid piece that failed its hash (BEP 52): who sent each of its blocks and
-/// the SHA-256 of each block as it was written. Compared with the piece's block hashes (asked of a peer, with
-/// their proof up to the file's `pieces root`), it names the blocks that were wrong, so only their senders are
-/// blamed and not the honest peers that sent the piece's other blocks.
+/// What storage saw of a piece that failed its hash: who sent each of its blocks and the SHA-256 of each block
+/// as it was written. Compared with the piece's block hashes, it names the blocks that were wrong, so only
+/// their senders are blamed and not the honest peers that sent the piece's other blocks: for a v2 or hybrid
+/// piece the hashes asked of a peer, with their proof up to the file's `pieces root` (BEP 52); for a v1 piece
+/// the hashes of the same blocks once the piece verifies (``PieceStore/blockHashes(ofPiece:)``; libtorrent's
+/// smart ban).
 public struct FailedPieceBlocks: Hashable, Sendable {
     /// The sender of each block of the piece, in block order.
     public var senders: [PeerTag]

@@ -11,8 +11,9 @@ public enum BlockWriteResult: Hashable, Sendable {
     /// sent its blocks (seed 001: reputation +10 each; a peer on parole that sent them all leaves parole).
     case pieceVerified(piece: Int, peers: Set<PeerTag>)
     /// Written, it completed the piece, and the piece failed its hash: every block of it is discarded and
-    /// `peers` are those that sent blocks of it (seed 001: reputation -20 each). For a v2 or hybrid torrent
-    /// `blocks` names each block's sender and hash, so the bad blocks can be found (BEP 52 block hashes).
+    /// `peers` are those that sent blocks of it (seed 001: reputation -20 each). `blocks` names each block's
+    /// sender and hash, so the bad blocks can be found (a v2 piece's from BEP 52 block hashes, a v1 piece's
+    /// once it verifies; nil when the piece could not be read back).
     case pieceFailed(piece: Int, peers: Set<PeerTag>, blocks: FailedPieceBlocks? = nil)
 }
 
@@ -263,7 +264,10 @@ public actor PieceStore {
         }
         for (piece, index) in completedBy.sorted(by: { $0.key < $1.key }) {
             if let digest = partial[piece]?.hash?.digest {
-                results[index] = .success(finishPiece(piece, good: verifier.matchesV1(piece: piece, digest: digest)))
+                let good = verifier.matchesV1(piece: piece, digest: digest)
+                // A failed piece's evidence: each block's hash as written, before its blocks are fetched again.
+                let blockHashes = good ? nil : try? await blockHashes(ofPiece: piece)
+                results[index] = .success(finishPiece(piece, good: good, blockHashes: blockHashes))
                 continue
             }
             do {
@@ -295,7 +299,6 @@ public actor PieceStore {
         // A running hash that stalled (a block came out of order) already covers the piece's leading
         // bytes as they were written: only the rest is read back.
         let running = partial[piece]?.hash
-        let checksV2 = !verifier.isV1Only
         let outcome: (good: Bool, blockHashes: [UInt8]?)
         do {
             outcome = try await pool.run { () throws -> (good: Bool, blockHashes: [UInt8]?) in
@@ -304,7 +307,13 @@ public actor PieceStore {
                     return try buffer.withUnsafeMutableBytes { raw in
                         guard try storage.readPiece(piece, offset: running.next, into: raw) else { return (false, nil) }
                         running.feed(offset: running.next, [UnsafeRawBufferPointer(raw)], pieceSize: size)
-                        return (running.digest.map { verifier.matchesV1(piece: piece, digest: $0) } ?? false, nil)
+                        if running.digest.map({ verifier.matchesV1(piece: piece, digest: $0) }) ?? false {
+                            return (true, nil)
+                        }
+                        // Failed: each block's hash as written (the whole piece is read for it).
+                        var whole = [UInt8](repeating: 0, count: size)
+                        let complete = try whole.withUnsafeMutableBytes { try storage.readPiece(piece, into: $0) }
+                        return (false, complete ? whole.withUnsafeBytes { MerkleTree.blockHashes($0) } : nil)
                     }
                 }
                 var buffer = [UInt8](repeating: 0, count: size)
@@ -312,8 +321,9 @@ public actor PieceStore {
                     guard try storage.readPiece(piece, into: raw) else { return (false, nil) }
                     let data = UnsafeRawBufferPointer(raw)
                     if verifier.verify(piece: piece, data: data) { return (true, nil) }
-                    // A v2 piece that failed: its blocks' hashes, to find the bad ones (BEP 52).
-                    return (false, checksV2 ? MerkleTree.blockHashes(data) : nil)
+                    // A piece that failed: its blocks' hashes, to find the bad ones (a v2 piece's from the block
+                    // layer, BEP 52; a v1 piece's from the same blocks once the piece verifies).
+                    return (false, MerkleTree.blockHashes(data))
                 }
             }
         } catch {
@@ -321,6 +331,27 @@ public actor PieceStore {
             throw error
         }
         return finishPiece(piece, good: outcome.good, blockHashes: outcome.blockHashes)
+    }
+
+    /// The SHA-256 of each 16 KiB block of piece `piece` as it is on disk, 32 bytes each, flat, in block order
+    /// (BEP 52's leaf hashes; a short last block hashed as it is). Compared with a failed attempt's
+    /// (``FailedPieceBlocks``) once the piece verifies, they name the senders of that attempt's bad blocks.
+    /// - Throws: ``StorageError`` when the piece cannot be read whole.
+    public func blockHashes(ofPiece piece: Int) async throws -> [UInt8] {
+        let storage = self.storage
+        let size = layout.size(ofPiece: piece)
+        do {
+            return try await pool.run {
+                var buffer = [UInt8](repeating: 0, count: size)
+                let complete = try buffer.withUnsafeMutableBytes { try storage.readPiece(piece, into: $0) }
+                guard complete else {
+                    throw StorageError(.ioError, .read, path: nil, reason: "piece \(piece) is not whole on disk")
+                }
+                return buffer.withUnsafeBytes { MerkleTree.blockHashes($0) }
+            }
+        } catch {
+            throw Self.storageError(error, .read)
+        }
     }
 
     /// Records the hash result of a completed piece and names its contributors.

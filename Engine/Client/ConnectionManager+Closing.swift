@@ -50,6 +50,7 @@ extension ConnectionManager {
         core.rates.removePeer(connection.key)
         if let session = connection.session {
             session.connections[connection.key] = nil
+            session.peerClosed(connection.key)
             session.picker.peerLeft(connection.key)
             core.metadata.closed(connection, session: session)
             if !connection.isIncoming {

@@ -164,6 +164,9 @@ final class Downloader: EngineComponent, @unchecked Sendable {
         session.picker.pieceVerified(piece)
         session.verifiedBytes += TorrentSession.payloadBytes(ofPiece: piece, layout: session.picker.layout)
         _ = core.ledger.pieceVerified(contributors: Set(contributors.compactMap { session.peerAddresses[$0] }))
+        if let attempts = session.failedAttempts.removeValue(forKey: piece) {
+            convictSenders(of: attempts, piece: piece, session: session)
+        }
         events.emit(.pieceHashPass(session.info, index: piece))
         metrics.pieceVerified()
         let now = loop.now
@@ -193,6 +196,7 @@ final class Downloader: EngineComponent, @unchecked Sendable {
             if let blocks, session.torrent.version != .v1 {
                 core.pieceLayers.investigate(piece, blocks: blocks, session: session)
             } else {
+                if let blocks { recordFailedAttempt(piece, blocks: blocks, session: session) }
                 blame(piece, contributors: contributors, session: session, narrowing: true)
             }
         }

@@ -65,6 +65,9 @@ final class TorrentSession: @unchecked Sendable {
     /// Peers learnt through PEX from a peer that speaks holepunch, by their endpoint, with the connection key
     /// of the peer that told us (BEP 55's introducer; at most `Holepuncher.maximumIntroductions`).
     var holepunchIntroducers: [PeerEndpoint: UInt64] = [:]
+    /// Failed attempts at pieces of a v1 torrent (each block's sender and hash as written), kept until the
+    /// piece verifies: the senders of the blocks that differ then are proven liars (see `SmartBan+Engine.swift`).
+    var failedAttempts: [Int: [FailedPieceBlocks]] = [:]
     /// Addresses redialled soon after they closed the connection on which they took our metadata (each at
     /// most once; see `PeerRedials.failed(quickly:)`), at most 4,096.
     var quickRedials: Set<String> = []
@@ -77,6 +80,21 @@ final class TorrentSession: @unchecked Sendable {
     /// Address of every connection of this torrent, kept after it closes: hash results often arrive after
     /// the peer that sent the blocks has gone, and reputation is kept by address.
     var peerAddresses: [UInt64: IPAddress] = [:]
+    /// Keys of closed connections, oldest first, whose addresses ``peerAddresses`` still keeps: past
+    /// ``closedAddressesKept`` the oldest are forgotten (a long-running seed sees peers come and go for weeks).
+    var closedPeerKeys: [UInt64] = []
+    /// Addresses of closed connections kept for late hash results (a piece's senders may have left minutes
+    /// before it completes).
+    static let closedAddressesKept = 4096
+
+    /// Notes that the connection `key` closed; forgets the addresses of the oldest closed ones past the bound.
+    func peerClosed(_ key: UInt64) {
+        closedPeerKeys.append(key)
+        guard closedPeerKeys.count > Self.closedAddressesKept + Self.closedAddressesKept / 4 else { return }
+        let forgotten = closedPeerKeys.count - Self.closedAddressesKept
+        for old in closedPeerKeys[..<forgotten] where connections[old] == nil { peerAddresses[old] = nil }
+        closedPeerKeys.removeFirst(forgotten)
+    }
     /// Received blocks on their way to ``store`` (made by the engine on the first block).
     var writer: PieceStore.BlockWriter?
     /// Requested blocks being read for upload: BTStorage's front end of `store` (made on the first request).

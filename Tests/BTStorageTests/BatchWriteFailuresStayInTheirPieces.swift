@@ -49,7 +49,8 @@ private final class FailingStorage: Storage, @unchecked Sendable {
     let batch = zip(first, second).flatMap { [$0, $1] }
     let results = try await store.writeBlocks(batch).map { try $0.get() }
     #expect(results[6] == .pieceVerified(piece: 0, peers: [PeerTag(1), PeerTag(2)]))
-    #expect(results[7] == .pieceFailed(piece: 1, peers: [PeerTag(3), PeerTag(4), PeerTag(5)]))
+    #expect(results[7].withoutBlocks == .pieceFailed(piece: 1, peers: [PeerTag(3), PeerTag(4), PeerTag(5)]))
+    #expect(results[7].failedBlockSenders?.count == 4)
     #expect(results.prefix(6).allSatisfy { $0 == .stored })
     #expect(await store.verifiedPieces[0])
     #expect(await !store.verifiedPieces[1])
@@ -135,7 +136,9 @@ func corruptedBlockFailsThePieceWhetherHashedAsWrittenOrReadBack(corrupted: Int)
     blocks[2].peer = PeerTag(2)
     #expect(try await store.writeBlocks([blocks[1], blocks[3]]).map { try $0.get() } == [.stored, .stored])
     let results = try await store.writeBlocks([blocks[2], blocks[0]]).map { try $0.get() }
-    #expect(results == [.pieceFailed(piece: 0, peers: [PeerTag(1), PeerTag(2)]), .stored])
+    #expect(results.map(\.withoutBlocks) == [.pieceFailed(piece: 0, peers: [PeerTag(1), PeerTag(2)]), .stored])
+    // The evidence of a v1 piece too: each block's sender (and hash), for the engine's smart ban.
+    #expect(results[0].failedBlockSenders == [PeerTag(1), PeerTag(1), PeerTag(2), PeerTag(1)])
     #expect(await !store.verifiedPieces[0])
     #expect(await store.missingBlocks(ofPiece: 0) == [0, 1, 2, 3])
 }

@@ -25,7 +25,8 @@ import Testing
         )
     }
     #expect(results.dropLast().allSatisfy { $0 == .stored })
-    #expect(results.last == .pieceFailed(piece: 0, peers: [PeerTag(1), PeerTag(3), PeerTag(9)]))
+    #expect(results.last?.withoutBlocks == .pieceFailed(piece: 0, peers: [PeerTag(1), PeerTag(3), PeerTag(9)]))
+    #expect(results.last?.failedBlockSenders == [PeerTag(1), PeerTag(9), PeerTag(3), PeerTag(9)])
     #expect(await store.verifiedPieces[0] == false)
     #expect(await store.missingBlocks(ofPiece: 0) == [0, 1, 2, 3])
     #expect(log.events.contains(.pieceHashFail(index: 0, peers: [PeerTag(1), PeerTag(3), PeerTag(9)])))
