@@ -26,17 +26,7 @@ import Testing
         try await liar.addTorrent(torrent, downloadDirectory: liarFolder)
 
         // Flip one byte in every piece of the liar's data, after its hash check passed.
-        let layout = torrent.layout
-        for piece in 0..<torrent.pieceCount {
-            guard let slice = layout.slices(piece: piece).first(where: { $0.length > 0 }) else { continue }
-            let path = "\(liarFolder)/payload/\(layout.files[slice.fileIndex].path.joined(separator: "/"))"
-            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
-            try handle.seek(toOffset: UInt64(slice.offsetInFile))
-            let byte = try handle.read(upToCount: 1) ?? Data([0])
-            try handle.seek(toOffset: UInt64(slice.offsetInFile))
-            try handle.write(contentsOf: Data([byte[byte.startIndex] ^ 0xFF]))
-            try handle.close()
-        }
+        try ClientFixtures.flipFirstByteOfEveryPiece(of: torrent, in: liarFolder)
 
         let disconnects = Recorder<(String, BTEngine.DisconnectReason)>()
         let failures = Recorder<Int>()

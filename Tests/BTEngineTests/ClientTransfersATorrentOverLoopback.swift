@@ -47,6 +47,22 @@ enum ClientFixtures {
         return try creator.create()
     }
 
+    /// Makes a seed of `torrent` in `folder` (`folder/payload`) a liar: flips the first byte of every piece on
+    /// disk, after its hash check passed, so it serves a wrong block in every piece.
+    static func flipFirstByteOfEveryPiece(of torrent: Torrent, in folder: String) throws {
+        let layout = torrent.layout
+        for piece in 0..<torrent.pieceCount {
+            guard let slice = layout.slices(piece: piece).first(where: { $0.length > 0 }) else { continue }
+            let path = "\(folder)/payload/\(layout.files[slice.fileIndex].path.joined(separator: "/"))"
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+            try handle.seek(toOffset: UInt64(slice.offsetInFile))
+            let byte = try handle.read(upToCount: 1) ?? Data([0])
+            try handle.seek(toOffset: UInt64(slice.offsetInFile))
+            try handle.write(contentsOf: Data([byte[byte.startIndex] ^ 0xFF]))
+            try handle.close()
+        }
+    }
+
     /// Whether every file of `files` under `a/payload` and `b/payload` is byte-identical.
     static func identical(_ a: String, _ b: String) -> Bool {
         files.allSatisfy { path, length in
