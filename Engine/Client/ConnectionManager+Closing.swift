@@ -57,8 +57,9 @@ extension ConnectionManager {
                 session.dialled.remove("\(connection.host):\(connection.port)")
                 if reason == .bothSeeds { core.downloads.partedUploadOnly(connection, session: session) }
                 // A peer that did not take a hybrid's v2 identity (our MSE handshake keyed by it failed, or its
-                // handshake named another hash) is dialled again at once by the v1 hash; one that refused our MSE handshake otherwise, in
-                // plaintext (libtorrent's "enabled" policy). The redial below is then its back-off after that.
+                // handshake named another hash) is dialled again at once by the v1 hash; one that refused our
+                // MSE handshake otherwise, in plaintext (libtorrent's "enabled" policy). The redial below is
+                // then its back-off after that.
                 let address = "\(connection.host):\(connection.port)"
                 let refusedV2 = connection.encryptionFailed || closeReason == .handshakeInfoHashMismatch
                 if connection.dialledAsV2 && !connection.reportedConnect && refusedV2 && !core.isShutDown
