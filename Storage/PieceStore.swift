@@ -307,13 +307,7 @@ public actor PieceStore {
                     return try buffer.withUnsafeMutableBytes { raw in
                         guard try storage.readPiece(piece, offset: running.next, into: raw) else { return (false, nil) }
                         running.feed(offset: running.next, [UnsafeRawBufferPointer(raw)], pieceSize: size)
-                        if running.digest.map({ verifier.matchesV1(piece: piece, digest: $0) }) ?? false {
-                            return (true, nil)
-                        }
-                        // Failed: each block's hash as written (the whole piece is read for it).
-                        var whole = [UInt8](repeating: 0, count: size)
-                        let complete = try whole.withUnsafeMutableBytes { try storage.readPiece(piece, into: $0) }
-                        return (false, complete ? whole.withUnsafeBytes { MerkleTree.blockHashes($0) } : nil)
+                        return (running.digest.map { verifier.matchesV1(piece: piece, digest: $0) } ?? false, nil)
                     }
                 }
                 var buffer = [UInt8](repeating: 0, count: size)
@@ -330,7 +324,10 @@ public actor PieceStore {
             partial[piece] = nil  // its blocks will be fetched again
             throw error
         }
-        return finishPiece(piece, good: outcome.good, blockHashes: outcome.blockHashes)
+        // A failed piece hashed from a running hash read back only its tail: its evidence reads it whole.
+        var evidence = outcome.blockHashes
+        if !outcome.good && evidence == nil { evidence = try? await blockHashes(ofPiece: piece) }
+        return finishPiece(piece, good: outcome.good, blockHashes: evidence)
     }
 
     /// The SHA-256 of each 16 KiB block of piece `piece` as it is on disk, 32 bytes each, flat, in block order

@@ -62,26 +62,17 @@ extension ConnectionManager {
                 // then its back-off after that.
                 let address = "\(connection.host):\(connection.port)"
                 let refusedV2 = connection.encryptionFailed || closeReason == .handshakeInfoHashMismatch
-                if connection.dialledAsV2 && !connection.reportedConnect && refusedV2 && !core.isShutDown
-                    && core.torrents[session.handle.wireInfoHash] === session
-                {
+                let running = !core.isShutDown && core.torrents[session.handle.wireInfoHash] === session
+                if running && connection.dialledAsV2 && !connection.reportedConnect && refusedV2 {
                     if session.v1IdentityPeers.count < 4096 { session.v1IdentityPeers.insert(address) }
                     configuration.logger.info(
                         "\(connection.endpoint) did not take the hybrid's v2 info-hash: dialling it by the v1 hash")
-                    let (host, port, source) = (
-                        connection.host, connection.port, connection.machine?.source ?? .tracker
-                    )
-                    loop.execute { [self] in addPeer(host: host, port: port, source: source, to: session) }
-                } else if connection.encryptionFailed
+                    redialAtOnce(connection, session: session)
+                } else if running && connection.encryptionFailed
                     && (session.limits.encryption ?? core.encryption) == .preferred
-                    && !core.isShutDown
-                    && core.torrents[session.handle.wireInfoHash] === session
                 {
                     if session.plaintextPeers.count < 4096 { session.plaintextPeers.insert(address) }
-                    let (host, port, source) = (
-                        connection.host, connection.port, connection.machine?.source ?? .tracker
-                    )
-                    loop.execute { [self] in addPeer(host: host, port: port, source: source, to: session) }
+                    redialAtOnce(connection, session: session)
                 }
                 // A dial that got no handshake through: a peer introduced by a holepunch-speaking peer may be
                 // reached through a rendezvous (BEP 55).
@@ -90,9 +81,7 @@ extension ConnectionManager {
                 {
                     core.holepunch.dialFailed(host: connection.host, port: connection.port, session: session)
                 }
-                if PeerRedials.retries(after: closeReason), !core.isShutDown,
-                    core.torrents[session.handle.wireInfoHash] === session
-                {
+                if PeerRedials.retries(after: closeReason), running {
                     // Once per address (bounded): a peer that closes after taking our metadata is redialled soon.
                     let quickly =
                         connection.servedMetadata && reason == .byRemote && session.quickRedials.count < 4096
@@ -109,6 +98,13 @@ extension ConnectionManager {
         metrics.disconnected(reason)
         dialQueue[connection.key] = nil
         for key in limiter.closed(connection.key) { startQueuedDial(key) }
+    }
+
+    /// Dials `connection`'s address again for `session` once the current event has been handled (its
+    /// `dialled` entry is gone by then), from the same source.
+    func redialAtOnce(_ connection: PeerConnection, session: TorrentSession) {
+        let (host, port, source) = (connection.host, connection.port, connection.machine?.source ?? .tracker)
+        loop.execute { [self] in addPeer(host: host, port: port, source: source, to: session) }
     }
 
     func disconnectAll(_ session: TorrentSession, reason: DisconnectReason) {

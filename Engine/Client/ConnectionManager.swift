@@ -176,9 +176,13 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         guard session.metadata != nil, session.knownInfoHashes.v1 != nil, session.knownInfoHashes.v2 != nil
         else { return false }
         let address = "\(host):\(port)"
-        let policy = session.limits.encryption ?? core.encryption
-        return policy != .none && !session.plaintextPeers.contains(address)
-            && !session.v1IdentityPeers.contains(address)
+        return dialsWithMSE(address, session: session) && !session.v1IdentityPeers.contains(address)
+    }
+
+    /// Whether `address` (`host:port`) is dialled with MSE for `session`: its policy (or the client's) is not
+    /// plaintext and the address has not refused MSE before (a plaintext redial).
+    func dialsWithMSE(_ address: String, session: TorrentSession) -> Bool {
+        (session.limits.encryption ?? core.encryption) != .none && !session.plaintextPeers.contains(address)
     }
 
     func startDial(_ connection: PeerConnection, session: TorrentSession) {
@@ -189,7 +193,7 @@ final class ConnectionManager: EngineComponent, @unchecked Sendable {
         // MSE in front of the wire unless the policy is plaintext or this is a plaintext redial.
         let address = "\(connection.host):\(connection.port)"
         let policy = session.limits.encryption ?? core.encryption
-        let encrypt = policy != .none && !session.plaintextPeers.contains(address)
+        let encrypt = dialsWithMSE(address, session: session)
         connection.plaintextOnly = !encrypt
         let skey =
             connection.dialledAsV2

@@ -41,23 +41,20 @@ final class LocalDiscoverySource: EngineComponent, @unchecked Sendable {
         announcer.listenPort = UInt16(clamping: core.connections.listenPort)
         // Running torrents (a magnet fetching its metadata too) are announced; one being checked is not yet,
         // but the peers announced for it are taken (they wait as candidates until the check ends).
-        var running: Set<[UInt8]> = []
-        var checking: Set<[UInt8]> = []
+        var kept: Set<[UInt8]> = []
         for session in core.torrents.values {
             let hash = session.handle.wireInfoHash
             switch session.state {
             case .downloading, .seeding, .fetchingMetadata:
-                running.insert(hash)
                 announcer.add(infoHash: hash, isPrivate: session.torrent.isPrivate, now: now)
             case .checking:
-                checking.insert(hash)
                 announcer.accept(infoHash: hash, isPrivate: session.torrent.isPrivate)
             default:
-                break
+                continue
             }
+            kept.insert(hash)
         }
-        for hash in announcer.infoHashes.union(announcer.acceptedInfoHashes)
-        where !running.contains(hash) && !checking.contains(hash) {
+        for hash in announcer.infoHashes.union(announcer.acceptedInfoHashes) where !kept.contains(hash) {
             announcer.remove(infoHash: hash)
         }
         let messages = announcer.due(now: now)

@@ -92,7 +92,7 @@ final class TorrentSession: @unchecked Sendable {
         closedPeerKeys.append(key)
         guard closedPeerKeys.count > Self.closedAddressesKept + Self.closedAddressesKept / 4 else { return }
         let forgotten = closedPeerKeys.count - Self.closedAddressesKept
-        for old in closedPeerKeys[..<forgotten] where connections[old] == nil { peerAddresses[old] = nil }
+        for old in closedPeerKeys[..<forgotten] { peerAddresses[old] = nil }
         closedPeerKeys.removeFirst(forgotten)
     }
     /// Received blocks on their way to ``store`` (made by the engine on the first block).
